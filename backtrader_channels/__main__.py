@@ -1,0 +1,7 @@
+"""``python -m backtrader_channels``."""
+
+import sys
+
+from .cli import main
+
+sys.exit(main())

@@ -1,0 +1,106 @@
+"""Lean backtrader orders: real ``bt.BuyOrder``/``bt.SellOrder`` subclasses built without the
+metaclass machinery, with a cheap ``clone``. ``notify_order``, analyzers and user code see the
+usual ``Order`` API (``ref``, ``status``, ``created``, ``executed``, ``isbuy()``, ``alive()``...).
+
+Extra attributes, all integer nanoseconds: ``created_ns`` (event time at creation) and
+``active_ns`` (the earliest event time at which it may fill, after the broker's latency).
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+from typing import Any
+
+import backtrader as bt
+from backtrader.order import OrderBase, OrderData
+from backtrader.utils import AutoOrderedDict
+
+
+class _TickOrderMixin:
+    """Fast clone (no ``copy`` module) shared by the tick order classes."""
+
+    def clone(self) -> Any:
+        obj = object.__new__(type(self))
+        obj.__dict__.update(self.__dict__)  # type: ignore[attr-defined]
+        ex = self.executed  # type: ignore[attr-defined]
+        ex.markpending()
+        exc = object.__new__(OrderData)
+        exc.__dict__.update(ex.__dict__)
+        obj.executed = exc
+        return obj
+
+
+class TickBuyOrder(_TickOrderMixin, bt.BuyOrder):
+    """A buy order of the tick broker."""
+
+
+class TickSellOrder(_TickOrderMixin, bt.SellOrder):
+    """A sell order of the tick broker."""
+
+
+SUPPORTED_EXECTYPES = (bt.Order.Market, bt.Order.Close, bt.Order.Limit, bt.Order.Stop,
+                       bt.Order.StopLimit)
+
+
+def new_order(
+    cls: type,
+    owner: Any,
+    data: Any,
+    size: float,
+    price: float | None,
+    plimit: float | None,
+    exectype: int | None,
+    valid: Any,
+    tradeid: int,
+    now_ns: int,
+    dtnum: float,
+) -> Any:
+    """Build an order the way ``Order.__init__`` would, minus the costly parts it does not need."""
+    if exectype is None:
+        exectype = bt.Order.Market
+    if exectype not in SUPPORTED_EXECTYPES:
+        raise NotImplementedError(
+            f"exectype {bt.Order.ExecTypes[exectype]} is not supported by the tick broker "
+            "(supported: Market, Close, Limit, Stop, StopLimit)"
+        )
+    o = object.__new__(cls)
+    p = cls.params()
+    p.owner, p.data, p.size, p.price, p.pricelimit = owner, data, size, price, plimit
+    p.exectype, p.valid, p.tradeid = exectype, valid, tradeid
+    o.params = o.p = p
+    o.ref = next(OrderBase.refbasis)
+    o.broker = None
+    o.info = AutoOrderedDict()
+    o.comminfo = None
+    o.triggered = False
+    o._active = True
+    o.status = bt.Order.Created
+    o._plimit = plimit
+    o.exectype = exectype
+    if not o.isbuy():
+        size = -size
+    o.size = size
+    pclose = data.close[0]
+    ref_price = pclose if not price and not plimit else price
+    o.created = OrderData(dt=dtnum, size=size, price=ref_price, pricelimit=plimit, pclose=pclose)
+    o._limitoffset = 0.0
+    o.executed = OrderData(remsize=size)
+    o.position = 0
+    o.dteos = 0.0
+    o.plen = 0
+    o.valid = _valid_num(valid, data, dtnum)
+    o.created_ns = now_ns
+    o.active_ns = now_ns
+    o.rested = False  # a limit order that has been checked once and left resting
+    return o
+
+
+def _valid_num(valid: Any, data: Any, dtnum: float) -> float | None:
+    """``valid`` as backtrader float days: a datetime/date, a timedelta from now, or None."""
+    if valid is None:
+        return None
+    if isinstance(valid, _dt.timedelta):
+        return dtnum + valid.total_seconds() / 86400.0
+    if isinstance(valid, (_dt.datetime, _dt.date)):
+        return float(data.date2num(valid))
+    return float(valid)

@@ -1,0 +1,325 @@
+"""TickBroker: backtrader's BackBroker accounting with fills decided event by event.
+
+Cash, positions, commissions (``CommissionInfo``), margin and ``notify_order``/``notify_trade``
+all go through ``BackBroker._execute``; what changes is *when* and *at what price* an order fills:
+
+* An order placed while the strategy handles event *E* is activated after *E* and can fill from
+  the next event of its symbol on, even one with the same timestamp (no look-ahead). With
+  ``latency_ns`` it waits for the first event at or after ``created + latency``.
+* Market orders fill at the opposite best price when a book or quote channel exists for the
+  symbol (``market_fill="auto"`` or ``"book"``), else at the next trade price (``"trade"``).
+* Limit orders marketable when they arrive fill at the best opposite price (or the next trade
+  price, without a book). Once resting, they fill at their limit when the book's opposite best
+  reaches it or a trade goes through it (``limit_fill="through"``; ``"touch"`` also fills on a
+  trade at the limit).
+* Stop orders trigger on a trade at/through the stop (or the opposite best crossing it) and then
+  fill like a market order; StopLimit orders then behave as a limit order.
+* ``partial_fills=True`` limits each fill to the size shown at the best level (or the trade size).
+
+The engine calls :meth:`on_trade`, :meth:`on_book` and :meth:`activate`; nothing here knows files,
+sockets or the event loop.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from typing import Any
+
+import backtrader as bt
+
+from ..events import ns_to_num
+from .orders import TickBuyOrder, TickSellOrder, new_order
+
+_Market, _Close, _Limit, _Stop, _StopLimit = (
+    bt.Order.Market, bt.Order.Close, bt.Order.Limit, bt.Order.Stop, bt.Order.StopLimit)
+
+
+class TickBroker(bt.brokers.BackBroker):
+    """A BackBroker that fills orders on individual trade, quote and book events."""
+
+    params = (
+        ("market_fill", "auto"),  # auto | book | trade
+        ("limit_fill", "through"),  # through | touch
+        ("partial_fills", False),
+        ("latency_ns", 0),
+        ("keep_orders", False),  # keep every order in broker.orders (memory grows)
+        ("tick_checksubmit", False),  # pre-check cash at submission (else at execution: Margin)
+    )
+
+    #: True while a tick-mode run drives this broker; otherwise it is a plain BackBroker
+    tick_mode = False
+
+    def init(self) -> None:
+        super().init()
+        self._by_data: dict[Any, list[Any]] = {}
+        self._new: list[Any] = []
+        self._quote_src: dict[Any, Any] = {}
+        self._fill_size = 0.0
+        self._oco_groups: dict[int, list[Any]] = {}
+        self.now_ns = 0  # time of the event being dispatched, set by the engine
+        self.fills = 0
+        self.orders_submitted = 0
+
+    # ---- wiring (engine) ----------------------------------------------------------------------
+    def pending_list(self, data: Any) -> list[Any]:
+        """The live list of active orders on ``data`` (the engine checks its truthiness)."""
+        return self._by_data.setdefault(data, [])
+
+    def set_price_source(self, data: Any, channel: Any) -> None:
+        """Use ``channel`` (order book or quote channel) as the book of ``data`` for fills."""
+        if self.p.market_fill == "trade":
+            return
+        current = self._quote_src.get(data)
+        if current is None or channel.channel_type == "orderbook":
+            self._quote_src[data] = channel
+
+    @property
+    def new_orders(self) -> list[Any]:
+        """Orders submitted during the current event, activated after it."""
+        return self._new
+
+    # ---- order entry (strategy) -------------------------------------------------------------
+    def _order(self, cls: type, owner: Any, data: Any, size: float, price: Any, plimit: Any,
+               exectype: Any, valid: Any, tradeid: int, oco: Any, parent: Any, transmit: bool,
+               trailamount: Any, trailpercent: Any, kwargs: dict[str, Any]) -> Any:
+        if parent is not None or not transmit:
+            raise NotImplementedError("bracket orders (parent/transmit) are not supported by "
+                                      "the tick broker")
+        if trailamount is not None or trailpercent is not None:
+            raise NotImplementedError("trailing orders are not supported by the tick broker")
+        now = self.now_ns
+        order = new_order(cls, owner, data, size, price, plimit, exectype, valid, tradeid,
+                          now, ns_to_num(now) if now else data.datetime[0])
+        if kwargs:
+            order.addinfo(**kwargs)
+        if oco is not None:
+            leader = getattr(oco, "_oco_leader", oco.ref)
+            order._oco_leader = leader
+            self._oco_groups.setdefault(leader, [oco]).append(order)
+            oco._oco_leader = leader
+        return self.submit(order)
+
+    def buy(self, owner, data, size, price=None, plimit=None, exectype=None, valid=None,
+            tradeid=0, oco=None, trailamount=None, trailpercent=None, parent=None,
+            transmit=True, histnotify=False, _checksubmit=True, **kwargs):
+        """Create and submit a buy order (same signature as ``BackBroker.buy``)."""
+        if not self.tick_mode:
+            return super().buy(owner, data, size, price, plimit, exectype, valid, tradeid, oco,
+                               trailamount, trailpercent, parent, transmit, histnotify,
+                               _checksubmit, **kwargs)
+        return self._order(TickBuyOrder, owner, data, size, price, plimit, exectype, valid,
+                           tradeid, oco, parent, transmit, trailamount, trailpercent, kwargs)
+
+    def sell(self, owner, data, size, price=None, plimit=None, exectype=None, valid=None,
+             tradeid=0, oco=None, trailamount=None, trailpercent=None, parent=None,
+             transmit=True, histnotify=False, _checksubmit=True, **kwargs):
+        """Create and submit a sell order (same signature as ``BackBroker.sell``)."""
+        if not self.tick_mode:
+            return super().sell(owner, data, size, price, plimit, exectype, valid, tradeid, oco,
+                                trailamount, trailpercent, parent, transmit, histnotify,
+                                _checksubmit, **kwargs)
+        return self._order(TickSellOrder, owner, data, size, price, plimit, exectype, valid,
+                           tradeid, oco, parent, transmit, trailamount, trailpercent, kwargs)
+
+    def submit(self, order: Any, check: bool = True) -> Any:
+        """Accept the order; it becomes active after the current event."""
+        if not self.tick_mode:
+            return super().submit(order, check)
+        order.submit(self)
+        self.notify(order)
+        if self.p.tick_checksubmit and check and self._execute(order, ago=None, price=None,
+                                                          cash=self.cash,
+                                                          position=self.getposition(order.data)
+                                                          ) < 0.0:
+            order.margin()
+            self.notify(order)
+            self._ococheck(order)
+            return order
+        order.accept(self)
+        self.notify(order)
+        order.active_ns = order.created_ns + self.p.latency_ns
+        self._new.append(order)
+        self.orders_submitted += 1
+        if self.p.keep_orders:
+            self.orders.append(order)
+        return order
+
+    def activate(self) -> None:
+        """Make the orders of the event just handled eligible for the following events."""
+        by_data = self._by_data
+        for order in self._new:
+            if order.alive():
+                lst = by_data.get(order.data)
+                if lst is None:
+                    lst = by_data[order.data] = []
+                lst.append(order)
+        self._new.clear()
+
+    def cancel(self, order: Any, bracket: bool = False) -> bool:
+        """Cancel a pending order; False if it is no longer pending."""
+        if not self.tick_mode:
+            return super().cancel(order, bracket)
+        lst = self._by_data.get(order.data)
+        if lst is not None and order in lst:
+            lst.remove(order)
+        elif order in self._new:
+            self._new.remove(order)
+        else:
+            return False
+        order.cancel()
+        self.notify(order)
+        self._ococheck(order)
+        return True
+
+    def orderstatus(self, order: Any) -> int:
+        """Status of ``order`` (orders are not all kept, so read it from the order)."""
+        if not self.tick_mode:
+            return super().orderstatus(order)
+        return order.status
+
+    def get_orders_open(self, safe: bool = False) -> list[Any]:
+        """Orders still pending."""
+        if not self.tick_mode:
+            return super().get_orders_open(safe)
+        out = list(self._new)
+        for lst in self._by_data.values():
+            out.extend(lst)
+        return [o.clone() for o in out] if safe else out
+
+    def _ococheck(self, order: Any) -> None:
+        if not self.tick_mode:
+            return super()._ococheck(order)
+        group = self._oco_groups.pop(getattr(order, "_oco_leader", None), None)
+        if not group:
+            return
+        for other in group:
+            if other is not order and other.alive():
+                self.cancel(other)
+
+    def _bracketize(self, order: Any, cancel: bool = False) -> None:
+        """Brackets are not supported by the tick broker: nothing to do in tick mode."""
+        if not self.tick_mode:
+            return super()._bracketize(order, cancel)
+
+    def _tick_filler(self, order: Any, price: float, ago: int) -> float:
+        return self._fill_size
+
+    def start(self) -> None:
+        super().start()
+        if self.tick_mode:
+            self._bar_filler = self.p.filler
+            self.p.filler = self._tick_filler
+
+    def stop(self) -> None:
+        super().stop()
+        if self.tick_mode:
+            self.p.filler = self._bar_filler
+
+    # ---- valuation ----------------------------------------------------------------------------
+    def get_value(self, datas=None, mkt=False, lever=False):
+        """Portfolio value marked at each data's last trade price, always current."""
+        if self.tick_mode and datas is None and not mkt:
+            self._get_value()
+        return super().get_value(datas=datas, mkt=mkt, lever=lever)
+
+    getvalue = get_value
+
+    def mark_to_market(self) -> None:
+        """Futures-style cash adjustment of open positions to the last price."""
+        for data, pos in self.positions.items():
+            if pos:
+                comminfo = self.getcommissioninfo(data)
+                close = data.close[0]
+                self.cash += comminfo.cashadjust(pos.size, pos.adjbase, close)
+                pos.adjbase = close
+
+    # ---- matching (engine) ------------------------------------------------------------------
+    def _fill(self, order: Any, size: float, price: float, now: int) -> None:
+        data = order.data
+        dtnum = ns_to_num(now)
+        data.lines.datetime.array[data.lines.datetime.idx] = dtnum
+        if data.close[0] != data.close[0]:  # no trade seen yet: mark at the fill price
+            data.close[0] = price
+        self._fill_size = size
+        self._execute(order, ago=0, price=price, dtcoc=dtnum)
+        self.fills += 1
+
+    def _book_prices(self, data: Any) -> tuple[Any, Any, float, float]:
+        src = self._quote_src.get(data)
+        if src is None:
+            return None, None, 0.0, 0.0
+        bid, ask = src.best_bid, src.best_ask
+        return (None if bid is None else bid.price, None if ask is None else ask.price,
+                0.0 if bid is None else bid.size, 0.0 if ask is None else ask.size)
+
+    def on_trade(self, pending: list[Any], ev: Any) -> None:
+        """Match ``pending`` (orders of the trade's symbol) against trade ``ev``."""
+        self._match(pending, ev.timestamp, ev.price, ev.volume)
+
+    def on_book(self, pending: list[Any], ts: int) -> None:
+        """Match ``pending`` against the book or quote of their symbol after an update."""
+        self._match(pending, ts, None, 0.0)
+
+    def _match(self, pending: list[Any], now: int, trade_px: Any, trade_sz: float) -> None:
+        partial = self.p.partial_fills
+        book_mode = self.p.market_fill != "trade"
+        touch = self.p.limit_fill == "touch"
+        bid = ask = None
+        bid_sz = ask_sz = 0.0
+        looked = False
+        for order in list(pending):
+            if now < order.active_ns or order.status > 3:  # not yet active, or done (OCO)
+                continue
+            if order.valid is not None and ns_to_num(now) > order.valid:
+                pending.remove(order)
+                order.status = order.Expired
+                self.notify(order)
+                self._ococheck(order)
+                continue
+            if not looked:
+                bid, ask, bid_sz, ask_sz = self._book_prices(order.data)
+                looked = True
+            buy = order.ordtype == 0
+            remaining = abs(order.executed.remsize)
+            exectype = order.exectype
+            # opposite best price and size
+            opp, opp_sz = (ask, ask_sz) if buy else (bid, bid_sz)
+            use_book = book_mode and opp is not None
+            if exectype in (_Stop, _StopLimit) and not order.triggered:
+                ref = opp if trade_px is None else trade_px
+                stop = order.created.price
+                if ref is None or (ref < stop if buy else ref > stop):
+                    continue
+                order.triggered = True
+            px = size = None
+            if exectype in (_Market, _Close, _Stop):
+                if use_book:
+                    px, size = opp, (min(remaining, opp_sz) if partial else remaining)
+                elif trade_px is not None and self.p.market_fill != "book":
+                    px, size = trade_px, (min(remaining, trade_sz) if partial else remaining)
+            else:  # Limit, or a triggered StopLimit
+                limit = order.created.pricelimit if exectype == _StopLimit else order.created.price
+                if not order.rested:
+                    if use_book and (opp <= limit if buy else opp >= limit):
+                        px, size = opp, (min(remaining, opp_sz) if partial else remaining)
+                    elif not use_book and trade_px is not None and (
+                            trade_px <= limit if buy else trade_px >= limit):
+                        px, size = trade_px, (min(remaining, trade_sz) if partial else remaining)
+                    else:
+                        order.rested = True
+                elif trade_px is not None:
+                    crossed = (trade_px < limit if buy else trade_px > limit) or (
+                        touch and trade_px == limit)
+                    if crossed:
+                        px, size = limit, (min(remaining, trade_sz) if partial else remaining)
+                elif use_book and (opp <= limit if buy else opp >= limit):
+                    px, size = limit, (min(remaining, opp_sz) if partial else remaining)
+            if px is None or not size:
+                continue
+            self._fill(order, size, px, now)
+            if not order.alive():
+                pending.remove(order)
+
+    def notifications_pending(self) -> deque[Any]:
+        """The notification deque the engine drains after matching."""
+        return self.notifs

@@ -1,0 +1,14 @@
+"""Channels: per (channel type, symbol) state that strategies read."""
+
+from .base import Channel
+from .orderbook import OrderBookChannel
+from .quote import QuoteChannel
+from .tick import TickChannel
+
+CHANNEL_CLASSES: dict[str, type[Channel]] = {
+    TickChannel.channel_type: TickChannel,
+    QuoteChannel.channel_type: QuoteChannel,
+    OrderBookChannel.channel_type: OrderBookChannel,
+}
+
+__all__ = ["Channel", "TickChannel", "QuoteChannel", "OrderBookChannel", "CHANNEL_CLASSES"]

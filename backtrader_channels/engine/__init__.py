@@ -1,0 +1,1 @@
+"""The engine: queues, the dispatch loop and the tick-mode Cerebro."""

@@ -1,0 +1,206 @@
+"""The tick-mode Cerebro: ``bt.Cerebro`` plus channels and ``run(mode=RunMode.TICK)``.
+
+Only ``_runonce``/``_runnext`` (the bar loops) are replaced, and only in tick mode, so the whole
+backtrader lifecycle (strategies, analyzers, sizers, broker start/stop, optimisation) is
+inherited. Without ``mode=RunMode.TICK`` this class behaves exactly like ``bt.Cerebro``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Iterator
+from enum import Enum
+from typing import Any
+
+import backtrader as bt
+
+from ..broker.tickbroker import TickBroker
+from ..channels import CHANNEL_CLASSES
+from ..channels.base import Channel
+from ..errors import ChannelError
+from ..events import ChannelType
+from ..sources import DEFAULT_CHUNK_ROWS, read_native
+from .instrument import InstrumentData
+from .loop import BOOK, QUOTE, TICK, SourceTarget, TickLoop, fanout
+from .queue import BacktestEventQueue, chunk_events
+
+_KIND = {ChannelType.TICK: TICK, ChannelType.QUOTE: QUOTE, ChannelType.ORDERBOOK: BOOK}
+_CALLBACK = {ChannelType.TICK: "on_tick", ChannelType.QUOTE: "on_quote",
+             ChannelType.ORDERBOOK: "on_orderbook"}
+
+
+class RunMode(str, Enum):
+    """How ``Cerebro.run`` drives strategies."""
+
+    BAR = "bar"  #: stock backtrader: ``next()`` per bar
+    TICK = "tick"  #: event by event: ``on_tick``/``on_quote``/``on_orderbook``/``on_event``
+
+
+class _ChannelSpec:
+    __slots__ = ("channel", "dataname", "format", "chunk_rows")
+
+    def __init__(self, channel: Channel, dataname: Any, fmt: str | None, chunk_rows: int):
+        self.channel, self.dataname, self.format, self.chunk_rows = channel, dataname, fmt, chunk_rows
+
+
+class Cerebro(bt.Cerebro):
+    """``bt.Cerebro`` with channels and a tick mode.
+
+    Extra parameters: ``sample_ns`` (default 1 s): how often, in event time, analyzers advance
+    and strategies get ``notify_cashvalue``/``notify_fund`` in tick mode; ``keep_orders``
+    (default False): keep every order notification in ``strategy._orders`` and every closed
+    trade in ``strategy._trades`` (memory grows with the number of orders).
+    """
+
+    params = (("sample_ns", 1_000_000_000), ("keep_orders", False))
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._broker = TickBroker()
+        #: channels by key ``(channel_type, symbol)``
+        self.channels: dict[tuple[str, str], Channel] = {}
+        self._specs: list[_ChannelSpec] = []
+        self._instruments: dict[str, InstrumentData] = {}
+        self._tickmode = False
+        self.last_run: dict[str, Any] = {}
+
+    # ---- setup -------------------------------------------------------------------------------
+    def add_channel(self, channel_cls: type[Channel] | str, symbol: str, dataname: Any = None,
+                    format: str | None = None, chunk_rows: int = DEFAULT_CHUNK_ROWS,
+                    **kwargs: Any) -> Channel:
+        """Add a channel of ``channel_cls`` for ``symbol`` fed from ``dataname``.
+
+        ``dataname`` is a file path (CSV, ``.csv.gz``, Parquet), a directory or glob of them, a
+        pandas DataFrame or arrow Table in the native schema, or an iterable of events.
+        ``kwargs`` go to the channel (e.g. ``history_size``). Returns the channel.
+        """
+        if isinstance(channel_cls, str):
+            if channel_cls not in CHANNEL_CLASSES:
+                raise ChannelError(f"unknown channel type {channel_cls!r}; "
+                                   f"known: {sorted(CHANNEL_CLASSES)}")
+            channel_cls = CHANNEL_CLASSES[channel_cls]
+        if not (isinstance(channel_cls, type) and issubclass(channel_cls, Channel)):
+            raise ChannelError(f"{channel_cls!r} is not a Channel class")
+        channel = channel_cls(symbol, **kwargs)
+        if channel.key in self.channels:
+            raise ChannelError(f"channel {channel.key} was added twice")
+        if dataname is None:
+            raise ChannelError(f"channel {channel.key} needs a dataname (file, DataFrame or "
+                               "iterable of events)")
+        if format not in (None, "native"):
+            raise ChannelError(f"unknown format {format!r} (supported: 'native')")
+        self.channels[channel.key] = channel
+        self._specs.append(_ChannelSpec(channel, dataname, format, chunk_rows))
+        if symbol not in self._instruments:
+            data = InstrumentData(name=symbol)
+            self._instruments[symbol] = data
+            self.adddata(data, name=symbol)
+        return channel
+
+    def instrument(self, symbol: str) -> InstrumentData:
+        """The data feed standing for ``symbol`` (what ``self.buy(data=...)`` takes)."""
+        return self._instruments[symbol]
+
+    # ---- running -----------------------------------------------------------------------------
+    def run(self, mode: RunMode | str = RunMode.BAR, **kwargs: Any) -> Any:
+        """Run like ``bt.Cerebro.run``; ``mode=RunMode.TICK`` dispatches channel events."""
+        mode = RunMode(mode)
+        if mode is RunMode.BAR:
+            if self._specs:
+                raise ChannelError("channels need run(mode=RunMode.TICK)")
+            return super().run(**kwargs)
+        if not self._specs:
+            raise ChannelError("tick mode needs at least one channel (cerebro.add_channel)")
+        if not isinstance(self._broker, TickBroker):
+            raise ChannelError("tick mode needs a TickBroker (cerebro.setbroker(TickBroker()))")
+        if kwargs.get("maxcpus", self.p.maxcpus) not in (None, 1) and self._dooptimize:
+            kwargs["maxcpus"] = 1  # channel sources are streams: optimise in one process
+        self._tickmode = True
+        self._broker.tick_mode = True
+        try:
+            return super().run(**kwargs)
+        finally:
+            self._tickmode = False
+            self._broker.tick_mode = False
+
+    def runstop(self) -> None:
+        """Stop the run as soon as the current event has been handled."""
+        super().runstop()
+        queue = getattr(self, "_queue", None)
+        if queue is not None:
+            queue.attention.append(None)
+
+    def runstrategies(self, iterstrat: Iterable[Any], predata: bool = False) -> Any:
+        if not self._tickmode:
+            return super().runstrategies(iterstrat, predata)
+        for channel in self.channels.values():
+            channel.reset()
+        return super().runstrategies(self._with_channels(iterstrat), predata)
+
+    def _with_channels(self, iterstrat: Iterable[Any]) -> Iterator[Any]:
+        """Pass strategies through; once all exist (before ``start``), give them the channels."""
+        yield from iterstrat
+        for strat in self.runningstrats:
+            strat.channels = strat._channels = self.channels
+
+    def _runonce(self, runstrats: list[Any]) -> None:
+        if self._tickmode:
+            return self._run_tick(runstrats)
+        return super()._runonce(runstrats)
+
+    def _runnext(self, runstrats: list[Any]) -> None:
+        if self._tickmode:
+            return self._run_tick(runstrats)
+        return super()._runnext(runstrats)
+
+    def _run_tick(self, strats: list[Any]) -> None:
+        broker = self._broker
+        queue = self._queue = BacktestEventQueue()
+        for strat in strats:
+            strat.lines.forward()
+        for spec in self._specs:
+            ch = spec.channel
+            data = self._instruments[ch.symbol]
+            if ch.channel_type in (ChannelType.QUOTE, ChannelType.ORDERBOOK):
+                broker.set_price_source(data, ch)
+            cbs = []
+            for strat in strats:
+                for name in (_CALLBACK.get(ch.channel_type), "on_event"):
+                    fn = getattr(strat, name, None) if name else None
+                    if callable(fn):
+                        cbs.append(fn)
+            target = SourceTarget(_KIND.get(ch.channel_type, QUOTE), ch, data,
+                                  broker.pending_list(data), fanout(cbs))
+            queue.add_source(_open_source(spec), ch.priority, _source_name(spec), target)
+        loop = TickLoop(self, queue, strats, broker, self.p.sample_ns, self.p.keep_orders)
+        t0 = time.perf_counter()
+        try:
+            loop.run()
+        finally:
+            self._queue = None
+        elapsed = time.perf_counter() - t0
+        events = sum(src.count for src in queue.sources)
+        self.last_run = {
+            "events": events,
+            "events_by_channel": {src.target.channel.key: src.count for src in queue.sources},
+            "seconds": elapsed,
+            "events_per_second": events / elapsed if elapsed > 0 else 0.0,
+            "first_ts": loop.first_ts,
+            "last_ts": loop.last_ts,
+            "orders": broker.orders_submitted,
+            "fills": broker.fills,
+            "refused": {k: dict(ch.refused) for k, ch in self.channels.items()
+                        if getattr(ch, "refused", None)},
+        }
+
+
+def _source_name(spec: _ChannelSpec) -> str:
+    d = spec.dataname
+    return d if isinstance(d, str) else f"<{type(d).__name__}:{spec.channel.key}>"
+
+
+def _open_source(spec: _ChannelSpec) -> Iterator[Any]:
+    ch, d = spec.channel, spec.dataname
+    if isinstance(d, (str, bytes)) or hasattr(d, "__fspath__") or hasattr(d, "columns"):
+        return read_native(d, ch.channel_type, ch.symbol, spec.chunk_rows)
+    return chunk_events(d, _source_name(spec), spec.chunk_rows)

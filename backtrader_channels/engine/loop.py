@@ -1,0 +1,231 @@
+"""The tick-mode dispatch loop: queue -> channel -> broker -> notifications -> strategy callbacks.
+
+The loop is written for speed: everything it touches per event is a local variable, recorded
+events are never wrapped, and nothing is logged or allocated per event beyond the event itself.
+For each event, in this order:
+
+1. the channel applies it (a refused book delta stops here, counted by the channel);
+2. the broker matches the orders pending on that symbol against the new state;
+3. order and trade notifications are delivered (``notify_order``, ``notify_trade``,
+   then ``notify_cashvalue``/``notify_fund``);
+4. the strategies' ``on_tick`` / ``on_quote`` / ``on_orderbook`` and ``on_event`` run;
+5. orders placed during steps 3-4 become active for the following events;
+6. every ``sample_ns`` of event time, analyzers and ``notify_cashvalue`` see the portfolio.
+"""
+
+from __future__ import annotations
+
+import gc
+from collections.abc import Callable
+from itertools import islice
+from typing import Any
+
+from ..channels.base import Channel
+from ..events import BT_EPOCH_DAYS, NS_PER_DAY, ns_to_num
+
+TICK, QUOTE, BOOK = 0, 1, 2
+_DAYS_PER_NS = 1.0 / NS_PER_DAY
+
+
+class SourceTarget:
+    """What the loop needs to know about one recorded source."""
+
+    __slots__ = ("kind", "channel", "data", "pending", "callback", "inline_push")
+
+    def __init__(self, kind: int, channel: Channel, data: Any, pending: list[Any],
+                 callback: Callable[[Any], Any] | None):
+        self.kind, self.channel, self.data = kind, channel, data
+        self.pending, self.callback = pending, callback
+        self.inline_push = type(channel).push is Channel.push
+
+
+def fanout(callbacks: list[Callable[[Any], Any]]) -> Callable[[Any], Any] | None:
+    """One callable for a list of callbacks (the callback itself when there is one)."""
+    if not callbacks:
+        return None
+    if len(callbacks) == 1:
+        return callbacks[0]
+    cbs = tuple(callbacks)
+
+    def call_all(ev: Any) -> None:
+        for cb in cbs:
+            cb(ev)
+
+    return call_all
+
+
+class TickLoop:
+    """Runs one tick-mode backtest over a queue for a list of strategies."""
+
+    def __init__(self, cerebro: Any, queue: Any, strats: list[Any], broker: Any,
+                 sample_ns: int, keep_orders: bool):
+        self.cerebro, self.queue, self.strats, self.broker = cerebro, queue, strats, broker
+        self.sample_ns = max(int(sample_ns), 1)
+        self.keep_orders = keep_orders
+        self.quicknotify = bool(cerebro.p.quicknotify)
+        self.event_callbacks = fanout([s.on_event for s in strats
+                                       if callable(getattr(s, "on_event", None))])
+        self.samples = 0
+        self.first_ts: int | None = None
+        self.last_ts: int | None = None
+        self._started_analyzers = False
+
+    # ---- helpers called from the hot loop when something happened ----------------------------
+    def deliver(self) -> None:
+        """Route broker notifications to their strategies and let them react."""
+        notifs = self.broker.notifs
+        default = self.strats[0]
+        qn = self.quicknotify
+        while notifs:
+            order = notifs.popleft()
+            (order.owner or default)._addnotification(order, quicknotify=qn)
+        for strat in self.strats:
+            if strat._orderspending or strat._tradespending:
+                strat._notify()
+                if self.keep_orders:
+                    strat._orders.extend(strat._orderspending)
+                strat._orderspending = []
+                strat._tradespending = []
+
+    def sample(self, ts: int) -> int:
+        """Mark to market and advance analyzers; return the next sampling time."""
+        self.samples += 1
+        broker = self.broker
+        broker.mark_to_market()
+        cash, value = broker.getcash(), broker.getvalue()
+        fundvalue, fundshares = broker.fundvalue, broker.fundshares
+        dtnum = ns_to_num(ts)
+        first = not self._started_analyzers
+        self._started_analyzers = True
+        for strat in self.strats:
+            strat.lines.datetime[0] = dtnum
+            strat.notify_cashvalue(cash, value)
+            strat.notify_fund(cash, value, fundvalue, fundshares)
+            for analyzer in strat.analyzers:
+                analyzer._notify_cashvalue(cash, value)
+                analyzer._notify_fund(cash, value, fundvalue, fundshares)
+                if first:
+                    analyzer._nextstart()
+                else:
+                    analyzer._next()
+            if not self.keep_orders:
+                for tradelists in strat._trades.values():
+                    for lst in tradelists.values():
+                        if len(lst) > 1:
+                            del lst[:-1]
+        return (ts // self.sample_ns + 1) * self.sample_ns
+
+    def dispatch_pushed(self, ev: Any) -> None:
+        """A pushed event (timer, user event): strategies see it in ``on_event``."""
+        self.broker.now_ns = ev.timestamp
+        if self.broker.notifs:
+            self.deliver()
+        if self.event_callbacks is not None:
+            self.event_callbacks(ev)
+        if self.broker.new_orders:
+            self.broker.activate()
+
+    # ---- the loop ----------------------------------------------------------------------------
+    def run(self) -> None:
+        """Dispatch every event of the queue; returns when it is exhausted or stopped."""
+        old_threshold = gc.get_threshold()
+        gc.set_threshold(max(old_threshold[0], 100_000), 50, 100)
+        try:
+            self._run()
+        finally:
+            gc.set_threshold(*old_threshold)
+
+    def _run(self) -> None:  # noqa: C901 - one hot loop, kept in one place on purpose
+        cerebro, broker, queue = self.cerebro, self.broker, self.queue
+        attention = queue.attention
+        notifs = broker.notifs
+        new = broker.new_orders
+        deliver, sample, activate = self.deliver, self.sample, broker.activate
+        on_trade, on_book = broker.on_trade, broker.on_book
+        k, c = _DAYS_PER_NS, BT_EPOCH_DAYS
+        next_sample = -(1 << 62)
+        ts = 0
+        if new:
+            activate()  # orders placed in start()
+        for src, start, end in queue.runs():
+            t = src.target
+            events = src.events
+            if t is None:
+                ev = events[0]
+                ts = ev.timestamp
+                self.dispatch_pushed(ev)
+                if ts >= next_sample:
+                    next_sample = sample(ts)
+                if cerebro._event_stop:
+                    break
+                continue
+            kind, ch, pending, cb = t.kind, t.channel, t.pending, t.callback
+            data = t.data
+            close, ci = data.lines.close.array, data.lines.close.idx
+            i = start
+            if kind == TICK and t.inline_push:
+                hist = ch.history.append
+                dta, di = data.lines.datetime.array, data.lines.datetime.idx
+                for ev in islice(events, start, end):
+                    ts = ev[0]
+                    broker.now_ns = ts
+                    ch.latest = ev
+                    hist(ev)
+                    close[ci] = ev[1]
+                    dta[di] = ts * k + c
+                    if pending:
+                        on_trade(pending, ev)
+                    if notifs:
+                        deliver()
+                    if cb is not None:
+                        cb(ev)
+                    if new:
+                        activate()
+                    if ts >= next_sample:
+                        next_sample = sample(ts)
+                    i += 1
+                    if attention:
+                        break
+                ch.count += i - start
+            else:
+                push = ch.push
+                for ev in islice(events, start, end):
+                    ts = ev[0]
+                    broker.now_ns = ts
+                    i += 1
+                    if push(ev) is False:  # a refused book delta: counted by the channel
+                        if attention:
+                            break
+                        continue
+                    if kind == TICK:
+                        close[ci] = ev[1]
+                        data.lines.datetime.array[data.lines.datetime.idx] = ts * k + c
+                        if pending:
+                            on_trade(pending, ev)
+                    else:
+                        if close[ci] != close[ci]:  # no trade yet: mark at the mid
+                            mid = ch.mid_price
+                            if mid is not None:
+                                close[ci] = mid
+                        if pending:
+                            on_book(pending, ts)
+                    if notifs:
+                        deliver()
+                    if cb is not None:
+                        cb(ev)
+                    if new:
+                        activate()
+                    if ts >= next_sample:
+                        next_sample = sample(ts)
+                    if attention:
+                        break
+            src.pos = i
+            if self.first_ts is None:
+                self.first_ts = src.ts[start] if start < len(src.ts) else ts
+            if attention and cerebro._event_stop:
+                break
+        self.last_ts = ts
+        if notifs:
+            deliver()
+        if self.first_ts is not None:
+            sample(ts)

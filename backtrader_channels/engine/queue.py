@@ -1,0 +1,161 @@
+"""BacktestEventQueue: a heap-based k-way merge of chunked, time-sorted event sources.
+
+Events leave in the order (timestamp, priority, source, sequence): deterministic and stable, with
+nothing lost or duplicated. The heap holds one entry per source (its head key), and the merge
+hands out *runs*: the longest stretch of one source that precedes every other source's head, found
+with a bisect on the chunk's timestamps. A single source is therefore streamed at list speed, and
+interleaved sources cost one heap operation per run. Events pushed during the run (timers, order
+events) are merged from a second heap, ordered after recorded sources on ties.
+"""
+
+from __future__ import annotations
+
+import heapq
+from bisect import bisect_left, bisect_right
+from collections.abc import Iterable, Iterator
+from itertools import islice
+from typing import Any
+
+from ..errors import DataError
+
+Chunk = tuple[list[int], list[Any]]
+
+
+class EventSource:
+    """One time-sorted stream: its chunks, current chunk, read position and counters."""
+
+    __slots__ = ("name", "priority", "index", "target", "_chunks", "ts", "events", "pos", "count",
+                 "_last_ts")
+
+    def __init__(self, chunks: Iterable[Chunk], priority: int, index: int, name: str, target: Any):
+        self.name, self.priority, self.index, self.target = name, int(priority), index, target
+        self._chunks = iter(chunks)
+        self.ts: list[int] = []
+        self.events: list[Any] = []
+        self.pos = 0
+        self.count = 0  # events handed out
+        self._last_ts: int | None = None
+
+    def load(self) -> bool:
+        """Load the next non-empty chunk; False when the source is exhausted."""
+        for ts, events in self._chunks:
+            if not ts:
+                continue
+            if len(ts) != len(events):
+                raise DataError(self.name, "chunk timestamps and events differ in length")
+            if self._last_ts is not None and ts[0] < self._last_ts:
+                raise DataError(self.name, "timestamp goes backwards between chunks",
+                                column="timestamp", value=ts[0])
+            self._last_ts = ts[-1]
+            self.ts, self.events, self.pos = ts, events, 0
+            return True
+        self.ts, self.events, self.pos = [], [], 0
+        return False
+
+
+def chunk_events(events: Iterable[Any], name: str, size: int = 65_536) -> Iterator[Chunk]:
+    """Chunk an iterable of events (anything with ``.timestamp``), checking time order."""
+    it = iter(events)
+    last: int | None = None
+    row = 0
+    while True:
+        batch = list(islice(it, size))
+        if not batch:
+            return
+        ts = [e.timestamp for e in batch]
+        for i, t in enumerate(ts):
+            if last is not None and t < last:
+                raise DataError(name, "timestamp goes backwards", row=row + i,
+                                column="timestamp", value=t)
+            last = t
+        row += len(batch)
+        yield ts, batch
+
+
+class BacktestEventQueue:
+    """Merge recorded sources and pushed events in (timestamp, priority, source, seq) order."""
+
+    PUSHED = 1 << 30  # source index of pushed events: after every recorded source on ties
+
+    def __init__(self) -> None:
+        self.sources: list[EventSource] = []
+        self._pushed: list[tuple[int, int, int, Any]] = []
+        self._push_seq = 0
+        #: non-empty when the consumer must leave its current run (a push or a stop request)
+        self.attention: list[Any] = []
+        self._started = False
+
+    def add_source(self, chunks: Iterable[Chunk], priority: int, name: str = "",
+                   target: Any = None) -> EventSource:
+        """Add a stream of ``(timestamps, events)`` chunks; ``target`` is handed back with runs."""
+        if self._started:
+            raise RuntimeError("sources must be added before the merge starts")
+        src = EventSource(chunks, priority, len(self.sources), name or f"source{len(self.sources)}",
+                          target)
+        self.sources.append(src)
+        return src
+
+    def push(self, event: Any) -> None:
+        """Insert an event (``timestamp`` and ``priority`` attributes) at any time."""
+        heapq.heappush(self._pushed, (event.timestamp, int(event.priority), self._push_seq, event))
+        self._push_seq += 1
+        self.attention.append(event)
+
+    def runs(self) -> Iterator[tuple[EventSource, int, int]]:
+        """Yield ``(source, start, end)``: hand out ``source.events[start:end]`` in order.
+
+        A consumer that stops early sets ``source.pos`` to the first event it did not handle.
+        Pushed events come as runs of length one from a source whose ``target`` is ``None``.
+        """
+        self._started = True
+        heap: list[tuple[int, int, int]] = []
+        for src in self.sources:
+            if src.load():
+                heap.append((src.ts[0], src.priority, src.index))
+        heapq.heapify(heap)
+        pushed = self._pushed
+        one = EventSource((), 0, self.PUSHED, "pushed", None)
+        sources = self.sources
+        attention = self.attention
+        while heap or pushed:
+            attention.clear()
+            if pushed and (not heap or (pushed[0][0], pushed[0][1], self.PUSHED) < heap[0]):
+                ev = heapq.heappop(pushed)[3]
+                one.ts, one.events, one.pos = [ev.timestamp], [ev], 1
+                yield one, 0, 1
+                continue
+            ts0, prio, idx = heap[0]
+            src = sources[idx]
+            start = src.pos
+            stamps = src.ts
+            end = len(stamps)
+            nxt = None
+            if len(heap) > 1:
+                nxt = heap[1] if len(heap) == 2 or heap[1] < heap[2] else heap[2]
+            if pushed and (nxt is None or (pushed[0][0], pushed[0][1], self.PUSHED) < nxt):
+                nxt = (pushed[0][0], pushed[0][1], self.PUSHED)
+            if nxt is not None:
+                ots, oprio, oidx = nxt
+                if stamps[end - 1] > ots or (stamps[end - 1] == ots and (prio, idx) > (oprio, oidx)):
+                    if (prio, idx) < (oprio, oidx):
+                        end = bisect_right(stamps, ots, start)
+                    else:
+                        end = bisect_left(stamps, ots, start)
+            src.pos = end
+            yield src, start, end
+            src.count += src.pos - start
+            if src.pos >= len(src.ts) and not src.load():
+                heapq.heappop(heap)
+            else:
+                heapq.heapreplace(heap, (src.ts[src.pos], prio, idx))
+
+    def __iter__(self) -> Iterator[Any]:
+        """Every event in order, one at a time (convenient; the engine uses :meth:`runs`)."""
+        attention = self.attention
+        for src, start, end in self.runs():
+            events = src.events
+            for i in range(start, end):
+                yield events[i]
+                if attention:  # something was pushed: let the merge look again
+                    src.pos = i + 1
+                    break

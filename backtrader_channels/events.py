@@ -1,0 +1,172 @@
+"""Event types and priorities: the plain, immutable values that travel through the loop.
+
+Every market event is a ``NamedTuple`` (built in C, no per-event dict) that carries the exchange
+timestamp and the receive timestamp as integer nanoseconds since the Unix epoch. Each payload type
+also answers to the envelope interface of :class:`Event` (``priority``, ``channel_type``,
+``channel_name``, ``data``), so the loop never wraps a recorded event in a second object.
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+from typing import Any, NamedTuple
+
+NS_PER_DAY = 86_400_000_000_000
+#: backtrader's float-day value (``date2num``) of 1970-01-01T00:00:00.
+BT_EPOCH_DAYS = 719163.0
+
+
+def ns_to_num(ts_ns: int) -> float:
+    """Convert integer ns since the epoch to backtrader's float days (about 10 us resolution)."""
+    return ts_ns / NS_PER_DAY + BT_EPOCH_DAYS
+
+
+class EventPriority(IntEnum):
+    """Order of events that share a timestamp: lower first (book updates before trades)."""
+
+    ORDERBOOK = 20
+    QUOTE = 25
+    TICK = 30
+    BAR = 40
+    TIMER = 50
+    CUSTOM = 60
+
+
+class ChannelType:
+    """Names of the built-in channel types (the first half of a channel key)."""
+
+    TICK = "tick"
+    QUOTE = "quote"
+    ORDERBOOK = "orderbook"
+
+
+class Event(NamedTuple):
+    """A generic event envelope, for timers and user events pushed into a queue.
+
+    Recorded and live market events are the payload types below; they expose the same
+    attributes, with ``data`` returning the event itself.
+    """
+
+    timestamp: int
+    priority: int
+    channel_type: str
+    channel_name: str
+    data: Any = None
+    recv_timestamp: int | None = None
+
+
+class Level(NamedTuple):
+    """One price level of a book side."""
+
+    price: float
+    size: float
+
+
+class TickEvent(NamedTuple):
+    """One trade. ``direction`` is the aggressor side, ``"buy"`` or ``"sell"``."""
+
+    timestamp: int
+    price: float
+    volume: float
+    direction: str = "buy"
+    trade_id: int | None = None
+    symbol: str = ""
+    recv_timestamp: int | None = None
+
+    priority = int(EventPriority.TICK)
+    channel_type = ChannelType.TICK
+
+    @property
+    def channel_name(self) -> str:
+        """The symbol (envelope interface)."""
+        return self.symbol
+
+    @property
+    def data(self) -> TickEvent:
+        """The event itself (envelope interface)."""
+        return self
+
+
+class QuoteEvent(NamedTuple):
+    """Best bid and ask with their sizes (a bookTicker / BBO update)."""
+
+    timestamp: int
+    bid_price: float
+    bid_size: float
+    ask_price: float
+    ask_size: float
+    symbol: str = ""
+    recv_timestamp: int | None = None
+    update_id: int | None = None
+
+    priority = int(EventPriority.QUOTE)
+    channel_type = ChannelType.QUOTE
+
+    @property
+    def channel_name(self) -> str:
+        """The symbol (envelope interface)."""
+        return self.symbol
+
+    @property
+    def data(self) -> QuoteEvent:
+        """The event itself (envelope interface)."""
+        return self
+
+    @property
+    def best_bid(self) -> Level:
+        """Best bid as a :class:`Level`."""
+        return Level(self.bid_price, self.bid_size)
+
+    @property
+    def best_ask(self) -> Level:
+        """Best ask as a :class:`Level`."""
+        return Level(self.ask_price, self.ask_size)
+
+    @property
+    def mid_price(self) -> float:
+        """Midpoint of best bid and ask."""
+        return (self.bid_price + self.ask_price) * 0.5
+
+    @property
+    def spread(self) -> float:
+        """Best ask minus best bid."""
+        return self.ask_price - self.bid_price
+
+
+class OrderBookEvent(NamedTuple):
+    """An L2 book update: a full snapshot or a delta of absolute sizes (size 0 deletes).
+
+    ``bids``/``asks`` are tuples of ``(price, size)`` pairs. ``first_update_id`` and
+    ``last_update_id`` are the exchange's sequence ids (Binance ``U``/``u``); ``None`` when the
+    source has none, which turns gap checks off for that stream.
+    """
+
+    timestamp: int
+    bids: tuple[tuple[float, float], ...]
+    asks: tuple[tuple[float, float], ...]
+    is_snapshot: bool = False
+    symbol: str = ""
+    recv_timestamp: int | None = None
+    first_update_id: int | None = None
+    last_update_id: int | None = None
+
+    priority = int(EventPriority.ORDERBOOK)
+    channel_type = ChannelType.ORDERBOOK
+
+    @property
+    def channel_name(self) -> str:
+        """The symbol (envelope interface)."""
+        return self.symbol
+
+    @property
+    def data(self) -> OrderBookEvent:
+        """The event itself (envelope interface)."""
+        return self
+
+
+#: Payload classes by channel type.
+EVENT_TYPES: dict[str, type] = {
+    ChannelType.TICK: TickEvent,
+    ChannelType.QUOTE: QuoteEvent,
+    ChannelType.ORDERBOOK: OrderBookEvent,
+}

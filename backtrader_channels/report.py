@@ -1,0 +1,62 @@
+"""The run report: what a tick-mode run did, as a dict and as a compact text table."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+
+def _iso(ts: int | None) -> str:
+    if ts is None:
+        return "-"
+    return dt.datetime.fromtimestamp(ts / 1e9, tz=dt.timezone.utc).isoformat(timespec="milliseconds")
+
+
+def run_report(cerebro: Any, strategy: Any) -> dict[str, Any]:
+    """Summarise a finished tick-mode run of ``cerebro`` for ``strategy``."""
+    run = dict(cerebro.last_run)
+    broker = cerebro.broker
+    value, start = broker.getvalue(), broker.startingcash
+    report: dict[str, Any] = {
+        "events": run.get("events", 0),
+        "events_by_channel": {f"{k[0]}:{k[1]}": n for k, n in run.get("events_by_channel", {}).items()},
+        "start": _iso(run.get("first_ts")),
+        "end": _iso(run.get("last_ts")),
+        "seconds": round(run.get("seconds", 0.0), 3),
+        "events_per_second": round(run.get("events_per_second", 0.0)),
+        "orders": run.get("orders", 0),
+        "fills": run.get("fills", 0),
+        "starting_value": start,
+        "final_value": value,
+        "pnl": value - start,
+        "refused_book_updates": run.get("refused", {}),
+    }
+    analyzers = getattr(strategy, "analyzers", None)
+    ta = getattr(analyzers, "trades", None)
+    if ta is not None:
+        a = ta.get_analysis()
+        total = a.get("total", {})
+        won = a.get("won", {}).get("total", 0)
+        report["trades_closed"] = total.get("closed", 0)
+        report["trades_won"] = won
+        report["fees"] = (a.get("pnl", {}).get("gross", {}).get("total", 0.0)
+                          - a.get("pnl", {}).get("net", {}).get("total", 0.0))
+    dd = getattr(analyzers, "drawdown", None)
+    if dd is not None:
+        report["max_drawdown_pct"] = dd.get_analysis().get("max", {}).get("drawdown", 0.0)
+    return report
+
+
+def format_report(report: dict[str, Any]) -> str:
+    """The report as an aligned two-column table."""
+    lines = []
+    for key, val in report.items():
+        if isinstance(val, float):
+            val = f"{val:,.6g}" if abs(val) < 1 else f"{val:,.2f}"
+        elif isinstance(val, int):
+            val = f"{val:,}"
+        elif isinstance(val, dict):
+            val = ", ".join(f"{k}={v:,}" if isinstance(v, int) else f"{k}={v}"
+                            for k, v in val.items()) or "-"
+        lines.append(f"{key.replace('_', ' '):<22} {val}")
+    return "\n".join(lines)
