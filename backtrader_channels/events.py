@@ -62,9 +62,7 @@ class Level(NamedTuple):
     size: float
 
 
-class TickEvent(NamedTuple):
-    """One trade. ``direction`` is the aggressor side, ``"buy"`` or ``"sell"``."""
-
+class _TickFields(NamedTuple):
     timestamp: int
     price: float
     volume: float
@@ -73,6 +71,11 @@ class TickEvent(NamedTuple):
     symbol: str = ""
     recv_timestamp: int | None = None
 
+
+class TickEvent(_TickFields):
+    """One trade. ``direction`` is the aggressor side, ``"buy"`` or ``"sell"``."""
+
+    __slots__ = ()
     priority = int(EventPriority.TICK)
     channel_type = ChannelType.TICK
 
@@ -87,9 +90,7 @@ class TickEvent(NamedTuple):
         return self
 
 
-class QuoteEvent(NamedTuple):
-    """Best bid and ask with their sizes (a bookTicker / BBO update)."""
-
+class _QuoteFields(NamedTuple):
     timestamp: int
     bid_price: float
     bid_size: float
@@ -99,6 +100,11 @@ class QuoteEvent(NamedTuple):
     recv_timestamp: int | None = None
     update_id: int | None = None
 
+
+class QuoteEvent(_QuoteFields):
+    """Best bid and ask with their sizes (a bookTicker / BBO update)."""
+
+    __slots__ = ()
     priority = int(EventPriority.QUOTE)
     channel_type = ChannelType.QUOTE
 
@@ -133,14 +139,7 @@ class QuoteEvent(NamedTuple):
         return self.ask_price - self.bid_price
 
 
-class OrderBookEvent(NamedTuple):
-    """An L2 book update: a full snapshot or a delta of absolute sizes (size 0 deletes).
-
-    ``bids``/``asks`` are tuples of ``(price, size)`` pairs. ``first_update_id`` and
-    ``last_update_id`` are the exchange's sequence ids (Binance ``U``/``u``); ``None`` when the
-    source has none, which turns gap checks off for that stream.
-    """
-
+class _BookFields(NamedTuple):
     timestamp: int
     bids: tuple[tuple[float, float], ...]
     asks: tuple[tuple[float, float], ...]
@@ -150,6 +149,16 @@ class OrderBookEvent(NamedTuple):
     first_update_id: int | None = None
     last_update_id: int | None = None
 
+
+class OrderBookEvent(_BookFields):
+    """An L2 book update: a full snapshot or a delta of absolute sizes (size 0 deletes).
+
+    ``bids``/``asks`` are tuples of ``(price, size)`` pairs. ``first_update_id`` and
+    ``last_update_id`` are the exchange's sequence ids (Binance ``U``/``u``); ``None`` when the
+    source has none, which turns gap checks off for that stream.
+    """
+
+    __slots__ = ()
     priority = int(EventPriority.ORDERBOOK)
     channel_type = ChannelType.ORDERBOOK
 

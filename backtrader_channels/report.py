@@ -9,7 +9,9 @@ from typing import Any
 def _iso(ts: int | None) -> str:
     if ts is None:
         return "-"
-    return dt.datetime.fromtimestamp(ts / 1e9, tz=dt.timezone.utc).isoformat(timespec="milliseconds")
+    return dt.datetime.fromtimestamp(ts / 1e9, tz=dt.timezone.utc).isoformat(
+        timespec="milliseconds"
+    )
 
 
 def run_report(cerebro: Any, strategy: Any) -> dict[str, Any]:
@@ -19,7 +21,9 @@ def run_report(cerebro: Any, strategy: Any) -> dict[str, Any]:
     value, start = broker.getvalue(), broker.startingcash
     report: dict[str, Any] = {
         "events": run.get("events", 0),
-        "events_by_channel": {f"{k[0]}:{k[1]}": n for k, n in run.get("events_by_channel", {}).items()},
+        "events_by_channel": {
+            f"{k[0]}:{k[1]}": n for k, n in run.get("events_by_channel", {}).items()
+        },
         "start": _iso(run.get("first_ts")),
         "end": _iso(run.get("last_ts")),
         "seconds": round(run.get("seconds", 0.0), 3),
@@ -39,8 +43,9 @@ def run_report(cerebro: Any, strategy: Any) -> dict[str, Any]:
         won = a.get("won", {}).get("total", 0)
         report["trades_closed"] = total.get("closed", 0)
         report["trades_won"] = won
-        report["fees"] = (a.get("pnl", {}).get("gross", {}).get("total", 0.0)
-                          - a.get("pnl", {}).get("net", {}).get("total", 0.0))
+        report["fees"] = a.get("pnl", {}).get("gross", {}).get("total", 0.0) - a.get("pnl", {}).get(
+            "net", {}
+        ).get("total", 0.0)
     dd = getattr(analyzers, "drawdown", None)
     if dd is not None:
         report["max_drawdown_pct"] = dd.get_analysis().get("max", {}).get("drawdown", 0.0)
@@ -56,7 +61,11 @@ def format_report(report: dict[str, Any]) -> str:
         elif isinstance(val, int):
             val = f"{val:,}"
         elif isinstance(val, dict):
-            val = ", ".join(f"{k}={v:,}" if isinstance(v, int) else f"{k}={v}"
-                            for k, v in val.items()) or "-"
+            val = (
+                ", ".join(
+                    f"{k}={v:,}" if isinstance(v, int) else f"{k}={v}" for k, v in val.items()
+                )
+                or "-"
+            )
         lines.append(f"{key.replace('_', ' '):<22} {val}")
     return "\n".join(lines)

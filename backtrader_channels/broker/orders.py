@@ -19,10 +19,12 @@ from backtrader.utils import AutoOrderedDict
 class _TickOrderMixin:
     """Fast clone (no ``copy`` module) shared by the tick order classes."""
 
+    executed: Any
+
     def clone(self) -> Any:
         obj = object.__new__(type(self))
-        obj.__dict__.update(self.__dict__)  # type: ignore[attr-defined]
-        ex = self.executed  # type: ignore[attr-defined]
+        obj.__dict__.update(self.__dict__)
+        ex = self.executed
         ex.markpending()
         exc = object.__new__(OrderData)
         exc.__dict__.update(ex.__dict__)
@@ -38,12 +40,17 @@ class TickSellOrder(_TickOrderMixin, bt.SellOrder):
     """A sell order of the tick broker."""
 
 
-SUPPORTED_EXECTYPES = (bt.Order.Market, bt.Order.Close, bt.Order.Limit, bt.Order.Stop,
-                       bt.Order.StopLimit)
+SUPPORTED_EXECTYPES = (
+    bt.Order.Market,
+    bt.Order.Close,
+    bt.Order.Limit,
+    bt.Order.Stop,
+    bt.Order.StopLimit,
+)
 
 
 def new_order(
-    cls: type,
+    cls: Any,
     owner: Any,
     data: Any,
     size: float,
@@ -63,7 +70,7 @@ def new_order(
             f"exectype {bt.Order.ExecTypes[exectype]} is not supported by the tick broker "
             "(supported: Market, Close, Limit, Stop, StopLimit)"
         )
-    o = object.__new__(cls)
+    o: Any = object.__new__(cls)
     p = cls.params()
     p.owner, p.data, p.size, p.price, p.pricelimit = owner, data, size, price, plimit
     p.exectype, p.valid, p.tradeid = exectype, valid, tradeid

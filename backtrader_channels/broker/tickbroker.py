@@ -31,7 +31,12 @@ from ..events import ns_to_num
 from .orders import TickBuyOrder, TickSellOrder, new_order
 
 _Market, _Close, _Limit, _Stop, _StopLimit = (
-    bt.Order.Market, bt.Order.Close, bt.Order.Limit, bt.Order.Stop, bt.Order.StopLimit)
+    bt.Order.Market,
+    bt.Order.Close,
+    bt.Order.Limit,
+    bt.Order.Stop,
+    bt.Order.StopLimit,
+)
 
 
 class TickBroker(bt.brokers.BackBroker):
@@ -79,17 +84,44 @@ class TickBroker(bt.brokers.BackBroker):
         return self._new
 
     # ---- order entry (strategy) -------------------------------------------------------------
-    def _order(self, cls: type, owner: Any, data: Any, size: float, price: Any, plimit: Any,
-               exectype: Any, valid: Any, tradeid: int, oco: Any, parent: Any, transmit: bool,
-               trailamount: Any, trailpercent: Any, kwargs: dict[str, Any]) -> Any:
+    def _order(
+        self,
+        cls: type,
+        owner: Any,
+        data: Any,
+        size: float,
+        price: Any,
+        plimit: Any,
+        exectype: Any,
+        valid: Any,
+        tradeid: int,
+        oco: Any,
+        parent: Any,
+        transmit: bool,
+        trailamount: Any,
+        trailpercent: Any,
+        kwargs: dict[str, Any],
+    ) -> Any:
         if parent is not None or not transmit:
-            raise NotImplementedError("bracket orders (parent/transmit) are not supported by "
-                                      "the tick broker")
+            raise NotImplementedError(
+                "bracket orders (parent/transmit) are not supported by the tick broker"
+            )
         if trailamount is not None or trailpercent is not None:
             raise NotImplementedError("trailing orders are not supported by the tick broker")
         now = self.now_ns
-        order = new_order(cls, owner, data, size, price, plimit, exectype, valid, tradeid,
-                          now, ns_to_num(now) if now else data.datetime[0])
+        order = new_order(
+            cls,
+            owner,
+            data,
+            size,
+            price,
+            plimit,
+            exectype,
+            valid,
+            tradeid,
+            now,
+            ns_to_num(now) if now else data.datetime[0],
+        )
         if kwargs:
             order.addinfo(**kwargs)
         if oco is not None:
@@ -99,27 +131,119 @@ class TickBroker(bt.brokers.BackBroker):
             oco._oco_leader = leader
         return self.submit(order)
 
-    def buy(self, owner, data, size, price=None, plimit=None, exectype=None, valid=None,
-            tradeid=0, oco=None, trailamount=None, trailpercent=None, parent=None,
-            transmit=True, histnotify=False, _checksubmit=True, **kwargs):
+    def buy(
+        self,
+        owner,
+        data,
+        size,
+        price=None,
+        plimit=None,
+        exectype=None,
+        valid=None,
+        tradeid=0,
+        oco=None,
+        trailamount=None,
+        trailpercent=None,
+        parent=None,
+        transmit=True,
+        histnotify=False,
+        _checksubmit=True,
+        **kwargs,
+    ):
         """Create and submit a buy order (same signature as ``BackBroker.buy``)."""
         if not self.tick_mode:
-            return super().buy(owner, data, size, price, plimit, exectype, valid, tradeid, oco,
-                               trailamount, trailpercent, parent, transmit, histnotify,
-                               _checksubmit, **kwargs)
-        return self._order(TickBuyOrder, owner, data, size, price, plimit, exectype, valid,
-                           tradeid, oco, parent, transmit, trailamount, trailpercent, kwargs)
+            return super().buy(
+                owner,
+                data,
+                size,
+                price,
+                plimit,
+                exectype,
+                valid,
+                tradeid,
+                oco,
+                trailamount,
+                trailpercent,
+                parent,
+                transmit,
+                histnotify,
+                _checksubmit,
+                **kwargs,
+            )
+        return self._order(
+            TickBuyOrder,
+            owner,
+            data,
+            size,
+            price,
+            plimit,
+            exectype,
+            valid,
+            tradeid,
+            oco,
+            parent,
+            transmit,
+            trailamount,
+            trailpercent,
+            kwargs,
+        )
 
-    def sell(self, owner, data, size, price=None, plimit=None, exectype=None, valid=None,
-             tradeid=0, oco=None, trailamount=None, trailpercent=None, parent=None,
-             transmit=True, histnotify=False, _checksubmit=True, **kwargs):
+    def sell(
+        self,
+        owner,
+        data,
+        size,
+        price=None,
+        plimit=None,
+        exectype=None,
+        valid=None,
+        tradeid=0,
+        oco=None,
+        trailamount=None,
+        trailpercent=None,
+        parent=None,
+        transmit=True,
+        histnotify=False,
+        _checksubmit=True,
+        **kwargs,
+    ):
         """Create and submit a sell order (same signature as ``BackBroker.sell``)."""
         if not self.tick_mode:
-            return super().sell(owner, data, size, price, plimit, exectype, valid, tradeid, oco,
-                                trailamount, trailpercent, parent, transmit, histnotify,
-                                _checksubmit, **kwargs)
-        return self._order(TickSellOrder, owner, data, size, price, plimit, exectype, valid,
-                           tradeid, oco, parent, transmit, trailamount, trailpercent, kwargs)
+            return super().sell(
+                owner,
+                data,
+                size,
+                price,
+                plimit,
+                exectype,
+                valid,
+                tradeid,
+                oco,
+                trailamount,
+                trailpercent,
+                parent,
+                transmit,
+                histnotify,
+                _checksubmit,
+                **kwargs,
+            )
+        return self._order(
+            TickSellOrder,
+            owner,
+            data,
+            size,
+            price,
+            plimit,
+            exectype,
+            valid,
+            tradeid,
+            oco,
+            parent,
+            transmit,
+            trailamount,
+            trailpercent,
+            kwargs,
+        )
 
     def submit(self, order: Any, check: bool = True) -> Any:
         """Accept the order; it becomes active after the current event."""
@@ -127,10 +251,14 @@ class TickBroker(bt.brokers.BackBroker):
             return super().submit(order, check)
         order.submit(self)
         self.notify(order)
-        if self.p.tick_checksubmit and check and self._execute(order, ago=None, price=None,
-                                                          cash=self.cash,
-                                                          position=self.getposition(order.data)
-                                                          ) < 0.0:
+        if (
+            self.p.tick_checksubmit
+            and check
+            and self._execute(
+                order, ago=None, price=None, cash=self.cash, position=self.getposition(order.data)
+            )
+            < 0.0
+        ):
             order.margin()
             self.notify(order)
             self._ococheck(order)
@@ -145,15 +273,34 @@ class TickBroker(bt.brokers.BackBroker):
         return order
 
     def activate(self) -> None:
-        """Make the orders of the event just handled eligible for the following events."""
+        """Make the orders of the event just handled eligible for the following events.
+
+        A limit order that is not marketable on arrival (against the book, or the last trade
+        without a book) rests from the start, so it can only fill at its limit.
+        """
         by_data = self._by_data
+        latency = self.p.latency_ns
         for order in self._new:
-            if order.alive():
-                lst = by_data.get(order.data)
-                if lst is None:
-                    lst = by_data[order.data] = []
-                lst.append(order)
+            if not order.alive():
+                continue
+            data = order.data
+            if order.exectype == _Limit and not latency:
+                order.rested = not self._marketable(order)
+            lst = by_data.get(data)
+            if lst is None:
+                lst = by_data[data] = []
+            lst.append(order)
         self._new.clear()
+
+    def _marketable(self, order: Any) -> bool:
+        limit = order.created.price
+        bid, ask, _, _ = self._book_prices(order.data)
+        ref = (ask if order.isbuy() else bid) if self.p.market_fill != "trade" else None
+        if ref is None:
+            ref = order.data.close[0]
+            if ref != ref:  # no price seen yet
+                return True
+        return ref <= limit if order.isbuy() else ref >= limit
 
     def cancel(self, order: Any, bracket: bool = False) -> bool:
         """Cancel a pending order; False if it is no longer pending."""
@@ -189,7 +336,7 @@ class TickBroker(bt.brokers.BackBroker):
     def _ococheck(self, order: Any) -> None:
         if not self.tick_mode:
             return super()._ococheck(order)
-        group = self._oco_groups.pop(getattr(order, "_oco_leader", None), None)
+        group = self._oco_groups.pop(getattr(order, "_oco_leader", -1), None)
         if not group:
             return
         for other in group:
@@ -249,8 +396,12 @@ class TickBroker(bt.brokers.BackBroker):
         if src is None:
             return None, None, 0.0, 0.0
         bid, ask = src.best_bid, src.best_ask
-        return (None if bid is None else bid.price, None if ask is None else ask.price,
-                0.0 if bid is None else bid.size, 0.0 if ask is None else ask.size)
+        return (
+            None if bid is None else bid.price,
+            None if ask is None else ask.price,
+            0.0 if bid is None else bid.size,
+            0.0 if ask is None else ask.size,
+        )
 
     def on_trade(self, pending: list[Any], ev: Any) -> None:
         """Match ``pending`` (orders of the trade's symbol) against trade ``ev``."""
@@ -299,17 +450,22 @@ class TickBroker(bt.brokers.BackBroker):
                     px, size = trade_px, (min(remaining, trade_sz) if partial else remaining)
             else:  # Limit, or a triggered StopLimit
                 limit = order.created.pricelimit if exectype == _StopLimit else order.created.price
-                if not order.rested:
-                    if use_book and (opp <= limit if buy else opp >= limit):
-                        px, size = opp, (min(remaining, opp_sz) if partial else remaining)
-                    elif not use_book and trade_px is not None and (
-                            trade_px <= limit if buy else trade_px >= limit):
-                        px, size = trade_px, (min(remaining, trade_sz) if partial else remaining)
-                    else:
-                        order.rested = True
-                elif trade_px is not None:
+                if not order.rested:  # marketable when it arrived: a taker fill
+                    if use_book:
+                        if opp <= limit if buy else opp >= limit:
+                            px, size = opp, (min(remaining, opp_sz) if partial else remaining)
+                        else:
+                            order.rested = True
+                    elif trade_px is not None:
+                        if trade_px <= limit if buy else trade_px >= limit:
+                            px = trade_px
+                            size = min(remaining, trade_sz) if partial else remaining
+                        else:
+                            order.rested = True
+                elif trade_px is not None:  # resting: filled at the limit when crossed
                     crossed = (trade_px < limit if buy else trade_px > limit) or (
-                        touch and trade_px == limit)
+                        touch and trade_px == limit
+                    )
                     if crossed:
                         px, size = limit, (min(remaining, trade_sz) if partial else remaining)
                 elif use_book and (opp <= limit if buy else opp >= limit):

@@ -25,8 +25,11 @@ from .loop import BOOK, QUOTE, TICK, SourceTarget, TickLoop, fanout
 from .queue import BacktestEventQueue, chunk_events
 
 _KIND = {ChannelType.TICK: TICK, ChannelType.QUOTE: QUOTE, ChannelType.ORDERBOOK: BOOK}
-_CALLBACK = {ChannelType.TICK: "on_tick", ChannelType.QUOTE: "on_quote",
-             ChannelType.ORDERBOOK: "on_orderbook"}
+_CALLBACK = {
+    ChannelType.TICK: "on_tick",
+    ChannelType.QUOTE: "on_quote",
+    ChannelType.ORDERBOOK: "on_orderbook",
+}
 
 
 class RunMode(str, Enum):
@@ -40,7 +43,12 @@ class _ChannelSpec:
     __slots__ = ("channel", "dataname", "format", "chunk_rows")
 
     def __init__(self, channel: Channel, dataname: Any, fmt: str | None, chunk_rows: int):
-        self.channel, self.dataname, self.format, self.chunk_rows = channel, dataname, fmt, chunk_rows
+        self.channel, self.dataname, self.format, self.chunk_rows = (
+            channel,
+            dataname,
+            fmt,
+            chunk_rows,
+        )
 
 
 class Cerebro(bt.Cerebro):
@@ -65,9 +73,15 @@ class Cerebro(bt.Cerebro):
         self.last_run: dict[str, Any] = {}
 
     # ---- setup -------------------------------------------------------------------------------
-    def add_channel(self, channel_cls: type[Channel] | str, symbol: str, dataname: Any = None,
-                    format: str | None = None, chunk_rows: int = DEFAULT_CHUNK_ROWS,
-                    **kwargs: Any) -> Channel:
+    def add_channel(
+        self,
+        channel_cls: type[Channel] | str,
+        symbol: str,
+        dataname: Any = None,
+        format: str | None = None,
+        chunk_rows: int = DEFAULT_CHUNK_ROWS,
+        **kwargs: Any,
+    ) -> Channel:
         """Add a channel of ``channel_cls`` for ``symbol`` fed from ``dataname``.
 
         ``dataname`` is a file path (CSV, ``.csv.gz``, Parquet), a directory or glob of them, a
@@ -76,8 +90,9 @@ class Cerebro(bt.Cerebro):
         """
         if isinstance(channel_cls, str):
             if channel_cls not in CHANNEL_CLASSES:
-                raise ChannelError(f"unknown channel type {channel_cls!r}; "
-                                   f"known: {sorted(CHANNEL_CLASSES)}")
+                raise ChannelError(
+                    f"unknown channel type {channel_cls!r}; known: {sorted(CHANNEL_CLASSES)}"
+                )
             channel_cls = CHANNEL_CLASSES[channel_cls]
         if not (isinstance(channel_cls, type) and issubclass(channel_cls, Channel)):
             raise ChannelError(f"{channel_cls!r} is not a Channel class")
@@ -85,8 +100,9 @@ class Cerebro(bt.Cerebro):
         if channel.key in self.channels:
             raise ChannelError(f"channel {channel.key} was added twice")
         if dataname is None:
-            raise ChannelError(f"channel {channel.key} needs a dataname (file, DataFrame or "
-                               "iterable of events)")
+            raise ChannelError(
+                f"channel {channel.key} needs a dataname (file, DataFrame or iterable of events)"
+            )
         if format not in (None, "native"):
             raise ChannelError(f"unknown format {format!r} (supported: 'native')")
         self.channels[channel.key] = channel
@@ -155,7 +171,8 @@ class Cerebro(bt.Cerebro):
 
     def _run_tick(self, strats: list[Any]) -> None:
         broker = self._broker
-        queue = self._queue = BacktestEventQueue()
+        queue = BacktestEventQueue()
+        self._queue: BacktestEventQueue | None = queue
         for strat in strats:
             strat.lines.forward()
         for spec in self._specs:
@@ -169,8 +186,9 @@ class Cerebro(bt.Cerebro):
                     fn = getattr(strat, name, None) if name else None
                     if callable(fn):
                         cbs.append(fn)
-            target = SourceTarget(_KIND.get(ch.channel_type, QUOTE), ch, data,
-                                  broker.pending_list(data), fanout(cbs))
+            target = SourceTarget(
+                _KIND.get(ch.channel_type, QUOTE), ch, data, broker.pending_list(data), fanout(cbs)
+            )
             queue.add_source(_open_source(spec), ch.priority, _source_name(spec), target)
         loop = TickLoop(self, queue, strats, broker, self.p.sample_ns, self.p.keep_orders)
         t0 = time.perf_counter()
@@ -189,8 +207,11 @@ class Cerebro(bt.Cerebro):
             "last_ts": loop.last_ts,
             "orders": broker.orders_submitted,
             "fills": broker.fills,
-            "refused": {k: dict(ch.refused) for k, ch in self.channels.items()
-                        if getattr(ch, "refused", None)},
+            "refused": {
+                k: dict(getattr(ch, "refused", {}))
+                for k, ch in self.channels.items()
+                if getattr(ch, "refused", None)
+            },
         }
 
 

@@ -32,8 +32,14 @@ class SourceTarget:
 
     __slots__ = ("kind", "channel", "data", "pending", "callback", "inline_push")
 
-    def __init__(self, kind: int, channel: Channel, data: Any, pending: list[Any],
-                 callback: Callable[[Any], Any] | None):
+    def __init__(
+        self,
+        kind: int,
+        channel: Channel,
+        data: Any,
+        pending: list[Any],
+        callback: Callable[[Any], Any] | None,
+    ):
         self.kind, self.channel, self.data = kind, channel, data
         self.pending, self.callback = pending, callback
         self.inline_push = type(channel).push is Channel.push
@@ -57,14 +63,22 @@ def fanout(callbacks: list[Callable[[Any], Any]]) -> Callable[[Any], Any] | None
 class TickLoop:
     """Runs one tick-mode backtest over a queue for a list of strategies."""
 
-    def __init__(self, cerebro: Any, queue: Any, strats: list[Any], broker: Any,
-                 sample_ns: int, keep_orders: bool):
+    def __init__(
+        self,
+        cerebro: Any,
+        queue: Any,
+        strats: list[Any],
+        broker: Any,
+        sample_ns: int,
+        keep_orders: bool,
+    ):
         self.cerebro, self.queue, self.strats, self.broker = cerebro, queue, strats, broker
         self.sample_ns = max(int(sample_ns), 1)
         self.keep_orders = keep_orders
         self.quicknotify = bool(cerebro.p.quicknotify)
-        self.event_callbacks = fanout([s.on_event for s in strats
-                                       if callable(getattr(s, "on_event", None))])
+        self.event_callbacks = fanout(
+            [s.on_event for s in strats if callable(getattr(s, "on_event", None))]
+        )
         self.samples = 0
         self.first_ts: int | None = None
         self.last_ts: int | None = None

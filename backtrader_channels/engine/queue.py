@@ -24,8 +24,18 @@ Chunk = tuple[list[int], list[Any]]
 class EventSource:
     """One time-sorted stream: its chunks, current chunk, read position and counters."""
 
-    __slots__ = ("name", "priority", "index", "target", "_chunks", "ts", "events", "pos", "count",
-                 "_last_ts")
+    __slots__ = (
+        "name",
+        "priority",
+        "index",
+        "target",
+        "_chunks",
+        "ts",
+        "events",
+        "pos",
+        "count",
+        "_last_ts",
+    )
 
     def __init__(self, chunks: Iterable[Chunk], priority: int, index: int, name: str, target: Any):
         self.name, self.priority, self.index, self.target = name, int(priority), index, target
@@ -44,8 +54,12 @@ class EventSource:
             if len(ts) != len(events):
                 raise DataError(self.name, "chunk timestamps and events differ in length")
             if self._last_ts is not None and ts[0] < self._last_ts:
-                raise DataError(self.name, "timestamp goes backwards between chunks",
-                                column="timestamp", value=ts[0])
+                raise DataError(
+                    self.name,
+                    "timestamp goes backwards between chunks",
+                    column="timestamp",
+                    value=ts[0],
+                )
             self._last_ts = ts[-1]
             self.ts, self.events, self.pos = ts, events, 0
             return True
@@ -65,8 +79,9 @@ def chunk_events(events: Iterable[Any], name: str, size: int = 65_536) -> Iterat
         ts = [e.timestamp for e in batch]
         for i, t in enumerate(ts):
             if last is not None and t < last:
-                raise DataError(name, "timestamp goes backwards", row=row + i,
-                                column="timestamp", value=t)
+                raise DataError(
+                    name, "timestamp goes backwards", row=row + i, column="timestamp", value=t
+                )
             last = t
         row += len(batch)
         yield ts, batch
@@ -85,13 +100,15 @@ class BacktestEventQueue:
         self.attention: list[Any] = []
         self._started = False
 
-    def add_source(self, chunks: Iterable[Chunk], priority: int, name: str = "",
-                   target: Any = None) -> EventSource:
+    def add_source(
+        self, chunks: Iterable[Chunk], priority: int, name: str = "", target: Any = None
+    ) -> EventSource:
         """Add a stream of ``(timestamps, events)`` chunks; ``target`` is handed back with runs."""
         if self._started:
             raise RuntimeError("sources must be added before the merge starts")
-        src = EventSource(chunks, priority, len(self.sources), name or f"source{len(self.sources)}",
-                          target)
+        src = EventSource(
+            chunks, priority, len(self.sources), name or f"source{len(self.sources)}", target
+        )
         self.sources.append(src)
         return src
 
@@ -136,7 +153,9 @@ class BacktestEventQueue:
                 nxt = (pushed[0][0], pushed[0][1], self.PUSHED)
             if nxt is not None:
                 ots, oprio, oidx = nxt
-                if stamps[end - 1] > ots or (stamps[end - 1] == ots and (prio, idx) > (oprio, oidx)):
+                if stamps[end - 1] > ots or (
+                    stamps[end - 1] == ots and (prio, idx) > (oprio, oidx)
+                ):
                     if (prio, idx) < (oprio, oidx):
                         end = bisect_right(stamps, ots, start)
                     else:

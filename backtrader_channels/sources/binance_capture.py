@@ -39,25 +39,48 @@ def _rows(path: str) -> list[tuple[int, int, Any]]:
                     recv = int(head)
                     msg = json.loads(body)
                 except ValueError as exc:
-                    raise DataError(path, f"not '<receive_ns> <json>': {exc}", line=lineno,
-                                    value=line[:80]) from exc
+                    raise DataError(
+                        path, f"not '<receive_ns> <json>': {exc}", line=lineno, value=line[:80]
+                    ) from exc
                 out.append((lineno, recv, msg))
     except (OSError, EOFError) as exc:
         raise DataError(path, f"file is damaged or truncated: {exc}") from exc
     return out
 
 
-def read_binance_capture(path: str | os.PathLike[str], symbol: str = "BTC/USDT") -> dict[str, pa.Table]:
+def read_binance_capture(
+    path: str | os.PathLike[str], symbol: str = "BTC/USDT"
+) -> dict[str, pa.Table]:
     """Convert a capture into native tables keyed by channel type (tick, orderbook, quote)."""
     path = os.fspath(path)
-    trades: dict[str, list[Any]] = {c: [] for c in ("timestamp", "recv_timestamp", "price",
-                                                     "volume", "side", "trade_id")}
-    quotes: dict[str, list[Any]] = {c: [] for c in ("timestamp", "recv_timestamp", "bid_price",
-                                                     "bid_size", "ask_price", "ask_size",
-                                                     "update_id")}
-    book: dict[str, list[Any]] = {c: [] for c in ("timestamp", "recv_timestamp", "side", "price",
-                                                   "size", "is_snapshot", "update_id",
-                                                   "first_update_id")}
+    trades: dict[str, list[Any]] = {
+        c: [] for c in ("timestamp", "recv_timestamp", "price", "volume", "side", "trade_id")
+    }
+    quotes: dict[str, list[Any]] = {
+        c: []
+        for c in (
+            "timestamp",
+            "recv_timestamp",
+            "bid_price",
+            "bid_size",
+            "ask_price",
+            "ask_size",
+            "update_id",
+        )
+    }
+    book: dict[str, list[Any]] = {
+        c: []
+        for c in (
+            "timestamp",
+            "recv_timestamp",
+            "side",
+            "price",
+            "size",
+            "is_snapshot",
+            "update_id",
+            "first_update_id",
+        )
+    }
     snapshot: tuple[int, dict[str, Any]] | None = None
     synced = False
     pending: list[tuple[int, int, Any]] = []  # depth diffs waiting for a snapshot
@@ -77,8 +100,12 @@ def read_binance_capture(path: str | os.PathLike[str], symbol: str = "BTC/USDT")
                 trades["side"].append("sell" if data["m"] else "buy")
                 trades["trade_id"].append(int(data["t"]))
             elif "@bookTicker" in stream:
-                for col, key in (("bid_price", "b"), ("bid_size", "B"), ("ask_price", "a"),
-                                 ("ask_size", "A")):
+                for col, key in (
+                    ("bid_price", "b"),
+                    ("bid_size", "B"),
+                    ("ask_price", "a"),
+                    ("ask_size", "A"),
+                ):
                     quotes[col].append(float(data[key]))
                 quotes["timestamp"].append(recv)
                 quotes["recv_timestamp"].append(recv)
@@ -94,16 +121,26 @@ def read_binance_capture(path: str | os.PathLike[str], symbol: str = "BTC/USDT")
             raise DataError(path, f"unexpected frame: {exc!r}", line=lineno) from exc
     sym = symbol
     out = {}
-    for kind, cols in ((ChannelType.TICK, trades), (ChannelType.QUOTE, quotes),
-                       (ChannelType.ORDERBOOK, book)):
+    for kind, cols in (
+        (ChannelType.TICK, trades),
+        (ChannelType.QUOTE, quotes),
+        (ChannelType.ORDERBOOK, book),
+    ):
         cols = dict(cols, symbol=[sym] * len(cols["timestamp"]))
         schema = schema_for(kind)
-        out[kind] = pa.table({f.name: pa.array(cols[f.name], f.type) for f in schema}, schema=schema)
+        out[kind] = pa.table(
+            {f.name: pa.array(cols[f.name], f.type) for f in schema}, schema=schema
+        )
     return out
 
 
-def _join(path: str, book: dict[str, list[Any]], snapshot: tuple[int, dict[str, Any]],
-          diffs: list[tuple[int, int, Any]], synced: bool) -> bool:
+def _join(
+    path: str,
+    book: dict[str, list[Any]],
+    snapshot: tuple[int, dict[str, Any]],
+    diffs: list[tuple[int, int, Any]],
+    synced: bool,
+) -> bool:
     """Apply depth diffs on top of ``snapshot`` by Binance's rule; return the new synced flag."""
     snap_id = snapshot[1]["lastUpdateId"]
     for lineno, recv, data in diffs:
@@ -112,17 +149,36 @@ def _join(path: str, book: dict[str, list[Any]], snapshot: tuple[int, dict[str, 
             continue  # already contained in the snapshot
         if not synced:
             if not first <= snap_id + 1 <= last:
-                raise DataError(path, f"depth diff U={first} u={last} does not join "
-                                f"snapshot lastUpdateId={snap_id}", line=lineno)
-            _book_rows(book, ts, snapshot[0], snapshot[1]["bids"], snapshot[1]["asks"],
-                       True, snap_id, snap_id)
+                raise DataError(
+                    path,
+                    f"depth diff U={first} u={last} does not join snapshot lastUpdateId={snap_id}",
+                    line=lineno,
+                )
+            _book_rows(
+                book,
+                ts,
+                snapshot[0],
+                snapshot[1]["bids"],
+                snapshot[1]["asks"],
+                True,
+                snap_id,
+                snap_id,
+            )
             synced = True
         _book_rows(book, ts, recv, data["b"], data["a"], False, last, first)
     return synced
 
 
-def _book_rows(book: dict[str, list[Any]], ts: int, recv: int, bids: list[list[str]],
-               asks: list[list[str]], snap: bool, uid: int, fuid: int) -> None:
+def _book_rows(
+    book: dict[str, list[Any]],
+    ts: int,
+    recv: int,
+    bids: list[list[str]],
+    asks: list[list[str]],
+    snap: bool,
+    uid: int,
+    fuid: int,
+) -> None:
     for side, levels in (("bid", bids), ("ask", asks)):
         for price, size in levels:
             book["timestamp"].append(ts)

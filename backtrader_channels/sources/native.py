@@ -84,23 +84,24 @@ def _check_columns(label: str, names: list[str], channel_type: str, line: int | 
 def _csv_batches(path: str, channel_type: str) -> Iterator[tuple[pa.RecordBatch, int]]:
     cols = _check_columns(path, _csv_header(path), channel_type, 1)
     types = {c: COLUMNS[channel_type][c] for c in cols}
-    reader = pacsv.open_csv(
-        path,
-        read_options=pacsv.ReadOptions(block_size=_CSV_BLOCK_BYTES),
-        convert_options=pacsv.ConvertOptions(column_types=types, include_columns=cols),
-    )
     row = 0
-    while True:
-        try:
-            batch = reader.read_next_batch()
-        except StopIteration:
-            return
-        except pa.ArrowInvalid as exc:
-            raise _locate_csv_error(path, types, exc) from exc
-        except OSError as exc:
-            raise DataError(path, f"file is damaged or truncated: {exc}", line=None) from exc
-        yield batch, row
-        row += batch.num_rows
+    try:
+        reader = pacsv.open_csv(
+            path,
+            read_options=pacsv.ReadOptions(block_size=_CSV_BLOCK_BYTES),
+            convert_options=pacsv.ConvertOptions(column_types=types, include_columns=cols),
+        )
+        while True:
+            try:
+                batch = reader.read_next_batch()
+            except StopIteration:
+                return
+            yield batch, row
+            row += batch.num_rows
+    except pa.ArrowInvalid as exc:
+        raise _locate_csv_error(path, types, exc) from exc
+    except OSError as exc:
+        raise DataError(path, f"file is damaged or truncated: {exc}") from exc
 
 
 def _locate_csv_error(path: str, types: dict[str, pa.DataType], exc: Exception) -> DataError:
@@ -186,7 +187,12 @@ class _Cursor:
     """Per-stream state carried across batches: last timestamp, error-location helpers."""
 
     def __init__(self, label: str, is_csv: bool, channel_type: str, symbol: str):
-        self.label, self.is_csv, self.channel_type, self.symbol = label, is_csv, channel_type, symbol
+        self.label, self.is_csv, self.channel_type, self.symbol = (
+            label,
+            is_csv,
+            channel_type,
+            symbol,
+        )
         self.last_ts: int | None = None
         self.book_carry: list[tuple[Any, ...]] = []
 
@@ -215,7 +221,9 @@ def _numpy(batch: pa.RecordBatch, name: str, cur: _Cursor, rows: np.ndarray) -> 
         raise cur.error(f"cannot convert column: {exc}", int(rows[0]), name) from exc
 
 
-def _check_batch(batch: pa.RecordBatch, base: int, cur: _Cursor) -> tuple[pa.RecordBatch, np.ndarray]:
+def _check_batch(
+    batch: pa.RecordBatch, base: int, cur: _Cursor
+) -> tuple[pa.RecordBatch, np.ndarray]:
     """Select this symbol's rows and validate them; return the batch and original row numbers."""
     rows = np.arange(base, base + batch.num_rows)
     if "symbol" in batch.schema.names:
@@ -357,10 +365,14 @@ def read_native(
         raise ValueError(f"unknown channel type {channel_type!r}")
     sources: list[tuple[str, bool, Iterator[tuple[pa.RecordBatch, int]]]] = []
     if isinstance(dataname, pa.Table):
-        sources.append(("<Table>", False, _table_batches(dataname, channel_type, chunk_rows, "<Table>")))
+        sources.append(
+            ("<Table>", False, _table_batches(dataname, channel_type, chunk_rows, "<Table>"))
+        )
     elif hasattr(dataname, "to_records") and hasattr(dataname, "columns"):
         table = _dataframe_table(dataname)
-        sources.append(("<DataFrame>", False, _table_batches(table, channel_type, chunk_rows, "<DataFrame>")))
+        sources.append(
+            ("<DataFrame>", False, _table_batches(table, channel_type, chunk_rows, "<DataFrame>"))
+        )
     else:
         for path in expand_paths(dataname):
             if _is_csv(path):
@@ -382,13 +394,22 @@ def read_native(
             if chunk[0]:
                 yield chunk
         if channel_type == ChannelType.ORDERBOOK:
-            chunk = _book_events(pa.RecordBatch.from_pylist([], schema=_empty_book_schema()),
-                                 np.empty(0, dtype=np.int64), cur, final=True)
+            chunk = _book_events(
+                pa.RecordBatch.from_pylist([], schema=_empty_book_schema()),
+                np.empty(0, dtype=np.int64),
+                cur,
+                final=True,
+            )
             if chunk[0]:
                 yield chunk
         last_ts = cur.last_ts
 
 
 def _empty_book_schema() -> pa.Schema:
-    return pa.schema([(c, t) for c, t in COLUMNS[ChannelType.ORDERBOOK].items()
-                      if c in REQUIRED[ChannelType.ORDERBOOK]])
+    return pa.schema(
+        [
+            (c, t)
+            for c, t in COLUMNS[ChannelType.ORDERBOOK].items()
+            if c in REQUIRED[ChannelType.ORDERBOOK]
+        ]
+    )

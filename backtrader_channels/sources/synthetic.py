@@ -10,8 +10,9 @@ from ..events import ChannelType
 from .schema import schema_for
 
 
-def synthetic_trades(n: int, seed: int = 42, start_ns: int = 1_700_000_000_000_000_000,
-                     symbol: str = "BTC/USDT") -> pa.Table:
+def synthetic_trades(
+    n: int, seed: int = 42, start_ns: int = 1_700_000_000_000_000_000, symbol: str = "BTC/USDT"
+) -> pa.Table:
     """``n`` trades: exponential gaps (mean 50 ms, quantised to 1 ms, so some share a
     timestamp), a random-walk price around 30,000 and lognormal sizes."""
     rng = np.random.default_rng(seed)
@@ -23,8 +24,12 @@ def synthetic_trades(n: int, seed: int = 42, start_ns: int = 1_700_000_000_000_0
     side = np.where(rng.random(n) < 0.5, "buy", "sell")
     schema = schema_for(ChannelType.TICK)
     cols = {
-        "timestamp": ts, "price": price, "volume": volume, "side": side,
-        "recv_timestamp": ts + 1_000_000, "symbol": np.full(n, symbol),
+        "timestamp": ts,
+        "price": price,
+        "volume": volume,
+        "side": side,
+        "recv_timestamp": ts + 1_000_000,
+        "symbol": np.full(n, symbol),
         "trade_id": np.arange(1, n + 1, dtype=np.int64),
     }
     return pa.table({f.name: pa.array(cols[f.name], f.type) for f in schema}, schema=schema)
