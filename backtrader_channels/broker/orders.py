@@ -75,6 +75,8 @@ def new_order(
     p.owner, p.data, p.size, p.price, p.pricelimit = owner, data, size, price, plimit
     p.exectype, p.valid, p.tradeid = exectype, valid, tradeid
     o.params = o.p = p
+    # read on every fill and notification: plain attributes skip Order.__getattr__
+    o.owner, o.data, o.tradeid, o.price, o.pricelimit = owner, data, tradeid, price, plimit
     o.ref = next(OrderBase.refbasis)
     o.broker = None
     o.info = AutoOrderedDict()

@@ -28,6 +28,7 @@ from typing import Any
 import backtrader as bt
 
 from ..events import ns_to_num
+from .execution import execute_fill
 from .orders import TickBuyOrder, TickSellOrder, new_order
 
 _Market, _Close, _Limit, _Stop, _StopLimit = (
@@ -61,7 +62,9 @@ class TickBroker(bt.brokers.BackBroker):
         self._quote_src: dict[Any, Any] = {}
         self._fill_size = 0.0
         self._oco_groups: dict[int, list[Any]] = {}
-        self.now_ns = 0  # time of the event being dispatched, set by the engine
+        self.now_ns = 0  # time of the last pushed event (when clock is None)
+        #: the channel being dispatched; its latest event's timestamp is "now"
+        self.clock: Any = None
         self.fills = 0
         self.orders_submitted = 0
 
@@ -77,6 +80,13 @@ class TickBroker(bt.brokers.BackBroker):
         current = self._quote_src.get(data)
         if current is None or channel.channel_type == "orderbook":
             self._quote_src[data] = channel
+
+    def current_ns(self) -> int:
+        """Event time (ns) of the event being dispatched."""
+        clock = self.clock
+        if clock is not None and clock.latest is not None:
+            return int(clock.latest[0])
+        return self.now_ns
 
     @property
     def new_orders(self) -> list[Any]:
@@ -108,7 +118,7 @@ class TickBroker(bt.brokers.BackBroker):
             )
         if trailamount is not None or trailpercent is not None:
             raise NotImplementedError("trailing orders are not supported by the tick broker")
-        now = self.now_ns
+        now = self.current_ns()
         order = new_order(
             cls,
             owner,
@@ -387,8 +397,11 @@ class TickBroker(bt.brokers.BackBroker):
         data.lines.datetime.array[data.lines.datetime.idx] = dtnum
         if data.close[0] != data.close[0]:  # no trade seen yet: mark at the fill price
             data.close[0] = price
-        self._fill_size = size
-        self._execute(order, ago=0, price=price, dtcoc=dtnum)
+        if data._compensate is None:
+            execute_fill(self, order, size, price, dtnum)
+        else:  # rare: let backtrader handle compensating datas
+            self._fill_size = size
+            self._execute(order, ago=0, price=price, dtcoc=dtnum)
         self.fills += 1
 
     def _book_prices(self, data: Any) -> tuple[Any, Any, float, float]:

@@ -6,8 +6,7 @@ For each event, in this order:
 
 1. the channel applies it (a refused book delta stops here, counted by the channel);
 2. the broker matches the orders pending on that symbol against the new state;
-3. order and trade notifications are delivered (``notify_order``, ``notify_trade``,
-   then ``notify_cashvalue``/``notify_fund``);
+3. order and trade notifications are delivered (``notify_order``, then ``notify_trade``);
 4. the strategies' ``on_tick`` / ``on_quote`` / ``on_orderbook`` and ``on_event`` run;
 5. orders placed during steps 3-4 become active for the following events;
 6. every ``sample_ns`` of event time, analyzers and ``notify_cashvalue`` see the portfolio.
@@ -22,6 +21,7 @@ from typing import Any
 
 from ..channels.base import Channel
 from ..events import BT_EPOCH_DAYS, NS_PER_DAY, ns_to_num
+from .notify import Notifier
 
 TICK, QUOTE, BOOK = 0, 1, 2
 _DAYS_PER_NS = 1.0 / NS_PER_DAY
@@ -79,27 +79,28 @@ class TickLoop:
         self.event_callbacks = fanout(
             [s.on_event for s in strats if callable(getattr(s, "on_event", None))]
         )
+        self.deliver = Notifier(broker, strats, keep_orders).deliver
+        self.needs_sample = self._sampling_needed()
         self.samples = 0
         self.first_ts: int | None = None
         self.last_ts: int | None = None
         self._started_analyzers = False
 
     # ---- helpers called from the hot loop when something happened ----------------------------
-    def deliver(self) -> None:
-        """Route broker notifications to their strategies and let them react."""
-        notifs = self.broker.notifs
-        default = self.strats[0]
-        qn = self.quicknotify
-        while notifs:
-            order = notifs.popleft()
-            (order.owner or default)._addnotification(order, quicknotify=qn)
+    def _sampling_needed(self) -> bool:
+        """Sampling costs a few microseconds: skip it when nothing would observe it."""
+        import backtrader as bt
+
         for strat in self.strats:
-            if strat._orderspending or strat._tradespending:
-                strat._notify()
-                if self.keep_orders:
-                    strat._orders.extend(strat._orderspending)
-                strat._orderspending = []
-                strat._tradespending = []
+            if len(strat.analyzers):
+                return True
+            cls = type(strat)
+            if (
+                cls.notify_cashvalue is not bt.Strategy.notify_cashvalue
+                or cls.notify_fund is not bt.Strategy.notify_fund
+            ):
+                return True
+        return any(not ci.stocklike for ci in self.broker.comminfo.values())
 
     def sample(self, ts: int) -> int:
         """Mark to market and advance analyzers; return the next sampling time."""
@@ -131,6 +132,7 @@ class TickLoop:
 
     def dispatch_pushed(self, ev: Any) -> None:
         """A pushed event (timer, user event): strategies see it in ``on_event``."""
+        self.broker.clock = None
         self.broker.now_ns = ev.timestamp
         if self.broker.notifs:
             self.deliver()
@@ -142,12 +144,16 @@ class TickLoop:
     # ---- the loop ----------------------------------------------------------------------------
     def run(self) -> None:
         """Dispatch every event of the queue; returns when it is exhausted or stopped."""
+        # Millions of short-lived event tuples would trigger full collections that traverse every
+        # backtrader object: freeze what exists and collect the young generation rarely.
         old_threshold = gc.get_threshold()
-        gc.set_threshold(max(old_threshold[0], 100_000), 50, 100)
+        gc.freeze()
+        gc.set_threshold(max(old_threshold[0], 100_000), 50, 1000)
         try:
             self._run()
         finally:
             gc.set_threshold(*old_threshold)
+            gc.unfreeze()
 
     def _run(self) -> None:  # noqa: C901 - one hot loop, kept in one place on purpose
         cerebro, broker, queue = self.cerebro, self.broker, self.queue
@@ -157,7 +163,7 @@ class TickLoop:
         deliver, sample, activate = self.deliver, self.sample, broker.activate
         on_trade, on_book = broker.on_trade, broker.on_book
         k, c = _DAYS_PER_NS, BT_EPOCH_DAYS
-        next_sample = -(1 << 62)
+        next_sample = -(1 << 62) if self.needs_sample else 1 << 62
         ts = 0
         if new:
             activate()  # orders placed in start()
@@ -174,6 +180,7 @@ class TickLoop:
                     break
                 continue
             kind, ch, pending, cb = t.kind, t.channel, t.pending, t.callback
+            broker.clock = ch  # the broker reads "now" from the channel's latest event
             data = t.data
             close, ci = data.lines.close.array, data.lines.close.idx
             i = start
@@ -182,7 +189,6 @@ class TickLoop:
                 dta, di = data.lines.datetime.array, data.lines.datetime.idx
                 for ev in islice(events, start, end):
                     ts = ev[0]
-                    broker.now_ns = ts
                     ch.latest = ev
                     hist(ev)
                     close[ci] = ev[1]
@@ -205,7 +211,6 @@ class TickLoop:
                 push = ch.push
                 for ev in islice(events, start, end):
                     ts = ev[0]
-                    broker.now_ns = ts
                     i += 1
                     if push(ev) is False:  # a refused book delta: counted by the channel
                         if attention:
