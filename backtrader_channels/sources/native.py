@@ -158,7 +158,9 @@ def _locate_csv_error(path: str, types: dict[str, pa.DataType], exc: Exception) 
 def _parquet_batches(
     path: str, channel_type: str, chunk_rows: int
 ) -> Iterator[tuple[pa.RecordBatch, int]]:
-    pf = pq.ParquetFile(path)
+    # pre_buffer=False: the default buffers whole row-group ranges ahead and RSS grows with
+    # the file (680 MB for 20M rows); without it, memory stays flat at no measured speed cost.
+    pf = pq.ParquetFile(path, pre_buffer=False)
     cols = _check_columns(path, pf.schema_arrow.names, channel_type, None)
     row = 0
     for batch in pf.iter_batches(batch_size=chunk_rows, columns=cols):

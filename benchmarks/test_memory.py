@@ -1,0 +1,51 @@
+"""Peak memory while streaming a long file (default 20,000,000 ticks): must stay flat.
+
+The run happens in a fresh subprocess so its peak RSS (``ru_maxrss``) is the run's own.
+``BTCH_BENCH_MEMORY_TICKS`` changes the size. Run: ``python -m pytest benchmarks/test_memory.py
+--benchmark-only``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from backtrader_channels.sources.synthetic import write_synthetic_trades
+
+N = int(os.environ.get("BTCH_BENCH_MEMORY_TICKS", "20000000"))
+
+CHILD = """
+import json, resource, sys, time
+import backtrader as bt, backtrader_channels as btch
+class Count(bt.Strategy):
+    def start(self): self.n = 0
+    def on_tick(self, t): self.n += 1
+c = btch.Cerebro(stdstats=False)
+c.add_channel(btch.TickChannel, symbol="BTC/USDT", dataname=sys.argv[1])
+c.addstrategy(Count)
+t = time.perf_counter()
+s = c.run(mode=btch.RunMode.TICK)[0]
+el = time.perf_counter() - t
+print(json.dumps({"ticks": s.n, "seconds": el,
+                  "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+"""
+
+
+@pytest.mark.benchmark(group="memory")
+def test_streaming_memory(benchmark, tmp_path_factory):
+    path = str(tmp_path_factory.mktemp("mem") / "long.parquet")
+    write_synthetic_trades(path, N, seed=11)
+
+    def child():
+        out = subprocess.run([sys.executable, "-c", CHILD, path], capture_output=True,
+                             text=True, check=True)
+        return json.loads(out.stdout)
+
+    result = benchmark.pedantic(child, rounds=1, iterations=1)
+    benchmark.extra_info.update(result)
+    assert result["ticks"] == N
+    assert result["peak_rss_mb"] < 500

@@ -1,0 +1,96 @@
+"""Tick mode against stock backtrader and a bare Python loop, on the same synthetic ticks.
+
+Each tick-mode benchmark is a whole ``cerebro.run`` from a native Parquet file to results. The
+stock side is fed the same ticks one bar per tick (a ``N_STOCK`` subset: it is ~50x slower) and
+reported per tick. Run: ``python -m pytest benchmarks/ --benchmark-only``.
+"""
+
+from __future__ import annotations
+
+import pyarrow.parquet as pq
+import pytest
+
+import backtrader as bt
+import backtrader_channels as btch
+from backtrader_channels.events import ns_to_num
+from backtrader_channels.sources import read_native
+
+from .conftest import N_STOCK, N_TICKS
+from .strategies import CountBars, CountTicks, SmaFlipBars, SmaFlipTicks, TickBars
+
+
+def tick_run(path, strategy):
+    cerebro = btch.Cerebro(stdstats=False)
+    cerebro.broker.setcash(1e12)
+    cerebro.add_channel(btch.TickChannel, symbol="BTC/USDT", dataname=path)
+    cerebro.addstrategy(strategy)
+    cerebro.run(mode=btch.RunMode.TICK)
+    return cerebro
+
+
+@pytest.fixture(scope="module")
+def stock_ticks(ticks_path):
+    t = pq.read_table(ticks_path, columns=["timestamp", "price", "volume"]).slice(0, N_STOCK)
+    ts = t.column("timestamp").to_pylist()
+    return list(zip(map(ns_to_num, ts), t.column("price").to_pylist(),
+                    t.column("volume").to_pylist()))
+
+
+def stock_run(ticks, strategy, runonce=False):
+    cerebro = bt.Cerebro(stdstats=False, runonce=runonce)
+    cerebro.broker.setcash(1e12)
+    cerebro.adddata(TickBars(ticks=ticks))
+    cerebro.addstrategy(strategy)
+    cerebro.run()
+    return cerebro
+
+
+def report(benchmark, n, **info):
+    rate = n / benchmark.stats.stats.median
+    benchmark.extra_info.update(ticks_per_s=round(rate), ticks=n, **info)
+    return rate
+
+
+@pytest.mark.benchmark(group="a-count")
+def test_a_count_tick_mode(benchmark, ticks_path):
+    c = benchmark.pedantic(tick_run, args=(ticks_path, CountTicks), rounds=3, iterations=1)
+    assert c.last_run["events"] == N_TICKS
+    report(benchmark, N_TICKS)
+
+
+@pytest.mark.benchmark(group="a-count")
+def test_a_count_stock_backtrader(benchmark, stock_ticks):
+    benchmark.pedantic(stock_run, args=(stock_ticks, CountBars), rounds=1, iterations=1)
+    report(benchmark, len(stock_ticks))
+
+
+@pytest.mark.benchmark(group="a-count")
+def test_a_count_bare_python_loop(benchmark, ticks_path):
+    """Floor: read the same file into events and call a no-op callback in a plain loop."""
+
+    def bare():
+        n = 0
+
+        def cb(ev):
+            nonlocal n
+            n += 1
+
+        for _, events in read_native(ticks_path, "tick", "BTC/USDT"):
+            for ev in events:
+                cb(ev)
+        return n
+
+    assert benchmark.pedantic(bare, rounds=3, iterations=1) == N_TICKS
+    report(benchmark, N_TICKS)
+
+
+@pytest.mark.benchmark(group="b-sma-flip")
+def test_b_sma_flip_tick_mode(benchmark, ticks_path):
+    c = benchmark.pedantic(tick_run, args=(ticks_path, SmaFlipTicks), rounds=3, iterations=1)
+    report(benchmark, N_TICKS, orders=c.last_run["orders"])
+
+
+@pytest.mark.benchmark(group="b-sma-flip")
+def test_b_sma_flip_stock_backtrader(benchmark, stock_ticks):
+    c = benchmark.pedantic(stock_run, args=(stock_ticks, SmaFlipBars), rounds=1, iterations=1)
+    report(benchmark, len(stock_ticks), value=c.broker.getvalue())
