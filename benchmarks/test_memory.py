@@ -41,8 +41,9 @@ def test_streaming_memory(benchmark, tmp_path_factory):
     write_synthetic_trades(path, N, seed=11)
 
     def child():
-        out = subprocess.run([sys.executable, "-c", CHILD, path], capture_output=True,
-                             text=True, check=True)
+        out = subprocess.run(
+            [sys.executable, "-c", CHILD, path], capture_output=True, text=True, check=True
+        )
         return json.loads(out.stdout)
 
     result = benchmark.pedantic(child, rounds=1, iterations=1)

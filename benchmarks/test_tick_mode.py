@@ -7,10 +7,10 @@ reported per tick. Run: ``python -m pytest benchmarks/ --benchmark-only``.
 
 from __future__ import annotations
 
+import backtrader as bt
 import pyarrow.parquet as pq
 import pytest
 
-import backtrader as bt
 import backtrader_channels as btch
 from backtrader_channels.events import ns_to_num
 from backtrader_channels.sources import read_native
@@ -32,8 +32,9 @@ def tick_run(path, strategy):
 def stock_ticks(ticks_path):
     t = pq.read_table(ticks_path, columns=["timestamp", "price", "volume"]).slice(0, N_STOCK)
     ts = t.column("timestamp").to_pylist()
-    return list(zip(map(ns_to_num, ts), t.column("price").to_pylist(),
-                    t.column("volume").to_pylist()))
+    return list(
+        zip(map(ns_to_num, ts), t.column("price").to_pylist(), t.column("volume").to_pylist())
+    )
 
 
 def stock_run(ticks, strategy, runonce=False):

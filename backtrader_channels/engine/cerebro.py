@@ -139,6 +139,14 @@ class Cerebro(bt.Cerebro):
             self._tickmode = False
             self._broker.tick_mode = False
 
+    def push_event(self, event: Any) -> None:
+        """Insert an event (e.g. ``Event(ts, EventPriority.TIMER, "timer", name)``) into the
+        running tick-mode queue; strategies receive it in ``on_event``."""
+        queue = getattr(self, "_queue", None)
+        if queue is None:
+            raise RuntimeError("push_event works only during a tick-mode run")
+        queue.push(event)
+
     def runstop(self) -> None:
         """Stop the run as soon as the current event has been handled."""
         super().runstop()

@@ -129,7 +129,7 @@ def test_pushed_events_reach_on_event(sample):
         def on_tick(self, t):
             if not self.timers and not hasattr(self, "armed"):
                 self.armed = True
-                self.env._queue.push(
+                self.env.push_event(
                     btch.Event(t.timestamp + 1_000_000_000, btch.EventPriority.TIMER, "timer", "t")
                 )
 
