@@ -61,6 +61,7 @@ class TickBroker(bt.brokers.BackBroker):
         self._new: list[Any] = []
         self._quote_src: dict[Any, Any] = {}
         self._fill_size = 0.0
+        self._slots: dict[Any, tuple[Any, int, Any, int]] = {}  # line arrays per data
         self._oco_groups: dict[int, list[Any]] = {}
         self.now_ns = 0  # time of the last pushed event (when clock is None)
         #: the channel being dispatched; its latest event's timestamp is "now"
@@ -259,8 +260,9 @@ class TickBroker(bt.brokers.BackBroker):
         """Accept the order; it becomes active after the current event."""
         if not self.tick_mode:
             return super().submit(order, check)
-        order.submit(self)
-        self.notify(order)
+        notifs = self.notifs
+        order.status, order.broker = order.Submitted, self  # Order.submit, minus len(data)
+        notifs.append(order.clone())
         if (
             self.p.tick_checksubmit
             and check
@@ -273,8 +275,8 @@ class TickBroker(bt.brokers.BackBroker):
             self.notify(order)
             self._ococheck(order)
             return order
-        order.accept(self)
-        self.notify(order)
+        order.status = order.Accepted
+        notifs.append(order.clone())
         order.active_ns = order.created_ns + self.p.latency_ns
         self._new.append(order)
         self.orders_submitted += 1
@@ -394,9 +396,19 @@ class TickBroker(bt.brokers.BackBroker):
     def _fill(self, order: Any, size: float, price: float, now: int) -> None:
         data = order.data
         dtnum = ns_to_num(now)
-        data.lines.datetime.array[data.lines.datetime.idx] = dtnum
-        if data.close[0] != data.close[0]:  # no trade seen yet: mark at the fill price
-            data.close[0] = price
+        slots = self._slots.get(data)
+        if slots is None:
+            lines = data.lines
+            slots = self._slots[data] = (
+                lines.datetime.array,
+                lines.datetime.idx,
+                lines.close.array,
+                lines.close.idx,
+            )
+        dt_arr, dt_i, close_arr, close_i = slots
+        dt_arr[dt_i] = dtnum
+        if close_arr[close_i] != close_arr[close_i]:  # no trade seen yet: mark at the fill
+            close_arr[close_i] = price
         if data._compensate is None:
             execute_fill(self, order, size, price, dtnum)
         else:  # rare: let backtrader handle compensating datas

@@ -74,10 +74,21 @@ class Notifier:
         self.notifs = broker.notifs
         self.default = strats[0]
         self.keep_orders = keep_orders
+        self.single = len(strats) == 1
 
     def deliver(self) -> None:
         """Deliver every pending notification (orders first, then trades, per strategy)."""
         notifs = self.notifs
+        if self.single:  # one strategy: no grouping needed
+            orders = list(notifs)
+            notifs.clear()
+            trades: list[Any] = []
+            strat = self.default
+            for order in orders:
+                if order.executed.size:
+                    _update_trades(strat, order, trades)
+            self._notify(strat, orders, trades)
+            return
         batches: dict[Any, tuple[list[Any], list[Any]]] = {}
         while notifs:
             order = notifs.popleft()
@@ -91,14 +102,18 @@ class Notifier:
             if order.executed.size:
                 _update_trades(strat, order, batch[1])
         for strat, (orders, trades) in batches.items():
-            analyzers = strat.analyzers
-            for order in orders:
-                strat.notify_order(order)
-                for analyzer in analyzers:
-                    analyzer._notify_order(order)
-            for trade in trades:
-                strat.notify_trade(trade)
-                for analyzer in analyzers:
-                    analyzer._notify_trade(trade)
-            if self.keep_orders:
-                strat._orders.extend(orders)
+            self._notify(strat, orders, trades)
+
+    def _notify(self, strat: Any, orders: list[Any], trades: list[Any]) -> None:
+        analyzers = strat.analyzers
+        notify_order = strat.notify_order
+        for order in orders:
+            notify_order(order)
+            for analyzer in analyzers:
+                analyzer._notify_order(order)
+        for trade in trades:
+            strat.notify_trade(trade)
+            for analyzer in analyzers:
+                analyzer._notify_trade(trade)
+        if self.keep_orders:
+            strat._orders.extend(orders)
