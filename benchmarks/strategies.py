@@ -17,6 +17,16 @@ class CountTicks(bt.Strategy):
         self.n += 1
 
 
+def flip(strategy: bt.Strategy, price: float, sma: float) -> None:
+    """Go long (short) with a market order when price crosses above (below) the SMA."""
+    if price > sma and strategy.side <= 0:
+        strategy.buy(size=1 if strategy.side == 0 else 2)
+        strategy.side = 1
+    elif price < sma and strategy.side >= 0:
+        strategy.sell(size=1 if strategy.side == 0 else 2)
+        strategy.side = -1
+
+
 class SmaFlipTicks(bt.Strategy):
     """(b) 20-tick SMA of price; flips long/short with market orders on every crossing."""
 
@@ -33,13 +43,7 @@ class SmaFlipTicks(bt.Strategy):
         self.total += price
         if len(window) < 20:
             return
-        sma = self.total / 20
-        if price > sma and self.side <= 0:
-            self.buy(size=1 if self.side == 0 else 2)
-            self.side = 1
-        elif price < sma and self.side >= 0:
-            self.sell(size=1 if self.side == 0 else 2)
-            self.side = -1
+        flip(self, price, self.total / 20)
 
 
 class CountBars(bt.Strategy):
@@ -60,13 +64,7 @@ class SmaFlipBars(bt.Strategy):
         self.side = 0
 
     def next(self):
-        price, sma = self.data.close[0], self.sma[0]
-        if price > sma and self.side <= 0:
-            self.buy(size=1 if self.side == 0 else 2)
-            self.side = 1
-        elif price < sma and self.side >= 0:
-            self.sell(size=1 if self.side == 0 else 2)
-            self.side = -1
+        flip(self, self.data.close[0], self.sma[0])
 
 
 class TickBars(bt.feed.DataBase):

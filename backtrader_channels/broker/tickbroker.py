@@ -95,23 +95,37 @@ class TickBroker(bt.brokers.BackBroker):
         return self._new
 
     # ---- order entry (strategy) -------------------------------------------------------------
+    def buy(self, owner: Any, data: Any, size: float, **kwargs: Any) -> Any:
+        """Create and submit a buy order (same arguments as ``BackBroker.buy``)."""
+        if not self.tick_mode:
+            return super().buy(owner, data, size, **kwargs)
+        return self._order(TickBuyOrder, owner, data, size, **kwargs)
+
+    def sell(self, owner: Any, data: Any, size: float, **kwargs: Any) -> Any:
+        """Create and submit a sell order (same arguments as ``BackBroker.sell``)."""
+        if not self.tick_mode:
+            return super().sell(owner, data, size, **kwargs)
+        return self._order(TickSellOrder, owner, data, size, **kwargs)
+
     def _order(
         self,
         cls: type,
         owner: Any,
         data: Any,
         size: float,
-        price: Any,
-        plimit: Any,
-        exectype: Any,
-        valid: Any,
-        tradeid: int,
-        oco: Any,
-        parent: Any,
-        transmit: bool,
-        trailamount: Any,
-        trailpercent: Any,
-        kwargs: dict[str, Any],
+        price: Any = None,
+        plimit: Any = None,
+        exectype: Any = None,
+        valid: Any = None,
+        tradeid: int = 0,
+        oco: Any = None,
+        trailamount: Any = None,
+        trailpercent: Any = None,
+        parent: Any = None,
+        transmit: bool = True,
+        histnotify: bool = False,
+        _checksubmit: bool = True,
+        **kwargs: Any,
     ) -> Any:
         if parent is not None or not transmit:
             raise NotImplementedError(
@@ -120,18 +134,9 @@ class TickBroker(bt.brokers.BackBroker):
         if trailamount is not None or trailpercent is not None:
             raise NotImplementedError("trailing orders are not supported by the tick broker")
         now = self.current_ns()
+        dtnum = ns_to_num(now) if now else data.datetime[0]
         order = new_order(
-            cls,
-            owner,
-            data,
-            size,
-            price,
-            plimit,
-            exectype,
-            valid,
-            tradeid,
-            now,
-            ns_to_num(now) if now else data.datetime[0],
+            cls, owner, data, size, price, plimit, exectype, valid, tradeid, now, dtnum
         )
         if kwargs:
             order.addinfo(**kwargs)
@@ -140,121 +145,7 @@ class TickBroker(bt.brokers.BackBroker):
             order._oco_leader = leader
             self._oco_groups.setdefault(leader, [oco]).append(order)
             oco._oco_leader = leader
-        return self.submit(order)
-
-    def buy(
-        self,
-        owner,
-        data,
-        size,
-        price=None,
-        plimit=None,
-        exectype=None,
-        valid=None,
-        tradeid=0,
-        oco=None,
-        trailamount=None,
-        trailpercent=None,
-        parent=None,
-        transmit=True,
-        histnotify=False,
-        _checksubmit=True,
-        **kwargs,
-    ):
-        """Create and submit a buy order (same signature as ``BackBroker.buy``)."""
-        if not self.tick_mode:
-            return super().buy(
-                owner,
-                data,
-                size,
-                price,
-                plimit,
-                exectype,
-                valid,
-                tradeid,
-                oco,
-                trailamount,
-                trailpercent,
-                parent,
-                transmit,
-                histnotify,
-                _checksubmit,
-                **kwargs,
-            )
-        return self._order(
-            TickBuyOrder,
-            owner,
-            data,
-            size,
-            price,
-            plimit,
-            exectype,
-            valid,
-            tradeid,
-            oco,
-            parent,
-            transmit,
-            trailamount,
-            trailpercent,
-            kwargs,
-        )
-
-    def sell(
-        self,
-        owner,
-        data,
-        size,
-        price=None,
-        plimit=None,
-        exectype=None,
-        valid=None,
-        tradeid=0,
-        oco=None,
-        trailamount=None,
-        trailpercent=None,
-        parent=None,
-        transmit=True,
-        histnotify=False,
-        _checksubmit=True,
-        **kwargs,
-    ):
-        """Create and submit a sell order (same signature as ``BackBroker.sell``)."""
-        if not self.tick_mode:
-            return super().sell(
-                owner,
-                data,
-                size,
-                price,
-                plimit,
-                exectype,
-                valid,
-                tradeid,
-                oco,
-                trailamount,
-                trailpercent,
-                parent,
-                transmit,
-                histnotify,
-                _checksubmit,
-                **kwargs,
-            )
-        return self._order(
-            TickSellOrder,
-            owner,
-            data,
-            size,
-            price,
-            plimit,
-            exectype,
-            valid,
-            tradeid,
-            oco,
-            parent,
-            transmit,
-            trailamount,
-            trailpercent,
-            kwargs,
-        )
+        return self.submit(order, check=_checksubmit)
 
     def submit(self, order: Any, check: bool = True) -> Any:
         """Accept the order; it becomes active after the current event."""
