@@ -73,3 +73,12 @@ SIDES: dict[str, tuple[str, str]] = {
 def schema_for(channel_type: str) -> pa.Schema:
     """The full arrow schema written for ``channel_type``."""
     return pa.schema(list(COLUMNS[channel_type].items()))
+
+
+def symbol_aliases(symbol: str) -> tuple[str, ...]:
+    """Spellings of ``symbol`` that files use: ``BTC/USDT`` also matches ``BTCUSDT``,
+    ``btcusdt`` and ``BTC-USDT``; a ccxt contract suffix (``BTC/USDT:USDT``) is dropped."""
+    base = symbol.split(":")[0]
+    plain = base.replace("/", "").replace("-", "").replace("_", "")
+    out = [symbol, base, plain, plain.lower(), base.replace("/", "-")]
+    return tuple(dict.fromkeys(out))

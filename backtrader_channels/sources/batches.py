@@ -1,0 +1,270 @@
+"""Streaming files into arrow record batches: CSV (plain or gzip, with or without header), Parquet,
+in-memory tables. Bad CSV text is located to its line; ``skip`` mode drops and counts such rows.
+"""
+
+from __future__ import annotations
+
+import glob
+import gzip
+import os
+from collections import Counter
+from collections.abc import Iterator
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+from ..errors import DataError
+
+_CSV_BLOCK_BYTES = 4 << 20
+DATA_SUFFIXES = (".csv", ".csv.gz", ".parquet", ".txt", ".txt.gz")
+
+
+class SkipReport:
+    """Rows dropped under ``on_error="skip"``, counted per file and reason."""
+
+    def __init__(self) -> None:
+        self.counts: dict[str, Counter[str]] = {}
+
+    def add(self, source: str, reason: str, n: int = 1) -> None:
+        """Count ``n`` rows of ``source`` dropped for ``reason``."""
+        if n:
+            self.counts.setdefault(source, Counter())[reason] += n
+
+    @property
+    def total(self) -> int:
+        """All rows dropped."""
+        return sum(sum(c.values()) for c in self.counts.values())
+
+    def as_dict(self) -> dict[str, dict[str, int]]:
+        """``{file: {reason: count}}``."""
+        return {src: dict(c) for src, c in self.counts.items()}
+
+
+def expand_paths(dataname: Any) -> list[str]:
+    """A file, a list of files, a directory (its data files, recursively, sorted) or a glob."""
+    if isinstance(dataname, (list, tuple)):
+        return [p for d in dataname for p in expand_paths(d)]
+    path = os.fspath(dataname)
+    if os.path.isdir(path):
+        files = sorted(
+            os.path.join(root, f)
+            for root, _, names in os.walk(path)
+            for f in names
+            if f.endswith(DATA_SUFFIXES)
+        )
+    elif any(ch in path for ch in "*?["):
+        files = sorted(glob.glob(path, recursive=True))
+    else:
+        files = [path]
+    if not files:
+        raise FileNotFoundError(f"no data files match {path!r}")
+    for f in files:
+        if not os.path.isfile(f):
+            raise FileNotFoundError(f"data file not found: {f}")
+    return files
+
+
+def is_csv(path: str) -> bool:
+    """Whether ``path`` names a (possibly gzipped) text file."""
+    return path.endswith((".csv", ".csv.gz", ".txt", ".txt.gz"))
+
+
+def first_line(path: str) -> str:
+    """The first line of a text file (gzip-aware)."""
+    opener: Any = gzip.open if path.endswith(".gz") else open
+    try:
+        with opener(path, "rt", encoding="utf-8") as fh:
+            return str(fh.readline()).strip()
+    except (OSError, EOFError, UnicodeDecodeError) as exc:
+        raise DataError(path, f"cannot read the file: {exc}", line=1) from exc
+
+
+def csv_header(path: str) -> list[str]:
+    """Column names in the first line."""
+    return [c.strip() for c in first_line(path).split(",")]
+
+
+def csv_batches(
+    path: str,
+    types: dict[str, pa.DataType],
+    *,
+    column_names: list[str] | None = None,
+    skip: SkipReport | None = None,
+) -> Iterator[tuple[pa.RecordBatch, int]]:
+    """Yield ``(batch, first_row)`` of the columns in ``types``. With ``column_names`` the file
+    has no header row. The first bad row raises a located ``DataError``, unless ``skip``."""
+    row = 0
+    bad_rows: list[Any] = []
+
+    def on_bad_row(r: Any) -> str:
+        bad_rows.append(r)
+        return "skip"
+
+    read_opts = pacsv.ReadOptions(block_size=_CSV_BLOCK_BYTES, column_names=column_names)
+    parse_opts = pacsv.ParseOptions(invalid_row_handler=on_bad_row if skip else None)
+    convert = pacsv.ConvertOptions(column_types=types, include_columns=list(types))
+    try:
+        reader = pacsv.open_csv(
+            path, read_options=read_opts, parse_options=parse_opts, convert_options=convert
+        )
+        while True:
+            try:
+                batch = reader.read_next_batch()
+            except StopIteration:
+                break
+            if skip is not None and bad_rows:
+                skip.add(path, "wrong number of fields", len(bad_rows))
+                bad_rows.clear()
+            yield batch, row
+            row += batch.num_rows
+    except pa.ArrowInvalid as exc:
+        if skip is None:
+            raise _locate_csv_error(path, types, column_names, exc) from exc
+        yield from _csv_batches_as_text(path, types, column_names, skip, row)
+        return
+    except OSError as exc:
+        raise DataError(path, f"file is damaged or truncated: {exc}") from exc
+    if skip is not None and bad_rows:
+        skip.add(path, "wrong number of fields", len(bad_rows))
+
+
+def _text_reader(
+    path: str, types: dict[str, pa.DataType], column_names: list[str] | None, handler: Any
+) -> Any:
+    return pacsv.open_csv(
+        path,
+        read_options=pacsv.ReadOptions(
+            use_threads=False, block_size=_CSV_BLOCK_BYTES, column_names=column_names
+        ),
+        parse_options=pacsv.ParseOptions(invalid_row_handler=handler),
+        convert_options=pacsv.ConvertOptions(
+            column_types={c: pa.string() for c in types}, include_columns=list(types)
+        ),
+    )
+
+
+def _bad_values(texts: list[Any], typ: pa.DataType) -> list[int]:
+    """Indices of values that do not convert to ``typ`` (empty values are left to the checks)."""
+    bad = []
+    for i, text in enumerate(texts):
+        if text is None or text == "":
+            continue
+        try:
+            if pa.types.is_boolean(typ):
+                if text.lower() not in ("true", "false", "0", "1"):
+                    raise ValueError(text)
+            elif pa.types.is_integer(typ):
+                int(text)
+            elif not pa.types.is_string(typ):
+                float(text)
+        except ValueError:
+            bad.append(i)
+    return bad
+
+
+def _csv_batches_as_text(
+    path: str,
+    types: dict[str, pa.DataType],
+    column_names: list[str] | None,
+    skip: SkipReport,
+    start_row: int,
+) -> Iterator[tuple[pa.RecordBatch, int]]:
+    """Skip mode's slow path for a file with unconvertible values: read text, drop bad rows."""
+    reader = _text_reader(path, types, column_names, lambda r: "skip")
+    row = 0
+    for batch in reader:
+        n = batch.num_rows
+        if row + n <= start_row:
+            row += n
+            continue
+        keep = [True] * n
+        for name, typ in types.items():
+            for i in _bad_values(batch.column(name).to_pylist(), typ):
+                if keep[i]:
+                    keep[i] = False
+                    skip.add(path, f"not a valid {typ} in '{name}'")
+        for i in range(max(0, start_row - row)):
+            keep[i] = False  # already yielded by the typed reader
+        batch = batch.filter(pa.array(keep))
+        arrays = [pc.cast(batch.column(c), types[c]) for c in types]
+        yield pa.RecordBatch.from_arrays(arrays, names=list(types)), row
+        row += n
+
+
+def _locate_csv_error(
+    path: str, types: dict[str, pa.DataType], column_names: list[str] | None, exc: Exception
+) -> DataError:
+    """Error path only: rescan the file as text to find the line and column of ``exc``."""
+    first_line_no = 1 if column_names else 2
+    bad: list[DataError] = []
+
+    def on_bad_row(r: Any) -> str:
+        if not bad:
+            bad.append(
+                DataError(
+                    path,
+                    f"expected {r.expected_columns} fields, got {r.actual_columns}",
+                    line=r.number,
+                    value=r.text,
+                )
+            )
+        return "skip"
+
+    row = 0
+    try:
+        for batch in _text_reader(path, types, column_names, on_bad_row):
+            if bad:
+                return bad[0]
+            for name, typ in types.items():
+                texts = batch.column(name).to_pylist()
+                idx = _bad_values(texts, typ)
+                if idx:
+                    return DataError(
+                        path,
+                        f"not a valid {typ}",
+                        line=row + idx[0] + first_line_no,
+                        column=name,
+                        value=texts[idx[0]],
+                    )
+            row += batch.num_rows
+    except OSError as exc2:
+        return DataError(path, f"file is damaged or truncated: {exc2}")
+    return bad[0] if bad else DataError(path, f"cannot parse CSV: {exc}")
+
+
+def parquet_batches(
+    path: str, columns: list[str], chunk_rows: int
+) -> Iterator[tuple[pa.RecordBatch, int]]:
+    """Yield ``(batch, first_row)`` of ``columns`` from a Parquet file."""
+    # pre_buffer=False: the default buffers whole row-group ranges ahead and RSS grows with
+    # the file (680 MB for 20M rows); without it, memory stays flat at no measured speed cost.
+    pf = pq.ParquetFile(path, pre_buffer=False)
+    row = 0
+    for batch in pf.iter_batches(batch_size=chunk_rows, columns=columns):
+        yield batch, row
+        row += batch.num_rows
+
+
+def parquet_columns(path: str) -> list[str]:
+    """Column names of a Parquet file."""
+    return list(pq.ParquetFile(path).schema_arrow.names)
+
+
+def table_batches(
+    table: pa.Table, columns: list[str], chunk_rows: int
+) -> Iterator[tuple[pa.RecordBatch, int]]:
+    """Yield ``(batch, first_row)`` of ``columns`` from an in-memory table."""
+    row = 0
+    for batch in table.select(columns).to_batches(max_chunksize=chunk_rows):
+        yield batch, row
+        row += batch.num_rows
+
+
+def dataframe_table(df: Any) -> pa.Table:
+    """A pandas DataFrame as an arrow Table (a ``timestamp`` index becomes a column)."""
+    if df.index.name == "timestamp":
+        df = df.reset_index()
+    return pa.Table.from_pandas(df, preserve_index=False)

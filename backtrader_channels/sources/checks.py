@@ -1,0 +1,130 @@
+"""Row checks shared by every reader: symbol selection, required values, value rules, sides and
+time order. ``on_error="raise"`` stops at the first bad row with its location; ``"skip"`` drops
+bad rows and counts them per file and reason.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from ..errors import DataError
+from .batches import SkipReport
+from .schema import REQUIRED, SIDES, VALUE_RULES, symbol_aliases
+
+
+def _as_int64_ns(arr: Any) -> Any:
+    if pa.types.is_timestamp(arr.type):
+        return arr.cast(pa.timestamp("ns")).cast(pa.int64())
+    return arr
+
+
+class StreamChecker:
+    """Checks the batches of one stream (one file, or the files of one glob in order)."""
+
+    def __init__(
+        self,
+        label: str,
+        channel_type: str,
+        symbol: str,
+        on_error: str = "raise",
+        skip: SkipReport | None = None,
+        line_offset: int | None = 2,
+    ):
+        if on_error not in ("raise", "skip"):
+            raise ValueError(f"on_error must be 'raise' or 'skip', not {on_error!r}")
+        self.label, self.channel_type, self.symbol = label, channel_type, symbol
+        self.symbols = symbol_aliases(symbol)
+        #: book rows of an update not yet complete at the end of a batch
+        self.book_carry: list[Any] = []
+        self.skipping = on_error == "skip"
+        self.skip = skip if skip is not None else SkipReport()
+        #: CSV: line of data row 0 (2 with a header, 1 without); None for Parquet/tables (rows)
+        self.line_offset = line_offset
+        self.last_ts: int | None = None
+
+    def error(
+        self, reason: str, row: int, column: str | None = None, value: Any = None
+    ) -> DataError:
+        """A DataError at data row ``row`` of the current file."""
+        if self.line_offset is not None:
+            return DataError(
+                self.label, reason, line=row + self.line_offset, column=column, value=value
+            )
+        return DataError(self.label, reason, row=row, column=column, value=value)
+
+    def _bad(
+        self, mask: np.ndarray, rows: np.ndarray, reason: str, column: str, values: Any = None
+    ) -> np.ndarray:
+        """Raise at the first bad row, or count them all; return the rows to keep."""
+        if not mask.any():
+            return np.ones(len(mask), dtype=bool)
+        if not self.skipping:
+            i = int(np.flatnonzero(mask)[0])
+            value: Any = None if values is None else values[i]
+            if hasattr(value, "item"):
+                value = value.item()
+            raise self.error(reason, int(rows[i]), column, value)
+        self.skip.add(self.label, reason, int(mask.sum()))
+        return ~mask
+
+    def check(self, batch: pa.RecordBatch, base: int) -> tuple[pa.RecordBatch, np.ndarray]:
+        """This stream's valid rows of ``batch`` and their original row numbers."""
+        rows = np.arange(base, base + batch.num_rows)
+        names = batch.schema.names
+        if "symbol" in names:
+            mask = pc.is_in(batch.column("symbol"), value_set=pa.array(self.symbols))
+            mask = mask.fill_null(False)
+            if not pc.all(mask).as_py():
+                keep = mask.to_numpy(zero_copy_only=False)
+                batch, rows = batch.filter(mask), rows[keep]
+        if not batch.num_rows:
+            return batch, rows
+        keep = np.ones(batch.num_rows, dtype=bool)
+        for name in REQUIRED[self.channel_type]:
+            col = batch.column(name)
+            if col.null_count:
+                nulls = col.is_null().to_numpy(zero_copy_only=False) & keep
+                keep &= self._bad(nulls, rows, "missing value", name)
+        for name, rule in VALUE_RULES[self.channel_type]:
+            values = batch.column(name).to_numpy(zero_copy_only=False)
+            with np.errstate(invalid="ignore"):
+                bad = values <= 0 if rule == "positive" else values < 0
+            bad = (bad | np.isnan(values)) & keep
+            what = "must be > 0" if rule == "positive" else "must be >= 0"
+            keep &= self._bad(bad, rows, f"{name} {what}", name, values)
+        if self.channel_type in SIDES:
+            side = batch.column("side")
+            ok = pc.is_in(side, value_set=pa.array(SIDES[self.channel_type])).fill_null(False)
+            bad = ~ok.to_numpy(zero_copy_only=False) & keep
+            keep &= self._bad(
+                bad,
+                rows,
+                f"unknown side, expected one of {SIDES[self.channel_type]}",
+                "side",
+                side.to_pylist() if bad.any() else None,
+            )
+        if not keep.all():
+            batch, rows = batch.filter(pa.array(keep)), rows[keep]
+            if not batch.num_rows:
+                return batch, rows
+        ts_arr = _as_int64_ns(batch.column("timestamp"))
+        ts = ts_arr.to_numpy(zero_copy_only=False)
+        prev = self.last_ts if self.last_ts is not None else ts[0]
+        running = np.maximum.accumulate(np.concatenate(([prev], ts)))[:-1]
+        back = ts < running
+        if back.any():
+            keep2 = self._bad(back, rows, "timestamp goes backwards", "timestamp", ts)
+            batch, rows, ts = batch.filter(pa.array(keep2)), rows[keep2], ts[keep2]
+        if len(ts):
+            self.last_ts = int(ts[-1])
+        if ts_arr.type != pa.int64():
+            idx = names.index("timestamp") if "timestamp" in names else None
+            if idx is not None:
+                batch = batch.set_column(
+                    batch.schema.get_field_index("timestamp"), "timestamp", pa.array(ts, pa.int64())
+                )
+        return batch, rows
