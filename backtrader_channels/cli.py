@@ -8,6 +8,8 @@ import sys
 
 from . import __version__
 
+FORMAT_CHOICES = ("native", "tardis", "binance", "binance_ws")
+
 
 def _demo(args: argparse.Namespace) -> int:
     from .demo import run_demo
@@ -22,6 +24,21 @@ def _demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _convert(args: argparse.Namespace) -> int:
+    from .sources.convert import convert
+
+    summary = convert(
+        args.src, args.dst, format=args.format, symbols=args.symbol or None, on_error=args.on_error
+    )
+    for key, n in summary["events"].items():
+        print(f"{key:<30} {n:>12,} events")
+    print(f"wrote {summary['rows_written']:,} rows in {summary['files']} files under {args.dst}")
+    for src, reasons in summary["skipped"].items():
+        for reason, n in reasons.items():
+            print(f"skipped {n:,} rows of {src}: {reason}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the CLI."""
     parser = argparse.ArgumentParser(
@@ -33,6 +50,23 @@ def build_parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="backtest an example strategy on the bundled real sample")
     demo.add_argument("--json", action="store_true", help="print the report as JSON")
     demo.set_defaults(func=_demo)
+    conv = sub.add_parser(
+        "convert",
+        help="rewrite recorded data as partitioned native Parquet",
+        description="Rewrite any supported input (native CSV/Parquet, Tardis CSV, Binance dumps, "
+        "raw Binance WebSocket captures) into DST/channel=*/symbol=*/date=*/part-*.parquet.",
+    )
+    conv.add_argument("src", nargs="+", help="input files, directories or globs")
+    conv.add_argument("dst", help="output directory")
+    conv.add_argument("--format", choices=FORMAT_CHOICES, help="input format (default: detect)")
+    conv.add_argument("--symbol", action="append", help="only this symbol (repeatable)")
+    conv.add_argument(
+        "--on-error",
+        choices=("raise", "skip"),
+        default="raise",
+        help="stop at the first bad row (default) or skip and count bad rows",
+    )
+    conv.set_defaults(func=_convert)
     return parser
 
 

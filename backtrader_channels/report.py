@@ -34,6 +34,11 @@ def run_report(cerebro: Any, strategy: Any) -> dict[str, Any]:
         "final_value": value,
         "pnl": value - start,
         "refused_book_updates": run.get("refused", {}),
+        "skipped_rows": {
+            f"{src}: {reason}": n
+            for src, reasons in run.get("skipped", {}).items()
+            for reason, n in reasons.items()
+        },
     }
     analyzers = getattr(strategy, "analyzers", None)
     ta = getattr(analyzers, "trades", None)

@@ -19,7 +19,8 @@ from ..channels import CHANNEL_CLASSES
 from ..channels.base import Channel
 from ..errors import ChannelError
 from ..events import ChannelType
-from ..sources import DEFAULT_CHUNK_ROWS, read_native
+from ..sources import DEFAULT_CHUNK_ROWS, SkipReport
+from ..sources.formats import FORMATS, open_source
 from .instrument import InstrumentData
 from .loop import BOOK, QUOTE, TICK, SourceTarget, TickLoop, fanout
 from .queue import BacktestEventQueue, chunk_events
@@ -40,15 +41,13 @@ class RunMode(str, Enum):
 
 
 class _ChannelSpec:
-    __slots__ = ("channel", "dataname", "format", "chunk_rows")
+    __slots__ = ("channel", "dataname", "format", "chunk_rows", "on_error")
 
-    def __init__(self, channel: Channel, dataname: Any, fmt: str | None, chunk_rows: int):
-        self.channel, self.dataname, self.format, self.chunk_rows = (
-            channel,
-            dataname,
-            fmt,
-            chunk_rows,
-        )
+    def __init__(
+        self, channel: Channel, dataname: Any, fmt: str | None, chunk_rows: int, on_error: str
+    ):
+        self.channel, self.dataname, self.format = channel, dataname, fmt
+        self.chunk_rows, self.on_error = chunk_rows, on_error
 
 
 class Cerebro(bt.Cerebro):
@@ -80,13 +79,16 @@ class Cerebro(bt.Cerebro):
         dataname: Any = None,
         format: str | None = None,
         chunk_rows: int = DEFAULT_CHUNK_ROWS,
+        on_error: str = "raise",
         **kwargs: Any,
     ) -> Channel:
         """Add a channel of ``channel_cls`` for ``symbol`` fed from ``dataname``.
 
-        ``dataname`` is a file path (CSV, ``.csv.gz``, Parquet), a directory or glob of them, a
-        pandas DataFrame or arrow Table in the native schema, or an iterable of events.
-        ``kwargs`` go to the channel (e.g. ``history_size``). Returns the channel.
+        ``dataname`` is a file path, a list of files, a directory or a glob; a pandas DataFrame or
+        arrow Table in the native schema; or an iterable of events. ``format`` is one of
+        ``native``, ``tardis``, ``binance``, ``binance_ws`` (detected when omitted).
+        ``on_error="skip"`` drops bad rows and counts them (``cerebro.last_run["skipped"]``)
+        instead of raising. ``kwargs`` go to the channel (e.g. ``history_size``).
         """
         if isinstance(channel_cls, str):
             if channel_cls not in CHANNEL_CLASSES:
@@ -103,10 +105,12 @@ class Cerebro(bt.Cerebro):
             raise ChannelError(
                 f"channel {channel.key} needs a dataname (file, DataFrame or iterable of events)"
             )
-        if format not in (None, "native"):
-            raise ChannelError(f"unknown format {format!r} (supported: 'native')")
+        if format is not None and format not in FORMATS:
+            raise ChannelError(f"unknown format {format!r}; known: {FORMATS}")
+        if on_error not in ("raise", "skip"):
+            raise ChannelError(f"on_error must be 'raise' or 'skip', not {on_error!r}")
         self.channels[channel.key] = channel
-        self._specs.append(_ChannelSpec(channel, dataname, format, chunk_rows))
+        self._specs.append(_ChannelSpec(channel, dataname, format, chunk_rows, on_error))
         if symbol not in self._instruments:
             data = InstrumentData(name=symbol)
             self._instruments[symbol] = data
@@ -180,6 +184,7 @@ class Cerebro(bt.Cerebro):
     def _run_tick(self, strats: list[Any]) -> None:
         broker = self._broker
         queue = BacktestEventQueue()
+        skip = SkipReport()
         self._queue: BacktestEventQueue | None = queue
         for strat in strats:
             strat.lines.forward()
@@ -197,7 +202,7 @@ class Cerebro(bt.Cerebro):
             target = SourceTarget(
                 _KIND.get(ch.channel_type, QUOTE), ch, data, broker.pending_list(data), fanout(cbs)
             )
-            queue.add_source(_open_source(spec), ch.priority, _source_name(spec), target)
+            queue.add_source(_open_source(spec, skip), ch.priority, _source_name(spec), target)
         loop = TickLoop(self, queue, strats, broker, self.p.sample_ns, self.p.keep_orders)
         t0 = time.perf_counter()
         try:
@@ -215,6 +220,7 @@ class Cerebro(bt.Cerebro):
             "last_ts": loop.last_ts,
             "orders": broker.orders_submitted,
             "fills": broker.fills,
+            "skipped": skip.as_dict(),
             "refused": {
                 k: dict(getattr(ch, "refused", {}))
                 for k, ch in self.channels.items()
@@ -228,8 +234,18 @@ def _source_name(spec: _ChannelSpec) -> str:
     return d if isinstance(d, str) else f"<{type(d).__name__}:{spec.channel.key}>"
 
 
-def _open_source(spec: _ChannelSpec) -> Iterator[Any]:
+def _is_path(d: Any) -> bool:
+    return isinstance(d, str) or hasattr(d, "__fspath__")
+
+
+def _open_source(spec: _ChannelSpec, skip: SkipReport) -> Iterator[Any]:
     ch, d = spec.channel, spec.dataname
-    if isinstance(d, (str, bytes)) or hasattr(d, "__fspath__") or hasattr(d, "columns"):
-        return read_native(d, ch.channel_type, ch.symbol, spec.chunk_rows)
+    if (
+        _is_path(d)
+        or hasattr(d, "columns")
+        or (isinstance(d, (list, tuple)) and d and all(_is_path(p) for p in d))
+    ):
+        return open_source(
+            d, ch.channel_type, ch.symbol, spec.format, spec.chunk_rows, spec.on_error, skip
+        )
     return chunk_events(d, _source_name(spec), spec.chunk_rows)

@@ -97,6 +97,7 @@ def csv_batches(
     """Yield ``(batch, first_row)`` of the columns in ``types``. With ``column_names`` the file
     has no header row. The first bad row raises a located ``DataError``, unless ``skip``."""
     row = 0
+    counted = 0  # rows with a wrong number of fields counted so far
     bad_rows: list[Any] = []
 
     def on_bad_row(r: Any) -> str:
@@ -117,13 +118,14 @@ def csv_batches(
                 break
             if skip is not None and bad_rows:
                 skip.add(path, "wrong number of fields", len(bad_rows))
+                counted += len(bad_rows)
                 bad_rows.clear()
             yield batch, row
             row += batch.num_rows
     except pa.ArrowInvalid as exc:
         if skip is None:
             raise _locate_csv_error(path, types, column_names, exc) from exc
-        yield from _csv_batches_as_text(path, types, column_names, skip, row)
+        yield from _csv_batches_as_text(path, types, column_names, skip, row, counted)
         return
     except OSError as exc:
         raise DataError(path, f"file is damaged or truncated: {exc}") from exc
@@ -171,9 +173,17 @@ def _csv_batches_as_text(
     column_names: list[str] | None,
     skip: SkipReport,
     start_row: int,
+    counted: int,
 ) -> Iterator[tuple[pa.RecordBatch, int]]:
-    """Skip mode's slow path for a file with unconvertible values: read text, drop bad rows."""
-    reader = _text_reader(path, types, column_names, lambda r: "skip")
+    """Skip mode's slow path for a file with unconvertible values: read text, drop bad rows.
+    ``start_row`` rows were already yielded and ``counted`` short rows already counted."""
+    short_rows: list[Any] = []
+
+    def on_bad_row(r: Any) -> str:
+        short_rows.append(r.number)
+        return "skip"
+
+    reader = _text_reader(path, types, column_names, on_bad_row)
     row = 0
     for batch in reader:
         n = batch.num_rows
@@ -192,6 +202,7 @@ def _csv_batches_as_text(
         arrays = [pc.cast(batch.column(c), types[c]) for c in types]
         yield pa.RecordBatch.from_arrays(arrays, names=list(types)), row
         row += n
+    skip.add(path, "wrong number of fields", len(short_rows) - counted)
 
 
 def _locate_csv_error(

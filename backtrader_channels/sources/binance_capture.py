@@ -1,11 +1,13 @@
-"""Raw Binance WebSocket captures (``<receive_ns> <json>`` lines) converted to native tables.
+"""Raw Binance WebSocket captures (``<receive_ns> <json>`` lines) as native batches.
 
-Handles combined-stream frames for ``@trade``, ``@depth`` and ``@bookTicker`` and the REST depth
-snapshot line (``{"lastUpdateId", "bids", "asks"}``), applying Binance's join rule: diffs with
+Handles combined-stream frames (``{"stream", "data"}``) for ``@trade``, ``@aggTrade``, ``@depth``
+and ``@bookTicker``, and the REST depth snapshot line (``{"lastUpdateId", "bids", "asks"}``),
+applying Binance's join rule: diffs are buffered until a snapshot; diffs with
 ``u <= lastUpdateId`` are dropped and the first diff applied must have
-``U <= lastUpdateId + 1 <= u``. The snapshot has no exchange time, so it is stamped with the event
-time of the first diff applied after it. bookTicker frames carry no time at all: their
-``timestamp`` is the receive time.
+``U <= lastUpdateId + 1 <= u``. The snapshot has no exchange time, so it is stamped with the
+event time of the first diff applied after it. bookTicker frames carry no time: their
+``timestamp`` is the receive time. Stream names select the symbol (``btcusdt@trade``); the
+snapshot line names none and is taken as the channel symbol's.
 """
 
 from __future__ import annotations
@@ -13,179 +15,191 @@ from __future__ import annotations
 import gzip
 import json
 import os
+from collections.abc import Iterator
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 
 from ..errors import DataError
 from ..events import ChannelType
-from .schema import schema_for
+from .schema import plain_symbol, schema_for
 
 _MS = 1_000_000
+_LINES_PER_BATCH = 20_000
 
 
-def _rows(path: str) -> list[tuple[int, int, Any]]:
-    """(line number, receive ns, parsed JSON) for every line of the capture."""
-    opener = gzip.open if path.endswith(".gz") else open
-    out = []
+class _CaptureParser:
+    """Turns capture lines into native rows of one channel type and symbol."""
+
+    def __init__(self, path: str, channel_type: str, symbol: str):
+        self.path, self.channel_type = path, channel_type
+        self.prefix = plain_symbol(symbol).lower() + "@"  # "btcusdt@"
+        self.cols: dict[str, list[Any]] = {f.name: [] for f in schema_for(channel_type)}
+        self.rows: list[int] = []  # 0-based line index of each row (line - 1)
+        self.snapshot: tuple[int, int, dict[str, Any]] | None = None
+        self.pending: list[tuple[int, int, Any]] = []
+        self.synced = False
+
+    def feed(self, lineno: int, line: str) -> None:
+        head, _, body = line.partition(" ")
+        try:
+            recv = int(head)
+            msg = json.loads(body)
+        except ValueError as exc:
+            raise DataError(
+                self.path, f"not '<receive_ns> <json>': {exc}", line=lineno, value=line[:80]
+            ) from exc
+        stream = msg.get("stream") if isinstance(msg, dict) else None
+        try:
+            if stream is None:
+                if isinstance(msg, dict) and "lastUpdateId" in msg:
+                    if self.channel_type == ChannelType.ORDERBOOK:
+                        self.snapshot, self.synced = (lineno, recv, msg), False
+                        self._join()
+                return
+            if not stream.startswith(self.prefix):
+                return
+            data = msg["data"]
+            kind = stream[len(self.prefix) :]
+            if self.channel_type == ChannelType.TICK and kind in ("trade", "aggTrade"):
+                self._trade(lineno, recv, data, "t" if kind == "trade" else "a")
+            elif self.channel_type == ChannelType.QUOTE and kind.startswith("bookTicker"):
+                self._quote(lineno, recv, data)
+            elif self.channel_type == ChannelType.ORDERBOOK and kind.startswith("depth"):
+                self.pending.append((lineno, recv, data))
+                if self.snapshot is not None:
+                    self._join()
+        except (KeyError, TypeError, ValueError) as exc:
+            if isinstance(exc, DataError):
+                raise
+            raise DataError(
+                self.path, f"unexpected frame: {exc!r}", line=lineno, value=line[:80]
+            ) from exc
+
+    def _add(self, lineno: int, **values: Any) -> None:
+        for key, col in self.cols.items():
+            col.append(values.get(key))
+        self.rows.append(lineno - 1)
+
+    def _trade(self, lineno: int, recv: int, d: dict[str, Any], id_key: str) -> None:
+        self._add(
+            lineno,
+            timestamp=int(d["T"]) * _MS,
+            recv_timestamp=recv,
+            price=float(d["p"]),
+            volume=float(d["q"]),
+            side="sell" if d["m"] else "buy",
+            trade_id=int(d[id_key]),
+        )
+
+    def _quote(self, lineno: int, recv: int, d: dict[str, Any]) -> None:
+        self._add(
+            lineno,
+            timestamp=recv,
+            recv_timestamp=recv,
+            bid_price=float(d["b"]),
+            bid_size=float(d["B"]),
+            ask_price=float(d["a"]),
+            ask_size=float(d["A"]),
+            update_id=int(d["u"]),
+        )
+
+    def _join(self) -> None:
+        assert self.snapshot is not None
+        snap_line, snap_recv, snap = self.snapshot
+        snap_id = int(snap["lastUpdateId"])
+        for lineno, recv, d in self.pending:
+            first, last, ts = int(d["U"]), int(d["u"]), int(d["E"]) * _MS
+            if last <= snap_id:
+                continue  # already contained in the snapshot
+            if not self.synced:
+                if not first <= snap_id + 1 <= last:
+                    raise DataError(
+                        self.path,
+                        f"depth diff U={first} u={last} does not join "
+                        f"the snapshot of line {snap_line} (lastUpdateId={snap_id})",
+                        line=lineno,
+                    )
+                self._levels(
+                    snap_line, ts, snap_recv, snap["bids"], snap["asks"], True, snap_id, snap_id
+                )
+                self.synced = True
+            self._levels(lineno, ts, recv, d["b"], d["a"], False, last, first)
+        self.pending.clear()
+
+    def _levels(
+        self, lineno: int, ts: int, recv: int, bids: Any, asks: Any, snap: bool, uid: int, fuid: int
+    ) -> None:
+        for side, levels in (("bid", bids), ("ask", asks)):
+            for price, size in levels:
+                self._add(
+                    lineno,
+                    timestamp=ts,
+                    recv_timestamp=recv,
+                    side=side,
+                    price=float(price),
+                    size=float(size),
+                    is_snapshot=snap,
+                    update_id=uid,
+                    first_update_id=fuid,
+                )
+
+    def flush(self, symbol: str) -> tuple[pa.RecordBatch, np.ndarray] | None:
+        if not self.rows:
+            return None
+        schema = schema_for(self.channel_type)
+        self.cols["symbol"] = [symbol] * len(self.rows)
+        batch = pa.RecordBatch.from_pydict(
+            {f.name: pa.array(self.cols[f.name], f.type) for f in schema}, schema=schema
+        )
+        rows = np.array(self.rows, dtype=np.int64)
+        self.cols = {f.name: [] for f in schema}
+        self.rows = []
+        return batch, rows
+
+
+def capture_batches(
+    path: str, channel_type: str, symbol: str
+) -> Iterator[tuple[pa.RecordBatch, np.ndarray]]:
+    """Native batches of ``channel_type`` rows for ``symbol`` (rows: line number - 1)."""
+    parser = _CaptureParser(path, channel_type, symbol)
+    opener: Any = gzip.open if path.endswith(".gz") else open
     try:
         with opener(path, "rt", encoding="utf-8") as fh:
             for lineno, line in enumerate(fh, 1):
                 line = line.strip()
-                if not line:
-                    continue
-                head, sep, body = line.partition(" ")
-                try:
-                    recv = int(head)
-                    msg = json.loads(body)
-                except ValueError as exc:
-                    raise DataError(
-                        path, f"not '<receive_ns> <json>': {exc}", line=lineno, value=line[:80]
-                    ) from exc
-                out.append((lineno, recv, msg))
+                if line:
+                    parser.feed(lineno, line)
+                if lineno % _LINES_PER_BATCH == 0:
+                    out = parser.flush(symbol)
+                    if out is not None:
+                        yield out
     except (OSError, EOFError) as exc:
         raise DataError(path, f"file is damaged or truncated: {exc}") from exc
-    return out
+    out = parser.flush(symbol)
+    if out is not None:
+        yield out
+
+
+def is_capture(path: str) -> bool:
+    """Whether the file's first line looks like ``<receive_ns> {json}``."""
+    opener: Any = gzip.open if path.endswith(".gz") else open
+    try:
+        with opener(path, "rt", encoding="utf-8") as fh:
+            head, _, body = fh.readline().partition(" ")
+    except (OSError, EOFError, UnicodeDecodeError):
+        return False
+    return head.isdigit() and body.lstrip().startswith("{")
 
 
 def read_binance_capture(
     path: str | os.PathLike[str], symbol: str = "BTC/USDT"
 ) -> dict[str, pa.Table]:
-    """Convert a capture into native tables keyed by channel type (tick, orderbook, quote)."""
+    """The whole capture as native tables keyed by channel type (tick, quote, orderbook)."""
     path = os.fspath(path)
-    trades: dict[str, list[Any]] = {
-        c: [] for c in ("timestamp", "recv_timestamp", "price", "volume", "side", "trade_id")
-    }
-    quotes: dict[str, list[Any]] = {
-        c: []
-        for c in (
-            "timestamp",
-            "recv_timestamp",
-            "bid_price",
-            "bid_size",
-            "ask_price",
-            "ask_size",
-            "update_id",
-        )
-    }
-    book: dict[str, list[Any]] = {
-        c: []
-        for c in (
-            "timestamp",
-            "recv_timestamp",
-            "side",
-            "price",
-            "size",
-            "is_snapshot",
-            "update_id",
-            "first_update_id",
-        )
-    }
-    snapshot: tuple[int, dict[str, Any]] | None = None
-    synced = False
-    pending: list[tuple[int, int, Any]] = []  # depth diffs waiting for a snapshot
-    for lineno, recv, msg in _rows(path):
-        stream = msg.get("stream")
-        data = msg.get("data")
-        try:
-            if stream is None and "lastUpdateId" in msg:
-                snapshot, synced = (recv, msg), False
-                synced = _join(path, book, snapshot, pending, synced)
-                pending.clear()
-            elif stream.endswith("@trade"):
-                trades["timestamp"].append(int(data["T"]) * _MS)
-                trades["recv_timestamp"].append(recv)
-                trades["price"].append(float(data["p"]))
-                trades["volume"].append(float(data["q"]))
-                trades["side"].append("sell" if data["m"] else "buy")
-                trades["trade_id"].append(int(data["t"]))
-            elif "@bookTicker" in stream:
-                for col, key in (
-                    ("bid_price", "b"),
-                    ("bid_size", "B"),
-                    ("ask_price", "a"),
-                    ("ask_size", "A"),
-                ):
-                    quotes[col].append(float(data[key]))
-                quotes["timestamp"].append(recv)
-                quotes["recv_timestamp"].append(recv)
-                quotes["update_id"].append(int(data["u"]))
-            elif "@depth" in stream:
-                pending.append((lineno, recv, data))
-                if snapshot is not None:
-                    synced = _join(path, book, snapshot, pending, synced)
-                    pending.clear()
-        except (KeyError, TypeError, ValueError) as exc:
-            if isinstance(exc, DataError):
-                raise
-            raise DataError(path, f"unexpected frame: {exc!r}", line=lineno) from exc
-    sym = symbol
     out = {}
-    for kind, cols in (
-        (ChannelType.TICK, trades),
-        (ChannelType.QUOTE, quotes),
-        (ChannelType.ORDERBOOK, book),
-    ):
-        cols = dict(cols, symbol=[sym] * len(cols["timestamp"]))
-        schema = schema_for(kind)
-        out[kind] = pa.table(
-            {f.name: pa.array(cols[f.name], f.type) for f in schema}, schema=schema
-        )
+    for kind in (ChannelType.TICK, ChannelType.QUOTE, ChannelType.ORDERBOOK):
+        batches = [b for b, _ in capture_batches(path, kind, symbol)]
+        out[kind] = pa.Table.from_batches(batches, schema=schema_for(kind))
     return out
-
-
-def _join(
-    path: str,
-    book: dict[str, list[Any]],
-    snapshot: tuple[int, dict[str, Any]],
-    diffs: list[tuple[int, int, Any]],
-    synced: bool,
-) -> bool:
-    """Apply depth diffs on top of ``snapshot`` by Binance's rule; return the new synced flag."""
-    snap_id = snapshot[1]["lastUpdateId"]
-    for lineno, recv, data in diffs:
-        first, last, ts = int(data["U"]), int(data["u"]), int(data["E"]) * _MS
-        if last <= snap_id:
-            continue  # already contained in the snapshot
-        if not synced:
-            if not first <= snap_id + 1 <= last:
-                raise DataError(
-                    path,
-                    f"depth diff U={first} u={last} does not join snapshot lastUpdateId={snap_id}",
-                    line=lineno,
-                )
-            _book_rows(
-                book,
-                ts,
-                snapshot[0],
-                snapshot[1]["bids"],
-                snapshot[1]["asks"],
-                True,
-                snap_id,
-                snap_id,
-            )
-            synced = True
-        _book_rows(book, ts, recv, data["b"], data["a"], False, last, first)
-    return synced
-
-
-def _book_rows(
-    book: dict[str, list[Any]],
-    ts: int,
-    recv: int,
-    bids: list[list[str]],
-    asks: list[list[str]],
-    snap: bool,
-    uid: int,
-    fuid: int,
-) -> None:
-    for side, levels in (("bid", bids), ("ask", asks)):
-        for price, size in levels:
-            book["timestamp"].append(ts)
-            book["recv_timestamp"].append(recv)
-            book["side"].append(side)
-            book["price"].append(float(price))
-            book["size"].append(float(size))
-            book["is_snapshot"].append(snap)
-            book["update_id"].append(uid)
-            book["first_update_id"].append(fuid)

@@ -71,9 +71,13 @@ class StreamChecker:
         self.skip.add(self.label, reason, int(mask.sum()))
         return ~mask
 
-    def check(self, batch: pa.RecordBatch, base: int) -> tuple[pa.RecordBatch, np.ndarray]:
-        """This stream's valid rows of ``batch`` and their original row numbers."""
-        rows = np.arange(base, base + batch.num_rows)
+    def check(self, batch: pa.RecordBatch, base: Any) -> tuple[pa.RecordBatch, np.ndarray]:
+        """This stream's valid rows of ``batch`` and their original row numbers (``base`` is the
+        first row's number, or an array of every row's number when rows were reshaped)."""
+        if isinstance(base, np.ndarray):
+            rows = base
+        else:
+            rows = np.arange(base, base + batch.num_rows)
         names = batch.schema.names
         if "symbol" in names:
             mask = pc.is_in(batch.column("symbol"), value_set=pa.array(self.symbols))
@@ -98,6 +102,8 @@ class StreamChecker:
             keep &= self._bad(bad, rows, f"{name} {what}", name, values)
         if self.channel_type in SIDES:
             side = batch.column("side")
+            if side.type != pa.string():
+                side = side.cast(pa.string())
             ok = pc.is_in(side, value_set=pa.array(SIDES[self.channel_type])).fill_null(False)
             bad = ~ok.to_numpy(zero_copy_only=False) & keep
             keep &= self._bad(

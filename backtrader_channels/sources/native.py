@@ -7,6 +7,7 @@ A chunk is two lists of equal length, timestamps ascending. Bad rows raise a loc
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterable, Iterator
 from functools import partial
 from itertools import repeat
@@ -39,7 +40,7 @@ _make_tick = partial(tuple.__new__, TickEvent)
 _make_quote = partial(tuple.__new__, QuoteEvent)
 
 # a stream of checked-to-be batches: (label, line offset or None, iterator of (batch, first row))
-BatchStream = tuple[str, "int | None", Iterator[tuple[pa.RecordBatch, int]]]
+BatchStream = tuple[str, "int | None", Iterator[tuple[pa.RecordBatch, Any]]]
 
 
 def check_columns(label: str, names: list[str], channel_type: str, line: int | None) -> list[str]:
@@ -78,7 +79,12 @@ def _tick_events(batch: pa.RecordBatch, rows: np.ndarray, cur: StreamChecker) ->
     ts = _col_list(batch, "timestamp", cur, rows)
     recv = _col_list(batch, "recv_timestamp", cur, rows)
     ids = _col_list(batch, "trade_id", cur, rows)
-    is_buy = pc.equal(batch.column("side"), "buy").to_numpy(zero_copy_only=False).tolist()
+    side = batch.column("side")
+    if pc.any(pc.equal(side, "unknown")).as_py():
+        directions: Any = [sys.intern(s) for s in side.to_pylist()]
+    else:
+        is_buy = pc.equal(side, "buy").to_numpy(zero_copy_only=False).tolist()
+        directions = map(("sell", "buy").__getitem__, is_buy)
     events = list(
         map(
             _make_tick,
@@ -86,7 +92,7 @@ def _tick_events(batch: pa.RecordBatch, rows: np.ndarray, cur: StreamChecker) ->
                 ts,
                 batch.column("price").to_numpy().tolist(),
                 batch.column("volume").to_numpy().tolist(),
-                map(("sell", "buy").__getitem__, is_buy),
+                directions,
                 repeat(None) if ids is None else ids,
                 repeat(cur.symbol),
                 ts if recv is None else recv,
@@ -119,7 +125,8 @@ def _quote_events(batch: pa.RecordBatch, rows: np.ndarray, cur: StreamChecker) -
 
 
 def _book_events(batch: pa.RecordBatch, rows: np.ndarray, cur: StreamChecker, final: bool) -> Chunk:
-    """Group consecutive rows with equal (timestamp, is_snapshot, update_id) into one event."""
+    """Group consecutive rows with equal (timestamp, is_snapshot, update_id, recv_timestamp)
+    into one event."""
     n = batch.num_rows
     ts = _col_list(batch, "timestamp", cur, rows) or []
     recv = _col_list(batch, "recv_timestamp", cur, rows) or ts
@@ -132,11 +139,17 @@ def _book_events(batch: pa.RecordBatch, rows: np.ndarray, cur: StreamChecker, fi
     out_ts: list[int] = []
     out: list[Any] = []
     group = cur.book_carry
+    head = group[0] if group else None
     for row in zip(ts, snap, uid, recv, fuid, is_bid, px, sz):
-        if group and (row[0] != group[0][0] or row[1] != group[0][1] or row[2] != group[0][2]):
-            out_ts.append(group[0][0])
+        if head is not None and (
+            row[0] != head[0] or row[1] != head[1] or row[2] != head[2] or row[3] != head[3]
+        ):
+            out_ts.append(head[0])
             out.append(_book_event(group, cur.symbol))
             group = []
+            head = None
+        if head is None:
+            head = row
         group.append(row)
     if final and group:
         out_ts.append(group[0][0])

@@ -64,8 +64,8 @@ VALUE_RULES: dict[str, tuple[tuple[str, str], ...]] = {
 }
 
 #: allowed values of the ``side`` column
-SIDES: dict[str, tuple[str, str]] = {
-    ChannelType.TICK: ("buy", "sell"),
+SIDES: dict[str, tuple[str, ...]] = {
+    ChannelType.TICK: ("buy", "sell", "unknown"),
     ChannelType.ORDERBOOK: ("bid", "ask"),
 }
 
@@ -75,10 +75,15 @@ def schema_for(channel_type: str) -> pa.Schema:
     return pa.schema(list(COLUMNS[channel_type].items()))
 
 
+def plain_symbol(symbol: str) -> str:
+    """``BTC/USDT:USDT`` -> ``BTCUSDT``: the exchange-style id most files use."""
+    return symbol.split(":")[0].replace("/", "").replace("-", "").replace("_", "")
+
+
 def symbol_aliases(symbol: str) -> tuple[str, ...]:
     """Spellings of ``symbol`` that files use: ``BTC/USDT`` also matches ``BTCUSDT``,
     ``btcusdt`` and ``BTC-USDT``; a ccxt contract suffix (``BTC/USDT:USDT``) is dropped."""
     base = symbol.split(":")[0]
-    plain = base.replace("/", "").replace("-", "").replace("_", "")
+    plain = plain_symbol(symbol)
     out = [symbol, base, plain, plain.lower(), base.replace("/", "-")]
     return tuple(dict.fromkeys(out))

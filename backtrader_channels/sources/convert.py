@@ -1,0 +1,133 @@
+"""``convert``: any supported input rewritten as partitioned native Parquet (see ``writer``)."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import sys
+from typing import Any
+
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+from ..errors import ChannelError
+from ..events import ChannelType
+from .batches import SkipReport, csv_header, expand_paths, is_csv
+from .binance_dumps import dump_kind
+from .formats import detect_format, open_source
+from .schema import REQUIRED
+from .tardis import channel_type_of, tardis_kind
+from .writer import PartitionedWriter
+
+FLUSH_EVENTS = 1_000_000
+
+
+def _unique_symbols(path: str) -> list[str]:
+    if is_csv(path):
+        table = pacsv.read_csv(
+            path, convert_options=pacsv.ConvertOptions(include_columns=["symbol"])
+        )
+    else:
+        table = pq.read_table(path, columns=["symbol"])
+    return sorted(str(s) for s in pc.unique(table.column("symbol")).to_pylist() if s)
+
+
+def _capture_contents(path: str) -> list[tuple[str, str]]:
+    kinds = {
+        "trade": ChannelType.TICK,
+        "aggTrade": ChannelType.TICK,
+        "bookTicker": ChannelType.QUOTE,
+        "depth": ChannelType.ORDERBOOK,
+    }
+    found: set[tuple[str, str]] = set()
+    opener: Any = gzip.open if path.endswith(".gz") else open
+    with opener(path, "rt", encoding="utf-8") as fh:
+        for line in fh:
+            stream = json.loads(line.partition(" ")[2]).get("stream")
+            if stream:
+                sym, _, kind = stream.partition("@")
+                ctype = kinds.get(kind.split("@")[0])
+                if ctype:
+                    found.add((ctype, sym.upper()))
+    return sorted(found)
+
+
+def contents(path: str, format: str | None = None) -> list[tuple[str, str]]:
+    """The ``(channel type, symbol)`` pairs a file holds."""
+    fmt = format or detect_format(path)
+    if fmt == "tardis":
+        kind = tardis_kind(csv_header(path))
+        if kind is None:
+            raise ChannelError(f"{path}: not a Tardis file")
+        return [(channel_type_of(kind), s) for s in _unique_symbols(path)]
+    if fmt == "binance":
+        if dump_kind(path) is None:
+            raise ChannelError(f"{path}: not a Binance dump file name")
+        return [(ChannelType.TICK, os.path.basename(path).split("-")[0])]
+    if fmt == "binance_ws":
+        return _capture_contents(path)
+    names = csv_header(path) if is_csv(path) else pq.ParquetFile(path).schema_arrow.names
+    kinds = [k for k, req in REQUIRED.items() if all(c in names for c in req)]
+    if not kinds:
+        raise ChannelError(f"{path}: no native channel type matches its columns {names}")
+    if "symbol" not in names:
+        raise ChannelError(f"{path} has no symbol column: pass symbols=")
+    return [(kinds[0], s) for s in _unique_symbols(path)]
+
+
+def convert(
+    src: Any,
+    dst: str,
+    format: str | None = None,
+    symbols: list[str] | None = None,
+    on_error: str = "raise",
+    progress: bool | None = None,
+) -> dict[str, Any]:
+    """Rewrite every file of ``src`` into the partitioned native layout under ``dst``.
+
+    Returns a summary: events per ``"type:symbol"``, rows written, files, skipped rows.
+    """
+    files = expand_paths(src)
+    if progress is None:
+        progress = sys.stderr.isatty()
+    bar: Any = None
+    if progress:
+        from tqdm import tqdm
+
+        bar = tqdm(unit=" events", unit_scale=True, file=sys.stderr, desc="convert")
+    writer = PartitionedWriter(dst)
+    skip = SkipReport()
+    counts: dict[str, int] = {}
+    buffered = 0
+    try:
+        for path in files:
+            pairs = contents(path, format)
+            if symbols:  # the file's spelling, or the user's (readers match both)
+                pairs = [(c, s) for c, s in pairs if s in symbols] or [
+                    (c, s) for c in dict.fromkeys(c for c, _ in pairs) for s in symbols
+                ]
+            for channel_type, symbol in dict.fromkeys(pairs):
+                for _, events in open_source(
+                    path, channel_type, symbol, format, on_error=on_error, skip=skip
+                ):
+                    writer.write(channel_type, symbol, events)
+                    buffered += len(events)
+                    if buffered >= FLUSH_EVENTS:
+                        writer.flush()
+                        buffered = 0
+                    key = f"{channel_type}:{symbol}"
+                    counts[key] = counts.get(key, 0) + len(events)
+                    if bar is not None:
+                        bar.update(len(events))
+    finally:
+        writer.close()
+        if bar is not None:
+            bar.close()
+    return {
+        "events": counts,
+        "rows_written": writer.rows_written,
+        "files": len(writer.files),
+        "skipped": skip.as_dict(),
+    }

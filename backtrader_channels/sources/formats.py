@@ -1,0 +1,121 @@
+"""Choosing a reader: ``format=`` names one, or it is detected from the file name and header.
+
+| format | what | detected by |
+|---|---|---|
+| ``native`` | the package's schema (CSV, .csv.gz, Parquet, partitioned directory, DataFrame) | ``.parquet``; a CSV header with the native required columns |
+| ``tardis`` | Tardis.dev CSV: trades, quotes, incremental_book_L2, book_snapshot_25/5 | header starting ``exchange,symbol,timestamp,local_timestamp`` |
+| ``binance`` | Binance public dumps: trades, aggTrades (spot, USD-M; with or without header) | ``-trades-`` / ``-aggTrades-`` in the file name |
+| ``binance_ws`` | raw Binance WebSocket capture (``<receive_ns> <json>`` lines) | first line |
+"""  # noqa: E501
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from typing import Any
+
+from ..errors import ChannelError
+from .batches import SkipReport, csv_header, expand_paths, is_csv, parquet_columns
+from .binance_capture import capture_batches, is_capture
+from .binance_dumps import dump_batches, dump_kind, dump_line_offset
+from .native import (
+    DEFAULT_CHUNK_ROWS,
+    BatchStream,
+    Chunk,
+    check_columns,
+    events_from_streams,
+    native_streams,
+)
+from .schema import COLUMNS, REQUIRED, symbol_aliases
+from .tardis import tardis_batches, tardis_kind
+from .writer import safe_symbol
+
+FORMATS = ("native", "tardis", "binance", "binance_ws")
+
+
+def detect_format(path: str) -> str:
+    """The format of one file, or a ChannelError saying it cannot tell."""
+    if path.endswith(".parquet"):
+        return "native"
+    if is_capture(path):
+        return "binance_ws"
+    if is_csv(path):
+        header = csv_header(path)
+        if tardis_kind(header) is not None:
+            return "tardis"
+        if dump_kind(path) is not None:
+            return "binance"
+        if any(all(c in header for c in req) for req in REQUIRED.values()):
+            return "native"
+    raise ChannelError(f"cannot tell the format of {path}; pass format= one of {FORMATS}")
+
+
+def partition_files(root: str, channel_type: str, symbol: str) -> list[str] | None:
+    """Files of a partitioned native directory (``channel=T/symbol=S/date=D/*.parquet``) for
+    this channel and symbol, or None when ``root`` is not such a directory."""
+    ch_dir = os.path.join(root, f"channel={channel_type}")
+    if not os.path.isdir(root) or not any(n.startswith("channel=") for n in os.listdir(root)):
+        return None
+    for alias in symbol_aliases(symbol):
+        sym_dir = os.path.join(ch_dir, f"symbol={safe_symbol(alias)}")
+        if os.path.isdir(sym_dir):
+            return expand_paths(sym_dir)
+    raise ChannelError(f"{root} has no {channel_type!r} data for {symbol!r}")
+
+
+def open_source(
+    dataname: Any,
+    channel_type: str,
+    symbol: str,
+    format: str | None = None,
+    chunk_rows: int = DEFAULT_CHUNK_ROWS,
+    on_error: str = "raise",
+    skip: SkipReport | None = None,
+) -> Iterator[Chunk]:
+    """Event chunks of ``channel_type`` for ``symbol`` from ``dataname`` in any known format."""
+    if format is not None and format not in FORMATS:
+        raise ChannelError(f"unknown format {format!r}; known: {FORMATS}")
+    if channel_type not in COLUMNS:
+        raise ChannelError(f"unknown channel type {channel_type!r}")
+    if not isinstance(dataname, (str, os.PathLike, list, tuple)):
+        if format not in (None, "native"):
+            raise ChannelError(f"format {format!r} reads files; got {type(dataname).__name__}")
+        streams = native_streams(dataname, channel_type, chunk_rows, skip)
+        return events_from_streams(streams, channel_type, symbol, on_error, skip)
+    files = None
+    if isinstance(dataname, (str, os.PathLike)):
+        files = partition_files(os.fspath(dataname), channel_type, symbol)
+    if files is None:
+        files = expand_paths(dataname)
+    return events_from_streams(
+        _streams(files, channel_type, symbol, format, chunk_rows, skip),
+        channel_type,
+        symbol,
+        on_error,
+        skip,
+    )
+
+
+def _streams(
+    files: list[str],
+    channel_type: str,
+    symbol: str,
+    format: str | None,
+    chunk_rows: int,
+    skip: SkipReport | None,
+) -> Iterator[BatchStream]:
+    """One batch stream per file, each read with its (given or detected) format, lazily."""
+    for path in files:
+        fmt = format or detect_format(path)
+        if fmt == "tardis":
+            yield path, 2, tardis_batches(path, channel_type, skip)
+        elif fmt == "binance":
+            yield path, dump_line_offset(path), dump_batches(path, channel_type, skip)
+        elif fmt == "binance_ws":
+            yield path, 1, capture_batches(path, channel_type, symbol)
+        elif is_csv(path):
+            check_columns(path, csv_header(path), channel_type, 1)
+            yield from native_streams(path, channel_type, chunk_rows, skip)
+        else:
+            check_columns(path, parquet_columns(path), channel_type, None)
+            yield from native_streams(path, channel_type, chunk_rows, skip)

@@ -1,0 +1,123 @@
+"""Writing events in the native Parquet layout, partitioned by channel, symbol and UTC date:
+
+``ROOT/channel=<type>/symbol=<SYMBOL>/date=<YYYY-MM-DD>/part-<NNNNNN>.parquet``
+
+Every :meth:`PartitionedWriter.flush` writes complete Parquet files (a new part per partition),
+so whatever was flushed is readable even if the process dies later: converting flushes every
+chunk, live recording every second. ``cerebro.add_channel(..., dataname=ROOT)`` reads it back.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from collections import defaultdict
+from collections.abc import Iterable
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from ..events import ChannelType
+from .schema import schema_for
+
+_NS_PER_DAY = 86_400_000_000_000
+
+
+def events_table(events: list[Any], channel_type: str) -> pa.Table:
+    """Events of one channel type as a native-schema table (book events: one row per level)."""
+    schema = schema_for(channel_type)
+    cols: dict[str, list[Any]] = {f.name: [] for f in schema}
+    if channel_type == ChannelType.TICK:
+        for e in events:
+            for key, val in (
+                ("timestamp", e.timestamp),
+                ("price", e.price),
+                ("volume", e.volume),
+                ("side", e.direction),
+                ("recv_timestamp", e.recv_timestamp),
+                ("symbol", e.symbol),
+                ("trade_id", e.trade_id),
+            ):
+                cols[key].append(val)
+    elif channel_type == ChannelType.QUOTE:
+        for e in events:
+            for key in (
+                "timestamp",
+                "bid_price",
+                "bid_size",
+                "ask_price",
+                "ask_size",
+                "recv_timestamp",
+                "symbol",
+                "update_id",
+            ):
+                cols[key].append(getattr(e, key))
+    else:
+        for e in events:
+            for side, levels in (("bid", e.bids), ("ask", e.asks)):
+                for price, size in levels:
+                    cols["timestamp"].append(e.timestamp)
+                    cols["side"].append(side)
+                    cols["price"].append(price)
+                    cols["size"].append(size)
+                    cols["is_snapshot"].append(e.is_snapshot)
+                    cols["recv_timestamp"].append(e.recv_timestamp)
+                    cols["symbol"].append(e.symbol)
+                    cols["update_id"].append(e.last_update_id)
+                    cols["first_update_id"].append(e.first_update_id)
+    return pa.table({f.name: pa.array(cols[f.name], f.type) for f in schema}, schema=schema)
+
+
+def safe_symbol(symbol: str) -> str:
+    """A symbol as a directory name (``BTC/USDT:USDT`` -> ``BTC-USDT-USDT``)."""
+    return symbol.replace("/", "-").replace(":", "-")
+
+
+class PartitionedWriter:
+    """Buffers events per (channel type, symbol, day) and writes them as Parquet parts."""
+
+    def __init__(self, root: str, compression: str = "zstd"):
+        self.root, self.compression = root, compression
+        self._buffers: dict[tuple[str, str, str], list[Any]] = defaultdict(list)
+        self._parts: dict[tuple[str, str, str], int] = defaultdict(int)
+        self.rows_written = 0
+        self.files: list[str] = []
+
+    def write(self, channel_type: str, symbol: str, events: Iterable[Any]) -> None:
+        """Buffer events (time-ordered) of one channel type and symbol."""
+        last_day, buf = None, None
+        for e in events:
+            day = e.timestamp // _NS_PER_DAY
+            if day != last_day:
+                name = (dt.datetime(1970, 1, 1) + dt.timedelta(days=day)).strftime("%Y-%m-%d")
+                buf, last_day = self._buffers[(channel_type, symbol, name)], day
+            buf.append(e)  # type: ignore[union-attr]
+
+    def flush(self) -> None:
+        """Write every buffered partition as a new, complete Parquet part."""
+        for key, events in self._buffers.items():
+            if not events:
+                continue
+            channel_type, symbol, day = key
+            folder = os.path.join(
+                self.root, f"channel={channel_type}", f"symbol={safe_symbol(symbol)}", f"date={day}"
+            )
+            os.makedirs(folder, exist_ok=True)
+            path = os.path.join(folder, f"part-{self._next_part(key, folder):06d}.parquet")
+            table = events_table(events, channel_type)
+            pq.write_table(table, path, compression=self.compression)
+            self.rows_written += table.num_rows
+            self.files.append(path)
+        self._buffers.clear()
+
+    def _next_part(self, key: tuple[str, str, str], folder: str) -> int:
+        if key not in self._parts:  # continue after parts already on disk
+            self._parts[key] = len([f for f in os.listdir(folder) if f.endswith(".parquet")])
+        n = self._parts[key]
+        self._parts[key] = n + 1
+        return n
+
+    def close(self) -> None:
+        """Flush what is left."""
+        self.flush()
