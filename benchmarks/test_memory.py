@@ -1,4 +1,5 @@
-"""Peak memory while streaming a long file (default 20,000,000 ticks): must stay flat.
+"""Peak memory while streaming a long file (default 20,000,000 ticks, native Parquet and Tardis
+CSV): must stay flat.
 
 The run happens in a fresh subprocess so its peak RSS (``ru_maxrss``) is the run's own.
 ``BTCH_BENCH_MEMORY_TICKS`` changes the size. Run: ``python -m pytest benchmarks/test_memory.py
@@ -15,6 +16,8 @@ import sys
 import pytest
 
 from backtrader_channels.sources.synthetic import write_synthetic_trades
+
+from .vendor_files import tardis_trades_csv
 
 N = int(os.environ.get("BTCH_BENCH_MEMORY_TICKS", "20000000"))
 
@@ -36,9 +39,13 @@ print(json.dumps({"ticks": s.n, "seconds": el,
 
 
 @pytest.mark.benchmark(group="memory")
-def test_streaming_memory(benchmark, tmp_path_factory):
-    path = str(tmp_path_factory.mktemp("mem") / "long.parquet")
-    write_synthetic_trades(path, N, seed=11)
+@pytest.mark.parametrize("fmt", ["native_parquet", "tardis_csv"])
+def test_streaming_memory(benchmark, tmp_path_factory, fmt):
+    folder = tmp_path_factory.mktemp("mem")
+    if fmt == "native_parquet":
+        path = write_synthetic_trades(str(folder / "long.parquet"), N, seed=11)
+    else:
+        path = tardis_trades_csv(str(folder / "binance_trades_long.csv"), N, seed=11)
 
     def child():
         out = subprocess.run(

@@ -14,13 +14,13 @@ For each event, in this order:
 
 from __future__ import annotations
 
-import gc
 from collections.abc import Callable
 from itertools import islice
 from typing import Any
 
 from ..channels.base import Channel
 from ..events import BT_EPOCH_DAYS, NS_PER_DAY, ns_to_num
+from ..gctune import streaming_gc
 from .notify import Notifier
 
 TICK, QUOTE, BOOK = 0, 1, 2
@@ -144,16 +144,8 @@ class TickLoop:
     # ---- the loop ----------------------------------------------------------------------------
     def run(self) -> None:
         """Dispatch every event of the queue; returns when it is exhausted or stopped."""
-        # Millions of short-lived event tuples would trigger full collections that traverse every
-        # backtrader object: freeze what exists and collect the young generation rarely.
-        old_threshold = gc.get_threshold()
-        gc.freeze()
-        gc.set_threshold(max(old_threshold[0], 100_000), 50, 1000)
-        try:
+        with streaming_gc():
             self._run()
-        finally:
-            gc.set_threshold(*old_threshold)
-            gc.unfreeze()
 
     def _run(self) -> None:  # noqa: C901 - one hot loop, kept in one place on purpose
         cerebro, broker, queue = self.cerebro, self.broker, self.queue

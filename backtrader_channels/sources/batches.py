@@ -4,6 +4,7 @@ in-memory tables. Bad CSV text is located to its line; ``skip`` mode drops and c
 
 from __future__ import annotations
 
+import csv
 import glob
 import gzip
 import os
@@ -83,8 +84,8 @@ def first_line(path: str) -> str:
 
 
 def csv_header(path: str) -> list[str]:
-    """Column names in the first line."""
-    return [c.strip() for c in first_line(path).split(",")]
+    """Column names in the first line (quoted or not)."""
+    return [c.strip() for c in next(csv.reader([first_line(path)]), [])]
 
 
 def csv_batches(

@@ -14,6 +14,7 @@ import pyarrow.parquet as pq
 
 from ..errors import ChannelError
 from ..events import ChannelType
+from ..gctune import streaming_gc
 from .batches import SkipReport, csv_header, expand_paths, is_csv
 from .binance_dumps import dump_kind
 from .formats import detect_format, open_source
@@ -101,30 +102,31 @@ def convert(
     skip = SkipReport()
     counts: dict[str, int] = {}
     buffered = 0
-    try:
-        for path in files:
-            pairs = contents(path, format)
-            if symbols:  # the file's spelling, or the user's (readers match both)
-                pairs = [(c, s) for c, s in pairs if s in symbols] or [
-                    (c, s) for c in dict.fromkeys(c for c, _ in pairs) for s in symbols
-                ]
-            for channel_type, symbol in dict.fromkeys(pairs):
-                for _, events in open_source(
-                    path, channel_type, symbol, format, on_error=on_error, skip=skip
-                ):
-                    writer.write(channel_type, symbol, events)
-                    buffered += len(events)
-                    if buffered >= FLUSH_EVENTS:
-                        writer.flush()
-                        buffered = 0
-                    key = f"{channel_type}:{symbol}"
-                    counts[key] = counts.get(key, 0) + len(events)
-                    if bar is not None:
-                        bar.update(len(events))
-    finally:
-        writer.close()
-        if bar is not None:
-            bar.close()
+    with streaming_gc():
+        try:
+            for path in files:
+                pairs = contents(path, format)
+                if symbols:  # the file's spelling, or the user's (readers match both)
+                    pairs = [(c, s) for c, s in pairs if s in symbols] or [
+                        (c, s) for c in dict.fromkeys(c for c, _ in pairs) for s in symbols
+                    ]
+                for channel_type, symbol in dict.fromkeys(pairs):
+                    for _, events in open_source(
+                        path, channel_type, symbol, format, on_error=on_error, skip=skip
+                    ):
+                        writer.write(channel_type, symbol, events)
+                        buffered += len(events)
+                        if buffered >= FLUSH_EVENTS:
+                            writer.flush()
+                            buffered = 0
+                        key = f"{channel_type}:{symbol}"
+                        counts[key] = counts.get(key, 0) + len(events)
+                        if bar is not None:
+                            bar.update(len(events))
+        finally:
+            writer.close()
+            if bar is not None:
+                bar.close()
     return {
         "events": counts,
         "rows_written": writer.rows_written,
