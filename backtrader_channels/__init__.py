@@ -8,6 +8,8 @@
 from . import datasets
 from .broker import TickBroker
 from .channels import Channel, OrderBookChannel, QuoteChannel, TickChannel
+from .engine.bars import BarChannel, PartialBar
+from .engine.bridge import ChannelBridge
 from .engine.cerebro import Cerebro, RunMode
 from .engine.instrument import InstrumentData
 from .engine.queue import BacktestEventQueue
@@ -27,8 +29,11 @@ __version__ = "0.1.0"
 
 __all__ = [
     "BacktestEventQueue",
+    "BarChannel",
+    "PartialBar",
     "Cerebro",
     "Channel",
+    "ChannelBridge",
     "ChannelError",
     "ChannelType",
     "DataError",

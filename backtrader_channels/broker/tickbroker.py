@@ -127,6 +127,7 @@ class TickBroker(bt.brokers.BackBroker):
         _checksubmit: bool = True,
         **kwargs: Any,
     ) -> Any:
+        data = getattr(data, "_btch_instrument", data)  # a bar feed trades its symbol
         if parent is not None or not transmit:
             raise NotImplementedError(
                 "bracket orders (parent/transmit) are not supported by the tick broker"
@@ -220,6 +221,10 @@ class TickBroker(bt.brokers.BackBroker):
         self.notify(order)
         self._ococheck(order)
         return True
+
+    def getposition(self, data: Any) -> Any:
+        """The position of ``data`` (of its symbol, for a bar feed)."""
+        return super().getposition(getattr(data, "_btch_instrument", data))
 
     def orderstatus(self, order: Any) -> int:
         """Status of ``order`` (orders are not all kept, so read it from the order)."""

@@ -20,7 +20,9 @@ from ..channels.base import Channel
 from ..errors import ChannelError
 from ..events import ChannelType
 from ..sources import DEFAULT_CHUNK_ROWS, SkipReport
-from ..sources.formats import FORMATS, open_source
+from ..sources.formats import FORMATS, open_columns, open_source
+from .bars import BarChannel, parse_every
+from .bridging import BridgeGroup, advancer, build_groups, next_caller
 from .instrument import InstrumentData
 from .loop import BOOK, QUOTE, TICK, SourceTarget, TickLoop, fanout
 from .queue import BacktestEventQueue, chunk_events
@@ -68,6 +70,7 @@ class Cerebro(bt.Cerebro):
         self.channels: dict[tuple[str, str], Channel] = {}
         self._specs: list[_ChannelSpec] = []
         self._instruments: dict[str, InstrumentData] = {}
+        self._bars: list[BarChannel] = []
         self._tickmode = False
         self.last_run: dict[str, Any] = {}
 
@@ -116,6 +119,43 @@ class Cerebro(bt.Cerebro):
             self._instruments[symbol] = data
             self.adddata(data, name=symbol)
         return channel
+
+    def add_bars(
+        self,
+        symbol: str,
+        every: str | int | None = None,
+        ticks: int | None = None,
+        volume: float | None = None,
+        value: float | None = None,
+        name: str | None = None,
+    ) -> BarChannel:
+        """Bars of ``symbol`` built from its tick channel, as a data feed in ``self.datas``.
+
+        Exactly one of: ``every`` (time: ``"1s"``, ``"5min"``, or ns), ``ticks`` (trade count),
+        ``volume`` (base volume) or ``value`` (notional, price x volume). ``name`` defaults to
+        ``"SYMBOL@1s"`` (etc.). See ``docs/bridge.md``.
+        """
+        every_ns = parse_every(every) if every is not None else None
+        label = (
+            f"{every}"
+            if every is not None
+            else f"{ticks}ticks"
+            if ticks
+            else f"{volume}vol"
+            if volume
+            else f"{value}value"
+        )
+        bars = BarChannel(
+            every_ns=every_ns,
+            ticks=ticks,
+            volume=volume,
+            value=value,
+            symbol=symbol,
+            name=name or f"{symbol}@{label}",
+        )
+        self.adddata(bars, name=name or f"{symbol}@{label}")
+        self._bars.append(bars)
+        return bars
 
     def instrument(self, symbol: str) -> InstrumentData:
         """The data feed standing for ``symbol`` (what ``self.buy(data=...)`` takes)."""
@@ -170,6 +210,7 @@ class Cerebro(bt.Cerebro):
         yield from iterstrat
         for strat in self.runningstrats:
             strat.channels = strat._channels = self.channels
+            strat._btch_groups = build_groups(strat)
 
     def _runonce(self, runstrats: list[Any]) -> None:
         if self._tickmode:
@@ -181,6 +222,47 @@ class Cerebro(bt.Cerebro):
             return self._run_tick(runstrats)
         return super()._runnext(runstrats)
 
+    def _wire_bridges(self, strats: list[Any]) -> tuple[dict[Any, Any], dict[Any, list[Any]]]:
+        """Precompute what can be, then one advancer per channel and the next() callers."""
+        specs = {spec.channel.key: spec for spec in self._specs}
+        by_channel: dict[Any, list[BridgeGroup]] = {}
+        next_callers: dict[Any, list[Any]] = {}
+        for strat in strats:
+            groups = getattr(strat, "_btch_groups", [])
+            for group in groups:
+                spec = specs.get(group.channel.key)
+                if spec is not None and group.can_precompute and _is_recorded(spec.dataname):
+                    group.precompute(_column_values(spec, group.clock.column_spec()))
+                by_channel.setdefault(group.channel.key, []).append(group)
+            if groups and not _has_bars(strat) and _overrides_next(strat):
+                caller = next_caller(strat, groups)
+                for key in dict.fromkeys(g.channel.key for g in groups):
+                    next_callers.setdefault(key, []).append(caller)
+        return {k: advancer(v) for k, v in by_channel.items()}, next_callers
+
+    def _wire_bars(self, strats: list[Any]) -> dict[Any, list[Any]]:
+        """Per channel key, the bar-channel steps its events drive."""
+        steps: dict[Any, list[Any]] = {}
+        for bars in self._bars:
+            if (ChannelType.TICK, bars.symbol) not in self.channels:
+                raise ChannelError(
+                    f"bars of {bars.symbol!r} need its tick channel "
+                    "(add_channel(TickChannel, symbol=...))"
+                )
+            bars.strategies = [s for s in strats if any(d is bars for d in s.datas)]
+            bars._btch_instrument = self._instruments[bars.symbol]
+            bars._reset_partial()
+            for key in self.channels:
+                if key[1] != bars.symbol:
+                    continue
+                if key[0] == ChannelType.TICK:
+                    steps.setdefault(key, []).append(
+                        lambda ev, b=bars: b.on_trade(ev[0], ev[1], ev[2])
+                    )
+                elif bars.mode == "every_ns":
+                    steps.setdefault(key, []).append(lambda ev, b=bars: b.on_time(ev[0]))
+        return steps
+
     def _run_tick(self, strats: list[Any]) -> None:
         broker = self._broker
         queue = BacktestEventQueue()
@@ -188,6 +270,8 @@ class Cerebro(bt.Cerebro):
         self._queue: BacktestEventQueue | None = queue
         for strat in strats:
             strat.lines.forward()
+        advancers, next_callers = self._wire_bridges(strats)
+        bar_steps = self._wire_bars(strats)
         for spec in self._specs:
             ch = spec.channel
             data = self._instruments[ch.symbol]
@@ -199,9 +283,11 @@ class Cerebro(bt.Cerebro):
                     fn = getattr(strat, name, None) if name else None
                     if callable(fn):
                         cbs.append(fn)
+            cbs.extend(next_callers.get(ch.key, []))
             target = SourceTarget(
                 _KIND.get(ch.channel_type, QUOTE), ch, data, broker.pending_list(data), fanout(cbs)
             )
+            target.advance = _compose(bar_steps.get(ch.key, []), advancers.get(ch.key))
             queue.add_source(_open_source(spec, skip), ch.priority, _source_name(spec), target)
         loop = TickLoop(self, queue, strats, broker, self.p.sample_ns, self.p.keep_orders)
         t0 = time.perf_counter()
@@ -232,6 +318,62 @@ class Cerebro(bt.Cerebro):
 def _source_name(spec: _ChannelSpec) -> str:
     d = spec.dataname
     return d if isinstance(d, str) else f"<{type(d).__name__}:{spec.channel.key}>"
+
+
+def _compose(steps: list[Any], advance: Any) -> Any:
+    """One per-event hook from bar steps (taking the event) and a bridge advancer (none)."""
+    if advance is None and not steps:
+        return None
+    if not steps:
+        return lambda ev: advance()
+    if advance is None and len(steps) == 1:
+        return steps[0]
+    all_steps = [*steps, (lambda ev: advance()) if advance is not None else None]
+    run = [s for s in all_steps if s is not None]
+
+    def hook(ev: Any) -> None:
+        for step in run:
+            step(ev)
+
+    return hook
+
+
+def _is_recorded(d: Any) -> bool:
+    """Whether a dataname is a file/dir/glob (or list of them), a DataFrame or a Table."""
+    return (
+        _is_path(d)
+        or hasattr(d, "columns")
+        or (isinstance(d, (list, tuple)) and bool(d) and all(_is_path(p) for p in d))
+    )
+
+
+def _column_values(spec: _ChannelSpec, field_spec: Any) -> Any:
+    """A bridge field's values over the whole recorded source."""
+    ch = spec.channel
+    names = [field_spec] if isinstance(field_spec, str) else list(field_spec[:2])
+    cols = open_columns(
+        spec.dataname,
+        ch.channel_type,
+        ch.symbol,
+        names,
+        spec.format,
+        spec.chunk_rows,
+        spec.on_error,
+    )
+    if isinstance(field_spec, str):
+        return cols[field_spec]
+    return field_spec[2](cols[names[0]], cols[names[1]])
+
+
+def _has_bars(strat: Any) -> bool:
+    return any(getattr(d, "is_bar_channel", False) for d in strat.datas)
+
+
+def _overrides_next(strat: Any) -> bool:
+    cls = type(strat)
+    return any(
+        getattr(cls, n) is not getattr(bt.Strategy, n) for n in ("next", "prenext", "nextstart")
+    )
 
 
 def _is_path(d: Any) -> bool:

@@ -30,7 +30,7 @@ _DAYS_PER_NS = 1.0 / NS_PER_DAY
 class SourceTarget:
     """What the loop needs to know about one recorded source."""
 
-    __slots__ = ("kind", "channel", "data", "pending", "callback", "inline_push")
+    __slots__ = ("kind", "channel", "data", "pending", "callback", "inline_push", "advance")
 
     def __init__(
         self,
@@ -43,6 +43,8 @@ class SourceTarget:
         self.kind, self.channel, self.data = kind, channel, data
         self.pending, self.callback = pending, callback
         self.inline_push = type(channel).push is Channel.push
+        #: per-event hook: bars built from this channel, bridges (and their indicators) on it
+        self.advance: Callable[[Any], None] | None = None
 
 
 def fanout(callbacks: list[Callable[[Any], Any]]) -> Callable[[Any], Any] | None:
@@ -80,6 +82,9 @@ class TickLoop:
             [s.on_event for s in strats if callable(getattr(s, "on_event", None))]
         )
         self.deliver = Notifier(broker, strats, keep_orders).deliver
+        self.bar_driven = {
+            s for s in strats if any(getattr(d, "is_bar_channel", False) for d in s.datas)
+        }
         self.needs_sample = self._sampling_needed()
         self.samples = 0
         self.first_ts: int | None = None
@@ -113,6 +118,8 @@ class TickLoop:
         first = not self._started_analyzers
         self._started_analyzers = True
         for strat in self.strats:
+            if strat in self.bar_driven:  # its analyzers advance with its bars
+                continue
             strat.lines.datetime[0] = dtnum
             strat.notify_cashvalue(cash, value)
             strat.notify_fund(cash, value, fundvalue, fundshares)
@@ -171,7 +178,7 @@ class TickLoop:
                 if cerebro._event_stop:
                     break
                 continue
-            kind, ch, pending, cb = t.kind, t.channel, t.pending, t.callback
+            kind, ch, pending, cb, advance = t.kind, t.channel, t.pending, t.callback, t.advance
             broker.clock = ch  # the broker reads "now" from the channel's latest event
             data = t.data
             close, ci = data.lines.close.array, data.lines.close.idx
@@ -185,6 +192,8 @@ class TickLoop:
                     hist(ev)
                     close[ci] = ev[1]
                     dta[di] = ts * k + c
+                    if advance is not None:
+                        advance(ev)
                     if pending:
                         on_trade(pending, ev)
                     if notifs:
@@ -208,6 +217,8 @@ class TickLoop:
                         if attention:
                             break
                         continue
+                    if advance is not None:
+                        advance(ev)
                     if kind == TICK:
                         close[ci] = ev[1]
                         data.lines.datetime.array[data.lines.datetime.idx] = ts * k + c

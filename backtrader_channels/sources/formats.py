@@ -23,6 +23,7 @@ from .native import (
     BatchStream,
     Chunk,
     check_columns,
+    columns_from_streams,
     events_from_streams,
     native_streams,
 )
@@ -61,6 +62,27 @@ def partition_files(root: str, channel_type: str, symbol: str) -> list[str] | No
         if os.path.isdir(sym_dir):
             return expand_paths(sym_dir)
     raise ChannelError(f"{root} has no {channel_type!r} data for {symbol!r}")
+
+
+def open_columns(
+    dataname: Any,
+    channel_type: str,
+    symbol: str,
+    columns: list[str],
+    format: str | None = None,
+    chunk_rows: int = DEFAULT_CHUNK_ROWS,
+    on_error: str = "raise",
+) -> dict[str, Any]:
+    """Native columns of the rows :func:`open_source` turns into events (tick/quote data)."""
+    if not isinstance(dataname, (str, os.PathLike, list, tuple)):
+        streams: Any = native_streams(dataname, channel_type, chunk_rows)
+    else:
+        files = None
+        if isinstance(dataname, (str, os.PathLike)):
+            files = partition_files(os.fspath(dataname), channel_type, symbol)
+        files = files if files is not None else expand_paths(dataname)
+        streams = _streams(files, channel_type, symbol, format, chunk_rows, None)
+    return columns_from_streams(streams, channel_type, symbol, columns, on_error)
 
 
 def open_source(

@@ -192,6 +192,27 @@ def native_streams(
     return out
 
 
+def checked_batches(
+    streams: Iterable[BatchStream],
+    channel_type: str,
+    symbol: str,
+    on_error: str = "raise",
+    skip: SkipReport | None = None,
+) -> Iterator[tuple[pa.RecordBatch, np.ndarray, StreamChecker]]:
+    """Each stream's checked, non-empty batches; the streams continue one another in time."""
+    last_ts: int | None = None
+    for label, line_offset, batches in streams:
+        cur = StreamChecker(label, channel_type, symbol, on_error, skip, line_offset)
+        cur.last_ts = last_ts  # files of one stream must continue in time
+        for batch, base in batches:
+            batch, rows = cur.check(batch, base)
+            if batch.num_rows:
+                yield batch, rows, cur
+        if cur.book_carry:
+            yield pa.RecordBatch.from_pylist([]), np.empty(0, dtype=np.int64), cur
+        last_ts = cur.last_ts
+
+
 def events_from_streams(
     streams: Iterable[BatchStream],
     channel_type: str,
@@ -199,27 +220,39 @@ def events_from_streams(
     on_error: str = "raise",
     skip: SkipReport | None = None,
 ) -> Iterator[Chunk]:
-    """Check batches and build event chunks; the streams continue one another in time."""
-    last_ts: int | None = None
-    for label, line_offset, batches in streams:
-        cur = StreamChecker(label, channel_type, symbol, on_error, skip, line_offset)
-        cur.last_ts = last_ts  # files of one stream must continue in time
-        for batch, base in batches:
-            batch, rows = cur.check(batch, base)
-            if not batch.num_rows:
-                continue
-            if channel_type == ChannelType.TICK:
-                chunk = _tick_events(batch, rows, cur)
-            elif channel_type == ChannelType.QUOTE:
-                chunk = _quote_events(batch, rows, cur)
-            else:
-                chunk = _book_events(batch, rows, cur, final=False)
-            if chunk[0]:
-                yield chunk
-        if channel_type == ChannelType.ORDERBOOK and cur.book_carry:
-            group = cur.book_carry
+    """Check batches and build event chunks."""
+    for batch, rows, cur in checked_batches(streams, channel_type, symbol, on_error, skip):
+        if not batch.num_rows:  # end of a book stream: its last, pending update
+            group, cur.book_carry = cur.book_carry, []
             yield [group[0][0]], [_book_event(group, symbol)]
-        last_ts = cur.last_ts
+            continue
+        if channel_type == ChannelType.TICK:
+            chunk = _tick_events(batch, rows, cur)
+        elif channel_type == ChannelType.QUOTE:
+            chunk = _quote_events(batch, rows, cur)
+        else:
+            chunk = _book_events(batch, rows, cur, final=False)
+        if chunk[0]:
+            yield chunk
+
+
+def columns_from_streams(
+    streams: Iterable[BatchStream],
+    channel_type: str,
+    symbol: str,
+    columns: list[str],
+    on_error: str = "raise",
+) -> dict[str, np.ndarray]:
+    """Whole checked columns (the rows events would be built from), for one-row-one-event
+    channel types (tick, quote)."""
+    if channel_type == ChannelType.ORDERBOOK:
+        raise ValueError("book rows are not one row per event")
+    parts: dict[str, list[np.ndarray]] = {c: [] for c in columns}
+    skip = SkipReport()  # counted once, by the events pass
+    for batch, _, _ in checked_batches(streams, channel_type, symbol, on_error, skip):
+        for c in columns:
+            parts[c].append(_numpy(batch, c))
+    return {c: (np.concatenate(v) if v else np.empty(0)) for c, v in parts.items()}
 
 
 def read_native(

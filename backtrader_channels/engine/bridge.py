@@ -1,0 +1,134 @@
+"""ChannelBridge: one field of a channel as a backtrader line, for stock indicators.
+
+Create it in ``Strategy.__init__`` like a data line::
+
+    self.price = btch.ChannelBridge(channel=("tick", "BTC/USDT"), field="price")
+    self.sma = bt.ind.SMA(self.price, period=20)
+
+The bridge advances (gets one more value) each time its channel applies an event; indicators on it
+advance with it. ``[0]`` is the value after the channel's latest event, ``[-1]`` the value after
+the event before, and an indicator's minimum period counts events of that channel. See
+``docs/bridge.md`` for the rules when channels tick at different rates.
+"""
+
+from __future__ import annotations
+
+import math
+from operator import attrgetter
+from typing import Any
+
+import backtrader as bt
+from backtrader.metabase import findowner
+
+from ..channels.base import Channel
+from ..errors import ChannelError
+from ..events import ChannelType
+
+#: field -> how to compute it from native columns (for precomputing tick and quote bridges)
+COLUMN_FIELDS: dict[str, dict[str, Any]] = {
+    ChannelType.TICK: {
+        "price": "price",
+        "volume": "volume",
+        "timestamp": "timestamp",
+        "recv_timestamp": "recv_timestamp",
+        "trade_id": "trade_id",
+        "last_price": "price",
+    },
+    ChannelType.QUOTE: {
+        "bid_price": "bid_price",
+        "bid_size": "bid_size",
+        "ask_price": "ask_price",
+        "ask_size": "ask_size",
+        "best_bid.price": "bid_price",
+        "best_bid.size": "bid_size",
+        "best_ask.price": "ask_price",
+        "best_ask.size": "ask_size",
+        "timestamp": "timestamp",
+        "recv_timestamp": "recv_timestamp",
+        "mid_price": ("bid_price", "ask_price", lambda b, a: (b + a) * 0.5),
+        "spread": ("bid_price", "ask_price", lambda b, a: a - b),
+    },
+}
+
+
+def field_reader(channel: Channel, field: str) -> Any:
+    """A function of no arguments returning ``field`` of ``channel`` now (NaN when unknown).
+
+    The field is looked up on the channel first (``mid_price``, ``spread``, ``microprice``,
+    ``imbalance``, ``best_bid.price``, ...), then on its latest event (``price``, ``volume``).
+    """
+    head = field.split(".")[0]
+    on_channel = hasattr(type(channel), head)
+    get = attrgetter(field)
+    nan = math.nan
+
+    if on_channel:
+
+        def read() -> float:
+            try:
+                value = get(channel)
+            except AttributeError:  # e.g. best_bid is None on an empty side
+                return nan
+            return nan if value is None else float(value)
+    else:
+
+        def read() -> float:
+            latest = channel.latest
+            if latest is None:
+                return nan
+            value = get(latest)
+            return nan if value is None else float(value)
+
+    return read
+
+
+class ChannelBridge(bt.LineSeries):
+    """One field of a channel as a line (``lines.value``), usable by stock indicators.
+
+    Parameters: ``channel`` (a channel or its key ``(type, symbol)``), ``field`` (an event
+    attribute such as ``price``, a nested one such as ``best_bid.price``, or a derived book field:
+    ``mid_price``, ``spread``, ``microprice``, ``imbalance``), ``clock`` (another bridge: advance
+    with it instead, reading this channel's latest value, so the two can feed one indicator), and
+    ``precompute`` (default True: in backtests, fill tick and quote bridges and their indicators
+    ahead from the recorded columns).
+    """
+
+    lines = ("value",)
+    params = (("channel", None), ("field", "price"), ("clock", None), ("precompute", True))
+
+    def __init__(self) -> None:
+        owner = findowner(self, bt.Strategy)
+        if owner is None:
+            raise ChannelError("create ChannelBridge inside a Strategy's __init__")
+        channel = self.p.channel
+        if isinstance(channel, tuple):
+            channels = owner.cerebro.channels if hasattr(owner.cerebro, "channels") else {}
+            if channel not in channels:
+                raise ChannelError(f"no channel {channel}; channels: {sorted(channels)}")
+            channel = channels[channel]
+        if not isinstance(channel, Channel):
+            raise ChannelError(f"ChannelBridge needs a channel or a channel key, got {channel!r}")
+        clock = self.p.clock
+        if clock is not None and not isinstance(clock, ChannelBridge):
+            raise ChannelError("ChannelBridge clock= must be another ChannelBridge")
+        self.channel: Channel = channel
+        self.field: str = self.p.field
+        self.read = field_reader(channel, self.field)
+        self.strategy = owner
+        if not hasattr(owner, "_btch_bridges"):
+            owner._btch_bridges = []
+        owner._btch_bridges.append(self)
+
+    @property
+    def value_line(self) -> Any:
+        """The bridge's line buffer."""
+        return self.lines[0]
+
+    @property
+    def clock_bridge(self) -> ChannelBridge:
+        """The bridge whose channel advances this one (itself unless ``clock=`` was given)."""
+        return self.p.clock.clock_bridge if self.p.clock is not None else self
+
+    def column_spec(self) -> Any:
+        """How to compute this field from native columns, or None if it cannot be."""
+        return COLUMN_FIELDS.get(self.channel.channel_type, {}).get(self.field)

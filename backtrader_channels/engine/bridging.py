@@ -1,0 +1,189 @@
+"""Driving bridges and the indicators on them in tick mode.
+
+A *group* is a clock bridge, the bridges sampled on its clock (``clock=``) and every indicator
+computed from them. Groups leave the strategy's own indicator list (so bar indicators and
+``next()`` on bars are not disturbed) and advance when their channel applies an event:
+
+* **precomputed** (backtests, tick and quote bridges): the bridge's values are read ahead from the
+  recorded columns, backtrader's vectorised ``_once`` computes every indicator of the group, and
+  advancing is moving each line's index by one;
+* **incremental** (book fields, ``clock=`` groups, live data, or ``precompute=False``): advancing
+  appends the channel's current value and runs each indicator's ``_next``.
+
+Both give the same values. After an event that advanced a strategy's group, the strategy's
+``next()`` runs once all its groups have reached their minimum period (``prenext()`` before,
+``nextstart()`` the first time), unless the strategy has bar channels: then ``next()`` follows
+the bars.
+"""
+
+from __future__ import annotations
+
+from array import array
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+from backtrader.lineiterator import LineIterator
+
+from ..errors import ChannelError
+from .bridge import ChannelBridge
+
+_IND = LineIterator.IndType
+
+
+def _inputs(it: Any) -> list[Any]:
+    return list(getattr(it, "datas", None) or getattr(it, "_datas", None) or [])
+
+
+def _buffers(obj: Any, out: dict[int, Any]) -> None:
+    """Every LineBuffer of ``obj`` and of its child indicators, by id."""
+    for line in obj.lines:
+        out.setdefault(id(line), line)
+    for child in getattr(obj, "_lineiterators", {}).get(_IND, []):
+        _buffers(child, out)
+
+
+class BridgeGroup:
+    """A clock bridge, bridges sampled on it and the indicators computed from them."""
+
+    def __init__(self, clock: ChannelBridge):
+        self.clock = clock
+        self.channel = clock.channel
+        self.bridges: list[ChannelBridge] = [clock]
+        self.iterators: list[Any] = []
+        self.minperiod = 1
+        self.precomputed = False
+        self._buffers: list[Any] = []
+
+    @property
+    def buffers(self) -> list[Any]:
+        """All line buffers of the group (bridges and indicators), each once."""
+        if not self._buffers:
+            found: dict[int, Any] = {}
+            for obj in [*self.bridges, *self.iterators]:
+                _buffers(obj, found)
+            self._buffers = list(found.values())
+        return self._buffers
+
+    @property
+    def can_precompute(self) -> bool:
+        """Whether the values can be read ahead from recorded columns."""
+        return (
+            len(self.bridges) == 1
+            and self.clock.p.precompute
+            and self.clock.column_spec() is not None
+        )
+
+    def precompute(self, values: np.ndarray) -> None:
+        """Fill the bridge with ``values`` and compute every indicator ahead."""
+        line = self.clock.value_line
+        line.reset()
+        line.array = array("d", np.asarray(values, dtype=np.float64).tobytes())
+        for it in self.iterators:
+            it._once()
+        for buf in self.buffers:
+            buf.home()
+        self.precomputed = True
+
+    def advance_precomputed(self) -> None:
+        """One more value: move every line's index."""
+        for buf in self.buffers:
+            buf._idx += 1
+            buf.lencount += 1
+
+    def advance_incremental(self) -> None:
+        """One more value: append each bridge's current value, then run the indicators."""
+        for bridge in self.bridges:
+            bridge.value_line.forward(bridge.read())
+        for it in self.iterators:
+            it._next()
+
+    def ready(self) -> bool:
+        """Whether the group has reached its minimum period."""
+        return len(self.clock.value_line) >= self.minperiod
+
+
+def build_groups(strat: Any) -> list[BridgeGroup]:
+    """Group the strategy's bridges and the indicators on them; take those indicators out of the
+    strategy's own list. Raises ChannelError for an indicator mixing clocks."""
+    bridges: list[ChannelBridge] = list(getattr(strat, "_btch_bridges", []))
+    if not bridges:
+        return []
+    groups: dict[int, BridgeGroup] = {}
+    owner: dict[int, BridgeGroup] = {}  # id of a bridge/indicator or of one of its lines
+    for bridge in bridges:
+        clock = bridge.clock_bridge
+        group = groups.get(id(clock))
+        if group is None:
+            group = groups[id(clock)] = BridgeGroup(clock)
+        if bridge is not clock:
+            group.bridges.append(bridge)
+        for obj in (bridge, *bridge.lines):
+            owner[id(obj)] = group
+    for it in list(strat._lineiterators[_IND]):
+        roots = set()
+        for d in _inputs(it):
+            g = owner.get(id(d))
+            if g is None:
+                g = next((owner[id(x)] for x in getattr(d, "lines", []) if id(x) in owner), None)
+            roots.add(id(g) if g is not None else None)
+        if roots == {None} or not roots:
+            continue  # an indicator on bars or other datas
+        if None in roots or len(roots) > 1:
+            raise ChannelError(
+                f"{type(it).__name__} mixes bridges of different channels (or a bridge and a "
+                "data feed); sample one on the other's clock: ChannelBridge(..., clock=other)"
+            )
+        group = next(g for g in groups.values() if id(g) in roots)
+        group.iterators.append(it)
+        group.minperiod = max(group.minperiod, int(getattr(it, "_minperiod", 1)))
+        for obj in (it, *it.lines):
+            owner[id(obj)] = group
+        strat._lineiterators[_IND].remove(it)
+    return list(groups.values())
+
+
+def advancer(groups: list[BridgeGroup]) -> Callable[[], None] | None:
+    """One callable advancing every group of one channel, or None when there are none."""
+    if not groups:
+        return None
+    if len(groups) == 1:
+        g = groups[0]
+        if not g.precomputed:
+            return g.advance_incremental
+        bufs = tuple(g.buffers)
+        if len(bufs) == 2:  # the common case, a bridge and one indicator line
+            a, b = bufs
+
+            def advance_two() -> None:
+                a._idx += 1
+                a.lencount += 1
+                b._idx += 1
+                b.lencount += 1
+
+            return advance_two
+        return g.advance_precomputed
+    steps = [g.advance_precomputed if g.precomputed else g.advance_incremental for g in groups]
+
+    def advance_all() -> None:
+        for step in steps:
+            step()
+
+    return advance_all
+
+
+def next_caller(strat: Any, groups: list[BridgeGroup]) -> Callable[[Any], None]:
+    """The callback that runs ``prenext``/``nextstart``/``next`` after a bridged event."""
+    state = {"ready": False}
+    nxt = strat.next
+
+    def call(_ev: Any) -> None:
+        if state["ready"]:
+            nxt()
+        elif all(g.ready() for g in groups):
+            state["ready"] = True
+            strat.nextstart()
+        else:
+            strat.prenext()
+
+    return call
