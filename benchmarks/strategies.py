@@ -86,3 +86,63 @@ class TickBars(bt.feed.DataBase):
         lines.open[0] = lines.high[0] = lines.low[0] = lines.close[0] = price
         lines.volume[0] = volume
         return True
+
+
+class RawSmaTicks(bt.Strategy):
+    """Issue 4 baseline: a 20-tick SMA computed by hand in ``on_tick``; counts price > SMA."""
+
+    def start(self):
+        self.window = deque(maxlen=20)
+        self.total = 0.0
+        self.above = 0
+
+    def on_tick(self, tick):
+        price, window = tick.price, self.window
+        if len(window) == 20:
+            self.total -= window[0]
+        window.append(price)
+        self.total += price
+        if len(window) == 20 and price > self.total / 20:
+            self.above += 1
+
+
+class BridgeSmaTicks(bt.Strategy):
+    """The same, reading ``SMA(bridge, 20)`` in ``on_tick``."""
+
+    def __init__(self):
+        from backtrader_channels import ChannelBridge
+
+        self.px = ChannelBridge(channel=("tick", "BTC/USDT"), field="price")
+        self.sma = bt.ind.SMA(self.px, period=20)
+        self.above = 0
+
+    def on_tick(self, tick):
+        if tick.price > self.sma[0]:  # NaN before the 20th tick: False
+            self.above += 1
+
+
+class BridgeSmaNext(bt.Strategy):
+    """The same, the plain backtrader way: ``next()`` over bridged lines."""
+
+    def __init__(self):
+        from backtrader_channels import ChannelBridge
+
+        self.px = ChannelBridge(channel=("tick", "BTC/USDT"), field="price")
+        self.sma = bt.ind.SMA(self.px, period=20)
+        self.above = 0
+
+    def next(self):
+        if self.px[0] > self.sma[0]:
+            self.above += 1
+
+
+class StockSmaBars(bt.Strategy):
+    """The same in stock backtrader, one bar per tick."""
+
+    def __init__(self):
+        self.sma = bt.ind.SMA(self.data.close, period=20)
+        self.above = 0
+
+    def next(self):
+        if self.data.close[0] > self.sma[0]:
+            self.above += 1

@@ -8,14 +8,12 @@ reported per tick. Run: ``python -m pytest benchmarks/ --benchmark-only``.
 from __future__ import annotations
 
 import backtrader as bt
-import pyarrow.parquet as pq
 import pytest
 
 import backtrader_channels as btch
-from backtrader_channels.events import ns_to_num
 from backtrader_channels.sources import read_native
 
-from .conftest import N_STOCK, N_TICKS
+from .conftest import N_TICKS
 from .strategies import CountBars, CountTicks, SmaFlipBars, SmaFlipTicks, TickBars
 
 
@@ -26,15 +24,6 @@ def tick_run(path, strategy):
     cerebro.addstrategy(strategy)
     cerebro.run(mode=btch.RunMode.TICK)
     return cerebro
-
-
-@pytest.fixture(scope="module")
-def stock_ticks(ticks_path):
-    t = pq.read_table(ticks_path, columns=["timestamp", "price", "volume"]).slice(0, N_STOCK)
-    ts = t.column("timestamp").to_pylist()
-    return list(
-        zip(map(ns_to_num, ts), t.column("price").to_pylist(), t.column("volume").to_pylist())
-    )
 
 
 def stock_run(ticks, strategy, runonce=False):

@@ -321,15 +321,10 @@ def _source_name(spec: _ChannelSpec) -> str:
 
 
 def _compose(steps: list[Any], advance: Any) -> Any:
-    """One per-event hook from bar steps (taking the event) and a bridge advancer (none)."""
-    if advance is None and not steps:
-        return None
-    if not steps:
-        return lambda ev: advance()
-    if advance is None and len(steps) == 1:
-        return steps[0]
-    all_steps = [*steps, (lambda ev: advance()) if advance is not None else None]
-    run = [s for s in all_steps if s is not None]
+    """One per-event hook from bar steps and a bridge advancer (all taking the event)."""
+    run = [*steps, advance] if advance is not None else list(steps)
+    if len(run) <= 1:
+        return run[0] if run else None
 
     def hook(ev: Any) -> None:
         for step in run:

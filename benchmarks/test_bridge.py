@@ -1,0 +1,46 @@
+"""ChannelBridge cost: SMA(bridge) against a hand-written SMA in on_tick, and the plain
+backtrader way (next() over bridged lines) against stock backtrader fed one bar per tick.
+
+Run: ``python -m pytest benchmarks/test_bridge.py --benchmark-only``.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+import backtrader_channels as btch
+
+from .conftest import N_TICKS
+from .strategies import BridgeSmaNext, BridgeSmaTicks, RawSmaTicks, StockSmaBars
+from .test_tick_mode import report, stock_run
+
+
+def tick_run(path, strategy):
+    cerebro = btch.Cerebro(stdstats=False)
+    cerebro.add_channel(btch.TickChannel, symbol="BTC/USDT", dataname=path)
+    cerebro.addstrategy(strategy)
+    return cerebro.run(mode=btch.RunMode.TICK)[0]
+
+
+@pytest.mark.benchmark(group="bridge-sma")
+@pytest.mark.parametrize(
+    "strategy",
+    [RawSmaTicks, BridgeSmaTicks, BridgeSmaNext],
+    ids=["raw_on_tick", "bridge_on_tick", "bridge_next"],
+)
+def test_sma_tick_mode(benchmark, ticks_path, strategy):
+    strat = benchmark.pedantic(tick_run, args=(ticks_path, strategy), rounds=3, iterations=1)
+    report(benchmark, N_TICKS, above=strat.above)
+
+
+@pytest.mark.benchmark(group="bridge-sma")
+def test_sma_stock_backtrader(benchmark, stock_ticks):
+    cerebro = benchmark.pedantic(
+        stock_run,
+        args=(stock_ticks, StockSmaBars),
+        kwargs={"runonce": True},
+        rounds=1,
+        iterations=1,
+    )
+    assert cerebro is not None
+    report(benchmark, len(stock_ticks))
