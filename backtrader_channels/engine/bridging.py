@@ -215,14 +215,15 @@ def advancer(groups: list[BridgeGroup]) -> Callable[[Any], None] | None:
 
 def next_caller(strat: Any, groups: list[BridgeGroup]) -> Callable[[Any], None]:
     """The callback that runs ``prenext``/``nextstart``/``next`` after a bridged event."""
-    state = {"ready": False}
+    ready = False
     nxt = strat.next
 
     def call(_ev: Any) -> None:
-        if state["ready"]:
+        nonlocal ready
+        if ready:
             nxt()
         elif all(g.ready() for g in groups):
-            state["ready"] = True
+            ready = True
             strat.nextstart()
         else:
             strat.prenext()

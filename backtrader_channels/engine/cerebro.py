@@ -230,6 +230,8 @@ class Cerebro(bt.Cerebro):
         for strat in strats:
             groups = getattr(strat, "_btch_groups", [])
             for group in groups:
+                for obj in (*group.bridges, *group.iterators):
+                    obj._stage2()  # value semantics in next(), as Strategy._start gives the rest
                 spec = specs.get(group.channel.key)
                 if spec is not None and group.can_precompute and _is_recorded(spec.dataname):
                     group.precompute(_column_values(spec, group.clock.column_spec()))
