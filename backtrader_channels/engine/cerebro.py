@@ -24,6 +24,8 @@ from ..sources.formats import FORMATS, open_columns, open_source
 from .bars import BarChannel, parse_every
 from .bridging import BridgeGroup, advancer, build_groups, next_caller
 from .instrument import InstrumentData
+from .live_queue import LiveEventQueue
+from .live_run import live_runs
 from .loop import BOOK, QUOTE, TICK, SourceTarget, TickLoop, fanout
 from .queue import BacktestEventQueue, chunk_events
 
@@ -61,7 +63,7 @@ class Cerebro(bt.Cerebro):
     trade in ``strategy._trades`` (memory grows with the number of orders).
     """
 
-    params = (("sample_ns", 1_000_000_000), ("keep_orders", False))
+    params = (("sample_ns", 1_000_000_000), ("keep_orders", False), ("live_queue_size", 1_000_000))
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -71,6 +73,8 @@ class Cerebro(bt.Cerebro):
         self._specs: list[_ChannelSpec] = []
         self._instruments: dict[str, InstrumentData] = {}
         self._bars: list[BarChannel] = []
+        self._live_feeds: list[Any] = []
+        self._live_limits: tuple[float | None, int | None] = (None, None)
         self._tickmode = False
         self.last_run: dict[str, Any] = {}
 
@@ -162,14 +166,24 @@ class Cerebro(bt.Cerebro):
         return self._instruments[symbol]
 
     # ---- running -----------------------------------------------------------------------------
-    def run(self, mode: RunMode | str = RunMode.BAR, **kwargs: Any) -> Any:
-        """Run like ``bt.Cerebro.run``; ``mode=RunMode.TICK`` dispatches channel events."""
+    def run(
+        self,
+        mode: RunMode | str = RunMode.BAR,
+        duration: float | None = None,
+        max_events: int | None = None,
+        **kwargs: Any,
+    ) -> Any:
+        """Run like ``bt.Cerebro.run``; ``mode=RunMode.TICK`` dispatches channel events.
+
+        Live runs last until ``runstop()``, Ctrl-C, ``duration`` seconds or ``max_events``.
+        """
         mode = RunMode(mode)
+        self._live_limits = (duration, max_events)
         if mode is RunMode.BAR:
-            if self._specs:
+            if self._specs or self._live_feeds:
                 raise ChannelError("channels need run(mode=RunMode.TICK)")
             return super().run(**kwargs)
-        if not self._specs:
+        if not self._specs and not self._live_feeds:
             raise ChannelError("tick mode needs at least one channel (cerebro.add_channel)")
         if not isinstance(self._broker, TickBroker):
             raise ChannelError("tick mode needs a TickBroker (cerebro.setbroker(TickBroker()))")
@@ -265,17 +279,30 @@ class Cerebro(bt.Cerebro):
                     steps.setdefault(key, []).append(lambda ev, b=bars: b.on_time(ev[0]))
         return steps
 
-    def _run_tick(self, strats: list[Any]) -> None:
+    def add_live_feed(self, feed: Any) -> Any:
+        """Add a live feed (e.g. ``btch.feeds.CCXTLiveFeed``): its channels are created, and
+        ``run(mode=RunMode.TICK)`` then runs on live events (paper broker by default)."""
+        if self._specs:
+            raise ChannelError("a run is either recorded (add_channel) or live (add_live_feed)")
+        for kind, symbol in feed.channel_keys:
+            key = (kind, symbol)
+            if key in self.channels:
+                raise ChannelError(f"channel {key} is fed twice")
+            self.channels[key] = CHANNEL_CLASSES[kind](symbol)
+            if symbol not in self._instruments:
+                data = InstrumentData(name=symbol)
+                self._instruments[symbol] = data
+                self.adddata(data, name=symbol)
+        self._live_feeds.append(feed)
+        return feed
+
+    def _targets(self, strats: list[Any]) -> dict[Any, SourceTarget]:
+        """One dispatch target per channel: channel, data, pending orders, hooks, callbacks."""
         broker = self._broker
-        queue = BacktestEventQueue()
-        skip = SkipReport()
-        self._queue: BacktestEventQueue | None = queue
-        for strat in strats:
-            strat.lines.forward()
         advancers, next_callers = self._wire_bridges(strats)
         bar_steps = self._wire_bars(strats)
-        for spec in self._specs:
-            ch = spec.channel
+        targets: dict[Any, SourceTarget] = {}
+        for key, ch in self.channels.items():
             data = self._instruments[ch.symbol]
             if ch.channel_type in (ChannelType.QUOTE, ChannelType.ORDERBOOK):
                 broker.set_price_source(data, ch)
@@ -285,23 +312,51 @@ class Cerebro(bt.Cerebro):
                     fn = getattr(strat, name, None) if name else None
                     if callable(fn):
                         cbs.append(fn)
-            cbs.extend(next_callers.get(ch.key, []))
+            cbs.extend(next_callers.get(key, []))
             target = SourceTarget(
                 _KIND.get(ch.channel_type, QUOTE), ch, data, broker.pending_list(data), fanout(cbs)
             )
-            target.advance = _compose(bar_steps.get(ch.key, []), advancers.get(ch.key))
-            queue.add_source(_open_source(spec, skip), ch.priority, _source_name(spec), target)
-        loop = TickLoop(self, queue, strats, broker, self.p.sample_ns, self.p.keep_orders)
+            target.advance = _compose(bar_steps.get(key, []), advancers.get(key))
+            targets[key] = target
+        return targets
+
+    def _run_tick(self, strats: list[Any]) -> None:
+        broker = self._broker
+        skip = SkipReport()
+        for strat in strats:
+            strat.lines.forward()
+        targets = self._targets(strats)
+        queue: Any
+        if self._live_feeds:
+            queue = LiveEventQueue(self.p.live_queue_size)
+            runs: Any = live_runs(self, queue, targets, self._live_feeds, *self._live_limits)
+        else:
+            queue = BacktestEventQueue()
+            for spec in self._specs:
+                ch = spec.channel
+                queue.add_source(
+                    _open_source(spec, skip), ch.priority, _source_name(spec), targets[ch.key]
+                )
+            runs = queue.runs()
+        self._queue = queue
+        loop = TickLoop(self, queue, runs, strats, broker, self.p.sample_ns, self.p.keep_orders)
         t0 = time.perf_counter()
         try:
             loop.run()
+        except KeyboardInterrupt:
+            if not self._live_feeds:
+                raise
         finally:
             self._queue = None
+            if hasattr(runs, "close"):
+                runs.close()  # stops live feeds when the loop ended early
         elapsed = time.perf_counter() - t0
         events = sum(src.count for src in queue.sources)
         self.last_run = {
             "events": events,
-            "events_by_channel": {src.target.channel.key: src.count for src in queue.sources},
+            "events_by_channel": {
+                src.target.channel.key: src.count for src in queue.sources if src.target is not None
+            },
             "seconds": elapsed,
             "events_per_second": events / elapsed if elapsed > 0 else 0.0,
             "first_ts": loop.first_ts,
@@ -315,6 +370,11 @@ class Cerebro(bt.Cerebro):
                 if getattr(ch, "refused", None)
             },
         }
+        if self._live_feeds:
+            self.last_run["anomalies"] = {
+                k: v for f in self._live_feeds for k, v in f.anomaly_report().items()
+            }
+            self.last_run["queue_dropped"] = queue.dropped
 
 
 def _source_name(spec: _ChannelSpec) -> str:

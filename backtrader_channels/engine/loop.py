@@ -69,12 +69,14 @@ class TickLoop:
         self,
         cerebro: Any,
         queue: Any,
+        runs: Any,
         strats: list[Any],
         broker: Any,
         sample_ns: int,
         keep_orders: bool,
     ):
         self.cerebro, self.queue, self.strats, self.broker = cerebro, queue, strats, broker
+        self.runs = runs  # (source, start, end) runs: queue.runs() or a live queue's
         self.sample_ns = max(int(sample_ns), 1)
         self.keep_orders = keep_orders
         self.quicknotify = bool(cerebro.p.quicknotify)
@@ -166,11 +168,15 @@ class TickLoop:
         ts = 0
         if new:
             activate()  # orders placed in start()
-        for src, start, end in queue.runs():
+        for src, start, end in self.runs:
             t = src.target
             events = src.events
             if t is None:
-                ev = events[0]
+                if start == end:  # a live heartbeat: no event, just a chance to stop
+                    if cerebro._event_stop:
+                        break
+                    continue
+                ev = events[start]
                 ts = ev.timestamp
                 self.dispatch_pushed(ev)
                 if ts >= next_sample:

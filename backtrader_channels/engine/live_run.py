@@ -1,0 +1,44 @@
+"""Running the tick loop on live feeds: start them, feed a LiveEventQueue, stop cleanly."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from typing import Any
+
+from .live_queue import LiveEventQueue
+from .queue import EventSource
+
+
+def live_runs(
+    cerebro: Any,
+    queue: LiveEventQueue,
+    targets: dict[Any, Any],
+    feeds: list[Any],
+    duration: float | None,
+    max_events: int | None,
+) -> Iterator[tuple[EventSource, int, int]]:
+    """Start ``feeds`` into ``queue`` and yield its runs until ``runstop()``, ``duration``
+    seconds, ``max_events`` events, Ctrl-C or a feed's death; then stop everything."""
+    deadline = time.monotonic() + duration if duration else None
+
+    def keep_going() -> bool:
+        if cerebro._event_stop:
+            return False
+        if deadline is not None and time.monotonic() >= deadline:
+            return False
+        for feed in feeds:
+            if feed.error is not None:
+                raise RuntimeError(f"live feed {feed!r} failed: {feed.error!r}")
+        return True
+
+    try:
+        for feed in feeds:
+            feed.start(queue)
+        yield from queue.runs(targets, keep_going, max_events=max_events)
+    except KeyboardInterrupt:
+        pass  # Ctrl-C ends a live run like runstop()
+    finally:
+        queue.stop()
+        for feed in feeds:
+            feed.stop()

@@ -1,0 +1,1 @@
+"""Live feeds: ccxt.pro WebSocket streams, and the loopback replay exchange."""

@@ -1,0 +1,336 @@
+"""A loopback exchange: Binance's public spot WebSocket and REST protocol on 127.0.0.1, replaying
+a recorded capture, with fault switches. An unmodified ``ccxt.pro.binance()`` connects to it once
+its URLs point here (:func:`point_ccxt_at`). For tests, demos and ``backtrader-channels live
+--replay-server``; it listens on loopback only.
+
+It speaks: ``GET /api/v3/exchangeInfo`` (and ``/fapi/v1``, ``/dapi/v1``), ``GET /api/v3/depth``
+(a snapshot of the server's own book, kept from the capture's snapshot plus every diff replayed),
+``GET /api/v3/trades`` (the most recent replayed trades, for backfill), and ``/stream`` WebSockets
+answering ``SUBSCRIBE`` and pushing combined-stream frames (``@trade``, ``@depth@100ms``,
+``@bookTicker``) from one shared replay clock, as a live exchange does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+import json
+import os
+import threading
+import time
+from collections import deque
+from typing import Any
+from urllib.parse import urlsplit
+
+from aiohttp import WSMsgType, web
+
+DATA_DIR = os.path.join(os.path.dirname(os.path.dirname(__file__)), "data")
+DEFAULT_CAPTURE = os.path.join(DATA_DIR, "binance_btcusdt_20240808_capture.jsonl.gz")
+DEFAULT_EXCHANGE_INFO = os.path.join(DATA_DIR, "binance_exchangeInfo_subset_2021.json")
+
+
+class Faults:
+    """Fault switches; each one-shot switch is consumed when it fires."""
+
+    def __init__(self) -> None:
+        self.drop_after: int | None = None  # close every socket after this many more frames
+        self.abrupt_drop = False  # close without a close frame (TCP reset)
+        self.stall_seconds = 0.0  # send no data frames for this long (pings still answered)
+        self.malformed = 0  # next N trade frames are broken JSON
+        self.out_of_order = 0  # next N trades carry a time 10 s in the past
+        self.negative_price = 0  # next N trades carry a negative price
+        self.skip_depth = 0  # next N depth diffs are not sent (a sequence gap)
+        self.fail_depth_rest = 0  # next N REST depth snapshots answer HTTP 503
+
+
+class _Book:
+    """The server's order book: what ``/api/v3/depth`` serves."""
+
+    def __init__(self, snapshot: dict[str, Any]):
+        self.bids = {float(p): s for p, s in snapshot["bids"]}
+        self.asks = {float(p): s for p, s in snapshot["asks"]}
+        self.last_id = int(snapshot["lastUpdateId"])
+
+    def apply(self, diff: dict[str, Any]) -> None:
+        for side, levels in ((self.bids, diff["b"]), (self.asks, diff["a"])):
+            for price, size in levels:
+                if float(size) == 0.0:
+                    side.pop(float(price), None)
+                else:
+                    side[float(price)] = size
+        self.last_id = int(diff["u"])
+
+    def snapshot(self, limit: int) -> dict[str, Any]:
+        bids = sorted(self.bids.items(), reverse=True)[:limit]
+        asks = sorted(self.asks.items())[:limit]
+        return {
+            "lastUpdateId": self.last_id,
+            "bids": [[repr(p), s] for p, s in bids],
+            "asks": [[repr(p), s] for p, s in asks],
+        }
+
+
+def load_capture(path: str) -> tuple[dict[str, Any], list[tuple[int, str, dict[str, Any]]]]:
+    """The capture's depth snapshot and its frames ``(receive_ns, stream, data)`` after it."""
+    snapshot: dict[str, Any] | None = None
+    frames: list[tuple[int, str, dict[str, Any]]] = []
+    opener: Any = gzip.open if path.endswith(".gz") else open
+    with opener(path, "rt", encoding="utf-8") as fh:
+        for line in fh:
+            head, _, body = line.partition(" ")
+            msg = json.loads(body)
+            if "lastUpdateId" in msg and snapshot is None:
+                snapshot = msg
+            elif "stream" in msg:
+                frames.append((int(head), msg["stream"], msg["data"]))
+    if snapshot is None:
+        raise ValueError(f"{path}: no REST depth snapshot line")
+    snap_id = int(snapshot["lastUpdateId"])
+    # diffs already inside the snapshot are history; everything else replays in recorded order
+    frames = [f for f in frames if "@depth" not in f[1] or int(f[2]["u"]) > snap_id]
+    return snapshot, frames
+
+
+class ReplayExchange:
+    """The loopback exchange server (see module doc). ``start()`` returns the port."""
+
+    def __init__(
+        self,
+        capture: str = DEFAULT_CAPTURE,
+        exchange_info: str = DEFAULT_EXCHANGE_INFO,
+        rate: float | None = None,
+        start_when: int = 1,
+        loop_forever: bool = False,
+    ):
+        self.snapshot, self.frames = load_capture(capture)
+        with open(exchange_info, encoding="utf-8") as fh:
+            self.exchange_info = json.load(fh)
+        self.rate = rate  # frames per second (None: as fast as the clients read)
+        self.start_when = start_when  # replay starts once this many streams are subscribed
+        self.loop_forever = loop_forever
+        self.faults = Faults()
+        self.book = _Book(self.snapshot)
+        self.recent_trades: deque[dict[str, Any]] = deque(maxlen=1000)
+        self.sent = 0  # frames replayed
+        self.offset_ms = 0  # added to recorded exchange times (set when the replay starts)
+        self.done = threading.Event()
+        self.port = 0
+        self._subs: dict[Any, set[str]] = {}
+        self._queues: dict[Any, asyncio.Queue[Any]] = {}
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._runner: web.AppRunner | None = None
+        self._ready = threading.Event()
+
+    # ---- lifecycle ---------------------------------------------------------------------------
+    def start(self) -> int:
+        """Serve on 127.0.0.1 in a background thread; return the port."""
+        self._thread = threading.Thread(target=self._serve, name="replay-exchange", daemon=True)
+        self._thread.start()
+        if not self._ready.wait(10):
+            raise RuntimeError("replay exchange did not start")
+        return self.port
+
+    def stop(self) -> None:
+        """Close every socket and stop the server."""
+        if self._loop is not None:
+            fut = asyncio.run_coroutine_threadsafe(self._shutdown(), self._loop)
+            try:
+                fut.result(5)
+            except Exception:  # noqa: BLE001 - shutting down anyway
+                pass
+            self._loop.call_soon_threadsafe(self._loop.stop)
+        if self._thread is not None:
+            self._thread.join(5)
+
+    def drop_connections(self, abrupt: bool = False) -> None:
+        """Close every client socket now (fault injection)."""
+        if self._loop is not None:
+            asyncio.run_coroutine_threadsafe(self._close_all(abrupt), self._loop).result(5)
+
+    def _serve(self) -> None:
+        self._loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(self._loop)
+        app = web.Application()
+        for prefix, key in (("/api/v3", "spot"), ("/fapi/v1", "linear"), ("/dapi/v1", "inverse")):
+            app.router.add_get(f"{prefix}/exchangeInfo", self._info_handler(key))
+        app.router.add_get("/api/v3/depth", self._depth)
+        app.router.add_get("/api/v3/trades", self._trades)
+        app.router.add_get("/api/v3/ping", self._ping)
+        app.router.add_get("/stream", self._ws)
+        app.router.add_get("/stream/{n}", self._ws)
+        self._runner = web.AppRunner(app)
+        self._loop.run_until_complete(self._runner.setup())
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        self._loop.run_until_complete(site.start())
+        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        self._replay_task = self._loop.create_task(self._replay())
+        self._ready.set()
+        self._loop.run_forever()
+
+    async def _shutdown(self) -> None:
+        self._replay_task.cancel()
+        await self._close_all(False)
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    async def _close_all(self, abrupt: bool) -> None:
+        for ws in list(self._queues):
+            if abrupt and ws._req is not None and ws._req.transport is not None:
+                ws._req.transport.abort()
+            else:
+                await ws.close()
+
+    # ---- REST ---------------------------------------------------------------------------------
+    def _info_handler(self, key: str) -> Any:
+        async def handler(request: web.Request) -> web.Response:
+            body = {k: v for k, v in self.exchange_info[key].items() if not k.startswith("_")}
+            return web.json_response(body)
+
+        return handler
+
+    async def _ping(self, request: web.Request) -> web.Response:
+        return web.json_response({})
+
+    async def _depth(self, request: web.Request) -> web.Response:
+        if self.faults.fail_depth_rest > 0:
+            self.faults.fail_depth_rest -= 1
+            return web.json_response({"code": -1001, "msg": "Internal error"}, status=503)
+        limit = int(request.query.get("limit", "1000"))
+        return web.json_response(self.book.snapshot(limit))
+
+    async def _trades(self, request: web.Request) -> web.Response:
+        limit = int(request.query.get("limit", "500"))
+        trades = list(self.recent_trades)[-limit:]
+        return web.json_response(
+            [
+                {
+                    "id": t["t"],
+                    "price": t["p"],
+                    "qty": t["q"],
+                    "quoteQty": repr(float(t["p"]) * float(t["q"])),
+                    "time": t["T"],
+                    "isBuyerMaker": t["m"],
+                    "isBestMatch": True,
+                }
+                for t in trades
+            ]
+        )
+
+    # ---- WebSocket ----------------------------------------------------------------------------
+    async def _ws(self, request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse(heartbeat=None, autoping=True)
+        await ws.prepare(request)
+        queue: asyncio.Queue[Any] = asyncio.Queue()
+        self._subs[ws] = set()
+        self._queues[ws] = queue
+        sender = asyncio.get_running_loop().create_task(self._send(ws, queue))
+        try:
+            async for msg in ws:
+                if msg.type != WSMsgType.TEXT:
+                    continue
+                req = json.loads(msg.data)
+                if req.get("method") == "SUBSCRIBE":
+                    self._subs[ws].update(req.get("params", []))
+                    await ws.send_str(json.dumps({"result": None, "id": req.get("id")}))
+                elif req.get("method") == "UNSUBSCRIBE":
+                    self._subs[ws].difference_update(req.get("params", []))
+                    await ws.send_str(json.dumps({"result": None, "id": req.get("id")}))
+        finally:
+            sender.cancel()
+            self._subs.pop(ws, None)
+            self._queues.pop(ws, None)
+        return ws
+
+    async def _send(self, ws: web.WebSocketResponse, queue: asyncio.Queue[Any]) -> None:
+        while True:
+            text = await queue.get()
+            if ws.closed:
+                return
+            await ws.send_str(text)
+
+    def _subscribed(self) -> int:
+        return sum(len(s) for s in self._subs.values())
+
+    async def _replay(self) -> None:
+        while self._subscribed() < self.start_when:
+            await asyncio.sleep(0.005)
+        interval = 1.0 / self.rate if self.rate else 0.0
+        loop = asyncio.get_running_loop()
+        t0 = loop.time()
+        # exchange times move to now, as on a live exchange (spacing kept)
+        first = next((int(d.get("E", d.get("T", 0))) for _, _, d in self.frames if "E" in d), 0)
+        self.offset_ms = int(time.time() * 1000) - first if first else 0
+        while True:
+            for _recv, stream, data in self.frames:
+                await self._one_frame(stream, data)
+                self.sent += 1
+                if interval:
+                    delay = t0 + self.sent * interval - loop.time()
+                    if delay > 0:
+                        await asyncio.sleep(delay)
+                elif self.sent % 64 == 0:
+                    await self._backpressure()
+            if not self.loop_forever:
+                break
+        self.done.set()
+
+    async def _backpressure(self) -> None:
+        """As fast as possible, but never far ahead of the slowest client."""
+        await asyncio.sleep(0)
+        while any(q.qsize() > 2000 for q in self._queues.values()):
+            await asyncio.sleep(0.001)
+
+    async def _one_frame(self, stream: str, data: dict[str, Any]) -> None:
+        f = self.faults
+        if self.offset_ms:
+            data = dict(data)
+            for key in ("E", "T"):
+                if key in data:
+                    data[key] = int(data[key]) + self.offset_ms
+        if f.stall_seconds > 0:
+            seconds, f.stall_seconds = f.stall_seconds, 0.0
+            await asyncio.sleep(seconds)
+        if f.drop_after is not None:
+            f.drop_after -= 1
+            if f.drop_after <= 0:
+                f.drop_after = None
+                await self._close_all(f.abrupt_drop)
+        if "@depth" in stream:
+            self.book.apply(data)  # the exchange's book moves on, sent or not
+            if f.skip_depth > 0:
+                f.skip_depth -= 1
+                return
+        text: str
+        if stream.endswith("@trade"):
+            self.recent_trades.append(data)
+            if f.malformed > 0:
+                f.malformed -= 1
+                text = '{"stream": "' + stream + '", "data": {"e": "trade", "p": '
+            else:
+                if f.out_of_order > 0:
+                    f.out_of_order -= 1
+                    data = dict(data, T=int(data["T"]) - 10_000, E=int(data["E"]) - 10_000)
+                if f.negative_price > 0:
+                    f.negative_price -= 1
+                    data = dict(data, p="-" + data["p"])
+                text = json.dumps({"stream": stream, "data": data})
+        else:
+            text = json.dumps({"stream": stream, "data": data})
+        for ws, subs in list(self._subs.items()):
+            if stream in subs:
+                queue = self._queues.get(ws)
+                if queue is not None:
+                    queue.put_nowait(text)
+
+
+def point_ccxt_at(exchange: Any, port: int) -> Any:
+    """Point an unmodified ``ccxt.pro.binance`` at the loopback exchange on ``port``."""
+    base = f"http://127.0.0.1:{port}"
+    for key, url in list(exchange.urls["api"].items()):
+        if isinstance(url, str) and url.startswith("http"):
+            exchange.urls["api"][key] = base + urlsplit(url).path
+    ws = exchange.urls["api"]["ws"]
+    ws["spot"] = f"ws://127.0.0.1:{port}/stream"  # ccxt tells spot from futures by "/stream"
+    exchange.options["fetchTradesMethod"] = "publicGetTrades"
+    return exchange

@@ -1,0 +1,111 @@
+"""LiveDataValidator: what a live stream must not do, checked per channel, counted, reported.
+
+| anomaly | when | action |
+|---|---|---|
+| ``out_of_order`` | a timestamp before the channel's previous one | **reject** (the strategy never sees time go back) |
+| ``non_positive_price`` | a trade price, bid or ask <= 0 | **reject** |
+| ``negative_size`` | a trade volume, bid/ask size or book level size < 0 | **reject** |
+| ``time_jump`` | more than ``max_gap_ns`` (1 h) after the channel's previous event | warn (deliver) |
+| ``crossed_book`` | best bid >= best ask in a quote or book snapshot | warn (deliver) |
+| ``stale`` | a stream silent longer than its stall timeout (reported by the feed) | warn |
+
+Connection-level anomalies (disconnects, reconnects, trade gaps, duplicates, book resyncs,
+snapshot failures) are added by the feed with :meth:`record`.
+"""  # noqa: E501
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from typing import Any
+
+REJECT = ("out_of_order", "non_positive_price", "negative_size")
+
+
+class LiveDataValidator:
+    """Checks events per ``(channel_type, symbol)``; thread-safe; ``report()`` any time."""
+
+    def __init__(self, max_gap_ns: int = 3_600_000_000_000):
+        self.max_gap_ns = max_gap_ns
+        self._last: dict[tuple[str, str], int] = {}
+        self._counts: dict[tuple[str, str], Counter[str]] = {}
+        self._details: dict[tuple[str, str], list[Any]] = {}
+        self._lock = threading.Lock()
+        self.accepted = 0
+
+    def record(self, key: tuple[str, str], anomaly: str, detail: Any = None) -> None:
+        """Count an anomaly of ``key`` (and keep up to 100 details, e.g. gap id ranges)."""
+        with self._lock:
+            self._counts.setdefault(key, Counter())[anomaly] += 1
+            if detail is not None:
+                details = self._details.setdefault(key, [])
+                if len(details) < 100:
+                    details.append((anomaly, detail))
+
+    def validate(self, event: Any) -> bool:
+        """True to deliver the event; False (counted) to reject it."""
+        key = (event.channel_type, event.channel_name)
+        ts = event[0]
+        last = self._last.get(key)
+        if last is not None and ts < last:
+            self.record(key, "out_of_order", (last, ts))
+            return False
+        bad = self._check_values(event)
+        if bad is not None:
+            self.record(key, bad)
+            return False
+        if last is not None and ts - last > self.max_gap_ns:
+            self.record(key, "time_jump", (last, ts))
+        if self._crossed(event):
+            self.record(key, "crossed_book")
+        self._last[key] = ts
+        self.accepted += 1
+        return True
+
+    @staticmethod
+    def _check_values(ev: Any) -> str | None:
+        ctype = ev.channel_type
+        if ctype == "tick":
+            if not ev.price > 0:
+                return "non_positive_price"
+            if ev.volume < 0:
+                return "negative_size"
+        elif ctype == "quote":
+            if not (ev.bid_price > 0 and ev.ask_price > 0):
+                return "non_positive_price"
+            if ev.bid_size < 0 or ev.ask_size < 0:
+                return "negative_size"
+        elif ctype == "orderbook":
+            for levels in (ev.bids, ev.asks):
+                for price, size in levels:
+                    if not price > 0:
+                        return "non_positive_price"
+                    if size < 0:
+                        return "negative_size"
+        return None
+
+    @staticmethod
+    def _crossed(ev: Any) -> bool:
+        if ev.channel_type == "quote":
+            return bool(ev.bid_price >= ev.ask_price)
+        if ev.channel_type == "orderbook" and ev.is_snapshot and ev.bids and ev.asks:
+            return bool(max(p for p, _ in ev.bids) >= min(p for p, _ in ev.asks))
+        return False
+
+    def report(self) -> dict[str, Any]:
+        """``{"type:symbol": {anomaly: count, ..., "details": [...]}}``."""
+        with self._lock:
+            out: dict[str, Any] = {}
+            for key, counts in self._counts.items():
+                entry: dict[str, Any] = dict(counts)
+                if key in self._details:
+                    entry["details"] = list(self._details[key])
+                out[f"{key[0]}:{key[1]}"] = entry
+            return out
+
+    def count(self, anomaly: str, key: tuple[str, str] | None = None) -> int:
+        """How many ``anomaly`` were seen (on ``key``, or on every channel)."""
+        with self._lock:
+            if key is not None:
+                return self._counts.get(key, Counter())[anomaly]
+            return sum(c[anomaly] for c in self._counts.values())
