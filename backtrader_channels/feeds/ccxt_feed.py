@@ -95,6 +95,8 @@ class CCXTLiveFeed:
         self.error: BaseException | None = None
         self._last_trade_id: dict[str, int] = {}
         self._book_ts: dict[str, int] = {}
+        self._book_nonce: dict[str, Any] = {}
+        self._from_cache_upto: dict[str, int] = {}
         self._running = False
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -197,25 +199,21 @@ class CCXTLiveFeed:
             try:
                 events = await asyncio.wait_for(watch(symbol), timeout=self.stall_timeout)
             except asyncio.TimeoutError:
+                # ccxt.pro resolves a watch on the *next* message: updates that arrived between
+                # two calls wait in its cache. Take them first; only a silent cache is a stall.
+                pending = self._from_cache(kind, symbol)
+                if pending:
+                    self._deliver(pending)
+                    continue
                 self.validator.record(key, "stale")
                 await self._reset_socket(kind, symbol)
                 connected = False
                 continue
             except asyncio.CancelledError:
                 raise
-            except ccxt.NetworkError as exc:
-                name = {
-                    "ChecksumError": "book_resync",
-                    "InvalidNonce": "book_resync",
-                    "ExchangeNotAvailable": "snapshot_failed",
-                }.get(type(exc).__name__, "disconnect")
-                self.validator.record(key, name, type(exc).__name__)
-                connected = False
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, self.backoff_max)
-                continue
             except ccxt.BaseError as exc:
-                self.validator.record(key, "error", type(exc).__name__)
+                self.validator.record(key, _anomaly_of(kind, exc), type(exc).__name__)
+                connected = False
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, self.backoff_max)
                 continue
@@ -226,11 +224,12 @@ class CCXTLiveFeed:
 
     async def _reset_socket(self, kind: str, symbol: str) -> None:
         """Tear down the socket a stream uses, so the next watch dials a new one."""
-        marker = {"tick": "@trade", "orderbook": "@depth", "quote": "@bookTicker"}[kind]
+        # ccxt keys a socket's subscriptions by message hash: "trade::BTC/USDT", ...
+        marker = {"tick": "trade", "orderbook": "orderbook", "quote": "bidsask"}[kind]
         ex = self.exchange
         for url, client in list(getattr(ex, "clients", {}).items()):
-            subs = " ".join(str(k) for k in getattr(client, "subscriptions", {}))
-            if marker in subs or kind in subs or not subs:
+            subs = " ".join(str(k) for k in getattr(client, "subscriptions", {})).lower()
+            if (marker in subs and symbol.lower() in subs) or not subs:
                 try:
                     await client.close()
                 except Exception:  # noqa: BLE001 - the socket may be half dead already
@@ -249,17 +248,41 @@ class CCXTLiveFeed:
                 self.writer.write(e.channel_type, e.channel_name, (e,))
         self.delivered += self.queue.push_many(ok)
 
+    def _from_cache(self, kind: str, symbol: str) -> list[Any]:
+        """Updates waiting in ccxt's caches that no watch call has returned yet."""
+        recv = time.time_ns()
+        ex = self.exchange
+        if kind == "tick":
+            last = self._last_trade_id.get(symbol)
+            cached = list(getattr(ex, "trades", {}).get(symbol) or [])
+            new = [t for t in cached if last is None or (_int_id(t.get("id")) or 0) > last]
+            return self._trade_events(new, symbol, recv)
+        if kind == "orderbook":
+            ob = getattr(ex, "orderbooks", {}).get(symbol)
+            if (
+                ob is not None
+                and ob.get("nonce") is not None
+                and (ob.get("nonce") != self._book_nonce.get(symbol))
+            ):
+                return self._book_event(ob, symbol, recv)
+        return []
+
     # ---- conversions -------------------------------------------------------------------------
     async def _watch_trades(self, symbol: str) -> list[Any]:
         trades = await self.exchange.watch_trades(symbol)
         recv = time.time_ns()
+        out = await self._trade_events_async(trades, symbol, recv)
+        return out
+
+    async def _trade_events_async(self, trades: list[Any], symbol: str, recv: int) -> list[Any]:
         out: list[Any] = []
         last = self._last_trade_id.get(symbol)
         for t in trades:
             tid = _int_id(t.get("id"))
             if tid is not None and last is not None:
                 if tid <= last:
-                    self.validator.record(("tick", symbol), "duplicate_trade")
+                    if tid > self._from_cache_upto.get(symbol, -1):  # not our own cache read
+                        self.validator.record(("tick", symbol), "duplicate_trade")
                     continue
                 if tid > last + 1:
                     out.extend(await self._backfill(symbol, last + 1, tid - 1, recv))
@@ -268,6 +291,22 @@ class CCXTLiveFeed:
                 last = tid
         if last is not None:
             self._last_trade_id[symbol] = last
+        return out
+
+    def _trade_events(self, trades: list[Any], symbol: str, recv: int) -> list[Any]:
+        """Trades from ccxt's cache (no backfill: the next watch call will see any gap)."""
+        out = []
+        last = self._last_trade_id.get(symbol)
+        for t in trades:
+            tid = _int_id(t.get("id"))
+            if tid is not None and last is not None and tid != last + 1:
+                break  # leave gaps and oddities to the regular path
+            out.append(_tick(t, symbol, tid, recv))
+            if tid is not None:
+                last = tid
+        if last is not None:
+            self._last_trade_id[symbol] = last
+            self._from_cache_upto[symbol] = last
         return out
 
     async def _backfill(self, symbol: str, first: int, last: int, recv: int) -> list[Any]:
@@ -294,7 +333,9 @@ class CCXTLiveFeed:
 
     async def _watch_book(self, symbol: str) -> list[Any]:
         ob = await self.exchange.watch_order_book(symbol)
-        recv = time.time_ns()
+        return self._book_event(ob, symbol, time.time_ns())
+
+    def _book_event(self, ob: Any, symbol: str, recv: int) -> list[Any]:
         depth = self.book_depth
         bids = tuple((float(p), float(s)) for p, s, *_ in ob["bids"][:depth])
         asks = tuple((float(p), float(s)) for p, s, *_ in ob["asks"][:depth])
@@ -302,6 +343,7 @@ class CCXTLiveFeed:
         ts = int(ob["timestamp"]) * _MS if ob.get("timestamp") else self._book_ts.get(symbol, recv)
         self._book_ts[symbol] = ts
         nonce = ob.get("nonce")
+        self._book_nonce[symbol] = nonce
         return [OrderBookEvent(ts, bids, asks, True, symbol, recv, nonce, nonce)]
 
     async def _watch_quote(self, symbol: str) -> list[Any]:
@@ -322,6 +364,18 @@ class CCXTLiveFeed:
                 _int_id(info.get("u")),
             )
         ]
+
+
+def _anomaly_of(kind: str, exc: Exception) -> str:
+    """The anomaly a ccxt exception stands for on a ``kind`` stream."""
+    name = type(exc).__name__
+    if name in ("ChecksumError", "InvalidNonce"):
+        return "book_resync"  # a sequence gap: ccxt dropped the book, the next watch resyncs
+    if kind == "orderbook" and name in ("ExchangeNotAvailable", "OperationFailed"):
+        return "snapshot_failed"  # the REST snapshot failed past ccxt's own retries
+    if isinstance(exc, ccxt.NetworkError):
+        return "disconnect"
+    return "error"
 
 
 def _int_id(value: Any) -> int | None:
