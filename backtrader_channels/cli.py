@@ -39,6 +39,12 @@ def _convert(args: argparse.Namespace) -> int:
     return 0
 
 
+def _live(args: argparse.Namespace) -> int:
+    from .live_cli import run_live_command
+
+    return run_live_command(args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the CLI."""
     parser = argparse.ArgumentParser(
@@ -67,6 +73,39 @@ def build_parser() -> argparse.ArgumentParser:
         help="stop at the first bad row (default) or skip and count bad rows",
     )
     conv.set_defaults(func=_convert)
+    live = sub.add_parser(
+        "live",
+        help="run a strategy on live ccxt.pro data (paper trading)",
+        description="Run a strategy on live WebSocket data through ccxt.pro with the paper broker. "
+        "--replay-server starts a local exchange replaying a real recording, to try live mode "
+        "without an account or network.",
+    )
+    live.add_argument(
+        "strategy",
+        nargs="?",
+        default=None,
+        help="module:Class or path.py:Class (default: the demo scalper)",
+    )
+    live.add_argument("--exchange", default="binance", help="ccxt exchange id (default binance)")
+    live.add_argument("--symbol", action="append", help="symbol, e.g. BTC/USDT (repeatable)")
+    live.add_argument(
+        "--channels",
+        default="tick,orderbook,quote",
+        help="comma-separated channel types (default: tick,orderbook,quote)",
+    )
+    mode = live.add_mutually_exclusive_group()
+    mode.add_argument("--paper", action="store_true", help="simulated fills (the default)")
+    mode.add_argument("--real", action="store_true", help="real orders (not available yet)")
+    live.add_argument("--record", metavar="DIR", help="record every event under DIR")
+    live.add_argument(
+        "--replay-server",
+        action="store_true",
+        help="start the loopback replay exchange and connect to it",
+    )
+    live.add_argument("--duration", type=float, help="stop after this many seconds")
+    live.add_argument("--max-events", type=int, help="stop after this many events")
+    live.add_argument("--cash", type=float, default=10_000.0, help="paper cash (default 10000)")
+    live.set_defaults(func=_live)
     return parser
 
 
@@ -79,6 +118,11 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         return int(args.func(args))
+    except KeyboardInterrupt:
+        return 1
     except Exception as exc:  # one clear line, not a traceback
+        if type(exc).__name__ == "UsageError":
+            print(f"backtrader-channels: error: {exc}", file=sys.stderr)
+            return 2
         print(f"backtrader-channels: error: {exc}", file=sys.stderr)
         return 1

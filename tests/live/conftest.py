@@ -52,7 +52,12 @@ def server():
 
 
 def run_live(
-    srv, strategy=Collector, duration=25.0, channels=("tick", "orderbook", "quote"), **feed_kw
+    srv,
+    strategy=Collector,
+    duration=25.0,
+    channels=("tick", "orderbook", "quote"),
+    max_events=None,
+    **feed_kw,
 ):
     srv.start_when = len(channels)  # the replay starts once every stream has subscribed
     ex = point_ccxt_at(ccxtpro.binance(), srv.port)
@@ -65,7 +70,7 @@ def run_live(
     cerebro = btch.Cerebro()
     cerebro.add_live_feed(feed)
     cerebro.addstrategy(strategy)
-    strat = cerebro.run(mode=btch.RunMode.TICK, duration=duration)[0]
+    strat = cerebro.run(mode=btch.RunMode.TICK, duration=duration, max_events=max_events)[0]
     return cerebro, feed, strat
 
 
