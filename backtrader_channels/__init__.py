@@ -12,6 +12,7 @@ from .engine.bars import BarChannel, PartialBar
 from .engine.bridge import ChannelBridge
 from .engine.cerebro import Cerebro, RunMode
 from .engine.instrument import InstrumentData
+from .engine.live_queue import LiveEventQueue
 from .engine.queue import BacktestEventQueue
 from .errors import ChannelError, DataError
 from .events import (
@@ -24,8 +25,20 @@ from .events import (
     TickEvent,
     ns_to_num,
 )
+from .live.validator import LiveDataValidator
 
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str) -> object:
+    """``btch.feeds`` is imported on first use (it brings ccxt, about 0.9 s to import)."""
+    if name == "feeds":
+        import importlib
+
+        module = importlib.import_module(".feeds", __name__)
+        globals()["feeds"] = module
+        return module
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 __all__ = [
     "BacktestEventQueue",
@@ -41,6 +54,8 @@ __all__ = [
     "EventPriority",
     "InstrumentData",
     "Level",
+    "LiveDataValidator",
+    "LiveEventQueue",
     "OrderBookChannel",
     "OrderBookEvent",
     "QuoteChannel",
@@ -50,5 +65,6 @@ __all__ = [
     "TickChannel",
     "TickEvent",
     "datasets",
+    "feeds",
     "ns_to_num",
 ]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import heapq
 import threading
+from collections import deque
 from collections.abc import Iterable, Iterator
 from itertools import count
 from typing import Any
@@ -25,6 +26,9 @@ class LiveEventQueue:
         if overflow not in ("drop_oldest", "drop_newest"):
             raise ValueError("overflow must be 'drop_oldest' or 'drop_newest'")
         self.maxsize, self.overflow = maxsize, overflow
+        # events arriving in key order (the usual case) queue in a deque, O(1) both ends;
+        # only late arrivals go through the heap. pop merges the two heads.
+        self._fifo: deque[tuple[int, int, int, Any]] = deque()
         self._heap: list[tuple[int, int, int, Any]] = []
         self._seq = count()
         self._cond = threading.Condition(threading.Lock())
@@ -36,7 +40,7 @@ class LiveEventQueue:
         self.sources: list[EventSource] = []
 
     def __len__(self) -> int:
-        return len(self._heap)
+        return len(self._fifo) + len(self._heap)
 
     def push(self, event: Any) -> bool:
         """Add one event (any thread); False if it was dropped."""
@@ -48,35 +52,57 @@ class LiveEventQueue:
         with self._cond:
             if self.stopped:
                 return 0
-            heap, seq, push = self._heap, self._seq, heapq.heappush
+            fifo, heap, seq = self._fifo, self._heap, self._seq
+            tail = fifo[-1] if fifo else None
+            append, hpush = fifo.append, heapq.heappush
             for ev in events:
-                push(heap, (ev[0], ev.priority, next(seq), ev))
+                item = (ev[0], ev.priority, next(seq), ev)
+                if tail is None or item >= tail:
+                    append(item)
+                    tail = item
+                else:
+                    hpush(heap, item)
                 kept += 1
             self.pushed += kept
-            over = len(heap) - self.maxsize
+            over = len(fifo) + len(heap) - self.maxsize
             if over > 0:
                 self.dropped += over
-                if self.overflow == "drop_oldest":
-                    for _ in range(over):
-                        heapq.heappop(heap)
-                else:
-                    newest = heapq.nlargest(over, heap, key=lambda e: e[2])
-                    ids = {e[2] for e in newest}
-                    self._heap = heap = [e for e in heap if e[2] not in ids]
-                    heapq.heapify(heap)
                 kept -= over
+                self._drop(over)
             self._cond.notify()
         return kept
+
+    def _drop(self, n: int) -> None:
+        fifo, heap = self._fifo, self._heap
+        if self.overflow == "drop_oldest":
+            for _ in range(n):
+                if heap and (not fifo or heap[0] < fifo[0]):
+                    heapq.heappop(heap)
+                else:
+                    fifo.popleft()
+            return
+        items = sorted([*fifo, *heap], key=lambda e: e[2])[:-n]  # drop the newest arrivals
+        items.sort()
+        self._fifo, self._heap = deque(items), []
 
     def pop_many(self, max_items: int = 4096, timeout: float | None = None) -> list[Any]:
         """Up to ``max_items`` events in order, waiting up to ``timeout`` s for the first."""
         with self._cond:
-            if not self._heap and not self.stopped:
+            fifo, heap = self._fifo, self._heap
+            if not fifo and not heap and not self.stopped:
                 self._cond.wait(timeout)
-            heap = self._heap
-            n = min(max_items, len(heap))
-            pop = heapq.heappop
-            return [pop(heap)[3] for _ in range(n)]
+            if not heap:
+                n = min(max_items, len(fifo))
+                pop = fifo.popleft
+                return [pop()[3] for _ in range(n)]
+            out: list[Any] = []
+            hpop = heapq.heappop
+            while len(out) < max_items and (fifo or heap):
+                if heap and (not fifo or heap[0] < fifo[0]):
+                    out.append(hpop(heap)[3])
+                else:
+                    out.append(fifo.popleft()[3])
+            return out
 
     def pop(self, timeout: float | None = None) -> Any:
         """One event, or None after ``timeout`` seconds (or once stopped and empty)."""

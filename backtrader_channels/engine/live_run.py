@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Iterator
 from typing import Any
 
 from .live_queue import LiveEventQueue
 from .queue import EventSource
+
+SWITCH_INTERVAL_S = 0.0002
 
 
 def live_runs(
@@ -32,6 +35,10 @@ def live_runs(
                 raise RuntimeError(f"live feed {feed!r} failed: {feed.error!r}")
         return True
 
+    # Feed threads and the engine share the GIL; with CPython's default 5 ms switch interval an
+    # event could wait up to 5 ms for the engine to be scheduled. Restored when the run ends.
+    old_interval = sys.getswitchinterval()
+    sys.setswitchinterval(min(old_interval, SWITCH_INTERVAL_S))
     try:
         for feed in feeds:
             feed.start(queue)
@@ -42,3 +49,4 @@ def live_runs(
         queue.stop()
         for feed in feeds:
             feed.stop()
+        sys.setswitchinterval(old_interval)

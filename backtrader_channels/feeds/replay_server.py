@@ -324,6 +324,33 @@ class ReplayExchange:
                     queue.put_nowait(text)
 
 
+def _serve_child(conn: Any, kwargs: dict[str, Any], trades_only: bool) -> None:
+    server = ReplayExchange(**kwargs)
+    if trades_only:
+        server.frames = [f for f in server.frames if f[1].endswith("@trade")]
+    conn.send(server.start())
+    conn.recv()  # any message: stop
+    server.stop()
+
+
+def serve_in_subprocess(trades_only: bool = False, **kwargs: Any) -> tuple[int, Any]:
+    """Run a ReplayExchange in its own process (its own GIL, as a real exchange would be).
+    Returns ``(port, stop)``; faults cannot be switched from outside."""
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("spawn")
+    parent, child = ctx.Pipe()
+    proc = ctx.Process(target=_serve_child, args=(child, kwargs, trades_only), daemon=True)
+    proc.start()
+    port = parent.recv()
+
+    def stop() -> None:
+        parent.send("stop")
+        proc.join(10)
+
+    return port, stop
+
+
 def point_ccxt_at(exchange: Any, port: int) -> Any:
     """Point an unmodified ``ccxt.pro.binance`` at the loopback exchange on ``port``."""
     base = f"http://127.0.0.1:{port}"

@@ -1,0 +1,120 @@
+"""Live path: LiveEventQueue throughput into the engine, and receive-to-callback latency.
+
+Run: ``python -m pytest benchmarks/test_live.py --benchmark-only``.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import backtrader as bt
+import ccxt.pro as ccxtpro
+import numpy as np
+import pytest
+
+import backtrader_channels as btch
+from backtrader_channels import TickEvent
+from backtrader_channels.feeds.ccxt_feed import CCXTLiveFeed
+from backtrader_channels.feeds.replay_server import point_ccxt_at, serve_in_subprocess
+
+N_EVENTS = 1_000_000
+
+
+class PreparedFeed:
+    """A feed that pushes ready-made events from its own thread, frame-sized batches of 100."""
+
+    def __init__(self, events):
+        self.events = events
+        self.error = None
+        self.channel_keys = [("tick", "BTC/USDT")]
+        self._thread = None
+
+    def start(self, queue):
+        def produce():
+            ev = self.events
+            for i in range(0, len(ev), 100):
+                while queue.push_many(ev[i : i + 100]) == 0 and not queue.stopped:
+                    time.sleep(0)
+
+        self._thread = threading.Thread(target=produce, daemon=True)
+        self._thread.start()
+
+    def stop(self):
+        if self._thread is not None:
+            self._thread.join(5)
+
+    @property
+    def alive(self):
+        return self._thread is not None and self._thread.is_alive()
+
+    def anomaly_report(self):
+        return {}
+
+
+class Count(bt.Strategy):
+    def start(self):
+        self.n = 0
+
+    def on_tick(self, t):
+        self.n += 1
+
+
+@pytest.mark.benchmark(group="live-queue")
+def test_live_queue_throughput_into_the_engine(benchmark):
+    events = [
+        TickEvent(1_700_000_000_000_000_000 + i * 1000, 100.0 + (i % 7), 1.0, "buy", i, "BTC/USDT")
+        for i in range(N_EVENTS)
+    ]
+
+    def run():
+        cerebro = btch.Cerebro(stdstats=False)
+        cerebro.add_live_feed(PreparedFeed(events))
+        cerebro.addstrategy(Count)
+        strat = cerebro.run(mode=btch.RunMode.TICK, max_events=N_EVENTS)[0]
+        return strat.n
+
+    assert benchmark.pedantic(run, rounds=3, iterations=1) == N_EVENTS
+    benchmark.extra_info["events_per_s"] = round(N_EVENTS / benchmark.stats.stats.median)
+
+
+class Latency(bt.Strategy):
+    def start(self):
+        self.lat = []
+
+    def on_tick(self, t):
+        self.lat.append(time.time_ns() - t.recv_timestamp)
+        if t.trade_id == 3735693015:
+            self.env.runstop()
+
+
+@pytest.mark.benchmark(group="live-latency")
+def test_receive_to_callback_latency_at_10k_trades_per_s(benchmark):
+    """The replay exchange (its own process) sends trade frames only, paced at 10,000 a second,
+    over loopback; latency is from the feed's receipt stamp to the strategy's on_tick."""
+
+    def run():
+        port, stop = serve_in_subprocess(trades_only=True, rate=10_000, start_when=1)
+        try:
+            feed = CCXTLiveFeed(
+                point_ccxt_at(ccxtpro.binance(), port),
+                ["BTC/USDT"],
+                channels=("tick",),
+                stall_timeout=2.0,
+            )
+            cerebro = btch.Cerebro(stdstats=False)
+            cerebro.add_live_feed(feed)
+            cerebro.addstrategy(Latency)
+            strat = cerebro.run(mode=btch.RunMode.TICK, duration=30)[0]
+        finally:
+            stop()
+        return np.array(strat.lat) / 1e3  # microseconds
+
+    lat = benchmark.pedantic(run, rounds=1, iterations=1)
+    assert len(lat) >= 9000
+    benchmark.extra_info.update(
+        trades=len(lat),
+        p50_us=round(float(np.percentile(lat, 50)), 1),
+        p99_us=round(float(np.percentile(lat, 99)), 1),
+        max_us=round(float(lat.max()), 1),
+    )
