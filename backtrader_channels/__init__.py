@@ -40,6 +40,7 @@ def __getattr__(name: str) -> object:
         return module
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
+
 __all__ = [
     "BacktestEventQueue",
     "BarChannel",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from typing import NoReturn
 
 from . import __version__
 
@@ -39,20 +40,45 @@ def _convert(args: argparse.Namespace) -> int:
     return 0
 
 
+def _backtest(args: argparse.Namespace) -> int:
+    from .commands import run_backtest_command
+
+    return run_backtest_command(args)
+
+
+def _inspect(args: argparse.Namespace) -> int:
+    from .commands import run_inspect_command
+
+    return run_inspect_command(args)
+
+
+def _record(args: argparse.Namespace) -> int:
+    from .commands import run_record_command
+
+    return run_record_command(args)
+
+
 def _live(args: argparse.Namespace) -> int:
     from .live_cli import run_live_command
 
     return run_live_command(args)
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, with usage errors as one line on stderr and exit code 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the CLI."""
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="backtrader-channels",
         description="Tick and order-book backtests for backtrader strategies.",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     demo = sub.add_parser("demo", help="backtest an example strategy on the bundled real sample")
     demo.add_argument("--json", action="store_true", help="print the report as JSON")
     demo.set_defaults(func=_demo)
@@ -106,6 +132,74 @@ def build_parser() -> argparse.ArgumentParser:
     live.add_argument("--max-events", type=int, help="stop after this many events")
     live.add_argument("--cash", type=float, default=10_000.0, help="paper cash (default 10000)")
     live.set_defaults(func=_live)
+
+    bt_ = sub.add_parser(
+        "backtest",
+        help="backtest a strategy on recorded data (tick mode)",
+        description="Backtest STRATEGY (module:Class or path.py:Class) on recorded data; every "
+        "channel and symbol found in the data is added. Prints the run report.",
+    )
+    bt_.add_argument("strategy", help="module:Class or path/to/file.py:Class")
+    bt_.add_argument(
+        "--data",
+        action="append",
+        required=True,
+        metavar="PATH",
+        help="file, directory or glob (repeatable)",
+    )
+    bt_.add_argument("--format", choices=FORMAT_CHOICES, help="input format (default: detect)")
+    bt_.add_argument("--symbol", action="append", help="only these symbols (repeatable)")
+    bt_.add_argument("--cash", type=float, default=10_000.0, help="starting cash (default 10000)")
+    bt_.add_argument(
+        "--commission",
+        type=float,
+        default=0.0,
+        help="commission per trade, a fraction of value (e.g. 0.001)",
+    )
+    bt_.add_argument("--param", action="append", metavar="K=V", help="strategy parameter")
+    bt_.add_argument("--from", dest="from", metavar="TIME", help="start (ISO time, UTC)")
+    bt_.add_argument("--to", metavar="TIME", help="end, exclusive (ISO time, UTC)")
+    bt_.add_argument(
+        "--on-error",
+        choices=("raise", "skip"),
+        default="raise",
+        help="bad rows: stop (default) or skip and count",
+    )
+    bt_.add_argument("--plot", metavar="PNG", help="write price/fills, equity and position")
+    bt_.add_argument("--json", metavar="FILE", help="write the report as JSON")
+    bt_.add_argument(
+        "--progress",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="progress bar (default: when stderr is a terminal)",
+    )
+    bt_.set_defaults(func=_backtest)
+
+    ins = sub.add_parser(
+        "inspect",
+        help="what is in a data file: channels, symbols, span, rows",
+        description="Show the channels, symbols, time span, events and "
+        "anomalies (bad rows, book gaps) of a data file or directory.",
+    )
+    ins.add_argument("path", help="file or directory")
+    ins.add_argument("--format", choices=FORMAT_CHOICES, help="input format (default: detect)")
+    ins.add_argument("--json", action="store_true", help="print JSON")
+    ins.set_defaults(func=_inspect)
+
+    rec = sub.add_parser(
+        "record",
+        help="record live data (no strategy) in the native layout",
+        description="Record live WebSocket data through ccxt.pro into "
+        "OUT/channel=*/symbol=*/date=*/ Parquet, flushed every second.",
+    )
+    rec.add_argument("--exchange", default="binance", help="ccxt exchange id (default binance)")
+    rec.add_argument("--symbol", action="append", help="symbol (repeatable)")
+    rec.add_argument("--channels", default="tick,orderbook,quote", help="channel types")
+    rec.add_argument("--out", required=True, metavar="DIR", help="output directory")
+    rec.add_argument("--replay-server", action="store_true", help="record the loopback replay")
+    rec.add_argument("--duration", type=float, help="stop after this many seconds")
+    rec.add_argument("--max-events", type=int, help="stop after this many events")
+    rec.set_defaults(func=_record)
     return parser
 
 
@@ -122,6 +216,9 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     except Exception as exc:  # one clear line, not a traceback
         if type(exc).__name__ == "UsageError":
+            print(f"backtrader-channels: error: {exc}", file=sys.stderr)
+            return 2
+        if isinstance(exc, FileNotFoundError):
             print(f"backtrader-channels: error: {exc}", file=sys.stderr)
             return 2
         print(f"backtrader-channels: error: {exc}", file=sys.stderr)

@@ -6,6 +6,7 @@ import argparse
 import importlib
 import importlib.util
 import json
+import os
 import sys
 from typing import Any
 
@@ -20,19 +21,26 @@ def load_strategy(spec: str) -> Any:
         raise UsageError(f"strategy {spec!r}: use module:Class or path.py:Class")
     where, name = spec.rsplit(":", 1)
     if where.endswith(".py"):
-        mod_spec = importlib.util.spec_from_file_location("user_strategy", where)
+        if not os.path.isfile(where):
+            raise UsageError(f"strategy file {where} not found")
+        name_ = "btch_user_" + os.path.splitext(os.path.basename(where))[0]
+        mod_spec = importlib.util.spec_from_file_location(name_, where)
         if mod_spec is None or mod_spec.loader is None:
             raise UsageError(f"cannot load {where}")
         module = importlib.util.module_from_spec(mod_spec)
+        sys.modules[name_] = module  # backtrader registers classes in their module
         mod_spec.loader.exec_module(module)
     else:
-        module = importlib.import_module(where)
+        try:
+            module = importlib.import_module(where)
+        except ImportError as exc:
+            raise UsageError(f"cannot import {where}: {exc}") from exc
     if not hasattr(module, name):
         raise UsageError(f"{where} has no {name}")
     return getattr(module, name)
 
 
-def run_live_command(args: argparse.Namespace) -> int:
+def run_live_command(args: argparse.Namespace, strategy: Any = None) -> int:
     """Run ``backtrader-channels live``; return the exit code."""
     import ccxt.pro as ccxtpro
 
@@ -51,7 +59,8 @@ def run_live_command(args: argparse.Namespace) -> int:
         return 2
     symbols = args.symbol or ["BTC/USDT"]
     channels = [c.strip() for c in args.channels.split(",") if c.strip()]
-    strategy = load_strategy(args.strategy) if args.strategy else BookImbalanceScalper
+    if strategy is None:
+        strategy = load_strategy(args.strategy) if args.strategy else BookImbalanceScalper
     server = None
     if args.replay_server:
         if args.exchange != "binance" or symbols != ["BTC/USDT"]:

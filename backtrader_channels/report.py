@@ -54,6 +54,15 @@ def run_report(cerebro: Any, strategy: Any) -> dict[str, Any]:
     dd = getattr(analyzers, "drawdown", None)
     if dd is not None:
         report["max_drawdown_pct"] = dd.get_analysis().get("max", {}).get("drawdown", 0.0)
+    sharpe = getattr(analyzers, "sharpe", None)
+    if sharpe is not None:
+        report["sharpe"] = sharpe.get_analysis().get("sharperatio")
+    if run.get("anomalies") is not None:
+        report["anomalies"] = {
+            ch: sum(n for k, n in counts.items() if k != "details")
+            for ch, counts in run["anomalies"].items()
+        }
+        report["queue_dropped"] = run.get("queue_dropped", 0)
     return report
 
 

@@ -7,6 +7,7 @@ inherited. Without ``mode=RunMode.TICK`` this class behaves exactly like ``bt.Ce
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Iterable, Iterator
 from enum import Enum
@@ -27,7 +28,7 @@ from .instrument import InstrumentData
 from .live_queue import LiveEventQueue
 from .live_run import live_runs
 from .loop import BOOK, QUOTE, TICK, SourceTarget, TickLoop, fanout
-from .queue import BacktestEventQueue, chunk_events
+from .queue import BacktestEventQueue, chunk_events, window_chunks
 
 _KIND = {ChannelType.TICK: TICK, ChannelType.QUOTE: QUOTE, ChannelType.ORDERBOOK: BOOK}
 _CALLBACK = {
@@ -45,13 +46,14 @@ class RunMode(str, Enum):
 
 
 class _ChannelSpec:
-    __slots__ = ("channel", "dataname", "format", "chunk_rows", "on_error")
+    __slots__ = ("channel", "dataname", "format", "chunk_rows", "on_error", "window")
 
     def __init__(
         self, channel: Channel, dataname: Any, fmt: str | None, chunk_rows: int, on_error: str
     ):
         self.channel, self.dataname, self.format = channel, dataname, fmt
         self.chunk_rows, self.on_error = chunk_rows, on_error
+        self.window: tuple[int | None, int | None] = (None, None)
 
 
 class Cerebro(bt.Cerebro):
@@ -60,10 +62,17 @@ class Cerebro(bt.Cerebro):
     Extra parameters: ``sample_ns`` (default 1 s): how often, in event time, analyzers advance
     and strategies get ``notify_cashvalue``/``notify_fund`` in tick mode; ``keep_orders``
     (default False): keep every order notification in ``strategy._orders`` and every closed
-    trade in ``strategy._trades`` (memory grows with the number of orders).
+    trade in ``strategy._trades`` (memory grows with the number of orders); ``live_queue_size``
+    (default 1,000,000): the LiveEventQueue bound; ``progress`` (default None: only when stderr
+    is a terminal): a progress bar for backtests.
     """
 
-    params = (("sample_ns", 1_000_000_000), ("keep_orders", False), ("live_queue_size", 1_000_000))
+    params = (
+        ("sample_ns", 1_000_000_000),
+        ("keep_orders", False),
+        ("live_queue_size", 1_000_000),
+        ("progress", None),  # tqdm bar on stderr: None = when stderr is a terminal
+    )
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -87,6 +96,8 @@ class Cerebro(bt.Cerebro):
         format: str | None = None,
         chunk_rows: int = DEFAULT_CHUNK_ROWS,
         on_error: str = "raise",
+        start: Any = None,
+        end: Any = None,
         **kwargs: Any,
     ) -> Channel:
         """Add a channel of ``channel_cls`` for ``symbol`` fed from ``dataname``.
@@ -95,7 +106,8 @@ class Cerebro(bt.Cerebro):
         arrow Table in the native schema; or an iterable of events. ``format`` is one of
         ``native``, ``tardis``, ``binance``, ``binance_ws`` (detected when omitted).
         ``on_error="skip"`` drops bad rows and counts them (``cerebro.last_run["skipped"]``)
-        instead of raising. ``kwargs`` go to the channel (e.g. ``history_size``).
+        instead of raising. ``start``/``end`` (ns, datetime or ISO string, UTC) keep events with
+        ``start <= timestamp < end``. ``kwargs`` go to the channel (e.g. ``history_size``).
         """
         if isinstance(channel_cls, str):
             if channel_cls not in CHANNEL_CLASSES:
@@ -117,7 +129,9 @@ class Cerebro(bt.Cerebro):
         if on_error not in ("raise", "skip"):
             raise ChannelError(f"on_error must be 'raise' or 'skip', not {on_error!r}")
         self.channels[channel.key] = channel
-        self._specs.append(_ChannelSpec(channel, dataname, format, chunk_rows, on_error))
+        spec = _ChannelSpec(channel, dataname, format, chunk_rows, on_error)
+        spec.window = (to_ns(start), to_ns(end))
+        self._specs.append(spec)
         if symbol not in self._instruments:
             data = InstrumentData(name=symbol)
             self._instruments[symbol] = data
@@ -247,7 +261,12 @@ class Cerebro(bt.Cerebro):
                 for obj in (*group.bridges, *group.iterators):
                     obj._stage2()  # value semantics in next(), as Strategy._start gives the rest
                 spec = specs.get(group.channel.key)
-                if spec is not None and group.can_precompute and _is_recorded(spec.dataname):
+                if (
+                    spec is not None
+                    and group.can_precompute
+                    and _is_recorded(spec.dataname)
+                    and spec.window == (None, None)
+                ):
                     group.precompute(_column_values(spec, group.clock.column_spec()))
                 by_channel.setdefault(group.channel.key, []).append(group)
             if groups and not _has_bars(strat) and _overrides_next(strat):
@@ -338,6 +357,9 @@ class Cerebro(bt.Cerebro):
                     _open_source(spec, skip), ch.priority, _source_name(spec), targets[ch.key]
                 )
             runs = queue.runs()
+            progress = self.p.progress
+            if progress or (progress is None and sys.stderr.isatty()):
+                runs = _with_progress(runs)
         self._queue = queue
         loop = TickLoop(self, queue, runs, strats, broker, self.p.sample_ns, self.p.keep_orders)
         t0 = time.perf_counter()
@@ -375,6 +397,39 @@ class Cerebro(bt.Cerebro):
                 k: v for f in self._live_feeds for k, v in f.anomaly_report().items()
             }
             self.last_run["queue_dropped"] = queue.dropped
+
+
+def _with_progress(runs: Any) -> Iterator[Any]:
+    """Pass runs through, counting handled events on a tqdm bar (updated every 256 runs)."""
+    from tqdm import tqdm
+
+    bar = tqdm(unit=" events", unit_scale=True, file=sys.stderr, desc="backtest", mininterval=0.5)
+    done = k = 0
+    try:
+        for src, start, end in runs:
+            yield src, start, end
+            done += src.pos - start
+            k += 1
+            if not k & 255:
+                bar.update(done - bar.n)
+    finally:
+        bar.update(done - bar.n)
+        bar.close()
+
+
+def to_ns(when: Any) -> int | None:
+    """ns since the epoch from an int (ns), a datetime (naive = UTC) or an ISO string."""
+    import datetime as dt
+
+    if when is None or isinstance(when, int):
+        return when
+    if isinstance(when, str):
+        when = dt.datetime.fromisoformat(when)
+    if isinstance(when, dt.datetime):
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=dt.timezone.utc)
+        return int(when.timestamp() * 1_000_000) * 1000
+    raise ChannelError(f"cannot read a time from {when!r}")
 
 
 def _source_name(spec: _ChannelSpec) -> str:
@@ -444,7 +499,11 @@ def _open_source(spec: _ChannelSpec, skip: SkipReport) -> Iterator[Any]:
         or hasattr(d, "columns")
         or (isinstance(d, (list, tuple)) and d and all(_is_path(p) for p in d))
     ):
-        return open_source(
+        chunks = open_source(
             d, ch.channel_type, ch.symbol, spec.format, spec.chunk_rows, spec.on_error, skip
         )
-    return chunk_events(d, _source_name(spec), spec.chunk_rows)
+    else:
+        chunks = chunk_events(d, _source_name(spec), spec.chunk_rows)
+    if spec.window != (None, None):
+        return window_chunks(chunks, *spec.window)
+    return chunks

@@ -87,6 +87,21 @@ def chunk_events(events: Iterable[Any], name: str, size: int = 65_536) -> Iterat
         yield ts, batch
 
 
+def window_chunks(
+    chunks: Iterable[Chunk], start_ns: int | None, end_ns: int | None
+) -> Iterator[Chunk]:
+    """Only the events with ``start_ns <= timestamp < end_ns`` (either bound optional)."""
+    for ts, events in chunks:
+        if not ts:
+            continue
+        if end_ns is not None and ts[0] >= end_ns:
+            return
+        lo = bisect_left(ts, start_ns) if start_ns is not None else 0
+        hi = bisect_left(ts, end_ns) if end_ns is not None else len(ts)
+        if lo < hi:
+            yield (ts, events) if (lo, hi) == (0, len(ts)) else (ts[lo:hi], events[lo:hi])
+
+
 class BacktestEventQueue:
     """Merge recorded sources and pushed events in (timestamp, priority, source, seq) order."""
 
