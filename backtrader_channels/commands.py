@@ -58,6 +58,9 @@ def run_backtest_command(args: argparse.Namespace) -> int:
     from .recorder import RunRecorder
     from .report import format_report, run_report
 
+    for path in args.data:
+        if not os.path.exists(path) and not any(c in path for c in "*?["):
+            raise UsageError(f"--data {path}: no such file or directory")
     strategy = load_strategy(args.strategy)
     params = parse_params(args.param)
     cerebro = Cerebro(stdstats=False, progress=None if args.progress is None else args.progress)
@@ -65,8 +68,6 @@ def run_backtest_command(args: argparse.Namespace) -> int:
     if args.commission:
         cerebro.broker.setcommission(commission=args.commission)
     for path in args.data:
-        if not os.path.exists(path) and not any(c in path for c in "*?["):
-            raise UsageError(f"--data {path}: no such file or directory")
         for ctype, symbol in _data_channels(path, args.format, args.symbol):
             key = (
                 ctype,

@@ -1,17 +1,47 @@
-"""The CLI as a user runs it (subprocess)."""
+"""The CLI as a user runs it (subprocess, real files): --help and one real run per command."""
 
 import json
+import os
 import subprocess
 import sys
 
+import pytest
+from PIL import Image
 
-def cli(*args):
+SAMPLE = os.path.join(
+    os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "backtrader_channels", "data"
+)
+TRADES = os.path.join(SAMPLE, "binance_btcusdt_20240808", "trades.parquet")
+CAPTURE = os.path.join(SAMPLE, "binance_btcusdt_20240808_capture.jsonl.gz")
+STRATEGY = """
+import backtrader as bt
+class Flip(bt.Strategy):
+    params = (("every", 200),)
+    def start(self):
+        self.n = 0
+    def on_tick(self, t):
+        self.n += 1
+        if self.n % self.p.every == 0:
+            if self.position:
+                self.close()
+            else:
+                self.buy(size=0.01)
+"""
+
+
+def cli(*args, timeout=300):
     return subprocess.run(
         [sys.executable, "-m", "backtrader_channels", *args],
         capture_output=True,
         text=True,
-        timeout=300,
+        timeout=timeout,
     )
+
+
+@pytest.mark.parametrize("command", ["demo", "backtest", "live", "convert", "record", "inspect"])
+def test_every_command_has_help(command):
+    out = cli(command, "--help")
+    assert out.returncode == 0 and "usage: backtrader-channels " + command in out.stdout
 
 
 def test_demo_prints_a_report():
@@ -26,7 +56,85 @@ def test_demo_json():
     assert json.loads(out.stdout)["events"] == 9757 + 3450
 
 
-def test_usage_errors_exit_2():
-    assert cli().returncode == 2
-    bad = cli("frobnicate")
-    assert bad.returncode == 2 and "invalid choice" in bad.stderr
+def test_backtest_with_params_plot_and_json(tmp_path):
+    strat = tmp_path / "flip.py"
+    strat.write_text(STRATEGY)
+    png, js = tmp_path / "run.png", tmp_path / "run.json"
+    out = cli(
+        "backtest",
+        f"{strat}:Flip",
+        "--data",
+        TRADES,
+        "--param",
+        "every=300",
+        "--commission",
+        "0.0001",
+        "--plot",
+        str(png),
+        "--json",
+        str(js),
+        "--from",
+        "2024-08-08T23:55:00",
+        "--to",
+        "2024-08-08T23:59:00",
+    )
+    assert out.returncode == 0, out.stderr
+    report = json.loads(js.read_text())
+    assert 0 < report["events"] < 9757 and report["orders"] > 0
+    assert report["start"] >= "2024-08-08T23:55" and report["end"] < "2024-08-08T23:59"
+    assert report["fees"] > 0 and "sharpe" in report and "max_drawdown_pct" in report
+    with Image.open(png) as img:  # a real PNG, three panels tall
+        assert img.format == "PNG" and img.size[1] > 600
+        rgb = img.convert("RGB")
+        assert len(set(rgb.getdata())) > 50  # something is drawn
+
+
+def test_inspect_names_channels_symbols_span(tmp_path):
+    out = cli("inspect", CAPTURE, "--json")
+    assert out.returncode == 0, out.stderr
+    info = json.loads(out.stdout)
+    counts = {c["channel"]: c["events"] for c in info["channels"]}
+    assert info["format"] == "binance_ws" and counts == {
+        "orderbook": 3450,
+        "quote": 28040,
+        "tick": 9757,
+    }
+    text = cli("inspect", CAPTURE)
+    assert text.returncode == 0 and "BTCUSDT" in text.stdout and "9,757 events" in text.stdout
+
+
+def test_record_from_the_replay_server(tmp_path):
+    out = cli(
+        "record",
+        "--replay-server",
+        "--symbol",
+        "BTC/USDT",
+        "--channels",
+        "tick",
+        "--out",
+        str(tmp_path / "rec"),
+        "--duration",
+        "3",
+    )
+    assert out.returncode == 0, out.stderr
+    assert (tmp_path / "rec" / "channel=tick").is_dir()
+
+
+@pytest.mark.parametrize(
+    "args,needle",
+    [
+        ((), "COMMAND"),
+        (("frobnicate",), "invalid choice"),
+        (("backtest",), "required"),
+        (("backtest", "nosuchmodule:X", "--data", TRADES), "cannot import"),
+        (("backtest", "x:Y", "--data", "/no/such/file.csv"), "no such file"),
+        (("inspect", "/no/such/file.csv"), "no such file"),
+        (("live", "--real"), "real order routing"),
+    ],
+)
+def test_bad_arguments_give_one_line_and_exit_2(args, needle):
+    out = cli(*args)
+    assert out.returncode == 2
+    lines = [ln for ln in out.stderr.strip().splitlines() if ln.strip()]
+    if args:
+        assert len(lines) == 1 and needle in lines[0]
