@@ -64,6 +64,24 @@ def _live(args: argparse.Namespace) -> int:
     return run_live_command(args)
 
 
+def _add_connection_args(p: argparse.ArgumentParser) -> None:
+    """Where live data comes from, and when the run ends (``live`` and ``record``)."""
+    p.add_argument("--exchange", default="binance", help="ccxt exchange id (default binance)")
+    p.add_argument("--symbol", action="append", help="symbol, e.g. BTC/USDT (repeatable)")
+    p.add_argument(
+        "--channels",
+        default="tick,orderbook,quote",
+        help="comma-separated channel types (default: tick,orderbook,quote)",
+    )
+    p.add_argument(
+        "--replay-server",
+        action="store_true",
+        help="start the loopback replay exchange (a real recording) and connect to it",
+    )
+    p.add_argument("--duration", type=float, help="stop after this many seconds")
+    p.add_argument("--max-events", type=int, help="stop after this many events")
+
+
 class _Parser(argparse.ArgumentParser):
     """argparse, with usage errors as one line on stderr and exit code 2."""
 
@@ -112,24 +130,11 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="module:Class or path.py:Class (default: the demo scalper)",
     )
-    live.add_argument("--exchange", default="binance", help="ccxt exchange id (default binance)")
-    live.add_argument("--symbol", action="append", help="symbol, e.g. BTC/USDT (repeatable)")
-    live.add_argument(
-        "--channels",
-        default="tick,orderbook,quote",
-        help="comma-separated channel types (default: tick,orderbook,quote)",
-    )
+    _add_connection_args(live)
     mode = live.add_mutually_exclusive_group()
     mode.add_argument("--paper", action="store_true", help="simulated fills (the default)")
     mode.add_argument("--real", action="store_true", help="real orders (not available yet)")
     live.add_argument("--record", metavar="DIR", help="record every event under DIR")
-    live.add_argument(
-        "--replay-server",
-        action="store_true",
-        help="start the loopback replay exchange and connect to it",
-    )
-    live.add_argument("--duration", type=float, help="stop after this many seconds")
-    live.add_argument("--max-events", type=int, help="stop after this many events")
     live.add_argument("--cash", type=float, default=10_000.0, help="paper cash (default 10000)")
     live.set_defaults(func=_live)
 
@@ -192,13 +197,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Record live WebSocket data through ccxt.pro into "
         "OUT/channel=*/symbol=*/date=*/ Parquet, flushed every second.",
     )
-    rec.add_argument("--exchange", default="binance", help="ccxt exchange id (default binance)")
-    rec.add_argument("--symbol", action="append", help="symbol (repeatable)")
-    rec.add_argument("--channels", default="tick,orderbook,quote", help="channel types")
+    _add_connection_args(rec)
     rec.add_argument("--out", required=True, metavar="DIR", help="output directory")
-    rec.add_argument("--replay-server", action="store_true", help="record the loopback replay")
-    rec.add_argument("--duration", type=float, help="stop after this many seconds")
-    rec.add_argument("--max-events", type=int, help="stop after this many events")
     rec.set_defaults(func=_record)
     return parser
 
