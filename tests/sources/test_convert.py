@@ -81,7 +81,7 @@ def test_cli_convert(tmp_path, capture_path):
         text=True,
         timeout=300,
     )
-    assert bad.returncode == 1 and "missing.csv" in bad.stderr
+    assert bad.returncode == 2 and "missing.csv" in bad.stderr  # a bad argument
     assert len(bad.stderr.strip().splitlines()) == 1
 
 
