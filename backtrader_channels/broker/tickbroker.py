@@ -22,7 +22,6 @@ sockets or the event loop.
 
 from __future__ import annotations
 
-from collections import deque
 from typing import Any
 
 import backtrader as bt
@@ -396,7 +395,3 @@ class TickBroker(bt.brokers.BackBroker):
             self._fill(order, size, px, now)
             if not order.alive():
                 pending.remove(order)
-
-    def notifications_pending(self) -> deque[Any]:
-        """The notification deque the engine drains after matching."""
-        return self.notifs
