@@ -8,8 +8,7 @@ import sys
 from typing import NoReturn
 
 from . import __version__
-
-FORMAT_CHOICES = ("native", "tardis", "binance", "binance_ws")
+from .sources.formats import FORMATS as FORMAT_CHOICES
 
 
 def _demo(args: argparse.Namespace) -> int:

@@ -6,7 +6,6 @@ import argparse
 import ast
 import json
 import os
-import sys
 from typing import Any
 
 from .live_cli import UsageError, load_strategy
@@ -31,20 +30,21 @@ def _data_channels(path: str, fmt: str | None, symbols: list[str] | None) -> lis
     from .sources.convert import contents
 
     if os.path.isdir(path) and any(n.startswith("channel=") for n in os.listdir(path)):
-        pairs = []
-        for ch_dir in sorted(os.listdir(path)):
-            for sym_dir in sorted(os.listdir(os.path.join(path, ch_dir))):
-                pairs.append((ch_dir.split("=", 1)[1], sym_dir.split("=", 1)[1]))
+        # a partitioned directory: each symbol=... folder's files name their symbol in a column
+        # (folder names are the symbol made path-safe, which cannot always be undone)
+        files = [
+            expand_paths(os.path.join(path, c, s))[0]
+            for c in sorted(os.listdir(path))
+            for s in sorted(os.listdir(os.path.join(path, c)))
+        ]
     else:
-        pairs = []
-        for f in expand_paths(path):
-            pairs.extend(contents(f, fmt))
-        pairs = list(dict.fromkeys(pairs))
+        files = expand_paths(path)
+    pairs = list(dict.fromkeys(pair for f in files for pair in contents(f, fmt)))
     if symbols:
         from .sources.schema import symbol_aliases
 
         wanted = {a for s in symbols for a in symbol_aliases(s)} | set(symbols)
-        pairs = [(c, s) for c, s in pairs if s in wanted or s.replace("-", "/") in wanted]
+        pairs = [(c, s) for c, s in pairs if s in wanted]
     if not pairs:
         raise UsageError(f"no channels found in {path}")
     return pairs
@@ -63,16 +63,13 @@ def run_backtest_command(args: argparse.Namespace) -> int:
             raise UsageError(f"--data {path}: no such file or directory")
     strategy = load_strategy(args.strategy)
     params = parse_params(args.param)
-    cerebro = Cerebro(stdstats=False, progress=None if args.progress is None else args.progress)
+    cerebro = Cerebro(stdstats=False, progress=args.progress)
     cerebro.broker.setcash(args.cash)
     if args.commission:
         cerebro.broker.setcommission(commission=args.commission)
     for path in args.data:
         for ctype, symbol in _data_channels(path, args.format, args.symbol):
-            key = (
-                ctype,
-                symbol.replace("-", "/") if "/" not in symbol and "-" in symbol else symbol,
-            )
+            key = (ctype, symbol)
             if key in cerebro.channels:
                 continue
             cerebro.add_channel(
@@ -122,12 +119,11 @@ def run_inspect_command(args: argparse.Namespace) -> int:
         fmt = detect_format(args.path)
     rows: list[dict[str, Any]] = []
     for ctype, symbol in _data_channels(args.path, args.format, None):
-        sym = symbol.replace("-", "/") if os.path.isdir(args.path) else symbol
         skip = SkipReport()
         n, first, last = 0, None, None
-        book = OrderBookChannel(sym) if ctype == "orderbook" else None
+        book = OrderBookChannel(symbol) if ctype == "orderbook" else None
         for ts, events in open_source(
-            args.path, ctype, sym, args.format, on_error="skip", skip=skip
+            args.path, ctype, symbol, args.format, on_error="skip", skip=skip
         ):
             n += len(events)
             first = ts[0] if first is None else first
@@ -143,7 +139,7 @@ def run_inspect_command(args: argparse.Namespace) -> int:
         rows.append(
             {
                 "channel": ctype,
-                "symbol": sym,
+                "symbol": symbol,
                 "events": n,
                 "start": None
                 if first is None
@@ -180,9 +176,3 @@ def run_record_command(args: argparse.Namespace) -> int:
     from .live_cli import run_live_command
 
     return run_live_command(args, strategy=bt.Strategy)
-
-
-def fail(message: str) -> int:
-    """Print one line to stderr; exit code 1."""
-    print(f"backtrader-channels: error: {message}", file=sys.stderr)
-    return 1

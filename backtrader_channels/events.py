@@ -171,11 +171,3 @@ class OrderBookEvent(_BookFields):
     def data(self) -> OrderBookEvent:
         """The event itself (envelope interface)."""
         return self
-
-
-#: Payload classes by channel type.
-EVENT_TYPES: dict[str, type] = {
-    ChannelType.TICK: TickEvent,
-    ChannelType.QUOTE: QuoteEvent,
-    ChannelType.ORDERBOOK: OrderBookEvent,
-}

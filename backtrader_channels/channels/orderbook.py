@@ -36,7 +36,6 @@ class OrderBookChannel(Channel):
 
     channel_type = ChannelType.ORDERBOOK
     priority = int(EventPriority.ORDERBOOK)
-    event_type = OrderBookEvent
 
     def __init__(self, symbol: str, history_size: int = 100, require_snapshot: bool = True):
         super().__init__(symbol, history_size)

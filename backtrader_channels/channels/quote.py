@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..events import ChannelType, EventPriority, Level, QuoteEvent
+from ..events import ChannelType, EventPriority, Level
 from .base import Channel
 
 
@@ -11,7 +11,6 @@ class QuoteChannel(Channel):
 
     channel_type = ChannelType.QUOTE
     priority = int(EventPriority.QUOTE)
-    event_type = QuoteEvent
 
     @property
     def best_bid(self) -> Level | None:

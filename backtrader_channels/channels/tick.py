@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..events import ChannelType, EventPriority, TickEvent
+from ..events import ChannelType, EventPriority
 from .base import Channel
 
 
@@ -11,7 +11,6 @@ class TickChannel(Channel):
 
     channel_type = ChannelType.TICK
     priority = int(EventPriority.TICK)
-    event_type = TickEvent
 
     @property
     def last_price(self) -> float | None:

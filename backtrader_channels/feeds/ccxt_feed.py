@@ -270,9 +270,7 @@ class CCXTLiveFeed:
     # ---- conversions -------------------------------------------------------------------------
     async def _watch_trades(self, symbol: str) -> list[Any]:
         trades = await self.exchange.watch_trades(symbol)
-        recv = time.time_ns()
-        out = await self._trade_events_async(trades, symbol, recv)
-        return out
+        return await self._trade_events_async(trades, symbol, time.time_ns())
 
     async def _trade_events_async(self, trades: list[Any], symbol: str, recv: int) -> list[Any]:
         out: list[Any] = []

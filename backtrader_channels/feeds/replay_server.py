@@ -117,6 +117,7 @@ class ReplayExchange:
         self.port = 0
         self._subs: dict[Any, set[str]] = {}
         self._queues: dict[Any, asyncio.Queue[Any]] = {}
+        self._requests: dict[Any, web.Request] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._runner: web.AppRunner | None = None
@@ -175,9 +176,9 @@ class ReplayExchange:
             await self._runner.cleanup()
 
     async def _close_all(self, abrupt: bool) -> None:
-        for ws in list(self._queues):
-            if abrupt and ws._req is not None and ws._req.transport is not None:
-                ws._req.transport.abort()
+        for ws, request in list(self._requests.items()):
+            if abrupt and request.transport is not None:
+                request.transport.abort()  # a TCP reset: no close frame
             else:
                 await ws.close()
 
@@ -224,6 +225,7 @@ class ReplayExchange:
         queue: asyncio.Queue[Any] = asyncio.Queue()
         self._subs[ws] = set()
         self._queues[ws] = queue
+        self._requests[ws] = request
         sender = asyncio.get_running_loop().create_task(self._send(ws, queue))
         try:
             async for msg in ws:
@@ -240,6 +242,7 @@ class ReplayExchange:
             sender.cancel()
             self._subs.pop(ws, None)
             self._queues.pop(ws, None)
+            self._requests.pop(ws, None)
         return ws
 
     async def _send(self, ws: web.WebSocketResponse, queue: asyncio.Queue[Any]) -> None:

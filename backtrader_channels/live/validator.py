@@ -102,10 +102,3 @@ class LiveDataValidator:
                     entry["details"] = list(self._details[key])
                 out[f"{key[0]}:{key[1]}"] = entry
             return out
-
-    def count(self, anomaly: str, key: tuple[str, str] | None = None) -> int:
-        """How many ``anomaly`` were seen (on ``key``, or on every channel)."""
-        with self._lock:
-            if key is not None:
-                return self._counts.get(key, Counter())[anomaly]
-            return sum(c[anomaly] for c in self._counts.values())
