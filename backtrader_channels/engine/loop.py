@@ -29,7 +29,16 @@ _DAYS_PER_NS = 1.0 / NS_PER_DAY
 class SourceTarget:
     """What the loop needs to know about one recorded source."""
 
-    __slots__ = ("kind", "channel", "data", "pending", "callback", "inline_push", "advance")
+    __slots__ = (
+        "kind",
+        "channel",
+        "data",
+        "pending",
+        "callback",
+        "inline_push",
+        "advance",
+        "lines",
+    )
 
     def __init__(
         self,
@@ -44,6 +53,14 @@ class SourceTarget:
         self.inline_push = type(channel).push is Channel.push
         #: per-event hook: bars built from this channel, bridges (and their indicators) on it
         self.advance: Callable[[Any], None] | None = None
+        #: (close array, close idx, datetime array, datetime idx) of ``data``, bound at first use
+        self.lines: tuple[Any, int, Any, int] | None = None
+
+    def bind_lines(self) -> tuple[Any, int, Any, int]:
+        """The buffers the loop writes per event (the data feed's one rewritten slot)."""
+        lines = self.data.lines
+        self.lines = (lines.close.array, lines.close.idx, lines.datetime.array, lines.datetime.idx)
+        return self.lines
 
 
 def fanout(callbacks: list[Callable[[Any], Any]]) -> Callable[[Any], Any] | None:
@@ -188,12 +205,10 @@ class TickLoop:
             # sources (runs of a few events deep in a chunk) quadratic
             run = events if start == 0 and end == len(events) else events[start:end]
             broker.clock = ch  # the broker reads "now" from the channel's latest event
-            data = t.data
-            close, ci = data.lines.close.array, data.lines.close.idx
+            close, ci, dta, di = t.lines or t.bind_lines()
             i = start
             if kind == TICK and t.inline_push:
                 hist = ch.history.append
-                dta, di = data.lines.datetime.array, data.lines.datetime.idx
                 for ev in run:
                     ts = ev[0]
                     ch.latest = ev
@@ -229,7 +244,7 @@ class TickLoop:
                         advance(ev)
                     if kind == TICK:
                         close[ci] = ev[1]
-                        data.lines.datetime.array[data.lines.datetime.idx] = ts * k + c
+                        dta[di] = ts * k + c
                         if pending:
                             on_trade(pending, ev)
                     else:
