@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import heapq
 from bisect import bisect_left, bisect_right
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from itertools import islice
 from typing import Any
 
 from ..errors import DataError
 
-Chunk = tuple[list[int], list[Any]]
+Chunk = tuple[list[int], Sequence[Any]]
 
 
 class EventSource:
@@ -41,7 +41,7 @@ class EventSource:
         self.name, self.priority, self.index, self.target = name, int(priority), index, target
         self._chunks = iter(chunks)
         self.ts: list[int] = []
-        self.events: list[Any] = []
+        self.events: Sequence[Any] = []
         self.pos = 0
         self.count = 0  # events handed out
         self._last_ts: int | None = None

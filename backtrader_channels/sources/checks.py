@@ -22,6 +22,27 @@ def _as_int64_ns(arr: Any) -> Any:
     return arr
 
 
+def in_values(arr: pa.Array, values: tuple[str, ...] | list[str]) -> np.ndarray:
+    """Which entries of a string array are in ``values`` (a numpy bool mask; nulls are False).
+
+    Dictionary-encoded arrays (how Parquet readers return ``side`` and ``symbol``) are answered
+    from their few distinct values, without decoding a string per row."""
+    if pa.types.is_dictionary(arr.type):
+        wanted = set(values)
+        hit = np.array([v in wanted for v in arr.dictionary.to_pylist()], dtype=bool)
+        if not len(hit):
+            return np.zeros(len(arr), dtype=bool)
+        indices = arr.indices
+        if indices.null_count:
+            idx = indices.fill_null(0).to_numpy()
+            return hit[idx] & arr.is_valid().to_numpy(zero_copy_only=False)
+        return hit[indices.to_numpy()]
+    if arr.type != pa.string():
+        arr = arr.cast(pa.string())
+    mask = pc.is_in(arr, value_set=pa.array(list(values), pa.string())).fill_null(False)
+    return mask.to_numpy(zero_copy_only=False)
+
+
 class StreamChecker:
     """Checks the batches of one stream (one file, or the files of one glob in order)."""
 
@@ -80,11 +101,9 @@ class StreamChecker:
             rows = np.arange(base, base + batch.num_rows)
         names = batch.schema.names
         if "symbol" in names:
-            mask = pc.is_in(batch.column("symbol"), value_set=pa.array(self.symbols))
-            mask = mask.fill_null(False)
-            if not pc.all(mask).as_py():
-                keep = mask.to_numpy(zero_copy_only=False)
-                batch, rows = batch.filter(mask), rows[keep]
+            keep = in_values(batch.column("symbol"), self.symbols)
+            if not keep.all():
+                batch, rows = batch.filter(pa.array(keep)), rows[keep]
         if not batch.num_rows:
             return batch, rows
         keep = np.ones(batch.num_rows, dtype=bool)
@@ -102,10 +121,7 @@ class StreamChecker:
             keep &= self._bad(bad, rows, f"{name} {what}", name, values)
         if self.channel_type in SIDES:
             side = batch.column("side")
-            if side.type != pa.string():
-                side = side.cast(pa.string())
-            ok = pc.is_in(side, value_set=pa.array(SIDES[self.channel_type])).fill_null(False)
-            bad = ~ok.to_numpy(zero_copy_only=False) & keep
+            bad = ~in_values(side, SIDES[self.channel_type]) & keep
             keep &= self._bad(
                 bad,
                 rows,

@@ -8,14 +8,13 @@ A chunk is two lists of equal length, timestamps ascending. Bad rows raise a loc
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from functools import partial
 from itertools import repeat
 from typing import Any
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from ..errors import DataError
 from ..events import ChannelType, OrderBookEvent, QuoteEvent, TickEvent
@@ -30,10 +29,11 @@ from .batches import (
     parquet_columns,
     table_batches,
 )
-from .checks import StreamChecker, _as_int64_ns
+from .checks import StreamChecker, _as_int64_ns, in_values
+from .lazy import LazyEvents
 from .schema import COLUMNS, REQUIRED
 
-Chunk = tuple[list[int], list[Any]]
+Chunk = tuple[list[int], Sequence[Any]]
 DEFAULT_CHUNK_ROWS = 65_536
 
 _make_tick = partial(tuple.__new__, TickEvent)
@@ -64,64 +64,84 @@ def _numpy(batch: pa.RecordBatch, name: str) -> np.ndarray:
     return arr.to_numpy(zero_copy_only=False)
 
 
-def _col_list(batch: pa.RecordBatch, name: str, cur: StreamChecker, rows: np.ndarray) -> Any:
-    """A column as a Python list, or ``None`` if the column is absent."""
+def _present(batch: pa.RecordBatch, name: str, cur: StreamChecker, rows: np.ndarray) -> Any:
+    """A column as a numpy array (timestamps as int64 ns), or ``None`` if the column is absent."""
     if name not in batch.schema.names:
         return None
     arr = batch.column(name)
     if arr.null_count:  # optional columns: a gap in them is as bad as in required ones
         i = int(np.flatnonzero(arr.is_null().to_numpy(zero_copy_only=False))[0])
         raise cur.error("missing value", int(rows[i]), name)
-    return _numpy(batch, name).tolist()
+    return _numpy(batch, name)
+
+
+def _col_list(batch: pa.RecordBatch, name: str, cur: StreamChecker, rows: np.ndarray) -> Any:
+    """A column as a Python list, or ``None`` if the column is absent."""
+    col = _present(batch, name, cur, rows)
+    return None if col is None else col.tolist()
+
+
+def _side_labels(side: pa.Array) -> Any:
+    """Interned side strings, one per row (an iterator when only buy/sell occur)."""
+    if in_values(side, ("unknown",)).any():
+        return [sys.intern(s) for s in side.to_pylist()]
+    return map(("sell", "buy").__getitem__, in_values(side, ("buy",)).tolist())
 
 
 def _tick_events(batch: pa.RecordBatch, rows: np.ndarray, cur: StreamChecker) -> Chunk:
+    """Timestamps now; the TickEvents when first read (see :mod:`.lazy`)."""
     ts = _col_list(batch, "timestamp", cur, rows)
-    recv = _col_list(batch, "recv_timestamp", cur, rows)
-    ids = _col_list(batch, "trade_id", cur, rows)
-    side = batch.column("side")
-    if pc.any(pc.equal(side, "unknown")).as_py():
-        directions: Any = [sys.intern(s) for s in side.to_pylist()]
-    else:
-        is_buy = pc.equal(side, "buy").to_numpy(zero_copy_only=False).tolist()
-        directions = map(("sell", "buy").__getitem__, is_buy)
-    events = list(
-        map(
-            _make_tick,
-            zip(
-                ts,
-                batch.column("price").to_numpy().tolist(),
-                batch.column("volume").to_numpy().tolist(),
-                directions,
-                repeat(None) if ids is None else ids,
-                repeat(cur.symbol),
-                ts if recv is None else recv,
-            ),
+    recv = _present(batch, "recv_timestamp", cur, rows)
+    ids = _present(batch, "trade_id", cur, rows)
+    price, volume, side = batch.column("price"), batch.column("volume"), batch.column("side")
+    symbol = cur.symbol
+
+    def build() -> list[Any]:
+        return list(
+            map(
+                _make_tick,
+                zip(
+                    ts,
+                    price.to_numpy().tolist(),
+                    volume.to_numpy().tolist(),
+                    _side_labels(side),
+                    repeat(None) if ids is None else ids.tolist(),
+                    repeat(symbol),
+                    ts if recv is None else recv.tolist(),
+                ),
+            )
         )
-    )
-    return ts, events
+
+    return ts, LazyEvents(len(ts), build)
 
 
 def _quote_events(batch: pa.RecordBatch, rows: np.ndarray, cur: StreamChecker) -> Chunk:
+    """Timestamps now; the QuoteEvents when first read (see :mod:`.lazy`)."""
     ts = _col_list(batch, "timestamp", cur, rows)
-    recv = _col_list(batch, "recv_timestamp", cur, rows)
-    uid = _col_list(batch, "update_id", cur, rows)
-    events = list(
-        map(
-            _make_quote,
-            zip(
-                ts,
-                batch.column("bid_price").to_numpy().tolist(),
-                batch.column("bid_size").to_numpy().tolist(),
-                batch.column("ask_price").to_numpy().tolist(),
-                batch.column("ask_size").to_numpy().tolist(),
-                repeat(cur.symbol),
-                ts if recv is None else recv,
-                repeat(None) if uid is None else uid,
-            ),
+    recv = _present(batch, "recv_timestamp", cur, rows)
+    uid = _present(batch, "update_id", cur, rows)
+    cols = [batch.column(c) for c in ("bid_price", "bid_size", "ask_price", "ask_size")]
+    symbol = cur.symbol
+
+    def build() -> list[Any]:
+        bp, bs, ap, asz = (c.to_numpy().tolist() for c in cols)
+        return list(
+            map(
+                _make_quote,
+                zip(
+                    ts,
+                    bp,
+                    bs,
+                    ap,
+                    asz,
+                    repeat(symbol),
+                    ts if recv is None else recv.tolist(),
+                    repeat(None) if uid is None else uid.tolist(),
+                ),
+            )
         )
-    )
-    return ts, events
+
+    return ts, LazyEvents(len(ts), build)
 
 
 def _book_events(batch: pa.RecordBatch, rows: np.ndarray, cur: StreamChecker, final: bool) -> Chunk:
@@ -133,7 +153,7 @@ def _book_events(batch: pa.RecordBatch, rows: np.ndarray, cur: StreamChecker, fi
     snap = _col_list(batch, "is_snapshot", cur, rows) or [False] * n
     uid = _col_list(batch, "update_id", cur, rows) or [None] * n
     fuid = _col_list(batch, "first_update_id", cur, rows) or uid
-    is_bid = pc.equal(batch.column("side"), "bid").to_numpy(zero_copy_only=False).tolist()
+    is_bid = in_values(batch.column("side"), ("bid",)).tolist()
     px = batch.column("price").to_numpy().tolist() if n else []
     sz = batch.column("size").to_numpy().tolist() if n else []
     out_ts: list[int] = []
