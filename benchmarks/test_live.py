@@ -32,9 +32,9 @@ class PreparedFeed:
 
     def start(self, queue):
         def produce():
-            ev = self.events
-            for i in range(0, len(ev), 100):
-                while queue.push_many(ev[i : i + 100]) == 0 and not queue.stopped:
+            ev, key = self.events, self.channel_keys[0]
+            for i in range(0, len(ev), 100):  # as CCXTLiveFeed pushes: a frame and its channel
+                while queue.push_many(ev[i : i + 100], key) == 0 and not queue.stopped:
                     time.sleep(0)
 
         self._thread = threading.Thread(target=produce, daemon=True)

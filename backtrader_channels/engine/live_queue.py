@@ -1,10 +1,12 @@
 """LiveEventQueue: the thread-safe, bounded queue between live feeds and the dispatch loop.
 
-Feeds push from their own threads (``push`` or, cheaper per event, ``push_many``); the engine pops
-in batches. Events leave ordered by (timestamp, priority, arrival) among those waiting. When full,
-the overflow policy decides what goes: ``"drop_oldest"`` (default: the earliest waiting event,
-so the strategy stays current) or ``"drop_newest"`` (the incoming one). Every drop is counted in
-``dropped``; nothing is lost silently. ``stop()`` wakes a waiting consumer.
+Feeds push from their own threads (``push`` or, cheaper per event, ``push_many`` with a frame's
+events and their channel key); the engine pops in batches. Batches arriving in order are kept
+whole, so the queue's cost is per batch rather than per event. Events leave ordered by
+(timestamp, priority, arrival) among those waiting. When full, the overflow policy decides what
+goes: ``"drop_oldest"`` (default: the earliest waiting events, so the strategy stays current) or
+``"drop_newest"`` (the incoming ones). Every drop is counted in ``dropped``; nothing is lost
+silently. ``stop()`` wakes a waiting consumer.
 """
 
 from __future__ import annotations
@@ -12,11 +14,13 @@ from __future__ import annotations
 import heapq
 import threading
 from collections import deque
-from collections.abc import Iterable, Iterator
-from itertools import count
+from collections.abc import Generator, Iterable, Iterator
+from operator import itemgetter
 from typing import Any
 
 from .queue import EventSource
+
+_timestamp_of = itemgetter(0)
 
 
 class LiveEventQueue:
@@ -26,11 +30,15 @@ class LiveEventQueue:
         if overflow not in ("drop_oldest", "drop_newest"):
             raise ValueError("overflow must be 'drop_oldest' or 'drop_newest'")
         self.maxsize, self.overflow = maxsize, overflow
-        # events arriving in key order (the usual case) queue in a deque, O(1) both ends;
-        # only late arrivals go through the heap. pop merges the two heads.
-        self._fifo: deque[tuple[int, int, int, Any]] = deque()
+        # Batches pushed in key order (the usual case: a frame's events, later than what waits)
+        # queue whole in a deque as [events, next index, seq of events[0], channel key]: pushing
+        # and popping them costs per batch, not per event. Late or unordered arrivals go through
+        # a heap of (timestamp, priority, seq, event); pop merges the two by full key.
+        self._fifo: deque[list[Any]] = deque()
+        self._tail: tuple[int, int] | None = None  # key of the last event in the deque
         self._heap: list[tuple[int, int, int, Any]] = []
-        self._seq = count()
+        self._seq = 0
+        self._size = 0
         self._cond = threading.Condition(threading.Lock())
         self.stopped = False
         self.dropped = 0
@@ -40,69 +48,127 @@ class LiveEventQueue:
         self.sources: list[EventSource] = []
 
     def __len__(self) -> int:
-        return len(self._fifo) + len(self._heap)
+        return self._size
 
     def push(self, event: Any) -> bool:
         """Add one event (any thread); False if it was dropped."""
-        return self.push_many((event,)) == 1
+        return self.push_many([event]) == 1
 
-    def push_many(self, events: Iterable[Any]) -> int:
-        """Add events under one lock; return how many were kept."""
-        kept = 0
+    def push_many(self, events: Iterable[Any], key: tuple[str, str] | None = None) -> int:
+        """Add events under one lock; return how many were kept.
+
+        ``key`` = ``(channel_type, symbol)`` says that every event belongs to that channel (a
+        feed's frame usually does); the engine then dispatches the batch without looking at each
+        event's channel. The first and last events are checked against it."""
+        evs = list(events)  # a copy: the queue keeps it, the caller may reuse its list
+        if not evs:
+            return 0
+        if key is not None:
+            for ev in (evs[0], evs[-1]):
+                if (ev.channel_type, ev.channel_name) != key:
+                    raise ValueError(
+                        f"event of {ev.channel_type}:{ev.channel_name} in a {key} batch"
+                    )
+        prio = getattr(type(evs[0]), "priority", None)  # an int on the event classes
+        if type(prio) is int and len(set(map(type, evs))) == 1:
+            stamps = list(map(_timestamp_of, evs))
+            in_order = _non_decreasing(stamps)
+            first_key, last_key = (stamps[0], prio), (stamps[-1], prio)
+        else:
+            keys = [(e[0], int(e.priority)) for e in evs]
+            in_order = _non_decreasing(keys)
+            first_key, last_key = keys[0], keys[-1]
         with self._cond:
             if self.stopped:
                 return 0
-            fifo, heap, seq = self._fifo, self._heap, self._seq
-            tail = fifo[-1] if fifo else None
-            append, hpush = fifo.append, heapq.heappush
-            for ev in events:
-                item = (ev[0], ev.priority, next(seq), ev)
-                if tail is None or item >= tail:
-                    append(item)
-                    tail = item
-                else:
-                    hpush(heap, item)
-                kept += 1
-            self.pushed += kept
-            over = len(fifo) + len(heap) - self.maxsize
-            if over > 0:
+            n = len(evs)
+            if self.overflow == "drop_newest":
+                room = max(self.maxsize - self._size, 0)
+                if n > room:  # the newest arrivals are this push's last events
+                    self.dropped += n - room
+                    self.pushed += n - room
+                    evs, n = evs[:room], room
+                    if not n:
+                        return 0
+                    last_key = (evs[-1][0], int(evs[-1].priority))
+            seq0 = self._seq
+            self._seq += n
+            if in_order and (self._tail is None or first_key >= self._tail):
+                self._fifo.append([evs, 0, seq0, key])
+                self._tail = last_key
+            else:
+                heap, hpush = self._heap, heapq.heappush
+                for i, ev in enumerate(evs):
+                    hpush(heap, (ev[0], int(ev.priority), seq0 + i, ev))
+            self._size += n
+            self.pushed += n
+            kept = n
+            over = self._size - self.maxsize
+            if over > 0:  # drop_oldest: the earliest waiting events go
                 self.dropped += over
-                kept -= over
-                self._drop(over)
+                kept = max(n - over, 0)
+                self._take(over)
             self._cond.notify()
         return kept
 
-    def _drop(self, n: int) -> None:
+    def _take(self, max_items: int) -> list[tuple[list[Any], Any]]:
+        """Up to ``max_items`` events in key order as (events, channel key or None) segments;
+        call with the lock held."""
         fifo, heap = self._fifo, self._heap
-        if self.overflow == "drop_oldest":
-            for _ in range(n):
-                if heap and (not fifo or heap[0] < fifo[0]):
-                    heapq.heappop(heap)
-                else:
+        out: list[tuple[list[Any], Any]] = []
+        left = min(max_items, self._size)
+        self._size -= left
+        if not heap:  # the usual case: whole batches, no per-event work
+            while left:
+                b = fifo[0]
+                evs, i = b[0], b[1]
+                avail = len(evs) - i
+                if avail <= left:
                     fifo.popleft()
-            return
-        items = sorted([*fifo, *heap], key=lambda e: e[2])[:-n]  # drop the newest arrivals
-        items.sort()
-        self._fifo, self._heap = deque(items), []
+                    out.append((evs if i == 0 else evs[i:], b[3]))
+                    left -= avail
+                else:
+                    out.append((evs[i : i + left], b[3]))
+                    b[1] = i + left
+                    left = 0
+        else:
+            merged: list[Any] = []
+            append, hpop = merged.append, heapq.heappop
+            for _ in range(left):
+                if fifo:
+                    b = fifo[0]
+                    i = b[1]
+                    ev = b[0][i]
+                    if heap and heap[0] < (ev[0], int(ev.priority), b[2] + i):
+                        append(hpop(heap)[3])
+                        continue
+                    append(ev)
+                    b[1] = i + 1
+                    if i + 1 == len(b[0]):
+                        fifo.popleft()
+                else:
+                    append(hpop(heap)[3])
+            out.append((merged, None))
+        if not fifo:
+            self._tail = None
+        return out
 
     def pop_many(self, max_items: int = 4096, timeout: float | None = None) -> list[Any]:
         """Up to ``max_items`` events in order, waiting up to ``timeout`` s for the first."""
+        segments = self.pop_segments(max_items, timeout)
+        if len(segments) == 1:
+            return segments[0][0]
+        return [ev for evs, _ in segments for ev in evs]
+
+    def pop_segments(
+        self, max_items: int = 4096, timeout: float | None = None
+    ) -> list[tuple[list[Any], Any]]:
+        """Like :meth:`pop_many`, as ``(events, key)`` segments; ``key`` is the channel all the
+        segment's events belong to, or None when unknown."""
         with self._cond:
-            fifo, heap = self._fifo, self._heap
-            if not fifo and not heap and not self.stopped:
+            if not self._size and not self.stopped:
                 self._cond.wait(timeout)
-            if not heap:
-                n = min(max_items, len(fifo))
-                pop = fifo.popleft
-                return [pop()[3] for _ in range(n)]
-            out: list[Any] = []
-            hpop = heapq.heappop
-            while len(out) < max_items and (fifo or heap):
-                if heap and (not fifo or heap[0] < fifo[0]):
-                    out.append(hpop(heap)[3])
-                else:
-                    out.append(fifo.popleft()[3])
-            return out
+            return self._take(max_items)
 
     def pop(self, timeout: float | None = None) -> Any:
         """One event, or None after ``timeout`` seconds (or once stopped and empty)."""
@@ -141,36 +207,59 @@ class LiveEventQueue:
         loose = EventSource((), 0, 1 << 30, "pushed", None)
         left = max_events if max_events is not None else -1
         while keep_going() and left != 0:
-            batch = self.pop_many(4096 if left < 0 else min(4096, left), poll)
-            if left > 0:
-                left -= len(batch)
-            if not batch:
+            segments = self.pop_segments(4096 if left < 0 else min(4096, left), poll)
+            if not segments:
                 if self.stopped:
                     return
                 yield loose, 0, 0  # heartbeat: lets the loop check its clocks
                 continue
-            i, n = 0, len(batch)
-            while i < n:
-                ev = batch[i]
-                found = sources.get((ev.channel_type, ev.channel_name))
-                if found is None:
-                    loose.events, loose.ts = [ev], [ev[0]]
-                    yield loose, 0, 1
-                    i += 1
-                    continue
-                j = i + 1
-                while (
-                    j < n
-                    and batch[j].channel_type is ev.channel_type
-                    and (batch[j].channel_name == ev.channel_name)
-                ):
-                    j += 1
-                src = found
-                src.events = batch
-                src.pos = j
-                yield src, i, j
-                src.count += src.pos - i
-                if src.pos < j:  # the loop stopped early: the rest goes back
-                    self.push_many(batch[src.pos :])
+            for k, (batch, key) in enumerate(segments):
+                if left > 0:
+                    left -= len(batch)
+                rest = yield from _segment_runs(batch, sources.get(key), sources, loose)
+                if rest is not None:  # the loop stopped early: the rest goes back
+                    for evs in (rest, *(seg[0] for seg in segments[k + 1 :])):
+                        if evs:
+                            self.push_many(evs)
                     break
-                i = j
+
+
+def _segment_runs(
+    batch: list[Any], src: EventSource | None, sources: dict[Any, EventSource], loose: EventSource
+) -> Generator[tuple[EventSource, int, int], None, list[Any] | None]:
+    """Yield the runs of one popped segment; return the events left unhandled if the loop
+    stopped early. ``src`` is the segment's source when all its events are of one channel."""
+    if src is not None:  # one channel: one run, no per-event look-up
+        n = src.pos = len(batch)
+        src.events = batch
+        yield src, 0, n
+        src.count += src.pos
+        return batch[src.pos :] if src.pos < n else None
+    i, n = 0, len(batch)
+    while i < n:
+        ev = batch[i]
+        found = sources.get((ev.channel_type, ev.channel_name))
+        if found is None:
+            loose.events, loose.ts = [ev], [ev[0]]
+            yield loose, 0, 1
+            i += 1
+            continue
+        j = i + 1
+        while (
+            j < n
+            and batch[j].channel_type is ev.channel_type
+            and (batch[j].channel_name == ev.channel_name)
+        ):
+            j += 1
+        found.events = batch
+        found.pos = j
+        yield found, i, j
+        found.count += found.pos - i
+        if found.pos < j:
+            return batch[found.pos :]
+        i = j
+    return None
+
+
+def _non_decreasing(values: list[Any]) -> bool:
+    return values == sorted(values)  # timsort on sorted input: one C-level pass

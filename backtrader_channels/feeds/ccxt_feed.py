@@ -246,7 +246,8 @@ class CCXTLiveFeed:
         if self.writer is not None:
             for e in ok:
                 self.writer.write(e.channel_type, e.channel_name, (e,))
-        self.delivered += self.queue.push_many(ok)
+        # one watch call's events are of one channel: the engine runs them without a look-up
+        self.delivered += self.queue.push_many(ok, (ok[0].channel_type, ok[0].channel_name))
 
     def _from_cache(self, kind: str, symbol: str) -> list[Any]:
         """Updates waiting in ccxt's caches that no watch call has returned yet."""
