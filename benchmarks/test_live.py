@@ -80,21 +80,33 @@ def test_live_queue_throughput_into_the_engine(benchmark):
 
 class Latency(bt.Strategy):
     def start(self):
-        self.lat = []
+        self.seen = []
 
     def on_tick(self, t):
-        self.lat.append(time.time_ns() - t.recv_timestamp)
-        if t.trade_id == 3735693015:
-            self.env.runstop()
+        self.seen.append((t.trade_id, time.time_ns(), t.recv_timestamp))
+
+
+def _percentiles(us):
+    return {
+        "p50_us": round(float(np.percentile(us, 50)), 1),
+        "p99_us": round(float(np.percentile(us, 99)), 1),
+        "max_us": round(float(us.max()), 1),
+    }
 
 
 @pytest.mark.benchmark(group="live-latency")
-def test_receive_to_callback_latency_at_10k_trades_per_s(benchmark):
-    """The replay exchange (its own process) sends trade frames only, paced at 10,000 a second,
-    over loopback; latency is from the feed's receipt stamp to the strategy's on_tick."""
+def test_frame_to_callback_latency_at_10k_trades_per_s(benchmark):
+    """The replay exchange (its own process) sends trade frames only, one every 100 µs, over
+    loopback. Latency is measured from the moment the exchange hands a trade's frame to its
+    socket (its ``time.time_ns()``, same host clock) to the strategy's ``on_tick`` for that trade:
+    an upper bound on frame-received to callback. The feed's own part, from the feed receiving
+    ccxt's parsed trades (``recv_timestamp``) to ``on_tick``, is reported beside it."""
 
     def run():
-        port, stop = serve_in_subprocess(trades_only=True, rate=10_000, start_when=1)
+        port, stop = serve_in_subprocess(
+            trades_only=True, rate=10_000, start_when=1, record_send_times=True
+        )
+        sent = None
         try:
             feed = CCXTLiveFeed(
                 point_ccxt_at(ccxtpro.binance(), port),
@@ -105,16 +117,18 @@ def test_receive_to_callback_latency_at_10k_trades_per_s(benchmark):
             cerebro = btch.Cerebro(stdstats=False)
             cerebro.add_live_feed(feed)
             cerebro.addstrategy(Latency)
-            strat = cerebro.run(mode=btch.RunMode.TICK, duration=30)[0]
+            strat = cerebro.run(mode=btch.RunMode.TICK, duration=4)[0]
         finally:
-            stop()
-        return np.array(strat.lat) / 1e3  # microseconds
+            sent = stop()
+        return strat.seen, sent
 
-    lat = benchmark.pedantic(run, rounds=1, iterations=1)
-    assert len(lat) >= 9000
-    benchmark.extra_info.update(
-        trades=len(lat),
-        p50_us=round(float(np.percentile(lat, 50)), 1),
-        p99_us=round(float(np.percentile(lat, 99)), 1),
-        max_us=round(float(lat.max()), 1),
+    seen, sent = benchmark.pedantic(run, rounds=1, iterations=1)
+    assert sent and len(seen) >= 9000
+    frame_us = np.array([(cb - sent[tid]) / 1e3 for tid, cb, _ in seen if tid in sent])
+    feed_us = np.array([(cb - recv) / 1e3 for _, cb, recv in seen])
+    benchmark.extra_info["trades"] = len(frame_us)
+    benchmark.extra_info["trades_per_ccxt_return"] = round(
+        len(seen) / len({r for *_, r in seen}), 1
     )
+    benchmark.extra_info["frame_sent_to_callback"] = _percentiles(frame_us)
+    benchmark.extra_info["feed_receipt_to_callback"] = _percentiles(feed_us)

@@ -101,6 +101,7 @@ class ReplayExchange:
         rate: float | None = None,
         start_when: int = 1,
         loop_forever: bool = False,
+        record_send_times: bool = False,
     ):
         self.snapshot, self.frames = load_capture(capture)
         with open(exchange_info, encoding="utf-8") as fh:
@@ -112,6 +113,8 @@ class ReplayExchange:
         self.book = _Book(self.snapshot)
         self.recent_trades: deque[dict[str, Any]] = deque(maxlen=1000)
         self.sent = 0  # frames replayed
+        #: trade id -> time.time_ns() when its frame was handed to the sockets (for latency)
+        self.send_times: dict[int, int] | None = {} if record_send_times else None
         self.offset_ms = 0  # added to recorded exchange times (set when the replay starts)
         self.done = threading.Event()
         self.port = 0
@@ -270,8 +273,14 @@ class ReplayExchange:
                 self.sent += 1
                 if interval:
                     delay = t0 + self.sent * interval - loop.time()
-                    if delay > 0:
+                    if delay > 0.002:
                         await asyncio.sleep(delay)
+                    else:
+                        # asyncio's timers have 1 ms granularity (epoll): sleeping on them would
+                        # send 10 frames per millisecond in bursts. Pace finer by blocking.
+                        if delay > 0:
+                            time.sleep(delay)
+                        await asyncio.sleep(0)  # let the senders put the frame on the wire
                 elif self.sent % 64 == 0:
                     await self._backpressure()
             if not self.loop_forever:
@@ -320,6 +329,8 @@ class ReplayExchange:
                 text = json.dumps({"stream": stream, "data": data})
         else:
             text = json.dumps({"stream": stream, "data": data})
+        if self.send_times is not None and stream.endswith("@trade") and "t" in data:
+            self.send_times[int(data["t"])] = time.time_ns()
         for ws, subs in list(self._subs.items()):
             if stream in subs:
                 queue = self._queues.get(ws)
@@ -334,11 +345,13 @@ def _serve_child(conn: Any, kwargs: dict[str, Any], trades_only: bool) -> None:
     conn.send(server.start())
     conn.recv()  # any message: stop
     server.stop()
+    conn.send(server.send_times)
 
 
 def serve_in_subprocess(trades_only: bool = False, **kwargs: Any) -> tuple[int, Any]:
     """Run a ReplayExchange in its own process (its own GIL, as a real exchange would be).
-    Returns ``(port, stop)``; faults cannot be switched from outside."""
+    Returns ``(port, stop)``; ``stop()`` returns the server's ``send_times`` (None unless
+    ``record_send_times=True``). Faults cannot be switched from outside."""
     import multiprocessing
 
     ctx = multiprocessing.get_context("spawn")
@@ -347,9 +360,11 @@ def serve_in_subprocess(trades_only: bool = False, **kwargs: Any) -> tuple[int, 
     proc.start()
     port = parent.recv()
 
-    def stop() -> None:
+    def stop() -> dict[int, int] | None:
         parent.send("stop")
+        times = parent.recv() if parent.poll(10) else None
         proc.join(10)
+        return times
 
     return port, stop
 
