@@ -100,7 +100,11 @@ class CCXTLiveFeed:
         self._running = False
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._tasks: list[asyncio.Task[Any]] = []
+        self._tasks: list[asyncio.Future[Any]] = []
+        self._streams: dict[tuple[str, str], asyncio.Future[Any]] = {}
+        #: loop time each stream's pending watch call began (absent: not waiting on ccxt)
+        self._watch_since: dict[tuple[str, str], float] = {}
+        self._stalled: dict[tuple[str, str], bool] = {}  # watches the watchdog cancelled
         self._ready = threading.Event()
 
     def __repr__(self) -> str:  # never shows credentials
@@ -158,7 +162,10 @@ class CCXTLiveFeed:
     async def _main(self) -> None:
         try:
             await self._with_retries(self.exchange.load_markets, ("markets", "*"))
-            self._tasks = [asyncio.ensure_future(self._stream(k, s)) for k, s in self.channel_keys]
+            self._streams = {
+                key: asyncio.ensure_future(self._stream(*key)) for key in self.channel_keys
+            }
+            self._tasks = [*self._streams.values(), asyncio.ensure_future(self._watchdog())]
             if self.writer is not None:
                 self._tasks.append(asyncio.ensure_future(self._flush_every_second()))
             self._ready.set()
@@ -195,10 +202,15 @@ class CCXTLiveFeed:
             "quote": self._watch_quote,
         }[kind]
         connected = False
+        loop = asyncio.get_running_loop()
         while self._running:
+            self._watch_since[key] = loop.time()
             try:
-                events = await asyncio.wait_for(watch(symbol), timeout=self.stall_timeout)
-            except asyncio.TimeoutError:
+                events = await watch(symbol)
+            except asyncio.CancelledError:
+                if not self._stalled.pop(key, False):
+                    raise  # stopping
+                asyncio.current_task().uncancel()  # type: ignore[union-attr]
                 # ccxt.pro resolves a watch on the *next* message: updates that arrived between
                 # two calls wait in its cache. Take them first; only a silent cache is a stall.
                 pending = self._from_cache(kind, symbol)
@@ -209,18 +221,32 @@ class CCXTLiveFeed:
                 await self._reset_socket(kind, symbol)
                 connected = False
                 continue
-            except asyncio.CancelledError:
-                raise
             except ccxt.BaseError as exc:
+                self._watch_since.pop(key, None)
                 self.validator.record(key, _anomaly_of(kind, exc), type(exc).__name__)
                 connected = False
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, self.backoff_max)
                 continue
+            self._watch_since.pop(key, None)
             if not connected:
                 connected = True
                 delay = self.backoff_initial
             self._deliver(events)
+
+    async def _watchdog(self) -> None:
+        """Cancel a stream's watch once it has waited ``stall_timeout`` seconds (one timer for
+        the feed: a ``wait_for`` per watch call cost a task and a timer per message batch)."""
+        loop = asyncio.get_running_loop()
+        period = min(self.stall_timeout / 4, 0.25)
+        while self._running:
+            await asyncio.sleep(period)
+            now = loop.time()
+            for key, since in list(self._watch_since.items()):
+                if now - since > self.stall_timeout and key not in self._stalled:
+                    del self._watch_since[key]
+                    self._stalled[key] = True
+                    self._streams[key].cancel()
 
     async def _reset_socket(self, kind: str, symbol: str) -> None:
         """Tear down the socket a stream uses, so the next watch dials a new one."""

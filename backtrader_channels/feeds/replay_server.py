@@ -263,24 +263,26 @@ class ReplayExchange:
             await asyncio.sleep(0.005)
         interval = 1.0 / self.rate if self.rate else 0.0
         loop = asyncio.get_running_loop()
-        t0 = loop.time()
         # exchange times move to now, as on a live exchange (spacing kept)
         first = next((int(d.get("E", d.get("T", 0))) for _, _, d in self.frames if "E" in d), 0)
         self.offset_ms = int(time.time() * 1000) - first if first else 0
+        # frames rendered once: serialising per send cost the server half a core at 10k/s,
+        # which the client side of the benchmarks then competed with
+        frames = [self._render(stream, data) for _recv, stream, data in self.frames]
+        t0 = loop.time()
         while True:
-            for _recv, stream, data in self.frames:
-                await self._one_frame(stream, data)
+            for stream, data, text in frames:
+                await self._one_frame(stream, data, text)
                 self.sent += 1
                 if interval:
+                    await asyncio.sleep(0)  # let the senders put the frame on the wire now
                     delay = t0 + self.sent * interval - loop.time()
                     if delay > 0.002:
                         await asyncio.sleep(delay)
-                    else:
+                    elif delay > 0:
                         # asyncio's timers have 1 ms granularity (epoll): sleeping on them would
                         # send 10 frames per millisecond in bursts. Pace finer by blocking.
-                        if delay > 0:
-                            time.sleep(delay)
-                        await asyncio.sleep(0)  # let the senders put the frame on the wire
+                        time.sleep(delay)
                 elif self.sent % 64 == 0:
                     await self._backpressure()
             if not self.loop_forever:
@@ -293,13 +295,17 @@ class ReplayExchange:
         while any(q.qsize() > 2000 for q in self._queues.values()):
             await asyncio.sleep(0.001)
 
-    async def _one_frame(self, stream: str, data: dict[str, Any]) -> None:
-        f = self.faults
+    def _render(self, stream: str, data: dict[str, Any]) -> tuple[str, dict[str, Any], str]:
+        """A frame with its exchange times moved by ``offset_ms``, and its text."""
         if self.offset_ms:
             data = dict(data)
             for key in ("E", "T"):
                 if key in data:
                     data[key] = int(data[key]) + self.offset_ms
+        return stream, data, json.dumps({"stream": stream, "data": data})
+
+    async def _one_frame(self, stream: str, data: dict[str, Any], text: str) -> None:
+        f = self.faults
         if f.stall_seconds > 0:
             seconds, f.stall_seconds = f.stall_seconds, 0.0
             await asyncio.sleep(seconds)
@@ -313,13 +319,12 @@ class ReplayExchange:
             if f.skip_depth > 0:
                 f.skip_depth -= 1
                 return
-        text: str
         if stream.endswith("@trade"):
             self.recent_trades.append(data)
             if f.malformed > 0:
                 f.malformed -= 1
                 text = '{"stream": "' + stream + '", "data": {"e": "trade", "p": '
-            else:
+            elif f.out_of_order > 0 or f.negative_price > 0:
                 if f.out_of_order > 0:
                     f.out_of_order -= 1
                     data = dict(data, T=int(data["T"]) - 10_000, E=int(data["E"]) - 10_000)
@@ -327,8 +332,6 @@ class ReplayExchange:
                     f.negative_price -= 1
                     data = dict(data, p="-" + data["p"])
                 text = json.dumps({"stream": stream, "data": data})
-        else:
-            text = json.dumps({"stream": stream, "data": data})
         if self.send_times is not None and stream.endswith("@trade") and "t" in data:
             self.send_times[int(data["t"])] = time.time_ns()
         for ws, subs in list(self._subs.items()):
