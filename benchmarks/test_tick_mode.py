@@ -12,6 +12,7 @@ import pytest
 
 import backtrader_channels as btch
 from backtrader_channels.sources import read_native
+from backtrader_channels.sources.synthetic import write_synthetic_trades
 
 from .conftest import N_TICKS
 from .strategies import CountBars, CountTicks, SmaFlipBars, SmaFlipTicks, TickBars
@@ -84,3 +85,28 @@ def test_b_sma_flip_tick_mode(benchmark, ticks_path):
 def test_b_sma_flip_stock_backtrader(benchmark, stock_ticks):
     c = benchmark.pedantic(stock_run, args=(stock_ticks, SmaFlipBars), rounds=1, iterations=1)
     report(benchmark, len(stock_ticks), value=c.broker.getvalue())
+
+
+@pytest.mark.benchmark(group="c-interleaved")
+def test_c_count_two_interleaved_symbols(benchmark, tmp_path_factory):
+    """Two symbols' trades from two files whose timestamps interleave at random (runs of about
+    two events): the merge's per-run cost, not the per-event one, dominates."""
+    d = tmp_path_factory.mktemp("interleaved")
+    n = N_TICKS // 2
+    symbols = ("BTC/USDT", "ETH/USDT")
+    paths = [
+        write_synthetic_trades(str(d / f"{k}.parquet"), n, seed=k, symbol=s)
+        for k, s in enumerate(symbols)
+    ]
+
+    def run():
+        cerebro = btch.Cerebro(stdstats=False)
+        for symbol, path in zip(symbols, paths):
+            cerebro.add_channel(btch.TickChannel, symbol=symbol, dataname=path)
+        cerebro.addstrategy(CountTicks)
+        cerebro.run(mode=btch.RunMode.TICK)
+        return cerebro
+
+    c = benchmark.pedantic(run, rounds=3, iterations=1)
+    assert c.last_run["events"] == 2 * n
+    report(benchmark, 2 * n)

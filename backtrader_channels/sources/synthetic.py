@@ -44,9 +44,15 @@ def synthetic_trades(n: int, seed: int = 42, symbol: str = "BTC/USDT") -> pa.Tab
     return pa.concat_tables(iter_synthetic_trades(n, seed, symbol=symbol))
 
 
-def write_synthetic_trades(path: str, n: int, seed: int = 42, row_group_size: int = 262_144) -> str:
+def write_synthetic_trades(
+    path: str,
+    n: int,
+    seed: int = 42,
+    row_group_size: int = 262_144,
+    symbol: str = "BTC/USDT",
+) -> str:
     """Write ``n`` synthetic trades to a Parquet file block by block (flat memory)."""
     with pq.ParquetWriter(path, schema_for(ChannelType.TICK)) as writer:
-        for table in iter_synthetic_trades(n, seed):
+        for table in iter_synthetic_trades(n, seed, symbol=symbol):
             writer.write_table(table, row_group_size=row_group_size)
     return path
