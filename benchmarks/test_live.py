@@ -5,9 +5,12 @@ Run: ``python -m pytest benchmarks/test_live.py --benchmark-only``.
 
 from __future__ import annotations
 
+import asyncio
+import json
 import threading
 import time
 
+import aiohttp
 import backtrader as bt
 import ccxt.pro as ccxtpro
 import numpy as np
@@ -132,3 +135,78 @@ def test_frame_to_callback_latency_at_10k_trades_per_s(benchmark):
     )
     benchmark.extra_info["frame_sent_to_callback"] = _percentiles(frame_us)
     benchmark.extra_info["feed_receipt_to_callback"] = _percentiles(feed_us)
+
+
+class StampingQueue:
+    """Stands in for the engine: stamps each trade when the feed pushes it."""
+
+    stopped = False
+
+    def __init__(self):
+        self.seen = []
+
+    def push_many(self, events, key=None):
+        now = time.time_ns()
+        self.seen.extend((e.trade_id, now, e.recv_timestamp) for e in events)
+        return len(events)
+
+
+@pytest.mark.benchmark(group="live-latency")
+def test_frame_to_feed_latency_without_engine(benchmark):
+    """Baseline: the same exchange and ccxt.pro feed with no engine at all (ccxt.pro's share)."""
+
+    def run():
+        port, stop = serve_in_subprocess(
+            trades_only=True, rate=10_000, start_when=1, record_send_times=True
+        )
+        queue = StampingQueue()
+        try:
+            feed = CCXTLiveFeed(
+                point_ccxt_at(ccxtpro.binance(), port), ["BTC/USDT"], channels=("tick",)
+            )
+            feed.start(queue)
+            deadline = time.monotonic() + 10
+            while len(queue.seen) < 9757 and time.monotonic() < deadline:
+                time.sleep(0.05)
+            feed.stop()
+        finally:
+            sent = stop()
+        return queue.seen, sent
+
+    seen, sent = benchmark.pedantic(run, rounds=1, iterations=1)
+    us = np.array([(t - sent[tid]) / 1e3 for tid, t, _ in seen if tid in sent])
+    assert len(us) >= 9000
+    benchmark.extra_info["frame_sent_to_feed_push"] = _percentiles(us)
+
+
+@pytest.mark.benchmark(group="live-latency")
+def test_frame_to_bare_aiohttp_client_latency(benchmark):
+    """Baseline: the same exchange read by a bare aiohttp client that only parses the JSON."""
+
+    async def read(port):
+        got = []
+        async with aiohttp.ClientSession() as session:
+            async with session.ws_connect(f"ws://127.0.0.1:{port}/stream") as ws:
+                sub = {"method": "SUBSCRIBE", "params": ["btcusdt@trade"], "id": 1}
+                await ws.send_str(json.dumps(sub))
+                while len(got) < 9757:
+                    msg = await asyncio.wait_for(ws.receive(), 10)
+                    data = json.loads(msg.data).get("data") or {}
+                    if "t" in data:
+                        got.append((data["t"], time.time_ns()))
+        return got
+
+    def run():
+        port, stop = serve_in_subprocess(
+            trades_only=True, rate=10_000, start_when=1, record_send_times=True
+        )
+        try:
+            got = asyncio.run(read(port))
+        finally:
+            sent = stop()
+        return got, sent
+
+    got, sent = benchmark.pedantic(run, rounds=1, iterations=1)
+    us = np.array([(t - sent[tid]) / 1e3 for tid, t in got if tid in sent])
+    assert len(us) >= 9000
+    benchmark.extra_info["frame_sent_to_json_parsed"] = _percentiles(us)

@@ -4,8 +4,9 @@ Readers hand the queue ``(timestamps, events)`` chunks. Building a Python event 
 0.3 µs a row, three times what decoding and checking a Parquet row costs, so tick and quote chunks
 carry their columns and build all their events in one C-level pass (``map``/``zip``) the first time
 anything reads them: when the merge reaches the chunk, or when a caller iterates it. Events are
-built once and cached; rows that are never dispatched (a ``start``/``end`` window, an early stop)
-are never built. Memory per waiting row is the columns' (about 40 bytes) instead of the objects'.
+built once and cached; chunks that are never dispatched (wholly outside a ``start``/``end``
+window, after an early stop) are never built. A waiting row costs its columns' memory (about 40
+bytes) instead of its objects'.
 """
 
 from __future__ import annotations
