@@ -16,6 +16,7 @@ import asyncio
 import gzip
 import json
 import os
+import re
 import threading
 import time
 from collections import deque
@@ -125,10 +126,14 @@ class ReplayExchange:
         self._thread: threading.Thread | None = None
         self._runner: web.AppRunner | None = None
         self._ready = threading.Event()
+        self._templates: list[tuple[str, dict[str, Any], list[str]]] = []
 
     # ---- lifecycle ---------------------------------------------------------------------------
     def start(self) -> int:
         """Serve on 127.0.0.1 in a background thread; return the port."""
+        # frames serialised once, before anyone connects: serialising per send cost the server
+        # half a core at 10k frames/s, which the client side of the benchmarks competed with
+        self._templates = [(st, data, _template(st, data)) for _r, st, data in self.frames]
         self._thread = threading.Thread(target=self._serve, name="replay-exchange", daemon=True)
         self._thread.start()
         if not self._ready.wait(10):
@@ -264,15 +269,13 @@ class ReplayExchange:
         interval = 1.0 / self.rate if self.rate else 0.0
         loop = asyncio.get_running_loop()
         # exchange times move to now, as on a live exchange (spacing kept)
+        frames = self._templates
         first = next((int(d.get("E", d.get("T", 0))) for _, _, d in self.frames if "E" in d), 0)
         self.offset_ms = int(time.time() * 1000) - first if first else 0
-        # frames rendered once: serialising per send cost the server half a core at 10k/s,
-        # which the client side of the benchmarks then competed with
-        frames = [self._render(stream, data) for _recv, stream, data in self.frames]
         t0 = loop.time()
         while True:
-            for stream, data, text in frames:
-                await self._one_frame(stream, data, text)
+            for stream, data, parts in frames:
+                await self._one_frame(stream, data, parts)
                 self.sent += 1
                 if interval:
                     await asyncio.sleep(0)  # let the senders put the frame on the wire now
@@ -295,17 +298,17 @@ class ReplayExchange:
         while any(q.qsize() > 2000 for q in self._queues.values()):
             await asyncio.sleep(0.001)
 
-    def _render(self, stream: str, data: dict[str, Any]) -> tuple[str, dict[str, Any], str]:
-        """A frame with its exchange times moved by ``offset_ms``, and its text."""
-        if self.offset_ms:
+    async def _one_frame(self, stream: str, data: dict[str, Any], parts: list[str]) -> None:
+        """Send one recorded frame (``parts``: its text around the exchange times, which move
+        by ``offset_ms``), applying any armed fault."""
+        f = self.faults
+        off = self.offset_ms
+        if off and "E" in data:
             data = dict(data)
             for key in ("E", "T"):
                 if key in data:
-                    data[key] = int(data[key]) + self.offset_ms
-        return stream, data, json.dumps({"stream": stream, "data": data})
-
-    async def _one_frame(self, stream: str, data: dict[str, Any], text: str) -> None:
-        f = self.faults
+                    data[key] = int(data[key]) + off
+        text = parts[0] if len(parts) == 1 else _fill(parts, data)
         if f.stall_seconds > 0:
             seconds, f.stall_seconds = f.stall_seconds, 0.0
             await asyncio.sleep(seconds)
@@ -339,6 +342,23 @@ class ReplayExchange:
                 queue = self._queues.get(ws)
                 if queue is not None:
                     queue.put_nowait(text)
+
+
+def _template(stream: str, data: dict[str, Any]) -> list[str]:
+    """A frame's JSON text split around its ``E``/``T`` values: ``[text, key, text, ...]``."""
+    keys = [k for k in ("E", "T") if k in data]
+    if not keys:
+        return [json.dumps({"stream": stream, "data": data})]
+    marked = dict(data, **{k: f"@@{k}@@" for k in keys})
+    return re.split(r'"@@([ET])@@"', json.dumps({"stream": stream, "data": marked}))
+
+
+def _fill(parts: list[str], data: dict[str, Any]) -> str:
+    """The text of a template with ``data``'s values in place."""
+    out = list(parts)
+    for i in range(1, len(out), 2):
+        out[i] = str(int(data[out[i]]))
+    return "".join(out)
 
 
 def _serve_child(conn: Any, kwargs: dict[str, Any], trades_only: bool) -> None:
