@@ -210,7 +210,9 @@ class CCXTLiveFeed:
             except asyncio.CancelledError:
                 if not self._stalled.pop(key, False):
                     raise  # stopping
-                asyncio.current_task().uncancel()  # type: ignore[union-attr]
+                uncancel = getattr(asyncio.current_task(), "uncancel", None)
+                if uncancel is not None:  # Python >= 3.11 counts cancellations
+                    uncancel()
                 # ccxt.pro resolves a watch on the *next* message: updates that arrived between
                 # two calls wait in its cache. Take them first; only a silent cache is a stall.
                 pending = self._from_cache(kind, symbol)
