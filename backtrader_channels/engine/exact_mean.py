@@ -33,6 +33,7 @@ def sliding_means(src: Any, period: int, start: int, end: int) -> list[float] | 
     exps = exp.astype(np.int64) - 53
     nonzero = ints != 0
     shift = max(int(-exps[nonzero].min()), 0) if nonzero.any() else 0
+    # zeros (frexp exponent 0) may get a negative shift: clip, 0 << 0 is still 0
     scaled = [m << s for m, s in zip(ints.tolist(), (exps + shift).clip(0).tolist())]
     scale = 1 << shift
     total = sum(scaled[:period])
