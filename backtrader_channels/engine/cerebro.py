@@ -63,14 +63,16 @@ class Cerebro(bt.Cerebro):
     and strategies get ``notify_cashvalue``/``notify_fund`` in tick mode; ``keep_orders``
     (default False): keep every order notification in ``strategy._orders`` and every closed
     trade in ``strategy._trades`` (memory grows with the number of orders); ``live_queue_size``
-    (default 1,000,000): the LiveEventQueue bound; ``progress`` (default None: only when stderr
-    is a terminal): a progress bar for backtests.
+    (default 1,000,000): the LiveEventQueue bound; ``live_threads`` (default False): run each
+    live feed in its own thread rather than on the engine's (``engine/loop_driver.py``);
+    ``progress`` (default None: only when stderr is a terminal): a progress bar for backtests.
     """
 
     params = (
         ("sample_ns", 1_000_000_000),
         ("keep_orders", False),
         ("live_queue_size", 1_000_000),
+        ("live_threads", False),
         ("progress", None),  # tqdm bar on stderr: None = when stderr is a terminal
     )
 
@@ -348,7 +350,14 @@ class Cerebro(bt.Cerebro):
         queue: Any
         if self._live_feeds:
             queue = LiveEventQueue(self.p.live_queue_size)
-            runs: Any = live_runs(self, queue, targets, self._live_feeds, *self._live_limits)
+            runs: Any = live_runs(
+                self,
+                queue,
+                targets,
+                self._live_feeds,
+                *self._live_limits,
+                threads=bool(self.p.live_threads),
+            )
         else:
             queue = BacktestEventQueue()
             for spec in self._specs:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import heapq
 import threading
 from collections import deque
-from collections.abc import Generator, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
 from operator import itemgetter
 from typing import Any
 
@@ -46,6 +46,9 @@ class LiveEventQueue:
         #: non-empty when the consumer must leave its current run (a stop request)
         self.attention: list[Any] = []
         self.sources: list[EventSource] = []
+        #: called with the timeout instead of sleeping when the queue is empty: it serves the
+        #: feeds that run on the consumer's thread until one pushes (see LoopDriver)
+        self.driver: Callable[[float | None], None] | None = None
 
     def __len__(self) -> int:
         return self._size
@@ -165,6 +168,10 @@ class LiveEventQueue:
     ) -> list[tuple[list[Any], Any]]:
         """Like :meth:`pop_many`, as ``(events, key)`` segments; ``key`` is the channel all the
         segment's events belong to, or None when unknown."""
+        driver = self.driver
+        if driver is not None and not self._size and not self.stopped:
+            driver(timeout)  # the feeds on this thread push (or the timeout passes) meanwhile
+            timeout = 0
         with self._cond:
             if not self._size and not self.stopped:
                 self._cond.wait(timeout)

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from .live_queue import LiveEventQueue
+from .loop_driver import LoopDriver
 from .queue import EventSource
 
 SWITCH_INTERVAL_S = 0.0002
@@ -20,9 +21,13 @@ def live_runs(
     feeds: list[Any],
     duration: float | None,
     max_events: int | None,
+    threads: bool = False,
 ) -> Iterator[tuple[EventSource, int, int]]:
     """Start ``feeds`` into ``queue`` and yield its runs until ``runstop()``, ``duration``
-    seconds, ``max_events`` events, Ctrl-C or a feed's death; then stop everything."""
+    seconds, ``max_events`` events, Ctrl-C or a feed's death; then stop everything.
+
+    Feeds run on this thread's asyncio loop, served while the engine waits (:class:`LoopDriver`),
+    unless ``threads`` is true or a feed cannot; then each feed runs in its own thread."""
     deadline = time.monotonic() + duration if duration else None
 
     def keep_going() -> bool:
@@ -39,14 +44,23 @@ def live_runs(
     # event could wait up to 5 ms for the engine to be scheduled. Restored when the run ends.
     old_interval = sys.getswitchinterval()
     sys.setswitchinterval(min(old_interval, SWITCH_INTERVAL_S))
+    driver = None if threads or not LoopDriver.supports(feeds) else LoopDriver(feeds)
     try:
-        for feed in feeds:
-            feed.start(queue)
+        if driver is not None:
+            driver.start(queue)
+        else:
+            for feed in feeds:
+                feed.start(queue)
         yield from queue.runs(targets, keep_going, max_events=max_events)
     except KeyboardInterrupt:
         pass  # Ctrl-C ends a live run like runstop()
     finally:
         queue.stop()
-        for feed in feeds:
-            feed.stop()
-        sys.setswitchinterval(old_interval)
+        try:
+            if driver is not None:
+                driver.stop()
+            else:
+                for feed in feeds:
+                    feed.stop()
+        finally:
+            sys.setswitchinterval(old_interval)

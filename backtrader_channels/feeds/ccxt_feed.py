@@ -106,6 +106,7 @@ class CCXTLiveFeed:
         self._watch_since: dict[tuple[str, str], float] = {}
         self._stalled: dict[tuple[str, str], bool] = {}  # watches the watchdog cancelled
         self._ready = threading.Event()
+        self._main_task: asyncio.Task[None] | None = None  # set when attached to a driven loop
 
     def __repr__(self) -> str:  # never shows credentials
         return f"<CCXTLiveFeed {self.exchange_id} {self.symbols} {self.kinds}>"
@@ -116,8 +117,35 @@ class CCXTLiveFeed:
         return [(k, s) for k in self.kinds for s in self.symbols]
 
     # ---- lifecycle ---------------------------------------------------------------------------
+    def attach(self, queue: Any, loop: asyncio.AbstractEventLoop) -> None:
+        """Deliver into ``queue`` from ``loop``, which the engine runs on its own thread while it
+        waits (``engine/loop_driver.py``); each delivery stops the loop so the engine can
+        dispatch at once. The alternative to :meth:`start`."""
+        self.queue = queue
+        self._running = True
+        self._loop = loop
+        self._main_task = loop.create_task(self._main())
+        self._main_task.add_done_callback(self._main_done)
+
+    def _main_done(self, task: asyncio.Task[None]) -> None:
+        if not task.cancelled() and task.exception() is not None:
+            self.error = task.exception()
+        self._ready.set()
+
+    @property
+    def ready(self) -> bool:
+        """Whether the markets are loaded and the streams started (or the feed failed)."""
+        return self._ready.is_set()
+
+    def loop_paused(self, seconds: float) -> None:
+        """The driven loop did not run for ``seconds`` (the engine was busy): that time does not
+        count towards a stream's stall."""
+        since = self._watch_since
+        for key in since:
+            since[key] += seconds
+
     def start(self, queue: Any) -> None:
-        """Connect and start delivering into ``queue`` (a LiveEventQueue)."""
+        """Connect and deliver into ``queue`` (a LiveEventQueue) from a thread of its own."""
         self.queue = queue
         self._running = True
         self._thread = threading.Thread(
@@ -129,7 +157,12 @@ class CCXTLiveFeed:
     def stop(self, timeout: float = 10.0) -> None:
         """Stop every stream, close the exchange's sockets, flush the recording."""
         self._running = False
-        if self._loop is not None and self._thread is not None and self._thread.is_alive():
+        task = self._main_task
+        if task is not None and self._loop is not None:
+            if not task.done() and not self._loop.is_closed():
+                self._cancel_all()
+                self._loop.run_until_complete(asyncio.wait([task], timeout=timeout))
+        elif self._loop is not None and self._thread is not None and self._thread.is_alive():
             self._loop.call_soon_threadsafe(self._cancel_all)
             self._thread.join(timeout)
         if self.writer is not None:
@@ -137,7 +170,9 @@ class CCXTLiveFeed:
 
     @property
     def alive(self) -> bool:
-        """Whether the feed thread is running."""
+        """Whether the feed is running (its thread, or its task on a driven loop)."""
+        if self._main_task is not None:
+            return not self._main_task.done()
         return self._thread is not None and self._thread.is_alive()
 
     def anomaly_report(self) -> dict[str, Any]:
@@ -276,10 +311,14 @@ class CCXTLiveFeed:
                 self.writer.write(e.channel_type, e.channel_name, (e,))
         # one watch call's events are of one channel: the engine runs them without a look-up
         self.delivered += self.queue.push_many(ok, (ok[0].channel_type, ok[0].channel_name))
-        # Hand the GIL over: the engine, just woken by the push, would otherwise wait up to a
-        # switch interval while this thread goes on with ccxt (feed receipt -> callback p50
-        # 520 -> 170 us at 10k trades/s, benchmarks/test_live.py)
-        time.sleep(0)
+        if self._main_task is not None:  # on the engine's thread: let it dispatch now
+            if self._running:
+                self._loop.stop()  # type: ignore[union-attr]
+        else:
+            # Hand the GIL over: the engine, just woken by the push, would otherwise wait up to
+            # a switch interval while this thread goes on with ccxt (feed receipt -> callback
+            # p50 520 -> 170 us at 10k trades/s, benchmarks/test_live.py)
+            time.sleep(0)
 
     def _from_cache(self, kind: str, symbol: str) -> list[Any]:
         """Updates waiting in ccxt's caches that no watch call has returned yet."""

@@ -57,6 +57,7 @@ def run_live(
     duration=25.0,
     channels=("tick", "orderbook", "quote"),
     max_events=None,
+    threads=False,
     **feed_kw,
 ):
     srv.start_when = len(channels)  # the replay starts once every stream has subscribed
@@ -67,11 +68,15 @@ def run_live(
         channels=channels,
         **{"stall_timeout": 1.0, "backoff_initial": 0.05, **feed_kw},
     )
-    cerebro = btch.Cerebro()
+    cerebro = btch.Cerebro(live_threads=threads)
     cerebro.add_live_feed(feed)
     cerebro.addstrategy(strategy)
     strat = cerebro.run(mode=btch.RunMode.TICK, duration=duration, max_events=max_events)[0]
     return cerebro, feed, strat
+
+
+#: both ways of running feeds: on the engine's thread (default) and each in its own thread
+BOTH_MODES = pytest.mark.parametrize("threads", [False, True], ids=["inline", "threads"])
 
 
 def gap_ranges(feed):

@@ -3,7 +3,14 @@ missing trade is backfilled or reported, and a resynced book equals the exchange
 
 import pytest
 
-from .conftest import FIRST_TRADE_ID, LAST_TRADE_ID, arm, assert_trades_accounted, run_live
+from .conftest import (
+    BOTH_MODES,
+    FIRST_TRADE_ID,
+    LAST_TRADE_ID,
+    arm,
+    assert_trades_accounted,
+    run_live,
+)
 
 DATA_ANOMALIES = (
     "out_of_order",
@@ -17,8 +24,9 @@ DATA_ANOMALIES = (
 )
 
 
-def test_clean_replay_delivers_everything(server):
-    cerebro, feed, strat = run_live(server)
+@BOTH_MODES
+def test_clean_replay_delivers_everything(server, threads):
+    cerebro, feed, strat = run_live(server, threads=threads)
     assert strat.trade_ids == list(range(FIRST_TRADE_ID, LAST_TRADE_ID + 1))
     assert strat.books > 100 and strat.quotes > 1000  # book snapshots are conflated by ccxt
     for channel, counts in feed.anomaly_report().items():
@@ -26,10 +34,14 @@ def test_clean_replay_delivers_everything(server):
     assert cerebro.last_run["queue_dropped"] == 0
 
 
-@pytest.mark.parametrize("abrupt", [False, True], ids=["close_frame", "tcp_reset"])
-def test_disconnect_reconnects_and_backfills(server, abrupt):
+@pytest.mark.parametrize(
+    "abrupt,threads",
+    [(False, False), (True, False), (False, True)],
+    ids=["close_frame", "tcp_reset", "close_frame-threads"],
+)
+def test_disconnect_reconnects_and_backfills(server, abrupt, threads):
     arm(server, 8000, drop_after=1, abrupt_drop=abrupt)
-    cerebro, feed, strat = run_live(server, channels=("tick",))
+    cerebro, feed, strat = run_live(server, channels=("tick",), threads=threads)
     report = feed.anomaly_report()["tick:BTC/USDT"]
     assert report.get("disconnect", 0) + report.get("stale", 0) >= 1
     assert report.get("backfilled", 0) >= 1
@@ -37,9 +49,10 @@ def test_disconnect_reconnects_and_backfills(server, abrupt):
     assert_trades_accounted(feed, strat)
 
 
-def test_silent_stall_is_detected_and_healed(server):
+@BOTH_MODES
+def test_silent_stall_is_detected_and_healed(server, threads):
     arm(server, 5000, stall_seconds=2.5)
-    cerebro, feed, strat = run_live(server, channels=("tick", "quote"))
+    cerebro, feed, strat = run_live(server, channels=("tick", "quote"), threads=threads)
     report = feed.anomaly_report()
     assert report["tick:BTC/USDT"].get("stale", 0) >= 1
     assert strat.trade_ids[-1] == LAST_TRADE_ID

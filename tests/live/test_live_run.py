@@ -15,7 +15,13 @@ from backtrader_channels.engine.live_queue import LiveEventQueue
 from backtrader_channels.feeds.ccxt_feed import CCXTLiveFeed
 from backtrader_channels.live.validator import LiveDataValidator
 
-from .conftest import LAST_TRADE_ID, run_live
+from .conftest import (
+    BOTH_MODES,
+    FIRST_TRADE_ID,
+    LAST_TRADE_ID,
+    assert_trades_accounted,
+    run_live,
+)
 
 
 class Flipper(bt.Strategy):
@@ -40,9 +46,12 @@ class Flipper(bt.Strategy):
             self.fills.append((order.isbuy(), order.executed.price, order.executed.size))
 
 
-def test_live_and_backtest_of_the_recording_decide_the_same(server, tmp_path):
+@BOTH_MODES
+def test_live_and_backtest_of_the_recording_decide_the_same(server, tmp_path, threads):
     rec = str(tmp_path / "rec")
-    cerebro, feed, live = run_live(server, Flipper, channels=("tick",), record_to=rec)
+    cerebro, feed, live = run_live(
+        server, Flipper, channels=("tick",), record_to=rec, threads=threads
+    )
     assert len(live.decisions) > 90
     back = btch.Cerebro()
     back.add_channel(btch.TickChannel, symbol="BTC/USDT", dataname=rec)
@@ -128,6 +137,55 @@ def test_run_ends_on_max_events(server):
     cerebro, feed, strat = run_live(server, channels=("tick",), max_events=500)
     assert cerebro.last_run["events"] == 500 and len(strat.trade_ids) == 500
     assert not feed.alive
+
+
+class SlowOnce(bt.Strategy):
+    """Blocks in one callback for longer than the feed's stall timeout."""
+
+    def start(self):
+        self.trade_ids = []
+
+    def on_tick(self, t):
+        self.trade_ids.append(t.trade_id)
+        if len(self.trade_ids) == 2000:
+            time.sleep(1.6)
+        if t.trade_id == LAST_TRADE_ID:
+            self.env.runstop()
+
+
+@BOTH_MODES
+def test_a_slow_callback_is_not_taken_for_a_stall(server, threads):
+    # On the engine's thread no socket is read while a callback runs: that time must not count
+    # towards the stall timeout (1 s here). The 6,400 frames that arrive meanwhile overflow
+    # ccxt's 1,000-trade cache, so some trades can be lost: each one is reported in a gap. A
+    # feed in its own thread goes on reading and the queue holds the backlog.
+    server.rate = 4000
+    cerebro, feed, strat = run_live(server, SlowOnce, channels=("tick",), threads=threads)
+    report = feed.anomaly_report().get("tick:BTC/USDT", {})
+    assert not report.get("stale") and not report.get("reconnect"), report
+    assert strat.trade_ids[-1] == LAST_TRADE_ID
+    assert_trades_accounted(feed, strat)
+    if threads:
+        assert strat.trade_ids == list(range(FIRST_TRADE_ID, LAST_TRADE_ID + 1))
+
+
+class Interrupted(bt.Strategy):
+    def start(self):
+        self.n = 0
+
+    def on_tick(self, t):
+        self.n += 1
+        if self.n == 300:
+            raise KeyboardInterrupt  # what Ctrl-C does in the engine's thread
+
+
+@BOTH_MODES
+def test_ctrl_c_ends_the_run_and_closes_the_feed(server, threads):
+    t0 = time.time()
+    cerebro, feed, strat = run_live(server, Interrupted, channels=("tick",), threads=threads)
+    assert strat.n == 300
+    assert not feed.alive and time.time() - t0 < 15
+    assert all(client.closed() for client in feed.exchange.clients.values())
 
 
 def test_cli_live_replay_server(tmp_path):
