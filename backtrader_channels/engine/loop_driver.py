@@ -5,7 +5,7 @@ queue's condition, is woken by the push and then waits for the GIL, which the fe
 holding for ccxt's next frame. Driving the feeds' event loop from the engine's thread removes
 that hand-over: when the queue is empty the engine runs the loop, a feed that delivers events
 stops it, and the engine dispatches them at once (frame -> ``on_tick`` at 10k trades/s: p50
-~650 -> ~380 us, ``benchmarks/test_live.py``). The price: while a strategy callback runs, no
+~750 -> ~415 us, ``benchmarks/test_live.py``). The price: while a strategy callback runs, no
 socket is read (frames wait in the kernel, as with any single-threaded client), so a callback
 that blocks for longer than a feed's ``stall_timeout`` is not told apart from a stall of the
 exchange; ``Cerebro(live_threads=True)`` keeps each feed in its own thread instead.
