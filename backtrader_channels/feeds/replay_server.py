@@ -7,7 +7,9 @@ It speaks: ``GET /api/v3/exchangeInfo`` (and ``/fapi/v1``, ``/dapi/v1``), ``GET 
 (a snapshot of the server's own book, kept from the capture's snapshot plus every diff replayed),
 ``GET /api/v3/trades`` (the most recent replayed trades, for backfill), and ``/stream`` WebSockets
 answering ``SUBSCRIBE`` and pushing combined-stream frames (``@trade``, ``@depth@100ms``,
-``@bookTicker``) from one shared replay clock, as a live exchange does.
+``@bookTicker``) from one shared replay clock, as a live exchange does. With ``loop_forever``
+the capture repeats, each lap continuing trade ids, book update ids and exchange times where the
+previous lap ended, so a long run looks like one long session.
 """
 
 from __future__ import annotations
@@ -119,6 +121,10 @@ class ReplayExchange:
         #: trade id -> time.time_ns() when its frame was handed to the sockets (for latency)
         self.send_times: dict[int, int] | None = {} if record_send_times else None
         self.offset_ms = 0  # added to recorded exchange times (set when the replay starts)
+        self.lap = 0  # completed passes over the capture (``loop_forever``)
+        #: per field, what is added to the recorded value: times move to now, and each lap
+        #: continues trade ids, book update ids and times where the previous lap ended
+        self._shift: dict[str, int] = {}
         self.done = threading.Event()
         self.port = 0
         self._subs: dict[Any, set[str]] = {}
@@ -271,12 +277,15 @@ class ReplayExchange:
             await asyncio.sleep(0.005)
         interval = 1.0 / self.rate if self.rate else 0.0
         loop = asyncio.get_running_loop()
-        # exchange times move to now, as on a live exchange (spacing kept)
         frames = self._templates
+        # exchange times move to now, as on a live exchange (spacing kept)
         first = next((int(d.get("E", d.get("T", 0))) for _, _, d in self.frames if "E" in d), 0)
         self.offset_ms = int(time.time() * 1000) - first if first else 0
+        spans = _lap_spans([d for _, d, _ in frames])
         t0 = loop.time()
         while True:
+            self._shift = {k: self.lap * span for k, span in spans.items()}
+            self._shift["E"] = self._shift["T"] = self.offset_ms + self.lap * spans["E"]
             for stream, data, parts in frames:
                 await self._one_frame(stream, data, parts)
                 self.sent += 1
@@ -293,6 +302,7 @@ class ReplayExchange:
                     await self._backpressure()
             if not self.loop_forever:
                 break
+            self.lap += 1
         self.done.set()
 
     async def _backpressure(self) -> None:
@@ -305,12 +315,12 @@ class ReplayExchange:
         """Send one recorded frame (``parts``: its text around the exchange times, which move
         by ``offset_ms``), applying any armed fault."""
         f = self.faults
-        off = self.offset_ms
-        if off and "E" in data:
+        shift = self._shift
+        if len(parts) > 1 and shift:
             data = dict(data)
-            for key in ("E", "T"):
-                if key in data:
-                    data[key] = int(data[key]) + off
+            for i in range(1, len(parts), 2):
+                key = parts[i]
+                data[key] = int(data[key]) + shift.get(key, 0)
         text = parts[0] if len(parts) == 1 else _fill(parts, data)
         if f.stall_seconds > 0:
             seconds, f.stall_seconds = f.stall_seconds, 0.0
@@ -357,13 +367,31 @@ def _fine_timers() -> None:
             pass
 
 
+#: the integer fields that move: event/trade time, trade id, first/last book update id
+_MOVING = ("E", "T", "t", "U", "u")
+
+
 def _template(stream: str, data: dict[str, Any]) -> list[str]:
-    """A frame's JSON text split around its ``E``/``T`` values: ``[text, key, text, ...]``."""
-    keys = [k for k in ("E", "T") if k in data]
+    """A frame's JSON text split around its moving values: ``[text, key, text, ...]``."""
+    keys = [k for k in _MOVING if k in data and isinstance(data[k], int)]
     if not keys:
         return [json.dumps({"stream": stream, "data": data})]
     marked = dict(data, **{k: f"@@{k}@@" for k in keys})
-    return re.split(r'"@@([ET])@@"', json.dumps({"stream": stream, "data": marked}))
+    return re.split(r'"@@([A-Za-z])@@"', json.dumps({"stream": stream, "data": marked}))
+
+
+def _lap_spans(frames: list[dict[str, Any]]) -> dict[str, int]:
+    """How far each lap moves trade ids (``t``), book update ids (``U``/``u``) and times
+    (``E``): the next lap starts right after the previous one's last value."""
+
+    def span(key: str, first_key: str, rows: list[dict[str, Any]]) -> int:
+        lasts = [int(d[key]) for d in rows if isinstance(d.get(key), int)]
+        firsts = [int(d[first_key]) for d in rows if isinstance(d.get(first_key), int)]
+        return max(lasts) - min(firsts) + 1 if lasts and firsts else 0
+
+    diffs = [d for d in frames if "U" in d]  # book ids continue from the last diff's ``u``
+    book = span("u", "U", diffs)
+    return {"t": span("t", "t", frames), "U": book, "u": book, "E": span("E", "E", frames)}
 
 
 def _fill(parts: list[str], data: dict[str, Any]) -> str:
