@@ -6,6 +6,7 @@ Run: ``python -m pytest benchmarks/test_live.py --benchmark-only``.
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import threading
 import time
@@ -153,6 +154,59 @@ def test_frame_to_callback_latency_at_10k_trades_per_s(benchmark, threads):
     benchmark.pedantic(run, rounds=ROUNDS, iterations=1)
     benchmark.extra_info["frame_sent_to_callback"] = _latency_report(rounds)
     benchmark.extra_info["feed_receipt_to_callback_steady"] = _percentiles(np.array(feed_us))
+
+
+class StampEvery(bt.Strategy):
+    def start(self):
+        self.seen = []
+
+    def on_tick(self, t):
+        self.seen.append((t.trade_id, time.time_ns()))
+
+
+@pytest.mark.benchmark(group="live-latency")
+def test_frame_to_callback_latency_long_run(benchmark):
+    """15 s at 10,000 trades/s (the capture looping, ids and times continuing): what the short
+    runs cannot show, the garbage collector's pauses. Reports p99.9 and the young-generation
+    collections that took over 1 ms."""
+    pauses = []
+    started = {}
+
+    def on_gc(phase, info):
+        if phase == "start":
+            started["t"] = time.perf_counter()
+        elif "t" in started:
+            took = time.perf_counter() - started.pop("t")
+            if took > 0.001:
+                pauses.append((info["generation"], round(took * 1e3, 1)))
+
+    def run():
+        port, stop = serve_in_subprocess(
+            trades_only=True, rate=10_000, start_when=1, record_send_times=True, loop_forever=True
+        )
+        gc.callbacks.append(on_gc)
+        try:
+            feed = CCXTLiveFeed(
+                point_ccxt_at(ccxtpro.binance(), port), ["BTC/USDT"], channels=("tick",)
+            )
+            cerebro = btch.Cerebro(stdstats=False)
+            cerebro.add_live_feed(feed)
+            cerebro.addstrategy(StampEvery)
+            strat = cerebro.run(mode=btch.RunMode.TICK, duration=15)[0]
+        finally:
+            gc.callbacks.remove(on_gc)
+            sent = stop()
+        return strat.seen, sent
+
+    seen, sent = benchmark.pedantic(run, rounds=1, iterations=1)
+    us = np.array([(t - sent[tid]) / 1e3 for tid, t in seen if tid in sent])
+    assert len(us) > 100_000
+    benchmark.extra_info["trades"] = len(us)
+    benchmark.extra_info["frame_sent_to_callback"] = {
+        **_percentiles(us),
+        "p99.9_us": round(float(np.percentile(us, 99.9)), 1),
+    }
+    benchmark.extra_info["gc_pauses_over_1ms"] = pauses
 
 
 @pytest.mark.benchmark(group="live-latency")
