@@ -6,9 +6,10 @@ holding for ccxt's next frame. Driving the feeds' event loop from the engine's t
 that hand-over: when the queue is empty the engine runs the loop, a feed that delivers events
 stops it, and the engine dispatches them at once (frame -> ``on_tick`` at 10k trades/s: p50
 ~750 -> ~415 us, ``benchmarks/test_live.py``). The price: while a strategy callback runs, no
-socket is read (frames wait in the kernel, as with any single-threaded client), so a callback
-that blocks for longer than a feed's ``stall_timeout`` is not told apart from a stall of the
-exchange; ``Cerebro(live_threads=True)`` keeps each feed in its own thread instead.
+socket is read (frames wait in the kernel, as with any single-threaded client). That time is
+not counted towards the feeds' stall timeouts, but a long callback lets ccxt.pro's trade cache
+overflow (the feed backfills or reports the gap); ``Cerebro(live_threads=True)`` keeps each feed
+in its own thread instead.
 
 A feed takes part by offering ``attach(queue, loop)`` (schedule its work on ``loop``, stop the
 loop after each delivery), ``ready`` (connected, or failed), ``loop_paused(seconds)`` (the loop

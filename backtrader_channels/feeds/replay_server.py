@@ -312,8 +312,8 @@ class ReplayExchange:
             await asyncio.sleep(0.001)
 
     async def _one_frame(self, stream: str, data: dict[str, Any], parts: list[str]) -> None:
-        """Send one recorded frame (``parts``: its text around the exchange times, which move
-        by ``offset_ms``), applying any armed fault."""
+        """Send one recorded frame (``parts``: its text around its moving values, which move
+        by the lap's ``_shift``), applying any armed fault."""
         f = self.faults
         shift = self._shift
         if len(parts) > 1 and shift:
