@@ -122,6 +122,23 @@ def _replay_10k():
     return serve_in_subprocess(trades_only=True, rate=10_000, start_when=1, record_send_times=True)
 
 
+def _measure_client(benchmark, read, name):
+    """``ROUNDS`` runs of the coroutine ``read(port)`` (returning (trade id, stamp) pairs) against
+    a fresh 10k trades/s replay; the latency report goes to ``extra_info[name]``."""
+    rounds = []
+
+    def run():
+        port, stop = _replay_10k()
+        try:
+            got = asyncio.run(read(port))
+        finally:
+            sent = stop()
+        rounds.append((got, sent))
+
+    benchmark.pedantic(run, rounds=ROUNDS, iterations=1)
+    benchmark.extra_info[name] = _latency_report(rounds)
+
+
 @pytest.mark.benchmark(group="live-latency")
 @pytest.mark.parametrize("threads", [False, True], ids=["inline", "threads"])
 def test_frame_to_callback_latency_at_10k_trades_per_s(benchmark, threads):
@@ -213,7 +230,6 @@ def test_frame_to_callback_latency_long_run(benchmark):
 def test_frame_to_bare_ccxt_pro_latency(benchmark):
     """Baseline: the same exchange read by the unmodified ccxt.pro client alone, in a bare
     ``watch_trades`` loop (no package code): what any ccxt.pro-based feed starts from."""
-    rounds = []
 
     async def read(port):
         ex = point_ccxt_at(ccxtpro.binance(), port)
@@ -237,16 +253,7 @@ def test_frame_to_bare_ccxt_pro_latency(benchmark):
             await ex.close()
         return got
 
-    def run():
-        port, stop = _replay_10k()
-        try:
-            got = asyncio.run(read(port))
-        finally:
-            sent = stop()
-        rounds.append((got, sent))
-
-    benchmark.pedantic(run, rounds=ROUNDS, iterations=1)
-    benchmark.extra_info["frame_sent_to_watch_return"] = _latency_report(rounds)
+    _measure_client(benchmark, read, "frame_sent_to_watch_return")
 
 
 @pytest.mark.benchmark(group="live-latency")
@@ -266,15 +273,4 @@ def test_frame_to_bare_aiohttp_client_latency(benchmark):
                         got.append((data["t"], time.time_ns()))
         return got
 
-    rounds = []
-
-    def run():
-        port, stop = _replay_10k()
-        try:
-            got = asyncio.run(read(port))
-        finally:
-            sent = stop()
-        rounds.append((got, sent))
-
-    benchmark.pedantic(run, rounds=ROUNDS, iterations=1)
-    benchmark.extra_info["frame_sent_to_json_parsed"] = _latency_report(rounds)
+    _measure_client(benchmark, read, "frame_sent_to_json_parsed")
