@@ -7,12 +7,8 @@
 
 from . import datasets
 from .broker import TickBroker
+from .cerebro import Cerebro, RunMode
 from .channels import Channel, OrderBookChannel, QuoteChannel, TickChannel
-from .engine.bars import BarChannel, PartialBar
-from .engine.bridge import ChannelBridge
-from .engine.cerebro import Cerebro, RunMode
-from .engine.instrument import InstrumentData
-from .engine.live_queue import LiveEventQueue
 from .engine.queue import BacktestEventQueue
 from .errors import ChannelError, DataError
 from .events import (
@@ -25,18 +21,35 @@ from .events import (
     TickEvent,
     ns_to_num,
 )
+from .lines.bars import BarChannel, PartialBar
+from .lines.bridge import ChannelBridge
+from .lines.instrument import InstrumentData
+from .live.queue import LiveEventQueue
 from .live.validator import LiveDataValidator
 
 __version__ = "0.1.0"
 
 
+#: modules imported on first use: ``feeds``/``live``/``testing`` bring ccxt (about 0.9 s to
+#: import); ``report``, ``recorder`` and ``plot`` are the names they had before ``app/``.
+_LAZY = {
+    "feeds": ".feeds",
+    "live": ".live",
+    "testing": ".testing",
+    "app": ".app",
+    "report": ".app.report",
+    "recorder": ".app.recorder",
+    "plot": ".app.plot",
+}
+
+
 def __getattr__(name: str) -> object:
-    """``btch.feeds`` is imported on first use (it brings ccxt, about 0.9 s to import)."""
-    if name == "feeds":
+    """Import the modules of ``_LAZY`` on first use."""
+    if name in _LAZY:
         import importlib
 
-        module = importlib.import_module(".feeds", __name__)
-        globals()["feeds"] = module
+        module = importlib.import_module(_LAZY[name], __name__)
+        globals()[name] = module
         return module
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 

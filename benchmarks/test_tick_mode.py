@@ -12,7 +12,7 @@ import pytest
 
 import backtrader_channels as btch
 from backtrader_channels.sources import read_native
-from backtrader_channels.sources.synthetic import write_synthetic_trades
+from backtrader_channels.testing.synthetic import write_synthetic_trades
 
 from .conftest import N_TICKS
 from .strategies import CountBars, CountTicks, SmaFlipBars, SmaFlipTicks, TickBars

@@ -1,1 +1,1 @@
-"""The engine: queues, the dispatch loop and the tick-mode Cerebro."""
+"""The dispatch pipeline: event queue, tick loop, order and trade notifications."""

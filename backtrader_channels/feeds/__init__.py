@@ -1,6 +1,11 @@
-"""Live feeds: ccxt.pro WebSocket streams, and the loopback replay exchange."""
+"""Live feeds by their first names: ``btch.feeds.CCXTLiveFeed``, ``ReplayExchange``, ... .
 
-from .ccxt_feed import CCXTLiveFeed
-from .replay_server import ReplayExchange, point_ccxt_at
+The code lives in :mod:`backtrader_channels.live` (the ccxt.pro feed) and
+:mod:`backtrader_channels.testing` (the loopback replay exchange); this module keeps the names
+users already import.
+"""
+
+from ..live.ccxt_feed import CCXTLiveFeed
+from ..testing.replay_exchange import ReplayExchange, point_ccxt_at
 
 __all__ = ["CCXTLiveFeed", "ReplayExchange", "point_ccxt_at"]

@@ -4,7 +4,7 @@ import backtrader as bt
 import pytest
 
 import backtrader_channels as btch
-from backtrader_channels.demo import BookImbalanceScalper, build_demo
+from backtrader_channels.app.demo import BookImbalanceScalper, build_demo
 
 
 class Recorder(bt.Strategy):
@@ -75,7 +75,7 @@ def test_same_data_same_orders_every_run():
 
 
 def test_demo_report_numbers_are_consistent(sample):
-    from backtrader_channels.demo import run_demo
+    from backtrader_channels.app.demo import run_demo
 
     r = run_demo()
     assert r["events"] == 9757 + 3450

@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from backtrader_channels.feeds.replay_server import ReplayExchange
+from backtrader_channels.testing.replay_exchange import ReplayExchange
 
 from .conftest import LAST_TRADE_ID, Collector, run_live
 

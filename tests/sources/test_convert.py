@@ -95,7 +95,7 @@ def test_skipped_rows_reach_the_run_summary(tmp_path, capture_tables):
     c.addstrategy(bt.Strategy)
     s = c.run(mode=btch.RunMode.TICK)[0]
     assert c.last_run["skipped"] == {path: {"price must be > 0": 1}}
-    from backtrader_channels.report import format_report, run_report
+    from backtrader_channels.app.report import format_report, run_report
 
     text = format_report(run_report(c, s))
     assert "price must be > 0" in text

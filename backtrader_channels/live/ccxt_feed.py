@@ -35,8 +35,8 @@ import ccxt
 import ccxt.pro as ccxtpro
 
 from ..events import OrderBookEvent, QuoteEvent, TickEvent
-from ..live.validator import LiveDataValidator
 from ..sources.writer import PartitionedWriter
+from .validator import LiveDataValidator
 
 _MS = 1_000_000
 KINDS = ("tick", "orderbook", "quote")
@@ -119,7 +119,7 @@ class CCXTLiveFeed:
     # ---- lifecycle ---------------------------------------------------------------------------
     def attach(self, queue: Any, loop: asyncio.AbstractEventLoop) -> None:
         """Deliver into ``queue`` from ``loop``, which the engine runs on its own thread while it
-        waits (``engine/loop_driver.py``); each delivery stops the loop so the engine can
+        waits (``live/driver.py``); each delivery stops the loop so the engine can
         dispatch at once. The alternative to :meth:`start`."""
         self.queue = queue
         self._running = True

@@ -8,9 +8,9 @@ import sys
 import pytest
 from PIL import Image
 
-SAMPLE = os.path.join(
-    os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "backtrader_channels", "data"
-)
+import backtrader_channels as btch
+
+SAMPLE = os.path.join(os.path.dirname(os.path.abspath(btch.__file__)), "data")
 TRADES = os.path.join(SAMPLE, "binance_btcusdt_20240808", "trades.parquet")
 CAPTURE = os.path.join(SAMPLE, "binance_btcusdt_20240808_capture.jsonl.gz")
 STRATEGY = """

@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from backtrader_channels import Event, QuoteEvent, TickEvent
-from backtrader_channels.engine.live_queue import LiveEventQueue
+from backtrader_channels.live.queue import LiveEventQueue
 
 
 def make(kind, ts, n):

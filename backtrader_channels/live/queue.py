@@ -18,7 +18,7 @@ from collections.abc import Callable, Generator, Iterable, Iterator
 from operator import itemgetter
 from typing import Any
 
-from .queue import EventSource
+from ..engine.queue import EventSource
 
 _timestamp_of = itemgetter(0)
 

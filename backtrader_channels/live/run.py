@@ -7,9 +7,9 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-from .live_queue import LiveEventQueue
-from .loop_driver import LoopDriver
-from .queue import EventSource
+from ..engine.queue import EventSource
+from .driver import LoopDriver
+from .queue import LiveEventQueue
 
 SWITCH_INTERVAL_S = 0.0002
 

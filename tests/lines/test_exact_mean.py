@@ -6,7 +6,7 @@ from array import array
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from backtrader_channels.engine.exact_mean import sliding_means
+from backtrader_channels.lines.exact_mean import sliding_means
 
 finite = st.floats(allow_nan=False, allow_infinity=False, width=64)
 prices = st.floats(min_value=1e-8, max_value=1e7, allow_nan=False)

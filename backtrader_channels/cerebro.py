@@ -15,20 +15,20 @@ from typing import Any
 
 import backtrader as bt
 
-from ..broker.tickbroker import TickBroker
-from ..channels import CHANNEL_CLASSES
-from ..channels.base import Channel
-from ..errors import ChannelError
-from ..events import ChannelType
-from ..sources import DEFAULT_CHUNK_ROWS, SkipReport
-from ..sources.formats import FORMATS, open_columns, open_source
-from .bars import BarChannel, parse_every
-from .bridging import BridgeGroup, advancer, build_groups, next_caller
-from .instrument import InstrumentData
-from .live_queue import LiveEventQueue
-from .live_run import live_runs
-from .loop import BOOK, QUOTE, TICK, SourceTarget, TickLoop, fanout
-from .queue import BacktestEventQueue, chunk_events, window_chunks
+from .broker.tickbroker import TickBroker
+from .channels import CHANNEL_CLASSES
+from .channels.base import Channel
+from .engine.loop import BOOK, QUOTE, TICK, SourceTarget, TickLoop, fanout
+from .engine.queue import BacktestEventQueue, chunk_events, window_chunks
+from .errors import ChannelError
+from .events import ChannelType
+from .lines.bars import BarChannel, parse_every
+from .lines.groups import BridgeGroup, advancer, build_groups, next_caller
+from .lines.instrument import InstrumentData
+from .live.queue import LiveEventQueue
+from .live.run import live_runs
+from .sources import DEFAULT_CHUNK_ROWS, SkipReport
+from .sources.formats import FORMATS, open_columns, open_source
 
 _KIND = {ChannelType.TICK: TICK, ChannelType.QUOTE: QUOTE, ChannelType.ORDERBOOK: BOOK}
 _CALLBACK = {
@@ -64,7 +64,7 @@ class Cerebro(bt.Cerebro):
     (default False): keep every order notification in ``strategy._orders`` and every closed
     trade in ``strategy._trades`` (memory grows with the number of orders); ``live_queue_size``
     (default 1,000,000): the LiveEventQueue bound; ``live_threads`` (default False): run each
-    live feed in its own thread rather than on the engine's (``engine/loop_driver.py``);
+    live feed in its own thread rather than on the engine's (``live/driver.py``);
     ``progress`` (default None: only when stderr is a terminal): a progress bar for backtests.
     """
 

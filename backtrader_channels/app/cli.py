@@ -7,8 +7,9 @@ import json
 import sys
 from typing import NoReturn
 
-from . import __version__
-from .sources.formats import FORMATS as FORMAT_CHOICES
+from .. import __version__
+from ..sources.formats import FORMATS as FORMAT_CHOICES
+from .usage import UsageError
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -25,7 +26,7 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _convert(args: argparse.Namespace) -> int:
-    from .sources.convert import convert
+    from ..sources.convert import convert
 
     summary = convert(
         args.src, args.dst, format=args.format, symbols=args.symbol or None, on_error=args.on_error
@@ -40,25 +41,25 @@ def _convert(args: argparse.Namespace) -> int:
 
 
 def _backtest(args: argparse.Namespace) -> int:
-    from .commands import run_backtest_command
+    from .backtest_commands import run_backtest_command
 
     return run_backtest_command(args)
 
 
 def _inspect(args: argparse.Namespace) -> int:
-    from .commands import run_inspect_command
+    from .backtest_commands import run_inspect_command
 
     return run_inspect_command(args)
 
 
 def _record(args: argparse.Namespace) -> int:
-    from .commands import run_record_command
+    from .live_commands import run_record_command
 
     return run_record_command(args)
 
 
 def _live(args: argparse.Namespace) -> int:
-    from .live_cli import run_live_command
+    from .live_commands import run_live_command
 
     return run_live_command(args)
 
@@ -213,12 +214,9 @@ def main(argv: list[str] | None = None) -> int:
         return int(args.func(args))
     except KeyboardInterrupt:
         return 1
+    except (UsageError, FileNotFoundError) as exc:  # the user's input: exit 2
+        print(f"backtrader-channels: error: {exc}", file=sys.stderr)
+        return 2
     except Exception as exc:  # one clear line, not a traceback
-        if type(exc).__name__ == "UsageError":
-            print(f"backtrader-channels: error: {exc}", file=sys.stderr)
-            return 2
-        if isinstance(exc, FileNotFoundError):
-            print(f"backtrader-channels: error: {exc}", file=sys.stderr)
-            return 2
         print(f"backtrader-channels: error: {exc}", file=sys.stderr)
         return 1

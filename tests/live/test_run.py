@@ -11,8 +11,8 @@ import pytest
 
 import backtrader_channels as btch
 from backtrader_channels import TickEvent
-from backtrader_channels.engine.live_queue import LiveEventQueue
-from backtrader_channels.feeds.ccxt_feed import CCXTLiveFeed
+from backtrader_channels.live.ccxt_feed import CCXTLiveFeed
+from backtrader_channels.live.queue import LiveEventQueue
 from backtrader_channels.live.validator import LiveDataValidator
 
 from .conftest import (

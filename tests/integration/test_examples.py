@@ -7,7 +7,9 @@ import sys
 
 import pytest
 
-EXAMPLES = sorted(glob.glob(os.path.join(os.path.dirname(__file__), "..", "examples", "*.py")))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+EXAMPLES = sorted(glob.glob(os.path.join(ROOT, "examples", "*.py")))
+assert EXAMPLES, f"no examples under {ROOT}/examples"
 
 
 @pytest.mark.parametrize("path", EXAMPLES, ids=os.path.basename)

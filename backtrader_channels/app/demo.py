@@ -6,9 +6,9 @@ from typing import Any
 
 import backtrader as bt
 
-from .channels import OrderBookChannel, TickChannel
-from .datasets import binance_btcusdt_sample
-from .engine.cerebro import Cerebro, RunMode
+from ..cerebro import Cerebro, RunMode
+from ..channels import OrderBookChannel, TickChannel
+from ..datasets import binance_btcusdt_sample
 
 
 class BookImbalanceScalper(bt.Strategy):

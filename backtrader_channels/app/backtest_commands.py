@@ -1,33 +1,18 @@
-"""The ``backtest``, ``inspect`` and ``record`` commands (``live`` is in ``live_cli``)."""
+"""The ``backtest`` and ``inspect`` commands: recorded data (``live``/``record``: live_commands)."""
 
 from __future__ import annotations
 
 import argparse
-import ast
 import json
 import os
 from typing import Any
 
-from .live_cli import UsageError, load_strategy
-
-
-def parse_params(items: list[str] | None) -> dict[str, Any]:
-    """``["period=20", "name=x"]`` -> ``{"period": 20, "name": "x"}``."""
-    out: dict[str, Any] = {}
-    for item in items or []:
-        key, sep, raw = item.partition("=")
-        if not sep or not key:
-            raise UsageError(f"--param {item!r}: use key=value")
-        try:
-            out[key] = ast.literal_eval(raw)
-        except (ValueError, SyntaxError):
-            out[key] = raw
-    return out
+from .usage import UsageError, load_strategy, parse_params
 
 
 def _data_channels(path: str, fmt: str | None, symbols: list[str] | None) -> list[tuple[str, str]]:
-    from .sources.batches import expand_paths
-    from .sources.convert import contents
+    from ..sources.batches import expand_paths
+    from ..sources.convert import contents
 
     if os.path.isdir(path) and any(n.startswith("channel=") for n in os.listdir(path)):
         # a partitioned directory: each symbol=... folder's files name their symbol in a column
@@ -41,7 +26,7 @@ def _data_channels(path: str, fmt: str | None, symbols: list[str] | None) -> lis
         files = expand_paths(path)
     pairs = list(dict.fromkeys(pair for f in files for pair in contents(f, fmt)))
     if symbols:
-        from .sources.schema import symbol_aliases
+        from ..sources.schema import symbol_aliases
 
         wanted = {a for s in symbols for a in symbol_aliases(s)} | set(symbols)
         pairs = [(c, s) for c, s in pairs if s in wanted]
@@ -54,7 +39,7 @@ def run_backtest_command(args: argparse.Namespace) -> int:
     """``backtrader-channels backtest STRATEGY --data PATH ...``."""
     import backtrader as bt
 
-    from .engine.cerebro import Cerebro, RunMode
+    from ..cerebro import Cerebro, RunMode
     from .recorder import RunRecorder
     from .report import format_report, run_report
 
@@ -108,9 +93,9 @@ def run_inspect_command(args: argparse.Namespace) -> int:
     """``backtrader-channels inspect PATH``: channels, symbols, span, rows, anomalies."""
     import datetime as dt
 
-    from .channels import OrderBookChannel
-    from .sources.batches import SkipReport
-    from .sources.formats import detect_format, open_source
+    from ..channels import OrderBookChannel
+    from ..sources.batches import SkipReport
+    from ..sources.formats import detect_format, open_source
 
     if not os.path.exists(args.path):
         raise UsageError(f"{args.path}: no such file or directory")
@@ -161,18 +146,3 @@ def run_inspect_command(args: argparse.Namespace) -> int:
             f"{r['start']} -> {r['end']}  anomalies: {bad}"
         )
     return 0
-
-
-def run_record_command(args: argparse.Namespace) -> int:
-    """``backtrader-channels record``: live data to the native layout, no strategy."""
-    import backtrader as bt
-
-    if not args.out:
-        raise UsageError("record needs --out DIR")
-    args.record = args.out
-    args.real = False
-    args.cash = 10_000.0
-    args.strategy = None
-    from .live_cli import run_live_command
-
-    return run_live_command(args, strategy=bt.Strategy)

@@ -1,53 +1,23 @@
-"""The ``live`` command: a strategy on live data, paper broker, anomaly report at the end."""
+"""The ``live`` and ``record`` commands: live data through ccxt.pro, paper broker, report."""
 
 from __future__ import annotations
 
 import argparse
-import importlib
-import importlib.util
 import json
-import os
 import sys
 from typing import Any
 
-
-class UsageError(ValueError):
-    """A bad command-line argument (exit code 2)."""
-
-
-def load_strategy(spec: str) -> Any:
-    """``module:Class`` or ``path/to/file.py:Class`` -> the class."""
-    if ":" not in spec:
-        raise UsageError(f"strategy {spec!r}: use module:Class or path.py:Class")
-    where, name = spec.rsplit(":", 1)
-    if where.endswith(".py"):
-        if not os.path.isfile(where):
-            raise UsageError(f"strategy file {where} not found")
-        name_ = "btch_user_" + os.path.splitext(os.path.basename(where))[0]
-        mod_spec = importlib.util.spec_from_file_location(name_, where)
-        if mod_spec is None or mod_spec.loader is None:
-            raise UsageError(f"cannot load {where}")
-        module = importlib.util.module_from_spec(mod_spec)
-        sys.modules[name_] = module  # backtrader registers classes in their module
-        mod_spec.loader.exec_module(module)
-    else:
-        try:
-            module = importlib.import_module(where)
-        except ImportError as exc:
-            raise UsageError(f"cannot import {where}: {exc}") from exc
-    if not hasattr(module, name):
-        raise UsageError(f"{where} has no {name}")
-    return getattr(module, name)
+from .usage import UsageError, load_strategy
 
 
 def run_live_command(args: argparse.Namespace, strategy: Any = None) -> int:
     """Run ``backtrader-channels live``; return the exit code."""
     import ccxt.pro as ccxtpro
 
+    from ..cerebro import Cerebro, RunMode
+    from ..live.ccxt_feed import CCXTLiveFeed
+    from ..testing.replay_exchange import ReplayExchange, point_ccxt_at
     from .demo import BookImbalanceScalper
-    from .engine.cerebro import Cerebro, RunMode
-    from .feeds.ccxt_feed import CCXTLiveFeed
-    from .feeds.replay_server import ReplayExchange, point_ccxt_at
     from .report import format_report, run_report
 
     if args.real:
@@ -92,3 +62,16 @@ def run_live_command(args: argparse.Namespace, strategy: Any = None) -> int:
         )
     )
     return 0
+
+
+def run_record_command(args: argparse.Namespace) -> int:
+    """``backtrader-channels record``: live data to the native layout, no strategy."""
+    import backtrader as bt
+
+    if not args.out:
+        raise UsageError("record needs --out DIR")
+    args.record = args.out
+    args.real = False
+    args.cash = 10_000.0
+    args.strategy = None
+    return run_live_command(args, strategy=bt.Strategy)

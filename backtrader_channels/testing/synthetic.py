@@ -9,7 +9,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ..events import ChannelType
-from .schema import schema_for
+from ..sources.schema import schema_for
 
 START_NS = 1_700_000_000_000_000_000
 

@@ -1,0 +1,1 @@
+"""The application: command line, commands, demo, run report, plot, run recorder."""

@@ -1,0 +1,1 @@
+"""Adapters onto backtrader lines: bridges and their groups, bars from ticks, instruments."""

@@ -1,0 +1,1 @@
+"""Test and demo helpers: the loopback replay exchange and seeded synthetic data."""
