@@ -57,7 +57,6 @@ def __getattr__(name: str) -> object:
 __all__ = [
     "BacktestEventQueue",
     "BarChannel",
-    "PartialBar",
     "Cerebro",
     "Channel",
     "ChannelBridge",
@@ -72,6 +71,7 @@ __all__ = [
     "LiveEventQueue",
     "OrderBookChannel",
     "OrderBookEvent",
+    "PartialBar",
     "QuoteChannel",
     "QuoteEvent",
     "RunMode",

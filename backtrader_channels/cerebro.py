@@ -46,7 +46,7 @@ class RunMode(str, Enum):
 
 
 class _ChannelSpec:
-    __slots__ = ("channel", "dataname", "format", "chunk_rows", "on_error", "window")
+    __slots__ = ("channel", "chunk_rows", "dataname", "format", "on_error", "window")
 
     def __init__(
         self, channel: Channel, dataname: Any, fmt: str | None, chunk_rows: int, on_error: str

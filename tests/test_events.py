@@ -12,7 +12,8 @@ from backtrader_channels.events import ns_to_num
 def test_tick_event_answers_to_the_envelope_interface():
     ev = btch.TickEvent(1_700_000_000_123_456_789, 100.5, 2.0, "sell", 7, "BTC/USDT", 5)
     assert ev.priority == btch.EventPriority.TICK
-    assert ev.channel_type == "tick" and ev.channel_name == "BTC/USDT"
+    assert ev.channel_type == "tick"
+    assert ev.channel_name == "BTC/USDT"
     assert ev.data is ev
     assert ev.timestamp == 1_700_000_000_123_456_789  # exact integer ns
     assert ev.recv_timestamp == 5
@@ -28,13 +29,16 @@ def test_book_before_trades_at_same_timestamp():
 
 def test_quote_event_derived_fields():
     q = btch.QuoteEvent(1, 99.0, 2.0, 101.0, 1.0, "X")
-    assert q.mid_price == 100.0 and q.spread == 2.0
-    assert q.best_bid == btch.Level(99.0, 2.0) and q.best_ask.price == 101.0
+    assert q.mid_price == 100.0
+    assert q.spread == 2.0
+    assert q.best_bid == btch.Level(99.0, 2.0)
+    assert q.best_ask.price == 101.0
 
 
 def test_generic_event_envelope():
     ev = btch.Event(10, btch.EventPriority.TIMER, "timer", "t1", {"k": 1})
-    assert ev.timestamp == 10 and ev.data == {"k": 1}
+    assert ev.timestamp == 10
+    assert ev.data == {"k": 1}
 
 
 def test_ns_to_num_matches_backtrader_date2num():

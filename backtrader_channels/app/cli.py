@@ -217,6 +217,6 @@ def main(argv: list[str] | None = None) -> int:
     except (UsageError, FileNotFoundError) as exc:  # the user's input: exit 2
         print(f"backtrader-channels: error: {exc}", file=sys.stderr)
         return 2
-    except Exception as exc:  # one clear line, not a traceback
+    except Exception as exc:  # noqa: BLE001 - the last resort: one clear line, exit code 1
         print(f"backtrader-channels: error: {exc}", file=sys.stderr)
         return 1

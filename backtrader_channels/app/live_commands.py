@@ -12,8 +12,6 @@ from .usage import UsageError, load_strategy
 
 def run_live_command(args: argparse.Namespace, strategy: Any = None) -> int:
     """Run ``backtrader-channels live``; return the exit code."""
-    import ccxt.pro as ccxtpro
-
     from ..cerebro import Cerebro, RunMode
     from ..live.ccxt_feed import CCXTLiveFeed
     from ..testing.replay_exchange import ReplayExchange, point_ccxt_at
@@ -37,7 +35,7 @@ def run_live_command(args: argparse.Namespace, strategy: Any = None) -> int:
             raise UsageError("the replay server speaks Binance and replays BTC/USDT")
         server = ReplayExchange(rate=200.0, start_when=len(channels), loop_forever=True)
         port = server.start()
-        exchange: Any = point_ccxt_at(ccxtpro.binance(), port)
+        exchange: Any = point_ccxt_at("binance", port)
         print(f"replay exchange on 127.0.0.1:{port}", file=sys.stderr)
     else:
         exchange = args.exchange

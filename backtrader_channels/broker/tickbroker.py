@@ -331,7 +331,9 @@ class TickBroker(bt.brokers.BackBroker):
         """Match ``pending`` against the book or quote of their symbol after an update."""
         self._match(pending, ts, None, 0.0)
 
-    def _match(self, pending: list[Any], now: int, trade_px: Any, trade_sz: float) -> None:
+    def _match(  # noqa: C901 - the fill rules, split by order type with the fill models (#13)
+        self, pending: list[Any], now: int, trade_px: Any, trade_sz: float
+    ) -> None:
         partial = self.p.partial_fills
         book_mode = self.p.market_fill != "trade"
         touch = self.p.limit_fill == "touch"

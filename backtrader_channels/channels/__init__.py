@@ -11,4 +11,4 @@ CHANNEL_CLASSES: dict[str, type[Channel]] = {
     OrderBookChannel.channel_type: OrderBookChannel,
 }
 
-__all__ = ["Channel", "TickChannel", "QuoteChannel", "OrderBookChannel", "CHANNEL_CLASSES"]
+__all__ = ["CHANNEL_CLASSES", "Channel", "OrderBookChannel", "QuoteChannel", "TickChannel"]

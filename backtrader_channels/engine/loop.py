@@ -30,14 +30,14 @@ class SourceTarget:
     """What the loop needs to know about one recorded source."""
 
     __slots__ = (
-        "kind",
+        "advance",
+        "callback",
         "channel",
         "data",
-        "pending",
-        "callback",
         "inline_push",
-        "advance",
+        "kind",
         "lines",
+        "pending",
     )
 
     def __init__(

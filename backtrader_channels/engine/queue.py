@@ -25,16 +25,16 @@ class EventSource:
     """One time-sorted stream: its chunks, current chunk, read position and counters."""
 
     __slots__ = (
-        "name",
-        "priority",
-        "index",
-        "target",
         "_chunks",
-        "ts",
-        "events",
-        "pos",
-        "count",
         "_last_ts",
+        "count",
+        "events",
+        "index",
+        "name",
+        "pos",
+        "priority",
+        "target",
+        "ts",
     )
 
     def __init__(self, chunks: Iterable[Chunk], priority: int, index: int, name: str, target: Any):
@@ -140,10 +140,7 @@ class BacktestEventQueue:
         Pushed events come as runs of length one from a source whose ``target`` is ``None``.
         """
         self._started = True
-        heap: list[tuple[int, int, int]] = []
-        for src in self.sources:
-            if src.load():
-                heap.append((src.ts[0], src.priority, src.index))
+        heap = [(src.ts[0], src.priority, src.index) for src in self.sources if src.load()]
         heapq.heapify(heap)
         pushed = self._pushed
         one = EventSource((), 0, self.PUSHED, "pushed", None)
@@ -156,7 +153,7 @@ class BacktestEventQueue:
                 one.ts, one.events, one.pos = [ev.timestamp], [ev], 1
                 yield one, 0, 1
                 continue
-            ts0, prio, idx = heap[0]
+            _ts0, prio, idx = heap[0]
             src = sources[idx]
             start = src.pos
             stamps = src.ts

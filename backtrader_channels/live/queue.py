@@ -57,7 +57,9 @@ class LiveEventQueue:
         """Add one event (any thread); False if it was dropped."""
         return self.push_many([event]) == 1
 
-    def push_many(self, events: Iterable[Any], key: tuple[str, str] | None = None) -> int:
+    def push_many(  # noqa: C901 - per frame on the live hot path: one pass, no helper calls
+        self, events: Iterable[Any], key: tuple[str, str] | None = None
+    ) -> int:
         """Add events under one lock; return how many were kept.
 
         ``key`` = ``(channel_type, symbol)`` says that every event belongs to that channel (a

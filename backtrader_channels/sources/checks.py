@@ -99,13 +99,21 @@ class StreamChecker:
             rows = base
         else:
             rows = np.arange(base, base + batch.num_rows)
-        names = batch.schema.names
-        if "symbol" in names:
+        if "symbol" in batch.schema.names:
             keep = in_values(batch.column("symbol"), self.symbols)
             if not keep.all():
                 batch, rows = batch.filter(pa.array(keep)), rows[keep]
         if not batch.num_rows:
             return batch, rows
+        keep = self._valid_rows(batch, rows)
+        if not keep.all():
+            batch, rows = batch.filter(pa.array(keep)), rows[keep]
+            if not batch.num_rows:
+                return batch, rows
+        return self._in_time_order(batch, rows)
+
+    def _valid_rows(self, batch: pa.RecordBatch, rows: np.ndarray) -> np.ndarray:
+        """Which rows have every required value, values in range and a known side."""
         keep = np.ones(batch.num_rows, dtype=bool)
         for name in REQUIRED[self.channel_type]:
             col = batch.column(name)
@@ -129,10 +137,12 @@ class StreamChecker:
                 "side",
                 side.to_pylist() if bad.any() else None,
             )
-        if not keep.all():
-            batch, rows = batch.filter(pa.array(keep)), rows[keep]
-            if not batch.num_rows:
-                return batch, rows
+        return keep
+
+    def _in_time_order(
+        self, batch: pa.RecordBatch, rows: np.ndarray
+    ) -> tuple[pa.RecordBatch, np.ndarray]:
+        """The rows whose timestamp does not go back, with timestamps as int64 ns."""
         ts_arr = _as_int64_ns(batch.column("timestamp"))
         ts = ts_arr.to_numpy(zero_copy_only=False)
         prev = self.last_ts if self.last_ts is not None else ts[0]
@@ -144,9 +154,7 @@ class StreamChecker:
         if len(ts):
             self.last_ts = int(ts[-1])
         if ts_arr.type != pa.int64():
-            idx = names.index("timestamp") if "timestamp" in names else None
-            if idx is not None:
-                batch = batch.set_column(
-                    batch.schema.get_field_index("timestamp"), "timestamp", pa.array(ts, pa.int64())
-                )
+            batch = batch.set_column(
+                batch.schema.get_field_index("timestamp"), "timestamp", pa.array(ts, pa.int64())
+            )
         return batch, rows

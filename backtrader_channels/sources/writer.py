@@ -24,6 +24,27 @@ from .schema import schema_for
 _NS_PER_DAY = 86_400_000_000_000
 
 
+def concat_tables(tables: Iterable[pa.Table]) -> pa.Table:
+    """One table of many of the same schema."""
+    return pa.concat_tables(tables)
+
+
+def columns_table(columns: dict[str, Any], channel_type: str) -> pa.Table:
+    """Native-schema table from whole columns (arrays or lists, by column name)."""
+    schema = schema_for(channel_type)
+    return pa.table({f.name: pa.array(columns[f.name], f.type) for f in schema}, schema=schema)
+
+
+def write_parquet(
+    path: str, tables: Iterable[pa.Table], channel_type: str, row_group_size: int = 262_144
+) -> str:
+    """Write native-schema ``tables`` one after another into one Parquet file (flat memory)."""
+    with pq.ParquetWriter(path, schema_for(channel_type)) as writer:
+        for table in tables:
+            writer.write_table(table, row_group_size=row_group_size)
+    return path
+
+
 def events_table(events: list[Any], channel_type: str) -> pa.Table:
     """Events of one channel type as a native-schema table (book events: one row per level)."""
     schema = schema_for(channel_type)

@@ -27,6 +27,7 @@ from collections import deque
 from typing import Any
 from urllib.parse import urlsplit
 
+import ccxt.pro as ccxtpro
 from aiohttp import WSMsgType, web
 
 DATA_DIR = os.path.join(os.path.dirname(os.path.dirname(__file__)), "data")
@@ -273,7 +274,7 @@ class ReplayExchange:
         return sum(len(s) for s in self._subs.values())
 
     async def _replay(self) -> None:
-        while self._subscribed() < self.start_when:
+        while self._subscribed() < self.start_when:  # noqa: ASYNC110 - a few polls at start
             await asyncio.sleep(0.005)
         interval = 1.0 / self.rate if self.rate else 0.0
         loop = asyncio.get_running_loop()
@@ -297,7 +298,7 @@ class ReplayExchange:
                     elif delay > 0:
                         # asyncio's timers have 1 ms granularity (epoll): sleeping on them would
                         # send 10 frames per millisecond in bursts. Pace finer by blocking.
-                        time.sleep(delay)
+                        time.sleep(delay)  # noqa: ASYNC251 - sub-ms pacing, on purpose
                 elif self.sent % 64 == 0:
                     await self._backpressure()
             if not self.loop_forever:
@@ -308,10 +309,12 @@ class ReplayExchange:
     async def _backpressure(self) -> None:
         """As fast as possible, but never far ahead of the slowest client."""
         await asyncio.sleep(0)
-        while any(q.qsize() > 2000 for q in self._queues.values()):
+        while any(q.qsize() > 2000 for q in self._queues.values()):  # noqa: ASYNC110
             await asyncio.sleep(0.001)
 
-    async def _one_frame(self, stream: str, data: dict[str, Any], parts: list[str]) -> None:
+    async def _one_frame(  # noqa: C901 - every fault switch in the one place a frame is sent
+        self, stream: str, data: dict[str, Any], parts: list[str]
+    ) -> None:
         """Send one recorded frame (``parts``: its text around its moving values, which move
         by the lap's ``_shift``), applying any armed fault."""
         f = self.faults
@@ -434,7 +437,10 @@ def serve_in_subprocess(trades_only: bool = False, **kwargs: Any) -> tuple[int, 
 
 
 def point_ccxt_at(exchange: Any, port: int) -> Any:
-    """Point an unmodified ``ccxt.pro.binance`` at the loopback exchange on ``port``."""
+    """Point an unmodified ``ccxt.pro.binance`` (an instance, or ``"binance"`` for a new one) at
+    the loopback exchange on ``port``."""
+    if isinstance(exchange, str):
+        exchange = getattr(ccxtpro, exchange)()
     base = f"http://127.0.0.1:{port}"
     for key, url in list(exchange.urls["api"].items()):
         if isinstance(url, str) and url.startswith("http"):

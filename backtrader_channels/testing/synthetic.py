@@ -3,24 +3,22 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import numpy as np
-import pyarrow as pa
-import pyarrow.parquet as pq
 
 from ..events import ChannelType
-from ..sources.schema import schema_for
+from ..sources.writer import columns_table, concat_tables, write_parquet
 
 START_NS = 1_700_000_000_000_000_000
 
 
 def iter_synthetic_trades(
     n: int, seed: int = 42, block: int = 1_000_000, symbol: str = "BTC/USDT"
-) -> Iterator[pa.Table]:
+) -> Iterator[Any]:
     """``n`` trades in tables of at most ``block`` rows: exponential gaps (mean 50 ms, quantised
     to 1 ms, so some share a timestamp), a random-walk price around 30,000, lognormal sizes."""
     rng = np.random.default_rng(seed)
-    schema = schema_for(ChannelType.TICK)
     ts0, px0, done = START_NS, 30_000.0, 0
     while done < n:
         m = min(block, n - done)
@@ -35,13 +33,13 @@ def iter_synthetic_trades(
             "symbol": np.full(m, symbol),
             "trade_id": np.arange(done + 1, done + m + 1, dtype=np.int64),
         }
-        yield pa.table({f.name: pa.array(cols[f.name], f.type) for f in schema}, schema=schema)
+        yield columns_table(cols, ChannelType.TICK)
         ts0, px0, done = int(ts[-1]), float(price[-1]), done + m
 
 
-def synthetic_trades(n: int, seed: int = 42, symbol: str = "BTC/USDT") -> pa.Table:
-    """All of :func:`iter_synthetic_trades` as one table."""
-    return pa.concat_tables(iter_synthetic_trades(n, seed, symbol=symbol))
+def synthetic_trades(n: int, seed: int = 42, symbol: str = "BTC/USDT") -> Any:
+    """All of :func:`iter_synthetic_trades` as one arrow table."""
+    return concat_tables(iter_synthetic_trades(n, seed, symbol=symbol))
 
 
 def write_synthetic_trades(
@@ -52,7 +50,5 @@ def write_synthetic_trades(
     symbol: str = "BTC/USDT",
 ) -> str:
     """Write ``n`` synthetic trades to a Parquet file block by block (flat memory)."""
-    with pq.ParquetWriter(path, schema_for(ChannelType.TICK)) as writer:
-        for table in iter_synthetic_trades(n, seed, symbol=symbol):
-            writer.write_table(table, row_group_size=row_group_size)
-    return path
+    tables = iter_synthetic_trades(n, seed, symbol=symbol)
+    return write_parquet(path, tables, ChannelType.TICK, row_group_size)

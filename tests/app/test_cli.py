@@ -41,13 +41,15 @@ def cli(*args, timeout=300):
 @pytest.mark.parametrize("command", ["demo", "backtest", "live", "convert", "record", "inspect"])
 def test_every_command_has_help(command):
     out = cli(command, "--help")
-    assert out.returncode == 0 and "usage: backtrader-channels " + command in out.stdout
+    assert out.returncode == 0
+    assert "usage: backtrader-channels " + command in out.stdout
 
 
 def test_demo_prints_a_report():
     out = cli("demo")
     assert out.returncode == 0, out.stderr
-    assert "events by channel" in out.stdout and "tick:BTC/USDT=9,757" in out.stdout
+    assert "events by channel" in out.stdout
+    assert "tick:BTC/USDT=9,757" in out.stdout
 
 
 def test_demo_json():
@@ -80,11 +82,16 @@ def test_backtest_with_params_plot_and_json(tmp_path):
     )
     assert out.returncode == 0, out.stderr
     report = json.loads(js.read_text())
-    assert 0 < report["events"] < 9757 and report["orders"] > 0
-    assert report["start"] >= "2024-08-08T23:55" and report["end"] < "2024-08-08T23:59"
-    assert report["fees"] > 0 and "sharpe" in report and "max_drawdown_pct" in report
+    assert 0 < report["events"] < 9757
+    assert report["orders"] > 0
+    assert report["start"] >= "2024-08-08T23:55"
+    assert report["end"] < "2024-08-08T23:59"
+    assert report["fees"] > 0
+    assert "sharpe" in report
+    assert "max_drawdown_pct" in report
     with Image.open(png) as img:  # a real PNG, three panels tall
-        assert img.format == "PNG" and img.size[1] > 600
+        assert img.format == "PNG"
+        assert img.size[1] > 600
         rgb = img.convert("RGB")
         assert len(rgb.getcolors(maxcolors=1 << 24)) > 50  # something is drawn
 
@@ -94,13 +101,16 @@ def test_inspect_names_channels_symbols_span(tmp_path):
     assert out.returncode == 0, out.stderr
     info = json.loads(out.stdout)
     counts = {c["channel"]: c["events"] for c in info["channels"]}
-    assert info["format"] == "binance_ws" and counts == {
+    assert info["format"] == "binance_ws"
+    assert counts == {
         "orderbook": 3450,
         "quote": 28040,
         "tick": 9757,
     }
     text = cli("inspect", CAPTURE)
-    assert text.returncode == 0 and "BTCUSDT" in text.stdout and "9,757 events" in text.stdout
+    assert text.returncode == 0
+    assert "BTCUSDT" in text.stdout
+    assert "9,757 events" in text.stdout
 
 
 def test_record_from_the_replay_server(tmp_path):
@@ -121,7 +131,7 @@ def test_record_from_the_replay_server(tmp_path):
 
 
 @pytest.mark.parametrize(
-    "args,needle",
+    ("args", "needle"),
     [
         ((), "COMMAND"),
         (("frobnicate",), "invalid choice"),
@@ -137,4 +147,5 @@ def test_bad_arguments_give_one_line_and_exit_2(args, needle):
     assert out.returncode == 2
     lines = [ln for ln in out.stderr.strip().splitlines() if ln.strip()]
     if args:
-        assert len(lines) == 1 and needle in lines[0]
+        assert len(lines) == 1
+        assert needle in lines[0]

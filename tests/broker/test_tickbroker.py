@@ -73,7 +73,7 @@ def test_market_without_book_fills_at_next_trade_even_at_same_timestamp():
 def test_market_with_quotes_fills_at_opposite_best():
     quotes = [Q(1, 99, 101), Q(3, 98, 100)]
     ticks = [T(2, 100.5), T(4, 99)]
-    c, s = run(
+    _c, s = run(
         {1: lambda s: s.buy(size=2), 3: lambda s: s.sell(size=2)}, ticks=ticks, quotes=quotes
     )
     # buy placed on event 1 (quote), fills on event 2 (trade) at the ask 101;
@@ -83,7 +83,7 @@ def test_market_with_quotes_fills_at_opposite_best():
 
 
 def test_market_fill_trade_mode_ignores_the_book():
-    c, s = run(
+    _c, s = run(
         {1: lambda s: s.buy(size=1)},
         ticks=[T(2, 100.5)],
         quotes=[Q(1, 99, 101)],
@@ -94,14 +94,14 @@ def test_market_fill_trade_mode_ignores_the_book():
 
 def test_resting_limit_needs_a_trade_through_by_default():
     ticks = [T(1, 100), T(2, 99), T(3, 98.9), T(4, 97)]
-    c, s = run({1: lambda s: s.buy(size=1, price=99, exectype=bt.Order.Limit)}, ticks=ticks)
+    _c, s = run({1: lambda s: s.buy(size=1, price=99, exectype=bt.Order.Limit)}, ticks=ticks)
     # event 2 touches 99 (no fill), event 3 trades through: fill at the limit, not at 98.9
     assert completed(s) == [(3, 99.0, 1.0)]
 
 
 def test_resting_limit_touch_mode_fills_at_the_touch():
     ticks = [T(1, 100), T(2, 99), T(3, 98)]
-    c, s = run(
+    _c, s = run(
         {1: lambda s: s.buy(size=1, price=99, exectype=bt.Order.Limit)},
         ticks=ticks,
         limit_fill="touch",
@@ -111,7 +111,7 @@ def test_resting_limit_touch_mode_fills_at_the_touch():
 
 def test_marketable_limit_fills_at_best_ask_and_resting_limit_at_its_price():
     quotes = [Q(1, 99, 100), Q(2, 99, 100), Q(3, 97, 98)]
-    c, s = run(
+    _c, s = run(
         {
             1: lambda s: s.buy(size=1, price=100.5, exectype=bt.Order.Limit),
             2: lambda s: s.buy(size=1, price=98.5, exectype=bt.Order.Limit),
@@ -125,13 +125,13 @@ def test_marketable_limit_fills_at_best_ask_and_resting_limit_at_its_price():
 
 def test_stop_triggers_on_trade_and_fills_like_market():
     ticks = [T(1, 100), T(2, 99), T(3, 97.5), T(4, 97)]
-    c, s = run({1: lambda s: s.sell(size=1, price=98, exectype=bt.Order.Stop)}, ticks=ticks)
+    _c, s = run({1: lambda s: s.sell(size=1, price=98, exectype=bt.Order.Stop)}, ticks=ticks)
     assert completed(s) == [(3, 97.5, -1.0)]
 
 
 def test_stoplimit_becomes_limit_after_trigger():
     ticks = [T(1, 100), T(2, 102), T(3, 103.5), T(4, 102.5)]
-    c, s = run(
+    _c, s = run(
         {1: lambda s: s.buy(size=1, price=102, plimit=103, exectype=bt.Order.StopLimit)},
         ticks=ticks,
     )
@@ -150,7 +150,7 @@ def test_cancel_before_fill():
 
 def test_latency_delays_activation():
     ticks = [T(1, 100), T(3, 101), T(5, 102), T(6, 103)]
-    c, s = run({1: lambda s: s.buy(size=1)}, ticks=ticks, latency_ns=4)
+    _c, s = run({1: lambda s: s.buy(size=1)}, ticks=ticks, latency_ns=4)
     assert completed(s) == [(3, 102.0, 1.0)]  # first event at or after 1 + 4
 
 
@@ -160,7 +160,8 @@ def test_partial_fills_against_top_of_book_size():
     fills = [(n, st, size) for n, st, _, size in s.log if st in ("Partial", "Completed")]
     assert fills == [(2, "Partial", 1.5), (3, "Completed", 3.0)]
     pos = c.broker.getposition(c.instrument("X"))
-    assert pos.size == 3.0 and pos.price == pytest.approx((1.5 * 100 + 1.5 * 101) / 3)
+    assert pos.size == 3.0
+    assert pos.price == pytest.approx((1.5 * 100 + 1.5 * 101) / 3)
 
 
 def test_cash_and_commission_arithmetic():
@@ -185,8 +186,10 @@ def test_orders_are_not_all_kept_unless_asked():
         i: (lambda s: s.buy(size=1)) if i % 2 else (lambda s: s.sell(size=1)) for i in range(1, 190)
     }
     c, s = run(actions, ticks=ticks)
-    assert c.broker.orders == [] and s._orders == []
-    assert c.last_run["orders"] == 189 and c.last_run["fills"] == 189
+    assert c.broker.orders == []
+    assert s._orders == []
+    assert c.last_run["orders"] == 189
+    assert c.last_run["fills"] == 189
 
 
 def test_oco_cancels_the_sibling():

@@ -64,17 +64,15 @@ def run_bars(cerebro_cls, runonce=True, optimize=False):
         c.addanalyzer(an, _name=name)
     res = c.run()
     strats = [r[0] for r in res] if optimize else res
-    out = []
-    for s in strats:
-        out.append(
-            (
-                s.broker.getvalue(),
-                s.broker.getcash(),
-                {k: repr(a.get_analysis()) for k, a in s.analyzers.getitems()},
-                repr(list(s.rsi.lines.rsi.array)),
-            )
+    return [
+        (
+            s.broker.getvalue(),
+            s.broker.getcash(),
+            {k: repr(a.get_analysis()) for k, a in s.analyzers.getitems()},
+            repr(list(s.rsi.lines.rsi.array)),
         )  # repr: NaN == NaN
-    return out
+        for s in strats
+    ]
 
 
 @pytest.mark.parametrize("runonce", [True, False])
@@ -105,7 +103,7 @@ def test_importing_patches_nothing():
 def test_channels_require_tick_mode():
     c = btch.Cerebro()
     c.add_channel(btch.TickChannel, symbol="X", dataname=[btch.TickEvent(1, 1.0, 1.0)])
-    with pytest.raises(btch.ChannelError, match="RunMode.TICK"):
+    with pytest.raises(btch.ChannelError, match=r"RunMode\.TICK"):
         c.run()
 
 

@@ -41,7 +41,8 @@ def test_all_channels_dispatched_in_exact_order(sample):
     assert s.seen == sorted(s.seen)  # (timestamp, priority) never goes back
     assert c.last_run["events"] == 9757 + 3450 + 28040
     assert c.channels[("orderbook", "BTC/USDT")].count == 3450
-    assert s.channels is c.channels and s._channels is c.channels
+    assert s.channels is c.channels
+    assert s._channels is c.channels
 
 
 def test_same_data_same_orders_every_run():

@@ -46,7 +46,7 @@ def trades(sample):
     return t
 
 
-@pytest.mark.parametrize("every,rule", [("1s", "1s"), ("5s", "5s"), ("1min", "1min")])
+@pytest.mark.parametrize(("every", "rule"), [("1s", "1s"), ("5s", "5s"), ("1min", "1min")])
 def test_time_bars_equal_pandas_resample(sample, trades, every, rule):
     _, bars, strat = run(sample, every=every)
     r = trades["price"].resample(rule, label="right", closed="left").ohlc()
@@ -75,7 +75,7 @@ def hand_bars(t, key, limit):
     return out
 
 
-@pytest.mark.parametrize("key,limit", [("ticks", 100), ("volume", 2.5), ("value", 250_000.0)])
+@pytest.mark.parametrize(("key", "limit"), [("ticks", 100), ("volume", 2.5), ("value", 250_000.0)])
 def test_count_volume_value_bars_equal_a_hand_count(sample, trades, key, limit):
     _, bars, strat = run(sample, **{key: limit})
     expected = hand_bars(trades, key, limit)
@@ -88,14 +88,15 @@ def test_count_volume_value_bars_equal_a_hand_count(sample, trades, key, limit):
 
 
 def test_bars_drive_indicators_analyzers_and_ticks_still_arrive(sample):
-    c, bars, strat = run(sample, every="1s")
+    _c, _bars, strat = run(sample, every="1s")
     assert strat.ticks == 9757
     closes = np.array([r[4] for r in strat.rows])
     assert strat.sma[0] == pytest.approx(closes[-3:].mean(), rel=1e-12)
     # minutes 23:54 .. 00:00 (the last closed bar is stamped 00:00:00, its end)
     assert len(strat.analyzers.tr.get_analysis()) == 7
     partials = [p for p in strat.partials if p is not None]
-    assert partials and all(p.ticks >= 1 and p.low <= p.close <= p.high for p in partials)
+    assert partials
+    assert all(p.ticks >= 1 and p.low <= p.close <= p.high for p in partials)
 
 
 class BarTrader(bt.Strategy):

@@ -106,7 +106,8 @@ def test_indicators_on_a_bridge_equal_pandas(rows, prices):
     assert len(strat.rows) == len(prices) - 20
     for n, px, prev, s, e, r, x, gap in strat.rows:
         i = n - 1
-        assert px == prices.iloc[i] and prev == prices.iloc[i - 1]
+        assert px == prices.iloc[i]
+        assert prev == prices.iloc[i - 1]
         assert s == pytest.approx(sma.iloc[i], rel=1e-12)
         assert e == pytest.approx(ema.loc[i], rel=1e-12)
         assert r == pytest.approx(rsi.loc[i], rel=1e-9, abs=1e-9)
@@ -177,7 +178,8 @@ class QuoteMid(bt.Strategy):
 def test_quote_bridge_precomputed_equals_incremental(sample):
     a = run(QuoteMid, sample, "quote", precompute=True).vals
     b = run(QuoteMid, sample, "quote", precompute=False).vals
-    assert len(a) == 28040 - 49 and a == b
+    assert len(a) == 28040 - 49
+    assert a == b
 
 
 class Clocked(bt.Strategy):
@@ -198,7 +200,8 @@ class Clocked(bt.Strategy):
 
 def test_clock_samples_another_channel_on_a_bridge_clock(sample):
     strat = run(Clocked, sample, "tick", "orderbook")
-    assert strat.n == 9757 and len(strat.mid) == 9757
+    assert strat.n == 9757
+    assert len(strat.mid) == 9757
 
 
 class Mixed(bt.Strategy):

@@ -49,7 +49,7 @@ class Flipper(bt.Strategy):
 @BOTH_MODES
 def test_live_and_backtest_of_the_recording_decide_the_same(server, tmp_path, threads):
     rec = str(tmp_path / "rec")
-    cerebro, feed, live = run_live(
+    cerebro, _feed, live = run_live(
         server, Flipper, channels=("tick",), record_to=rec, threads=threads
     )
     assert len(live.decisions) > 90
@@ -72,7 +72,8 @@ def test_live_queue_orders_and_counts_drops():
     assert [e.timestamp for e in q.pop_many(10, 0)] == [3, 4, 5]
     newest = LiveEventQueue(maxsize=2, overflow="drop_newest")
     newest.push_many([TickEvent(t, 1.0, 1.0) for t in (1, 2, 3)])
-    assert newest.dropped == 1 and [e.timestamp for e in newest.pop_many(5, 0)] == [1, 2]
+    assert newest.dropped == 1
+    assert [e.timestamp for e in newest.pop_many(5, 0)] == [1, 2]
 
 
 def test_live_queue_is_thread_safe_and_stop_wakes_the_consumer():
@@ -91,13 +92,15 @@ def test_live_queue_is_thread_safe_and_stop_wakes_the_consumer():
         got.extend(q.pop_many(1000, 1.0))
     for t in threads:
         t.join()
-    assert len(got) == n_threads * per and q.dropped == 0
+    assert len(got) == n_threads * per
+    assert q.dropped == 0
     waiter = threading.Thread(target=lambda: got.append(q.pop(timeout=30)))
     t0 = time.time()
     waiter.start()
     q.stop()
     waiter.join(5)
-    assert not waiter.is_alive() and time.time() - t0 < 5
+    assert not waiter.is_alive()
+    assert time.time() - t0 < 5
 
 
 def test_validator_rules():
@@ -122,20 +125,23 @@ def test_api_keys_never_show(tmp_path, server):
     feed = CCXTLiveFeed("binance", ["BTC/USDT"], config=str(cfg))
     assert feed.exchange.apiKey == "KEY-abc123"
     text = repr(feed) + json.dumps(feed.anomaly_report())
-    assert "abc123" not in text and "xyz789" not in text
+    assert "abc123" not in text
+    assert "xyz789" not in text
 
 
 def test_run_ends_on_duration(server):
     server.rate = 2000
     t0 = time.time()
-    cerebro, feed, strat = run_live(server, channels=("tick",), duration=2.0)
-    assert time.time() - t0 < 8 and not feed.alive
+    cerebro, feed, _strat = run_live(server, channels=("tick",), duration=2.0)
+    assert time.time() - t0 < 8
+    assert not feed.alive
     assert 0 < cerebro.last_run["events"] < 9757
 
 
 def test_run_ends_on_max_events(server):
     cerebro, feed, strat = run_live(server, channels=("tick",), max_events=500)
-    assert cerebro.last_run["events"] == 500 and len(strat.trade_ids) == 500
+    assert cerebro.last_run["events"] == 500
+    assert len(strat.trade_ids) == 500
     assert not feed.alive
 
 
@@ -160,9 +166,10 @@ def test_a_slow_callback_is_not_taken_for_a_stall(server, threads):
     # ccxt's 1,000-trade cache, so some trades can be lost: each one is reported in a gap. A
     # feed in its own thread goes on reading and the queue holds the backlog.
     server.rate = 4000
-    cerebro, feed, strat = run_live(server, SlowOnce, channels=("tick",), threads=threads)
+    _cerebro, feed, strat = run_live(server, SlowOnce, channels=("tick",), threads=threads)
     report = feed.anomaly_report().get("tick:BTC/USDT", {})
-    assert not report.get("stale") and not report.get("reconnect"), report
+    assert not report.get("stale"), report
+    assert not report.get("reconnect"), report
     assert strat.trade_ids[-1] == LAST_TRADE_ID
     assert_trades_accounted(feed, strat)
     if threads:
@@ -182,9 +189,10 @@ class Interrupted(bt.Strategy):
 @BOTH_MODES
 def test_ctrl_c_ends_the_run_and_closes_the_feed(server, threads):
     t0 = time.time()
-    cerebro, feed, strat = run_live(server, Interrupted, channels=("tick",), threads=threads)
+    _cerebro, feed, strat = run_live(server, Interrupted, channels=("tick",), threads=threads)
     assert strat.n == 300
-    assert not feed.alive and time.time() - t0 < 15
+    assert not feed.alive
+    assert time.time() - t0 < 15
     assert all(client.closed() for client in feed.exchange.clients.values())
 
 
@@ -210,4 +218,5 @@ def test_cli_live_replay_server(tmp_path):
         timeout=120,
     )
     assert out.returncode == 0, out.stderr
-    assert "events" in out.stdout and "anomalies" in out.stdout
+    assert "events" in out.stdout
+    assert "anomalies" in out.stdout

@@ -43,24 +43,24 @@ def tardis_trades(tables, path, extra_symbol=False):
 def tardis_quotes(tables, path):
     q = tables["quote"].to_pydict()
     lines = ["exchange,symbol,timestamp,local_timestamp,ask_amount,ask_price,bid_price,bid_amount"]
-    for i in range(len(q["timestamp"])):
-        lines.append(
-            f"binance,BTCUSDT,{q['timestamp'][i] // 1000},{q['recv_timestamp'][i] // 1000},"
-            f"{_num(q['ask_size'][i])},{_num(q['ask_price'][i])},"
-            f"{_num(q['bid_price'][i])},{_num(q['bid_size'][i])}"
-        )
+    lines.extend(
+        f"binance,BTCUSDT,{q['timestamp'][i] // 1000},{q['recv_timestamp'][i] // 1000},"
+        f"{_num(q['ask_size'][i])},{_num(q['ask_price'][i])},"
+        f"{_num(q['bid_price'][i])},{_num(q['bid_size'][i])}"
+        for i in range(len(q["timestamp"]))
+    )
     return _write(path, lines)
 
 
 def tardis_l2(tables, path):
     b = tables["orderbook"].to_pydict()
     lines = ["exchange,symbol,timestamp,local_timestamp,is_snapshot,side,price,amount"]
-    for i in range(len(b["timestamp"])):
-        lines.append(
-            f"binance,BTCUSDT,{b['timestamp'][i] // 1000},{b['recv_timestamp'][i] // 1000},"
-            f"{'true' if b['is_snapshot'][i] else 'false'},{b['side'][i]},"
-            f"{_num(b['price'][i])},{_num(b['size'][i])}"
-        )
+    lines.extend(
+        f"binance,BTCUSDT,{b['timestamp'][i] // 1000},{b['recv_timestamp'][i] // 1000},"
+        f"{'true' if b['is_snapshot'][i] else 'false'},{b['side'][i]},"
+        f"{_num(b['price'][i])},{_num(b['size'][i])}"
+        for i in range(len(b["timestamp"]))
+    )
     return _write(path, lines)
 
 

@@ -67,7 +67,8 @@ def test_cli_convert(tmp_path, capture_path):
         timeout=300,
     )
     assert res.returncode == 0, res.stderr
-    assert "tick:BTCUSDT" in res.stdout and "9,757 events" in res.stdout
+    assert "tick:BTCUSDT" in res.stdout
+    assert "9,757 events" in res.stdout
     bad = subprocess.run(
         [
             sys.executable,
@@ -81,7 +82,8 @@ def test_cli_convert(tmp_path, capture_path):
         text=True,
         timeout=300,
     )
-    assert bad.returncode == 2 and "missing.csv" in bad.stderr  # a bad argument
+    assert bad.returncode == 2
+    assert "missing.csv" in bad.stderr
     assert len(bad.stderr.strip().splitlines()) == 1
 
 

@@ -16,18 +16,22 @@ from backtrader_channels.sources.lazy import LazyEvents
 def test_tick_chunks_stay_columns_until_read(capture_tables):
     chunks = list(read_native(capture_tables["tick"], "tick", "BTC/USDT", chunk_rows=4000))
     ts, events = chunks[0]
-    assert isinstance(events, LazyEvents) and not events.built
+    assert isinstance(events, LazyEvents)
+    assert not events.built
     assert len(events) == len(ts) > 0
     first = events[0]
-    assert events.built and isinstance(first, TickEvent)
+    assert events.built
+    assert isinstance(first, TickEvent)
     assert [e.timestamp for e in events] == ts
-    assert events == list(events) and events[1:3] == list(events)[1:3]
+    assert events == list(events)
+    assert events[1:3] == list(events)[1:3]
 
 
 def test_quote_chunks_are_lazy_and_equal_to_rows(capture_tables):
     table = capture_tables["quote"]
-    (ts, events), *_ = read_native(table, "quote", "BTC/USDT")
-    assert isinstance(events, LazyEvents) and not events.built
+    (_ts, events), *_ = read_native(table, "quote", "BTC/USDT")
+    assert isinstance(events, LazyEvents)
+    assert not events.built
     row = table.slice(0, 1).to_pylist()[0]
     assert (events[0].bid_price, events[0].ask_size) == (row["bid_price"], row["ask_size"])
 

@@ -55,7 +55,7 @@ def test_symbol_column_selects_rows(tmp_path):
 
 
 @pytest.mark.parametrize(
-    "bad_row, line, column, reason",
+    ("bad_row", "line", "column", "reason"),
     [
         ("3000,abc,0.1,buy,4\n", 5, "price", "not a valid double"),
         ("3000,-1.0,0.1,buy,4\n", 5, "price", "price must be > 0"),
@@ -67,7 +67,7 @@ def test_symbol_column_selects_rows(tmp_path):
     ],
 )
 def test_bad_rows_name_file_line_column_value(tmp_path, bad_row, line, column, reason):
-    path = write(tmp_path, GOOD + [bad_row])
+    path = write(tmp_path, [*GOOD, bad_row])
     with pytest.raises(DataError) as info:
         events(path)
     err = info.value
@@ -77,7 +77,7 @@ def test_bad_rows_name_file_line_column_value(tmp_path, bad_row, line, column, r
 
 
 def test_short_row_is_located(tmp_path):
-    path = write(tmp_path, GOOD + ["3000,100\n"])
+    path = write(tmp_path, [*GOOD, "3000,100\n"])
     with pytest.raises(DataError, match=r"line 5: expected 5 fields, got 2"):
         events(path)
 
@@ -94,7 +94,8 @@ def test_bad_row_in_a_later_chunk_is_located(tmp_path):
     path = write(tmp_path, rows)
     with pytest.raises(DataError) as info:
         events(path)
-    assert info.value.line == 42_002 and info.value.value == "short"
+    assert info.value.line == 42_002
+    assert info.value.value == "short"
 
 
 def test_truncated_gzip_is_an_error(tmp_path):
@@ -127,8 +128,10 @@ def test_book_rows_group_into_events_across_chunks(tmp_path, capture_tables):
     small = events(book, "orderbook", chunk_rows=777)
     assert whole == small
     assert len(whole) == 3450
-    assert isinstance(whole[0], OrderBookEvent) and whole[0].is_snapshot
-    assert len(whole[0].bids) == 1000 and len(whole[0].asks) == 1000
+    assert isinstance(whole[0], OrderBookEvent)
+    assert whole[0].is_snapshot
+    assert len(whole[0].bids) == 1000
+    assert len(whole[0].asks) == 1000
     assert not any(e.is_snapshot for e in whole[1:])
 
 
@@ -140,10 +143,10 @@ def test_files_of_a_glob_continue_in_time(tmp_path):
     assert len(events(str(d / "*.csv"))) == 3
     assert len(events(str(d))) == 3
     write(d, ["500,1,1,buy,9\n"], "c.csv")
-    with pytest.raises(DataError, match="c.csv, line 2, column 'timestamp'"):
+    with pytest.raises(DataError, match=r"c\.csv, line 2, column 'timestamp'"):
         events(str(d))
 
 
 def test_missing_file_is_a_clear_error(tmp_path):
-    with pytest.raises(FileNotFoundError, match="nope.csv"):
+    with pytest.raises(FileNotFoundError, match=r"nope\.csv"):
         events(str(tmp_path / "nope.csv"))

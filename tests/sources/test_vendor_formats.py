@@ -41,7 +41,8 @@ def test_tardis_trades_equal_native(tmp_path, capture_tables):
         )
         assert g.recv_timestamp == us(w.recv_timestamp)
     eth = events(path, symbol="ETHUSDT")
-    assert len(eth) == 3253 and all(e.price == 2600.5 for e in eth)
+    assert len(eth) == 3253
+    assert all(e.price == 2600.5 for e in eth)
 
 
 def test_tardis_quotes_equal_native(tmp_path, capture_tables):
@@ -56,9 +57,11 @@ def test_tardis_incremental_l2_rebuilds_the_same_book(tmp_path, capture_tables):
     path = shapes.tardis_l2(capture_tables, tmp_path / "incremental_book_L2.csv.gz")
     a, b = OrderBookChannel("X", require_snapshot=True), OrderBookChannel("X")
     got, want = events(path, "orderbook"), native(capture_tables, "orderbook")
-    assert len(got) == len(want) == 3450 and got[0].is_snapshot
+    assert len(got) == len(want) == 3450
+    assert got[0].is_snapshot
     for g, w in zip(got, want):
-        assert a.push(g) and b.push(w)
+        assert a.push(g)
+        assert b.push(w)
         assert (a.best_bid, a.best_ask) == (b.best_bid, b.best_ask)
     assert a.levels(50) == b.levels(50)
 
@@ -69,7 +72,8 @@ def test_tardis_book_snapshot_5(tmp_path, capture_tables):
     assert len(got) == len(tops)
     book = OrderBookChannel("X")
     for ev, (bids, asks) in zip(got, tops):
-        assert ev.is_snapshot and book.push(ev)
+        assert ev.is_snapshot
+        assert book.push(ev)
         assert book.levels(5) == (bids, asks)
 
 
@@ -80,7 +84,7 @@ def test_tardis_type_mismatch_is_explained(tmp_path, capture_tables):
 
 
 @pytest.mark.parametrize(
-    "layout,unit,name",
+    ("layout", "unit", "name"),
     [
         ("spot", "ms", "BTCUSDT-trades-2024-08-08.csv"),
         ("spot", "us", "BTCUSDT-trades-2025-01-01.csv"),
