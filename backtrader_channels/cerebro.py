@@ -11,7 +11,7 @@ import sys
 import time
 from collections.abc import Iterable, Iterator
 from enum import Enum
-from typing import Any
+from typing import Any, TypeVar
 
 import backtrader as bt
 
@@ -20,15 +20,20 @@ from .channels import CHANNEL_CLASSES
 from .channels.base import Channel
 from .engine.loop import BOOK, QUOTE, TICK, SourceTarget, TickLoop, fanout
 from .engine.queue import BacktestEventQueue, chunk_events, window_chunks
-from .errors import ChannelError
+from .errors import ChannelError, check_choice
 from .events import ChannelType
 from .lines.bars import BarChannel, parse_every
+from .lines.bridge import BridgeRegistry
 from .lines.groups import BridgeGroup, advancer, build_groups, next_caller
 from .lines.instrument import InstrumentData
+from .live.feed import LiveFeed
 from .live.queue import LiveEventQueue
 from .live.run import live_runs
 from .sources import DEFAULT_CHUNK_ROWS, SkipReport
-from .sources.formats import FORMATS, open_columns, open_source
+from .sources.formats import open_columns, open_source
+from .sources.schema import FORMATS, ON_ERROR, Format, OnError
+
+LiveFeedT = TypeVar("LiveFeedT", bound=LiveFeed)
 
 _KIND = {ChannelType.TICK: TICK, ChannelType.QUOTE: QUOTE, ChannelType.ORDERBOOK: BOOK}
 _CALLBACK = {
@@ -49,7 +54,12 @@ class _ChannelSpec:
     __slots__ = ("channel", "chunk_rows", "dataname", "format", "on_error", "window")
 
     def __init__(
-        self, channel: Channel, dataname: Any, fmt: str | None, chunk_rows: int, on_error: str
+        self,
+        channel: Channel,
+        dataname: Any,
+        fmt: Format | None,
+        chunk_rows: int,
+        on_error: OnError,
     ):
         self.channel, self.dataname, self.format = channel, dataname, fmt
         self.chunk_rows, self.on_error = chunk_rows, on_error
@@ -84,10 +94,13 @@ class Cerebro(bt.Cerebro):
         self._specs: list[_ChannelSpec] = []
         self._instruments: dict[str, InstrumentData] = {}
         self._bars: list[BarChannel] = []
-        self._live_feeds: list[Any] = []
+        self._live_feeds: list[LiveFeed] = []
         self._live_limits: tuple[float | None, int | None] = (None, None)
         self._tickmode = False
         self.last_run: dict[str, Any] = {}
+        #: bridges created by the strategies of the current run (``ChannelBridge`` adds itself)
+        self.bridges = BridgeRegistry()
+        self._groups: dict[int, list[BridgeGroup]] = {}  # bridge groups by id(strategy)
 
     # ---- setup -------------------------------------------------------------------------------
     def add_channel(
@@ -95,9 +108,9 @@ class Cerebro(bt.Cerebro):
         channel_cls: type[Channel] | str,
         symbol: str,
         dataname: Any = None,
-        format: str | None = None,
+        format: Format | None = None,
         chunk_rows: int = DEFAULT_CHUNK_ROWS,
-        on_error: str = "raise",
+        on_error: OnError = "raise",
         start: Any = None,
         end: Any = None,
         **kwargs: Any,
@@ -126,10 +139,9 @@ class Cerebro(bt.Cerebro):
             raise ChannelError(
                 f"channel {channel.key} needs a dataname (file, DataFrame or iterable of events)"
             )
-        if format is not None and format not in FORMATS:
-            raise ChannelError(f"unknown format {format!r}; known: {FORMATS}")
-        if on_error not in ("raise", "skip"):
-            raise ChannelError(f"on_error must be 'raise' or 'skip', not {on_error!r}")
+        if format is not None:
+            check_choice("format", format, FORMATS, ChannelError)
+        check_choice("on_error", on_error, ON_ERROR, ChannelError)
         self.channels[channel.key] = channel
         spec = _ChannelSpec(channel, dataname, format, chunk_rows, on_error)
         spec.window = (to_ns(start), to_ns(end))
@@ -233,6 +245,8 @@ class Cerebro(bt.Cerebro):
             return super().runstrategies(iterstrat, predata)
         for channel in self.channels.values():
             channel.reset()
+        self.bridges.clear()
+        self._groups.clear()
         return super().runstrategies(self._with_channels(iterstrat), predata)
 
     def _with_channels(self, iterstrat: Iterable[Any]) -> Iterator[Any]:
@@ -240,7 +254,7 @@ class Cerebro(bt.Cerebro):
         yield from iterstrat
         for strat in self.runningstrats:
             strat.channels = strat._channels = self.channels
-            strat._btch_groups = build_groups(strat)
+            self._groups[id(strat)] = build_groups(strat, self.bridges.of(strat))
 
     def _runonce(self, runstrats: list[Any]) -> None:
         if self._tickmode:
@@ -258,7 +272,7 @@ class Cerebro(bt.Cerebro):
         by_channel: dict[Any, list[BridgeGroup]] = {}
         next_callers: dict[Any, list[Any]] = {}
         for strat in strats:
-            groups = getattr(strat, "_btch_groups", [])
+            groups = self._groups.get(id(strat), [])
             for group in groups:
                 for obj in (*group.bridges, *group.iterators):
                     obj._stage2()  # value semantics in next(), as Strategy._start gives the rest
@@ -287,7 +301,7 @@ class Cerebro(bt.Cerebro):
                     "(add_channel(TickChannel, symbol=...))"
                 )
             bars.strategies = [s for s in strats if any(d is bars for d in s.datas)]
-            bars._btch_instrument = self._instruments[bars.symbol]
+            self._broker.trade_as(bars, self._instruments[bars.symbol])
             bars._reset_partial()
             for key in self.channels:
                 if key[1] != bars.symbol:
@@ -300,9 +314,20 @@ class Cerebro(bt.Cerebro):
                     steps.setdefault(key, []).append(lambda ev, b=bars: b.on_time(ev[0]))
         return steps
 
-    def add_live_feed(self, feed: Any) -> Any:
+    def add_live_feed(self, feed: LiveFeedT) -> LiveFeedT:
         """Add a live feed (e.g. ``btch.feeds.CCXTLiveFeed``): its channels are created, and
-        ``run(mode=RunMode.TICK)`` then runs on live events (paper broker by default)."""
+        ``run(mode=RunMode.TICK)`` then runs on live events (paper broker by default).
+
+        Parameters
+        ----------
+        feed : LiveFeed
+            Anything implementing :class:`backtrader_channels.live.feed.LiveFeed`.
+        """
+        if not isinstance(feed, LiveFeed):
+            raise ChannelError(
+                f"{feed!r} is not a live feed: it needs channel_keys, error, start(queue), stop() "
+                "and anomaly_report() (backtrader_channels.live.feed.LiveFeed)"
+            )
         if self._specs:
             raise ChannelError("a run is either recorded (add_channel) or live (add_live_feed)")
         for kind, symbol in feed.channel_keys:
@@ -351,7 +376,7 @@ class Cerebro(bt.Cerebro):
         if self._live_feeds:
             queue = LiveEventQueue(self.p.live_queue_size)
             runs: Any = live_runs(
-                self,
+                lambda: bool(self._event_stop),
                 queue,
                 targets,
                 self._live_feeds,

@@ -39,3 +39,15 @@ class DataError(ValueError):
 
 class ChannelError(ValueError):
     """A channel was configured wrongly (unknown type, missing source, duplicate key)."""
+
+
+def check_choice(name: str, value: Any, allowed: tuple[Any, ...], error: type = ValueError) -> Any:
+    """``value`` if it is one of ``allowed``; else ``error`` naming the parameter and the choices.
+
+    Every mode string of the package goes through here, so ``TickBroker(market_fill="bok")``
+    fails at once with ``market_fill='bok': must be one of 'auto', 'book', 'trade'`` instead of
+    running as the default."""
+    if value not in allowed:
+        choices = ", ".join(repr(a) for a in allowed)
+        raise error(f"{name}={value!r}: must be one of {choices}")
+    return value

@@ -5,25 +5,22 @@ from __future__ import annotations
 import argparse
 import json
 import os
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .usage import UsageError, load_strategy, parse_params
 
+if TYPE_CHECKING:
+    from ..sources.schema import Format
 
-def _data_channels(path: str, fmt: str | None, symbols: list[str] | None) -> list[tuple[str, str]]:
+
+def _data_channels(
+    path: str, fmt: Format | None, symbols: list[str] | None
+) -> list[tuple[str, str]]:
     from ..sources.batches import expand_paths
     from ..sources.convert import contents
+    from ..sources.formats import is_partitioned, partition_samples
 
-    if os.path.isdir(path) and any(n.startswith("channel=") for n in os.listdir(path)):
-        # a partitioned directory: each symbol=... folder's files name their symbol in a column
-        # (folder names are the symbol made path-safe, which cannot always be undone)
-        files = [
-            expand_paths(os.path.join(path, c, s))[0]
-            for c in sorted(os.listdir(path))
-            for s in sorted(os.listdir(os.path.join(path, c)))
-        ]
-    else:
-        files = expand_paths(path)
+    files = partition_samples(path) if is_partitioned(path) else expand_paths(path)
     pairs = list(dict.fromkeys(pair for f in files for pair in contents(f, fmt)))
     if symbols:
         from ..sources.schema import symbol_aliases

@@ -8,7 +8,8 @@ import sys
 from typing import NoReturn
 
 from .. import __version__
-from ..sources.formats import FORMATS as FORMAT_CHOICES
+from ..sources.schema import FORMATS as FORMAT_CHOICES
+from ..sources.schema import ON_ERROR
 from .usage import UsageError
 
 
@@ -112,7 +113,7 @@ def build_parser() -> argparse.ArgumentParser:
     conv.add_argument("--symbol", action="append", help="only this symbol (repeatable)")
     conv.add_argument(
         "--on-error",
-        choices=("raise", "skip"),
+        choices=ON_ERROR,
         default="raise",
         help="stop at the first bad row (default) or skip and count bad rows",
     )
@@ -166,7 +167,7 @@ def build_parser() -> argparse.ArgumentParser:
     bt_.add_argument("--to", metavar="TIME", help="end, exclusive (ISO time, UTC)")
     bt_.add_argument(
         "--on-error",
-        choices=("raise", "skip"),
+        choices=ON_ERROR,
         default="raise",
         help="bad rows: stop (default) or skip and count",
     )

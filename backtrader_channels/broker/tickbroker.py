@@ -22,10 +22,11 @@ sockets or the event loop.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal, get_args
 
 import backtrader as bt
 
+from ..errors import check_choice
 from ..events import ns_to_num
 from .execution import execute_fill
 from .orders import TickBuyOrder, TickSellOrder, new_order
@@ -37,6 +38,14 @@ _Market, _Close, _Limit, _Stop, _StopLimit = (
     bt.Order.Stop,
     bt.Order.StopLimit,
 )
+
+
+#: where market orders fill: the opposite best of the book/quote, else the next trade (auto)
+MarketFill = Literal["auto", "book", "trade"]
+MARKET_FILLS: tuple[MarketFill, ...] = get_args(MarketFill)
+#: when a resting limit fills on a trade: through it only, or also at it
+LimitFill = Literal["through", "touch"]
+LIMIT_FILLS: tuple[LimitFill, ...] = get_args(LimitFill)
 
 
 class TickBroker(bt.brokers.BackBroker):
@@ -56,12 +65,15 @@ class TickBroker(bt.brokers.BackBroker):
 
     def init(self) -> None:
         super().init()
+        check_choice("market_fill", self.p.market_fill, MARKET_FILLS)
+        check_choice("limit_fill", self.p.limit_fill, LIMIT_FILLS)
         self._by_data: dict[Any, list[Any]] = {}
         self._new: list[Any] = []
         self._quote_src: dict[Any, Any] = {}
         self._fill_size = 0.0
         self._slots: dict[Any, tuple[Any, int, Any, int]] = {}  # line arrays per data
         self._oco_groups: dict[int, list[Any]] = {}
+        self._trades_as: dict[Any, Any] = {}  # data feed -> the instrument its orders trade
         self.now_ns = 0  # time of the last pushed event (when clock is None)
         #: the channel being dispatched; its latest event's timestamp is "now"
         self.clock: Any = None
@@ -72,6 +84,10 @@ class TickBroker(bt.brokers.BackBroker):
     def pending_list(self, data: Any) -> list[Any]:
         """The live list of active orders on ``data`` (the engine checks its truthiness)."""
         return self._by_data.setdefault(data, [])
+
+    def trade_as(self, feed: Any, instrument: Any) -> None:
+        """Orders and positions on ``feed`` (e.g. a bar feed) are those of ``instrument``."""
+        self._trades_as[feed] = instrument
 
     def set_price_source(self, data: Any, channel: Any) -> None:
         """Use ``channel`` (order book or quote channel) as the book of ``data`` for fills."""
@@ -126,7 +142,7 @@ class TickBroker(bt.brokers.BackBroker):
         _checksubmit: bool = True,
         **kwargs: Any,
     ) -> Any:
-        data = getattr(data, "_btch_instrument", data)  # a bar feed trades its symbol
+        data = self._trades_as.get(data, data)  # a bar feed trades its symbol
         if parent is not None or not transmit:
             raise NotImplementedError(
                 "bracket orders (parent/transmit) are not supported by the tick broker"
@@ -223,7 +239,7 @@ class TickBroker(bt.brokers.BackBroker):
 
     def getposition(self, data: Any) -> Any:
         """The position of ``data`` (of its symbol, for a bar feed)."""
-        return super().getposition(getattr(data, "_btch_instrument", data))
+        return super().getposition(self._trades_as.get(data, data))
 
     def orderstatus(self, order: Any) -> int:
         """Status of ``order`` (orders are not all kept, so read it from the order)."""

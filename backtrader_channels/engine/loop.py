@@ -14,13 +14,14 @@ For each event, in this order:
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from ..channels.base import Channel
 from ..events import BT_EPOCH_DAYS, NS_PER_DAY, ns_to_num
 from ..gctune import streaming_gc
 from .notify import Notifier
+from .queue import EventQueue, Run
 
 TICK, QUOTE, BOOK = 0, 1, 2
 _DAYS_PER_NS = 1.0 / NS_PER_DAY
@@ -84,8 +85,8 @@ class TickLoop:
     def __init__(
         self,
         cerebro: Any,
-        queue: Any,
-        runs: Any,
+        queue: EventQueue,
+        runs: Iterable[Run],
         strats: list[Any],
         broker: Any,
         sample_ns: int,

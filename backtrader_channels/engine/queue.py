@@ -14,11 +14,28 @@ import heapq
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Iterator, Sequence
 from itertools import islice
-from typing import Any
+from typing import Any, Protocol
 
 from ..errors import DataError
 
 Chunk = tuple[list[int], Sequence[Any]]
+#: what the loop iterates: ``source.events[start:end]`` is handed out next
+Run = tuple["EventSource", int, int]
+
+
+class EventQueue(Protocol):
+    """What the tick loop and ``Cerebro`` need from a queue: :class:`BacktestEventQueue` for
+    recorded sources, ``live.queue.LiveEventQueue`` for live feeds. The runs themselves come
+    from an iterator the caller builds (``queue.runs()``, or the live run's)."""
+
+    #: the sources whose runs are handed out (their ``count`` is the run's event count)
+    sources: list[EventSource]
+    #: non-empty when the consumer must leave its current run (a push or a stop request)
+    attention: list[Any]
+
+    def push(self, event: Any) -> Any:
+        """Insert an event (``timestamp`` and ``priority`` attributes) during the run."""
+        ...
 
 
 class EventSource:
@@ -133,7 +150,7 @@ class BacktestEventQueue:
         self._push_seq += 1
         self.attention.append(event)
 
-    def runs(self) -> Iterator[tuple[EventSource, int, int]]:
+    def runs(self) -> Iterator[Run]:
         """Yield ``(source, start, end)``: hand out ``source.events[start:end]`` in order.
 
         A consumer that stops early sets ``source.pos`` to the first event it did not handle.

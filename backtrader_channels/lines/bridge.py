@@ -82,6 +82,26 @@ def field_reader(channel: Channel, field: str) -> Any:
     return read
 
 
+class BridgeRegistry:
+    """The bridges each strategy created in its ``__init__``, kept by the tick-mode Cerebro (a
+    bridge finds it through ``strategy.cerebro.bridges``) until the run wires them."""
+
+    def __init__(self) -> None:
+        self._by_owner: dict[int, list[ChannelBridge]] = {}
+
+    def add(self, owner: Any, bridge: ChannelBridge) -> None:
+        """Record that ``owner`` (a strategy) created ``bridge``."""
+        self._by_owner.setdefault(id(owner), []).append(bridge)
+
+    def of(self, owner: Any) -> list[ChannelBridge]:
+        """The bridges ``owner`` created, in creation order."""
+        return list(self._by_owner.get(id(owner), ()))
+
+    def clear(self) -> None:
+        """Forget every bridge (a new run creates new strategies)."""
+        self._by_owner.clear()
+
+
 class ChannelBridge(bt.LineSeries):
     """One field of a channel as a line (``lines.value``), usable by stock indicators.
 
@@ -100,9 +120,12 @@ class ChannelBridge(bt.LineSeries):
         owner = findowner(self, bt.Strategy)
         if owner is None:
             raise ChannelError("create ChannelBridge inside a Strategy's __init__")
+        registry = getattr(owner.cerebro, "bridges", None)
+        if not isinstance(registry, BridgeRegistry):
+            raise ChannelError("ChannelBridge needs the package's Cerebro (btch.Cerebro)")
         channel = self.p.channel
         if isinstance(channel, tuple):
-            channels = owner.cerebro.channels if hasattr(owner.cerebro, "channels") else {}
+            channels = owner.cerebro.channels
             if channel not in channels:
                 raise ChannelError(f"no channel {channel}; channels: {sorted(channels)}")
             channel = channels[channel]
@@ -115,9 +138,7 @@ class ChannelBridge(bt.LineSeries):
         self.field: str = self.p.field
         self.read = field_reader(channel, self.field)
         self.strategy = owner
-        if not hasattr(owner, "_btch_bridges"):
-            owner._btch_bridges = []
-        owner._btch_bridges.append(self)
+        registry.add(owner, self)
 
     @property
     def value_line(self) -> Any:

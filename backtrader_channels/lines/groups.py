@@ -148,10 +148,10 @@ class BridgeGroup:
         return len(self.clock.value_line) >= self.minperiod
 
 
-def build_groups(strat: Any) -> list[BridgeGroup]:
-    """Group the strategy's bridges and the indicators on them; take those indicators out of the
-    strategy's own list. Raises ChannelError for an indicator mixing clocks."""
-    bridges: list[ChannelBridge] = list(getattr(strat, "_btch_bridges", []))
+def build_groups(strat: Any, bridges: list[ChannelBridge]) -> list[BridgeGroup]:
+    """Group ``bridges`` (those ``strat`` created) and the indicators on them; take those
+    indicators out of the strategy's own list. Raises ChannelError for an indicator mixing
+    clocks."""
     if not bridges:
         return []
     groups: dict[int, BridgeGroup] = {}

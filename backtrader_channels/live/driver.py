@@ -11,16 +11,17 @@ not counted towards the feeds' stall timeouts, but a long callback lets ccxt.pro
 overflow (the feed backfills or reports the gap); ``Cerebro(live_threads=True)`` keeps each feed
 in its own thread instead.
 
-A feed takes part by offering ``attach(queue, loop)`` (schedule its work on ``loop``, stop the
-loop after each delivery), ``ready`` (connected, or failed), ``loop_paused(seconds)`` (the loop
-did not run for that long) and ``stop()``.
+A feed takes part by implementing :class:`~.feed.DrivenFeed`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from typing import Any
+from collections.abc import Sequence
+
+from .feed import DrivenFeed, LiveFeed
+from .queue import LiveEventQueue
 
 #: pauses shorter than this are not reported to the feeds (their stall timeouts are seconds)
 _PAUSE_REPORT_S = 0.1
@@ -29,17 +30,17 @@ _PAUSE_REPORT_S = 0.1
 class LoopDriver:
     """Runs attached feeds' asyncio loop on the calling thread, while the engine waits."""
 
-    def __init__(self, feeds: list[Any]):
-        self.feeds = feeds
+    def __init__(self, feeds: Sequence[DrivenFeed]):
+        self.feeds = list(feeds)
         self.loop = asyncio.new_event_loop()
         self._left_at = time.monotonic()  # when the loop last stopped running
 
     @staticmethod
-    def supports(feeds: list[Any]) -> bool:
-        """Whether every feed can run on a driven loop."""
-        return all(callable(getattr(f, "attach", None)) for f in feeds)
+    def supports(feeds: Sequence[LiveFeed]) -> bool:
+        """Whether every feed can run on a driven loop (implements :class:`DrivenFeed`)."""
+        return all(isinstance(f, DrivenFeed) for f in feeds)
 
-    def start(self, queue: Any, timeout: float = 30.0) -> None:
+    def start(self, queue: LiveEventQueue, timeout: float = 30.0) -> None:
         """Attach the feeds; run the loop until each is connected (or failed) or ``timeout``."""
         queue.driver = self.wait
         for feed in self.feeds:

@@ -16,9 +16,14 @@ import threading
 from collections import deque
 from collections.abc import Callable, Generator, Iterable, Iterator
 from operator import itemgetter
-from typing import Any
+from typing import Any, Literal, get_args
 
-from ..engine.queue import EventSource
+from ..engine.queue import EventSource, Run
+from ..errors import check_choice
+
+#: what a full queue drops: the earliest waiting events, or the incoming ones
+Overflow = Literal["drop_oldest", "drop_newest"]
+OVERFLOW: tuple[Overflow, ...] = get_args(Overflow)
 
 _timestamp_of = itemgetter(0)
 
@@ -26,9 +31,8 @@ _timestamp_of = itemgetter(0)
 class LiveEventQueue:
     """Bounded, thread-safe priority queue of live events (see module doc)."""
 
-    def __init__(self, maxsize: int = 1_000_000, overflow: str = "drop_oldest"):
-        if overflow not in ("drop_oldest", "drop_newest"):
-            raise ValueError("overflow must be 'drop_oldest' or 'drop_newest'")
+    def __init__(self, maxsize: int = 1_000_000, overflow: Overflow = "drop_oldest"):
+        check_choice("overflow", overflow, OVERFLOW)
         self.maxsize, self.overflow = maxsize, overflow
         # Batches pushed in key order (the usual case: a frame's events, later than what waits)
         # queue whole in a deque as [events, next index, seq of events[0], channel key]: pushing
@@ -197,7 +201,7 @@ class LiveEventQueue:
         keep_going: Any,
         poll: float = 0.2,
         max_events: int | None = None,
-    ) -> Iterator[tuple[EventSource, int, int]]:
+    ) -> Iterator[Run]:
         """Runs of consecutive events of one target, for the dispatch loop. ``targets`` maps
         ``(channel_type, symbol)`` to a SourceTarget; ``keep_going()`` is asked after every
         batch and every ``poll`` seconds without events; events of unknown channels go out as
@@ -235,7 +239,7 @@ class LiveEventQueue:
 
 def _segment_runs(
     batch: list[Any], src: EventSource | None, sources: dict[Any, EventSource], loose: EventSource
-) -> Generator[tuple[EventSource, int, int], None, list[Any] | None]:
+) -> Generator[Run, None, list[Any] | None]:
     """Yield the runs of one popped segment; return the events left unhandled if the loop
     stopped early. ``src`` is the segment's source when all its events are of one channel."""
     if src is not None:  # one channel: one run, no per-event look-up

@@ -4,26 +4,27 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
-from ..engine.queue import EventSource
+from ..engine.queue import Run
 from .driver import LoopDriver
+from .feed import DrivenFeed, LiveFeed
 from .queue import LiveEventQueue
 
 SWITCH_INTERVAL_S = 0.0002
 
 
 def live_runs(
-    cerebro: Any,
+    stop_requested: Callable[[], bool],
     queue: LiveEventQueue,
-    targets: dict[Any, Any],
-    feeds: list[Any],
+    targets: dict[tuple[str, str], Any],
+    feeds: Sequence[LiveFeed],
     duration: float | None,
     max_events: int | None,
     threads: bool = False,
-) -> Iterator[tuple[EventSource, int, int]]:
-    """Start ``feeds`` into ``queue`` and yield its runs until ``runstop()``, ``duration``
+) -> Iterator[Run]:
+    """Start ``feeds`` into ``queue`` and yield its runs until ``stop_requested()``, ``duration``
     seconds, ``max_events`` events, Ctrl-C or a feed's death; then stop everything.
 
     Feeds run on this thread's asyncio loop, served while the engine waits (:class:`LoopDriver`),
@@ -31,7 +32,7 @@ def live_runs(
     deadline = time.monotonic() + duration if duration else None
 
     def keep_going() -> bool:
-        if cerebro._event_stop:
+        if stop_requested():
             return False
         if deadline is not None and time.monotonic() >= deadline:
             return False
@@ -44,7 +45,8 @@ def live_runs(
     # event could wait up to 5 ms for the engine to be scheduled. Restored when the run ends.
     old_interval = sys.getswitchinterval()
     sys.setswitchinterval(min(old_interval, SWITCH_INTERVAL_S))
-    driver = None if threads or not LoopDriver.supports(feeds) else LoopDriver(feeds)
+    driven = [f for f in feeds if isinstance(f, DrivenFeed)]
+    driver = LoopDriver(driven) if not threads and len(driven) == len(feeds) else None
     try:
         if driver is not None:
             driver.start(queue)

@@ -11,9 +11,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ..errors import DataError
+from ..errors import DataError, check_choice
 from .batches import SkipReport
-from .schema import REQUIRED, SIDES, VALUE_RULES, symbol_aliases
+from .schema import ON_ERROR, REQUIRED, SIDES, VALUE_RULES, OnError, symbol_aliases
 
 
 def _as_int64_ns(arr: Any) -> Any:
@@ -51,12 +51,11 @@ class StreamChecker:
         label: str,
         channel_type: str,
         symbol: str,
-        on_error: str = "raise",
+        on_error: OnError = "raise",
         skip: SkipReport | None = None,
         line_offset: int | None = 2,
     ):
-        if on_error not in ("raise", "skip"):
-            raise ValueError(f"on_error must be 'raise' or 'skip', not {on_error!r}")
+        check_choice("on_error", on_error, ON_ERROR)
         self.label, self.channel_type, self.symbol = label, channel_type, symbol
         self.symbols = symbol_aliases(symbol)
         #: book rows of an update not yet complete at the end of a batch

@@ -18,7 +18,7 @@ from ..gctune import streaming_gc
 from .batches import SkipReport, csv_header, expand_paths, is_csv
 from .binance_dumps import dump_kind
 from .formats import detect_format, open_source
-from .schema import REQUIRED
+from .schema import REQUIRED, Format, OnError
 from .tardis import channel_type_of, tardis_kind
 from .writer import PartitionedWriter
 
@@ -55,7 +55,7 @@ def _capture_contents(path: str) -> list[tuple[str, str]]:
     return sorted(found)
 
 
-def contents(path: str, format: str | None = None) -> list[tuple[str, str]]:
+def contents(path: str, format: Format | None = None) -> list[tuple[str, str]]:
     """The ``(channel type, symbol)`` pairs a file holds."""
     fmt = format or detect_format(path)
     if fmt == "tardis":
@@ -81,9 +81,9 @@ def contents(path: str, format: str | None = None) -> list[tuple[str, str]]:
 def convert(
     src: Any,
     dst: str,
-    format: str | None = None,
+    format: Format | None = None,
     symbols: list[str] | None = None,
-    on_error: str = "raise",
+    on_error: OnError = "raise",
     progress: bool | None = None,
 ) -> dict[str, Any]:
     """Rewrite every file of ``src`` into the partitioned native layout under ``dst``.

@@ -14,7 +14,7 @@ import os
 from collections.abc import Iterator
 from typing import Any
 
-from ..errors import ChannelError
+from ..errors import ChannelError, check_choice
 from .batches import SkipReport, csv_header, expand_paths, is_csv, parquet_columns
 from .binance_capture import capture_batches, is_capture
 from .binance_dumps import dump_batches, dump_kind, dump_line_offset
@@ -27,11 +27,9 @@ from .native import (
     events_from_streams,
     native_streams,
 )
-from .schema import COLUMNS, REQUIRED, symbol_aliases
+from .schema import COLUMNS, FORMATS, ON_ERROR, REQUIRED, Format, OnError, symbol_aliases
 from .tardis import tardis_batches, tardis_kind
 from .writer import safe_symbol
-
-FORMATS = ("native", "tardis", "binance", "binance_ws")
 
 
 def detect_format(path: str) -> str:
@@ -51,12 +49,27 @@ def detect_format(path: str) -> str:
     raise ChannelError(f"cannot tell the format of {path}; pass format= one of {FORMATS}")
 
 
+def is_partitioned(root: str) -> bool:
+    """Whether ``root`` is a partitioned native directory (``channel=T/symbol=S/date=D/``)."""
+    return os.path.isdir(root) and any(n.startswith("channel=") for n in os.listdir(root))
+
+
+def partition_samples(root: str) -> list[str]:
+    """One file per ``channel=/symbol=`` folder of a partitioned directory: its rows name their
+    symbol in a column (folder names are the symbol made path-safe, not always reversible)."""
+    return [
+        expand_paths(os.path.join(root, c, s))[0]
+        for c in sorted(os.listdir(root))
+        for s in sorted(os.listdir(os.path.join(root, c)))
+    ]
+
+
 def partition_files(root: str, channel_type: str, symbol: str) -> list[str] | None:
     """Files of a partitioned native directory (``channel=T/symbol=S/date=D/*.parquet``) for
     this channel and symbol, or None when ``root`` is not such a directory."""
-    ch_dir = os.path.join(root, f"channel={channel_type}")
-    if not os.path.isdir(root) or not any(n.startswith("channel=") for n in os.listdir(root)):
+    if not is_partitioned(root):
         return None
+    ch_dir = os.path.join(root, f"channel={channel_type}")
     for alias in symbol_aliases(symbol):
         sym_dir = os.path.join(ch_dir, f"symbol={safe_symbol(alias)}")
         if os.path.isdir(sym_dir):
@@ -69,9 +82,9 @@ def open_columns(
     channel_type: str,
     symbol: str,
     columns: list[str],
-    format: str | None = None,
+    format: Format | None = None,
     chunk_rows: int = DEFAULT_CHUNK_ROWS,
-    on_error: str = "raise",
+    on_error: OnError = "raise",
 ) -> dict[str, Any]:
     """Native columns of the rows :func:`open_source` turns into events (tick/quote data)."""
     if not isinstance(dataname, (str, os.PathLike, list, tuple)):
@@ -89,14 +102,15 @@ def open_source(
     dataname: Any,
     channel_type: str,
     symbol: str,
-    format: str | None = None,
+    format: Format | None = None,
     chunk_rows: int = DEFAULT_CHUNK_ROWS,
-    on_error: str = "raise",
+    on_error: OnError = "raise",
     skip: SkipReport | None = None,
 ) -> Iterator[Chunk]:
     """Event chunks of ``channel_type`` for ``symbol`` from ``dataname`` in any known format."""
-    if format is not None and format not in FORMATS:
-        raise ChannelError(f"unknown format {format!r}; known: {FORMATS}")
+    if format is not None:
+        check_choice("format", format, FORMATS, ChannelError)
+    check_choice("on_error", on_error, ON_ERROR, ChannelError)
     if channel_type not in COLUMNS:
         raise ChannelError(f"unknown channel type {channel_type!r}")
     if not isinstance(dataname, (str, os.PathLike, list, tuple)):
@@ -122,7 +136,7 @@ def _streams(
     files: list[str],
     channel_type: str,
     symbol: str,
-    format: str | None,
+    format: Format | None,
     chunk_rows: int,
     skip: SkipReport | None,
 ) -> Iterator[BatchStream]:

@@ -31,7 +31,7 @@ from .batches import (
 )
 from .checks import StreamChecker, _as_int64_ns, in_values
 from .lazy import LazyEvents
-from .schema import COLUMNS, REQUIRED
+from .schema import COLUMNS, REQUIRED, OnError
 
 Chunk = tuple[list[int], Sequence[Any]]
 DEFAULT_CHUNK_ROWS = 65_536
@@ -216,7 +216,7 @@ def checked_batches(
     streams: Iterable[BatchStream],
     channel_type: str,
     symbol: str,
-    on_error: str = "raise",
+    on_error: OnError = "raise",
     skip: SkipReport | None = None,
 ) -> Iterator[tuple[pa.RecordBatch, np.ndarray, StreamChecker]]:
     """Each stream's checked, non-empty batches; the streams continue one another in time."""
@@ -237,7 +237,7 @@ def events_from_streams(
     streams: Iterable[BatchStream],
     channel_type: str,
     symbol: str,
-    on_error: str = "raise",
+    on_error: OnError = "raise",
     skip: SkipReport | None = None,
 ) -> Iterator[Chunk]:
     """Check batches and build event chunks."""
@@ -261,7 +261,7 @@ def columns_from_streams(
     channel_type: str,
     symbol: str,
     columns: list[str],
-    on_error: str = "raise",
+    on_error: OnError = "raise",
 ) -> dict[str, np.ndarray]:
     """Whole checked columns (the rows events would be built from), for one-row-one-event
     channel types (tick, quote)."""
@@ -280,7 +280,7 @@ def read_native(
     channel_type: str,
     symbol: str,
     chunk_rows: int = DEFAULT_CHUNK_ROWS,
-    on_error: str = "raise",
+    on_error: OnError = "raise",
     skip: SkipReport | None = None,
 ) -> Iterator[Chunk]:
     """Stream native-schema ``dataname`` as event chunks for ``symbol``."""

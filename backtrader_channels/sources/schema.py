@@ -7,9 +7,18 @@ skipped when a file holds several). See ``docs/data.md``.
 
 from __future__ import annotations
 
+from typing import Literal, get_args
+
 import pyarrow as pa
 
 from ..events import ChannelType
+
+#: a reader, by name (``add_channel(format=...)``, ``--format``); None detects it from the file
+Format = Literal["native", "tardis", "binance", "binance_ws"]
+FORMATS: tuple[Format, ...] = get_args(Format)
+#: what a bad row does: stop the run with its location, or be dropped and counted
+OnError = Literal["raise", "skip"]
+ON_ERROR: tuple[OnError, ...] = get_args(OnError)
 
 #: column -> arrow type, per channel type; required columns first, then optional ones
 COLUMNS: dict[str, dict[str, pa.DataType]] = {
