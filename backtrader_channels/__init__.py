@@ -27,7 +27,7 @@ from .lines.instrument import InstrumentData
 from .live.queue import LiveEventQueue
 from .live.validator import LiveDataValidator
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 
 #: modules imported on first use: ``feeds``/``live``/``testing`` bring ccxt (about 0.9 s to

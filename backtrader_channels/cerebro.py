@@ -51,7 +51,9 @@ class RunMode(str, Enum):
 
 
 class _ChannelSpec:
-    __slots__ = ("channel", "chunk_rows", "dataname", "format", "on_error", "window")
+    """What ``add_channel`` was given for one channel, until the run opens it."""
+
+    __slots__ = ("channel", "chunk_rows", "dataname", "format", "on_error", "recorded", "window")
 
     def __init__(
         self,
@@ -64,18 +66,33 @@ class _ChannelSpec:
         self.channel, self.dataname, self.format = channel, dataname, fmt
         self.chunk_rows, self.on_error = chunk_rows, on_error
         self.window: tuple[int | None, int | None] = (None, None)
+        #: a file/dir/glob (or a list of them), a DataFrame or a Table; else an event iterable
+        self.recorded = _is_recorded(dataname)
 
 
 class Cerebro(bt.Cerebro):
     """``bt.Cerebro`` with channels and a tick mode.
 
-    Extra parameters: ``sample_ns`` (default 1 s): how often, in event time, analyzers advance
-    and strategies get ``notify_cashvalue``/``notify_fund`` in tick mode; ``keep_orders``
-    (default False): keep every order notification in ``strategy._orders`` and every closed
-    trade in ``strategy._trades`` (memory grows with the number of orders); ``live_queue_size``
-    (default 1,000,000): the LiveEventQueue bound; ``live_threads`` (default False): run each
-    live feed in its own thread rather than on the engine's (``live/driver.py``);
-    ``progress`` (default None: only when stderr is a terminal): a progress bar for backtests.
+    Without ``run(mode=RunMode.TICK)`` it is ``bt.Cerebro``: bars, ``adddata``, ``runonce``,
+    analyzers and optimisation behave as in stock backtrader.
+
+    Parameters
+    ----------
+    sample_ns : int, default 1_000_000_000
+        How often, in event time (ns), analyzers advance and strategies get
+        ``notify_cashvalue``/``notify_fund`` in tick mode.
+    keep_orders : bool, default False
+        Keep every order notification in ``strategy._orders`` and every closed trade in
+        ``strategy._trades`` (memory grows with the number of orders).
+    live_queue_size : int, default 1_000_000
+        The bound of the :class:`~backtrader_channels.live.queue.LiveEventQueue` of live runs.
+    live_threads : bool, default False
+        Run each live feed in a thread of its own rather than on the engine's thread
+        (:mod:`backtrader_channels.live.driver`).
+    progress : bool or None, default None
+        A progress bar for backtests on stderr; None shows it when stderr is a terminal.
+    **kwargs
+        Every ``bt.Cerebro`` parameter (``stdstats``, ``quicknotify``, ``maxcpus``, ...).
     """
 
     params = (
@@ -117,12 +134,31 @@ class Cerebro(bt.Cerebro):
     ) -> Channel:
         """Add a channel of ``channel_cls`` for ``symbol`` fed from ``dataname``.
 
-        ``dataname`` is a file path, a list of files, a directory or a glob; a pandas DataFrame or
-        arrow Table in the native schema; or an iterable of events. ``format`` is one of
-        ``native``, ``tardis``, ``binance``, ``binance_ws`` (detected when omitted).
-        ``on_error="skip"`` drops bad rows and counts them (``cerebro.last_run["skipped"]``)
-        instead of raising. ``start``/``end`` (ns, datetime or ISO string, UTC) keep events with
-        ``start <= timestamp < end``. ``kwargs`` go to the channel (e.g. ``history_size``).
+        Parameters
+        ----------
+        channel_cls : type of Channel or {"tick", "quote", "orderbook"}
+            The channel class (``btch.TickChannel``, ...) or its type name.
+        symbol : str
+            The symbol, e.g. ``"BTC/USDT"`` (``"BTCUSDT"`` rows match it too).
+        dataname : path, list of paths, DataFrame, arrow Table or iterable of events
+            A file, a list of files, a directory (the partitioned ``convert`` layout too) or a
+            glob; a DataFrame or Table in the native schema; or any iterable of events.
+        format : {"native", "tardis", "binance", "binance_ws"} or None
+            The reader; None detects it from each file's name and header.
+        chunk_rows : int
+            Rows read per chunk (memory stays flat whatever the file size).
+        on_error : {"raise", "skip"}
+            A bad row stops the run with a ``DataError`` naming file, line, column and value;
+            ``"skip"`` drops it and counts it in ``cerebro.last_run["skipped"]``.
+        start, end : int (ns), datetime or ISO string, optional
+            Keep events with ``start <= timestamp < end`` (naive times are UTC).
+        **kwargs
+            Passed to the channel (e.g. ``history_size``, ``require_snapshot``).
+
+        Returns
+        -------
+        Channel
+            The new channel, also in ``cerebro.channels[(type, symbol)]``.
         """
         if isinstance(channel_cls, str):
             if channel_cls not in CHANNEL_CLASSES:
@@ -146,10 +182,7 @@ class Cerebro(bt.Cerebro):
         spec = _ChannelSpec(channel, dataname, format, chunk_rows, on_error)
         spec.window = (to_ns(start), to_ns(end))
         self._specs.append(spec)
-        if symbol not in self._instruments:
-            data = InstrumentData(name=symbol)
-            self._instruments[symbol] = data
-            self.adddata(data, name=symbol)
+        self._instrument_for(symbol)
         return channel
 
     def add_bars(
@@ -163,9 +196,28 @@ class Cerebro(bt.Cerebro):
     ) -> BarChannel:
         """Bars of ``symbol`` built from its tick channel, as a data feed in ``self.datas``.
 
-        Exactly one of: ``every`` (time: ``"1s"``, ``"5min"``, or ns), ``ticks`` (trade count),
-        ``volume`` (base volume) or ``value`` (notional, price x volume). ``name`` defaults to
-        ``"SYMBOL@1s"`` (etc.). See ``docs/bridge.md``.
+        Give exactly one of ``every``, ``ticks``, ``volume`` or ``value``. See
+        ``docs/bridge.md`` for what ``next()`` sees.
+
+        Parameters
+        ----------
+        symbol : str
+            A symbol with a tick channel.
+        every : str or int, optional
+            Time bars: ``"1s"``, ``"5min"``, ``"1h"``, or ns.
+        ticks : int, optional
+            A bar every this many trades.
+        volume : float, optional
+            A bar every this much base volume.
+        value : float, optional
+            A bar every this much notional (price x volume).
+        name : str, optional
+            The feed's name; default ``"SYMBOL@1s"`` (etc.).
+
+        Returns
+        -------
+        BarChannel
+            The bar feed (a ``bt.feed.DataBase``), also in ``cerebro.datas``.
         """
         every_ns = parse_every(every) if every is not None else None
         label = (
@@ -188,6 +240,14 @@ class Cerebro(bt.Cerebro):
         self.adddata(bars, name=name or f"{symbol}@{label}")
         self._bars.append(bars)
         return bars
+
+    def _instrument_for(self, symbol: str) -> InstrumentData:
+        """The symbol's data feed, created (and added to ``self.datas``) on first use."""
+        data = self._instruments.get(symbol)
+        if data is None:
+            data = self._instruments[symbol] = InstrumentData(name=symbol)
+            self.adddata(data, name=symbol)
+        return data
 
     def instrument(self, symbol: str) -> InstrumentData:
         """The data feed standing for ``symbol`` (what ``self.buy(data=...)`` takes)."""
@@ -280,7 +340,7 @@ class Cerebro(bt.Cerebro):
                 if (
                     spec is not None
                     and group.can_precompute
-                    and _is_recorded(spec.dataname)
+                    and spec.recorded
                     and spec.window == (None, None)
                 ):
                     group.precompute(_column_values(spec, group.clock.column_spec()))
@@ -335,10 +395,7 @@ class Cerebro(bt.Cerebro):
             if key in self.channels:
                 raise ChannelError(f"channel {key} is fed twice")
             self.channels[key] = CHANNEL_CLASSES[kind](symbol)
-            if symbol not in self._instruments:
-                data = InstrumentData(name=symbol)
-                self._instruments[symbol] = data
-                self.adddata(data, name=symbol)
+            self._instrument_for(symbol)
         self._live_feeds.append(feed)
         return feed
 
@@ -528,11 +585,7 @@ def _is_path(d: Any) -> bool:
 
 def _open_source(spec: _ChannelSpec, skip: SkipReport) -> Iterator[Any]:
     ch, d = spec.channel, spec.dataname
-    if (
-        _is_path(d)
-        or hasattr(d, "columns")
-        or (isinstance(d, (list, tuple)) and d and all(_is_path(p) for p in d))
-    ):
+    if spec.recorded:
         chunks = open_source(
             d, ch.channel_type, ch.symbol, spec.format, spec.chunk_rows, spec.on_error, skip
         )

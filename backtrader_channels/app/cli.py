@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import sys
 from typing import NoReturn
 
 from .. import __version__
+from ..log import logger
 from ..sources.schema import FORMATS as FORMAT_CHOICES
 from ..sources.schema import ON_ERROR
 from .usage import UsageError
@@ -204,10 +206,24 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg,unused-ignore]
+    """The CLI's handler on the package logger (added once per process)."""
+
+
+def _log_to_stderr() -> None:
+    """The package's warnings (reconnects, gaps, stalls, rejected events) on stderr."""
+    if not any(isinstance(h, _StderrHandler) for h in logger.handlers):
+        handler = _StderrHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("backtrader-channels: %(levelname)s: %(message)s"))
+        logger.addHandler(handler)
+        logger.setLevel(logging.WARNING)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point; returns the exit code (0 ok, 1 run error, 2 usage error)."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    _log_to_stderr()
     if not getattr(args, "func", None):
         parser.print_help(sys.stderr)
         return 2

@@ -49,7 +49,29 @@ LIMIT_FILLS: tuple[LimitFill, ...] = get_args(LimitFill)
 
 
 class TickBroker(bt.brokers.BackBroker):
-    """A BackBroker that fills orders on individual trade, quote and book events."""
+    """A BackBroker that fills orders on individual trade, quote and book events.
+
+    The fill rules are in the module docstring and ``docs/concepts.md``.
+
+    Parameters
+    ----------
+    market_fill : {"auto", "book", "trade"}, default "auto"
+        Market orders fill at the opposite best of the symbol's book or quote channel
+        (``"book"``; ``"auto"`` when there is one), else at the next trade (``"trade"``).
+    limit_fill : {"through", "touch"}, default "through"
+        A resting limit fills when a trade goes through its price; ``"touch"`` also on a trade
+        at its price.
+    partial_fills : bool, default False
+        Limit each fill to the size shown at the best level (or the trade's size).
+    latency_ns : int, default 0
+        An order becomes active at the first event at or after ``created + latency_ns``.
+    keep_orders : bool, default False
+        Keep every order in ``broker.orders`` (memory grows with the number of orders).
+    tick_checksubmit : bool, default False
+        Check cash when an order is submitted (else at execution, as ``Margin``).
+    **kwargs
+        Every ``BackBroker`` parameter (``cash``, ``commission``, ...).
+    """
 
     params = (
         ("market_fill", "auto"),  # auto | book | trade

@@ -105,12 +105,22 @@ class BridgeRegistry:
 class ChannelBridge(bt.LineSeries):
     """One field of a channel as a line (``lines.value``), usable by stock indicators.
 
-    Parameters: ``channel`` (a channel or its key ``(type, symbol)``), ``field`` (an event
-    attribute such as ``price``, a nested one such as ``best_bid.price``, or a derived book field:
-    ``mid_price``, ``spread``, ``microprice``, ``imbalance``), ``clock`` (another bridge: advance
-    with it instead, reading this channel's latest value, so the two can feed one indicator), and
-    ``precompute`` (default True: in backtests, fill tick and quote bridges and their indicators
-    ahead from the recorded columns).
+    Create it in ``Strategy.__init__``, like a data line.
+
+    Parameters
+    ----------
+    channel : Channel or tuple of (str, str)
+        The channel, or its key ``(channel_type, symbol)``.
+    field : str, default "price"
+        An event attribute (``price``, ``volume``, ``bid_price``), a nested one
+        (``best_bid.price``) or a derived book field (``mid_price``, ``spread``, ``microprice``,
+        ``imbalance``).
+    clock : ChannelBridge, optional
+        Advance with this other bridge instead, reading this channel's latest value, so that
+        bridges of two channels can feed one indicator.
+    precompute : bool, default True
+        In backtests, fill tick and quote bridges and their indicators ahead from the recorded
+        columns (same values, faster); False advances them event by event.
     """
 
     lines = ("value",)

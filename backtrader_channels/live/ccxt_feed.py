@@ -34,6 +34,7 @@ from typing import Any
 import ccxt
 import ccxt.pro as ccxtpro
 
+from ..errors import check_choice
 from ..events import OrderBookEvent, QuoteEvent, TickEvent
 from ..sources.writer import PartitionedWriter
 from .validator import LiveDataValidator
@@ -56,7 +57,33 @@ def _credentials(exchange_id: str, config: str | None) -> dict[str, str]:
 
 
 class CCXTLiveFeed:
-    """Live trades, books and best bid/ask from any ccxt.pro exchange (see module doc)."""
+    """Live trades, books and best bid/ask from any ccxt.pro exchange (see module doc).
+
+    Parameters
+    ----------
+    exchange : ccxt.pro.Exchange or str
+        An exchange instance (its URLs and keys as you set them), or a ccxt id such as
+        ``"binance"`` (keys then come from ``config`` or the environment).
+    symbols : iterable of str
+        Unified ccxt symbols, e.g. ``["BTC/USDT"]``.
+    channels : iterable of {"tick", "orderbook", "quote"}
+        The streams to watch for every symbol (default: all three).
+    record_to : str, optional
+        A directory: every delivered event is written there in the native partitioned
+        layout, flushed every second.
+    book_depth : int, default 20
+        Levels per side in each order-book event.
+    stall_timeout : float, default 10.0
+        Seconds without a message after which a stream's socket is torn down and reopened.
+    backoff_initial, backoff_max : float
+        The reconnect backoff: first delay and cap, in seconds (doubling in between).
+    backfill : bool, default True
+        Fill gaps in trade ids from REST where the venue has them (else only report them).
+    config : str, optional
+        A JSON file with ``apiKey``/``secret`` (used when ``exchange`` is an id).
+    validator : LiveDataValidator, optional
+        The checks every event passes; a default one otherwise.
+    """
 
     def __init__(
         self,
@@ -73,10 +100,11 @@ class CCXTLiveFeed:
         validator: LiveDataValidator | None = None,
     ):
         self.symbols = list(symbols)
-        self.kinds = [k for k in channels]
-        bad = [k for k in self.kinds if k not in KINDS]
-        if bad or not self.symbols:
-            raise ValueError(f"channels must be among {KINDS} and symbols non-empty; got {bad}")
+        self.kinds = list(channels)
+        for kind in self.kinds:
+            check_choice("channels", kind, KINDS)
+        if not self.symbols:
+            raise ValueError("symbols: give at least one symbol, e.g. ['BTC/USDT']")
         if isinstance(exchange, str):
             if not hasattr(ccxtpro, exchange):
                 raise ValueError(f"ccxt.pro has no exchange {exchange!r}")
@@ -345,39 +373,54 @@ class CCXTLiveFeed:
         return await self._trade_events_async(trades, symbol, time.time_ns())
 
     async def _trade_events_async(self, trades: list[Any], symbol: str, recv: int) -> list[Any]:
+        """Trades of a watch call: duplicates dropped, gaps backfilled (or reported)."""
+        out, i = self._continuing_trades(trades, 0, symbol, recv)
+        while i < len(trades):  # trades[i] is after a gap in ids
+            first = self._last_trade_id[symbol] + 1
+            upto = int(trades[i]["id"]) - 1
+            out.extend(await self._backfill(symbol, first, upto, recv))
+            self._last_trade_id[symbol] = upto  # the gap is filled or reported
+            more, i = self._continuing_trades(trades, i, symbol, recv)
+            out.extend(more)
+        return out
+
+    def _trade_events(self, trades: list[Any], symbol: str, recv: int) -> list[Any]:
+        """Trades from ccxt's cache (no backfill: the next watch call will see any gap)."""
+        out, _ = self._continuing_trades(trades, 0, symbol, recv)
+        last = self._last_trade_id.get(symbol)
+        if last is not None:
+            self._from_cache_upto[symbol] = last
+        return out
+
+    def _continuing_trades(
+        self, trades: list[Any], start: int, symbol: str, recv: int
+    ) -> tuple[list[Any], int]:
+        """Events of ``trades[start:]`` that continue the symbol's last trade id, up to the first
+        gap; and the index of the trade after that gap (``len(trades)`` when there is none).
+        Ids already seen are dropped (counted as ``duplicate_trade`` unless they are the ones
+        this feed took from ccxt's cache)."""
         out: list[Any] = []
         last = self._last_trade_id.get(symbol)
-        for t in trades:
+        n = len(trades)
+        i = start
+        while i < n:
+            t = trades[i]
             tid = _int_id(t.get("id"))
             if tid is not None and last is not None:
                 if tid <= last:
                     if tid > self._from_cache_upto.get(symbol, -1):  # not our own cache read
                         self.validator.record(("tick", symbol), "duplicate_trade")
+                    i += 1
                     continue
                 if tid > last + 1:
-                    out.extend(await self._backfill(symbol, last + 1, tid - 1, recv))
+                    break
             out.append(_tick(t, symbol, tid, recv))
             if tid is not None:
                 last = tid
+            i += 1
         if last is not None:
             self._last_trade_id[symbol] = last
-        return out
-
-    def _trade_events(self, trades: list[Any], symbol: str, recv: int) -> list[Any]:
-        """Trades from ccxt's cache (no backfill: the next watch call will see any gap)."""
-        out = []
-        last = self._last_trade_id.get(symbol)
-        for t in trades:
-            tid = _int_id(t.get("id"))
-            if tid is not None and last is not None and tid != last + 1:
-                break  # leave gaps and oddities to the regular path
-            out.append(_tick(t, symbol, tid, recv))
-            if tid is not None:
-                last = tid
-        if last is not None:
-            self._last_trade_id[symbol] = last
-            self._from_cache_upto[symbol] = last
-        return out
+        return out, i
 
     async def _backfill(self, symbol: str, first: int, last: int, recv: int) -> list[Any]:
         key = ("tick", symbol)

@@ -10,23 +10,31 @@
 | ``stale`` | a stream silent longer than its stall timeout (reported by the feed) | warn |
 
 Connection-level anomalies (disconnects, reconnects, trade gaps, duplicates, book resyncs,
-snapshot failures) are added by the feed with :meth:`record`.
+snapshot failures) are added by the feed with :meth:`record`. Every anomaly is also logged on the
+package logger (``backtrader_channels.log``): once when first seen on a stream, then at most
+every 30 s with the count since, never per event.
 """  # noqa: E501
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections import Counter
 from typing import Any
 
+from ..log import ThrottledLog
+
 REJECT = ("out_of_order", "non_positive_price", "negative_size")
+#: anomalies that are good news (logged at INFO); every other one is a WARNING
+_INFO = ("backfilled", "reconnect", "connected")
 
 
 class LiveDataValidator:
     """Checks events per ``(channel_type, symbol)``; thread-safe; ``report()`` any time."""
 
-    def __init__(self, max_gap_ns: int = 3_600_000_000_000):
+    def __init__(self, max_gap_ns: int = 3_600_000_000_000, log_interval: float = 30.0):
         self.max_gap_ns = max_gap_ns
+        self._log = ThrottledLog(log_interval)
         self._last: dict[tuple[str, str], int] = {}
         self._counts: dict[tuple[str, str], Counter[str]] = {}
         self._details: dict[tuple[str, str], list[Any]] = {}
@@ -41,6 +49,8 @@ class LiveDataValidator:
                 details = self._details.setdefault(key, [])
                 if len(details) < 100:
                     details.append((anomaly, detail))
+        level = logging.INFO if anomaly in _INFO else logging.WARNING
+        self._log(level, key, anomaly, detail)
 
     def validate(self, event: Any) -> bool:
         """True to deliver the event; False (counted) to reject it."""

@@ -10,7 +10,7 @@ import gzip
 import os
 from collections import Counter
 from collections.abc import Iterator
-from typing import Any
+from typing import IO, Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -75,11 +75,17 @@ def is_csv(path: str) -> bool:
     return path.endswith((".csv", ".csv.gz", ".txt", ".txt.gz"))
 
 
+def open_text(path: str) -> IO[str]:
+    """``path`` opened for reading as UTF-8 text, decompressed when it ends in ``.gz``."""
+    if path.endswith(".gz"):
+        return gzip.open(path, "rt", encoding="utf-8")
+    return open(path, encoding="utf-8")
+
+
 def first_line(path: str) -> str:
     """The first line of a text file (gzip-aware)."""
-    opener: Any = gzip.open if path.endswith(".gz") else open
     try:
-        with opener(path, "rt", encoding="utf-8") as fh:
+        with open_text(path) as fh:
             return str(fh.readline()).strip()
     except (OSError, EOFError, UnicodeDecodeError) as exc:
         raise DataError(path, f"cannot read the file: {exc}", line=1) from exc

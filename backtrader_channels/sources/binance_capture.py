@@ -12,7 +12,6 @@ snapshot line names none and is taken as the channel symbol's.
 
 from __future__ import annotations
 
-import gzip
 import json
 import os
 from collections.abc import Iterator
@@ -23,6 +22,7 @@ import pyarrow as pa
 
 from ..errors import DataError
 from ..events import ChannelType
+from .batches import open_text
 from .schema import plain_symbol, schema_for
 
 _MS = 1_000_000
@@ -164,9 +164,8 @@ def capture_batches(
 ) -> Iterator[tuple[pa.RecordBatch, np.ndarray]]:
     """Native batches of ``channel_type`` rows for ``symbol`` (rows: line number - 1)."""
     parser = _CaptureParser(path, channel_type, symbol)
-    opener: Any = gzip.open if path.endswith(".gz") else open
     try:
-        with opener(path, "rt", encoding="utf-8") as fh:
+        with open_text(path) as fh:
             for lineno, line in enumerate(fh, 1):
                 line = line.strip()
                 if line:
@@ -184,9 +183,8 @@ def capture_batches(
 
 def is_capture(path: str) -> bool:
     """Whether the file's first line looks like ``<receive_ns> {json}``."""
-    opener: Any = gzip.open if path.endswith(".gz") else open
     try:
-        with opener(path, "rt", encoding="utf-8") as fh:
+        with open_text(path) as fh:
             head, _, body = fh.readline().partition(" ")
     except (OSError, EOFError, UnicodeDecodeError):
         return False

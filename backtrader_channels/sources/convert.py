@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gzip
 import json
 import os
 import sys
@@ -15,7 +14,7 @@ import pyarrow.parquet as pq
 from ..errors import ChannelError
 from ..events import ChannelType
 from ..gctune import streaming_gc
-from .batches import SkipReport, csv_header, expand_paths, is_csv
+from .batches import SkipReport, csv_header, expand_paths, is_csv, open_text
 from .binance_dumps import dump_kind
 from .formats import detect_format, open_source
 from .schema import REQUIRED, Format, OnError
@@ -43,8 +42,7 @@ def _capture_contents(path: str) -> list[tuple[str, str]]:
         "depth": ChannelType.ORDERBOOK,
     }
     found: set[tuple[str, str]] = set()
-    opener: Any = gzip.open if path.endswith(".gz") else open
-    with opener(path, "rt", encoding="utf-8") as fh:
+    with open_text(path) as fh:
         for line in fh:
             stream = json.loads(line.partition(" ")[2]).get("stream")
             if stream:

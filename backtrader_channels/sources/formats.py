@@ -11,22 +11,15 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from ..errors import ChannelError, check_choice
-from .batches import SkipReport, csv_header, expand_paths, is_csv, parquet_columns
+from .batches import SkipReport, csv_header, expand_paths, is_csv
 from .binance_capture import capture_batches, is_capture
 from .binance_dumps import dump_batches, dump_kind, dump_line_offset
-from .native import (
-    DEFAULT_CHUNK_ROWS,
-    BatchStream,
-    Chunk,
-    check_columns,
-    columns_from_streams,
-    events_from_streams,
-    native_streams,
-)
+from .build import BatchStream, Chunk, columns_from_streams, events_from_streams
+from .native import DEFAULT_CHUNK_ROWS, native_streams
 from .schema import COLUMNS, FORMATS, ON_ERROR, REQUIRED, Format, OnError, symbol_aliases
 from .tardis import tardis_batches, tardis_kind
 from .writer import safe_symbol
@@ -87,14 +80,7 @@ def open_columns(
     on_error: OnError = "raise",
 ) -> dict[str, Any]:
     """Native columns of the rows :func:`open_source` turns into events (tick/quote data)."""
-    if not isinstance(dataname, (str, os.PathLike, list, tuple)):
-        streams: Any = native_streams(dataname, channel_type, chunk_rows)
-    else:
-        files = None
-        if isinstance(dataname, (str, os.PathLike)):
-            files = partition_files(os.fspath(dataname), channel_type, symbol)
-        files = files if files is not None else expand_paths(dataname)
-        streams = _streams(files, channel_type, symbol, format, chunk_rows, None)
+    streams = batch_streams(dataname, channel_type, symbol, format, chunk_rows, None)
     return columns_from_streams(streams, channel_type, symbol, columns, on_error)
 
 
@@ -113,23 +99,30 @@ def open_source(
     check_choice("on_error", on_error, ON_ERROR, ChannelError)
     if channel_type not in COLUMNS:
         raise ChannelError(f"unknown channel type {channel_type!r}")
+    streams = batch_streams(dataname, channel_type, symbol, format, chunk_rows, skip)
+    return events_from_streams(streams, channel_type, symbol, on_error, skip)
+
+
+def batch_streams(
+    dataname: Any,
+    channel_type: str,
+    symbol: str,
+    format: Format | None,
+    chunk_rows: int,
+    skip: SkipReport | None,
+) -> Iterable[BatchStream]:
+    """The batch streams of ``dataname``: a DataFrame or Table (native), a partitioned
+    directory's files for this channel and symbol, or files, directories and globs."""
     if not isinstance(dataname, (str, os.PathLike, list, tuple)):
         if format not in (None, "native"):
             raise ChannelError(f"format {format!r} reads files; got {type(dataname).__name__}")
-        streams = native_streams(dataname, channel_type, chunk_rows, skip)
-        return events_from_streams(streams, channel_type, symbol, on_error, skip)
+        return native_streams(dataname, channel_type, chunk_rows, skip)
     files = None
     if isinstance(dataname, (str, os.PathLike)):
         files = partition_files(os.fspath(dataname), channel_type, symbol)
     if files is None:
         files = expand_paths(dataname)
-    return events_from_streams(
-        _streams(files, channel_type, symbol, format, chunk_rows, skip),
-        channel_type,
-        symbol,
-        on_error,
-        skip,
-    )
+    return _streams(files, channel_type, symbol, format, chunk_rows, skip)
 
 
 def _streams(
@@ -149,9 +142,5 @@ def _streams(
             yield path, dump_line_offset(path), dump_batches(path, channel_type, skip)
         elif fmt == "binance_ws":
             yield path, 1, capture_batches(path, channel_type, symbol)
-        elif is_csv(path):
-            check_columns(path, csv_header(path), channel_type, 1)
-            yield from native_streams(path, channel_type, chunk_rows, skip)
-        else:
-            check_columns(path, parquet_columns(path), channel_type, None)
+        else:  # native: its header is checked once, by native_streams
             yield from native_streams(path, channel_type, chunk_rows, skip)

@@ -1,23 +1,14 @@
-"""The native schema reader (CSV, .csv.gz, Parquet, DataFrame, arrow Table) and the event builders
-every reader shares: checked arrow batches in, ``(timestamps, events)`` chunks out.
-
-A chunk is two lists of equal length, timestamps ascending. Bad rows raise a located
-:class:`~backtrader_channels.errors.DataError`, or are dropped and counted with ``on_error="skip"``.
-"""
+"""The native schema reader: CSV, .csv.gz, Parquet, directories and globs of them, a DataFrame
+or an arrow Table, as batch streams for the shared event builder (:mod:`.build`)."""
 
 from __future__ import annotations
 
-import sys
-from collections.abc import Iterable, Iterator, Sequence
-from functools import partial
-from itertools import repeat
+from collections.abc import Iterator
 from typing import Any
 
-import numpy as np
 import pyarrow as pa
 
 from ..errors import DataError
-from ..events import ChannelType, OrderBookEvent, QuoteEvent, TickEvent
 from .batches import (
     SkipReport,
     csv_batches,
@@ -29,18 +20,10 @@ from .batches import (
     parquet_columns,
     table_batches,
 )
-from .checks import StreamChecker, _as_int64_ns, in_values
-from .lazy import LazyEvents
+from .build import BatchStream, Chunk, events_from_streams
 from .schema import COLUMNS, REQUIRED, OnError
 
-Chunk = tuple[list[int], Sequence[Any]]
 DEFAULT_CHUNK_ROWS = 65_536
-
-_make_tick = partial(tuple.__new__, TickEvent)
-_make_quote = partial(tuple.__new__, QuoteEvent)
-
-# a stream of checked-to-be batches: (label, line offset or None, iterator of (batch, first row))
-BatchStream = tuple[str, "int | None", Iterator[tuple[pa.RecordBatch, Any]]]
 
 
 def check_columns(label: str, names: list[str], channel_type: str, line: int | None) -> list[str]:
@@ -57,138 +40,6 @@ def check_columns(label: str, names: list[str], channel_type: str, line: int | N
     return [c for c in COLUMNS[channel_type] if c in names]
 
 
-def _numpy(batch: pa.RecordBatch, name: str) -> np.ndarray:
-    arr = batch.column(name)
-    if name.endswith("timestamp"):
-        arr = _as_int64_ns(arr)
-    return arr.to_numpy(zero_copy_only=False)
-
-
-def _present(batch: pa.RecordBatch, name: str, cur: StreamChecker, rows: np.ndarray) -> Any:
-    """A column as a numpy array (timestamps as int64 ns), or ``None`` if the column is absent."""
-    if name not in batch.schema.names:
-        return None
-    arr = batch.column(name)
-    if arr.null_count:  # optional columns: a gap in them is as bad as in required ones
-        i = int(np.flatnonzero(arr.is_null().to_numpy(zero_copy_only=False))[0])
-        raise cur.error("missing value", int(rows[i]), name)
-    return _numpy(batch, name)
-
-
-def _col_list(batch: pa.RecordBatch, name: str, cur: StreamChecker, rows: np.ndarray) -> Any:
-    """A column as a Python list, or ``None`` if the column is absent."""
-    col = _present(batch, name, cur, rows)
-    return None if col is None else col.tolist()
-
-
-def _side_labels(side: pa.Array) -> Any:
-    """Interned side strings, one per row (an iterator when only buy/sell occur)."""
-    if in_values(side, ("unknown",)).any():
-        return [sys.intern(s) for s in side.to_pylist()]
-    return map(("sell", "buy").__getitem__, in_values(side, ("buy",)).tolist())
-
-
-def _tick_events(batch: pa.RecordBatch, rows: np.ndarray, cur: StreamChecker) -> Chunk:
-    """Timestamps now; the TickEvents when first read (see :mod:`.lazy`)."""
-    ts = _col_list(batch, "timestamp", cur, rows)
-    recv = _present(batch, "recv_timestamp", cur, rows)
-    ids = _present(batch, "trade_id", cur, rows)
-    price, volume, side = batch.column("price"), batch.column("volume"), batch.column("side")
-    symbol = cur.symbol
-
-    def build() -> list[Any]:
-        return list(
-            map(
-                _make_tick,
-                zip(
-                    ts,
-                    price.to_numpy().tolist(),
-                    volume.to_numpy().tolist(),
-                    _side_labels(side),
-                    repeat(None) if ids is None else ids.tolist(),
-                    repeat(symbol),
-                    ts if recv is None else recv.tolist(),
-                ),
-            )
-        )
-
-    return ts, LazyEvents(len(ts), build)
-
-
-def _quote_events(batch: pa.RecordBatch, rows: np.ndarray, cur: StreamChecker) -> Chunk:
-    """Timestamps now; the QuoteEvents when first read (see :mod:`.lazy`)."""
-    ts = _col_list(batch, "timestamp", cur, rows)
-    recv = _present(batch, "recv_timestamp", cur, rows)
-    uid = _present(batch, "update_id", cur, rows)
-    cols = [batch.column(c) for c in ("bid_price", "bid_size", "ask_price", "ask_size")]
-    symbol = cur.symbol
-
-    def build() -> list[Any]:
-        bp, bs, ap, asz = (c.to_numpy().tolist() for c in cols)
-        return list(
-            map(
-                _make_quote,
-                zip(
-                    ts,
-                    bp,
-                    bs,
-                    ap,
-                    asz,
-                    repeat(symbol),
-                    ts if recv is None else recv.tolist(),
-                    repeat(None) if uid is None else uid.tolist(),
-                ),
-            )
-        )
-
-    return ts, LazyEvents(len(ts), build)
-
-
-def _book_events(batch: pa.RecordBatch, rows: np.ndarray, cur: StreamChecker, final: bool) -> Chunk:
-    """Group consecutive rows with equal (timestamp, is_snapshot, update_id, recv_timestamp)
-    into one event."""
-    n = batch.num_rows
-    ts = _col_list(batch, "timestamp", cur, rows) or []
-    recv = _col_list(batch, "recv_timestamp", cur, rows) or ts
-    snap = _col_list(batch, "is_snapshot", cur, rows) or [False] * n
-    uid = _col_list(batch, "update_id", cur, rows) or [None] * n
-    fuid = _col_list(batch, "first_update_id", cur, rows) or uid
-    is_bid = in_values(batch.column("side"), ("bid",)).tolist()
-    px = batch.column("price").to_numpy().tolist() if n else []
-    sz = batch.column("size").to_numpy().tolist() if n else []
-    out_ts: list[int] = []
-    out: list[Any] = []
-    group = cur.book_carry
-    head = group[0] if group else None
-    for row in zip(ts, snap, uid, recv, fuid, is_bid, px, sz):
-        if head is not None and (
-            row[0] != head[0] or row[1] != head[1] or row[2] != head[2] or row[3] != head[3]
-        ):
-            out_ts.append(head[0])
-            out.append(_book_event(group, cur.symbol))
-            group = []
-            head = None
-        if head is None:
-            head = row
-        group.append(row)
-    if final and group:
-        out_ts.append(group[0][0])
-        out.append(_book_event(group, cur.symbol))
-        group = []
-    cur.book_carry = group
-    return out_ts, out
-
-
-def _book_event(group: list[tuple[Any, ...]], symbol: str) -> OrderBookEvent:
-    first = group[0]
-    bids = tuple((r[6], r[7]) for r in group if r[5])
-    asks = tuple((r[6], r[7]) for r in group if not r[5])
-    return OrderBookEvent(
-        first[0], bids, asks, bool(first[1]), symbol, first[3], first[4], first[2]
-    )
-
-
-# ---- public entry point ------------------------------------------------------------------------
 def native_streams(
     dataname: Any, channel_type: str, chunk_rows: int, skip: SkipReport | None = None
 ) -> list[BatchStream]:
@@ -210,69 +61,6 @@ def native_streams(
             cols = check_columns(path, parquet_columns(path), channel_type, None)
             out.append((path, None, parquet_batches(path, cols, chunk_rows)))
     return out
-
-
-def checked_batches(
-    streams: Iterable[BatchStream],
-    channel_type: str,
-    symbol: str,
-    on_error: OnError = "raise",
-    skip: SkipReport | None = None,
-) -> Iterator[tuple[pa.RecordBatch, np.ndarray, StreamChecker]]:
-    """Each stream's checked, non-empty batches; the streams continue one another in time."""
-    last_ts: int | None = None
-    for label, line_offset, batches in streams:
-        cur = StreamChecker(label, channel_type, symbol, on_error, skip, line_offset)
-        cur.last_ts = last_ts  # files of one stream must continue in time
-        for batch, base in batches:
-            batch, rows = cur.check(batch, base)
-            if batch.num_rows:
-                yield batch, rows, cur
-        if cur.book_carry:
-            yield pa.RecordBatch.from_pylist([]), np.empty(0, dtype=np.int64), cur
-        last_ts = cur.last_ts
-
-
-def events_from_streams(
-    streams: Iterable[BatchStream],
-    channel_type: str,
-    symbol: str,
-    on_error: OnError = "raise",
-    skip: SkipReport | None = None,
-) -> Iterator[Chunk]:
-    """Check batches and build event chunks."""
-    for batch, rows, cur in checked_batches(streams, channel_type, symbol, on_error, skip):
-        if not batch.num_rows:  # end of a book stream: its last, pending update
-            group, cur.book_carry = cur.book_carry, []
-            yield [group[0][0]], [_book_event(group, symbol)]
-            continue
-        if channel_type == ChannelType.TICK:
-            chunk = _tick_events(batch, rows, cur)
-        elif channel_type == ChannelType.QUOTE:
-            chunk = _quote_events(batch, rows, cur)
-        else:
-            chunk = _book_events(batch, rows, cur, final=False)
-        if chunk[0]:
-            yield chunk
-
-
-def columns_from_streams(
-    streams: Iterable[BatchStream],
-    channel_type: str,
-    symbol: str,
-    columns: list[str],
-    on_error: OnError = "raise",
-) -> dict[str, np.ndarray]:
-    """Whole checked columns (the rows events would be built from), for one-row-one-event
-    channel types (tick, quote)."""
-    if channel_type == ChannelType.ORDERBOOK:
-        raise ValueError("book rows are not one row per event")
-    parts: dict[str, list[np.ndarray]] = {c: [] for c in columns}
-    skip = SkipReport()  # counted once, by the events pass
-    for batch, _, _ in checked_batches(streams, channel_type, symbol, on_error, skip):
-        for c in columns:
-            parts[c].append(_numpy(batch, c))
-    return {c: (np.concatenate(v) if v else np.empty(0)) for c, v in parts.items()}
 
 
 def read_native(

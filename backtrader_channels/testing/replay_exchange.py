@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import ctypes
-import gzip
 import json
 import os
 import re
@@ -29,6 +28,8 @@ from urllib.parse import urlsplit
 
 import ccxt.pro as ccxtpro
 from aiohttp import WSMsgType, web
+
+from ..sources.batches import open_text
 
 DATA_DIR = os.path.join(os.path.dirname(os.path.dirname(__file__)), "data")
 DEFAULT_CAPTURE = os.path.join(DATA_DIR, "binance_btcusdt_20240808_capture.jsonl.gz")
@@ -80,8 +81,7 @@ def load_capture(path: str) -> tuple[dict[str, Any], list[tuple[int, str, dict[s
     """The capture's depth snapshot and its frames ``(receive_ns, stream, data)`` after it."""
     snapshot: dict[str, Any] | None = None
     frames: list[tuple[int, str, dict[str, Any]]] = []
-    opener: Any = gzip.open if path.endswith(".gz") else open
-    with opener(path, "rt", encoding="utf-8") as fh:
+    with open_text(path) as fh:
         for line in fh:
             head, _, body = line.partition(" ")
             msg = json.loads(body)

@@ -1,0 +1,46 @@
+"""The live-feed protocol: what Cerebro and the loop driver accept as a feed."""
+
+import pytest
+
+import backtrader_channels as btch
+from backtrader_channels.live.ccxt_feed import CCXTLiveFeed
+from backtrader_channels.live.driver import LoopDriver
+from backtrader_channels.live.feed import DrivenFeed, LiveFeed
+
+
+class ThreadOnlyFeed:
+    """A minimal feed with no driven-loop support: it gets a thread of its own."""
+
+    error = None
+    channel_keys = [("tick", "X")]  # noqa: RUF012
+
+    def start(self, queue):
+        self.queue = queue
+
+    def stop(self):
+        pass
+
+    def anomaly_report(self):
+        return {}
+
+
+def test_ccxt_feed_is_a_driven_feed():
+    feed = CCXTLiveFeed("binance", ["BTC/USDT"])
+    assert isinstance(feed, LiveFeed)
+    assert isinstance(feed, DrivenFeed)
+    assert LoopDriver.supports([feed])
+
+
+def test_a_feed_without_attach_runs_in_a_thread():
+    feed = ThreadOnlyFeed()
+    assert isinstance(feed, LiveFeed)
+    assert not isinstance(feed, DrivenFeed)
+    assert not LoopDriver.supports([feed])
+    cerebro = btch.Cerebro()
+    assert cerebro.add_live_feed(feed) is feed
+    assert ("tick", "X") in cerebro.channels
+
+
+def test_add_live_feed_refuses_what_is_not_a_feed():
+    with pytest.raises(btch.ChannelError, match="is not a live feed"):
+        btch.Cerebro().add_live_feed(object())
