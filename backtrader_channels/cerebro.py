@@ -160,6 +160,11 @@ class Cerebro(bt.Cerebro):
         Channel
             The new channel, also in ``cerebro.channels[(type, symbol)]``.
         """
+        if self._live_feeds:
+            raise ChannelError(
+                "add_channel after add_live_feed: a run is either recorded (add_channel) or "
+                "live (add_live_feed); record the live data (record_to=) to backtest it"
+            )
         if isinstance(channel_cls, str):
             if channel_cls not in CHANNEL_CLASSES:
                 raise ChannelError(
@@ -488,6 +493,10 @@ class Cerebro(bt.Cerebro):
                 k: v for f in self._live_feeds for k, v in f.anomaly_report().items()
             }
             self.last_run["queue_dropped"] = queue.dropped
+            #: streams that never delivered an event, and why (e.g. the markets never loaded)
+            self.last_run["silent_streams"] = {
+                k: v for f in self._live_feeds for k, v in f.silent_streams().items()
+            }
 
 
 def _with_progress(runs: Any) -> Iterator[Any]:

@@ -28,3 +28,15 @@ def binance_btcusdt_sample() -> Sample:
         orderbook=os.path.join(base, "orderbook.parquet"),
         quotes=os.path.join(base, "quotes.parquet"),
     )
+
+
+def binance_btcusdt_capture() -> str:
+    """The raw Binance WebSocket capture the sample was converted from (``<receive_ns> <json>``
+    lines: the REST depth snapshot, then trade, depth and bookTicker frames); what the loopback
+    replay exchange replays."""
+    return os.path.join(_DATA_DIR, "binance_btcusdt_20240808_capture.jsonl.gz")
+
+
+def binance_exchange_info() -> str:
+    """A subset of Binance's ``exchangeInfo`` (spot, USD-M, COIN-M) for the loopback exchange."""
+    return os.path.join(_DATA_DIR, "binance_exchangeInfo_subset_2021.json")

@@ -1,25 +1,18 @@
-"""Shared fixtures: the real recording in ../shared/data and the bundled sample."""
+"""Shared fixtures: the bundled real recording (raw capture and its native conversion).
+
+Nothing here reads ``../shared``: a user's fresh clone has only what the package bundles."""
 
 from __future__ import annotations
-
-import os
 
 import pytest
 
 import backtrader_channels as btch
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-CAPTURE = os.path.join(
-    ROOT, "..", "shared", "data", "binance_spot_btcusdt_20240808_ws_capture.jsonl.gz"
-)
-
 
 @pytest.fixture(scope="session")
 def capture_path() -> str:
-    """The raw Binance capture (real data); tests that need it skip when it is absent."""
-    if not os.path.exists(CAPTURE):
-        pytest.skip("../shared/data capture not available")
-    return CAPTURE
+    """The raw Binance capture (real data), bundled in the package."""
+    return btch.datasets.binance_btcusdt_capture()
 
 
 @pytest.fixture(scope="session")

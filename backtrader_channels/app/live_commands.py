@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from typing import Any
 
@@ -50,15 +49,6 @@ def run_live_command(args: argparse.Namespace, strategy: Any = None) -> int:
         if server is not None:
             server.stop()
     print(format_report(run_report(cerebro, strats[0])))
-    print(
-        "anomalies: "
-        + json.dumps(
-            {
-                k: {a: n for a, n in v.items() if a != "details"}
-                for k, v in feed.anomaly_report().items()
-            }
-        )
-    )
     return 0
 
 

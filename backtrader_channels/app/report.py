@@ -58,11 +58,14 @@ def run_report(cerebro: Any, strategy: Any) -> dict[str, Any]:
     if sharpe is not None:
         report["sharpe"] = sharpe.get_analysis().get("sharperatio")
     if run.get("anomalies") is not None:
-        report["anomalies"] = {
-            ch: sum(n for k, n in counts.items() if k != "details")
+        report["anomalies"] = {  # by kind: a disconnect and a backfill are not one number
+            f"{ch} {kind}": n
             for ch, counts in run["anomalies"].items()
+            for kind, n in counts.items()
+            if kind != "details"
         }
         report["queue_dropped"] = run.get("queue_dropped", 0)
+        report["no_data_from"] = run.get("silent_streams", {})
     return report
 
 

@@ -10,8 +10,9 @@ this does:
   failed snapshots, ``RequestTimeout``);
 * a per-stream **stall watchdog**: a stream silent for ``stall_timeout`` seconds (a silent stall,
   or a malformed frame that killed ccxt's receive loop) has its socket torn down and reopened;
-* **trade continuity**: duplicate trade ids are dropped; a gap in ids is backfilled through
-  ``fetch_trades`` where the exchange has it, and what cannot be backfilled is reported with its
+* **trade continuity**: duplicate trade ids are dropped; a gap in ids is backfilled from REST
+  trades that carry the stream's own ids (:mod:`.backfill`: Binance's recent and historical
+  trades, asked per call), and what cannot be backfilled is reported with its
   id range;
 * every event passes the :class:`LiveDataValidator`; it can be **recorded** (native Parquet,
   flushed every second) and it goes to the engine's :class:`LiveEventQueue`.
@@ -26,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import threading
 import time
 from collections.abc import Iterable
@@ -36,7 +38,9 @@ import ccxt.pro as ccxtpro
 
 from ..errors import check_choice
 from ..events import OrderBookEvent, QuoteEvent, TickEvent
+from ..log import logger
 from ..sources.writer import PartitionedWriter
+from .backfill import trade_source
 from .validator import LiveDataValidator
 
 _MS = 1_000_000
@@ -83,6 +87,9 @@ class CCXTLiveFeed:
         A JSON file with ``apiKey``/``secret`` (used when ``exchange`` is an id).
     validator : LiveDataValidator, optional
         The checks every event passes; a default one otherwise.
+    connect_timeout : float, default 10.0
+        Seconds after which a stream that has delivered nothing is logged (once, with its last
+        error) and reported; the feed keeps retrying.
     """
 
     def __init__(
@@ -98,6 +105,7 @@ class CCXTLiveFeed:
         backfill: bool = True,
         config: str | None = None,
         validator: LiveDataValidator | None = None,
+        connect_timeout: float = 10.0,
     ):
         self.symbols = list(symbols)
         self.kinds = list(channels)
@@ -116,6 +124,8 @@ class CCXTLiveFeed:
         self.stall_timeout = stall_timeout
         self.backoff_initial, self.backoff_max = backoff_initial, backoff_max
         self.backfill = backfill
+        self.connect_timeout = connect_timeout
+        self._trade_source = trade_source(self.exchange)  # None: gaps are reported, not filled
         self.validator = validator or LiveDataValidator()
         self.writer = PartitionedWriter(record_to) if record_to else None
         self.queue: Any = None
@@ -135,6 +145,9 @@ class CCXTLiveFeed:
         self._stalled: dict[tuple[str, str], bool] = {}  # watches the watchdog cancelled
         self._ready = threading.Event()
         self._main_task: asyncio.Task[None] | None = None  # set when attached to a driven loop
+        self._main_future: asyncio.Future[None] | None = None  # _main's task, in either mode
+        #: the last error per stream (and ``("markets", "*")``), redacted, for the report
+        self._last_error: dict[tuple[str, str], str] = {}
 
     def __repr__(self) -> str:  # never shows credentials
         return f"<CCXTLiveFeed {self.exchange_id} {self.symbols} {self.kinds}>"
@@ -152,7 +165,7 @@ class CCXTLiveFeed:
         self.queue = queue
         self._running = True
         self._loop = loop
-        self._main_task = loop.create_task(self._main())
+        self._main_task = self._main_future = loop.create_task(self._main())
         self._main_task.add_done_callback(self._main_done)
 
     def _main_done(self, task: asyncio.Task[None]) -> None:
@@ -180,7 +193,6 @@ class CCXTLiveFeed:
             target=self._thread_main, name=f"feed-{self.exchange_id}", daemon=True
         )
         self._thread.start()
-        self._ready.wait(30)
 
     def stop(self, timeout: float = 10.0) -> None:
         """Stop every stream, close the exchange's sockets, flush the recording."""
@@ -190,9 +202,16 @@ class CCXTLiveFeed:
             if not task.done() and not self._loop.is_closed():
                 self._cancel_all()
                 self._loop.run_until_complete(asyncio.wait([task], timeout=timeout))
-        elif self._loop is not None and self._thread is not None and self._thread.is_alive():
-            self._loop.call_soon_threadsafe(self._cancel_all)
-            self._thread.join(timeout)
+        elif self._thread is not None and self._thread.is_alive():
+            deadline = time.monotonic() + timeout
+            while self._loop is None and time.monotonic() < deadline:
+                time.sleep(0.001)  # the thread is creating its loop
+            if self._loop is not None and not self._loop.is_closed():
+                try:
+                    self._loop.call_soon_threadsafe(self._cancel_all)
+                except RuntimeError:  # the loop closed meanwhile: the thread is ending
+                    pass
+            self._thread.join(max(deadline - time.monotonic(), 0.0))
         if self.writer is not None:
             self.writer.close()
 
@@ -211,7 +230,12 @@ class CCXTLiveFeed:
         self._loop = asyncio.new_event_loop()
         asyncio.set_event_loop(self._loop)
         try:
-            self._loop.run_until_complete(self._main())
+            self._main_future = self._loop.create_task(self._main())
+            if not self._running:  # stopped before the loop existed
+                self._main_future.cancel()
+            self._loop.run_until_complete(self._main_future)
+        except asyncio.CancelledError:
+            pass  # stopped
         except BaseException as exc:  # noqa: BLE001 - surfaced to the engine
             self.error = exc
         finally:
@@ -221,19 +245,54 @@ class CCXTLiveFeed:
     def _cancel_all(self) -> None:
         for task in self._tasks:
             task.cancel()
+        if self._main_future is not None:  # also while markets are still loading
+            self._main_future.cancel()
+
+    def silent_streams(self) -> dict[str, str]:
+        """The streams that have delivered no event yet, each with why (its last error, the
+        markets' error, or that nothing arrived)."""
+        markets = self._last_error.get(("markets", "*"))
+        out = {}
+        for key in self.channel_keys:
+            if not self.validator.seen(key):
+                why = self._last_error.get(key) or (markets and f"load_markets: {markets}")
+                out[f"{key[0]}:{key[1]}"] = why or "connected, no data received"
+        return out
+
+    async def _connect_watch(self) -> None:
+        """After ``connect_timeout`` s, log (once) each stream that has delivered nothing."""
+        await asyncio.sleep(self.connect_timeout)
+        for stream, why in self.silent_streams().items():
+            logger.warning(
+                "%s %s: no data after %.0f s (%s); still retrying",
+                self.exchange_id,
+                stream,
+                self.connect_timeout,
+                why,
+            )
+
+    def _note_error(self, key: tuple[str, str], exc: BaseException) -> None:
+        self._last_error[key] = _describe(exc, self.exchange)
 
     async def _main(self) -> None:
+        watch = asyncio.ensure_future(self._connect_watch())
+        self._tasks = [watch]
         try:
             await self._with_retries(self.exchange.load_markets, ("markets", "*"))
             self._streams = {
                 key: asyncio.ensure_future(self._stream(*key)) for key in self.channel_keys
             }
-            self._tasks = [*self._streams.values(), asyncio.ensure_future(self._watchdog())]
+            self._tasks = [
+                watch,
+                *self._streams.values(),
+                asyncio.ensure_future(self._watchdog()),
+            ]
             if self.writer is not None:
                 self._tasks.append(asyncio.ensure_future(self._flush_every_second()))
             self._ready.set()
             await asyncio.gather(*self._tasks, return_exceptions=True)
         finally:
+            watch.cancel()
             try:
                 await self.exchange.close()
             except Exception:  # noqa: BLE001 - already closing
@@ -245,6 +304,7 @@ class CCXTLiveFeed:
             try:
                 return await fn()
             except ccxt.NetworkError as exc:
+                self._note_error(key, exc)
                 self.validator.record(key, f"network:{type(exc).__name__}")
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, self.backoff_max)
@@ -287,6 +347,7 @@ class CCXTLiveFeed:
                 connected = False
                 continue
             except ccxt.BaseError as exc:
+                self._note_error(key, exc)
                 self._watch_since.pop(key, None)
                 self.validator.record(key, _anomaly_of(kind, exc), type(exc).__name__)
                 connected = False
@@ -423,25 +484,27 @@ class CCXTLiveFeed:
         return out, i
 
     async def _backfill(self, symbol: str, first: int, last: int, recv: int) -> list[Any]:
+        """Trades ``first..last`` from the venue's REST (:mod:`.backfill`), in id order; every
+        id it cannot give is reported as a ``trade_gap`` range (logged with the reason)."""
         key = ("tick", symbol)
-        found: list[Any] = []
-        if self.backfill and self.exchange.has.get("fetchTrades"):
-            try:
-                trades = await self.exchange.fetch_trades(symbol, limit=1000)
-            except ccxt.BaseError as exc:
-                self.validator.record(key, "backfill_failed", type(exc).__name__)
-                trades = []
-            for t in trades:
-                tid = _int_id(t.get("id"))
-                if tid is not None and first <= tid <= last:
-                    found.append(_tick(t, symbol, tid, recv))
-        found.sort(key=lambda e: e.trade_id)
-        got = {e.trade_id for e in found}
-        missing = [i for i in range(first, last + 1) if i not in got]
+        source = self._trade_source
+        trades: list[Any]
+        reason: str | None
+        if not self.backfill:
+            trades, reason = [], "backfill is off"
+        elif source is None:
+            trades, reason = [], f"{self.exchange_id} has no REST trades with the stream's ids"
+        else:
+            trades, reason = await source.between(symbol, first, last)
+        found = [_tick(t, symbol, int(t["id"]), recv) for t in trades]
         if found:
             self.validator.record(key, "backfilled", (found[0].trade_id, found[-1].trade_id))
-        if missing:
-            self.validator.record(key, "trade_gap", (missing[0], missing[-1]))
+        got = {e.trade_id for e in found}
+        for lo, hi in _ranges([i for i in range(first, last + 1) if i not in got]):
+            self.validator.record(key, "trade_gap", (lo, hi))
+            logger.warning(
+                "%s tick:%s trades %d-%d lost: %s", self.exchange_id, symbol, lo, hi, reason
+            )
         return found
 
     async def _watch_book(self, symbol: str) -> list[Any]:
@@ -479,6 +542,18 @@ class CCXTLiveFeed:
         ]
 
 
+def _describe(exc: BaseException, exchange: Any) -> str:
+    """``Type: message`` of an error, short, with signatures and the exchange's keys redacted
+    (ccxt puts the request URL, query included, in its messages)."""
+    text = re.sub(r"(signature|apiKey|secret)=[^&\s\"']+", r"\1=***", str(exc))
+    for attr in ("apiKey", "secret", "password"):
+        value = getattr(exchange, attr, None)
+        if isinstance(value, str) and len(value) >= 4:
+            text = text.replace(value, "***")
+    text = " ".join(text.split())
+    return f"{type(exc).__name__}: {text[:200]}" if text else type(exc).__name__
+
+
 def _anomaly_of(kind: str, exc: Exception) -> str:
     """The anomaly a ccxt exception stands for on a ``kind`` stream."""
     name = type(exc).__name__
@@ -489,6 +564,17 @@ def _anomaly_of(kind: str, exc: Exception) -> str:
     if isinstance(exc, ccxt.NetworkError):
         return "disconnect"
     return "error"
+
+
+def _ranges(ids: list[int]) -> list[tuple[int, int]]:
+    """Sorted ids as contiguous ``(first, last)`` ranges."""
+    out: list[tuple[int, int]] = []
+    for i in ids:
+        if out and i == out[-1][1] + 1:
+            out[-1] = (out[-1][0], i)
+        else:
+            out.append((i, i))
+    return out
 
 
 def _int_id(value: Any) -> int | None:

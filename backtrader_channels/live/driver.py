@@ -40,14 +40,13 @@ class LoopDriver:
         """Whether every feed can run on a driven loop (implements :class:`DrivenFeed`)."""
         return all(isinstance(f, DrivenFeed) for f in feeds)
 
-    def start(self, queue: LiveEventQueue, timeout: float = 30.0) -> None:
-        """Attach the feeds; run the loop until each is connected (or failed) or ``timeout``."""
+    def start(self, queue: LiveEventQueue) -> None:
+        """Attach the feeds. Nothing waits for them to connect: the engine serves their loop
+        while it waits for events, and checks its stop conditions between (a feed that never
+        connects cannot hold the run past its ``duration``, ``runstop()`` or Ctrl-C)."""
         queue.driver = self.wait
         for feed in self.feeds:
             feed.attach(queue, self.loop)
-        deadline = time.monotonic() + timeout
-        while not all(f.ready for f in self.feeds) and time.monotonic() < deadline:
-            self.wait(0.01)
 
     def wait(self, timeout: float | None) -> None:
         """Serve the feeds until one delivers (it stops the loop) or ``timeout`` seconds pass."""

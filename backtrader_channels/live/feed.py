@@ -38,6 +38,10 @@ class LiveFeed(Protocol):
         """What went wrong per channel (counts, details), for ``cerebro.last_run``."""
         ...
 
+    def silent_streams(self) -> dict[str, str]:
+        """Streams (``"type:symbol"``) that have delivered nothing yet, with the reason."""
+        ...
+
 
 @runtime_checkable
 class DrivenFeed(LiveFeed, Protocol):

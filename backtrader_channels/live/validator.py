@@ -52,6 +52,10 @@ class LiveDataValidator:
         level = logging.INFO if anomaly in _INFO else logging.WARNING
         self._log(level, key, anomaly, detail)
 
+    def seen(self, key: tuple[str, str]) -> bool:
+        """Whether an event of ``key`` has been accepted."""
+        return key in self._last
+
     def validate(self, event: Any) -> bool:
         """True to deliver the event; False (counted) to reject it."""
         key = (event.channel_type, event.channel_name)

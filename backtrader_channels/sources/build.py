@@ -42,10 +42,13 @@ def _numpy(batch: pa.RecordBatch, name: str) -> np.ndarray:
 
 
 def _present(batch: pa.RecordBatch, name: str, cur: StreamChecker, rows: np.ndarray) -> Any:
-    """A column as a numpy array (timestamps as int64 ns), or ``None`` if the column is absent."""
+    """A column as a numpy array (timestamps as int64 ns), or ``None`` if the column is absent
+    (or has no value at all: an all-null optional column, as some writers leave, is absent)."""
     if name not in batch.schema.names:
         return None
     arr = batch.column(name)
+    if arr.null_count == len(arr):
+        return None
     if arr.null_count:  # optional columns: a gap in them is as bad as in required ones
         i = int(np.flatnonzero(arr.is_null().to_numpy(zero_copy_only=False))[0])
         raise cur.error("missing value", int(rows[i]), name)

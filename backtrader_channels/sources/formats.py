@@ -80,7 +80,14 @@ def open_columns(
     on_error: OnError = "raise",
 ) -> dict[str, Any]:
     """Native columns of the rows :func:`open_source` turns into events (tick/quote data)."""
-    streams = batch_streams(dataname, channel_type, symbol, format, chunk_rows, None)
+    streams = batch_streams(
+        dataname,
+        channel_type,
+        symbol,
+        format,
+        chunk_rows,
+        SkipReport() if on_error == "skip" else None,
+    )
     return columns_from_streams(streams, channel_type, symbol, columns, on_error)
 
 
@@ -99,7 +106,9 @@ def open_source(
     check_choice("on_error", on_error, ON_ERROR, ChannelError)
     if channel_type not in COLUMNS:
         raise ChannelError(f"unknown channel type {channel_type!r}")
-    streams = batch_streams(dataname, channel_type, symbol, format, chunk_rows, skip)
+    # readers drop unparseable rows only in skip mode: with "raise" they raise a located error
+    row_skip = skip if on_error == "skip" else None
+    streams = batch_streams(dataname, channel_type, symbol, format, chunk_rows, row_skip)
     return events_from_streams(streams, channel_type, symbol, on_error, skip)
 
 
@@ -112,7 +121,10 @@ def batch_streams(
     skip: SkipReport | None,
 ) -> Iterable[BatchStream]:
     """The batch streams of ``dataname``: a DataFrame or Table (native), a partitioned
-    directory's files for this channel and symbol, or files, directories and globs."""
+    directory's files for this channel and symbol, or files, directories and globs.
+
+    ``skip`` is where readers count the rows they cannot parse and drop (``on_error="skip"``);
+    None makes them raise a located :class:`DataError` at the first such row instead."""
     if not isinstance(dataname, (str, os.PathLike, list, tuple)):
         if format not in (None, "native"):
             raise ChannelError(f"format {format!r} reads files; got {type(dataname).__name__}")

@@ -75,7 +75,7 @@ def read_native(
     if channel_type not in COLUMNS:
         raise ValueError(f"unknown channel type {channel_type!r}")
     return events_from_streams(
-        native_streams(dataname, channel_type, chunk_rows, skip),
+        native_streams(dataname, channel_type, chunk_rows, skip if on_error == "skip" else None),
         channel_type,
         symbol,
         on_error,

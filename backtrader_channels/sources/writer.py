@@ -19,7 +19,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ..events import ChannelType
-from .schema import schema_for
+from .schema import REQUIRED, schema_for
 
 _NS_PER_DAY = 86_400_000_000_000
 
@@ -87,7 +87,13 @@ def events_table(events: list[Any], channel_type: str) -> pa.Table:
                     cols["symbol"].append(e.symbol)
                     cols["update_id"].append(e.last_update_id)
                     cols["first_update_id"].append(e.first_update_id)
-    return pa.table({f.name: pa.array(cols[f.name], f.type) for f in schema}, schema=schema)
+    # an optional value no event has (a quote without update ids) is left out, not written as
+    # an all-null column: it reads back as absent, as it was
+    required = REQUIRED[channel_type]
+    fields = [f for f in schema if f.name in required or any(v is not None for v in cols[f.name])]
+    return pa.table(
+        {f.name: pa.array(cols[f.name], f.type) for f in fields}, schema=pa.schema(fields)
+    )
 
 
 def safe_symbol(symbol: str) -> str:

@@ -3,11 +3,11 @@ a recorded capture, with fault switches. An unmodified ``ccxt.pro.binance()`` co
 its URLs point here (:func:`point_ccxt_at`). For tests, demos and ``backtrader-channels live
 --replay-server``; it listens on loopback only.
 
-It speaks: ``GET /api/v3/exchangeInfo`` (and ``/fapi/v1``, ``/dapi/v1``), ``GET /api/v3/depth``
-(a snapshot of the server's own book, kept from the capture's snapshot plus every diff replayed),
-``GET /api/v3/trades`` (the most recent replayed trades, for backfill), and ``/stream`` WebSockets
-answering ``SUBSCRIBE`` and pushing combined-stream frames (``@trade``, ``@depth@100ms``,
-``@bookTicker``) from one shared replay clock, as a live exchange does. With ``loop_forever``
+It speaks Binance's REST market data (:mod:`.binance_rest`: exchangeInfo, depth snapshots of the
+server's own book, recent and historical trades, aggregate trades, and what a keyed client asks
+during ``load_markets``), and ``/stream`` WebSockets answering ``SUBSCRIBE`` and pushing
+combined-stream frames (``@trade``, ``@depth@100ms``, ``@bookTicker``) from one shared replay
+clock, as a live exchange does. With ``loop_forever``
 the capture repeats, each lap continuing trade ids, book update ids and exchange times where the
 previous lap ended, so a long run looks like one long session.
 """
@@ -17,23 +17,22 @@ from __future__ import annotations
 import asyncio
 import ctypes
 import json
-import os
 import re
 import sys
 import threading
 import time
-from collections import deque
 from typing import Any
 from urllib.parse import urlsplit
 
 import ccxt.pro as ccxtpro
 from aiohttp import WSMsgType, web
 
+from ..datasets import binance_btcusdt_capture, binance_exchange_info
 from ..sources.batches import open_text
+from .binance_rest import BinanceRest, TradeHistory
 
-DATA_DIR = os.path.join(os.path.dirname(os.path.dirname(__file__)), "data")
-DEFAULT_CAPTURE = os.path.join(DATA_DIR, "binance_btcusdt_20240808_capture.jsonl.gz")
-DEFAULT_EXCHANGE_INFO = os.path.join(DATA_DIR, "binance_exchangeInfo_subset_2021.json")
+DEFAULT_CAPTURE = binance_btcusdt_capture()
+DEFAULT_EXCHANGE_INFO = binance_exchange_info()
 
 
 class Faults:
@@ -48,6 +47,7 @@ class Faults:
         self.negative_price = 0  # next N trades carry a negative price
         self.skip_depth = 0  # next N depth diffs are not sent (a sequence gap)
         self.fail_depth_rest = 0  # next N REST depth snapshots answer HTTP 503
+        self.fail_markets = False  # exchangeInfo answers an HTML 503 while set (venue down)
 
 
 class _Book:
@@ -97,8 +97,26 @@ def load_capture(path: str) -> tuple[dict[str, Any], list[tuple[int, str, dict[s
     return snapshot, frames
 
 
-class ReplayExchange:
-    """The loopback exchange server (see module doc). ``start()`` returns the port."""
+class ReplayExchange(BinanceRest):
+    """The loopback exchange server (see module doc). ``start()`` returns the port.
+
+    Parameters
+    ----------
+    capture : str
+        A raw Binance capture (``<receive_ns> <json>`` lines); the bundled one by default.
+    exchange_info : str
+        The ``exchangeInfo`` JSON the server answers with.
+    rate : float, optional
+        Frames per second; None sends as fast as the slowest client reads.
+    start_when : int, default 1
+        The replay starts once this many streams are subscribed.
+    loop_forever : bool, default False
+        Repeat the capture, each lap continuing ids and times.
+    record_send_times : bool, default False
+        Keep when each trade's frame was sent (``send_times``), for latency benchmarks.
+    keep_trades : int, default 100_000
+        How many sent trades ``historicalTrades`` can still serve; older ids are gone.
+    """
 
     def __init__(
         self,
@@ -108,6 +126,7 @@ class ReplayExchange:
         start_when: int = 1,
         loop_forever: bool = False,
         record_send_times: bool = False,
+        keep_trades: int = 100_000,
     ):
         self.snapshot, self.frames = load_capture(capture)
         with open(exchange_info, encoding="utf-8") as fh:
@@ -117,7 +136,7 @@ class ReplayExchange:
         self.loop_forever = loop_forever
         self.faults = Faults()
         self.book = _Book(self.snapshot)
-        self.recent_trades: deque[dict[str, Any]] = deque(maxlen=1000)
+        self.history = TradeHistory(keep_trades)  # what the trade endpoints serve
         self.sent = 0  # frames replayed
         #: trade id -> time.time_ns() when its frame was handed to the sockets (for latency)
         self.send_times: dict[int, int] | None = {} if record_send_times else None
@@ -171,11 +190,7 @@ class ReplayExchange:
         self._loop = asyncio.new_event_loop()
         asyncio.set_event_loop(self._loop)
         app = web.Application()
-        for prefix, key in (("/api/v3", "spot"), ("/fapi/v1", "linear"), ("/dapi/v1", "inverse")):
-            app.router.add_get(f"{prefix}/exchangeInfo", self._info_handler(key))
-        app.router.add_get("/api/v3/depth", self._depth)
-        app.router.add_get("/api/v3/trades", self._trades)
-        app.router.add_get("/api/v3/ping", self._ping)
+        self.add_rest_routes(app)
         app.router.add_get("/stream", self._ws)
         app.router.add_get("/stream/{n}", self._ws)
         self._runner = web.AppRunner(app)
@@ -199,42 +214,6 @@ class ReplayExchange:
                 request.transport.abort()  # a TCP reset: no close frame
             else:
                 await ws.close()
-
-    # ---- REST ---------------------------------------------------------------------------------
-    def _info_handler(self, key: str) -> Any:
-        async def handler(request: web.Request) -> web.Response:
-            body = {k: v for k, v in self.exchange_info[key].items() if not k.startswith("_")}
-            return web.json_response(body)
-
-        return handler
-
-    async def _ping(self, request: web.Request) -> web.Response:
-        return web.json_response({})
-
-    async def _depth(self, request: web.Request) -> web.Response:
-        if self.faults.fail_depth_rest > 0:
-            self.faults.fail_depth_rest -= 1
-            return web.json_response({"code": -1001, "msg": "Internal error"}, status=503)
-        limit = int(request.query.get("limit", "1000"))
-        return web.json_response(self.book.snapshot(limit))
-
-    async def _trades(self, request: web.Request) -> web.Response:
-        limit = int(request.query.get("limit", "500"))
-        trades = list(self.recent_trades)[-limit:]
-        return web.json_response(
-            [
-                {
-                    "id": t["t"],
-                    "price": t["p"],
-                    "qty": t["q"],
-                    "quoteQty": repr(float(t["p"]) * float(t["q"])),
-                    "time": t["T"],
-                    "isBuyerMaker": t["m"],
-                    "isBestMatch": True,
-                }
-                for t in trades
-            ]
-        )
 
     # ---- WebSocket ----------------------------------------------------------------------------
     async def _ws(self, request: web.Request) -> web.WebSocketResponse:
@@ -339,7 +318,7 @@ class ReplayExchange:
                 f.skip_depth -= 1
                 return
         if stream.endswith("@trade"):
-            self.recent_trades.append(data)
+            self.history.add(data)
             if f.malformed > 0:
                 f.malformed -= 1
                 text = '{"stream": "' + stream + '", "data": {"e": "trade", "p": '
@@ -438,7 +417,8 @@ def serve_in_subprocess(trades_only: bool = False, **kwargs: Any) -> tuple[int, 
 
 def point_ccxt_at(exchange: Any, port: int) -> Any:
     """Point an unmodified ``ccxt.pro.binance`` (an instance, or ``"binance"`` for a new one) at
-    the loopback exchange on ``port``."""
+    the loopback exchange on ``port``: only its URLs change (REST keeps its paths; the spot
+    WebSocket goes to ``/stream``), no option is set."""
     if isinstance(exchange, str):
         exchange = getattr(ccxtpro, exchange)()
     base = f"http://127.0.0.1:{port}"
@@ -447,5 +427,4 @@ def point_ccxt_at(exchange: Any, port: int) -> Any:
             exchange.urls["api"][key] = base + urlsplit(url).path
     ws = exchange.urls["api"]["ws"]
     ws["spot"] = f"ws://127.0.0.1:{port}/stream"  # ccxt tells spot from futures by "/stream"
-    exchange.options["fetchTradesMethod"] = "publicGetTrades"
     return exchange

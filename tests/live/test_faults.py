@@ -9,6 +9,7 @@ from .conftest import (
     LAST_TRADE_ID,
     arm,
     assert_trades_accounted,
+    gap_ranges,
     run_live,
 )
 
@@ -48,6 +49,10 @@ def test_disconnect_reconnects_and_backfills(server, abrupt, threads):
     assert report.get("backfilled", 0) >= 1
     assert strat.trade_ids[-1] == LAST_TRADE_ID
     assert_trades_accounted(feed, strat)
+    # the exchange instance had only its URLs rewritten, and the venue still has every trade:
+    # each missing id was backfilled from its recent trades, in order, none reported lost
+    assert gap_ranges(feed) == []
+    assert strat.trade_ids == list(range(FIRST_TRADE_ID, LAST_TRADE_ID + 1))
 
 
 @BOTH_MODES

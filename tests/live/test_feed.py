@@ -23,6 +23,9 @@ class ThreadOnlyFeed:
     def anomaly_report(self):
         return {}
 
+    def silent_streams(self):
+        return {}
+
 
 def test_ccxt_feed_is_a_driven_feed():
     feed = CCXTLiveFeed("binance", ["BTC/USDT"])

@@ -1,0 +1,73 @@
+"""What a new user hit (issue 12), reproduced the way it was hit: through Cerebro and the CLI."""
+
+import backtrader as bt
+import pytest
+
+import backtrader_channels as btch
+from backtrader_channels import DataError
+
+from ..sources import shapes
+
+
+def _run(path, **kw):
+    cerebro = btch.Cerebro()
+    cerebro.add_channel("tick", "BTC/USDT", dataname=str(path), **kw)
+    cerebro.addstrategy(bt.Strategy)
+    cerebro.run(mode=btch.RunMode.TICK)
+    return cerebro
+
+
+def test_a_text_price_stops_a_default_run_with_its_location(tmp_path):
+    """``on_error="raise"`` (the default) used to drop the row silently and exit 0."""
+    path = tmp_path / "t.csv"
+    path.write_text(
+        "timestamp,price,volume,side\n1000,100.0,1,buy\n2000,abc,1,buy\n3000,101,1,sell\n"
+    )
+    with pytest.raises(DataError) as info:
+        _run(path)
+    err = info.value
+    assert (err.source, err.line, err.column, err.value) == (str(path), 3, "price", "abc")
+    cerebro = _run(path, on_error="skip")  # skip mode drops and counts it
+    assert cerebro.last_run["events"] == 2
+    assert cerebro.last_run["skipped"] == {str(path): {"not a valid double in 'price'": 1}}
+
+
+def test_a_text_price_in_a_tardis_file_is_located(tmp_path, capture_tables):
+    path = shapes.tardis_trades(capture_tables, tmp_path / "binance_trades_2024-08-08.csv")
+    lines = open(path).read().splitlines()
+    lines[50] = lines[50].rsplit(",", 2)[0] + ",abc,0.1"
+    open(path, "w").write("\n".join(lines) + "\n")
+    with pytest.raises(DataError) as info:
+        _run(path)
+    assert (info.value.line, info.value.column, info.value.value) == (51, "price", "abc")
+
+
+def test_converted_tardis_quotes_read_back(tmp_path, capture_tables):
+    """``convert trades.csv quotes.csv out/`` used to write a quotes partition with an all-null
+    ``update_id`` column that its own reader rejected (``missing value``)."""
+    from backtrader_channels.app.cli import main
+
+    trades = shapes.tardis_trades(capture_tables, tmp_path / "binance_trades_2024-08-08.csv")
+    quotes = shapes.tardis_quotes(capture_tables, tmp_path / "binance_quotes_2024-08-08.csv")
+    out = tmp_path / "out"
+    assert main(["convert", str(trades), str(quotes), str(out)]) == 0
+    cerebro = btch.Cerebro()
+    cerebro.add_channel("tick", "BTC/USDT", dataname=str(out))
+    cerebro.add_channel("quote", "BTC/USDT", dataname=str(out))
+    cerebro.addstrategy(bt.Strategy)
+    cerebro.run(mode=btch.RunMode.TICK)
+    by_channel = cerebro.last_run["events_by_channel"]
+    assert by_channel[("tick", "BTC/USDT")] == capture_tables["tick"].num_rows
+    assert by_channel[("quote", "BTC/USDT")] == capture_tables["quote"].num_rows
+    import pyarrow.parquet as pq
+
+    part = next((out / "channel=quote").rglob("*.parquet"))
+    assert "update_id" not in pq.read_schema(part).names  # absent, as in the Tardis file
+
+
+def test_add_channel_after_add_live_feed_is_refused(sample):
+    """It used to be accepted and then silently ignored by the run."""
+    cerebro = btch.Cerebro()
+    cerebro.add_live_feed(btch.feeds.CCXTLiveFeed("binance", ["BTC/USDT"], channels=("tick",)))
+    with pytest.raises(btch.ChannelError, match="add_channel after add_live_feed"):
+        cerebro.add_channel("quote", "BTC/USDT", dataname=sample.quotes)
