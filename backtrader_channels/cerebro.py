@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 import backtrader as bt
 
 from .broker.tickbroker import TickBroker
-from .channels import CHANNEL_CLASSES
+from .channels import CHANNEL_CLASSES, ChannelMap
 from .channels.base import Channel
 from .engine.loop import BOOK, QUOTE, TICK, SourceTarget, TickLoop, fanout
 from .engine.queue import BacktestEventQueue, chunk_events, window_chunks
@@ -32,6 +32,7 @@ from .live.run import live_runs
 from .sources import DEFAULT_CHUNK_ROWS, SkipReport
 from .sources.formats import open_columns, open_source
 from .sources.schema import FORMATS, ON_ERROR, Format, OnError
+from .symbols import same_symbol
 
 LiveFeedT = TypeVar("LiveFeedT", bound=LiveFeed)
 
@@ -107,7 +108,7 @@ class Cerebro(bt.Cerebro):
         super().__init__(**kwargs)
         self._broker = TickBroker()
         #: channels by key ``(channel_type, symbol)``
-        self.channels: dict[tuple[str, str], Channel] = {}
+        self.channels = ChannelMap()
         self._specs: list[_ChannelSpec] = []
         self._instruments: dict[str, InstrumentData] = {}
         self._bars: list[BarChannel] = []
@@ -255,7 +256,12 @@ class Cerebro(bt.Cerebro):
         return data
 
     def instrument(self, symbol: str) -> InstrumentData:
-        """The data feed standing for ``symbol`` (what ``self.buy(data=...)`` takes)."""
+        """The data feed standing for ``symbol`` (what ``self.buy(data=...)`` takes), by any
+        spelling of the symbol."""
+        if symbol not in self._instruments:
+            for name, data in self._instruments.items():
+                if same_symbol(name, symbol):
+                    return data
         return self._instruments[symbol]
 
     # ---- running -----------------------------------------------------------------------------
@@ -360,16 +366,18 @@ class Cerebro(bt.Cerebro):
         """Per channel key, the bar-channel steps its events drive."""
         steps: dict[Any, list[Any]] = {}
         for bars in self._bars:
-            if (ChannelType.TICK, bars.symbol) not in self.channels:
+            tick = self.channels.get((ChannelType.TICK, bars.symbol))
+            if tick is None:
                 raise ChannelError(
                     f"bars of {bars.symbol!r} need its tick channel "
                     "(add_channel(TickChannel, symbol=...))"
                 )
+            symbol = tick.symbol  # the channel's spelling of the bars' symbol
             bars.strategies = [s for s in strats if any(d is bars for d in s.datas)]
-            self._broker.trade_as(bars, self._instruments[bars.symbol])
+            self._broker.trade_as(bars, self._instruments[symbol])
             bars._reset_partial()
             for key in self.channels:
-                if key[1] != bars.symbol:
+                if key[1] != symbol:
                     continue
                 if key[0] == ChannelType.TICK:
                     steps.setdefault(key, []).append(

@@ -15,21 +15,29 @@ if TYPE_CHECKING:
 
 def _data_channels(
     path: str, fmt: Format | None, symbols: list[str] | None
-) -> list[tuple[str, str]]:
+) -> list[tuple[str, str, Any]]:
+    """``(channel type, symbol, dataname)`` for each channel found under ``path``. The symbol
+    is spelled as given with ``--symbol`` (``BTC/USDT`` for a file's ``BTCUSDT``), else as the
+    data spells it; the dataname is ``path`` for a partitioned directory, else the files that
+    hold that channel (a folder may mix trades, quotes and books)."""
     from ..sources.batches import expand_paths
     from ..sources.convert import contents
     from ..sources.formats import is_partitioned, partition_samples
+    from ..symbols import same_symbol
 
-    files = partition_samples(path) if is_partitioned(path) else expand_paths(path)
-    pairs = list(dict.fromkeys(pair for f in files for pair in contents(f, fmt)))
-    if symbols:
-        from ..sources.schema import symbol_aliases
-
-        wanted = {a for s in symbols for a in symbol_aliases(s)} | set(symbols)
-        pairs = [(c, s) for c, s in pairs if s in wanted]
-    if not pairs:
+    partitioned = is_partitioned(path)
+    files = partition_samples(path) if partitioned else expand_paths(path)
+    found: dict[tuple[str, str], list[str]] = {}
+    for f in files:
+        for ctype, symbol in contents(f, fmt):
+            if symbols:
+                symbol = next((s for s in symbols if same_symbol(s, symbol)), "")
+                if not symbol:
+                    continue
+            found.setdefault((ctype, symbol), []).append(f)
+    if not found:
         raise UsageError(f"no channels found in {path}")
-    return pairs
+    return [(c, s, path if partitioned else fs) for (c, s), fs in found.items()]
 
 
 def run_backtest_command(args: argparse.Namespace) -> int:
@@ -44,20 +52,19 @@ def run_backtest_command(args: argparse.Namespace) -> int:
         if not os.path.exists(path) and not any(c in path for c in "*?["):
             raise UsageError(f"--data {path}: no such file or directory")
     strategy = load_strategy(args.strategy)
-    params = parse_params(args.param)
+    params = parse_params(args.param, strategy)
     cerebro = Cerebro(stdstats=False, progress=args.progress)
     cerebro.broker.setcash(args.cash)
     if args.commission:
         cerebro.broker.setcommission(commission=args.commission)
     for path in args.data:
-        for ctype, symbol in _data_channels(path, args.format, args.symbol):
-            key = (ctype, symbol)
-            if key in cerebro.channels:
+        for ctype, symbol, dataname in _data_channels(path, args.format, args.symbol):
+            if (ctype, symbol) in cerebro.channels:
                 continue
             cerebro.add_channel(
                 ctype,
-                symbol=key[1],
-                dataname=path,
+                symbol=symbol,
+                dataname=dataname,
                 format=args.format,
                 on_error=args.on_error,
                 start=getattr(args, "from"),
@@ -66,7 +73,10 @@ def run_backtest_command(args: argparse.Namespace) -> int:
     cerebro.addstrategy(strategy, **params)
     cerebro.addanalyzer(bt.analyzers.TradeAnalyzer, _name="trades")
     cerebro.addanalyzer(bt.analyzers.DrawDown, _name="drawdown")
-    cerebro.addanalyzer(bt.analyzers.SharpeRatio, _name="sharpe", timeframe=bt.TimeFrame.Minutes)
+    # one-minute returns: the report's annualised Sharpe (app/report.py:annualized_sharpe)
+    cerebro.addanalyzer(
+        bt.analyzers.TimeReturn, _name="minute_returns", timeframe=bt.TimeFrame.Minutes
+    )
     cerebro.addanalyzer(RunRecorder, _name="recorder")
     strat = cerebro.run(mode=RunMode.TICK)[0]
     report = run_report(cerebro, strat)
@@ -100,12 +110,12 @@ def run_inspect_command(args: argparse.Namespace) -> int:
     if fmt is None and os.path.isfile(args.path):
         fmt = detect_format(args.path)
     rows: list[dict[str, Any]] = []
-    for ctype, symbol in _data_channels(args.path, args.format, None):
+    for ctype, symbol, dataname in _data_channels(args.path, args.format, None):
         skip = SkipReport()
         n, first, last = 0, None, None
         book = OrderBookChannel(symbol) if ctype == "orderbook" else None
         for ts, events in open_source(
-            args.path, ctype, symbol, args.format, on_error="skip", skip=skip
+            dataname, ctype, symbol, args.format, on_error="skip", skip=skip
         ):
             n += len(events)
             first = ts[0] if first is None else first

@@ -6,13 +6,14 @@ import argparse
 import json
 import logging
 import sys
+import traceback
 from typing import NoReturn
 
 from .. import __version__
 from ..log import logger
 from ..sources.schema import FORMATS as FORMAT_CHOICES
 from ..sources.schema import ON_ERROR
-from .usage import UsageError
+from .usage import UsageError, user_frames
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -99,6 +100,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="Tick and order-book backtests for backtrader strategies.",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument(
+        "--debug", action="store_true", help="on an error, print the whole traceback"
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     demo = sub.add_parser("demo", help="backtest an example strategy on the bundled real sample")
     demo.add_argument("--json", action="store_true", help="print the report as JSON")
@@ -234,6 +238,14 @@ def main(argv: list[str] | None = None) -> int:
     except (UsageError, FileNotFoundError) as exc:  # the user's input: exit 2
         print(f"backtrader-channels: error: {exc}", file=sys.stderr)
         return 2
-    except Exception as exc:  # noqa: BLE001 - the last resort: one clear line, exit code 1
-        print(f"backtrader-channels: error: {exc}", file=sys.stderr)
+    except Exception as exc:  # noqa: BLE001 - the last resort: a clear message, exit code 1
+        if args.debug:
+            traceback.print_exc()
+            return 1
+        print(f"backtrader-channels: error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        for frame in user_frames(exc)[-5:]:  # where it is in the user's code
+            print(f"  {frame.filename}:{frame.lineno} in {frame.name}", file=sys.stderr)
+            if frame.line:
+                print(f"    {frame.line}", file=sys.stderr)
+        print("  (--debug shows the whole traceback)", file=sys.stderr)
         return 1

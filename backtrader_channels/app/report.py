@@ -14,6 +14,33 @@ def _iso(ts: int | None) -> str:
     )
 
 
+#: a crypto year of one-minute returns (markets trade 24/7)
+MINUTES_PER_YEAR = 365 * 24 * 60
+#: fewer returns than this give no Sharpe worth printing
+MIN_RETURNS = 30
+
+
+def annualized_sharpe(
+    returns: list[float], periods_per_year: float, min_returns: int = MIN_RETURNS
+) -> tuple[float | None, str]:
+    """The Sharpe ratio of per-period ``returns`` (risk-free rate 0), annualised by
+    ``sqrt(periods_per_year)``: ``mean / stdev * sqrt(periods_per_year)`` with the sample
+    standard deviation. None, with the reason, when there are fewer than ``min_returns``
+    returns or they do not vary.
+
+    The run report uses one-minute returns (``TimeReturn(timeframe=Minutes)``) and
+    ``MINUTES_PER_YEAR``: backtrader's own ``SharpeRatio`` is None on a run shorter than its
+    timeframe (a year by default) and is not annualised for minutes."""
+    n = len(returns)
+    if n < min_returns:
+        return None, f"{n} one-period returns, needs {min_returns}"
+    mean = sum(returns) / n
+    var = sum((r - mean) ** 2 for r in returns) / (n - 1)
+    if var <= 0.0:
+        return None, "returns do not vary"
+    return mean / var**0.5 * periods_per_year**0.5, ""
+
+
 def run_report(cerebro: Any, strategy: Any) -> dict[str, Any]:
     """Summarise a finished tick-mode run of ``cerebro`` for ``strategy``."""
     run = dict(cerebro.last_run)
@@ -55,8 +82,13 @@ def run_report(cerebro: Any, strategy: Any) -> dict[str, Any]:
     if dd is not None:
         report["max_drawdown_pct"] = dd.get_analysis().get("max", {}).get("drawdown", 0.0)
     sharpe = getattr(analyzers, "sharpe", None)
-    if sharpe is not None:
+    if sharpe is not None:  # a backtrader SharpeRatio the user added: as it computes it
         report["sharpe"] = sharpe.get_analysis().get("sharperatio")
+    minute = getattr(analyzers, "minute_returns", None)
+    if minute is not None:
+        returns = list(minute.get_analysis().values())
+        value, why = annualized_sharpe(returns, MINUTES_PER_YEAR)
+        report["sharpe_annualized"] = value if value is not None else f"n/a ({why})"
     if run.get("anomalies") is not None:
         report["anomalies"] = {  # by kind: a disconnect and a backfill are not one number
             f"{ch} {kind}": n

@@ -7,6 +7,7 @@ import importlib
 import importlib.util
 import os
 import sys
+import traceback
 from typing import Any
 
 
@@ -39,15 +40,89 @@ def load_strategy(spec: str) -> Any:
     return getattr(module, name)
 
 
-def parse_params(items: list[str] | None) -> dict[str, Any]:
-    """``["period=20", "name=x"]`` -> ``{"period": 20, "name": "x"}``."""
+def parse_params(items: list[str] | None, strategy: Any = None) -> dict[str, Any]:
+    """``["period=20", "name=x"]`` -> ``{"period": 20, "name": "x"}``.
+
+    With ``strategy`` (a ``bt.Strategy`` class) every name must be one of its parameters and
+    each value is converted to the type of that parameter's default; a bad name or value is a
+    :class:`UsageError` naming the parameter."""
+    defaults = dict(strategy.params._getitems()) if strategy is not None else None
     out: dict[str, Any] = {}
     for item in items or []:
         key, sep, raw = item.partition("=")
+        key = key.strip()
         if not sep or not key:
-            raise UsageError(f"--param {item!r}: use key=value")
-        try:
-            out[key] = ast.literal_eval(raw)
-        except (ValueError, SyntaxError):
-            out[key] = raw
+            raise UsageError(f"--param {item!r}: use name=value")
+        if defaults is None:
+            out[key] = _literal(raw)
+            continue
+        if key not in defaults:
+            known = ", ".join(defaults) or "none"
+            raise UsageError(
+                f"--param {key}: {strategy.__name__} has no parameter {key!r} (its parameters: "
+                f"{known})"
+            )
+        out[key] = _convert(key, raw, defaults[key])
     return out
+
+
+def _literal(raw: str) -> Any:
+    try:
+        return ast.literal_eval(raw)
+    except (ValueError, SyntaxError):
+        return raw
+
+
+_TRUE, _FALSE = ("true", "yes", "on", "1"), ("false", "no", "off", "0")
+
+
+def _convert(key: str, raw: str, default: Any) -> Any:
+    """``raw`` as the type of ``default`` (a bool, int, float, str; else a Python literal)."""
+    kind = type(default)
+    try:
+        if kind is bool:
+            if raw.strip().lower() in _TRUE:
+                return True
+            if raw.strip().lower() in _FALSE:
+                return False
+            raise ValueError(raw)
+        if kind is int:
+            return int(raw)
+        if kind is float:
+            return float(raw)
+        if kind is str:
+            return raw
+    except ValueError:
+        raise UsageError(_wants(key, raw, default)) from None
+    value = _literal(raw)
+    if default is not None and not isinstance(value, kind):
+        raise UsageError(_wants(key, raw, default))
+    return value
+
+
+def _wants(key: str, raw: str, default: Any) -> str:
+    name = type(default).__name__
+    article = "an" if name[0] in "aeiou" else "a"
+    return f"--param {key}={raw}: {key} takes {article} {name} (default {default!r})"
+
+
+def user_frames(exc: BaseException) -> list[traceback.FrameSummary]:
+    """The frames of ``exc``'s traceback in the user's own code: not this package's, not an
+    installed library's, not the standard library's."""
+    import sysconfig
+
+    import backtrader_channels
+
+    ours = os.path.dirname(os.path.abspath(backtrader_channels.__file__))
+    skip = [ours] + [
+        os.path.abspath(p)
+        for p in {sysconfig.get_path(k) for k in ("stdlib", "platstdlib", "purelib", "platlib")}
+        if p
+    ]
+    frames = traceback.extract_tb(exc.__traceback__)
+    return [
+        f
+        for f in frames
+        if not f.filename.startswith("<")
+        and not any(os.path.abspath(f.filename).startswith(s + os.sep) for s in skip)
+    ]

@@ -1,6 +1,7 @@
 """Channels: per (channel type, symbol) state that strategies read."""
 
 from .base import Channel
+from .keys import ChannelMap
 from .orderbook import OrderBookChannel
 from .quote import QuoteChannel
 from .tick import TickChannel
@@ -11,4 +12,11 @@ CHANNEL_CLASSES: dict[str, type[Channel]] = {
     OrderBookChannel.channel_type: OrderBookChannel,
 }
 
-__all__ = ["CHANNEL_CLASSES", "Channel", "OrderBookChannel", "QuoteChannel", "TickChannel"]
+__all__ = [
+    "CHANNEL_CLASSES",
+    "Channel",
+    "ChannelMap",
+    "OrderBookChannel",
+    "QuoteChannel",
+    "TickChannel",
+]

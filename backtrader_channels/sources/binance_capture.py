@@ -22,8 +22,9 @@ import pyarrow as pa
 
 from ..errors import DataError
 from ..events import ChannelType
+from ..symbols import plain_symbol
 from .batches import open_text
-from .schema import plain_symbol, schema_for
+from .schema import schema_for
 
 _MS = 1_000_000
 _LINES_PER_BATCH = 20_000

@@ -12,8 +12,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ..errors import DataError, check_choice
+from ..symbols import symbol_aliases
 from .batches import SkipReport
-from .schema import ON_ERROR, REQUIRED, SIDES, VALUE_RULES, OnError, symbol_aliases
+from .schema import ON_ERROR, REQUIRED, SIDES, VALUE_RULES, OnError
 
 
 def _as_int64_ns(arr: Any) -> Any:

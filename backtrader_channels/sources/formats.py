@@ -15,12 +15,13 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 from ..errors import ChannelError, check_choice
+from ..symbols import symbol_aliases
 from .batches import SkipReport, csv_header, expand_paths, is_csv
 from .binance_capture import capture_batches, is_capture
 from .binance_dumps import dump_batches, dump_kind, dump_line_offset
 from .build import BatchStream, Chunk, columns_from_streams, events_from_streams
 from .native import DEFAULT_CHUNK_ROWS, native_streams
-from .schema import COLUMNS, FORMATS, ON_ERROR, REQUIRED, Format, OnError, symbol_aliases
+from .schema import COLUMNS, FORMATS, ON_ERROR, REQUIRED, Format, OnError
 from .tardis import tardis_batches, tardis_kind
 from .writer import safe_symbol
 

@@ -82,17 +82,3 @@ SIDES: dict[str, tuple[str, ...]] = {
 def schema_for(channel_type: str) -> pa.Schema:
     """The full arrow schema written for ``channel_type``."""
     return pa.schema(list(COLUMNS[channel_type].items()))
-
-
-def plain_symbol(symbol: str) -> str:
-    """``BTC/USDT:USDT`` -> ``BTCUSDT``: the exchange-style id most files use."""
-    return symbol.split(":")[0].replace("/", "").replace("-", "").replace("_", "")
-
-
-def symbol_aliases(symbol: str) -> tuple[str, ...]:
-    """Spellings of ``symbol`` that files use: ``BTC/USDT`` also matches ``BTCUSDT``,
-    ``btcusdt`` and ``BTC-USDT``; a ccxt contract suffix (``BTC/USDT:USDT``) is dropped."""
-    base = symbol.split(":")[0]
-    plain = plain_symbol(symbol)
-    out = [symbol, base, plain, plain.lower(), base.replace("/", "-")]
-    return tuple(dict.fromkeys(out))

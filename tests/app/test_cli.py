@@ -87,7 +87,7 @@ def test_backtest_with_params_plot_and_json(tmp_path):
     assert report["start"] >= "2024-08-08T23:55"
     assert report["end"] < "2024-08-08T23:59"
     assert report["fees"] > 0
-    assert "sharpe" in report
+    assert "sharpe_annualized" in report  # a short run: "n/a (...)"
     assert "max_drawdown_pct" in report
     with Image.open(png) as img:  # a real PNG, three panels tall
         assert img.format == "PNG"
@@ -149,3 +149,85 @@ def test_bad_arguments_give_one_line_and_exit_2(args, needle):
     if args:
         assert len(lines) == 1
         assert needle in lines[0]
+
+
+BAD_STRATEGY = """
+import backtrader as bt
+class Bad(bt.Strategy):
+    params = (("lookback", 20), ("side", "buy"))
+    def on_tick(self, t):
+        self.helper(t)
+    def helper(self, t):
+        return undefined_name
+"""
+
+
+def test_an_error_in_the_users_strategy_shows_where(tmp_path):
+    strat = tmp_path / "bad.py"
+    strat.write_text(BAD_STRATEGY)
+    out = cli("backtest", f"{strat}:Bad", "--data", TRADES)
+    assert out.returncode == 1
+    lines = out.stderr.splitlines()
+    assert lines[0] == (
+        "backtrader-channels: error: NameError: name 'undefined_name' is not defined"
+    )
+    assert f"  {strat}:6 in on_tick" in lines
+    assert f"  {strat}:8 in helper" in lines
+    assert "backtrader_channels" not in out.stderr.replace("backtrader-channels", "")
+    debug = cli("--debug", "backtest", f"{strat}:Bad", "--data", TRADES)
+    assert debug.returncode == 1
+    assert "Traceback (most recent call last)" in debug.stderr
+    assert "backtrader_channels/engine/loop.py" in debug.stderr
+
+
+@pytest.mark.parametrize(
+    ("param", "message"),
+    [
+        ("lookback=abc", "--param lookback=abc: lookback takes an int (default 20)"),
+        (
+            "nosuch=3",
+            "--param nosuch: Bad has no parameter 'nosuch' (its parameters: lookback, side)",
+        ),
+        ("lookback", "--param 'lookback': use name=value"),
+    ],
+)
+def test_bad_params_exit_2_naming_the_parameter(tmp_path, param, message):
+    strat = tmp_path / "bad.py"
+    strat.write_text(BAD_STRATEGY)
+    out = cli("backtest", f"{strat}:Bad", "--data", TRADES, "--param", param)
+    assert out.returncode == 2
+    assert out.stderr.strip() == f"backtrader-channels: error: {message}"
+
+
+KEYED_STRATEGY = """
+import backtrader as bt
+class Keyed(bt.Strategy):
+    def start(self):
+        self.ticks = self.channels[("tick", "BTC/USDT")]
+    def stop(self):
+        print("ticks seen", self.ticks.count)
+"""
+
+
+@pytest.mark.parametrize("symbol", [None, "BTC/USDT"])
+def test_one_symbol_rule_through_the_cli(tmp_path, capture_tables, symbol):
+    """A strategy keyed on ("tick", "BTC/USDT") runs on Tardis data spelled BTCUSDT."""
+    from ..sources import shapes
+
+    data = shapes.tardis_trades(capture_tables, tmp_path / "binance_trades_2024-08-08.csv")
+    strat = tmp_path / "keyed.py"
+    strat.write_text(KEYED_STRATEGY)
+    extra = ["--symbol", symbol] if symbol else []
+    out = cli("backtest", f"{strat}:Keyed", "--data", str(data), *extra)
+    assert out.returncode == 0, out.stderr
+    assert "ticks seen 9757" in out.stdout
+
+
+def test_a_folder_mixing_trades_quotes_and_books(tmp_path):
+    """The bundled sample folder holds three native files of different channel types."""
+    strat = tmp_path / "keyed.py"
+    strat.write_text(KEYED_STRATEGY)
+    out = cli("backtest", f"{strat}:Keyed", "--data", os.path.dirname(TRADES))
+    assert out.returncode == 0, out.stderr
+    assert "ticks seen 9757" in out.stdout
+    assert "quote:BTC/USDT=28,040" in out.stdout
