@@ -318,6 +318,9 @@ class Cerebro(bt.Cerebro):
             channel.reset()
         self.bridges.clear()
         self._groups.clear()
+        for entries in self.strats:
+            for stratcls, _args, _kwargs in entries:
+                _give_channels(stratcls)
         return super().runstrategies(self._with_channels(iterstrat), predata)
 
     def _with_channels(self, iterstrat: Iterable[Any]) -> Iterator[Any]:
@@ -505,6 +508,30 @@ class Cerebro(bt.Cerebro):
             self.last_run["silent_streams"] = {
                 k: v for f in self._live_feeds for k, v in f.silent_streams().items()
             }
+
+
+class _RunChannels:
+    """``strategy.channels`` (and ``_channels``) from ``__init__`` on: the run's channels,
+    read through ``strategy.cerebro``. A non-data descriptor on the user's strategy class (not
+    on ``bt.Strategy``: nothing of backtrader is patched); an instance attribute wins."""
+
+    def __get__(self, obj: Any, owner: Any = None) -> Any:
+        if obj is None:
+            return self
+        channels = getattr(getattr(obj, "cerebro", None), "channels", None)
+        if channels is None:
+            raise AttributeError("channels exist in tick-mode runs of btch.Cerebro")
+        return channels
+
+
+def _give_channels(stratcls: Any) -> None:
+    """Let ``stratcls`` reach the channels in ``__init__`` (unless it defines the names).
+    Backtrader's own classes (``bt.Strategy`` run as is) are left alone."""
+    if stratcls.__module__.partition(".")[0] == "backtrader":
+        return
+    for name in ("channels", "_channels"):
+        if not any(name in vars(k) for k in stratcls.__mro__):
+            setattr(stratcls, name, _RunChannels())
 
 
 def _with_progress(runs: Any) -> Iterator[Any]:

@@ -71,3 +71,30 @@ def test_add_channel_after_add_live_feed_is_refused(sample):
     cerebro.add_live_feed(btch.feeds.CCXTLiveFeed("binance", ["BTC/USDT"], channels=("tick",)))
     with pytest.raises(btch.ChannelError, match="add_channel after add_live_feed"):
         cerebro.add_channel("quote", "BTC/USDT", dataname=sample.quotes)
+
+
+def test_channels_and_bridges_in_strategy_init_as_the_design_shows(sample):
+    """``self.channels[...]`` and ``ChannelBridge(channel=self._channels[...])`` inside
+    ``Strategy.__init__`` used to fail with AttributeError; backtrader stays unpatched."""
+
+    class InInit(bt.Strategy):
+        def __init__(self):
+            self.book = self.channels[("orderbook", "BTC/USDT")]
+            price = btch.ChannelBridge(channel=self._channels[("tick", "BTC/USDT")], field="price")
+            self.sma = bt.ind.SMA(price, period=20)
+
+        def start(self):
+            self.smas = []
+
+        def on_tick(self, tick):
+            self.smas.append(self.sma[0])
+
+    cerebro = btch.Cerebro()
+    cerebro.add_channel("tick", "BTC/USDT", dataname=sample.trades)
+    cerebro.add_channel("orderbook", "BTC/USDT", dataname=sample.orderbook)
+    cerebro.addstrategy(InInit)
+    strat = cerebro.run(mode=btch.RunMode.TICK)[0]
+    assert strat.book.count == 3450
+    assert len(strat.smas) == 9757
+    assert strat.smas[-1] == pytest.approx(61685.9945)
+    assert not hasattr(bt.Strategy, "channels")
