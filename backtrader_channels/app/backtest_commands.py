@@ -29,7 +29,8 @@ def _data_channels(
     files = partition_samples(path) if partitioned else expand_paths(path)
     found: dict[tuple[str, str], list[str]] = {}
     for f in files:
-        for ctype, symbol in contents(f, fmt):
+        only = symbols[0] if symbols and len(symbols) == 1 else None
+        for ctype, symbol in contents(f, fmt, only):
             if symbols:
                 symbol = next((s for s in symbols if same_symbol(s, symbol)), "")
                 if not symbol:

@@ -10,6 +10,7 @@ import traceback
 from typing import NoReturn
 
 from .. import __version__
+from ..errors import ChannelError, DataError
 from ..log import logger
 from ..sources.schema import FORMATS as FORMAT_CHOICES
 from ..sources.schema import ON_ERROR
@@ -242,7 +243,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.debug:
             traceback.print_exc()
             return 1
-        print(f"backtrader-channels: error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        ours = isinstance(exc, (ChannelError, DataError))  # their messages say what and where
+        what = f"{exc}" if ours else f"{type(exc).__name__}: {exc}"
+        print(f"backtrader-channels: error: {what}", file=sys.stderr)
         for frame in user_frames(exc)[-5:]:  # where it is in the user's code
             print(f"  {frame.filename}:{frame.lineno} in {frame.name}", file=sys.stderr)
             if frame.line:

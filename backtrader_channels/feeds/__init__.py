@@ -6,6 +6,7 @@ users already import.
 """
 
 from ..live.ccxt_feed import CCXTLiveFeed
+from ..live.faults import FeedError
 from ..testing.replay_exchange import ReplayExchange, point_ccxt_at
 
-__all__ = ["CCXTLiveFeed", "ReplayExchange", "point_ccxt_at"]
+__all__ = ["CCXTLiveFeed", "FeedError", "ReplayExchange", "point_ccxt_at"]

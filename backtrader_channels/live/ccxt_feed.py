@@ -27,7 +27,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import re
+import random
 import threading
 import time
 from collections.abc import Iterable
@@ -37,10 +37,11 @@ import ccxt
 import ccxt.pro as ccxtpro
 
 from ..errors import check_choice
-from ..events import OrderBookEvent, QuoteEvent, TickEvent
+from ..events import OrderBookEvent, QuoteEvent
 from ..log import logger
 from ..sources.writer import PartitionedWriter
-from .backfill import trade_source
+from .faults import FeedError, anomaly_of, describe_error, error_family
+from .trades import TradeContinuity, int_id
 from .validator import LiveDataValidator
 
 _MS = 1_000_000
@@ -90,6 +91,10 @@ class CCXTLiveFeed:
     connect_timeout : float, default 10.0
         Seconds after which a stream that has delivered nothing is logged (once, with its last
         error) and reported; the feed keeps retrying.
+    max_failures : int, default 5
+        Errors in a row, other than network errors, after which a stream (or ``load_markets``)
+        gives up and the run stops with a :class:`FeedError`. Network errors are retried for as
+        long as they last.
     """
 
     def __init__(
@@ -106,6 +111,7 @@ class CCXTLiveFeed:
         config: str | None = None,
         validator: LiveDataValidator | None = None,
         connect_timeout: float = 10.0,
+        max_failures: int = 5,
     ):
         self.symbols = list(symbols)
         self.kinds = list(channels)
@@ -125,16 +131,16 @@ class CCXTLiveFeed:
         self.backoff_initial, self.backoff_max = backoff_initial, backoff_max
         self.backfill = backfill
         self.connect_timeout = connect_timeout
-        self._trade_source = trade_source(self.exchange)  # None: gaps are reported, not filled
+        self.max_failures = max_failures
         self.validator = validator or LiveDataValidator()
+        #: trade ids in order: duplicates dropped, gaps backfilled or reported
+        self.trades = TradeContinuity(self.exchange, self.validator, backfill)
         self.writer = PartitionedWriter(record_to) if record_to else None
         self.queue: Any = None
         self.delivered = 0
         self.error: BaseException | None = None
-        self._last_trade_id: dict[str, int] = {}
         self._book_ts: dict[str, int] = {}
         self._book_nonce: dict[str, Any] = {}
-        self._from_cache_upto: dict[str, int] = {}
         self._running = False
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -272,13 +278,21 @@ class CCXTLiveFeed:
             )
 
     def _note_error(self, key: tuple[str, str], exc: BaseException) -> None:
-        self._last_error[key] = _describe(exc, self.exchange)
+        self._last_error[key] = describe_error(exc, self.exchange)
 
     async def _main(self) -> None:
         watch = asyncio.ensure_future(self._connect_watch())
         self._tasks = [watch]
         try:
             await self._with_retries(self.exchange.load_markets, ("markets", "*"))
+            markets = getattr(self.exchange, "markets", None) or {}
+            unknown = [s for s in self.symbols if self._running and s not in markets]
+            if unknown:
+                near = [m for m in markets if any(u.split("/")[0] in m for u in unknown)][:5]
+                raise FeedError(
+                    f"{self.exchange_id} has no market {', '.join(unknown)}"
+                    + (f" (similar: {', '.join(near)})" if near else "")
+                )
             self._streams = {
                 key: asyncio.ensure_future(self._stream(*key)) for key in self.channel_keys
             }
@@ -299,14 +313,23 @@ class CCXTLiveFeed:
                 pass
 
     async def _with_retries(self, fn: Any, key: tuple[str, str]) -> Any:
+        """``fn()`` until it succeeds: network errors are retried for as long as they last,
+        other errors (bad credentials, a venue answering nonsense) ``max_failures`` times in a
+        row before the feed fails with them."""
         delay = self.backoff_initial
+        failures = 0
         while self._running:
             try:
                 return await fn()
-            except ccxt.NetworkError as exc:
+            except Exception as exc:
+                failures += 1
                 self._note_error(key, exc)
-                self.validator.record(key, f"network:{type(exc).__name__}")
-                await asyncio.sleep(delay)
+                self.validator.record(key, f"{error_family(exc)}:{type(exc).__name__}")
+                if not isinstance(exc, ccxt.NetworkError) and failures >= self.max_failures:
+                    raise FeedError(
+                        f"{self.exchange_id} {key[0]}: {self._last_error[key]}"
+                    ) from exc
+                await asyncio.sleep(delay * (0.5 + random.random() / 2))
                 delay = min(delay * 2, self.backoff_max)
         return None
 
@@ -317,6 +340,8 @@ class CCXTLiveFeed:
 
     # ---- one stream --------------------------------------------------------------------------
     async def _stream(self, kind: str, symbol: str) -> None:
+        """One supervised stream: watch, convert, deliver; on any error record it, back off
+        (with jitter) and start again; see :meth:`_failed` for when it gives up."""
         key = (kind, symbol)
         delay = self.backoff_initial
         watch = {
@@ -324,41 +349,62 @@ class CCXTLiveFeed:
             "orderbook": self._watch_book,
             "quote": self._watch_quote,
         }[kind]
-        connected = False
+        failures = 0
         loop = asyncio.get_running_loop()
         while self._running:
             self._watch_since[key] = loop.time()
             try:
                 events = await watch(symbol)
+                self._watch_since.pop(key, None)
+                self._deliver(events)
             except asyncio.CancelledError:
                 if not self._stalled.pop(key, False):
                     raise  # stopping
-                uncancel = getattr(asyncio.current_task(), "uncancel", None)
-                if uncancel is not None:  # Python >= 3.11 counts cancellations
-                    uncancel()
-                # ccxt.pro resolves a watch on the *next* message: updates that arrived between
-                # two calls wait in its cache. Take them first; only a silent cache is a stall.
-                pending = self._from_cache(kind, symbol)
-                if pending:
-                    self._deliver(pending)
-                    continue
-                self.validator.record(key, "stale")
-                await self._reset_socket(kind, symbol)
-                connected = False
+                await self._on_stall(kind, symbol)
                 continue
-            except ccxt.BaseError as exc:
-                self._note_error(key, exc)
+            except Exception as exc:  # noqa: BLE001 - every stream is supervised
                 self._watch_since.pop(key, None)
-                self.validator.record(key, _anomaly_of(kind, exc), type(exc).__name__)
-                connected = False
-                await asyncio.sleep(delay)
+                failures += 1
+                if self._failed(key, exc, failures):
+                    return
+                await asyncio.sleep(delay * (0.5 + random.random() / 2))
                 delay = min(delay * 2, self.backoff_max)
                 continue
-            self._watch_since.pop(key, None)
-            if not connected:
-                connected = True
-                delay = self.backoff_initial
-            self._deliver(events)
+            if failures:
+                failures, delay = 0, self.backoff_initial
+
+    async def _on_stall(self, kind: str, symbol: str) -> None:
+        """The watchdog cancelled a watch: deliver what waits in ccxt's cache, else reconnect."""
+        uncancel = getattr(asyncio.current_task(), "uncancel", None)
+        if uncancel is not None:  # Python >= 3.11 counts cancellations
+            uncancel()
+        # ccxt.pro resolves a watch on the *next* message: updates that arrived between two
+        # calls wait in its cache. Take them first; only a silent cache is a stall.
+        pending = self._from_cache(kind, symbol)
+        if pending:
+            self._deliver(pending)
+            return
+        self.validator.record((kind, symbol), "stale")
+        await self._reset_socket(kind, symbol)
+
+    def _failed(self, key: tuple[str, str], exc: BaseException, failures: int) -> bool:
+        """Record a stream's error; True when the feed must fail: ``max_failures`` errors in a
+        row that are not network errors (a network outage is retried for as long as it lasts).
+        The run then stops with the error (``feed.error``)."""
+        self._note_error(key, exc)
+        if isinstance(exc, ccxt.BaseError):
+            anomaly, detail = anomaly_of(key[0], exc), type(exc).__name__
+        else:  # a bug or an unexpected payload: never silent
+            anomaly, detail = "stream_error", self._last_error[key]
+        self.validator.record(key, anomaly, detail)
+        if isinstance(exc, ccxt.NetworkError) or failures < self.max_failures:
+            return False
+        self.error = FeedError(
+            f"{self.exchange_id} {key[0]}:{key[1]}: {failures} errors in a row, the last "
+            f"{self._last_error[key]}"
+        )
+        logger.error("%s", self.error)
+        return True
 
     async def _watchdog(self) -> None:
         """Cancel a stream's watch once it has waited ``stall_timeout`` seconds (one timer for
@@ -414,10 +460,10 @@ class CCXTLiveFeed:
         recv = time.time_ns()
         ex = self.exchange
         if kind == "tick":
-            last = self._last_trade_id.get(symbol)
+            last = self.trades.last_id.get(symbol)
             cached = list(getattr(ex, "trades", {}).get(symbol) or [])
-            new = [t for t in cached if last is None or (_int_id(t.get("id")) or 0) > last]
-            return self._trade_events(new, symbol, recv)
+            new = [t for t in cached if last is None or (int_id(t.get("id")) or 0) > last]
+            return self.trades.from_cache(new, symbol, recv)
         if kind == "orderbook":
             ob = getattr(ex, "orderbooks", {}).get(symbol)
             if (
@@ -431,81 +477,7 @@ class CCXTLiveFeed:
     # ---- conversions -------------------------------------------------------------------------
     async def _watch_trades(self, symbol: str) -> list[Any]:
         trades = await self.exchange.watch_trades(symbol)
-        return await self._trade_events_async(trades, symbol, time.time_ns())
-
-    async def _trade_events_async(self, trades: list[Any], symbol: str, recv: int) -> list[Any]:
-        """Trades of a watch call: duplicates dropped, gaps backfilled (or reported)."""
-        out, i = self._continuing_trades(trades, 0, symbol, recv)
-        while i < len(trades):  # trades[i] is after a gap in ids
-            first = self._last_trade_id[symbol] + 1
-            upto = int(trades[i]["id"]) - 1
-            out.extend(await self._backfill(symbol, first, upto, recv))
-            self._last_trade_id[symbol] = upto  # the gap is filled or reported
-            more, i = self._continuing_trades(trades, i, symbol, recv)
-            out.extend(more)
-        return out
-
-    def _trade_events(self, trades: list[Any], symbol: str, recv: int) -> list[Any]:
-        """Trades from ccxt's cache (no backfill: the next watch call will see any gap)."""
-        out, _ = self._continuing_trades(trades, 0, symbol, recv)
-        last = self._last_trade_id.get(symbol)
-        if last is not None:
-            self._from_cache_upto[symbol] = last
-        return out
-
-    def _continuing_trades(
-        self, trades: list[Any], start: int, symbol: str, recv: int
-    ) -> tuple[list[Any], int]:
-        """Events of ``trades[start:]`` that continue the symbol's last trade id, up to the first
-        gap; and the index of the trade after that gap (``len(trades)`` when there is none).
-        Ids already seen are dropped (counted as ``duplicate_trade`` unless they are the ones
-        this feed took from ccxt's cache)."""
-        out: list[Any] = []
-        last = self._last_trade_id.get(symbol)
-        n = len(trades)
-        i = start
-        while i < n:
-            t = trades[i]
-            tid = _int_id(t.get("id"))
-            if tid is not None and last is not None:
-                if tid <= last:
-                    if tid > self._from_cache_upto.get(symbol, -1):  # not our own cache read
-                        self.validator.record(("tick", symbol), "duplicate_trade")
-                    i += 1
-                    continue
-                if tid > last + 1:
-                    break
-            out.append(_tick(t, symbol, tid, recv))
-            if tid is not None:
-                last = tid
-            i += 1
-        if last is not None:
-            self._last_trade_id[symbol] = last
-        return out, i
-
-    async def _backfill(self, symbol: str, first: int, last: int, recv: int) -> list[Any]:
-        """Trades ``first..last`` from the venue's REST (:mod:`.backfill`), in id order; every
-        id it cannot give is reported as a ``trade_gap`` range (logged with the reason)."""
-        key = ("tick", symbol)
-        source = self._trade_source
-        trades: list[Any]
-        reason: str | None
-        if not self.backfill:
-            trades, reason = [], "backfill is off"
-        elif source is None:
-            trades, reason = [], f"{self.exchange_id} has no REST trades with the stream's ids"
-        else:
-            trades, reason = await source.between(symbol, first, last)
-        found = [_tick(t, symbol, int(t["id"]), recv) for t in trades]
-        if found:
-            self.validator.record(key, "backfilled", (found[0].trade_id, found[-1].trade_id))
-        got = {e.trade_id for e in found}
-        for lo, hi in _ranges([i for i in range(first, last + 1) if i not in got]):
-            self.validator.record(key, "trade_gap", (lo, hi))
-            logger.warning(
-                "%s tick:%s trades %d-%d lost: %s", self.exchange_id, symbol, lo, hi, reason
-            )
-        return found
+        return await self.trades.from_watch(trades, symbol, time.time_ns())
 
     async def _watch_book(self, symbol: str) -> list[Any]:
         ob = await self.exchange.watch_order_book(symbol)
@@ -515,8 +487,16 @@ class CCXTLiveFeed:
         depth = self.book_depth
         bids = tuple((float(p), float(s)) for p, s, *_ in ob["bids"][:depth])
         asks = tuple((float(p), float(s)) for p, s, *_ in ob["asks"][:depth])
-        # a book just rebuilt from a REST snapshot has no exchange time: keep the last one
-        ts = int(ob["timestamp"]) * _MS if ob.get("timestamp") else self._book_ts.get(symbol, recv)
+        # A book just rebuilt from a REST snapshot has no exchange time. Its events are ordered
+        # by exchange time only (the local clock may be far from the venue's): keep the book's
+        # last exchange time, and before there is one, wait for the next update, which has a
+        # time and carries the whole book anyway.
+        if ob.get("timestamp"):
+            ts = int(ob["timestamp"]) * _MS
+        elif symbol in self._book_ts:
+            ts = self._book_ts[symbol]
+        else:
+            return []
         self._book_ts[symbol] = ts
         nonce = ob.get("nonce")
         self._book_nonce[symbol] = nonce
@@ -526,6 +506,9 @@ class CCXTLiveFeed:
         tickers = await self.exchange.watch_bids_asks([symbol])
         recv = time.time_ns()
         q = tickers.get(symbol) or next(iter(tickers.values()))
+        if q.get("bid") is None or q.get("ask") is None:  # an empty side, or a bad frame
+            self.validator.record(("quote", symbol), "missing_value", "bid or ask is None")
+            return []
         ts = int(q["timestamp"]) * _MS if q.get("timestamp") else recv
         info = q.get("info") or {}
         return [
@@ -537,55 +520,6 @@ class CCXTLiveFeed:
                 float(q.get("askVolume") or 0.0),
                 symbol,
                 recv,
-                _int_id(info.get("u")),
+                int_id(info.get("u")),
             )
         ]
-
-
-def _describe(exc: BaseException, exchange: Any) -> str:
-    """``Type: message`` of an error, short, with signatures and the exchange's keys redacted
-    (ccxt puts the request URL, query included, in its messages)."""
-    text = re.sub(r"(signature|apiKey|secret)=[^&\s\"']+", r"\1=***", str(exc))
-    for attr in ("apiKey", "secret", "password"):
-        value = getattr(exchange, attr, None)
-        if isinstance(value, str) and len(value) >= 4:
-            text = text.replace(value, "***")
-    text = " ".join(text.split())
-    return f"{type(exc).__name__}: {text[:200]}" if text else type(exc).__name__
-
-
-def _anomaly_of(kind: str, exc: Exception) -> str:
-    """The anomaly a ccxt exception stands for on a ``kind`` stream."""
-    name = type(exc).__name__
-    if name in ("ChecksumError", "InvalidNonce"):
-        return "book_resync"  # a sequence gap: ccxt dropped the book, the next watch resyncs
-    if kind == "orderbook" and name in ("ExchangeNotAvailable", "OperationFailed"):
-        return "snapshot_failed"  # the REST snapshot failed past ccxt's own retries
-    if isinstance(exc, ccxt.NetworkError):
-        return "disconnect"
-    return "error"
-
-
-def _ranges(ids: list[int]) -> list[tuple[int, int]]:
-    """Sorted ids as contiguous ``(first, last)`` ranges."""
-    out: list[tuple[int, int]] = []
-    for i in ids:
-        if out and i == out[-1][1] + 1:
-            out[-1] = (out[-1][0], i)
-        else:
-            out.append((i, i))
-    return out
-
-
-def _int_id(value: Any) -> int | None:
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return None
-
-
-def _tick(t: dict[str, Any], symbol: str, tid: int | None, recv: int) -> TickEvent:
-    ts = int(t["timestamp"]) * _MS if t.get("timestamp") is not None else recv
-    return TickEvent(
-        ts, float(t["price"]), float(t["amount"]), t.get("side") or "unknown", tid, symbol, recv
-    )

@@ -3,6 +3,8 @@
 | anomaly | when | action |
 |---|---|---|
 | ``out_of_order`` | a timestamp before the channel's previous one | **reject** (the strategy never sees time go back) |
+| ``implausible_time`` | a timestamp further ahead of its receive time than the channel's usual offset by ``max_jump_ns`` (60 s) | **reject** (one far-future stamp must not block what follows) |
+| ``clock_rebased`` | ``rebase_after`` (100) rejected times in a row: the channel's clock did move, or the last accepted time was the odd one | accept, and go on from it |
 | ``non_positive_price`` | a trade price, bid or ask <= 0 | **reject** |
 | ``negative_size`` | a trade volume, bid/ask size or book level size < 0 | **reject** |
 | ``time_jump`` | more than ``max_gap_ns`` (1 h) after the channel's previous event | warn (deliver) |
@@ -32,8 +34,21 @@ _INFO = ("backfilled", "reconnect", "connected")
 class LiveDataValidator:
     """Checks events per ``(channel_type, symbol)``; thread-safe; ``report()`` any time."""
 
-    def __init__(self, max_gap_ns: int = 3_600_000_000_000, log_interval: float = 30.0):
+    def __init__(
+        self,
+        max_gap_ns: int = 3_600_000_000_000,
+        log_interval: float = 30.0,
+        max_jump_ns: int = 60_000_000_000,
+        rebase_after: int = 100,
+    ):
         self.max_gap_ns = max_gap_ns
+        #: how far an event's exchange time may run ahead of the channel's usual offset from
+        #: the receive clock before it is implausible (a far-future stamp)
+        self.max_jump_ns = max_jump_ns
+        #: consecutive rejected times after which the channel's clock is taken to have moved
+        self.rebase_after = rebase_after
+        self._offset: dict[tuple[str, str], int] = {}  # exchange - receive time, last accepted
+        self._streak: dict[tuple[str, str], int] = {}  # rejected times in a row
         self._log = ThrottledLog(log_interval)
         self._last: dict[tuple[str, str], int] = {}
         self._counts: dict[tuple[str, str], Counter[str]] = {}
@@ -61,9 +76,18 @@ class LiveDataValidator:
         key = (event.channel_type, event.channel_name)
         ts = event[0]
         last = self._last.get(key)
-        if last is not None and ts < last:
-            self.record(key, "out_of_order", (last, ts))
-            return False
+        recv = event.recv_timestamp
+        if last is not None:
+            if ts < last:
+                if not self._doubt(key, "out_of_order", (last, ts)):
+                    return False
+            elif (
+                recv is not None and ts - recv - self._offset.get(key, ts - recv) > self.max_jump_ns
+            ):
+                if not self._doubt(key, "implausible_time", (recv, ts)):
+                    return False
+            elif key in self._streak:
+                del self._streak[key]
         bad = self._check_values(event)
         if bad is not None:
             self.record(key, bad)
@@ -73,7 +97,23 @@ class LiveDataValidator:
         if self._crossed(event):
             self.record(key, "crossed_book")
         self._last[key] = ts
+        if recv is not None:
+            self._offset[key] = ts - recv
         self.accepted += 1
+        return True
+
+    def _doubt(self, key: tuple[str, str], anomaly: str, detail: Any) -> bool:
+        """Reject an event whose time goes back, or jumps ahead of the receive clock by more
+        than ``max_jump_ns``; but after ``rebase_after`` such events in a row the channel's
+        clock really moved (or the last accepted event was the odd one): accept it, say so
+        (``clock_rebased``), and go on from it. True to accept."""
+        streak = self._streak.get(key, 0) + 1
+        if streak < self.rebase_after:
+            self._streak[key] = streak
+            self.record(key, anomaly, detail)
+            return False
+        del self._streak[key]
+        self.record(key, "clock_rebased", detail)
         return True
 
     @staticmethod

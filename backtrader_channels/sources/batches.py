@@ -275,9 +275,17 @@ def parquet_batches(
         row += batch.num_rows
 
 
+def parquet_schema(path: str) -> pa.Schema:
+    """The arrow schema of a Parquet file; a DataError naming the file when it is not one."""
+    try:
+        return pq.ParquetFile(path).schema_arrow
+    except (OSError, pa.ArrowException) as exc:
+        raise DataError(path, f"not a readable Parquet file: {exc}") from exc
+
+
 def parquet_columns(path: str) -> list[str]:
     """Column names of a Parquet file."""
-    return list(pq.ParquetFile(path).schema_arrow.names)
+    return list(parquet_schema(path).names)
 
 
 def table_batches(

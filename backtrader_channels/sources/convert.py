@@ -7,16 +7,18 @@ import os
 import sys
 from typing import Any
 
+import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from ..errors import ChannelError
+from ..errors import ChannelError, DataError
 from ..events import ChannelType
 from ..gctune import streaming_gc
-from .batches import SkipReport, csv_header, expand_paths, is_csv, open_text
+from .batches import SkipReport, csv_header, expand_paths, is_csv, open_text, parquet_schema
 from .binance_dumps import dump_kind
 from .formats import detect_format, open_source
+from .native import check_columns, check_types
 from .schema import REQUIRED, Format, OnError
 from .tardis import channel_type_of, tardis_kind
 from .writer import PartitionedWriter
@@ -25,12 +27,15 @@ FLUSH_EVENTS = 1_000_000
 
 
 def _unique_symbols(path: str) -> list[str]:
-    if is_csv(path):
-        table = pacsv.read_csv(
-            path, convert_options=pacsv.ConvertOptions(include_columns=["symbol"])
-        )
-    else:
-        table = pq.read_table(path, columns=["symbol"])
+    try:
+        if is_csv(path):
+            table = pacsv.read_csv(
+                path, convert_options=pacsv.ConvertOptions(include_columns=["symbol"])
+            )
+        else:
+            table = pq.read_table(path, columns=["symbol"])
+    except (OSError, EOFError, pa.ArrowException) as exc:
+        raise DataError(path, f"file is damaged or truncated: {exc}") from exc
     return sorted(str(s) for s in pc.unique(table.column("symbol")).to_pylist() if s)
 
 
@@ -53,8 +58,11 @@ def _capture_contents(path: str) -> list[tuple[str, str]]:
     return sorted(found)
 
 
-def contents(path: str, format: Format | None = None) -> list[tuple[str, str]]:
-    """The ``(channel type, symbol)`` pairs a file holds."""
+def contents(
+    path: str, format: Format | None = None, symbol: str | None = None
+) -> list[tuple[str, str]]:
+    """The ``(channel type, symbol)`` pairs a file holds; ``symbol`` names the symbol of a
+    native file without a symbol column."""
     fmt = format or detect_format(path)
     if fmt == "tardis":
         kind = tardis_kind(csv_header(path))
@@ -67,12 +75,22 @@ def contents(path: str, format: Format | None = None) -> list[tuple[str, str]]:
         return [(ChannelType.TICK, os.path.basename(path).split("-")[0])]
     if fmt == "binance_ws":
         return _capture_contents(path)
-    names = csv_header(path) if is_csv(path) else pq.ParquetFile(path).schema_arrow.names
+    if is_csv(path):
+        names = csv_header(path)
+    else:
+        schema = parquet_schema(path)
+        names = schema.names
     kinds = [k for k, req in REQUIRED.items() if all(c in names for c in req)]
     if not kinds:
         raise ChannelError(f"{path}: no native channel type matches its columns {names}")
+    if not is_csv(path):
+        check_types(path, schema, kinds[0], check_columns(path, names, kinds[0], None))
     if "symbol" not in names:
-        raise ChannelError(f"{path} has no symbol column: pass symbols=")
+        if symbol is not None:
+            return [(kinds[0], symbol)]
+        raise ChannelError(
+            f"{path} has no symbol column: name its symbol (--symbol, or add_channel(symbol=...))"
+        )
     return [(kinds[0], s) for s in _unique_symbols(path)]
 
 

@@ -14,13 +14,13 @@ import os
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from ..errors import ChannelError, check_choice
+from ..errors import ChannelError, DataError, check_choice
 from ..symbols import symbol_aliases
-from .batches import SkipReport, csv_header, expand_paths, is_csv
+from .batches import SkipReport, csv_header, expand_paths, is_csv, open_text
 from .binance_capture import capture_batches, is_capture
 from .binance_dumps import dump_batches, dump_kind, dump_line_offset
 from .build import BatchStream, Chunk, columns_from_streams, events_from_streams
-from .native import DEFAULT_CHUNK_ROWS, native_streams
+from .native import DEFAULT_CHUNK_ROWS, check_columns, native_streams
 from .schema import COLUMNS, FORMATS, ON_ERROR, REQUIRED, Format, OnError
 from .tardis import tardis_batches, tardis_kind
 from .writer import safe_symbol
@@ -33,6 +33,8 @@ def detect_format(path: str) -> str:
     if is_capture(path):
         return "binance_ws"
     if is_csv(path):
+        if _is_empty(path):
+            raise DataError(path, "the file is empty")
         header = csv_header(path)
         if tardis_kind(header) is not None:
             return "tardis"
@@ -40,7 +42,33 @@ def detect_format(path: str) -> str:
             return "binance"
         if any(all(c in header for c in req) for req in REQUIRED.values()):
             return "native"
+        near = _nearest_native(header)
+        if near is not None:  # a native file missing a column: say which, as format= would
+            check_columns(path, header, near, 1)
+        raise ChannelError(
+            f"cannot tell the format of {path} (first line: {','.join(header)[:120]!r}); "
+            f"pass format= one of {FORMATS}"
+        )
     raise ChannelError(f"cannot tell the format of {path}; pass format= one of {FORMATS}")
+
+
+def _is_empty(path: str) -> bool:
+    try:
+        with open_text(path) as fh:
+            return not fh.read(1)
+    except (OSError, EOFError, UnicodeDecodeError) as exc:
+        raise DataError(path, f"file is damaged or truncated: {exc}") from exc
+
+
+def _nearest_native(header: list[str]) -> str | None:
+    """The native channel type whose required columns ``header`` mostly has (at least the
+    timestamp and half of them), or None."""
+    best, best_have = None, 0
+    for kind, req in REQUIRED.items():
+        have = sum(c in header for c in req)
+        if "timestamp" in header and have * 2 >= len(req) and have > best_have:
+            best, best_have = kind, have
+    return best
 
 
 def is_partitioned(root: str) -> bool:

@@ -17,7 +17,7 @@ from .batches import (
     expand_paths,
     is_csv,
     parquet_batches,
-    parquet_columns,
+    parquet_schema,
     table_batches,
 )
 from .build import BatchStream, Chunk, events_from_streams
@@ -40,16 +40,43 @@ def check_columns(label: str, names: list[str], channel_type: str, line: int | N
     return [c for c in COLUMNS[channel_type] if c in names]
 
 
+def check_types(label: str, schema: pa.Schema, channel_type: str, columns: list[str]) -> None:
+    """A DataError naming the first of ``columns`` whose stored type cannot hold its values
+    (text where a number belongs); numbers of another width or kind convert."""
+    want = COLUMNS[channel_type]
+    for name in columns:
+        have = schema.field(name).type
+        if pa.types.is_dictionary(have):
+            have = have.value_type
+        if not _fits(have, want[name], name):
+            raise DataError(label, f"stored as {have}, expected {want[name]}", column=name)
+
+
+def _fits(have: pa.DataType, need: pa.DataType, name: str) -> bool:
+    t = pa.types
+    if t.is_null(have):  # an all-null optional column: read as absent
+        return True
+    if t.is_string(need):
+        return bool(t.is_string(have) or t.is_large_string(have))
+    if t.is_boolean(need):
+        return bool(t.is_boolean(have) or t.is_integer(have))
+    if name.endswith("timestamp") and t.is_timestamp(have):
+        return True
+    return bool(t.is_integer(have) or t.is_floating(have))
+
+
 def native_streams(
     dataname: Any, channel_type: str, chunk_rows: int, skip: SkipReport | None = None
 ) -> list[BatchStream]:
     """Batch streams of native data: paths (file, list, directory, glob), DataFrame, Table."""
     if isinstance(dataname, pa.Table):
         cols = check_columns("<Table>", dataname.column_names, channel_type, None)
+        check_types("<Table>", dataname.schema, channel_type, cols)
         return [("<Table>", None, table_batches(dataname, cols, chunk_rows))]
     if hasattr(dataname, "to_records") and hasattr(dataname, "columns"):
         table = dataframe_table(dataname)
         cols = check_columns("<DataFrame>", table.column_names, channel_type, None)
+        check_types("<DataFrame>", table.schema, channel_type, cols)
         return [("<DataFrame>", None, table_batches(table, cols, chunk_rows))]
     out: list[BatchStream] = []
     for path in expand_paths(dataname):
@@ -58,7 +85,9 @@ def native_streams(
             types = {c: COLUMNS[channel_type][c] for c in cols}
             out.append((path, 2, csv_batches(path, types, skip=skip)))
         else:
-            cols = check_columns(path, parquet_columns(path), channel_type, None)
+            schema = parquet_schema(path)
+            cols = check_columns(path, schema.names, channel_type, None)
+            check_types(path, schema, channel_type, cols)
             out.append((path, None, parquet_batches(path, cols, chunk_rows)))
     return out
 

@@ -47,6 +47,7 @@ class Faults:
         self.negative_price = 0  # next N trades carry a negative price
         self.skip_depth = 0  # next N depth diffs are not sent (a sequence gap)
         self.fail_depth_rest = 0  # next N REST depth snapshots answer HTTP 503
+        self.null_bid = 0  # next N bookTicker frames carry "b": null (an empty bid side)
         self.fail_markets = False  # exchangeInfo answers an HTML 503 while set (venue down)
 
 
@@ -116,6 +117,9 @@ class ReplayExchange(BinanceRest):
         Keep when each trade's frame was sent (``send_times``), for latency benchmarks.
     keep_trades : int, default 100_000
         How many sent trades ``historicalTrades`` can still serve; older ids are gone.
+    clock_skew_ms : int, default 0
+        The exchange's clock minus the local one: exchange times in frames are shifted by it (a
+        venue with a skewed clock, or a replay of recorded days with ``-86_400_000 * days``).
     """
 
     def __init__(
@@ -127,6 +131,7 @@ class ReplayExchange(BinanceRest):
         loop_forever: bool = False,
         record_send_times: bool = False,
         keep_trades: int = 100_000,
+        clock_skew_ms: int = 0,
     ):
         self.snapshot, self.frames = load_capture(capture)
         with open(exchange_info, encoding="utf-8") as fh:
@@ -134,6 +139,7 @@ class ReplayExchange(BinanceRest):
         self.rate = rate  # frames per second (None: as fast as the clients read)
         self.start_when = start_when  # replay starts once this many streams are subscribed
         self.loop_forever = loop_forever
+        self.clock_skew_ms = clock_skew_ms  # the exchange's clock minus the local one
         self.faults = Faults()
         self.book = _Book(self.snapshot)
         self.history = TradeHistory(keep_trades)  # what the trade endpoints serve
@@ -260,7 +266,7 @@ class ReplayExchange(BinanceRest):
         frames = self._templates
         # exchange times move to now, as on a live exchange (spacing kept)
         first = next((int(d.get("E", d.get("T", 0))) for _, _, d in self.frames if "E" in d), 0)
-        self.offset_ms = int(time.time() * 1000) - first if first else 0
+        self.offset_ms = int(time.time() * 1000) - first + self.clock_skew_ms if first else 0
         spans = _lap_spans([d for _, d, _ in frames])
         t0 = loop.time()
         while True:
@@ -317,6 +323,9 @@ class ReplayExchange(BinanceRest):
             if f.skip_depth > 0:
                 f.skip_depth -= 1
                 return
+        if f.null_bid > 0 and stream.endswith("@bookTicker"):
+            f.null_bid -= 1
+            text = json.dumps({"stream": stream, "data": dict(data, b=None)})
         if stream.endswith("@trade"):
             self.history.add(data)
             if f.malformed > 0:

@@ -98,3 +98,63 @@ def test_channels_and_bridges_in_strategy_init_as_the_design_shows(sample):
     assert len(strat.smas) == 9757
     assert strat.smas[-1] == pytest.approx(61685.9945)
     assert not hasattr(bt.Strategy, "channels")
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "message"),
+    [
+        ("empty.csv", b"", r"empty\.csv: the file is empty"),
+        (
+            "nocol.csv",
+            b"timestamp,price,side\n1,2.0,buy\n",
+            r"nocol\.csv, line 1, column 'volume': missing required column\(s\) \['volume'\]",
+        ),
+    ],
+)
+def test_an_undetectable_file_says_the_real_cause(tmp_path, name, content, message):
+    """ "cannot tell the format of X" used to hide an empty file or a missing column."""
+    path = tmp_path / name
+    path.write_bytes(content)
+    with pytest.raises(DataError, match=message):
+        _run(path)
+
+
+def test_a_parquet_file_with_a_text_price_names_the_column(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    path = tmp_path / "t.parquet"
+    table = {"timestamp": [1, 2], "price": ["1.0", "abc"], "volume": [1.0, 1.0]}
+    pq.write_table(pa.table({**table, "side": ["buy", "buy"], "symbol": ["X", "X"]}), path)
+    with pytest.raises(DataError, match=r"t\.parquet, column 'price': stored as string"):
+        _run(path)
+
+
+def test_a_truncated_gzip_names_the_file_in_the_cli(tmp_path):
+    import gzip
+    import subprocess
+    import sys
+
+    rows = b"".join(b"%d,100.0,1,buy,BTCUSDT\n" % i for i in range(200_000))
+    data = gzip.compress(b"timestamp,price,volume,side,symbol\n" + rows)
+    path = tmp_path / "trades.csv.gz"
+    path.write_bytes(data[: len(data) // 2])
+    strat = tmp_path / "s.py"
+    strat.write_text("import backtrader as bt\nclass S(bt.Strategy):\n    pass\n")
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "backtrader_channels",
+            "backtest",
+            f"{strat}:S",
+            "--data",
+            str(path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert out.returncode == 1
+    first = out.stderr.splitlines()[0]
+    assert first.startswith(f"backtrader-channels: error: {path}: file is damaged or truncated")

@@ -43,7 +43,7 @@ def _backfill(srv, first, last, keys=None):
     async def go():
         try:
             await ex.load_markets()
-            return await feed._backfill("BTC/USDT", first, last, 0)
+            return await feed.trades.backfill("BTC/USDT", first, last, 0)
         finally:
             await ex.close()
 
@@ -105,13 +105,13 @@ def test_the_users_exchange_options_are_left_unchanged(history):
     ex = point_ccxt_at(ccxtpro.binance(), history.port)
     assert "fetchTradesMethod" not in ex.options  # point_ccxt_at rewrites URLs only
     feed = CCXTLiveFeed(ex, ["BTC/USDT"], channels=("tick",))
-    assert isinstance(feed._trade_source, BinanceTrades)
+    assert isinstance(feed.trades.source, BinanceTrades)
 
     async def go():
         try:
             await ex.load_markets()
             before = copy.deepcopy(ex.options)
-            events = await feed._backfill("BTC/USDT", LAST_TRADE_ID - 10, LAST_TRADE_ID, 0)
+            events = await feed.trades.backfill("BTC/USDT", LAST_TRADE_ID - 10, LAST_TRADE_ID, 0)
             return before, events
         finally:
             await ex.close()
@@ -125,6 +125,6 @@ def test_a_venue_without_stream_ids_over_rest_reports_gaps_at_once():
     ex = ccxtpro.okx()
     assert trade_source(ex) is None
     feed = CCXTLiveFeed(ex, ["BTC/USDT"], channels=("tick",))
-    events = asyncio.run(feed._backfill("BTC/USDT", 10, 12, 0))
+    events = asyncio.run(feed.trades.backfill("BTC/USDT", 10, 12, 0))
     assert events == []
     assert gap_ranges(feed) == [(10, 12)]

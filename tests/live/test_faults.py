@@ -116,3 +116,75 @@ def _assert_book_equals_exchange(cerebro, server):
     bids, asks = book.levels(20)
     assert [(p, s) for p, s in bids] == [(float(p), float(s)) for p, s in exchange["bids"]]
     assert [(p, s) for p, s in asks] == [(float(p), float(s)) for p, s in exchange["asks"]]
+
+
+class Explodes:
+    """A validator that raises (a bug in a hook) on its first ``n`` calls, then accepts."""
+
+    def __init__(self, n):
+        from backtrader_channels.live.validator import LiveDataValidator
+
+        self.inner, self.n = LiveDataValidator(), n
+
+    def validate(self, event):
+        if self.n:
+            self.n -= 1
+            raise RuntimeError("hook bug")
+        return self.inner.validate(event)
+
+    def __getattr__(self, name):
+        return getattr(self.inner, name)
+
+
+def test_a_quote_with_no_bid_is_reported_and_the_stream_goes_on(server):
+    """``watch_bids_asks`` returning bid=None used to kill the quote stream silently (a
+    TypeError in the conversion) while the feed stayed alive with no error and no report."""
+    arm(server, 3000, null_bid=50)  # ccxt keeps the latest quote only: several in a row
+    _cerebro, feed, strat = run_live(server, channels=("tick", "quote"))
+    report = feed.anomaly_report()["quote:BTC/USDT"]
+    assert 1 <= report["missing_value"] <= 50
+    assert feed.error is None
+    assert strat.quotes > 5_000  # conflated by ccxt, but it kept going after the bad frames
+    assert strat.trade_ids[-1] == LAST_TRADE_ID
+
+
+def test_a_stream_that_raises_anything_is_restarted_and_reported(server):
+    _cerebro, feed, strat = run_live(server, channels=("tick",), validator=Explodes(2))
+    report = feed.anomaly_report()["tick:BTC/USDT"]
+    assert report["stream_error"] == 2
+    assert ("stream_error", "RuntimeError: hook bug") in report["details"]
+    assert feed.error is None
+    assert strat.trade_ids[-1] == LAST_TRADE_ID
+    assert_trades_accounted(feed, strat)
+
+
+def test_a_stream_that_keeps_failing_fails_the_run_loudly(server):
+
+    with pytest.raises(RuntimeError, match=r"5 errors in a row, the last RuntimeError: hook bug"):
+        run_live(server, channels=("tick",), validator=Explodes(10**9), max_failures=5)
+
+
+def test_an_unknown_symbol_fails_at_once(server):
+    import backtrader as bt
+    import ccxt.pro as ccxtpro
+
+    import backtrader_channels as btch
+    from backtrader_channels.feeds import CCXTLiveFeed, point_ccxt_at
+
+    feed = CCXTLiveFeed(point_ccxt_at(ccxtpro.binance(), server.port), ["BTC/USDX"])
+    cerebro = btch.Cerebro()
+    cerebro.add_live_feed(feed)
+    cerebro.addstrategy(bt.Strategy)
+    with pytest.raises(RuntimeError, match=r"binance has no market BTC/USDX \(similar: BTC/"):
+        cerebro.run(mode=btch.RunMode.TICK, duration=20)
+
+
+def test_a_book_on_a_venue_whose_clock_is_a_day_behind(server):
+    """The first book event (a REST snapshot, no exchange time) used to be stamped with the
+    local clock; every later update, on the venue's clock, was then rejected as out_of_order."""
+    server.clock_skew_ms = -86_400_000
+    cerebro, feed, strat = run_live(server, channels=("orderbook", "tick"))
+    report = feed.anomaly_report().get("orderbook:BTC/USDT", {})
+    assert not report.get("out_of_order"), report
+    assert strat.books > 100
+    _assert_book_equals_exchange(cerebro, server)

@@ -1,0 +1,136 @@
+"""Trade continuity for a live feed: trade ids in order, duplicates dropped, gaps backfilled
+from the venue's REST (:mod:`.backfill`) or reported with their id ranges."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..events import TickEvent
+from ..log import logger
+from .backfill import trade_source
+from .validator import LiveDataValidator
+
+_MS = 1_000_000
+
+
+class TradeContinuity:
+    """Per symbol: the last trade id delivered, and what to do with what follows it.
+
+    Parameters
+    ----------
+    exchange : ccxt.pro.Exchange
+        The feed's exchange (its REST side fills gaps).
+    validator : LiveDataValidator
+        Where duplicates, backfills and gaps are counted.
+    enabled : bool
+        Backfill gaps (else they are only reported).
+    """
+
+    def __init__(self, exchange: Any, validator: LiveDataValidator, enabled: bool = True):
+        self.exchange_id = str(getattr(exchange, "id", "exchange"))
+        self.validator = validator
+        self.enabled = enabled
+        #: where missing trades come from; None: the venue has no REST trades with stream ids
+        self.source = trade_source(exchange)
+        #: the last trade id delivered, per symbol
+        self.last_id: dict[str, int] = {}
+        self._from_cache_upto: dict[str, int] = {}
+
+    async def from_watch(self, trades: list[Any], symbol: str, recv: int) -> list[Any]:
+        """Trades of a watch call: duplicates dropped, gaps backfilled (or reported)."""
+        out, i = self._continuing(trades, 0, symbol, recv)
+        while i < len(trades):  # trades[i] is after a gap in ids
+            first = self.last_id[symbol] + 1
+            upto = int(trades[i]["id"]) - 1
+            out.extend(await self.backfill(symbol, first, upto, recv))
+            self.last_id[symbol] = upto  # the gap is filled or reported
+            more, i = self._continuing(trades, i, symbol, recv)
+            out.extend(more)
+        return out
+
+    def from_cache(self, trades: list[Any], symbol: str, recv: int) -> list[Any]:
+        """Trades from ccxt's cache (no backfill: the next watch call will see any gap)."""
+        out, _ = self._continuing(trades, 0, symbol, recv)
+        last = self.last_id.get(symbol)
+        if last is not None:
+            self._from_cache_upto[symbol] = last
+        return out
+
+    def _continuing(
+        self, trades: list[Any], start: int, symbol: str, recv: int
+    ) -> tuple[list[Any], int]:
+        """Events of ``trades[start:]`` that continue the symbol's last trade id, up to the first
+        gap; and the index of the trade after that gap (``len(trades)`` when there is none).
+        Ids already seen are dropped (counted as ``duplicate_trade`` unless they are the ones
+        this feed took from ccxt's cache)."""
+        out: list[Any] = []
+        last = self.last_id.get(symbol)
+        n = len(trades)
+        i = start
+        while i < n:
+            t = trades[i]
+            tid = int_id(t.get("id"))
+            if tid is not None and last is not None:
+                if tid <= last:
+                    if tid > self._from_cache_upto.get(symbol, -1):  # not our own cache read
+                        self.validator.record(("tick", symbol), "duplicate_trade")
+                    i += 1
+                    continue
+                if tid > last + 1:
+                    break
+            out.append(tick_event(t, symbol, tid, recv))
+            if tid is not None:
+                last = tid
+            i += 1
+        if last is not None:
+            self.last_id[symbol] = last
+        return out, i
+
+    async def backfill(self, symbol: str, first: int, last: int, recv: int) -> list[Any]:
+        """Trades ``first..last`` from the venue's REST (:mod:`.backfill`), in id order; every
+        id it cannot give is reported as a ``trade_gap`` range (logged with the reason)."""
+        key = ("tick", symbol)
+        source = self.source
+        trades: list[Any]
+        reason: str | None
+        if not self.enabled:
+            trades, reason = [], "backfill is off"
+        elif source is None:
+            trades, reason = [], f"{self.exchange_id} has no REST trades with the stream's ids"
+        else:
+            trades, reason = await source.between(symbol, first, last)
+        found = [tick_event(t, symbol, int(t["id"]), recv) for t in trades]
+        if found:
+            self.validator.record(key, "backfilled", (found[0].trade_id, found[-1].trade_id))
+        got = {e.trade_id for e in found}
+        for lo, hi in id_ranges([i for i in range(first, last + 1) if i not in got]):
+            self.validator.record(key, "trade_gap", (lo, hi))
+            logger.warning(
+                "%s tick:%s trades %d-%d lost: %s", self.exchange_id, symbol, lo, hi, reason
+            )
+        return found
+
+
+def id_ranges(ids: list[int]) -> list[tuple[int, int]]:
+    """Sorted ids as contiguous ``(first, last)`` ranges."""
+    out: list[tuple[int, int]] = []
+    for i in ids:
+        if out and i == out[-1][1] + 1:
+            out[-1] = (out[-1][0], i)
+        else:
+            out.append((i, i))
+    return out
+
+
+def int_id(value: Any) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def tick_event(t: dict[str, Any], symbol: str, tid: int | None, recv: int) -> TickEvent:
+    ts = int(t["timestamp"]) * _MS if t.get("timestamp") is not None else recv
+    return TickEvent(
+        ts, float(t["price"]), float(t["amount"]), t.get("side") or "unknown", tid, symbol, recv
+    )
