@@ -425,6 +425,8 @@ class Cerebro(bt.Cerebro):
             data = self._instruments[ch.symbol]
             if ch.channel_type in (ChannelType.QUOTE, ChannelType.ORDERBOOK):
                 broker.set_price_source(data, ch)
+            elif ch.channel_type == ChannelType.TICK:
+                broker.set_trade_source(data, ch)
             cbs = []
             for strat in strats:
                 for name in (_CALLBACK.get(ch.channel_type), "on_event"):
@@ -492,6 +494,8 @@ class Cerebro(bt.Cerebro):
             "last_ts": loop.last_ts,
             "orders": broker.orders_submitted,
             "fills": broker.fills,
+            #: fills made at a trade price because the symbol's book or quote was stale
+            "stale_book_fills": broker.stale_book_fills,
             "skipped": skip.as_dict(),
             "refused": {
                 k: dict(getattr(ch, "refused", {}))

@@ -57,6 +57,7 @@ def run_report(cerebro: Any, strategy: Any) -> dict[str, Any]:
         "events_per_second": round(run.get("events_per_second", 0.0)),
         "orders": run.get("orders", 0),
         "fills": run.get("fills", 0),
+        "fills_at_trades_book_stale": run.get("stale_book_fills", 0),
         "starting_value": start,
         "final_value": value,
         "pnl": value - start,

@@ -69,6 +69,10 @@ class TickBroker(bt.brokers.BackBroker):
         Keep every order in ``broker.orders`` (memory grows with the number of orders).
     tick_checksubmit : bool, default False
         Check cash when an order is submitted (else at execution, as ``Margin``).
+    max_book_age_ns : int, default 1_000_000_000
+        A book or quote older than the symbol's latest trade by more than this, or contradicted
+        by a later trade printed outside it, is stale: orders do not fill at it but on the next
+        trade (counted in ``stale_book_fills``; ``market_fill="book"`` waits for a fresh book).
     **kwargs
         Every ``BackBroker`` parameter (``cash``, ``commission``, ...).
     """
@@ -80,6 +84,7 @@ class TickBroker(bt.brokers.BackBroker):
         ("latency_ns", 0),
         ("keep_orders", False),  # keep every order in broker.orders (memory grows)
         ("tick_checksubmit", False),  # pre-check cash at submission (else at execution: Margin)
+        ("max_book_age_ns", 1_000_000_000),  # a book older than the latest trade by more: stale
     )
 
     #: True while a tick-mode run drives this broker; otherwise it is a plain BackBroker
@@ -96,6 +101,10 @@ class TickBroker(bt.brokers.BackBroker):
         self._slots: dict[Any, tuple[Any, int, Any, int]] = {}  # line arrays per data
         self._oco_groups: dict[int, list[Any]] = {}
         self._trades_as: dict[Any, Any] = {}  # data feed -> the instrument its orders trade
+        self._tick_src: dict[Any, Any] = {}  # data feed -> its tick channel (book staleness)
+        #: whether the last book looked at was stale; fills on trades because of it, counted
+        self.book_stale = False
+        self.stale_book_fills = 0
         self.now_ns = 0  # time of the last pushed event (when clock is None)
         #: the channel being dispatched; its latest event's timestamp is "now"
         self.clock: Any = None
@@ -110,6 +119,11 @@ class TickBroker(bt.brokers.BackBroker):
     def trade_as(self, feed: Any, instrument: Any) -> None:
         """Orders and positions on ``feed`` (e.g. a bar feed) are those of ``instrument``."""
         self._trades_as[feed] = instrument
+
+    def set_trade_source(self, data: Any, channel: Any) -> None:
+        """``channel`` (a tick channel) holds ``data``'s latest trade: books older than it by
+        more than ``max_book_age_ns``, or contradicted by it, are stale."""
+        self._tick_src[data] = channel
 
     def set_price_source(self, data: Any, channel: Any) -> None:
         """Use ``channel`` (order book or quote channel) as the book of ``data`` for fills."""
@@ -350,10 +364,25 @@ class TickBroker(bt.brokers.BackBroker):
         self.fills += 1
 
     def _book_prices(self, data: Any) -> tuple[Any, Any, float, float]:
+        """Best bid and ask of ``data``'s book or quote, with sizes; all None/0 when there is
+        none, or when it is stale (``self.book_stale`` then says so): older than the latest
+        trade by more than ``max_book_age_ns``, or contradicted by a later trade printed
+        outside it. A market order then fills on the next trade instead."""
         src = self._quote_src.get(data)
+        self.book_stale = False
         if src is None:
             return None, None, 0.0, 0.0
         bid, ask = src.best_bid, src.best_ask
+        tick = self._tick_src.get(data)
+        trade, book = (tick.latest, src.latest) if tick is not None else (None, None)
+        if trade is not None and book is not None and trade[0] > book[0]:
+            if (
+                trade[0] - book[0] > self.p.max_book_age_ns
+                or (bid is not None and trade[1] < bid.price)
+                or (ask is not None and trade[1] > ask.price)
+            ):
+                self.book_stale = True
+                return None, None, 0.0, 0.0
         return (
             None if bid is None else bid.price,
             None if ask is None else ask.price,
@@ -408,6 +437,7 @@ class TickBroker(bt.brokers.BackBroker):
                     px, size = opp, (min(remaining, opp_sz) if partial else remaining)
                 elif trade_px is not None and self.p.market_fill != "book":
                     px, size = trade_px, (min(remaining, trade_sz) if partial else remaining)
+                    self.stale_book_fills += self.book_stale
             else:  # Limit, or a triggered StopLimit
                 limit = order.created.pricelimit if exectype == _StopLimit else order.created.price
                 if not order.rested:  # marketable when it arrived: a taker fill
@@ -420,6 +450,7 @@ class TickBroker(bt.brokers.BackBroker):
                         if trade_px <= limit if buy else trade_px >= limit:
                             px = trade_px
                             size = min(remaining, trade_sz) if partial else remaining
+                            self.stale_book_fills += self.book_stale
                         else:
                             order.rested = True
                 elif trade_px is not None:  # resting: filled at the limit when crossed

@@ -158,3 +158,72 @@ def test_a_truncated_gzip_names_the_file_in_the_cli(tmp_path):
     assert out.returncode == 1
     first = out.stderr.splitlines()[0]
     assert first.startswith(f"backtrader-channels: error: {path}: file is damaged or truncated")
+
+
+class _BuyAt(bt.Strategy):
+    """Buys once at the first trade at or after ``at_ns``; records fills."""
+
+    params = (("at_ns", 0),)
+
+    def start(self):
+        self.fills, self.sent = [], False
+
+    def on_tick(self, tick):
+        if not self.sent and tick.timestamp >= self.p.at_ns:
+            self.buy(size=1.0)
+            self.sent = True
+
+    def notify_order(self, order):
+        if order.status == order.Completed:
+            self.fills.append(order.executed.price)
+
+
+def _quotes_and_trades(quote_until_s, trade_prices):
+    s = 1_000_000_000
+    quotes = [btch.QuoteEvent(i * s, 100.0, 1.0, 101.0, 1.0, "X") for i in range(quote_until_s)]
+    trades = [btch.TickEvent((i + 1) * s + s // 2, p, 0.5) for i, p in enumerate(trade_prices)]
+    return quotes, trades
+
+
+def test_a_market_order_never_fills_at_a_quote_that_went_quiet():
+    """Quotes stop at 4 s, trades go on at 105-108: the order placed at the 10th trade used to
+    fill at the last quote's ask (101) although the market printed far above it."""
+    quotes, trades = _quotes_and_trades(
+        4, [100.5 + 0.1 * i for i in range(5)] + [105, 106, 107, 108, 109, 110]
+    )
+    cerebro = btch.Cerebro()
+    cerebro.add_channel("quote", "X", dataname=quotes)
+    cerebro.add_channel("tick", "X", dataname=trades)
+    cerebro.addstrategy(_BuyAt, at_ns=trades[7].timestamp)  # at the 107 print
+    strat = cerebro.run(mode=btch.RunMode.TICK)[0]
+    assert strat.fills == [108.0]  # the next trade, not the stale ask of 101
+    assert cerebro.last_run["stale_book_fills"] == 1
+
+
+def test_a_fresh_quote_is_still_used():
+    quotes, trades = _quotes_and_trades(10, [100.5, 100.6, 100.7])
+    cerebro = btch.Cerebro()
+    cerebro.add_channel("quote", "X", dataname=quotes)
+    cerebro.add_channel("tick", "X", dataname=trades)
+    cerebro.addstrategy(_BuyAt, at_ns=trades[0].timestamp)
+    strat = cerebro.run(mode=btch.RunMode.TICK)[0]
+    assert strat.fills == [101.0]  # the ask of the quote at 2 s, 0.5 s after the trade
+    assert cerebro.last_run["stale_book_fills"] == 0
+
+
+def test_a_quote_contradicted_by_a_later_trade_is_stale():
+    """A trade printed above the ask after the quote: that ask is gone."""
+    s = 1_000_000_000
+    quotes = [btch.QuoteEvent(0, 100.0, 1.0, 101.0, 1.0, "X")]
+    trades = [
+        btch.TickEvent(s // 10, 100.5, 0.5),
+        btch.TickEvent(s // 5, 101.5, 0.5),
+        btch.TickEvent(s // 4, 101.7, 0.5),
+    ]
+    cerebro = btch.Cerebro()
+    cerebro.add_channel("quote", "X", dataname=quotes)
+    cerebro.add_channel("tick", "X", dataname=trades)
+    cerebro.addstrategy(_BuyAt, at_ns=trades[1].timestamp)
+    strat = cerebro.run(mode=btch.RunMode.TICK)[0]
+    assert strat.fills == [101.7]
+    assert cerebro.last_run["stale_book_fills"] == 1
