@@ -10,6 +10,7 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from enum import Enum
 from typing import Any, TypeVar
 
@@ -22,7 +23,7 @@ from .engine.loop import BOOK, QUOTE, TICK, SourceTarget, TickLoop, fanout
 from .engine.queue import BacktestEventQueue, chunk_events, window_chunks
 from .errors import ChannelError, check_choice
 from .events import ChannelType
-from .lines.bars import BarChannel, parse_every
+from .lines.bars import BarChannel, bar_timeframe, parse_every
 from .lines.bridge import BridgeRegistry
 from .lines.groups import BridgeGroup, advancer, build_groups, next_caller
 from .lines.instrument import InstrumentData
@@ -115,6 +116,7 @@ class Cerebro(bt.Cerebro):
         self._live_feeds: list[LiveFeed] = []
         self._live_limits: tuple[float | None, int | None] = (None, None)
         self._tickmode = False
+        self._ticked = False
         self.last_run: dict[str, Any] = {}
         #: bridges created by the strategies of the current run (``ChannelBridge`` adds itself)
         self.bridges = BridgeRegistry()
@@ -235,7 +237,10 @@ class Cerebro(bt.Cerebro):
             if volume
             else f"{value}value"
         )
+        timeframe, compression = bar_timeframe(every_ns)
         bars = BarChannel(
+            timeframe=timeframe,
+            compression=compression,
             every_ns=every_ns,
             ticks=ticks,
             volume=volume,
@@ -289,12 +294,37 @@ class Cerebro(bt.Cerebro):
         if kwargs.get("maxcpus", self.p.maxcpus) not in (None, 1) and self._dooptimize:
             kwargs["maxcpus"] = 1  # channel sources are streams: optimise in one process
         self._tickmode = True
+        self._ticked = True  # what plot() draws: the bar channels of a tick-mode run
         self._broker.tick_mode = True
         try:
             return super().run(**kwargs)
         finally:
             self._tickmode = False
             self._broker.tick_mode = False
+
+    def plot(self, plotter: Any = None, numfigs: int = 1, iplot: bool = True, **kwargs: Any) -> Any:
+        """``bt.Cerebro.plot``, with the matplotlib backend you chose kept (backtrader forces
+        TkAgg when its plotting module loads, which fails without a display): ``MPLBACKEND``,
+        else ``Agg`` when there is no display. In tick mode it plots the bar channels
+        (``add_bars``), the indicators on them and the broker's observers, one point per bar;
+        channels without bars have no line to plot (see ``docs/bridge.md``)."""
+        import matplotlib
+
+        backend = _plot_backend(kwargs.get("use"))
+        import backtrader.plot  # noqa: F401 - loading it switches the backend to TkAgg
+
+        if backend is not None:
+            matplotlib.use(backend, force=True)
+        if not self._ticked:
+            return super().plot(plotter, numfigs, iplot, **kwargs)
+        if not self._bars:
+            raise ChannelError(
+                "cerebro.plot() after a tick-mode run plots bar channels: add "
+                "cerebro.add_bars(symbol, every='1s') (or write a plot of the run with "
+                "backtrader-channels backtest --plot)"
+            )
+        with _bars_only_plot(self.runstrats):
+            return super().plot(plotter, numfigs, iplot, **kwargs)
 
     def push_event(self, event: Any) -> None:
         """Insert an event (e.g. ``Event(ts, EventPriority.TIMER, "timer", name)``) into the
@@ -536,6 +566,54 @@ def _give_channels(stratcls: Any) -> None:
     for name in ("channels", "_channels"):
         if not any(name in vars(k) for k in stratcls.__mro__):
             setattr(stratcls, name, _RunChannels())
+
+
+@contextmanager
+def _bars_only_plot(runstrats: list[list[Any]]) -> Iterator[None]:
+    """While plotting a tick-mode run: hide the per-symbol instrument feeds (one slot rewritten
+    in place, no bars) and the observers on them, and drop the strategies' first line slot
+    (the one before the first bar), so every plotted line is one point per bar."""
+    hidden: list[Any] = []
+    trimmed: list[tuple[Any, Any, int]] = []
+    try:
+        for strat in (s for lst in runstrats for s in lst):
+            for obj in (*strat.datas, *strat.getobservers()):
+                data = getattr(obj, "data", obj)  # an observer's data, or the feed itself
+                if isinstance(data, InstrumentData) and len(obj) <= 1 and obj.plotinfo.plot:
+                    obj.plotinfo.plot = False
+                    hidden.append(obj)
+            bars = [len(d) for d in strat.datas if not isinstance(d, InstrumentData)]
+            extra = len(strat) - max(bars, default=len(strat))
+            if extra > 0:
+                for line in strat.lines:
+                    trimmed.append((line, line.array[:extra], extra))
+                    del line.array[:extra]
+                    line.idx -= extra
+                    line.lencount -= extra
+        yield
+    finally:
+        for obj in hidden:
+            obj.plotinfo.plot = True
+        for line, head, extra in trimmed:
+            line.array[:0] = head
+            line.idx += extra
+            line.lencount += extra
+
+
+def _plot_backend(use: str | None) -> str | None:
+    """The matplotlib backend to plot with: ``use``, ``MPLBACKEND``, Agg without a display on
+    Linux, else None (matplotlib's own choice)."""
+    import os
+
+    if use:
+        return use
+    if os.environ.get("MPLBACKEND"):
+        return os.environ["MPLBACKEND"]
+    if sys.platform.startswith("linux") and not (
+        os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
+    ):
+        return "Agg"
+    return None
 
 
 def _with_progress(runs: Any) -> Iterator[Any]:

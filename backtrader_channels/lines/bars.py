@@ -59,6 +59,22 @@ class PartialBar(NamedTuple):
     ticks: int
 
 
+def bar_timeframe(every_ns: int | None) -> tuple[int, int]:
+    """backtrader's ``(timeframe, compression)`` for bars of ``every_ns`` (None: bars by
+    count, volume or value, which backtrader calls Ticks)."""
+    if every_ns is None:
+        return bt.TimeFrame.Ticks, 1
+    for unit_ns, frame in (
+        (86_400_000_000_000, bt.TimeFrame.Days),
+        (60_000_000_000, bt.TimeFrame.Minutes),
+        (1_000_000_000, bt.TimeFrame.Seconds),
+        (1_000, bt.TimeFrame.MicroSeconds),
+    ):
+        if every_ns % unit_ns == 0:
+            return frame, every_ns // unit_ns
+    return bt.TimeFrame.MicroSeconds, max(every_ns // 1_000, 1)
+
+
 class BarChannel(bt.feed.DataBase):
     """Bars of one symbol built from its trades (see module doc); a backtrader data feed."""
 
