@@ -312,6 +312,7 @@ class TickBroker(bt.brokers.BackBroker):
 
     def start(self) -> None:
         super().start()
+        self.fills = self.orders_submitted = self.stale_book_fills = 0  # per run
         if self.tick_mode:
             self._bar_filler = self.p.filler
             self.p.filler = self._tick_filler

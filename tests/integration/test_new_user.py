@@ -227,3 +227,30 @@ def test_a_quote_contradicted_by_a_later_trade_is_stale():
     strat = cerebro.run(mode=btch.RunMode.TICK)[0]
     assert strat.fills == [101.7]
     assert cerebro.last_run["stale_book_fills"] == 1
+
+
+class _Every(bt.Strategy):
+    params = (("every", 100),)
+
+    def start(self):
+        self.n = 0
+
+    def on_tick(self, tick):
+        self.n += 1
+        if self.n % self.p.every == 0:
+            self.close() if self.position else self.buy(size=0.01)
+
+
+@pytest.mark.parametrize("maxcpus", [1, 2])
+def test_optstrategy_keeps_each_runs_stats_with_its_parameters(sample, maxcpus):
+    """``last_run`` used to be {} after a parallel optstrategy, and only the last run's with
+    maxcpus=1."""
+    cerebro = btch.Cerebro(maxcpus=maxcpus, optreturn=False)
+    cerebro.add_channel("tick", "BTC/USDT", dataname=sample.trades)
+    cerebro.optstrategy(_Every, every=[100, 200, 400])
+    cerebro.run(mode=btch.RunMode.TICK)
+    stats = cerebro.run_stats
+    assert [s["params"]["_Every"]["every"] for s in stats] == [100, 200, 400]
+    assert [s["orders"] for s in stats] == [9757 // 100, 9757 // 200, 9757 // 400]
+    assert all(s["events"] == 9757 for s in stats)
+    assert cerebro.last_run["orders"] == 9757 // 400

@@ -10,30 +10,31 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
 from enum import Enum
 from typing import Any, TypeVar
 
 import backtrader as bt
 
-from .broker.tickbroker import TickBroker
-from .channels import CHANNEL_CLASSES, ChannelMap
-from .channels.base import Channel
-from .engine.loop import BOOK, QUOTE, TICK, SourceTarget, TickLoop, fanout
-from .engine.queue import BacktestEventQueue, chunk_events, window_chunks
-from .errors import ChannelError, check_choice
-from .events import ChannelType
-from .lines.bars import BarChannel, bar_timeframe, parse_every
-from .lines.bridge import BridgeRegistry
-from .lines.groups import BridgeGroup, advancer, build_groups, next_caller
-from .lines.instrument import InstrumentData
-from .live.feed import LiveFeed
-from .live.queue import LiveEventQueue
-from .live.run import live_runs
-from .sources import DEFAULT_CHUNK_ROWS, SkipReport
-from .sources.formats import open_columns, open_source
-from .sources.schema import FORMATS, ON_ERROR, Format, OnError
-from .symbols import same_symbol
+from ..broker.tickbroker import TickBroker
+from ..channels import CHANNEL_CLASSES, ChannelMap
+from ..channels.base import Channel
+from ..engine.loop import BOOK, QUOTE, TICK, SourceTarget, TickLoop, fanout
+from ..engine.queue import BacktestEventQueue
+from ..errors import ChannelError, check_choice
+from ..events import ChannelType
+from ..lines.bars import BarChannel, bar_timeframe, parse_every
+from ..lines.bridge import BridgeRegistry
+from ..lines.groups import BridgeGroup, advancer, build_groups, next_caller
+from ..lines.instrument import InstrumentData
+from ..live.feed import LiveFeed
+from ..live.queue import LiveEventQueue
+from ..live.run import live_runs
+from ..sources import DEFAULT_CHUNK_ROWS, SkipReport
+from ..sources.schema import FORMATS, ON_ERROR, Format, OnError
+from ..symbols import same_symbol
+from .plotting import bars_only_plot, plot_backend
+from .recorded import ChannelSpec, column_values, open_recorded, source_name, to_ns, with_progress
+from .strategies import give_channels, has_bars, overrides_next
 
 LiveFeedT = TypeVar("LiveFeedT", bound=LiveFeed)
 
@@ -50,26 +51,6 @@ class RunMode(str, Enum):
 
     BAR = "bar"  #: stock backtrader: ``next()`` per bar
     TICK = "tick"  #: event by event: ``on_tick``/``on_quote``/``on_orderbook``/``on_event``
-
-
-class _ChannelSpec:
-    """What ``add_channel`` was given for one channel, until the run opens it."""
-
-    __slots__ = ("channel", "chunk_rows", "dataname", "format", "on_error", "recorded", "window")
-
-    def __init__(
-        self,
-        channel: Channel,
-        dataname: Any,
-        fmt: Format | None,
-        chunk_rows: int,
-        on_error: OnError,
-    ):
-        self.channel, self.dataname, self.format = channel, dataname, fmt
-        self.chunk_rows, self.on_error = chunk_rows, on_error
-        self.window: tuple[int | None, int | None] = (None, None)
-        #: a file/dir/glob (or a list of them), a DataFrame or a Table; else an event iterable
-        self.recorded = _is_recorded(dataname)
 
 
 class Cerebro(bt.Cerebro):
@@ -110,14 +91,18 @@ class Cerebro(bt.Cerebro):
         self._broker = TickBroker()
         #: channels by key ``(channel_type, symbol)``
         self.channels = ChannelMap()
-        self._specs: list[_ChannelSpec] = []
+        self._specs: list[ChannelSpec] = []
         self._instruments: dict[str, InstrumentData] = {}
         self._bars: list[BarChannel] = []
         self._live_feeds: list[LiveFeed] = []
         self._live_limits: tuple[float | None, int | None] = (None, None)
         self._tickmode = False
         self._ticked = False
+        #: the stats of the latest tick-mode run (events, orders, fills, skipped rows, ...)
         self.last_run: dict[str, Any] = {}
+        #: every run's stats with the parameters it ran with, in run order: one entry per
+        #: parameter set of ``optstrategy``, one for a plain run
+        self.run_stats: list[dict[str, Any]] = []
         #: bridges created by the strategies of the current run (``ChannelBridge`` adds itself)
         self.bridges = BridgeRegistry()
         self._groups: dict[int, list[BridgeGroup]] = {}  # bridge groups by id(strategy)
@@ -187,7 +172,7 @@ class Cerebro(bt.Cerebro):
             check_choice("format", format, FORMATS, ChannelError)
         check_choice("on_error", on_error, ON_ERROR, ChannelError)
         self.channels[channel.key] = channel
-        spec = _ChannelSpec(channel, dataname, format, chunk_rows, on_error)
+        spec = ChannelSpec(channel, dataname, format, chunk_rows, on_error)
         spec.window = (to_ns(start), to_ns(end))
         self._specs.append(spec)
         self._instrument_for(symbol)
@@ -283,6 +268,7 @@ class Cerebro(bt.Cerebro):
         """
         mode = RunMode(mode)
         self._live_limits = (duration, max_events)
+        self.run_stats = []
         if mode is RunMode.BAR:
             if self._specs or self._live_feeds:
                 raise ChannelError("channels need run(mode=RunMode.TICK)")
@@ -310,7 +296,7 @@ class Cerebro(bt.Cerebro):
         channels without bars have no line to plot (see ``docs/bridge.md``)."""
         import matplotlib
 
-        backend = _plot_backend(kwargs.get("use"))
+        backend = plot_backend(kwargs.get("use"))
         import backtrader.plot  # noqa: F401 - loading it switches the backend to TkAgg
 
         if backend is not None:
@@ -323,7 +309,7 @@ class Cerebro(bt.Cerebro):
                 "cerebro.add_bars(symbol, every='1s') (or write a plot of the run with "
                 "backtrader-channels backtest --plot)"
             )
-        with _bars_only_plot(self.runstrats):
+        with bars_only_plot(self.runstrats):
             return super().plot(plotter, numfigs, iplot, **kwargs)
 
     def push_event(self, event: Any) -> None:
@@ -350,7 +336,7 @@ class Cerebro(bt.Cerebro):
         self._groups.clear()
         for entries in self.strats:
             for stratcls, _args, _kwargs in entries:
-                _give_channels(stratcls)
+                give_channels(stratcls)
         return super().runstrategies(self._with_channels(iterstrat), predata)
 
     def _with_channels(self, iterstrat: Iterable[Any]) -> Iterator[Any]:
@@ -387,9 +373,9 @@ class Cerebro(bt.Cerebro):
                     and spec.recorded
                     and spec.window == (None, None)
                 ):
-                    group.precompute(_column_values(spec, group.clock.column_spec()))
+                    group.precompute(column_values(spec, group.clock.column_spec()))
                 by_channel.setdefault(group.channel.key, []).append(group)
-            if groups and not _has_bars(strat) and _overrides_next(strat):
+            if groups and not has_bars(strat) and overrides_next(strat):
                 caller = next_caller(strat, groups)
                 for key in dict.fromkeys(g.channel.key for g in groups):
                     next_callers.setdefault(key, []).append(caller)
@@ -493,12 +479,12 @@ class Cerebro(bt.Cerebro):
             for spec in self._specs:
                 ch = spec.channel
                 queue.add_source(
-                    _open_source(spec, skip), ch.priority, _source_name(spec), targets[ch.key]
+                    open_recorded(spec, skip), ch.priority, source_name(spec), targets[ch.key]
                 )
             runs = queue.runs()
             progress = self.p.progress
             if progress or (progress is None and sys.stderr.isatty()):
-                runs = _with_progress(runs)
+                runs = with_progress(runs)
         self._queue = queue
         loop = TickLoop(self, queue, runs, strats, broker, self.p.sample_ns, self.p.keep_orders)
         t0 = time.perf_counter()
@@ -542,116 +528,7 @@ class Cerebro(bt.Cerebro):
             self.last_run["silent_streams"] = {
                 k: v for f in self._live_feeds for k, v in f.silent_streams().items()
             }
-
-
-class _RunChannels:
-    """``strategy.channels`` (and ``_channels``) from ``__init__`` on: the run's channels,
-    read through ``strategy.cerebro``. A non-data descriptor on the user's strategy class (not
-    on ``bt.Strategy``: nothing of backtrader is patched); an instance attribute wins."""
-
-    def __get__(self, obj: Any, owner: Any = None) -> Any:
-        if obj is None:
-            return self
-        channels = getattr(getattr(obj, "cerebro", None), "channels", None)
-        if channels is None:
-            raise AttributeError("channels exist in tick-mode runs of btch.Cerebro")
-        return channels
-
-
-def _give_channels(stratcls: Any) -> None:
-    """Let ``stratcls`` reach the channels in ``__init__`` (unless it defines the names).
-    Backtrader's own classes (``bt.Strategy`` run as is) are left alone."""
-    if stratcls.__module__.partition(".")[0] == "backtrader":
-        return
-    for name in ("channels", "_channels"):
-        if not any(name in vars(k) for k in stratcls.__mro__):
-            setattr(stratcls, name, _RunChannels())
-
-
-@contextmanager
-def _bars_only_plot(runstrats: list[list[Any]]) -> Iterator[None]:
-    """While plotting a tick-mode run: hide the per-symbol instrument feeds (one slot rewritten
-    in place, no bars) and the observers on them, and drop the strategies' first line slot
-    (the one before the first bar), so every plotted line is one point per bar."""
-    hidden: list[Any] = []
-    trimmed: list[tuple[Any, Any, int]] = []
-    try:
-        for strat in (s for lst in runstrats for s in lst):
-            for obj in (*strat.datas, *strat.getobservers()):
-                data = getattr(obj, "data", obj)  # an observer's data, or the feed itself
-                if isinstance(data, InstrumentData) and len(obj) <= 1 and obj.plotinfo.plot:
-                    obj.plotinfo.plot = False
-                    hidden.append(obj)
-            bars = [len(d) for d in strat.datas if not isinstance(d, InstrumentData)]
-            extra = len(strat) - max(bars, default=len(strat))
-            if extra > 0:
-                for line in strat.lines:
-                    trimmed.append((line, line.array[:extra], extra))
-                    del line.array[:extra]
-                    line.idx -= extra
-                    line.lencount -= extra
-        yield
-    finally:
-        for obj in hidden:
-            obj.plotinfo.plot = True
-        for line, head, extra in trimmed:
-            line.array[:0] = head
-            line.idx += extra
-            line.lencount += extra
-
-
-def _plot_backend(use: str | None) -> str | None:
-    """The matplotlib backend to plot with: ``use``, ``MPLBACKEND``, Agg without a display on
-    Linux, else None (matplotlib's own choice)."""
-    import os
-
-    if use:
-        return use
-    if os.environ.get("MPLBACKEND"):
-        return os.environ["MPLBACKEND"]
-    if sys.platform.startswith("linux") and not (
-        os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
-    ):
-        return "Agg"
-    return None
-
-
-def _with_progress(runs: Any) -> Iterator[Any]:
-    """Pass runs through, counting handled events on a tqdm bar (updated every 256 runs)."""
-    from tqdm import tqdm
-
-    bar = tqdm(unit=" events", unit_scale=True, file=sys.stderr, desc="backtest", mininterval=0.5)
-    done = k = 0
-    try:
-        for src, start, end in runs:
-            yield src, start, end
-            done += src.pos - start
-            k += 1
-            if not k & 255:
-                bar.update(done - bar.n)
-    finally:
-        bar.update(done - bar.n)
-        bar.close()
-
-
-def to_ns(when: Any) -> int | None:
-    """ns since the epoch from an int (ns), a datetime (naive = UTC) or an ISO string."""
-    import datetime as dt
-
-    if when is None or isinstance(when, int):
-        return when
-    if isinstance(when, str):
-        when = dt.datetime.fromisoformat(when)
-    if isinstance(when, dt.datetime):
-        if when.tzinfo is None:
-            when = when.replace(tzinfo=dt.timezone.utc)
-        return int(when.timestamp() * 1_000_000) * 1000
-    raise ChannelError(f"cannot read a time from {when!r}")
-
-
-def _source_name(spec: _ChannelSpec) -> str:
-    d = spec.dataname
-    return d if isinstance(d, str) else f"<{type(d).__name__}:{spec.channel.key}>"
+        self.run_stats.append({"params": _params_of(strats), **self.last_run})
 
 
 def _compose(steps: list[Any], advance: Any) -> Any:
@@ -667,56 +544,8 @@ def _compose(steps: list[Any], advance: Any) -> Any:
     return hook
 
 
-def _is_recorded(d: Any) -> bool:
-    """Whether a dataname is a file/dir/glob (or list of them), a DataFrame or a Table."""
-    return (
-        _is_path(d)
-        or hasattr(d, "columns")
-        or (isinstance(d, (list, tuple)) and bool(d) and all(_is_path(p) for p in d))
-    )
-
-
-def _column_values(spec: _ChannelSpec, field_spec: Any) -> Any:
-    """A bridge field's values over the whole recorded source."""
-    ch = spec.channel
-    names = [field_spec] if isinstance(field_spec, str) else list(field_spec[:2])
-    cols = open_columns(
-        spec.dataname,
-        ch.channel_type,
-        ch.symbol,
-        names,
-        spec.format,
-        spec.chunk_rows,
-        spec.on_error,
-    )
-    if isinstance(field_spec, str):
-        return cols[field_spec]
-    return field_spec[2](cols[names[0]], cols[names[1]])
-
-
-def _has_bars(strat: Any) -> bool:
-    return any(getattr(d, "is_bar_channel", False) for d in strat.datas)
-
-
-def _overrides_next(strat: Any) -> bool:
-    cls = type(strat)
-    return any(
-        getattr(cls, n) is not getattr(bt.Strategy, n) for n in ("next", "prenext", "nextstart")
-    )
-
-
-def _is_path(d: Any) -> bool:
-    return isinstance(d, str) or hasattr(d, "__fspath__")
-
-
-def _open_source(spec: _ChannelSpec, skip: SkipReport) -> Iterator[Any]:
-    ch, d = spec.channel, spec.dataname
-    if spec.recorded:
-        chunks = open_source(
-            d, ch.channel_type, ch.symbol, spec.format, spec.chunk_rows, spec.on_error, skip
-        )
-    else:
-        chunks = chunk_events(d, _source_name(spec), spec.chunk_rows)
-    if spec.window != (None, None):
-        return window_chunks(chunks, *spec.window)
-    return chunks
+def _params_of(strats: list[Any]) -> dict[str, dict[str, Any]]:
+    """Each strategy's parameters by class name (what ``optstrategy`` varied)."""
+    return {
+        type(s).__name__: {k: getattr(s.params, k) for k in s.params._getkeys()} for s in strats
+    }
