@@ -408,12 +408,21 @@ class CCXTLiveFeed:
 
     async def _watchdog(self) -> None:
         """Cancel a stream's watch once it has waited ``stall_timeout`` seconds (one timer for
-        the feed: a ``wait_for`` per watch call cost a task and a timer per message batch)."""
+        the feed: a ``wait_for`` per watch call cost a task and a timer per message batch).
+
+        Only time the loop was free to read counts: when the watchdog itself wakes late, the
+        loop was starved (a loaded machine), frames waited in the sockets unread, and that
+        lag is not the stream's silence (under load, false stalls used to reconnect every
+        stream again and again)."""
         loop = asyncio.get_running_loop()
         period = min(self.stall_timeout / 4, 0.25)
         while self._running:
+            before = loop.time()
             await asyncio.sleep(period)
             now = loop.time()
+            lag = now - before - period
+            if lag > period:
+                self.loop_paused(lag)
             for key, since in list(self._watch_since.items()):
                 if now - since > self.stall_timeout and key not in self._stalled:
                     del self._watch_since[key]

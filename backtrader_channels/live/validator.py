@@ -3,7 +3,7 @@
 | anomaly | when | action |
 |---|---|---|
 | ``out_of_order`` | a timestamp before the channel's previous one | **reject** (the strategy never sees time go back) |
-| ``implausible_time`` | a timestamp further ahead of its receive time than the channel's usual offset by ``max_jump_ns`` (60 s) | **reject** (one far-future stamp must not block what follows) |
+| ``implausible_time`` | a timestamp further ahead of its receive time than the channel's usual offset by ``max_jump_ns`` (1 h) | **reject** (one far-future stamp must not block what follows) |
 | ``clock_rebased`` | ``rebase_after`` (100) rejected times in a row: the channel's clock did move, or the last accepted time was the odd one | accept, and go on from it |
 | ``non_positive_price`` | a trade price, bid or ask <= 0 | **reject** |
 | ``negative_size`` | a trade volume, bid/ask size or book level size < 0 | **reject** |
@@ -38,7 +38,7 @@ class LiveDataValidator:
         self,
         max_gap_ns: int = 3_600_000_000_000,
         log_interval: float = 30.0,
-        max_jump_ns: int = 60_000_000_000,
+        max_jump_ns: int = 3_600_000_000_000,
         rebase_after: int = 100,
     ):
         self.max_gap_ns = max_gap_ns

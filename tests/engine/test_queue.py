@@ -39,18 +39,20 @@ def test_merge_is_sorted_stable_and_complete(sources):
 def test_pushed_events_merge_in_order(sources, pushes):
     q = build(sources)
     pending = sorted(pushes)
+    pushed = []
     out = []
     for ev in q:
         out.append(ev)
         # push each pending event once the consumer reaches its time
         while pending and pending[0] >= ev.timestamp and len(out) % 3 == 0:
-            q.push(Event(pending.pop(0), 50, "timer", "t"))
-    for t in pending:
-        q.push(Event(t, 50, "timer", "t"))
-    assert len(out) == sum(len(s[1]) for s in sources) + len(pushes) - len(pending)
-    # after each push, the remaining stream stays ordered
-    stamps = [e.timestamp for e in out if e.channel_type != "timer"]
-    assert stamps == sorted(stamps)
+            pushed.append(pending.pop(0))
+            q.push(Event(pushed[-1], 50, "timer", "t"))
+    assert len(out) == sum(len(s[1]) for s in sources) + len(pushed)
+    # the whole stream, timers included, is ordered by (timestamp, priority), and every timer
+    # pushed during the iteration came out exactly once
+    keys = [(e.timestamp, e.priority) for e in out]
+    assert keys == sorted(keys)
+    assert sorted(e.timestamp for e in out if e.channel_type == "timer") == sorted(pushed)
 
 
 def test_deterministic_runs():

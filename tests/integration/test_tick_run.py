@@ -1,6 +1,7 @@
 """Whole tick-mode runs on the real recording: callbacks, order, determinism, analyzers."""
 
 import backtrader as bt
+import pyarrow.parquet as pq
 import pytest
 
 import backtrader_channels as btch
@@ -75,13 +76,41 @@ def test_same_data_same_orders_every_run():
     assert len(a[0]) > 100
 
 
-def test_demo_report_numbers_are_consistent(sample):
-    from backtrader_channels.app.demo import run_demo
+class _Fills(bt.Analyzer):
+    """Every execution the strategy was told of: (signed size, price, commission)."""
 
-    r = run_demo()
+    def start(self):
+        self.rows = []
+
+    def notify_order(self, order):
+        if order.status in (order.Partial, order.Completed):
+            ex = order.executed
+            self.rows.append((ex.size, ex.price, ex.comm))
+
+    def get_analysis(self):
+        return self.rows
+
+
+def test_demo_pnl_equals_its_fills_marked_at_the_last_trade(sample):
+    """The PnL rebuilt from the executions alone: cash paid and received, commissions, and
+    the open position marked at the last trade price (the demo's 0.0001 commission)."""
+    from backtrader_channels.app.demo import build_demo
+    from backtrader_channels.app.report import run_report
+
+    c = build_demo()
+    c.addanalyzer(_Fills, _name="fills")
+    strat = c.run(mode=btch.RunMode.TICK)[0]
+    r = run_report(c, strat)
+    fills = strat.analyzers.fills.get_analysis()
+    last_price = pq.read_table(sample.trades, columns=["price"]).column("price")[-1].as_py()
+    cash_flow = sum(-size * price - comm for size, price, comm in fills)
+    position = sum(size for size, _, _ in fills)
     assert r["events"] == 9757 + 3450
-    assert r["fills"] == r["orders"] > 0
-    assert r["pnl"] == pytest.approx(r["final_value"] - 10_000.0)
+    assert r["fills"] == r["orders"] == len(fills) > 0
+    assert r["pnl"] == pytest.approx(cash_flow + position * last_price, abs=1e-6)
+    assert sum(comm for _, _, comm in fills) == pytest.approx(
+        sum(abs(size) * price * 0.0001 for size, price, _ in fills)
+    )
     assert r["trades_closed"] >= (r["fills"] - 1) // 2
 
 

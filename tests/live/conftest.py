@@ -54,7 +54,7 @@ def server():
 def run_live(
     srv,
     strategy=Collector,
-    duration=25.0,
+    duration=180.0,  # a generous bound: Collector ends the run at the capture's last trade
     channels=("tick", "orderbook", "quote"),
     max_events=None,
     threads=False,
