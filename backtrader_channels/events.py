@@ -9,7 +9,7 @@ also answers to the envelope interface of :class:`Event` (``priority``, ``channe
 from __future__ import annotations
 
 from enum import IntEnum
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 NS_PER_DAY = 86_400_000_000_000
 #: backtrader's float-day value (``date2num``) of 1970-01-01T00:00:00.
@@ -51,7 +51,7 @@ class Event(NamedTuple):
     priority: int
     channel_type: str
     channel_name: str
-    data: Any = None
+    data: object = None
     recv_timestamp: int | None = None
 
 
