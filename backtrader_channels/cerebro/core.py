@@ -277,16 +277,23 @@ class Cerebro(bt.Cerebro):
             raise ChannelError("tick mode needs at least one channel (cerebro.add_channel)")
         if not isinstance(self._broker, TickBroker):
             raise ChannelError("tick mode needs a TickBroker (cerebro.setbroker(TickBroker()))")
-        if kwargs.get("maxcpus", self.p.maxcpus) not in (None, 1) and self._dooptimize:
-            kwargs["maxcpus"] = 1  # channel sources are streams: optimise in one process
+        if self._live_feeds and self._dooptimize:
+            kwargs["maxcpus"] = 1  # one live connection: parameter sets run one after another
         self._tickmode = True
         self._ticked = True  # what plot() draws: the bar channels of a tick-mode run
         self._broker.tick_mode = True
         try:
-            return super().run(**kwargs)
+            results = super().run(**kwargs)
         finally:
             self._tickmode = False
             self._broker.tick_mode = False
+        if self._dooptimize:  # worker processes kept their stats: they came back with results
+            self.run_stats = [
+                rs[0].run_stats for rs in results if rs and getattr(rs[0], "run_stats", None)
+            ]
+            self.last_run = dict(self.run_stats[-1]) if self.run_stats else {}
+            self.last_run.pop("params", None)
+        return results
 
     def plot(self, plotter: Any = None, numfigs: int = 1, iplot: bool = True, **kwargs: Any) -> Any:
         """``bt.Cerebro.plot``, with the matplotlib backend you chose kept (backtrader forces
@@ -337,7 +344,12 @@ class Cerebro(bt.Cerebro):
         for entries in self.strats:
             for stratcls, _args, _kwargs in entries:
                 give_channels(stratcls)
-        return super().runstrategies(self._with_channels(iterstrat), predata)
+        results = super().runstrategies(self._with_channels(iterstrat), predata)
+        if self._dooptimize and self.run_stats:  # each result carries its run's stats, also
+            # back from a worker process (as its analyzers do): ``results[i][0].run_stats``
+            for result in results:
+                result.run_stats = self.run_stats[-1]
+        return results
 
     def _with_channels(self, iterstrat: Iterable[Any]) -> Iterator[Any]:
         """Pass strategies through; once all exist (before ``start``), give them the channels."""

@@ -241,14 +241,17 @@ class _Every(bt.Strategy):
             self.close() if self.position else self.buy(size=0.01)
 
 
-@pytest.mark.parametrize("maxcpus", [1, 2])
-def test_optstrategy_keeps_each_runs_stats_with_its_parameters(sample, maxcpus):
-    """``last_run`` used to be {} after a parallel optstrategy, and only the last run's with
-    maxcpus=1."""
-    cerebro = btch.Cerebro(maxcpus=maxcpus, optreturn=False)
+@pytest.mark.parametrize(
+    ("maxcpus", "optreturn"), [(1, False), (2, False), (None, True)], ids=["1", "2", "all"]
+)
+def test_optstrategy_keeps_each_runs_stats_with_its_parameters(sample, maxcpus, optreturn):
+    """``last_run`` used to be {} after a parallel optstrategy (the worker processes kept the
+    stats), and held only the last run's with maxcpus=1."""
+    cerebro = btch.Cerebro(maxcpus=maxcpus, optreturn=optreturn)
     cerebro.add_channel("tick", "BTC/USDT", dataname=sample.trades)
     cerebro.optstrategy(_Every, every=[100, 200, 400])
-    cerebro.run(mode=btch.RunMode.TICK)
+    results = cerebro.run(mode=btch.RunMode.TICK)
+    assert [r[0].run_stats["orders"] for r in results] == [97, 48, 24]
     stats = cerebro.run_stats
     assert [s["params"]["_Every"]["every"] for s in stats] == [100, 200, 400]
     assert [s["orders"] for s in stats] == [9757 // 100, 9757 // 200, 9757 // 400]
