@@ -524,6 +524,8 @@ class Cerebro(bt.Cerebro):
             "fills": broker.fills,
             #: fills made at a trade price because the symbol's book or quote was stale
             "stale_book_fills": broker.stale_book_fills,
+            "final_value": broker.getvalue(),
+            "pnl": broker.getvalue() - broker.startingcash,
             "skipped": skip.as_dict(),
             "refused": {
                 k: dict(getattr(ch, "refused", {}))

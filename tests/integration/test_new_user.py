@@ -257,3 +257,26 @@ def test_optstrategy_keeps_each_runs_stats_with_its_parameters(sample, maxcpus, 
     assert [s["orders"] for s in stats] == [9757 // 100, 9757 // 200, 9757 // 400]
     assert all(s["events"] == 9757 for s in stats)
     assert cerebro.last_run["orders"] == 9757 // 400
+
+
+def test_optstrategy_results_equal_each_parameter_set_run_alone(sample):
+    """Worker processes or not, each parameter set gives what it gives run on its own."""
+
+    def alone(every):
+        c = btch.Cerebro()
+        c.add_channel("tick", "BTC/USDT", dataname=sample.trades)
+        c.addstrategy(_Every, every=every)
+        c.addanalyzer(bt.analyzers.TradeAnalyzer, _name="ta")
+        strat = c.run(mode=btch.RunMode.TICK)[0]
+        return repr(strat.analyzers.ta.get_analysis()), c.last_run["pnl"], c.last_run["orders"]
+
+    cerebro = btch.Cerebro(maxcpus=2)
+    cerebro.add_channel("tick", "BTC/USDT", dataname=sample.trades)
+    cerebro.addanalyzer(bt.analyzers.TradeAnalyzer, _name="ta")
+    cerebro.optstrategy(_Every, every=[150, 300])
+    results = cerebro.run(mode=btch.RunMode.TICK)
+    swept = [
+        (repr(r[0].analyzers.ta.get_analysis()), r[0].run_stats["pnl"], r[0].run_stats["orders"])
+        for r in results
+    ]
+    assert swept == [alone(150), alone(300)]
