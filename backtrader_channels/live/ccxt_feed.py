@@ -129,7 +129,6 @@ class CCXTLiveFeed:
         self.book_depth = book_depth
         self.stall_timeout = stall_timeout
         self.backoff_initial, self.backoff_max = backoff_initial, backoff_max
-        self.backfill = backfill
         self.connect_timeout = connect_timeout
         self.max_failures = max_failures
         self.validator = validator or LiveDataValidator()

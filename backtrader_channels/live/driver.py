@@ -20,7 +20,7 @@ import asyncio
 import time
 from collections.abc import Sequence
 
-from .feed import DrivenFeed, LiveFeed
+from .feed import DrivenFeed
 from .queue import LiveEventQueue
 
 #: pauses shorter than this are not reported to the feeds (their stall timeouts are seconds)
@@ -34,11 +34,6 @@ class LoopDriver:
         self.feeds = list(feeds)
         self.loop = asyncio.new_event_loop()
         self._left_at = time.monotonic()  # when the loop last stopped running
-
-    @staticmethod
-    def supports(feeds: Sequence[LiveFeed]) -> bool:
-        """Whether every feed can run on a driven loop (implements :class:`DrivenFeed`)."""
-        return all(isinstance(f, DrivenFeed) for f in feeds)
 
     def start(self, queue: LiveEventQueue) -> None:
         """Attach the feeds. Nothing waits for them to connect: the engine serves their loop

@@ -283,11 +283,6 @@ def parquet_schema(path: str) -> pa.Schema:
         raise DataError(path, f"not a readable Parquet file: {exc}") from exc
 
 
-def parquet_columns(path: str) -> list[str]:
-    """Column names of a Parquet file."""
-    return list(parquet_schema(path).names)
-
-
 def table_batches(
     table: pa.Table, columns: list[str], chunk_rows: int
 ) -> Iterator[tuple[pa.RecordBatch, int]]:

@@ -4,7 +4,6 @@ import pytest
 
 import backtrader_channels as btch
 from backtrader_channels.live.ccxt_feed import CCXTLiveFeed
-from backtrader_channels.live.driver import LoopDriver
 from backtrader_channels.live.feed import DrivenFeed, LiveFeed
 
 
@@ -31,14 +30,12 @@ def test_ccxt_feed_is_a_driven_feed():
     feed = CCXTLiveFeed("binance", ["BTC/USDT"])
     assert isinstance(feed, LiveFeed)
     assert isinstance(feed, DrivenFeed)
-    assert LoopDriver.supports([feed])
 
 
 def test_a_feed_without_attach_runs_in_a_thread():
     feed = ThreadOnlyFeed()
     assert isinstance(feed, LiveFeed)
     assert not isinstance(feed, DrivenFeed)
-    assert not LoopDriver.supports([feed])
     cerebro = btch.Cerebro()
     assert cerebro.add_live_feed(feed) is feed
     assert ("tick", "X") in cerebro.channels
