@@ -5,6 +5,11 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+# the minute-return Sharpe ratio lives with the sweeps, which rank by it; kept importable here
+from ..sweep.metrics import MIN_RETURNS, MINUTES_PER_YEAR, annualized_sharpe
+
+__all__ = ["MINUTES_PER_YEAR", "MIN_RETURNS", "annualized_sharpe", "format_report", "run_report"]
+
 
 def _iso(ts: int | None) -> str:
     if ts is None:
@@ -12,33 +17,6 @@ def _iso(ts: int | None) -> str:
     return dt.datetime.fromtimestamp(ts / 1e9, tz=dt.timezone.utc).isoformat(
         timespec="milliseconds"
     )
-
-
-#: a crypto year of one-minute returns (markets trade 24/7)
-MINUTES_PER_YEAR = 365 * 24 * 60
-#: fewer returns than this give no Sharpe worth printing
-MIN_RETURNS = 30
-
-
-def annualized_sharpe(
-    returns: list[float], periods_per_year: float, min_returns: int = MIN_RETURNS
-) -> tuple[float | None, str]:
-    """The Sharpe ratio of per-period ``returns`` (risk-free rate 0), annualised by
-    ``sqrt(periods_per_year)``: ``mean / stdev * sqrt(periods_per_year)`` with the sample
-    standard deviation. None, with the reason, when there are fewer than ``min_returns``
-    returns or they do not vary.
-
-    The run report uses one-minute returns (``TimeReturn(timeframe=Minutes)``) and
-    ``MINUTES_PER_YEAR``: backtrader's own ``SharpeRatio`` is None on a run shorter than its
-    timeframe (a year by default) and is not annualised for minutes."""
-    n = len(returns)
-    if n < min_returns:
-        return None, f"{n} one-period returns, needs {min_returns}"
-    mean = sum(returns) / n
-    var = sum((r - mean) ** 2 for r in returns) / (n - 1)
-    if var <= 0.0:
-        return None, "returns do not vary"
-    return mean / var**0.5 * periods_per_year**0.5, ""
 
 
 def run_report(cerebro: Any, strategy: Any) -> dict[str, Any]:

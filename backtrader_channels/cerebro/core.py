@@ -29,12 +29,14 @@ from ..lines.instrument import InstrumentData
 from ..live.feed import LiveFeed
 from ..live.queue import LiveEventQueue
 from ..live.run import live_runs
+from ..parallel import ENGINES
 from ..sources import DEFAULT_CHUNK_ROWS, SkipReport
 from ..sources.schema import FORMATS, ON_ERROR, Format, OnError
 from ..symbols import same_symbol
 from .plotting import bars_only_plot, plot_backend
 from .recorded import ChannelSpec, column_values, open_recorded, source_name, to_ns, with_progress
 from .strategies import give_channels, has_bars, overrides_next
+from .sweeps import optimise
 
 LiveFeedT = TypeVar("LiveFeedT", bound=LiveFeed)
 
@@ -73,7 +75,15 @@ class Cerebro(bt.Cerebro):
         Run each live feed in a thread of its own rather than on the engine's thread
         (:mod:`backtrader_channels.live.driver`).
     progress : bool or None, default None
-        A progress bar for backtests on stderr; None shows it when stderr is a terminal.
+        A progress bar for backtests (over events; over runs for ``optstrategy``) on stderr;
+        None shows it when stderr is a terminal.
+    optengine : {"local", "ray"}, default "local"
+        Where tick-mode ``optstrategy`` runs its parameter sets: ``maxcpus`` local worker
+        processes (one: in this process), or Ray (``docs/sweeps.md``).
+    optaddress : str or None, default None
+        The Ray cluster's address; None: the one ``ray.init`` connected to, else a local one.
+    optretries : int, default 1
+        How many more times a failed parameter set is run before it is reported.
     **kwargs
         Every ``bt.Cerebro`` parameter (``stdstats``, ``quicknotify``, ``maxcpus``, ...).
     """
@@ -84,11 +94,16 @@ class Cerebro(bt.Cerebro):
         ("live_queue_size", 1_000_000),
         ("live_threads", False),
         ("progress", None),  # tqdm bar on stderr: None = when stderr is a terminal
+        ("optengine", "local"),
+        ("optaddress", None),
+        ("optretries", 1),
     )
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
+        check_choice("optengine", self.p.optengine, ENGINES, ChannelError)
         self._broker = TickBroker()
+        self._sweep_task = False  # True in the private copy a sweep task runs
         #: channels by key ``(channel_type, symbol)``
         self.channels = ChannelMap()
         self._specs: list[ChannelSpec] = []
@@ -283,7 +298,13 @@ class Cerebro(bt.Cerebro):
         self._ticked = True  # what plot() draws: the bar channels of a tick-mode run
         self._broker.tick_mode = True
         try:
-            results = super().run(**kwargs)
+            if self._dooptimize and not self._live_feeds and not self._sweep_task:
+                for key, value in kwargs.items():  # as bt.Cerebro.run applies them
+                    if key in self.p._getkeys():
+                        setattr(self.params, key, value)
+                results = self.runstrats = optimise(self)
+            else:
+                results = super().run(**kwargs)
         finally:
             self._tickmode = False
             self._broker.tick_mode = False

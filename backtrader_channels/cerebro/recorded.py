@@ -108,7 +108,14 @@ def open_recorded(spec: ChannelSpec, skip: SkipReport) -> Iterator[Any]:
     ch, d = spec.channel, spec.dataname
     if spec.recorded:
         chunks = open_source(
-            d, ch.channel_type, ch.symbol, spec.format, spec.chunk_rows, spec.on_error, skip
+            d,
+            ch.channel_type,
+            ch.symbol,
+            spec.format,
+            spec.chunk_rows,
+            spec.on_error,
+            skip,
+            spec.window,  # a partitioned directory's days outside the window stay unread
         )
     else:
         chunks = chunk_events(d, source_name(spec), spec.chunk_rows)

@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 from collections.abc import Iterable, Iterator
 from typing import Any
@@ -24,6 +25,8 @@ from .native import DEFAULT_CHUNK_ROWS, check_columns, native_streams
 from .schema import COLUMNS, FORMATS, ON_ERROR, REQUIRED, Format, OnError
 from .tardis import tardis_batches, tardis_kind
 from .writer import safe_symbol
+
+Window = tuple[int | None, int | None]  #: ``(start_ns, end_ns)``, either open (None)
 
 
 def detect_format(path: str) -> str:
@@ -86,16 +89,53 @@ def partition_samples(root: str) -> list[str]:
     ]
 
 
-def partition_files(root: str, channel_type: str, symbol: str) -> list[str] | None:
+def partition_files(
+    root: str, channel_type: str, symbol: str, window: Window | None = None
+) -> list[str] | None:
     """Files of a partitioned native directory (``channel=T/symbol=S/date=D/*.parquet``) for
-    this channel and symbol, or None when ``root`` is not such a directory."""
+    this channel and symbol, or None when ``root`` is not such a directory. With ``window``
+    (``start_ns, end_ns``, either None), only the days that overlap it."""
+    sym_dir = _symbol_dir(root, channel_type, symbol)
+    if sym_dir is None:
+        return None
+    if window is None or window == (None, None):
+        return expand_paths(sym_dir)
+    days = [d for d in partition_days(root, channel_type, symbol) or [] if _overlaps(d, window)]
+    if not days:
+        raise ChannelError(f"{root} has no {channel_type!r} data for {symbol!r} in {window}")
+    return [f for d in days for f in expand_paths(os.path.join(sym_dir, f"date={d}"))]
+
+
+def partition_days(root: str, channel_type: str, symbol: str) -> list[str] | None:
+    """The days (``YYYY-MM-DD``, sorted) of a partitioned directory's channel and symbol, or
+    None when ``root`` is not partitioned."""
+    sym_dir = _symbol_dir(root, channel_type, symbol)
+    if sym_dir is None:
+        return None
+    return sorted(n[5:] for n in os.listdir(sym_dir) if n.startswith("date="))
+
+
+def day_window(day: str) -> tuple[int, int]:
+    """``[start_ns, end_ns)`` of a UTC day ``YYYY-MM-DD``."""
+    start = dt.datetime.fromisoformat(day).replace(tzinfo=dt.timezone.utc)
+    ns = int(start.timestamp()) * 1_000_000_000
+    return ns, ns + 86_400_000_000_000
+
+
+def _overlaps(day: str, window: Window) -> bool:
+    d0, d1 = day_window(day)
+    start, end = window
+    return (start is None or start < d1) and (end is None or end > d0)
+
+
+def _symbol_dir(root: str, channel_type: str, symbol: str) -> str | None:
     if not is_partitioned(root):
         return None
     ch_dir = os.path.join(root, f"channel={channel_type}")
     for alias in symbol_aliases(symbol):
         sym_dir = os.path.join(ch_dir, f"symbol={safe_symbol(alias)}")
         if os.path.isdir(sym_dir):
-            return expand_paths(sym_dir)
+            return sym_dir
     raise ChannelError(f"{root} has no {channel_type!r} data for {symbol!r}")
 
 
@@ -128,6 +168,7 @@ def open_source(
     chunk_rows: int = DEFAULT_CHUNK_ROWS,
     on_error: OnError = "raise",
     skip: SkipReport | None = None,
+    window: Window | None = None,
 ) -> Iterator[Chunk]:
     """Event chunks of ``channel_type`` for ``symbol`` from ``dataname`` in any known format."""
     if format is not None:
@@ -137,7 +178,7 @@ def open_source(
         raise ChannelError(f"unknown channel type {channel_type!r}")
     # readers drop unparseable rows only in skip mode: with "raise" they raise a located error
     row_skip = skip if on_error == "skip" else None
-    streams = batch_streams(dataname, channel_type, symbol, format, chunk_rows, row_skip)
+    streams = batch_streams(dataname, channel_type, symbol, format, chunk_rows, row_skip, window)
     return events_from_streams(streams, channel_type, symbol, on_error, skip)
 
 
@@ -148,19 +189,22 @@ def batch_streams(
     format: Format | None,
     chunk_rows: int,
     skip: SkipReport | None,
+    window: Window | None = None,
 ) -> Iterable[BatchStream]:
     """The batch streams of ``dataname``: a DataFrame or Table (native), a partitioned
     directory's files for this channel and symbol, or files, directories and globs.
 
     ``skip`` is where readers count the rows they cannot parse and drop (``on_error="skip"``);
-    None makes them raise a located :class:`DataError` at the first such row instead."""
+    None makes them raise a located :class:`DataError` at the first such row instead.
+    ``window`` (ns) leaves out the days of a partitioned directory that lie outside it (the
+    rows inside are still filtered by the caller)."""
     if not isinstance(dataname, (str, os.PathLike, list, tuple)):
         if format not in (None, "native"):
             raise ChannelError(f"format {format!r} reads files; got {type(dataname).__name__}")
         return native_streams(dataname, channel_type, chunk_rows, skip)
     files = None
     if isinstance(dataname, (str, os.PathLike)):
-        files = partition_files(os.fspath(dataname), channel_type, symbol)
+        files = partition_files(os.fspath(dataname), channel_type, symbol, window)
     if files is None:
         files = expand_paths(dataname)
     return _streams(files, channel_type, symbol, format, chunk_rows, skip)

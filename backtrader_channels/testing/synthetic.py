@@ -52,3 +52,40 @@ def write_synthetic_trades(
     """Write ``n`` synthetic trades to a Parquet file block by block (flat memory)."""
     tables = iter_synthetic_trades(n, seed, symbol=symbol)
     return write_parquet(path, tables, ChannelType.TICK, row_group_size)
+
+
+def write_synthetic_days(
+    root: str, days: int, per_day: int, seed: int = 42, symbol: str = "BTC/USDT"
+) -> str:
+    """``days`` UTC days of ``per_day`` synthetic trades each, in the partitioned native layout
+    (``root/channel=tick/symbol=S/date=D/part-000000.parquet``) that ``convert`` writes."""
+    import datetime as dt
+    import os
+
+    from ..sources.writer import safe_symbol
+
+    day_ns = 86_400_000_000_000
+    first = START_NS - START_NS % day_ns
+    for d in range(days):
+        table = synthetic_trades(per_day, seed + d, symbol)
+        # shift the day's trades (their gaps average 50 ms) to start at its midnight + 1 s
+        ts = table.column("timestamp").to_numpy()
+        shift = first + d * day_ns + 1_000_000_000 - int(ts[0])
+        cols = {
+            name: table.column(name).to_numpy(zero_copy_only=False) for name in table.schema.names
+        }
+        cols["timestamp"] = ts + shift
+        cols["recv_timestamp"] = cols["recv_timestamp"] + shift
+        if int(cols["timestamp"][-1]) >= first + (d + 1) * day_ns:
+            raise ValueError(f"{per_day} trades do not fit in one day")
+        day = dt.datetime.fromtimestamp((first + d * day_ns) / 1e9, tz=dt.timezone.utc)
+        folder = os.path.join(
+            root, "channel=tick", f"symbol={safe_symbol(symbol)}", f"date={day:%Y-%m-%d}"
+        )
+        os.makedirs(folder, exist_ok=True)
+        write_parquet(
+            os.path.join(folder, "part-000000.parquet"),
+            [columns_table(cols, ChannelType.TICK)],
+            ChannelType.TICK,
+        )
+    return root

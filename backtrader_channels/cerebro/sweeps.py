@@ -1,0 +1,106 @@
+"""Tick-mode ``optstrategy``: one task per parameter set (and, for split sweeps, per window).
+
+Each task unpickles its own copy of the Cerebro (which holds the sources' names, never their
+data), keeps one parameter combination and runs it with ``maxcpus=1``: what ran is exactly
+what running that combination alone runs, on whichever engine
+(:mod:`~backtrader_channels.parallel`) carried it. The results come back in the order
+backtrader gives them: one list of strategies (or ``OptReturn``) per combination.
+"""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any, NamedTuple
+
+from ..parallel import SweepError, TaskEngine, make_engine, run_all
+
+Window = tuple[int | None, int | None]
+
+
+class SweepTask(NamedTuple):
+    """One run of a sweep: a strategy combination over an optional time window."""
+
+    #: one ``(strategy class, args, kwargs)`` per strategy, as ``optstrategy`` stored them
+    combo: tuple[Any, ...]
+    #: ``(start_ns, end_ns)`` intersected with each channel's own window; None: the whole data
+    window: Window | None = None
+
+
+def combo_label(combo: tuple[Any, ...]) -> dict[str, dict[str, Any]]:
+    """The parameters a combination sets, by strategy class name (what a failure names)."""
+    return {cls.__name__: dict(kwargs) for cls, _args, kwargs in combo}
+
+
+def combinations(cerebro: Any) -> list[tuple[Any, ...]]:
+    """Every strategy combination of ``cerebro``'s ``addstrategy``/``optstrategy`` calls, in
+    backtrader's order."""
+    return list(itertools.product(*cerebro.strats))
+
+
+def run_task(cerebro: Any, task: SweepTask) -> list[Any]:
+    """Run one task on a private copy of a Cerebro; its strategies (or ``OptReturn``)."""
+    cerebro._sweep_task = True
+    cerebro._dooptimize = True  # results as optstrategy's: OptReturn with run_stats
+    cerebro.strats = [[entry] for entry in task.combo]
+    cerebro.p.maxcpus = 1
+    cerebro.p.progress = False
+    if task.window is not None:
+        start, end = task.window
+        for spec in cerebro._specs:
+            s0, e0 = spec.window
+            spec.window = (
+                start if s0 is None else s0 if start is None else max(s0, start),
+                end if e0 is None else e0 if end is None else min(e0, end),
+            )
+    results = cerebro.run(mode="tick")
+    return list(results[0])
+
+
+def engine_of(cerebro: Any) -> TaskEngine:
+    """The engine ``cerebro``'s parameters choose (``optengine``, ``maxcpus``, ``optaddress``)."""
+    p = cerebro.p
+    return make_engine(p.optengine, jobs=p.maxcpus, address=p.optaddress)
+
+
+def run_tasks(
+    cerebro: Any, tasks: list[SweepTask], engine: TaskEngine | None = None
+) -> tuple[list[Any], list[Any]]:
+    """Run ``tasks`` on ``engine`` (default: :func:`engine_of`, closed after), retrying
+    failures ``optretries`` times; results in task order (None for a task that failed every
+    time) and the failures."""
+    p = cerebro.p
+    own = engine is None
+    if engine is None:
+        engine = engine_of(cerebro)
+    try:
+        return run_all(
+            engine,
+            run_task,
+            cerebro,
+            tasks,
+            labels=[_label(t) for t in tasks],
+            retries=p.optretries,
+            progress=p.progress,
+        )
+    finally:
+        if own:
+            engine.close()
+
+
+def _label(task: SweepTask) -> dict[str, Any]:
+    label: dict[str, Any] = combo_label(task.combo)
+    if task.window is not None:
+        label["window"] = task.window
+    return label
+
+
+def optimise(cerebro: Any) -> list[list[Any]]:
+    """``optstrategy`` in tick mode: every combination as a task; results as backtrader's."""
+    tasks = [SweepTask(combo) for combo in combinations(cerebro)]
+    results, failures = run_tasks(cerebro, tasks)
+    if failures:
+        raise SweepError(failures, results)
+    for result in results:
+        for cb in cerebro.optcbs:
+            cb(result)
+    return results

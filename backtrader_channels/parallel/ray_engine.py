@@ -1,0 +1,208 @@
+"""The Ray engine: the tasks of a sweep as Ray tasks (``pip install "backtrader-channels[ray]"``).
+
+The payload is put in Ray's object store once and every task reads it from there. Classes a
+worker cannot import (a strategy in a script, a notebook or a test module) travel by value
+(cloudpickle); the package, backtrader and everything installed must be installed on every
+node, and the data must be where every node can open it (see ``docs/sweeps.md``).
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import pickle
+import sys
+import sysconfig
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from .engines import Outcome, TaskFn, _call, error_text
+
+_LOOPBACK = ("127.0.0.1", "localhost", "::1")
+#: modules every node must have installed: never sent by value
+_INSTALLED = ("backtrader", "backtrader_channels")
+
+
+def _loopback(address: str | None) -> bool:
+    return address is None or address.rsplit(":", 1)[0].strip("[]") in _LOOPBACK
+
+
+class RayEngine:
+    """Run tasks on a Ray cluster.
+
+    Parameters
+    ----------
+    address : str or None
+        The cluster (``"HOST:PORT"``, ``"ray://HOST:10001"`` or ``"auto"``). None: the cluster
+        this process is already connected to (``ray.init`` called before), else a local Ray
+        instance started on 127.0.0.1 for this engine and stopped by ``close()``.
+    jobs : int or None
+        For a local instance, its CPUs (None: every core). A cluster runs as many tasks at once
+        as it has CPUs.
+    """
+
+    def __init__(self, address: str | None = None, jobs: int | None = None) -> None:
+        if _loopback(address):
+            # Ray replaces a loopback address with the machine's outward IP, which a cluster
+            # bound to 127.0.0.1 does not listen on; this keeps loopback loopback
+            os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
+        try:
+            import ray
+        except ImportError as exc:
+            raise ImportError(
+                'the Ray engine needs Ray: pip install "backtrader-channels[ray]"'
+            ) from exc
+        self._ray = ray
+        self._started = False
+        if not ray.is_initialized():
+            if address is None:
+                ray.init(
+                    num_cpus=jobs,
+                    include_dashboard=False,
+                    _node_ip_address="127.0.0.1",
+                    log_to_driver=False,
+                )
+                self._started = True
+            else:
+                ray.init(address=address, log_to_driver=False)
+        self.jobs = int(ray.cluster_resources().get("CPU", 1))
+
+    def run(self, fn: TaskFn, payload: Any, items: Sequence[tuple[int, Any]]) -> Iterator[Outcome]:
+        ray = self._ray
+        blob = ray.put(_dumps_for_workers(payload))
+        remote = ray.remote(max_retries=0)(_call_pickled)
+        pending = {
+            remote.remote(fn, blob, _dumps_for_workers(item)): index for index, item in items
+        }
+        while pending:
+            done, _ = ray.wait(list(pending), num_returns=1)
+            for ref in done:
+                index = pending.pop(ref)
+                try:
+                    _, ok, value = ray.get(ref)
+                except Exception as exc:  # noqa: BLE001 - the worker died, or its node was lost
+                    ok, value = False, error_text(exc)
+                yield index, ok, value
+
+    def close(self) -> None:
+        if self._started:
+            self._ray.shutdown()
+            self._started = False
+
+
+def _call_pickled(fn: TaskFn, blob: bytes, item: bytes) -> Outcome:
+    """``_call`` with the item pickled as the payload is (the classes in it rebuilt alike)."""
+    return _call(fn, blob, pickle.loads(item))
+
+
+class _ModuleFinder(pickle.Pickler):
+    """Pickles into nothing, noting the modules of the classes and functions it meets."""
+
+    def __init__(self) -> None:
+        super().__init__(io.BytesIO(), protocol=pickle.HIGHEST_PROTOCOL)
+        self.modules: set[str] = set()
+
+    def reducer_override(self, obj: Any) -> Any:
+        if isinstance(obj, type) or callable(obj):
+            module = getattr(obj, "__module__", None)
+            if isinstance(module, str):
+                self.modules.add(module)
+        return NotImplemented
+
+
+def _installed(module: Any) -> bool:
+    name = module.__name__
+    if name.split(".")[0] in _INSTALLED or name in sys.builtin_module_names:
+        return True
+    path = getattr(module, "__file__", None)
+    if not path:
+        return True
+    paths = sysconfig.get_paths()
+    roots = {paths[k] for k in ("purelib", "platlib", "stdlib", "platstdlib") if k in paths}
+    return any(os.path.abspath(path).startswith(os.path.abspath(r)) for r in roots)
+
+
+def _dumps_for_workers(payload: Any) -> bytes:
+    """cloudpickle ``payload``, sending by value the modules a worker may not import."""
+    from ray import cloudpickle  # Ray ships its own
+
+    finder = _ModuleFinder()
+    try:
+        finder.dump(payload)
+    except (pickle.PicklingError, TypeError, AttributeError):  # cloudpickle may still take it
+        finder.modules.add("__main__")
+    by_value = {"__main__"}
+    for name in sorted(finder.modules):
+        module = sys.modules.get(name)
+        if module is not None and name != "__main__" and not _installed(module):
+            cloudpickle.register_pickle_by_value(module)
+            by_value.add(name)
+    out = io.BytesIO()
+    _BacktraderPickler(out, by_value, protocol=pickle.HIGHEST_PROTOCOL).dump(payload)
+    return out.getvalue()
+
+
+def _pickler_base() -> Any:
+    from ray import cloudpickle
+
+    return cloudpickle.Pickler
+
+
+class _BacktraderPickler(_pickler_base()):  # type: ignore[misc]
+    """cloudpickle, but a backtrader class sent by value is rebuilt by its metaclass from its
+    declarations (``params``, ``lines``, ``plotinfo``, ...), as its ``class`` statement did.
+
+    cloudpickle rebuilds a class from an empty skeleton and sets its attributes afterwards;
+    backtrader's metaclasses derive ``params`` and ``lines`` when the class is created, so the
+    skeleton would keep its base's parameters only."""
+
+    def __init__(self, file: Any, by_value: set[str], protocol: int) -> None:
+        super().__init__(file, protocol=protocol)
+        self._by_value = by_value
+
+    def reducer_override(self, obj: Any) -> Any:
+        if isinstance(obj, type) and obj.__module__ in self._by_value and _is_bt_class(obj):
+            return _rebuild_class, (type(obj), obj.__name__, obj.__bases__, _declarations(obj))
+        return super().reducer_override(obj)
+
+
+def _is_bt_class(cls: type) -> bool:
+    from backtrader.metabase import MetaParams
+
+    return isinstance(cls, MetaParams)
+
+
+#: attributes backtrader's metaclasses make from the declarations
+_DERIVED = (
+    "aliased",
+    "frompackages",
+    "linealias",
+    "lines",
+    "packages",
+    "params",
+    "plotinfo",
+    "plotlines",
+)
+
+
+def _declarations(cls: Any) -> dict[str, Any]:
+    """What the ``class`` statement of ``cls`` declared, as a namespace for its metaclass."""
+    ns = {k: v for k, v in vars(cls).items() if k not in _DERIVED and k not in _SLOTS}
+    ns["params"] = tuple(cls.params._getpairs().items())
+    for name in ("frompackages", "packages"):
+        if name in vars(cls):
+            ns[name] = vars(cls)[name]
+    if "lines" in vars(cls):
+        inherited = {n for b in cls.__bases__ if hasattr(b, "lines") for n in b.lines._getlines()}
+        ns["lines"] = tuple(n for n in cls.lines._getlines() if n not in inherited)
+    for name in ("linealias", "plotinfo", "plotlines"):
+        if name in vars(cls):
+            ns[name] = dict(getattr(cls, name)._getpairs())
+    return ns
+
+
+_SLOTS = ("__dict__", "__weakref__")
+
+
+def _rebuild_class(meta: type, name: str, bases: tuple[type, ...], ns: dict[str, Any]) -> type:
+    return meta(name, bases, ns)
