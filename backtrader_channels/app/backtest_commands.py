@@ -41,20 +41,11 @@ def _data_channels(
     return [(c, s, path if partitioned else fs) for (c, s), fs in found.items()]
 
 
-def run_backtest_command(args: argparse.Namespace) -> int:
-    """``backtrader-channels backtest STRATEGY --data PATH ...``."""
-    import backtrader as bt
-
-    from ..cerebro import Cerebro, RunMode
-    from .recorder import RunRecorder
-    from .report import format_report, run_report
-
+def add_data(cerebro: Any, args: argparse.Namespace) -> None:
+    """Cash, commission and a channel for every channel found under each ``--data``."""
     for path in args.data:
         if not os.path.exists(path) and not any(c in path for c in "*?["):
             raise UsageError(f"--data {path}: no such file or directory")
-    strategy = load_strategy(args.strategy)
-    params = parse_params(args.param, strategy)
-    cerebro = Cerebro(stdstats=False, progress=args.progress)
     cerebro.broker.setcash(args.cash)
     if args.commission:
         cerebro.broker.setcommission(commission=args.commission)
@@ -71,6 +62,20 @@ def run_backtest_command(args: argparse.Namespace) -> int:
                 start=getattr(args, "from"),
                 end=args.to,
             )
+
+
+def run_backtest_command(args: argparse.Namespace) -> int:
+    """``backtrader-channels backtest STRATEGY --data PATH ...``."""
+    import backtrader as bt
+
+    from ..cerebro import Cerebro, RunMode
+    from .recorder import RunRecorder
+    from .report import format_report, run_report
+
+    strategy = load_strategy(args.strategy)
+    params = parse_params(args.param, strategy)
+    cerebro = Cerebro(stdstats=False, progress=args.progress)
+    add_data(cerebro, args)
     cerebro.addstrategy(strategy, **params)
     cerebro.addanalyzer(bt.analyzers.TradeAnalyzer, _name="trades")
     cerebro.addanalyzer(bt.analyzers.DrawDown, _name="drawdown")

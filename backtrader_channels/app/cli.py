@@ -7,13 +7,14 @@ import json
 import logging
 import sys
 import traceback
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from .. import __version__
 from ..errors import ChannelError, DataError
 from ..log import logger
 from ..sources.schema import FORMATS as FORMAT_CHOICES
 from ..sources.schema import ON_ERROR
+from ..sweep.metrics import METRICS
 from .usage import UsageError, user_frames
 
 
@@ -67,6 +68,84 @@ def _live(args: argparse.Namespace) -> int:
     from .live_commands import run_live_command
 
     return run_live_command(args)
+
+
+def _sweep(args: argparse.Namespace) -> int:
+    from .sweep_commands import run_sweep_command
+
+    return run_sweep_command(args)
+
+
+def _add_data_args(p: argparse.ArgumentParser) -> None:
+    """What ``backtest`` and ``sweep`` read: data, symbols, cash, commission, time span."""
+    p.add_argument(
+        "--data",
+        action="append",
+        required=True,
+        metavar="PATH",
+        help="file, directory or glob (repeatable)",
+    )
+    p.add_argument("--format", choices=FORMAT_CHOICES, help="input format (default: detect)")
+    p.add_argument("--symbol", action="append", help="only these symbols (repeatable)")
+    p.add_argument("--cash", type=float, default=10_000.0, help="starting cash (default 10000)")
+    p.add_argument(
+        "--commission",
+        type=float,
+        default=0.0,
+        help="commission per trade, a fraction of value (e.g. 0.001)",
+    )
+    p.add_argument("--from", dest="from", metavar="TIME", help="start (ISO time, UTC)")
+    p.add_argument("--to", metavar="TIME", help="end, exclusive (ISO time, UTC)")
+    p.add_argument(
+        "--on-error",
+        choices=ON_ERROR,
+        default="raise",
+        help="bad rows: stop (default) or skip and count",
+    )
+    p.add_argument(
+        "--progress",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="progress bar (default: when stderr is a terminal)",
+    )
+
+
+def _add_sweep_parser(sub: Any) -> None:
+    sw = sub.add_parser(
+        "sweep",
+        help="run a strategy over a parameter grid (or an Optuna search), ranked by a metric",
+        description="Run STRATEGY once per parameter set on recorded data, in worker processes "
+        "(--jobs) or on a Ray cluster (--ray), and print the runs ranked by --metric. "
+        "Values: n=10,20,30 (a list), k=1..5 (integers), x=0.1..0.5:0.1 (a stepped range).",
+    )
+    sw.add_argument("strategy", help="module:Class or path/to/file.py:Class")
+    _add_data_args(sw)
+    sw.add_argument(
+        "--param", action="append", metavar="K=VALUES", help="values to sweep (repeatable)"
+    )
+    where = sw.add_mutually_exclusive_group()
+    where.add_argument("--jobs", type=int, help="local worker processes (default: every core)")
+    where.add_argument(
+        "--ray",
+        metavar="ADDRESS",
+        help="run on the Ray cluster at ADDRESS (HOST:PORT, ray://..., auto; local: start one)",
+    )
+    sw.add_argument("--metric", choices=METRICS, default="pnl", help="rank by (default pnl)")
+    sw.add_argument(
+        "--split-days", action="store_true", help="one run per parameter set and day, added up"
+    )
+    sw.add_argument(
+        "--walk-forward",
+        metavar="FIT[:TEST]",
+        help="walk forward: fit on FIT days, test on the next TEST (default 1)",
+    )
+    sw.add_argument("--search", type=int, metavar="N", help="N Optuna trials instead of a grid")
+    sw.add_argument("--seed", type=int, default=0, help="the search's seed (default 0)")
+    sw.add_argument(
+        "--retries", type=int, default=1, help="reruns of a failed run before it is reported"
+    )
+    sw.add_argument("--json", metavar="FILE", help="write the ranked runs as JSON")
+    sw.set_defaults(func=_sweep)
 
 
 def _add_connection_args(p: argparse.ArgumentParser) -> None:
@@ -153,40 +232,12 @@ def build_parser() -> argparse.ArgumentParser:
         "channel and symbol found in the data is added. Prints the run report.",
     )
     bt_.add_argument("strategy", help="module:Class or path/to/file.py:Class")
-    bt_.add_argument(
-        "--data",
-        action="append",
-        required=True,
-        metavar="PATH",
-        help="file, directory or glob (repeatable)",
-    )
-    bt_.add_argument("--format", choices=FORMAT_CHOICES, help="input format (default: detect)")
-    bt_.add_argument("--symbol", action="append", help="only these symbols (repeatable)")
-    bt_.add_argument("--cash", type=float, default=10_000.0, help="starting cash (default 10000)")
-    bt_.add_argument(
-        "--commission",
-        type=float,
-        default=0.0,
-        help="commission per trade, a fraction of value (e.g. 0.001)",
-    )
+    _add_data_args(bt_)
     bt_.add_argument("--param", action="append", metavar="K=V", help="strategy parameter")
-    bt_.add_argument("--from", dest="from", metavar="TIME", help="start (ISO time, UTC)")
-    bt_.add_argument("--to", metavar="TIME", help="end, exclusive (ISO time, UTC)")
-    bt_.add_argument(
-        "--on-error",
-        choices=ON_ERROR,
-        default="raise",
-        help="bad rows: stop (default) or skip and count",
-    )
     bt_.add_argument("--plot", metavar="PNG", help="write price/fills, equity and position")
     bt_.add_argument("--json", metavar="FILE", help="write the report as JSON")
-    bt_.add_argument(
-        "--progress",
-        action=argparse.BooleanOptionalAction,
-        default=None,
-        help="progress bar (default: when stderr is a terminal)",
-    )
     bt_.set_defaults(func=_backtest)
+    _add_sweep_parser(sub)
 
     ins = sub.add_parser(
         "inspect",

@@ -13,6 +13,7 @@ import os
 import pickle
 import sys
 import sysconfig
+import types
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -205,4 +206,7 @@ _SLOTS = ("__dict__", "__weakref__")
 
 
 def _rebuild_class(meta: type, name: str, bases: tuple[type, ...], ns: dict[str, Any]) -> type:
+    module = ns.get("__module__", "__main__")
+    if module not in sys.modules:  # backtrader's metaclass registers helper classes in it
+        sys.modules[module] = types.ModuleType(module)
     return meta(name, bases, ns)

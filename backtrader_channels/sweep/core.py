@@ -128,7 +128,7 @@ class SweepResult:
             m = run.metrics
             cells = [str(i), *(_cell(run.params[n]) for n in names)]
             if run.error is not None:
-                cells += ["failed: " + run.error, "", "", "", ""]
+                cells += ["failed", "", "", "", ""]
             else:
                 cells += [
                     f"{m['pnl']:.2f}",
@@ -141,7 +141,9 @@ class SweepResult:
         width = [max(len(c), *(len(r[i]) for r in rows)) for i, c in enumerate(cols)]
         lines = ["  ".join(c.rjust(w) for c, w in zip(cols, width))]
         lines += ["  ".join(c.rjust(w) for c, w in zip(r, width)) for r in rows]
-        return "\n".join(lines) + f"\nranked by {self.metric}"
+        lines.append(f"ranked by {self.metric}")
+        lines += [f"failed: {r.params}: {r.error}" for r in self.failures]
+        return "\n".join(lines)
 
     def to_dict(self) -> dict[str, Any]:
         return {

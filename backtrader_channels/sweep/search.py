@@ -41,6 +41,7 @@ def search(
     seed: int | None = 0,
     batch: int | None = None,
     study: Any = None,
+    quiet: bool = False,
     **kwargs: Any,
 ) -> tuple[SweepResult, Any]:
     """Search ``space`` for the parameters of ``strategy`` that maximise ``metric``.
@@ -64,6 +65,8 @@ def search(
         Trials per batch; default: the engine's width.
     study : optuna.Study, optional
         A study to continue (its direction must match the metric's).
+    quiet : bool, default False
+        Set Optuna's log level to warnings (it logs every trial at INFO).
     **kwargs
         Passed to ``run_param_sets`` (``split``, ``on_failure``).
 
@@ -77,6 +80,8 @@ def search(
     except ImportError as exc:
         raise ImportError('search needs Optuna: pip install "backtrader-channels[optuna]"') from exc
     check_metric(metric)
+    if quiet:
+        optuna.logging.set_verbosity(optuna.logging.WARNING)
     kwargs.setdefault("on_failure", "report")
     if study is None:
         direction: Literal["minimize", "maximize"] = (
