@@ -4,7 +4,13 @@ Nothing here reads ``../shared``: a user's fresh clone has only what the package
 
 from __future__ import annotations
 
+import os
+
 import pytest
+
+# Ray replaces a loopback cluster address with this machine's outward IP unless told not to;
+# the sweep tests start their clusters on 127.0.0.1 (it must be set before ray is imported)
+os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
 
 import backtrader_channels as btch
 

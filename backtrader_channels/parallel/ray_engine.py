@@ -14,6 +14,7 @@ import pickle
 import sys
 import sysconfig
 import types
+import uuid
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -28,15 +29,27 @@ def _loopback(address: str | None) -> bool:
     return address is None or address.rsplit(":", 1)[0].strip("[]") in _LOOPBACK
 
 
+def _keep_to_loopback() -> None:
+    """Make Ray use 127.0.0.1 for this machine, as it does on macOS and Windows: a local
+    instance then listens on loopback only (not on every interface), and a loopback address
+    stays loopback (Ray would replace it with the machine's outward IP, which a cluster bound
+    to 127.0.0.1 does not listen on). Processes Ray starts inherit the environment."""
+    os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
+    constants = sys.modules.get("ray._private.ray_constants")
+    if constants is not None:  # ray was imported before: it read the variable already
+        setattr(constants, "ENABLE_RAY_CLUSTER", False)  # noqa: B010 - a module read at run time
+
+
 class RayEngine:
     """Run tasks on a Ray cluster.
 
     Parameters
     ----------
     address : str or None
-        The cluster (``"HOST:PORT"``, ``"ray://HOST:10001"`` or ``"auto"``). None: the cluster
-        this process is already connected to (``ray.init`` called before), else a local Ray
-        instance started on 127.0.0.1 for this engine and stopped by ``close()``.
+        The cluster (``"HOST:PORT"``, ``"ray://HOST:10001"``, or ``"auto"``: the one started
+        on this machine with ``ray start``). None: the cluster this process is already connected
+        to (``ray.init`` called before), else a new local Ray instance, listening on 127.0.0.1
+        only, started for this engine and stopped by ``close()``.
     jobs : int or None
         For a local instance, its CPUs (None: every core). A cluster runs as many tasks at once
         as it has CPUs.
@@ -44,9 +57,7 @@ class RayEngine:
 
     def __init__(self, address: str | None = None, jobs: int | None = None) -> None:
         if _loopback(address):
-            # Ray replaces a loopback address with the machine's outward IP, which a cluster
-            # bound to 127.0.0.1 does not listen on; this keeps loopback loopback
-            os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
+            _keep_to_loopback()
         try:
             import ray
         except ImportError as exc:
@@ -58,6 +69,7 @@ class RayEngine:
         if not ray.is_initialized():
             if address is None:
                 ray.init(
+                    address="local",  # a new instance, even if a cluster runs on this machine
                     num_cpus=jobs,
                     include_dashboard=False,
                     _node_ip_address="127.0.0.1",
@@ -81,6 +93,8 @@ class RayEngine:
                 index = pending.pop(ref)
                 try:
                     _, ok, value = ray.get(ref)
+                    if ok:
+                        value = pickle.loads(value)
                 except Exception as exc:  # noqa: BLE001 - the worker died, or its node was lost
                     ok, value = False, error_text(exc)
                 yield index, ok, value
@@ -92,8 +106,10 @@ class RayEngine:
 
 
 def _call_pickled(fn: TaskFn, blob: bytes, item: bytes) -> Outcome:
-    """``_call`` with the item pickled as the payload is (the classes in it rebuilt alike)."""
-    return _call(fn, blob, pickle.loads(item))
+    """``_call`` with the item pickled as the payload is (the classes in it rebuilt alike),
+    and the result pickled so (its classes become the driver's own again)."""
+    index, ok, value = _call(fn, blob, pickle.loads(item))
+    return index, ok, _dumps_for_workers(value) if ok else value
 
 
 class _ModuleFinder(pickle.Pickler):
@@ -139,32 +155,44 @@ def _dumps_for_workers(payload: Any) -> bytes:
             cloudpickle.register_pickle_by_value(module)
             by_value.add(name)
     out = io.BytesIO()
-    _BacktraderPickler(out, by_value, protocol=pickle.HIGHEST_PROTOCOL).dump(payload)
+    _pickler()(out, by_value, protocol=pickle.HIGHEST_PROTOCOL).dump(payload)
     return out.getvalue()
 
 
-def _pickler_base() -> Any:
+_PICKLER: list[type] = []
+
+
+def _pickler() -> type:
+    """cloudpickle's Pickler, but a backtrader class sent by value is rebuilt by its metaclass
+    from its declarations (``params``, ``lines``, ``plotinfo``, ...), as its ``class``
+    statement did: cloudpickle rebuilds a class from an empty skeleton and sets its attributes
+    afterwards, and backtrader's metaclasses derive ``params`` and ``lines`` when the class is
+    created, so the skeleton would keep its base's parameters only.
+
+    Made on first use: importing Ray before :func:`_keep_to_loopback` ran would make a local
+    instance listen on every interface."""
+    if _PICKLER:
+        return _PICKLER[0]
     from ray import cloudpickle
 
-    return cloudpickle.Pickler
+    class BacktraderPickler(cloudpickle.Pickler):
+        def __init__(self, file: Any, by_value: set[str], protocol: int) -> None:
+            super().__init__(file, protocol=protocol)
+            self._by_value = by_value
 
+        def reducer_override(self, obj: Any) -> Any:
+            if isinstance(obj, type) and _is_bt_class(obj):
+                origin = vars(obj).get(_ORIGIN)  # a class rebuilt here: say where it came from
+                if origin is None and obj.__module__ in self._by_value:
+                    origin = (_TOKEN, id(obj))
+                    _SENT[id(obj)] = obj
+                if origin is not None:
+                    args = (type(obj), obj.__name__, obj.__bases__, _declarations(obj), origin)
+                    return _rebuild_class, args
+            return super().reducer_override(obj)
 
-class _BacktraderPickler(_pickler_base()):  # type: ignore[misc]
-    """cloudpickle, but a backtrader class sent by value is rebuilt by its metaclass from its
-    declarations (``params``, ``lines``, ``plotinfo``, ...), as its ``class`` statement did.
-
-    cloudpickle rebuilds a class from an empty skeleton and sets its attributes afterwards;
-    backtrader's metaclasses derive ``params`` and ``lines`` when the class is created, so the
-    skeleton would keep its base's parameters only."""
-
-    def __init__(self, file: Any, by_value: set[str], protocol: int) -> None:
-        super().__init__(file, protocol=protocol)
-        self._by_value = by_value
-
-    def reducer_override(self, obj: Any) -> Any:
-        if isinstance(obj, type) and obj.__module__ in self._by_value and _is_bt_class(obj):
-            return _rebuild_class, (type(obj), obj.__name__, obj.__bases__, _declarations(obj))
-        return super().reducer_override(obj)
+    _PICKLER.append(BacktraderPickler)
+    return BacktraderPickler
 
 
 def _is_bt_class(cls: type) -> bool:
@@ -202,11 +230,28 @@ def _declarations(cls: Any) -> dict[str, Any]:
     return ns
 
 
-_SLOTS = ("__dict__", "__weakref__")
+_SLOTS = ("__dict__", "__weakref__", "__btch_origin__")
+_ORIGIN = "__btch_origin__"
+#: this process, among every driver and worker (a pid can repeat across machines)
+_TOKEN = uuid.uuid4().hex
+_SENT: dict[int, type] = {}  # the classes this process sent by declaration, by id
+_REBUILT: dict[tuple[str, int], type] = {}  # the classes rebuilt here, by origin
 
 
-def _rebuild_class(meta: type, name: str, bases: tuple[type, ...], ns: dict[str, Any]) -> type:
+def _rebuild_class(
+    meta: type, name: str, bases: tuple[type, ...], ns: dict[str, Any], origin: tuple[str, int]
+) -> type:
+    """The class a declaration came from: the original in the process that sent it (results
+    coming back), else one rebuilt once per process (so its helper classes keep their names)."""
+    token, ident = origin
+    if token == _TOKEN and ident in _SENT:
+        return _SENT[ident]
+    if origin in _REBUILT:
+        return _REBUILT[origin]
     module = ns.get("__module__", "__main__")
-    if module not in sys.modules:  # backtrader's metaclass registers helper classes in it
+    if module not in sys.modules:  # backtrader's metaclass looks the module up
         sys.modules[module] = types.ModuleType(module)
-    return meta(name, bases, ns)
+    cls = meta(name, bases, ns)
+    setattr(cls, _ORIGIN, origin)
+    _REBUILT[origin] = cls
+    return cls
