@@ -43,8 +43,10 @@ def _data_channels(
 
 def add_data(cerebro: Any, args: argparse.Namespace) -> None:
     """Cash, commission and a channel for every channel found under each ``--data``."""
+    from ..sources.storage import is_uri
+
     for path in args.data:
-        if not os.path.exists(path) and not any(c in path for c in "*?["):
+        if not os.path.exists(path) and not is_uri(path) and not any(c in path for c in "*?["):
             raise UsageError(f"--data {path}: no such file or directory")
     cerebro.broker.setcash(args.cash)
     if args.commission:

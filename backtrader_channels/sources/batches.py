@@ -18,6 +18,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from ..errors import DataError
+from . import storage
 
 # 2 MB blocks: 4 MB ones doubled peak RSS (pyarrow reads several blocks ahead) at no speed gain
 _CSV_BLOCK_BYTES = 2 << 20
@@ -51,13 +52,10 @@ def expand_paths(dataname: Any) -> list[str]:
     if isinstance(dataname, (list, tuple)):
         return [p for d in dataname for p in expand_paths(d)]
     path = os.fspath(dataname)
-    if os.path.isdir(path):
-        files = sorted(
-            os.path.join(root, f)
-            for root, _, names in os.walk(path)
-            for f in names
-            if f.endswith(DATA_SUFFIXES)
-        )
+    if storage.isdir(path):
+        files = sorted(storage.files_under(path, DATA_SUFFIXES))
+    elif storage.is_uri(path):
+        files = [path]
     elif any(ch in path for ch in "*?["):
         files = sorted(glob.glob(path, recursive=True))
     else:
@@ -65,7 +63,7 @@ def expand_paths(dataname: Any) -> list[str]:
     if not files:
         raise FileNotFoundError(f"no data files match {path!r}")
     for f in files:
-        if not os.path.isfile(f):
+        if not storage.isfile(f):
             raise FileNotFoundError(f"data file not found: {f}")
     return files
 

@@ -17,6 +17,7 @@ from typing import Any
 
 from ..errors import ChannelError, DataError, check_choice
 from ..symbols import symbol_aliases
+from . import storage
 from .batches import SkipReport, csv_header, expand_paths, is_csv, open_text
 from .binance_capture import capture_batches, is_capture
 from .binance_dumps import dump_batches, dump_kind, dump_line_offset
@@ -33,6 +34,11 @@ def detect_format(path: str) -> str:
     """The format of one file, or a ChannelError saying it cannot tell."""
     if path.endswith(".parquet"):
         return "native"
+    if storage.is_uri(path):
+        raise ChannelError(
+            f"{path}: over a URI only Parquet is read; convert it (backtrader-channels "
+            "convert) or give a local or mounted path"
+        )
     if is_capture(path):
         return "binance_ws"
     if is_csv(path):
@@ -76,16 +82,16 @@ def _nearest_native(header: list[str]) -> str | None:
 
 def is_partitioned(root: str) -> bool:
     """Whether ``root`` is a partitioned native directory (``channel=T/symbol=S/date=D/``)."""
-    return os.path.isdir(root) and any(n.startswith("channel=") for n in os.listdir(root))
+    return storage.isdir(root) and any(n.startswith("channel=") for n in storage.listdir(root))
 
 
 def partition_samples(root: str) -> list[str]:
     """One file per ``channel=/symbol=`` folder of a partitioned directory: its rows name their
     symbol in a column (folder names are the symbol made path-safe, not always reversible)."""
     return [
-        expand_paths(os.path.join(root, c, s))[0]
-        for c in sorted(os.listdir(root))
-        for s in sorted(os.listdir(os.path.join(root, c)))
+        expand_paths(storage.join(root, c, s))[0]
+        for c in sorted(storage.listdir(root))
+        for s in sorted(storage.listdir(storage.join(root, c)))
     ]
 
 
@@ -103,7 +109,7 @@ def partition_files(
     days = [d for d in partition_days(root, channel_type, symbol) or [] if _overlaps(d, window)]
     if not days:
         raise ChannelError(f"{root} has no {channel_type!r} data for {symbol!r} in {window}")
-    return [f for d in days for f in expand_paths(os.path.join(sym_dir, f"date={d}"))]
+    return [f for d in days for f in expand_paths(storage.join(sym_dir, f"date={d}"))]
 
 
 def partition_days(root: str, channel_type: str, symbol: str) -> list[str] | None:
@@ -112,7 +118,7 @@ def partition_days(root: str, channel_type: str, symbol: str) -> list[str] | Non
     sym_dir = _symbol_dir(root, channel_type, symbol)
     if sym_dir is None:
         return None
-    return sorted(n[5:] for n in os.listdir(sym_dir) if n.startswith("date="))
+    return sorted(n[5:] for n in storage.listdir(sym_dir) if n.startswith("date="))
 
 
 def day_window(day: str) -> tuple[int, int]:
@@ -131,10 +137,10 @@ def _overlaps(day: str, window: Window) -> bool:
 def _symbol_dir(root: str, channel_type: str, symbol: str) -> str | None:
     if not is_partitioned(root):
         return None
-    ch_dir = os.path.join(root, f"channel={channel_type}")
+    ch_dir = storage.join(root, f"channel={channel_type}")
     for alias in symbol_aliases(symbol):
-        sym_dir = os.path.join(ch_dir, f"symbol={safe_symbol(alias)}")
-        if os.path.isdir(sym_dir):
+        sym_dir = storage.join(ch_dir, f"symbol={safe_symbol(alias)}")
+        if storage.isdir(sym_dir):
             return sym_dir
     raise ChannelError(f"{root} has no {channel_type!r} data for {symbol!r}")
 
@@ -221,6 +227,8 @@ def _streams(
     """One batch stream per file, each read with its (given or detected) format, lazily."""
     for path in files:
         fmt = format or detect_format(path)
+        if storage.is_uri(path) and not path.endswith(".parquet"):
+            detect_format(path)  # says what a URI can hold
         if fmt == "tardis":
             yield path, 2, tardis_batches(path, channel_type, skip)
         elif fmt == "binance":
