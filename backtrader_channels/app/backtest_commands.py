@@ -41,13 +41,17 @@ def _data_channels(
     return [(c, s, path if partitioned else fs) for (c, s), fs in found.items()]
 
 
-def add_data(cerebro: Any, args: argparse.Namespace) -> None:
-    """Cash, commission and a channel for every channel found under each ``--data``."""
+def check_data(args: argparse.Namespace) -> None:
+    """Each ``--data`` exists (or is a glob, or a URI), before anything else is read."""
     from ..sources.storage import is_uri
 
     for path in args.data:
         if not os.path.exists(path) and not is_uri(path) and not any(c in path for c in "*?["):
             raise UsageError(f"--data {path}: no such file or directory")
+
+
+def add_data(cerebro: Any, args: argparse.Namespace) -> None:
+    """Cash, commission and a channel for every channel found under each ``--data``."""
     cerebro.broker.setcash(args.cash)
     if args.commission:
         cerebro.broker.setcommission(commission=args.commission)
@@ -74,6 +78,7 @@ def run_backtest_command(args: argparse.Namespace) -> int:
     from .recorder import RunRecorder
     from .report import format_report, run_report
 
+    check_data(args)
     strategy = load_strategy(args.strategy)
     params = parse_params(args.param, strategy)
     cerebro = Cerebro(stdstats=False, progress=args.progress)

@@ -60,8 +60,9 @@ def run_sweep_command(args: argparse.Namespace) -> int:
     """``backtrader-channels sweep STRATEGY --data ... --param ...``."""
     from ..cerebro import Cerebro
     from ..sweep import search, sweep, walk_forward
-    from .backtest_commands import add_data
+    from .backtest_commands import add_data, check_data
 
+    check_data(args)
     strategy = load_strategy(args.strategy)
     grid = parse_grid(args.param, strategy, search=args.search is not None)
     if args.jobs is not None and args.jobs < 1:

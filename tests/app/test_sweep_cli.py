@@ -91,7 +91,8 @@ def test_sweep_prints_a_ranked_table_and_writes_json(strategy_file, sample, tmp_
 
 
 def test_sweep_exits_1_and_names_a_failed_set(strategy_file, sample, capsys):
-    argv = ["sweep", strategy_file, "--data", sample.trades, "--param", "every=12,13", "--jobs", "1"]
+    argv = ["sweep", strategy_file, "--data", sample.trades, "--param", "every=12,13"]
+    argv += ["--jobs", "1"]
     assert main([*argv, "--retries", "0"]) == 1
     out = capsys.readouterr().out
     assert "failed: {'every': 13}: RuntimeError: 13 is unlucky" in out
@@ -104,7 +105,8 @@ def test_sweep_split_days_and_walk_forward(strategy_file, tmp_path, capsys):
     assert "ranked by pnl" in capsys.readouterr().out
     assert main([*base, "--walk-forward", "1", "--jobs", "2"]) == 0
     out = capsys.readouterr().out
-    assert out.count(" -> {'every': ") == 2 and "out of sample: pnl" in out
+    assert out.count(" -> {'every': ") == 2
+    assert "out of sample: pnl" in out
 
 
 def test_sweep_usage_errors_exit_2(strategy_file, sample):
@@ -119,4 +121,5 @@ def test_sweep_usage_errors_exit_2(strategy_file, sample):
         capture_output=True,
         text=True,
     )
-    assert both.returncode == 2 and "not allowed with argument" in both.stderr
+    assert both.returncode == 2
+    assert "not allowed with argument" in both.stderr

@@ -26,13 +26,15 @@ def test_a_parquet_file_by_uri_reads_as_by_path(sample):
     by_uri = _run(f"file://{sample.trades}")
     by_path = _run(sample.trades)
     by_uri.pop("events_by_channel"), by_path.pop("events_by_channel")
-    assert by_uri == by_path and by_uri["events"] == 9757
+    assert by_uri == by_path
+    assert by_uri["events"] == 9757
 
 
 def test_a_partitioned_directory_by_uri_splits_by_day(tmp_path):
     root = write_synthetic_days(str(tmp_path / "days"), 2, 1000)
     uri = f"file://{root}"
-    assert storage.isdir(uri) and not storage.isfile(uri)
+    assert storage.isdir(uri)
+    assert not storage.isfile(uri)
     assert sorted(storage.listdir(uri)) == ["channel=tick"]
 
     def split(dataname):
@@ -41,7 +43,8 @@ def test_a_partitioned_directory_by_uri_splits_by_day(tmp_path):
         return sweep(c, Every, {"every": [50, 100]}, split="day")
 
     by_uri, by_path = split(uri), split(root)
-    assert by_uri.days == by_path.days and len(by_uri.days) == 2
+    assert by_uri.days == by_path.days
+    assert len(by_uri.days) == 2
     assert [r.metrics for r in by_uri.runs] == [r.metrics for r in by_path.runs]
 
 

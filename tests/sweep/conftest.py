@@ -6,6 +6,8 @@ import subprocess
 
 import pytest
 
+LOOPBACK = ("127.0.0.1:", "[::1]:", "[::ffff:127.0.0.1]:")
+
 
 def listening() -> set[str]:
     """The local addresses of every listening TCP socket on this machine."""
@@ -29,7 +31,7 @@ def ray_cluster():
         cluster.add_node(num_cpus=1, node_ip_address="127.0.0.1")
         ray.init(address=cluster.address, log_to_driver=False)
         opened = listening() - before
-        beyond = sorted(a for a in opened if not a.startswith(("127.0.0.1:", "[::1]:", "[::ffff:127.0.0.1]:")))
+        beyond = sorted(a for a in opened if not a.startswith(LOOPBACK))
         assert not beyond, f"Ray listens beyond loopback: {beyond}"
         assert len(ray.nodes()) == 2
         yield cluster.address

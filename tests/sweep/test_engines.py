@@ -64,7 +64,8 @@ def test_a_task_that_always_fails_is_reported_with_its_label(engine):
     assert f.error.startswith("ValueError: item 3 never works (")
     assert "test_engines.py" in f.error  # where it failed
     err = SweepError(failures, results)
-    assert "1 of 5 runs failed" in str(err) and "{'n': 3}" in str(err)
+    assert "1 of 5 runs failed" in str(err)
+    assert "{'n': 3}" in str(err)
 
 
 def test_a_dying_worker_fails_its_task_not_the_sweep():
