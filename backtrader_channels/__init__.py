@@ -31,7 +31,8 @@ __version__ = "0.2.0"
 
 
 #: modules imported on first use: ``feeds``/``live``/``testing`` bring ccxt (about 0.9 s to
-#: import); ``report``, ``recorder`` and ``plot`` are the names they had before ``app/``.
+#: import); ``report``, ``recorder`` and ``plot`` are the names they had before ``app/``;
+#: ``sweep`` holds the parameter sweeps (grids, per-day splits, walk-forward, search).
 _LAZY = {
     "feeds": ".feeds",
     "live": ".live",
@@ -40,6 +41,7 @@ _LAZY = {
     "report": ".app.report",
     "recorder": ".app.recorder",
     "plot": ".app.plot",
+    "sweep": ".sweep",
 }
 
 

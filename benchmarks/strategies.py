@@ -146,3 +146,24 @@ class StockSmaBars(bt.Strategy):
     def next(self):
         if self.data.close[0] > self.sma[0]:
             self.above += 1
+
+
+class SmaFlipPeriod(bt.Strategy):
+    """(b) with the SMA's length as a parameter: what a sweep varies."""
+
+    params = (("period", 20),)
+
+    def start(self):
+        self.window = deque(maxlen=self.p.period)
+        self.total = 0.0
+        self.side = 0
+
+    def on_tick(self, tick):
+        price, window, n = tick.price, self.window, self.p.period
+        if len(window) == n:
+            self.total -= window[0]
+        window.append(price)
+        self.total += price
+        if len(window) < n:
+            return
+        flip(self, price, self.total / n)
