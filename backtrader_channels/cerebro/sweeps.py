@@ -12,6 +12,7 @@ from __future__ import annotations
 import itertools
 from typing import Any, NamedTuple
 
+from ..errors import ChannelError
 from ..parallel import SweepError, TaskEngine, make_engine, run_all
 
 Window = tuple[int | None, int | None]
@@ -69,6 +70,19 @@ def run_tasks(
     failures ``optretries`` times; results in task order (None for a task that failed every
     time) and the failures."""
     p = cerebro.p
+    for spec in cerebro._specs:
+        if not spec.recorded and not isinstance(spec.dataname, (list, tuple)):
+            raise ChannelError(
+                f"channel {spec.channel.key}: a sweep runs each parameter set on its own copy "
+                f"of the data, and a {type(spec.dataname).__name__} of events can be read only "
+                "once; give the data as a file, a list, a DataFrame or a Table"
+            )
+    if p.optengine == "ray" and not p.optreturn:
+        raise ChannelError(
+            "optreturn=False sends whole strategies back, and backtrader makes helper classes "
+            "for them while they run, which the driver does not have; use optreturn=True (the "
+            "default): params, analyzers and run_stats come back"
+        )
     own = engine is None
     if engine is None:
         engine = engine_of(cerebro)

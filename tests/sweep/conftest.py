@@ -38,3 +38,5 @@ def ray_cluster():
     finally:
         ray.shutdown()
         cluster.shutdown()
+    left = sorted(listening() - before)
+    assert not left, f"Ray still listens after shutdown: {left}"

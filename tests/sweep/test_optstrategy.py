@@ -8,7 +8,7 @@ import pytest
 import backtrader_channels as btch
 from backtrader_channels.parallel import SweepError
 
-from .strategies import Every, Flaky
+from .strategies import Every, Flaky, WholeEvery
 
 GRID = [90, 100, 150, 200, 250, 300, 400, 500]  # 8 parameter sets
 TIMING = ("seconds", "events_per_second")
@@ -93,3 +93,56 @@ def test_a_set_that_always_fails_is_reported_with_its_parameters(sample, engine,
 def test_unknown_optengine_is_refused():
     with pytest.raises(ValueError, match="optengine='spark': must be one of 'local', 'ray'"):
         btch.Cerebro(optengine="spark")
+
+
+def test_a_generator_of_events_is_refused_with_what_to_give(sample):
+    from backtrader_channels.sources import read_native
+
+    events = (ev for _, evs in read_native(sample.trades, "tick", "BTC/USDT") for ev in evs)
+    c = btch.Cerebro(maxcpus=1)
+    c.add_channel("tick", "BTC/USDT", dataname=events)
+    c.optstrategy(Every, every=[100, 200])
+    with pytest.raises(btch.ChannelError, match="a generator of events can be read only once"):
+        c.run(mode=btch.RunMode.TICK)
+
+
+def test_a_list_of_events_sweeps_like_the_file(sample):
+    from backtrader_channels.sources import read_native
+
+    events = [ev for _, evs in read_native(sample.trades, "tick", "BTC/USDT") for ev in evs]
+    c = btch.Cerebro(maxcpus=2)
+    c.add_channel("tick", "BTC/USDT", dataname=events)
+    c.optstrategy(Every, every=[100, 200])
+    results = c.run(mode=btch.RunMode.TICK)
+    assert [r[0].run_stats["orders"] for r in results] == [97, 48]
+
+
+def test_a_progress_bar_counts_the_runs(sample, capsys):
+    c = btch.Cerebro(maxcpus=1, progress=True)
+    c.add_channel("tick", "BTC/USDT", dataname=sample.trades)
+    c.optstrategy(Every, every=[100, 200, 300])
+    c.run(mode=btch.RunMode.TICK)
+    err = capsys.readouterr().err
+    assert "sweep" in err
+    assert "3/3" in err
+    assert "events" not in err  # the runs themselves show no bar of their own
+
+
+def test_whole_strategies_come_back_with_optreturn_false(sample):
+    """As backtrader's pool does (it needs strategy classes with unique names: backtrader
+    registers helper classes by name)."""
+    c = btch.Cerebro(maxcpus=2, optreturn=False)
+    c.add_channel("tick", "BTC/USDT", dataname=sample.trades)
+    c.optstrategy(WholeEvery, every=[100, 200])
+    results = c.run(mode=btch.RunMode.TICK)
+    assert [type(r[0]) for r in results] == [WholeEvery, WholeEvery]  # the caller's own class
+    assert [r[0].n for r in results] == [9757, 9757]
+    assert [r[0].run_stats["orders"] for r in results] == [97, 48]
+
+
+def test_ray_refuses_optreturn_false_and_says_why(sample, ray_cluster):
+    c = btch.Cerebro(optengine="ray", optreturn=False)
+    c.add_channel("tick", "BTC/USDT", dataname=sample.trades)
+    c.optstrategy(Every, every=[100, 200])
+    with pytest.raises(btch.ChannelError, match=r"optreturn=False.*use optreturn=True"):
+        c.run(mode=btch.RunMode.TICK)
