@@ -103,9 +103,15 @@ def run_tasks(
 
 def _label(task: SweepTask) -> dict[str, Any]:
     label: dict[str, Any] = combo_label(task.combo)
-    if task.window is not None:
-        label["window"] = task.window
+    if task.window is not None:  # as ISO times (UTC): what a person reads in a failure
+        label["window"] = tuple(None if ns is None else _iso(ns) for ns in task.window)
     return label
+
+
+def _iso(ns: int) -> str:
+    import datetime as dt
+
+    return dt.datetime.fromtimestamp(ns / 1e9, tz=dt.timezone.utc).isoformat()
 
 
 def optimise(cerebro: Any) -> list[list[Any]]:

@@ -83,3 +83,17 @@ def test_bad_arguments_name_the_choices(days_dir):
     c.addstrategy(Phased)
     with pytest.raises(ChannelError, match="must have none"):
         sweep(c, Phased, {"every": [100]})
+
+
+def test_a_failing_day_names_its_day(days_dir):
+    from .strategies import Flaky
+
+    c = _cerebro(days_dir, maxcpus=1, optretries=0)
+    result = sweep(c, Flaky, {"every": [100, 200], "always": 200}, split="day", on_failure="report")
+    ok, bad = result.runs
+    assert ok.error is None
+    assert len(ok.parts) == 3
+    assert bad.error.startswith("RuntimeError: always fails with every=200")
+    assert "on ('2023-11-14T00:00:00+00:00', '2023-11-15T00:00:00+00:00') (+2 more)" in bad.error
+    assert bad.parts == []
+    assert bad.metrics == {}
