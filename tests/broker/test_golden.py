@@ -1,0 +1,114 @@
+"""Golden runs on the bundled sample: orders, fills, notifications and final value pinned.
+
+The fill models may be restructured and extended, but with the settings of these runs the
+results must not move: every figure here was measured before that work began (#13)."""
+
+from __future__ import annotations
+
+import hashlib
+
+import backtrader as bt
+import pytest
+
+import backtrader_channels as btch
+
+
+class Mixed(bt.Strategy):
+    """Market, resting and marketable limit, stop and stop-limit orders, cancels and expiries."""
+
+    def start(self):
+        self.n = 0
+        self.seen = []
+        self.resting = []
+        self.ids = {}  # order refs count across runs: number the orders of this run
+
+    def notify_order(self, order):
+        ex = order.executed
+        self.seen.append(
+            f"{self.ids.setdefault(order.ref, len(self.ids))}:{order.getstatusname()}:{ex.size:.6f}:{ex.price:.2f}:"
+            f"{ex.comm:.8f}"
+        )
+
+    def on_tick(self, tick):
+        self.n += 1
+        n, price = self.n, tick.price
+        book = self.channels.get(("orderbook", "BTC/USDT"))
+        bid = book.best_bid_price if book is not None else None
+        ask = book.best_ask_price if book is not None else None
+        bid = price - 0.5 if bid is None else bid
+        ask = price + 0.5 if ask is None else ask
+        if n % 150 == 0:
+            self.close() if self.position else self.buy(size=0.01)
+        if n % 400 == 0:
+            self.resting.append(self.buy(size=0.02, price=bid, exectype=bt.Order.Limit))
+        if n % 400 == 200:
+            self.resting.append(self.sell(size=0.02, price=ask, exectype=bt.Order.Limit))
+        if n % 500 == 0:
+            self.sell(size=0.01, price=bid + 5, exectype=bt.Order.Limit)  # marketable
+        if n % 700 == 0:
+            self.sell(size=0.01, price=price - 1.0, exectype=bt.Order.Stop)
+        if n % 900 == 0:
+            self.buy(size=0.01, price=price + 1.0, plimit=price + 1.5, exectype=bt.Order.StopLimit)
+        if n % 1100 == 0:
+            self.buy(
+                size=0.01,
+                price=bid - 20,
+                exectype=bt.Order.Limit,
+                valid=btch.ns_to_num(tick.timestamp) + 2e-6,
+            )
+        if n % 250 == 0 and self.resting:
+            self.cancel(self.resting.pop(0))
+
+
+def _run(sample, book=True, **broker):
+    cerebro = btch.Cerebro(stdstats=False)
+    cerebro.setbroker(btch.TickBroker(**broker))
+    cerebro.broker.setcash(100_000)
+    cerebro.broker.setcommission(commission=0.0004)
+    cerebro.add_channel("tick", "BTC/USDT", dataname=sample.trades)
+    if book:
+        cerebro.add_channel("orderbook", "BTC/USDT", dataname=sample.orderbook)
+    cerebro.addstrategy(Mixed)
+    cerebro.addanalyzer(bt.analyzers.TradeAnalyzer, _name="ta")
+    strat = cerebro.run(mode=btch.RunMode.TICK)[0]
+    digest = hashlib.sha256("\n".join(strat.seen).encode()).hexdigest()[:16]
+    ta = strat.analyzers.ta.get_analysis()
+    return {
+        "orders": cerebro.last_run["orders"],
+        "fills": cerebro.last_run["fills"],
+        "notifications": len(strat.seen),
+        "digest": digest,
+        "final_value": round(cerebro.broker.getvalue(), 6),
+        "trades_closed": ta.get("total", {}).get("closed", 0),
+    }
+
+
+def _golden(orders, fills, notifications, digest, final_value, trades_closed):
+    return locals()
+
+
+GOLDEN = {
+    "book": ({}, True, _golden(163, 137, 478, "69b7148ce7894987", 99941.188396, 55)),
+    "trade_only": ({}, False, _golden(163, 142, 480, "d60e58af597cfb68", 99941.979816, 60)),
+    "market_at_trades": (
+        {"market_fill": "trade"},
+        True,
+        _golden(163, 138, 479, "a77c52ec2eaed4ce", 99940.284752, 55),
+    ),
+    "touch_partial": (
+        {"limit_fill": "touch", "partial_fills": True},
+        True,
+        _golden(163, 1433, 1774, "69c5050473f55544", 86419.039032, 63),
+    ),
+    "latency_50ms": (
+        {"latency_ns": 50_000_000},
+        True,
+        _golden(163, 136, 477, "6f36da3b08ae07e2", 99937.668108, 50),
+    ),
+}
+
+
+@pytest.mark.parametrize("name", list(GOLDEN))
+def test_golden_run(sample, name):
+    broker, book, expected = GOLDEN[name]
+    assert _run(sample, book, **broker) == expected
