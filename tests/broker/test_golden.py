@@ -23,10 +23,9 @@ class Mixed(bt.Strategy):
         self.ids = {}  # order refs count across runs: number the orders of this run
 
     def notify_order(self, order):
-        ex = order.executed
+        ex, ref = order.executed, self.ids.setdefault(order.ref, len(self.ids))
         self.seen.append(
-            f"{self.ids.setdefault(order.ref, len(self.ids))}:{order.getstatusname()}:{ex.size:.6f}:{ex.price:.2f}:"
-            f"{ex.comm:.8f}"
+            f"{ref}:{order.getstatusname()}:{ex.size:.6f}:{ex.price:.2f}:{ex.comm:.8f}"
         )
 
     def on_tick(self, tick):
