@@ -12,8 +12,17 @@ from __future__ import annotations
 from typing import Any
 
 
-def execute_fill(broker: Any, order: Any, size: float, price: float, dtnum: float) -> None:
-    """Fill ``size`` (unsigned) of ``order`` at ``price``; ``dtnum`` is the fill time (bt days)."""
+def execute_fill(
+    broker: Any,
+    order: Any,
+    size: float,
+    price: float,
+    dtnum: float,
+    fees: Any = None,
+    maker: bool = False,
+) -> None:
+    """Fill ``size`` (unsigned) of ``order`` at ``price``; ``dtnum`` is the fill time (bt days).
+    ``fees`` (a ``FeeModel``) replaces the ``CommissionInfo``'s commission, by ``maker``."""
     if not order.isbuy():
         size = -size
     data = order.data
@@ -34,7 +43,11 @@ def execute_fill(broker: Any, order: Any, size: float, price: float, dtnum: floa
         if closedvalue > 0:  # long position closed
             closecash /= comminfo.get_leverage()
         cash += closecash + pnl * comminfo.stocklike
-        closedcomm = comminfo.getcommission(closed, price)
+        closedcomm = (
+            comminfo.getcommission(closed, price)
+            if fees is None
+            else fees.commission(closed, price, maker)
+        )
         cash -= closedcomm
         cash += comminfo.cashadjust(-closed, position.adjbase, price)
         broker.cash = cash
@@ -51,7 +64,11 @@ def execute_fill(broker: Any, order: Any, size: float, price: float, dtnum: floa
         if openedvalue > 0:  # long position opened
             opencash /= comminfo.get_leverage()
         cash -= opencash
-        openedcomm = comminfo.getcommission(opened, price)
+        openedcomm = (
+            comminfo.getcommission(opened, price)
+            if fees is None
+            else fees.commission(opened, price, maker)
+        )
         cash -= openedcomm
         if cash < 0.0:  # not enough cash: nothing opens
             opened = 0

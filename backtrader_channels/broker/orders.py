@@ -101,6 +101,8 @@ def new_order(
     o.created_ns = now_ns
     o.active_ns = now_ns
     o.rested = False  # a limit order that has been checked once and left resting
+    o.queue_ahead = None  # with a queue model: the size ahead of it at its price
+    o.queue_shown = 0.0  # the size shown at its price when last looked at
     return o
 
 

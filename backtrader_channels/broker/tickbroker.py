@@ -29,15 +29,11 @@ import backtrader as bt
 from ..errors import check_choice
 from ..events import ns_to_num
 from .execution import execute_fill
+from .matching import Matcher
+from .models import QUEUE_MODELS, FeeModel, QueueModel
 from .orders import TickBuyOrder, TickSellOrder, new_order
 
-_Market, _Close, _Limit, _Stop, _StopLimit = (
-    bt.Order.Market,
-    bt.Order.Close,
-    bt.Order.Limit,
-    bt.Order.Stop,
-    bt.Order.StopLimit,
-)
+_Limit = bt.Order.Limit
 
 
 #: where market orders fill: the opposite best of the book/quote, else the next trade (auto)
@@ -46,6 +42,9 @@ MARKET_FILLS: tuple[MarketFill, ...] = get_args(MarketFill)
 #: when a resting limit fills on a trade: through it only, or also at it
 LimitFill = Literal["through", "touch"]
 LIMIT_FILLS: tuple[LimitFill, ...] = get_args(LimitFill)
+#: how much of the book a taker order may take: the best level, or level after level
+MarketDepth = Literal["top", "walk"]
+MARKET_DEPTHS: tuple[MarketDepth, ...] = get_args(MarketDepth)
 
 
 class TickBroker(bt.brokers.BackBroker):
@@ -73,6 +72,16 @@ class TickBroker(bt.brokers.BackBroker):
         A book or quote older than the symbol's latest trade by more than this, or contradicted
         by a later trade printed outside it, is stale: orders do not fill at it but on the next
         trade (counted in ``stale_book_fills``; ``market_fill="book"`` waits for a fresh book).
+    market_depth : {"top", "walk"}, default "top"
+        A taker order (market, stop, marketable limit) on an order book fills at the best
+        level (``"top"``), or takes level after level up to its size, and up to its limit
+        (``"walk"``); what it paid beyond the best is added up in ``broker.slippage``.
+    queue : {None, "risk_averse", "prob"} or QueueModel, default None
+        Queue position for resting limit orders on an order book
+        (:mod:`~backtrader_channels.broker.models`); None: the touch/through rules alone.
+    fees : FeeModel or None, default None
+        Commission per fill by liquidity side, e.g. ``MakerTaker(maker=0.0002, taker=0.0005)``;
+        None: the ``CommissionInfo`` (``setcommission``), as backtrader charges it.
     **kwargs
         Every ``BackBroker`` parameter (``cash``, ``commission``, ...).
     """
@@ -85,6 +94,9 @@ class TickBroker(bt.brokers.BackBroker):
         ("keep_orders", False),  # keep every order in broker.orders (memory grows)
         ("tick_checksubmit", False),  # pre-check cash at submission (else at execution: Margin)
         ("max_book_age_ns", 1_000_000_000),  # a book older than the latest trade by more: stale
+        ("market_depth", "top"),  # top | walk
+        ("queue", None),  # None | "risk_averse" | "prob" | a QueueModel
+        ("fees", None),  # None (CommissionInfo) | a FeeModel
     )
 
     #: True while a tick-mode run drives this broker; otherwise it is a plain BackBroker
@@ -94,6 +106,22 @@ class TickBroker(bt.brokers.BackBroker):
         super().init()
         check_choice("market_fill", self.p.market_fill, MARKET_FILLS)
         check_choice("limit_fill", self.p.limit_fill, LIMIT_FILLS)
+        check_choice("market_depth", self.p.market_depth, MARKET_DEPTHS)
+        queue = self.p.queue
+        if isinstance(queue, str):
+            queue = QUEUE_MODELS[check_choice("queue", queue, (None, *QUEUE_MODELS))]()
+        elif queue is not None and not hasattr(queue, "on_decrease"):
+            raise ValueError(
+                f"queue={queue!r}: must be None, 'risk_averse', 'prob' or a QueueModel"
+            )
+        #: the queue model of resting limit orders on book data (None: touch/through rules)
+        self.queue_model: QueueModel | None = queue
+        fees = self.p.fees
+        if fees is not None and not hasattr(fees, "commission"):
+            raise ValueError(f"fees={fees!r}: must be None or a FeeModel (e.g. MakerTaker)")
+        self._fees: FeeModel | None = fees
+        #: what taker orders paid beyond the best level when walking the book (quote currency)
+        self.slippage = 0.0
         self._by_data: dict[Any, list[Any]] = {}
         self._new: list[Any] = []
         self._quote_src: dict[Any, Any] = {}
@@ -110,6 +138,7 @@ class TickBroker(bt.brokers.BackBroker):
         self.clock: Any = None
         self.fills = 0
         self.orders_submitted = 0
+        self._matcher = Matcher(self)
 
     # ---- wiring (engine) ----------------------------------------------------------------------
     def pending_list(self, data: Any) -> list[Any]:
@@ -313,6 +342,7 @@ class TickBroker(bt.brokers.BackBroker):
     def start(self) -> None:
         super().start()
         self.fills = self.orders_submitted = self.stale_book_fills = 0  # per run
+        self.slippage = 0.0
         if self.tick_mode:
             self._bar_filler = self.p.filler
             self.p.filler = self._tick_filler
@@ -341,7 +371,7 @@ class TickBroker(bt.brokers.BackBroker):
                 pos.adjbase = close
 
     # ---- matching (engine) ------------------------------------------------------------------
-    def _fill(self, order: Any, size: float, price: float, now: int) -> None:
+    def _fill(self, order: Any, size: float, price: float, now: int, maker: bool = False) -> None:
         data = order.data
         dtnum = ns_to_num(now)
         slots = self._slots.get(data)
@@ -358,8 +388,8 @@ class TickBroker(bt.brokers.BackBroker):
         if close_arr[close_i] != close_arr[close_i]:  # no trade seen yet: mark at the fill
             close_arr[close_i] = price
         if data._compensate is None:
-            execute_fill(self, order, size, price, dtnum)
-        else:  # rare: let backtrader handle compensating datas
+            execute_fill(self, order, size, price, dtnum, self._fees, maker)
+        else:  # rare: let backtrader handle compensating datas (fees as CommissionInfo's)
             self._fill_size = size
             self._execute(order, ago=0, price=price, dtcoc=dtnum)
         self.fills += 1
@@ -393,77 +423,8 @@ class TickBroker(bt.brokers.BackBroker):
 
     def on_trade(self, pending: list[Any], ev: Any) -> None:
         """Match ``pending`` (orders of the trade's symbol) against trade ``ev``."""
-        self._match(pending, ev.timestamp, ev.price, ev.volume)
+        self._matcher.match(pending, ev.timestamp, ev.price, ev.volume)
 
     def on_book(self, pending: list[Any], ts: int) -> None:
         """Match ``pending`` against the book or quote of their symbol after an update."""
-        self._match(pending, ts, None, 0.0)
-
-    def _match(  # noqa: C901 - the fill rules, split by order type with the fill models (#13)
-        self, pending: list[Any], now: int, trade_px: Any, trade_sz: float
-    ) -> None:
-        partial = self.p.partial_fills
-        book_mode = self.p.market_fill != "trade"
-        touch = self.p.limit_fill == "touch"
-        bid = ask = None
-        bid_sz = ask_sz = 0.0
-        looked = False
-        for order in list(pending):
-            if now < order.active_ns or order.status > 3:  # not yet active, or done (OCO)
-                continue
-            if order.valid is not None and ns_to_num(now) > order.valid:
-                pending.remove(order)
-                order.status = order.Expired
-                self.notify(order)
-                self._ococheck(order)
-                continue
-            if not looked:
-                bid, ask, bid_sz, ask_sz = self._book_prices(order.data)
-                looked = True
-            buy = order.ordtype == 0
-            remaining = abs(order.executed.remsize)
-            exectype = order.exectype
-            # opposite best price and size
-            opp, opp_sz = (ask, ask_sz) if buy else (bid, bid_sz)
-            use_book = book_mode and opp is not None
-            if exectype in (_Stop, _StopLimit) and not order.triggered:
-                ref = opp if trade_px is None else trade_px
-                stop = order.created.price
-                if ref is None or (ref < stop if buy else ref > stop):
-                    continue
-                order.triggered = True
-            px = size = None
-            if exectype in (_Market, _Close, _Stop):
-                if use_book:
-                    px, size = opp, (min(remaining, opp_sz) if partial else remaining)
-                elif trade_px is not None and self.p.market_fill != "book":
-                    px, size = trade_px, (min(remaining, trade_sz) if partial else remaining)
-                    self.stale_book_fills += self.book_stale
-            else:  # Limit, or a triggered StopLimit
-                limit = order.created.pricelimit if exectype == _StopLimit else order.created.price
-                if not order.rested:  # marketable when it arrived: a taker fill
-                    if use_book:
-                        if opp <= limit if buy else opp >= limit:
-                            px, size = opp, (min(remaining, opp_sz) if partial else remaining)
-                        else:
-                            order.rested = True
-                    elif trade_px is not None:
-                        if trade_px <= limit if buy else trade_px >= limit:
-                            px = trade_px
-                            size = min(remaining, trade_sz) if partial else remaining
-                            self.stale_book_fills += self.book_stale
-                        else:
-                            order.rested = True
-                elif trade_px is not None:  # resting: filled at the limit when crossed
-                    crossed = (trade_px < limit if buy else trade_px > limit) or (
-                        touch and trade_px == limit
-                    )
-                    if crossed:
-                        px, size = limit, (min(remaining, trade_sz) if partial else remaining)
-                elif use_book and (opp <= limit if buy else opp >= limit):
-                    px, size = limit, (min(remaining, opp_sz) if partial else remaining)
-            if px is None or not size:
-                continue
-            self._fill(order, size, px, now)
-            if not order.alive():
-                pending.remove(order)
+        self._matcher.match(pending, ts, None, 0.0)
