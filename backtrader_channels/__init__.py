@@ -6,7 +6,7 @@
 """
 
 from . import datasets
-from .broker import TickBroker
+from .broker import MakerTaker, ProbQueue, RiskAverseQueue, TickBroker
 from .cerebro import Cerebro, RunMode
 from .channels import Channel, OrderBookChannel, QuoteChannel, TickChannel
 from .engine.queue import BacktestEventQueue
@@ -71,11 +71,14 @@ __all__ = [
     "Level",
     "LiveDataValidator",
     "LiveEventQueue",
+    "MakerTaker",
     "OrderBookChannel",
     "OrderBookEvent",
     "PartialBar",
+    "ProbQueue",
     "QuoteChannel",
     "QuoteEvent",
+    "RiskAverseQueue",
     "RunMode",
     "TickBroker",
     "TickChannel",

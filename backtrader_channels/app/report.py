@@ -36,6 +36,7 @@ def run_report(cerebro: Any, strategy: Any) -> dict[str, Any]:
         "orders": run.get("orders", 0),
         "fills": run.get("fills", 0),
         "fills_at_trades_book_stale": run.get("stale_book_fills", 0),
+        "slippage_beyond_best": round(run.get("slippage", 0.0), 8),
         "starting_value": start,
         "final_value": value,
         "pnl": value - start,

@@ -166,6 +166,8 @@ class Matcher:
             self.broker.slippage += (px - best if buy else best - px) * size
             self.fill(order, size, px, False)
             remaining = abs(order.executed.remsize)
+        if limit is not None and order.alive():
+            order.rested = True  # what the book could not give at or inside the limit rests
 
     def fill(self, order: Any, size: float, price: float, maker: bool) -> None:
         if size:

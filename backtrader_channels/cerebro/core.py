@@ -545,6 +545,8 @@ class Cerebro(bt.Cerebro):
             "fills": broker.fills,
             #: fills made at a trade price because the symbol's book or quote was stale
             "stale_book_fills": broker.stale_book_fills,
+            #: what taker orders paid beyond the best level (market_depth="walk"), quote ccy
+            "slippage": broker.slippage,
             "final_value": broker.getvalue(),
             "pnl": broker.getvalue() - broker.startingcash,
             "skipped": skip.as_dict(),
