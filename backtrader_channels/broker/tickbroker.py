@@ -29,6 +29,7 @@ import backtrader as bt
 from ..errors import check_choice
 from ..events import ns_to_num
 from .execution import execute_fill
+from .latency import DelayedNotifications, check_latency, feed_latency
 from .matching import Matcher
 from .models import QUEUE_MODELS, FeeModel, QueueModel
 from .orders import TickBuyOrder, TickSellOrder, new_order
@@ -62,8 +63,13 @@ class TickBroker(bt.brokers.BackBroker):
         at its price.
     partial_fills : bool, default False
         Limit each fill to the size shown at the best level (or the trade's size).
-    latency_ns : int, default 0
-        An order becomes active at the first event at or after ``created + latency_ns``.
+    latency_ns : int or "feed", default 0
+        Entry latency: an order becomes active at the first event at or after
+        ``created + latency_ns``; ``"feed"``: the data's own latency at submission
+        (``recv_timestamp - timestamp`` of the latest event, :mod:`.latency`).
+    response_latency_ns : int or "feed", default 0
+        Response latency: the strategy hears of each ack, fill, cancel or rejection (its
+        ``notify_order``) at the first event at or after the broker sent it plus this.
     keep_orders : bool, default False
         Keep every order in ``broker.orders`` (memory grows with the number of orders).
     tick_checksubmit : bool, default False
@@ -90,7 +96,8 @@ class TickBroker(bt.brokers.BackBroker):
         ("market_fill", "auto"),  # auto | book | trade
         ("limit_fill", "through"),  # through | touch
         ("partial_fills", False),
-        ("latency_ns", 0),
+        ("latency_ns", 0),  # entry latency: int ns or "feed"
+        ("response_latency_ns", 0),  # notification latency: int ns or "feed"
         ("keep_orders", False),  # keep every order in broker.orders (memory grows)
         ("tick_checksubmit", False),  # pre-check cash at submission (else at execution: Margin)
         ("max_book_age_ns", 1_000_000_000),  # a book older than the latest trade by more: stale
@@ -107,6 +114,9 @@ class TickBroker(bt.brokers.BackBroker):
         check_choice("market_fill", self.p.market_fill, MARKET_FILLS)
         check_choice("limit_fill", self.p.limit_fill, LIMIT_FILLS)
         check_choice("market_depth", self.p.market_depth, MARKET_DEPTHS)
+        check_latency("latency_ns", self.p.latency_ns)
+        if check_latency("response_latency_ns", self.p.response_latency_ns) != 0:
+            self.notifs = DelayedNotifications(self)
         queue = self.p.queue
         if isinstance(queue, str):
             queue = QUEUE_MODELS[check_choice("queue", queue, (None, *QUEUE_MODELS))]()
@@ -249,7 +259,10 @@ class TickBroker(bt.brokers.BackBroker):
             return order
         order.status = order.Accepted
         notifs.append(order.clone())
-        order.active_ns = order.created_ns + self.p.latency_ns
+        latency = self.p.latency_ns
+        if latency == "feed":
+            latency = feed_latency(self.clock)
+        order.active_ns = order.created_ns + latency
         self._new.append(order)
         self.orders_submitted += 1
         if self.p.keep_orders:
@@ -263,12 +276,11 @@ class TickBroker(bt.brokers.BackBroker):
         without a book) rests from the start, so it can only fill at its limit.
         """
         by_data = self._by_data
-        latency = self.p.latency_ns
         for order in self._new:
             if not order.alive():
                 continue
             data = order.data
-            if order.exectype == _Limit and not latency:
+            if order.exectype == _Limit and order.active_ns == order.created_ns:
                 order.rested = not self._marketable(order)
             lst = by_data.get(data)
             if lst is None:

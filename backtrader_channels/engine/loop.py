@@ -272,6 +272,6 @@ class TickLoop:
                 break
         self.last_ts = ts
         if notifs:
-            deliver()
+            deliver(True)  # the data has ended: what is still on its way arrives now
         if self.first_ts is not None:
             sample(ts)

@@ -75,10 +75,18 @@ class Notifier:
         self.default = strats[0]
         self.keep_orders = keep_orders
         self.single = len(strats) == 1
+        #: notifications held for a response latency (``broker.latency.DelayedNotifications``)
+        self.delayed = hasattr(self.notifs, "due")
 
-    def deliver(self) -> None:
-        """Deliver every pending notification (orders first, then trades, per strategy)."""
+    def deliver(self, final: bool = False) -> None:
+        """Deliver every pending notification (orders first, then trades, per strategy); with
+        a response latency, those due (all of them when ``final``: the data has ended)."""
         notifs = self.notifs
+        if self.delayed:
+            due = notifs.due(final)
+            if due:
+                self._route(due)
+            return
         if self.single:  # one strategy: no grouping needed
             orders = list(notifs)
             notifs.clear()
@@ -89,9 +97,14 @@ class Notifier:
                     _update_trades(strat, order, trades)
             self._notify(strat, orders, trades)
             return
+        orders = list(notifs)
+        notifs.clear()
+        self._route(orders)
+
+    def _route(self, orders: list[Any]) -> None:
+        """Deliver ``orders`` to their strategies, with the trades they open or close."""
         batches: dict[Any, tuple[list[Any], list[Any]]] = {}
-        while notifs:
-            order = notifs.popleft()
+        for order in orders:
             strat = order.owner
             if strat is None:  # (a Strategy's truth value is a line operation: avoid it)
                 strat = self.default
