@@ -102,8 +102,7 @@ def test_no_notification_before_the_response_latency(gaps, when, latency):
 
     s = run({n: order for n in when}, ticks, response_latency_ns=latency)
     last = ticks[-1].timestamp
-    for _, status, _, _, heard in s.log:
-        assert heard <= last
+    assert all(entry[-1] <= last for entry in s.log)
     acks = [heard for _, status, _, _, heard in s.log if status == "Accepted"]
     for heard, placed in zip(acks, sorted(v for v in sent.values())):
         assert heard >= min(placed + latency, last)
