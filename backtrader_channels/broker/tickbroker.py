@@ -74,10 +74,11 @@ class TickBroker(bt.brokers.BackBroker):
         Keep every order in ``broker.orders`` (memory grows with the number of orders).
     tick_checksubmit : bool, default False
         Check cash when an order is submitted (else at execution, as ``Margin``).
-    max_book_age_ns : int, default 1_000_000_000
+    max_book_age_ns : int or None, default 1_000_000_000
         A book or quote older than the symbol's latest trade by more than this, or contradicted
         by a later trade printed outside it, is stale: orders do not fill at it but on the next
         trade (counted in ``stale_book_fills``; ``market_fill="book"`` waits for a fresh book).
+        None: the book is always trusted (as hftbacktest does).
     market_depth : {"top", "walk"}, default "top"
         A taker order (market, stop, marketable limit) on an order book fills at the best
         level (``"top"``), or takes level after level up to its size, and up to its limit
@@ -132,6 +133,7 @@ class TickBroker(bt.brokers.BackBroker):
         self._fees: FeeModel | None = fees
         #: what taker orders paid beyond the best level when walking the book (quote currency)
         self.slippage = 0.0
+        self._age_ok = self.p.max_book_age_ns is not None  # None: a book is never stale
         self._by_data: dict[Any, list[Any]] = {}
         self._new: list[Any] = []
         self._quote_src: dict[Any, Any] = {}
@@ -418,7 +420,7 @@ class TickBroker(bt.brokers.BackBroker):
         bid, ask = src.best_bid, src.best_ask
         tick = self._tick_src.get(data)
         trade, book = (tick.latest, src.latest) if tick is not None else (None, None)
-        if trade is not None and book is not None and trade[0] > book[0]:
+        if trade is not None and book is not None and trade[0] > book[0] and self._age_ok:
             if (
                 trade[0] - book[0] > self.p.max_book_age_ns
                 or (bid is not None and trade[1] < bid.price)

@@ -170,3 +170,16 @@ def test_unknown_model_options_name_the_allowed_ones(kwargs, message):
         btch.TickBroker(**kwargs)
     with pytest.raises(ValueError, match="power=0"):
         ProbQueue(0)
+
+
+def test_a_book_that_is_never_stale_with_max_book_age_none():
+    """A trade at 95 contradicts the book (bid 99): by default the market order fills at the
+    next trade; with ``max_book_age_ns=None`` (hftbacktest's assumption) at the book's bid."""
+    events = [SNAP, T(2, 95.0), T(3, 94.0)]
+    actions = {2: lambda s: s.sell(size=1.0)}
+    c, s = run(actions, events)
+    assert completed(s) == [(3, 94.0, -1.0)]
+    assert c.last_run["stale_book_fills"] == 1
+    c, s = run(actions, events, max_book_age_ns=None)
+    assert completed(s) == [(3, 99.0, -1.0)]
+    assert c.last_run["stale_book_fills"] == 0
