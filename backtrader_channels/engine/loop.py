@@ -133,6 +133,7 @@ class TickLoop:
         broker.mark_to_market()
         cash, value = broker.getcash(), broker.getvalue()
         fundvalue, fundshares = broker.fundvalue, broker.fundshares
+        self._last_sample = (ts, cash, value)
         dtnum = ns_to_num(ts)
         first = not self._started_analyzers
         self._started_analyzers = True
@@ -155,6 +156,15 @@ class TickLoop:
                         if len(lst) > 1:
                             del lst[:-1]
         return (ts // self.sample_ns + 1) * self.sample_ns
+
+    def _sampled_as_now(self, ts: int) -> bool:
+        """Whether the latest sample was taken at ``ts`` with today's cash and value: sampling
+        again would give analyzers one more step of the same state (one bar too many)."""
+        last = getattr(self, "_last_sample", None)
+        if last is None or last[0] != ts:
+            return False
+        self.broker.mark_to_market()
+        return last[1:] == (self.broker.getcash(), self.broker.getvalue())
 
     def dispatch_pushed(self, ev: Any) -> None:
         """A pushed event (timer, user event): strategies see it in ``on_event``."""
@@ -273,5 +283,5 @@ class TickLoop:
         self.last_ts = ts
         if notifs:
             deliver(True)  # the data has ended: what is still on its way arrives now
-        if self.first_ts is not None:
-            sample(ts)
+        if self.first_ts is not None and not self._sampled_as_now(ts):
+            sample(ts)  # the state at the end, unless the last sample already saw it
