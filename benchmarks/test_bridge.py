@@ -44,3 +44,29 @@ def test_sma_stock_backtrader(benchmark, stock_ticks):
     )
     assert cerebro is not None
     report(benchmark, len(stock_ticks))
+
+
+_INC: dict[str, float] = {}
+
+
+@pytest.fixture(scope="module")
+def tick_events(ticks_path):
+    """The ticks as an in-memory list of events: an iterable source, so bridges run the
+    incremental path (what live data runs) instead of the precomputed one."""
+    from backtrader_channels.sources import read_native
+
+    return [ev for _, evs in read_native(ticks_path, "tick", "BTC/USDT") for ev in evs]
+
+
+@pytest.mark.benchmark(group="bridge-sma-incremental")
+@pytest.mark.parametrize(
+    "strategy", [RawSmaTicks, BridgeSmaTicks], ids=["raw_on_tick", "bridge_on_tick"]
+)
+def test_sma_incremental(benchmark, tick_events, strategy):
+    strat = benchmark.pedantic(tick_run, args=(tick_events, strategy), rounds=3, iterations=1)
+    name = strategy.__name__
+    _INC[name] = benchmark.stats.stats.median
+    info = {"above": strat.above}
+    if name != "RawSmaTicks" and "RawSmaTicks" in _INC:
+        info["vs_raw"] = round(_INC[name] / _INC["RawSmaTicks"], 2)
+    report(benchmark, N_TICKS, **info)

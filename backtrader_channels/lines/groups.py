@@ -31,6 +31,7 @@ from backtrader.lineiterator import LineIterator
 from ..errors import ChannelError
 from .bridge import ChannelBridge
 from .exact_mean import average_once
+from .kernels import bridge_step, step_for
 
 _IND = LineIterator.IndType
 
@@ -98,6 +99,7 @@ class BridgeGroup:
         self.minperiod = 1
         self.precomputed = False
         self._visible: tuple[Any, ...] = ()
+        self._steps: list[Callable[[], None]] | None = None  # the incremental path's steps
 
     def buffers(self, children: bool = False) -> list[Any]:
         """The line buffers of the group's bridges and indicators, each once; with
@@ -138,10 +140,25 @@ class BridgeGroup:
 
     def advance_incremental(self, _ev: Any = None) -> None:
         """One more value: append each bridge's current value, then run the indicators."""
-        for bridge in self.bridges:
-            bridge.value_line.forward(bridge.read())
+        steps = self._steps
+        if steps is None:
+            steps = self._steps = self.incremental_steps()
+        for step in steps:
+            step()
+
+    def incremental_steps(self) -> list[Callable[[], None]]:
+        """The steps of one event: append each bridge's current value, then each indicator's
+        step: a direct one (:mod:`.kernels`) when its input is a bridge of the group and it is
+        one the kernels cover, else backtrader's ``_next``."""
+        steps: list[Callable[[], None]] = [bridge_step(b) for b in self.bridges]
         for it in self.iterators:
-            it._next()
+            step = None
+            for bridge in self.bridges:
+                step = step_for(it, bridge.value_line)
+                if step is not None:
+                    break
+            steps.append(step if step is not None else it._next)
+        return steps
 
     def ready(self) -> bool:
         """Whether the group has reached its minimum period."""
@@ -195,6 +212,15 @@ def advancer(groups: list[BridgeGroup]) -> Callable[[Any], None] | None:
     if len(groups) == 1:
         g = groups[0]
         if not g.precomputed:
+            own = g._steps = g.incremental_steps()
+            if len(own) == 2:  # the common case, a bridge and one indicator
+                push, indicator = own
+
+                def advance_pair(_ev: Any) -> None:
+                    push()
+                    indicator()
+
+                return advance_pair
             return g.advance_incremental
         bufs = g._visible
         if len(bufs) == 2:  # the common case, a bridge and one indicator line

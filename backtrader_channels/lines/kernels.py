@@ -1,0 +1,137 @@
+"""One-event steps for the commonest indicators on a bridge, for the incremental path.
+
+Advancing an indicator through backtrader's ``_next`` costs several microseconds per event
+(clock checks, forwarding every line, child indicators, bindings). For an indicator whose input
+is a bridge's own line, a *step* does the same work directly: it appends one value to the
+indicator's lines (and to the child whose line backtrader binds to them), computed with the same
+expression, in the same order, as the indicator's ``next``. The values are therefore identical
+to backtrader's (``tests/lines/test_kernels.py`` checks them against the precomputed path).
+
+Covered: ``SMA`` (``Average`` inside) and ``EMA`` (``ExponentialSmoothing`` inside). Anything
+else, or anything not fed directly by the bridge, keeps backtrader's ``_next``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any
+
+import backtrader as bt
+from backtrader.indicators.basicops import Average, ExponentialSmoothing
+from backtrader.linebuffer import LineBuffer, _LineDelay
+
+_IND = bt.LineIterator.IndType
+_NAN = float("nan")
+
+
+def _children(it: Any, cls: Any) -> tuple[Any, Any] | None:
+    """``(child, delay)`` of an indicator whose line is ``self.lines[0] = cls(...)``:
+    backtrader binds the child's line to the indicator's through a ``_LineDelay`` of 0."""
+    children = it._lineiterators[_IND]
+    if len(children) != 2:
+        return None
+    child: Any = children[0]
+    delay: Any = children[1]
+    if type(child) is not cls or type(delay) is not _LineDelay:
+        return None
+    bound = getattr(delay, "a", None) is child.lines[0]
+    return (child, delay) if delay.ago == 0 and bound else None
+
+
+def _fed_by(it: Any, line: Any) -> bool:
+    data: Any = it.data
+    return data is line or (hasattr(data, "lines") and data.lines[0] is line)
+
+
+def _unbounded(*lines: Any) -> bool:
+    return all(getattr(ln, "mode", None) == LineBuffer.UnBounded for ln in lines)
+
+
+def bridge_step(bridge: Any) -> Callable[[], None]:
+    """Append the bridge's current value to its line (``forward(value)``, without the loop)."""
+    line, read = bridge.value_line, bridge.read
+    if not _unbounded(line):
+        return lambda: line.forward(read())
+    append = line.array.append
+
+    def step() -> None:
+        append(read())
+        line._idx += 1
+        line.lencount += 1
+
+    return step
+
+
+def step_for(it: Any, source: Any) -> Callable[[], None] | None:
+    """A step advancing ``it`` by the value ``source`` (a bridge's line) just received, or
+    None when ``it`` is not an indicator this module covers."""
+    kind = type(it)
+    if kind is bt.indicators.SMA:
+        found = _children(it, Average)
+    elif kind is bt.indicators.EMA:
+        found = _children(it, ExponentialSmoothing)
+    else:
+        return None
+    if found is None:
+        return None
+    child, delay = found
+    if not _fed_by(child, source) or not _fed_by(it, source):
+        return None
+    lines = (child.lines[0], delay.lines[0], it.lines[0])
+    if it.lines.size() != 1 or not _unbounded(source, *lines):  # (len() is the values')
+        return None
+    period = int(child.p.period)
+    if kind is bt.indicators.SMA:
+        return _sma_step(source, lines, period)
+    return _ema_step(source, lines, period, child.alpha, child.alpha1)
+
+
+def _pusher(lines: tuple[Any, ...]) -> Callable[[float], None]:
+    """Append one value to three lines (the child's, the binding delay's, the indicator's)."""
+    a, b, c = lines
+    append_a, append_b, append_c = a.array.append, b.array.append, c.array.append
+
+    def push(value: float) -> None:
+        append_a(value)
+        append_b(value)
+        append_c(value)
+        a._idx += 1
+        a.lencount += 1
+        b._idx += 1
+        b.lencount += 1
+        c._idx += 1
+        c.lencount += 1
+
+    return push
+
+
+def _sma_step(source: Any, lines: tuple[Any, ...], period: int) -> Callable[[], None]:
+    src, push = source.array, _pusher(lines)
+    fsum = math.fsum
+
+    def step() -> None:
+        n = source._idx + 1
+        # Average.next: math.fsum(data.get(size=period)) / period
+        push(fsum(src[n - period : n]) / period if n >= period else _NAN)
+
+    return step
+
+
+def _ema_step(
+    source: Any, lines: tuple[Any, ...], period: int, alpha: float, alpha1: float
+) -> Callable[[], None]:
+    src, dst, push = source.array, lines[0].array, _pusher(lines)
+    fsum = math.fsum
+
+    def step() -> None:
+        n = source._idx + 1
+        if n > period:  # ExponentialSmoothing.next
+            value = dst[-1] * alpha1 + src[n - 1] * alpha
+        elif n == period:  # nextstart: the Average of the first period values
+            value = fsum(src[n - period : n]) / period
+        else:
+            value = _NAN
+        push(value)
+
+    return step
