@@ -31,9 +31,12 @@ from backtrader.lineiterator import LineIterator
 from ..errors import ChannelError
 from .bridge import ChannelBridge
 from .exact_mean import average_once
-from .kernels import bridge_step, step_for
+from .kernels import bridge_step, fused_sma, step_for
 
 _IND = LineIterator.IndType
+#: NaN values in front of a precomputed line: reads up to this far back before the first value
+#: give NaN, as on the incremental path, instead of wrapping to the end of the series
+LOOKBACK_PAD = 4096
 
 
 def _inputs(it: Any) -> list[Any]:
@@ -130,6 +133,12 @@ class BridgeGroup:
         # advancing moves the lines users can reach (bridges, the group's indicators); lines
         # nested inside an indicator are its own business and stay at home
         self._visible = tuple(self.buffers())
+        # reading back past the first value ([-1] on the first event) must not wrap around to
+        # the end of the series (a future value): NaN in front of every line users can reach
+        pad = array("d", [math.nan]) * LOOKBACK_PAD
+        for buf in self._visible:
+            buf.array[:0] = pad
+            buf._idx += LOOKBACK_PAD
         self.precomputed = True
 
     def advance_precomputed(self, _ev: Any = None) -> None:
@@ -212,6 +221,10 @@ def advancer(groups: list[BridgeGroup]) -> Callable[[Any], None] | None:
     if len(groups) == 1:
         g = groups[0]
         if not g.precomputed:
+            if len(g.bridges) == 1 and len(g.iterators) == 1:
+                fused = fused_sma(g.iterators[0], g.bridges[0])
+                if fused is not None:  # the commonest group: one SMA on one bridge
+                    return fused
             own = g._steps = g.incremental_steps()
             if len(own) == 2:  # the common case, a bridge and one indicator
                 push, indicator = own

@@ -66,6 +66,51 @@ def bridge_step(bridge: Any) -> Callable[[], None]:
 def step_for(it: Any, source: Any) -> Callable[[], None] | None:
     """A step advancing ``it`` by the value ``source`` (a bridge's line) just received, or
     None when ``it`` is not an indicator this module covers."""
+    found = _covered(it, source)
+    if found is None:
+        return None
+    kind, child, lines = found
+    period = int(child.p.period)
+    if kind is bt.indicators.SMA:
+        return _sma_step(source, lines, period)
+    return _ema_step(source, lines, period, child.alpha, child.alpha1)
+
+
+def fused_sma(it: Any, bridge: Any) -> Callable[[Any], None] | None:
+    """One callable doing a whole event for a group of one bridge and one ``SMA`` on it:
+    append the bridge's value, then the SMA's (one call per event instead of four); None when
+    ``it`` is not such an SMA. It takes the event, as a group's advancer does."""
+    source = bridge.value_line
+    found = _covered(it, source)
+    if found is None or found[0] is not bt.indicators.SMA:
+        return None
+    _, child, (a, b, c) = found
+    period, read, src = int(child.p.period), bridge.read, source.array
+    src_append, fsum = src.append, math.fsum
+    append_a, append_b, append_c = a.array.append, b.array.append, c.array.append
+
+    def advance(_ev: Any = None) -> None:
+        src_append(read())
+        source._idx += 1
+        source.lencount += 1
+        n = source._idx + 1
+        value = fsum(src[n - period : n]) / period if n >= period else _NAN
+        append_a(value)
+        append_b(value)
+        append_c(value)
+        a._idx += 1
+        a.lencount += 1
+        b._idx += 1
+        b.lencount += 1
+        c._idx += 1
+        c.lencount += 1
+
+    return advance
+
+
+def _covered(it: Any, source: Any) -> tuple[Any, Any, tuple[Any, ...]] | None:
+    """``(kind, child, (child line, delay line, indicator line))`` when a step covers ``it``
+    fed by ``source``; else None."""
     kind = type(it)
     if kind is bt.indicators.SMA:
         found = _children(it, Average)
@@ -81,10 +126,7 @@ def step_for(it: Any, source: Any) -> Callable[[], None] | None:
     lines = (child.lines[0], delay.lines[0], it.lines[0])
     if it.lines.size() != 1 or not _unbounded(source, *lines):  # (len() is the values')
         return None
-    period = int(child.p.period)
-    if kind is bt.indicators.SMA:
-        return _sma_step(source, lines, period)
-    return _ema_step(source, lines, period, child.alpha, child.alpha1)
+    return kind, child, lines
 
 
 def _pusher(lines: tuple[Any, ...]) -> Callable[[float], None]:

@@ -120,3 +120,58 @@ def test_the_steps_cover_sma_and_ema_only(sample):
     backtrader = [getattr(s, "__name__", "") == "_next" for s in steps[1:]]  # after the push
     assert {k for k, b in zip(kinds, backtrader) if not b} == {"SMA", "EMA"}
     assert {k for k, b in zip(kinds, backtrader) if b} == {"RSI", "CrossOver"}
+
+
+class OneSma(bt.Strategy):
+    params = (("precompute", True),)
+
+    def __init__(self):
+        self.px = btch.ChannelBridge(
+            channel=("tick", "BTC/USDT"), field="price", precompute=self.p.precompute
+        )
+        self.sma = bt.ind.SMA(self.px, period=20)
+        self.vals = []
+
+    def on_tick(self, tick):
+        # [-1] on the first value reads past the start (backtrader's wrap-around): skip it
+        prev = self.sma[-1] if len(self.sma) > 1 else None
+        self.vals.append((self.px[0], self.sma[0], prev, len(self.sma)))
+
+
+def test_one_sma_on_one_bridge_runs_fused_and_equal(sample):
+    from backtrader_channels.lines import groups
+
+    runs = {}
+    for pre in (True, False):
+        c = btch.Cerebro(stdstats=False)
+        c.add_channel("tick", "BTC/USDT", dataname=sample.trades)
+        c.addstrategy(OneSma, precompute=pre)
+        strat = c.run(mode=btch.RunMode.TICK)[0]
+        runs[pre] = strat.vals
+        [group] = next(iter(c._groups.values()))
+        if not pre:
+            assert getattr(groups.advancer([group]), "__name__", "") == "advance"  # fused
+    assert len(runs[True]) == 9757
+    assert all(all(_same(x, y) for x, y in zip(a, b)) for a, b in zip(runs[True], runs[False]))
+
+
+class Peek(bt.Strategy):
+    def __init__(self):
+        self.px = btch.ChannelBridge(channel=("tick", "BTC/USDT"), field="price")
+        self.sma = bt.ind.SMA(self.px, period=20)
+        self.first = None
+
+    def on_tick(self, tick):
+        if self.first is None:
+            self.first = (self.px[0], self.px[-1], self.px[-100], self.sma[-1], self.sma[-3])
+
+
+def test_reading_back_on_the_first_event_sees_no_future_value(sample):
+    """A precomputed line holds the whole series: ``[-1]`` on the first event used to wrap
+    around to the series' last value, a look into the future."""
+    c = btch.Cerebro(stdstats=False)
+    c.add_channel("tick", "BTC/USDT", dataname=sample.trades)
+    c.addstrategy(Peek)
+    px, *back = c.run(mode=btch.RunMode.TICK)[0].first
+    assert px == 61837.63
+    assert all(v != v for v in back)  # NaN: nothing before the first value
