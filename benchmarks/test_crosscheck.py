@@ -19,6 +19,8 @@ import pytest
 
 import backtrader_channels as btch
 
+from .test_peers import hbt_backtest
+
 hbt = pytest.importorskip("hftbacktest")
 
 EVERY, LIFE, QTY = 100, 300, 0.001
@@ -112,19 +114,7 @@ def hbt_events(sample):
 
 
 def theirs(events):
-    asset = (
-        hbt.BacktestAsset()
-        .data(events)
-        .linear_asset(1.0)
-        .constant_order_latency(0, 0)
-        .risk_adverse_queue_model()
-        .no_partial_fill_exchange()
-        .trading_value_fee_model(0.0, 0.0)
-        .tick_size(0.01)
-        .lot_size(0.00001)
-        .last_trades_capacity(10_000)
-    )
-    b = hbt.HashMapMarketDepthBacktest([asset])
+    b = hbt_backtest(events, lot_size=0.00001, capacity=10_000)
     k, live, placed = 0, [], {}
     while True:
         code = b.wait_next_feed(False, 1 << 60)

@@ -42,7 +42,9 @@ def hbt_events(ticks_path):
     return arr
 
 
-def _backtest(events):
+def hbt_backtest(events, lot_size=0.000001, capacity=100_000):
+    """hftbacktest on ``events``: zero latencies, a risk-averse queue, no partial fills, no
+    fees (what both benchmark modules compare against)."""
     asset = (
         hbt.BacktestAsset()
         .data(events)
@@ -52,14 +54,14 @@ def _backtest(events):
         .no_partial_fill_exchange()
         .trading_value_fee_model(0.0, 0.0)
         .tick_size(0.01)
-        .lot_size(0.000001)
-        .last_trades_capacity(100_000)
+        .lot_size(lot_size)
+        .last_trades_capacity(capacity)
     )
     return hbt.HashMapMarketDepthBacktest([asset])
 
 
 def hbt_count(events):
-    bt_ = _backtest(events)
+    bt_ = hbt_backtest(events)
     n = 0
     while True:
         code = bt_.wait_next_feed(False, 1 << 60)
@@ -73,7 +75,7 @@ def hbt_count(events):
 
 def hbt_sma_flip(events):
     """The same decisions as ``SmaFlipTicks``: market orders, flipping on every crossing."""
-    bt_ = _backtest(events)
+    bt_ = hbt_backtest(events)
     window: deque[float] = deque(maxlen=20)
     total, side, orders, oid = 0.0, 0, 0, 0
     while True:

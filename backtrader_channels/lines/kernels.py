@@ -84,26 +84,16 @@ def fused_sma(it: Any, bridge: Any) -> Callable[[Any], None] | None:
     found = _covered(it, source)
     if found is None or found[0] is not bt.indicators.SMA:
         return None
-    _, child, (a, b, c) = found
+    _, child, lines = found
     period, read, src = int(child.p.period), bridge.read, source.array
-    src_append, fsum = src.append, math.fsum
-    append_a, append_b, append_c = a.array.append, b.array.append, c.array.append
+    src_append, fsum, push = src.append, math.fsum, _pusher(lines)
 
     def advance(_ev: Any = None) -> None:
         src_append(read())
         source._idx += 1
         source.lencount += 1
         n = source._idx + 1
-        value = fsum(src[n - period : n]) / period if n >= period else _NAN
-        append_a(value)
-        append_b(value)
-        append_c(value)
-        a._idx += 1
-        a.lencount += 1
-        b._idx += 1
-        b.lencount += 1
-        c._idx += 1
-        c.lencount += 1
+        push(fsum(src[n - period : n]) / period if n >= period else _NAN)
 
     return advance
 
