@@ -112,21 +112,6 @@ def _call_pickled(fn: TaskFn, blob: bytes, item: bytes) -> Outcome:
     return index, ok, _dumps_for_workers(value) if ok else value
 
 
-class _ModuleFinder(pickle.Pickler):
-    """Pickles into nothing, noting the modules of the classes and functions it meets."""
-
-    def __init__(self) -> None:
-        super().__init__(io.BytesIO(), protocol=pickle.HIGHEST_PROTOCOL)
-        self.modules: set[str] = set()
-
-    def reducer_override(self, obj: Any) -> Any:
-        if isinstance(obj, type) or callable(obj):
-            module = getattr(obj, "__module__", None)
-            if isinstance(module, str):
-                self.modules.add(module)
-        return NotImplemented
-
-
 def _installed(module: Any) -> bool:
     name = module.__name__
     if name.split(".")[0] in _INSTALLED or name in sys.builtin_module_names:
@@ -141,22 +126,27 @@ def _installed(module: Any) -> bool:
 
 def _dumps_for_workers(payload: Any) -> bytes:
     """cloudpickle ``payload``, sending by value the modules a worker may not import."""
-    from ray import cloudpickle  # Ray ships its own
-
-    finder = _ModuleFinder()
-    try:
-        finder.dump(payload)
-    except (pickle.PicklingError, TypeError, AttributeError):  # cloudpickle may still take it
-        finder.modules.add("__main__")
-    by_value = {"__main__"}
-    for name in sorted(finder.modules):
-        module = sys.modules.get(name)
-        if module is not None and name != "__main__" and not _installed(module):
-            cloudpickle.register_pickle_by_value(module)
-            by_value.add(name)
     out = io.BytesIO()
-    _pickler()(out, by_value, protocol=pickle.HIGHEST_PROTOCOL).dump(payload)
+    _pickler()(out, protocol=pickle.HIGHEST_PROTOCOL).dump(payload)
     return out.getvalue()
+
+
+#: module name -> whether it is sent by value (registered with cloudpickle when first met)
+_SEND_BY_VALUE: dict[str, bool] = {"__main__": True}
+
+
+def _by_value(name: str) -> bool:
+    """Whether classes and functions of module ``name`` travel by value: a module a worker may
+    not import (``__main__``, a script, a test module), registered with cloudpickle on sight."""
+    known = _SEND_BY_VALUE.get(name)
+    if known is None:
+        from ray import cloudpickle
+
+        module = sys.modules.get(name)
+        known = _SEND_BY_VALUE[name] = module is not None and not _installed(module)
+        if known:
+            cloudpickle.register_pickle_by_value(module)
+    return known
 
 
 _PICKLER: list[type] = []
@@ -176,14 +166,13 @@ def _pickler() -> type:
     from ray import cloudpickle
 
     class BacktraderPickler(cloudpickle.Pickler):
-        def __init__(self, file: Any, by_value: set[str], protocol: int) -> None:
-            super().__init__(file, protocol=protocol)
-            self._by_value = by_value
-
         def reducer_override(self, obj: Any) -> Any:
+            if isinstance(obj, (type, types.FunctionType)):
+                module = getattr(obj, "__module__", None)
+                sent = isinstance(module, str) and _by_value(module)  # registers it first
             if isinstance(obj, type) and _is_bt_class(obj):
                 origin = vars(obj).get(_ORIGIN)  # a class rebuilt here: say where it came from
-                if origin is None and obj.__module__ in self._by_value:
+                if origin is None and sent:
                     origin = (_TOKEN, id(obj))
                     _SENT[id(obj)] = obj
                 if origin is not None:

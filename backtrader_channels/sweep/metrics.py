@@ -10,9 +10,8 @@ from ..errors import check_choice
 MINUTES_PER_YEAR = 365 * 24 * 60
 MIN_RETURNS = 30
 
-#: the metrics a sweep can rank by; each is higher-is-better except where ``LOWER_IS_BETTER``
+#: the metrics a sweep can rank by, every one higher-is-better
 METRICS: tuple[str, ...] = ("pnl", "return", "sharpe", "final_value", "orders", "fills", "trades")
-LOWER_IS_BETTER: frozenset[str] = frozenset()
 #: the name of the analyzer a sweep adds to every run for its one-minute returns
 RETURNS_ANALYZER = "_sweep_minute_returns"
 
@@ -61,11 +60,10 @@ def run_metrics(stats: dict[str, Any], returns: list[float], trades: int) -> dic
 def sort_key(metric: str) -> Any:
     """A key that sorts runs best first by ``metric``; runs without a value (a Sharpe ratio of
     too few returns, a failed run) go last."""
-    sign = 1.0 if metric in LOWER_IS_BETTER else -1.0
 
     def key(value: Any) -> tuple[int, float]:
         if value is None or (isinstance(value, float) and math.isnan(value)):
             return 1, 0.0
-        return 0, sign * float(value)
+        return 0, -float(value)
 
     return key

@@ -10,11 +10,11 @@ run that fails on every attempt is told as a failed trial. With a seeded sampler
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Literal
+from typing import Any
 
 from ..cerebro.sweeps import engine_of
 from .core import SweepResult, SweepRun, run_param_sets
-from .metrics import LOWER_IS_BETTER, check_metric
+from .metrics import check_metric
 
 
 def _suggest(trial: Any, name: str, spec: Any) -> Any:
@@ -84,11 +84,8 @@ def search(
         optuna.logging.set_verbosity(optuna.logging.WARNING)
     kwargs.setdefault("on_failure", "report")
     if study is None:
-        direction: Literal["minimize", "maximize"] = (
-            "minimize" if metric in LOWER_IS_BETTER else "maximize"
-        )
-        study = optuna.create_study(
-            direction=direction, sampler=optuna.samplers.TPESampler(seed=seed)
+        study = optuna.create_study(  # every metric is higher-is-better
+            direction="maximize", sampler=optuna.samplers.TPESampler(seed=seed)
         )
     engine = kwargs.pop("engine", None) or engine_of(cerebro)
     runs: list[SweepRun] = []

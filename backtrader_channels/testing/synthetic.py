@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import os
 from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
 
 from ..events import ChannelType
-from ..sources.writer import columns_table, concat_tables, write_parquet
+from ..sources.writer import columns_table, concat_tables, safe_symbol, write_parquet
 
 START_NS = 1_700_000_000_000_000_000
 
@@ -59,11 +61,6 @@ def write_synthetic_days(
 ) -> str:
     """``days`` UTC days of ``per_day`` synthetic trades each, in the partitioned native layout
     (``root/channel=tick/symbol=S/date=D/part-000000.parquet``) that ``convert`` writes."""
-    import datetime as dt
-    import os
-
-    from ..sources.writer import safe_symbol
-
     day_ns = 86_400_000_000_000
     first = START_NS - START_NS % day_ns
     for d in range(days):

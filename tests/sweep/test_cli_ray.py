@@ -6,28 +6,17 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 from backtrader_channels.app.cli import main
 
-STRATEGY = """
-import backtrader as bt
-
-class Every(bt.Strategy):
-    params = (("every", 100),)
-
-    def start(self):
-        self.n = 0
-
-    def on_tick(self, tick):
-        self.n += 1
-        if self.n % self.p.every == 0:
-            self.close() if self.position else self.buy(size=0.01)
-"""
+from . import strategies
 
 
 def _strategy(tmp_path):
+    """The sweep tests' strategies as a file of the user's, outside any installed package."""
     path = tmp_path / "every.py"
-    path.write_text(STRATEGY)
+    path.write_text(Path(strategies.__file__).read_text())
     return f"{path}:Every"
 
 
