@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+import inspect
 import json
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 from backtrader_channels.app.cli import main
 
@@ -14,9 +14,10 @@ from . import strategies
 
 
 def _strategy(tmp_path):
-    """The sweep tests' strategies as a file of the user's, outside any installed package."""
+    """The sweep tests' ``Every`` as a file of the user's, outside any installed package (only
+    that class: whole strategies travel by class name, so no other test class is copied)."""
     path = tmp_path / "every.py"
-    path.write_text(Path(strategies.__file__).read_text())
+    path.write_text("import backtrader as bt\n\n\n" + inspect.getsource(strategies.Every))
     return f"{path}:Every"
 
 
