@@ -95,6 +95,12 @@ class CCXTLiveFeed:
         Errors in a row, other than network errors, after which a stream (or ``load_markets``)
         gives up and the run stops with a :class:`FeedError`. Network errors are retried for as
         long as they last.
+    trade_cache : int or None, default 10_000
+        Trades ccxt keeps per symbol between two watch calls (its ``tradesLimit`` option,
+        1,000 by default); the feed raises the exchange's option to this. Trades beyond it
+        that arrive while the engine is busy are lost to ccxt and must be backfilled (a
+        0.1 s pause at 10,000 trades/s overflows ccxt's default). None leaves the option as
+        the exchange has it.
     """
 
     def __init__(
@@ -112,6 +118,7 @@ class CCXTLiveFeed:
         validator: LiveDataValidator | None = None,
         connect_timeout: float = 10.0,
         max_failures: int = 5,
+        trade_cache: int | None = 10_000,
     ):
         self.symbols = list(symbols)
         self.kinds = list(channels)
@@ -126,6 +133,9 @@ class CCXTLiveFeed:
         else:
             self.exchange = exchange
         self.exchange_id = str(getattr(self.exchange, "id", "exchange"))
+        options = getattr(self.exchange, "options", None)
+        if trade_cache is not None and isinstance(options, dict):
+            options["tradesLimit"] = max(int(options.get("tradesLimit") or 0), trade_cache)
         self.book_depth = book_depth
         self.stall_timeout = stall_timeout
         self.backoff_initial, self.backoff_max = backoff_initial, backoff_max

@@ -48,6 +48,7 @@ class Faults:
         self.skip_depth = 0  # next N depth diffs are not sent (a sequence gap)
         self.fail_depth_rest = 0  # next N REST depth snapshots answer HTTP 503
         self.null_bid = 0  # next N bookTicker frames carry "b": null (an empty bid side)
+        self.nulled_u: list[int] = []  # the update ids ("u") of the frames null_bid changed
         self.fail_markets = False  # exchangeInfo answers an HTML 503 while set (venue down)
 
 
@@ -325,6 +326,7 @@ class ReplayExchange(BinanceRest):
                 return
         if f.null_bid > 0 and stream.endswith("@bookTicker"):
             f.null_bid -= 1
+            f.nulled_u.append(int(data["u"]))
             text = json.dumps({"stream": stream, "data": dict(data, b=None)})
         if stream.endswith("@trade"):
             self.history.add(data)

@@ -21,6 +21,7 @@ class Collector(bt.Strategy):
 
     def start(self):
         self.trade_ids, self.quotes, self.books = [], 0, 0
+        self.last_quote_u = -1
         self.book = self.channels.get(("orderbook", "BTC/USDT"))
         self.has_ticks = ("tick", "BTC/USDT") in self.channels
 
@@ -36,6 +37,7 @@ class Collector(bt.Strategy):
 
     def on_quote(self, q):
         self.quotes += 1
+        self.last_quote_u = q.update_id
 
     def on_orderbook(self, e):
         self.books += 1

@@ -44,3 +44,13 @@ def test_a_feed_without_attach_runs_in_a_thread():
 def test_add_live_feed_refuses_what_is_not_a_feed():
     with pytest.raises(btch.ChannelError, match="is not a live feed"):
         btch.Cerebro().add_live_feed(object())
+
+
+def test_the_feed_raises_ccxts_trade_cache_and_never_lowers_it():
+    import ccxt.pro as ccxtpro
+
+    assert CCXTLiveFeed("binance", ["BTC/USDT"]).exchange.options["tradesLimit"] == 10_000
+    ex = ccxtpro.binance({"options": {"tradesLimit": 50_000}})
+    assert CCXTLiveFeed(ex, ["BTC/USDT"]).exchange.options["tradesLimit"] == 50_000
+    ex = ccxtpro.binance()
+    assert CCXTLiveFeed(ex, ["BTC/USDT"], trade_cache=None).exchange.options["tradesLimit"] == 1000
