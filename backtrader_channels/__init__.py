@@ -21,6 +21,7 @@ from .events import (
     TickEvent,
     ns_to_num,
 )
+from .execution.risk import RiskLimits
 from .lines.bars import BarChannel, PartialBar
 from .lines.bridge import ChannelBridge
 from .lines.instrument import InstrumentData
@@ -35,6 +36,7 @@ __version__ = "0.2.0"
 #: ``sweep`` holds the parameter sweeps (grids, per-day splits, walk-forward, search).
 _LAZY = {
     "feeds": ".feeds",
+    "brokers": ".brokers",
     "live": ".live",
     "testing": ".testing",
     "app": ".app",
@@ -79,10 +81,12 @@ __all__ = [
     "QuoteChannel",
     "QuoteEvent",
     "RiskAverseQueue",
+    "RiskLimits",
     "RunMode",
     "TickBroker",
     "TickChannel",
     "TickEvent",
+    "brokers",
     "datasets",
     "feeds",
     "ns_to_num",

@@ -171,3 +171,24 @@ class OrderBookEvent(_BookFields):
     def data(self) -> OrderBookEvent:
         """The event itself (envelope interface)."""
         return self
+
+
+class _BrokerUpdateFields(NamedTuple):
+    timestamp: int
+    kind: str
+    payload: tuple
+
+
+class BrokerUpdate(_BrokerUpdateFields):
+    """What a live broker's venue session learnt (an ack, a fill, a reconciliation, ...),
+    carried through the live queue to the engine, which hands it to ``broker.on_update``.
+    ``timestamp`` is the local receive time (ns); strategies never see these events."""
+
+    __slots__ = ()
+    priority = 10  # before market events of the same instant
+    channel_type = "broker"
+    channel_name = ""
+
+    @property
+    def data(self) -> BrokerUpdate:
+        return self

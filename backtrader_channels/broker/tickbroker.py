@@ -153,6 +153,15 @@ class TickBroker(bt.brokers.BackBroker):
         self._matcher = Matcher(self)
 
     # ---- wiring (engine) ----------------------------------------------------------------------
+    def live_sessions(self, stop: Any, feeds: list[Any]) -> list[Any]:
+        """Feeds of the broker's own that a live run serves beside the market feeds (a venue
+        session for a live broker; none for paper fills). ``stop`` ends the run."""
+        return []
+
+    def run_report(self) -> dict[str, Any]:
+        """What the broker adds to ``cerebro.last_run`` (nothing, for paper fills)."""
+        return {}
+
     def pending_list(self, data: Any) -> list[Any]:
         """The live list of active orders on ``data`` (the engine checks its truthiness)."""
         return self._by_data.setdefault(data, [])

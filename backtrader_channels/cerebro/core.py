@@ -496,6 +496,8 @@ class Cerebro(bt.Cerebro):
         for strat in strats:
             strat.lines.forward()
         targets = self._targets(strats)
+        # a live broker's venue session runs beside the feeds (it refuses a recorded run)
+        sessions = broker.live_sessions(self.runstop, self._live_feeds)
         queue: Any
         if self._live_feeds:
             queue = LiveEventQueue(self.p.live_queue_size)
@@ -503,7 +505,7 @@ class Cerebro(bt.Cerebro):
                 lambda: bool(self._event_stop),
                 queue,
                 targets,
-                self._live_feeds,
+                [*self._live_feeds, *sessions],
                 *self._live_limits,
                 threads=bool(self.p.live_threads),
             )
@@ -565,6 +567,7 @@ class Cerebro(bt.Cerebro):
             self.last_run["silent_streams"] = {
                 k: v for f in self._live_feeds for k, v in f.silent_streams().items()
             }
+        self.last_run.update(broker.run_report())
         self.run_stats.append({"params": _params_of(strats), **self.last_run})
 
 

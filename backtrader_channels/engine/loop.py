@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from ..channels.base import Channel
-from ..events import BT_EPOCH_DAYS, NS_PER_DAY, ns_to_num
+from ..events import BT_EPOCH_DAYS, NS_PER_DAY, BrokerUpdate, ns_to_num
 from ..gctune import streaming_gc
 from .notify import Notifier
 from .queue import EventQueue, Run
@@ -166,6 +166,16 @@ class TickLoop:
         self.broker.mark_to_market()
         return last[1:] == (self.broker.getcash(), self.broker.getvalue())
 
+    def dispatch_update(self, ev: BrokerUpdate) -> None:
+        """A live broker's news from its venue: the broker applies it (on this thread), and the
+        strategies hear what it changed (``notify_order``, ``notify_trade``)."""
+        broker = self.broker
+        broker.on_update(ev)
+        if broker.notifs:
+            self.deliver()
+        if broker.new_orders:
+            broker.activate()
+
     def dispatch_pushed(self, ev: Any) -> None:
         """A pushed event (timer, user event): strategies see it in ``on_event``."""
         self.broker.clock = None
@@ -204,6 +214,11 @@ class TickLoop:
                         break
                     continue
                 ev = events[start]
+                if type(ev) is BrokerUpdate:  # not market time: no sampling
+                    self.dispatch_update(ev)
+                    if cerebro._event_stop:
+                        break
+                    continue
                 ts = ev.timestamp
                 self.dispatch_pushed(ev)
                 if ts >= next_sample:

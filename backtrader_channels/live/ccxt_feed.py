@@ -158,6 +158,7 @@ class CCXTLiveFeed:
         #: loop time each stream's pending watch call began (absent: not waiting on ccxt)
         self._watch_since: dict[tuple[str, str], float] = {}
         self._stalled: dict[tuple[str, str], bool] = {}  # watches the watchdog cancelled
+        self._down: dict[tuple[str, str], str] = {}  # streams failing or reconnecting: why
         self._ready = threading.Event()
         self._main_task: asyncio.Task[None] | None = None  # set when attached to a driven loop
         self._main_future: asyncio.Future[None] | None = None  # _main's task, in either mode
@@ -263,6 +264,15 @@ class CCXTLiveFeed:
         if self._main_future is not None:  # also while markets are still loading
             self._main_future.cancel()
 
+    def health(self) -> dict[str, str]:
+        """Streams (``"type:symbol"``) that are not healthy now, with why: never delivered yet,
+        failing, or stalled and reconnecting (a live broker sends no order on their symbol)."""
+        out = {f"{k[0]}:{k[1]}": why for k, why in list(self._down.items())}
+        for key in self.channel_keys:
+            if not self.validator.seen(key):
+                out.setdefault(f"{key[0]}:{key[1]}", "no data yet")
+        return out
+
     def silent_streams(self) -> dict[str, str]:
         """The streams that have delivered no event yet, each with why (its last error, the
         markets' error, or that nothing arrived)."""
@@ -365,6 +375,8 @@ class CCXTLiveFeed:
             try:
                 events = await watch(symbol)
                 self._watch_since.pop(key, None)
+                if self._down:
+                    self._down.pop(key, None)
                 self._deliver(events)
             except asyncio.CancelledError:
                 if not self._stalled.pop(key, False):
@@ -373,6 +385,7 @@ class CCXTLiveFeed:
                 continue
             except Exception as exc:  # noqa: BLE001 - every stream is supervised
                 self._watch_since.pop(key, None)
+                self._down[key] = f"failing ({type(exc).__name__})"
                 failures += 1
                 if self._failed(key, exc, failures):
                     return
@@ -394,6 +407,7 @@ class CCXTLiveFeed:
             self._deliver(pending)
             return
         self.validator.record((kind, symbol), "stale")
+        self._down[(kind, symbol)] = "stalled, reconnecting"
         await self._reset_socket(kind, symbol)
 
     def _failed(self, key: tuple[str, str], exc: BaseException, failures: int) -> bool:

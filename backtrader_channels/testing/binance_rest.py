@@ -141,7 +141,9 @@ class BinanceRest:
         return web.json_response({})
 
     async def _time(self, request: web.Request) -> web.Response:
-        return web.json_response({"serverTime": time.time_ns() // 1_000_000})
+        server_ms = getattr(self, "server_ms", None)  # the private side's (skewed) clock
+        now = server_ms() if server_ms is not None else time.time_ns() // 1_000_000
+        return web.json_response({"serverTime": now})
 
     async def _depth(self, request: web.Request) -> web.Response:
         if self.faults.fail_depth_rest > 0:

@@ -29,6 +29,8 @@ from aiohttp import WSMsgType, web
 
 from ..datasets import binance_btcusdt_capture, binance_exchange_info
 from ..sources.batches import open_text
+from .binance_account import Account
+from .binance_private import BinancePrivate, PrivateFaults
 from .binance_rest import BinanceRest, TradeHistory
 
 DEFAULT_CAPTURE = binance_btcusdt_capture()
@@ -99,7 +101,7 @@ def load_capture(path: str) -> tuple[dict[str, Any], list[tuple[int, str, dict[s
     return snapshot, frames
 
 
-class ReplayExchange(BinanceRest):
+class ReplayExchange(BinanceRest, BinancePrivate):
     """The loopback exchange server (see module doc). ``start()`` returns the port.
 
     Parameters
@@ -121,6 +123,11 @@ class ReplayExchange(BinanceRest):
     clock_skew_ms : int, default 0
         The exchange's clock minus the local one: exchange times in frames are shifted by it (a
         venue with a skewed clock, or a replay of recorded days with ``-86_400_000 * days``).
+    balances : dict, optional
+        The account's starting free balances (default 10,000 USDT); orders placed through the
+        signed API fill against the replay (:mod:`.binance_account`).
+    api_key, api_secret : str
+        The credentials the signed API accepts.
     """
 
     def __init__(
@@ -133,6 +140,9 @@ class ReplayExchange(BinanceRest):
         record_send_times: bool = False,
         keep_trades: int = 100_000,
         clock_skew_ms: int = 0,
+        balances: dict[str, float] | None = None,
+        api_key: str = "loopback-key",
+        api_secret: str = "loopback-secret",
     ):
         self.snapshot, self.frames = load_capture(capture)
         with open(exchange_info, encoding="utf-8") as fh:
@@ -142,6 +152,10 @@ class ReplayExchange(BinanceRest):
         self.loop_forever = loop_forever
         self.clock_skew_ms = clock_skew_ms  # the exchange's clock minus the local one
         self.faults = Faults()
+        self.private_faults = PrivateFaults()
+        self.api_key, self.api_secret = api_key, api_secret
+        spot = {s["symbol"]: s for s in self.exchange_info["spot"]["symbols"]}
+        self.account = Account(balances if balances is not None else {"USDT": 10_000.0}, spot)
         self.book = _Book(self.snapshot)
         self.history = TradeHistory(keep_trades)  # what the trade endpoints serve
         self.sent = 0  # frames replayed
@@ -198,6 +212,7 @@ class ReplayExchange(BinanceRest):
         asyncio.set_event_loop(self._loop)
         app = web.Application()
         self.add_rest_routes(app)
+        self.add_private_routes(app)
         app.router.add_get("/stream", self._ws)
         app.router.add_get("/stream/{n}", self._ws)
         self._runner = web.AppRunner(app)
@@ -330,6 +345,8 @@ class ReplayExchange(BinanceRest):
             text = json.dumps({"stream": stream, "data": dict(data, b=None)})
         if stream.endswith("@trade"):
             self.history.add(data)
+            if self.account._resting:
+                self.account.on_trade(float(data["p"]), int(data["T"]))
             if f.malformed > 0:
                 f.malformed -= 1
                 text = '{"stream": "' + stream + '", "data": {"e": "trade", "p": '
@@ -438,4 +455,5 @@ def point_ccxt_at(exchange: Any, port: int) -> Any:
             exchange.urls["api"][key] = base + urlsplit(url).path
     ws = exchange.urls["api"]["ws"]
     ws["spot"] = f"ws://127.0.0.1:{port}/stream"  # ccxt tells spot from futures by "/stream"
+    ws["ws-api"] = dict(ws["ws-api"], spot=f"ws://127.0.0.1:{port}/ws-api/v3")
     return exchange

@@ -1,0 +1,326 @@
+"""Applying what the venue says to the live orders, the backtrader orders and the account.
+
+Runs on the engine's thread (``CCXTBroker.on_update``). The rules:
+
+* fills come from trades only, counted once per (symbol, trade id) whichever channel brings
+  them; an order update that says more is filled than the trades seen asks for a sweep;
+* order updates move the state forward only (:mod:`.states`): a late CANCELED after FILLED is
+  recorded and ignored; a fill after a cancel still counts (the fill wins);
+* a reconciliation is the venue's word: orders found are followed, unfinished orders the venue
+  does not know were never placed (REJECTED), balances that stay different from ours across two
+  sweeps are corrected to the venue's, and every correction is a journal line;
+* orders that are not ours (not in the store) are reported and left alone.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..broker.execution import execute_fill
+from ..events import ns_to_num
+from ..log import logger
+from .states import CCXT_STATUS, LiveOrder, OrderState, Source
+
+_TOL = 1e-9
+
+
+class _VenueFee:
+    """A FeeModel charging the venue's fee of the fill being applied (in the quote currency)."""
+
+    __slots__ = ("fee", "size")
+
+    def __init__(self) -> None:
+        self.fee, self.size = 0.0, 1.0
+
+    def commission(self, size: float, price: float, maker: bool) -> float:
+        return self.fee * abs(size) / self.size if self.size else 0.0
+
+
+def _cid_of(o: dict[str, Any]) -> str | None:
+    info = o.get("info") or {}
+    return info.get("origClientOrderId") or info.get("C") or o.get("clientOrderId") or info.get("c")
+
+
+class Applier:
+    """The engine-side half of a CCXTBroker: venue news in, state and notifications out."""
+
+    def __init__(self, broker: Any):
+        self.b = broker
+        self.markets: dict[str, Any] = {}
+        self.by_xid: dict[str, LiveOrder] = {}
+        self.seen: set[tuple[str, str]] = set()  # (symbol, trade id) counted
+        self.orphans: dict[str, list[tuple[dict[str, Any], Source]]] = {}  # order id -> trades
+        self.foreign: list[dict[str, Any]] = []
+        self._foreign_ids: set[str] = set()
+        self._suspect: Any = None  # a balance mismatch seen once (corrected if seen again)
+        self._fee = _VenueFee()
+        self.reconciled = False
+
+    # ---- dispatch -----------------------------------------------------------------------------
+    def apply(self, kind: str, p: tuple[Any, ...]) -> None:
+        b = self.b
+        if kind == "order":
+            self.order(p[0], p[1])
+        elif kind == "orders":
+            for o in p[0]:
+                self.order(o, p[1])
+        elif kind == "trades":
+            for t in p[0]:
+                self.trade(t, p[1])
+        elif kind == "reconcile":
+            self.reconcile(p[0], p[1])
+        elif kind in ("rejected", "unknown", "not_found", "cancel_failed", "note"):
+            self.outcome(kind, p)
+        elif kind == "private":
+            if p[0] == "down":
+                b.protection["private"] = f"private stream down ({p[1]})"
+                b.fault(f"private stream down: {p[1]}")
+            else:
+                b.protection.pop("private", None)
+        elif kind == "fault":
+            logger.warning("venue: %s", p[0])
+            b.fault(str(p[0]))
+
+    def outcome(self, kind: str, p: tuple[Any, ...]) -> None:
+        b = self.b
+        live = b.live.get(p[0])
+        if live is None:
+            return
+        why = p[1] if len(p) > 1 else ""
+        if kind == "unknown":
+            live.unknown_tries += 1
+            if live.to(OrderState.UNKNOWN, "rest", why=why):
+                b.write(live, "unknown", "rest", why=why)
+            b.fault(f"unknown outcome of {live.client_id}: {why}")
+        elif kind in ("rejected", "not_found"):
+            if live.state in (OrderState.SUBMITTING, OrderState.UNKNOWN, OrderState.NEW):
+                live.reason = why or "not found at the venue"
+                live.to(OrderState.REJECTED, "rest", why=live.reason)
+                self._bt(live, "reject")
+                b.write(live, "rejected", "rest")
+                if kind == "rejected":
+                    b.fault(f"rejected {live.client_id}: {why}")
+        else:  # cancel_failed, note
+            live.note("rest", kind, why=why)
+            b.write(live, kind, "rest", why=why)
+
+    # ---- orders -------------------------------------------------------------------------------
+    def order(self, o: dict[str, Any], source: Source) -> None:
+        b = self.b
+        xid = str(o.get("id")) if o.get("id") is not None else None
+        live = b.live.get(_cid_of(o) or "") or (self.by_xid.get(xid) if xid else None)
+        if live is None:
+            self._foreign(o)
+            return
+        if xid and live.exchange_id is None:
+            live.exchange_id = xid
+            self.by_xid[xid] = live
+            for t, src in self.orphans.pop(xid, []):
+                self.trade(t, src)
+        for t in o.get("trades") or []:
+            if t.get("id") is not None:
+                self.trade(dict(t, order=xid, symbol=t.get("symbol") or live.symbol), source)
+        state = CCXT_STATUS.get(str(o.get("status")))
+        filled = float(o.get("filled") or 0.0)
+        if filled > live.filled + _TOL:
+            # the venue has fills we have not seen: ask for them; the order's end (a cancel
+            # after a partial fill, or ccxt's "canceled" for a filled order) waits for them
+            self._need_trades(live)
+            if state is not None and state is not OrderState.OPEN:
+                self._accept(live, source)
+                live.note(source, f"{state.value} waits for fills", venue_filled=filled)
+                return
+        if state is None:
+            return
+        if state in (OrderState.OPEN, OrderState.FILLED):  # FILLED comes from the trades
+            self._accept(live, source)
+        else:
+            self._end(live, state, source)
+
+    def _end(self, live: LiveOrder, state: OrderState, source: Source) -> None:
+        """The venue says the order ended without (more) fills: cancelled, rejected, expired."""
+        if live.state.terminal:
+            live.to(state, source)  # recorded as ignored (a fill wins)
+            self.b.write(live, f"late {state.value}", source)
+            return
+        self._accept(live, source)
+        if live.to(state, source):
+            self._bt(live, {"CANCELLED": "cancel", "EXPIRED": "expire"}.get(state.value, "reject"))
+            self.b.write(live, state.value.lower(), source)
+
+    def _accept(self, live: LiveOrder, source: Source) -> None:
+        if live.state in (OrderState.NEW, OrderState.SUBMITTING, OrderState.UNKNOWN):
+            live.to(OrderState.OPEN, source)
+            self._bt(live, "accept")
+            self.b.write(live, "open", source)
+
+    def _bt(self, live: LiveOrder, what: str) -> None:
+        """The backtrader order follows: accept, cancel, reject or expire (and is notified)."""
+        order = live.bt_order
+        if order is None:
+            return
+        if what == "accept":
+            if order.status in (order.Submitted, order.Created):
+                order.accept(self.b)
+                self.b.notify(order)
+            return
+        if not order.alive():
+            return
+        if live.reason:
+            order.addinfo(reason=live.reason)
+        getattr(order, what)() if what != "reject" else order.reject(self.b)
+        self.b.notify(order)
+
+    def _need_trades(self, live: LiveOrder) -> None:
+        session = self.b.session
+        if session is not None and not live.asked:
+            live.asked = True
+            session.call(session.sweep, f"fills of {live.client_id}")
+
+    # ---- fills --------------------------------------------------------------------------------
+    def trade(self, t: dict[str, Any], source: Source) -> None:
+        b = self.b
+        symbol = str(t.get("symbol"))
+        key = (symbol, str(t.get("id")))
+        if key in self.seen:
+            return
+        xid = str(t.get("order")) if t.get("order") is not None else None
+        live = self.by_xid.get(xid) if xid else None
+        if live is None:
+            live = b.live.get((t.get("info") or {}).get("c") or "")
+            if live is not None and xid and live.exchange_id is None:
+                live.exchange_id = xid
+                self.by_xid[xid] = live
+        if live is None:
+            if xid and xid not in self._foreign_ids:
+                self.orphans.setdefault(xid, []).append((t, source))
+            return
+        self.seen.add(key)
+        amount, price = float(t["amount"]), float(t["price"])
+        fee = t.get("fee") or {}
+        cost = float(fee.get("cost") or 0.0)
+        market = self.markets.get(symbol) or {}
+        if fee.get("currency") and fee.get("currency") == market.get("base"):
+            cost *= price  # a fee in the base asset, valued in the quote
+        self._accept(live, source)  # a fill can come before the submit's reply
+        live.add_fill(key[1], amount, price, cost, source)
+        live.asked = False
+        self._account(live, amount, price, cost, bool(t.get("takerOrMaker") == "maker"), t)
+        b.fills += 1
+        b.write(live, "fill", source, trade_id=key[1], amount=amount, price=price, fee=cost)
+
+    def _account(
+        self, live: LiveOrder, amount: float, price: float, fee: float, maker: bool, t: Any
+    ) -> None:
+        b = self.b
+        data = b._data.get(live.symbol)
+        if data is None:
+            return
+        ts = t.get("timestamp")
+        dtnum = ns_to_num(int(ts) * 1_000_000) if ts else data.datetime[0]
+        order = live.bt_order
+        if order is None or (not order.alive() and order.status != order.Canceled):
+            signed = amount if live.side == "buy" else -amount
+            b.positions[data].update(signed, price)
+            b.cash -= signed * price + fee
+            return
+        self._fee.fee, self._fee.size = fee, amount
+        if order.status == order.Canceled:  # a fill that beat the cancel: it counts
+            order.status = order.Partial
+        execute_fill(b, order, amount, price, dtnum, self._fee, maker)
+
+    # ---- reconciliation -----------------------------------------------------------------------
+    def resume(self, rows: list[dict[str, Any]]) -> None:
+        """Orders an earlier run left unfinished (from the store), followed again."""
+        for r in rows:
+            live = LiveOrder(
+                r["client_id"], r["symbol"], r["side"], r["kind"], r["amount"], r["price"]
+            )
+            live.state = OrderState(r["state"])
+            live.exchange_id = r["exchange_id"]
+            live.note("local", "resumed", state=r["state"])
+            self.b.live[live.client_id] = live
+            if live.exchange_id:
+                self.by_xid[live.exchange_id] = live
+
+    def reconcile(self, snap: dict[str, Any], first: bool) -> None:
+        b = self.b
+        self.markets.update({k: v for k, v in snap.get("markets", {}).items() if v})
+        for t in sorted(snap.get("trades", []), key=lambda t: t.get("timestamp") or 0):
+            self.trade(t, "rest")
+        for o in snap.get("open", []) + snap.get("orders", []):
+            self.order(o, "rest")
+        refuse = []
+        for cid in snap.get("not_found", []):
+            live = b.live.get(cid)
+            if live is None:
+                continue
+            if live.state in (OrderState.OPEN, OrderState.PARTIALLY_FILLED) and first:
+                refuse.append(f"{cid} is {live.state.value} in the store, unknown to the venue")
+                continue
+            if live.state in (OrderState.OPEN, OrderState.PARTIALLY_FILLED):
+                continue  # placed this run: an order the venue forgot is asked again next sweep
+            live.reason = "not found at the venue (never placed)"
+            if live.to(OrderState.REJECTED, "rest"):
+                self._bt(live, "reject")
+                b.write(live, "correction: rejected", "rest")
+        self._balances(snap.get("balance") or {}, first)
+        if refuse:
+            b.protection["reconcile"] = "start refused: " + "; ".join(refuse)
+            logger.error("%s", b.protection["reconcile"])
+        elif first or b.protection.get("reconcile", "").startswith("reconciliation pending"):
+            b.protection.pop("reconcile", None)
+        self.reconciled = True
+
+    def _balances(self, balance: dict[str, Any], first: bool) -> None:
+        b = self.b
+        total = balance.get("total") or {}
+        quotes = {m["quote"] for m in self.markets.values()}
+        if len(quotes) != 1:
+            return
+        (quote,) = quotes
+        venue_cash = float(total.get(quote) or 0.0)
+        venue_pos = {
+            s: float(total.get(m["base"]) or 0.0) for s, m in self.markets.items() if s in b._data
+        }
+        ours_pos = {s: b.positions[b._data[s]].size for s in venue_pos}
+        if first:
+            b.cash = b.startingcash = venue_cash
+            for s, size in venue_pos.items():
+                pos = b.positions[b._data[s]]
+                if size:
+                    last = b._data[s].close[0]
+                    pos.set(size, last if last == last else 0.0)
+            return
+        diff = abs(venue_cash - b.cash) > 1e-6 * max(1.0, abs(venue_cash)) or any(
+            abs(venue_pos[s] - ours_pos[s]) > 1e-12 for s in venue_pos
+        )
+        seen = (venue_cash, tuple(sorted(venue_pos.items())))
+        if not diff:
+            self._suspect = None
+            return
+        if self._suspect != seen:
+            self._suspect = seen  # fills may be on their way: correct only if it persists
+            return
+        self._suspect = None
+        logger.warning("reconciliation: cash %s -> %s, positions %s -> %s (the venue wins)",
+                       b.cash, venue_cash, ours_pos, venue_pos)  # fmt: skip
+        if b.journal is not None:
+            note = LiveOrder("account", quote, "", "", 0.0, None)
+            b.journal.write(note, "correction: balances", "rest", cash=[b.cash, venue_cash],
+                            positions=[ours_pos, venue_pos])  # fmt: skip
+        b.cash = venue_cash
+        for s, size in venue_pos.items():
+            pos = b.positions[b._data[s]]
+            pos.set(size, pos.price if size else 0.0)
+
+    def _foreign(self, o: dict[str, Any]) -> None:
+        xid = str(o.get("id"))
+        if xid in self._foreign_ids:
+            return
+        self._foreign_ids.add(xid)
+        self.orphans.pop(xid, None)
+        summary = {k: o.get(k) for k in ("id", "clientOrderId", "symbol", "side", "type",
+                                         "amount", "price", "status")}  # fmt: skip
+        self.foreign.append(summary)
+        logger.warning("a foreign order at the venue (left alone): %s", summary)

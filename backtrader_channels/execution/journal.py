@@ -1,0 +1,100 @@
+"""The order journal: every order event as one JSON line, flushed as it is written.
+
+A line: ``{"ns", "client_id", "exchange_id", "symbol", "side", "state", "source", "event",
+"price", "amount", "filled", "fee", "reason"}`` (plus ``details`` for fills and corrections).
+Only order fields are written: never a key, a secret or a request.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from typing import IO, Any
+
+from .states import LiveOrder
+
+
+class Journal:
+    """Append-only JSON lines (``path`` None: kept in memory only, in :attr:`lines`).
+
+    Parameters
+    ----------
+    path : str or None
+        The file; appended to, so a restarted run continues the same journal.
+    fsync : bool, default False
+        Also ``os.fsync`` each line (survives a power cut, at ~1 ms per line).
+    """
+
+    def __init__(self, path: str | None, fsync: bool = False):
+        self.path = path
+        self.fsync = fsync
+        self.lines: list[dict[str, Any]] = []
+        self._fh: IO[str] | None = open(path, "a", encoding="utf-8") if path else None
+
+    def write(self, order: LiveOrder, event: str, source: str, **details: Any) -> None:
+        """One line for ``order``'s ``event`` (its state after it)."""
+        line = {
+            "ns": time.time_ns(),
+            "client_id": order.client_id,
+            "exchange_id": order.exchange_id,
+            "symbol": order.symbol,
+            "side": order.side,
+            "kind": order.kind,
+            "state": order.state.value,
+            "source": source,
+            "event": event,
+            "price": order.price,
+            "amount": order.amount,
+            "filled": order.filled,
+            "fee": order.fee,
+            "reason": order.reason,
+        }
+        if details:
+            line["details"] = details
+        self.lines.append(line)
+        if self._fh is not None:
+            self._fh.write(json.dumps(line, default=str) + "\n")
+            self._fh.flush()
+            if self.fsync:
+                os.fsync(self._fh.fileno())
+
+    def close(self) -> None:
+        if self._fh is not None:
+            self._fh.close()
+            self._fh = None
+
+
+def read_journal(path: str) -> list[dict[str, Any]]:
+    """The journal's lines, in order (a line cut short by a crash is reported, not skipped)."""
+    out = []
+    with open(path, encoding="utf-8") as fh:
+        for n, text in enumerate(fh, 1):
+            if not text.strip():
+                continue
+            try:
+                out.append(json.loads(text))
+            except json.JSONDecodeError as e:
+                raise ValueError(f"{path}:{n}: not a journal line ({e.msg})") from None
+    return out
+
+
+def order_summary(lines: list[dict[str, Any]]) -> dict[str, Any]:
+    """The run report's order section: per state the number of orders, fills, fees, faults."""
+    last: dict[str, dict[str, Any]] = {}
+    fills = 0
+    corrections = 0
+    for line in lines:
+        last[line["client_id"]] = line
+        fills += line["event"] == "fill"
+        corrections += line["event"].startswith("correction")
+    states: dict[str, int] = {}
+    for line in last.values():
+        states[line["state"]] = states.get(line["state"], 0) + 1
+    return {
+        "orders": len(last),
+        "states": states,
+        "fills": fills,
+        "fees": sum(line["fee"] for line in last.values()),
+        "corrections": corrections,
+    }

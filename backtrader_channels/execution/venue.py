@@ -1,0 +1,404 @@
+"""The venue session: a CCXTBroker's asyncio side, talking to the exchange through ccxt.
+
+It runs where live feeds run (on the engine thread's driven loop, or in a thread of its own) and
+never touches backtrader state: everything it learns goes into the run's LiveEventQueue as
+:class:`~backtrader_channels.events.BrokerUpdate` events, which the engine hands to the broker on
+its own thread. What it does:
+
+* at start: ``load_markets``, then the reconciliation snapshot (balances, open orders, recent
+  fills, and every order the store says is unfinished, by client id);
+* the private WebSocket (``watch_orders``, ``watch_my_trades``) for speed; after each
+  (re)subscription, a REST sweep, and another every ``sweep_interval`` seconds, for truth;
+* submits: a reply is an ack, a venue error a rejection, and everything else (a timeout, a
+  disconnect, a 5xx) an **unknown** outcome, resolved by querying the client id, never by
+  sending the order again; a "duplicate order" answer means it is already placed;
+* cancels, and cancel-all for the kill switch and the end of the run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import ccxt
+
+from ..events import BrokerUpdate
+from ..live.faults import describe_error
+from ..log import logger
+
+#: the exchange attributes a session's own client copies from the user's instance
+_COPIED = ("apiKey", "secret", "password", "uid", "timeout", "enableRateLimit", "rateLimit")
+
+
+def own_client(exchange: Any) -> Any:
+    """A new instance of ``exchange``'s class with its keys, URLs and options: the session's
+    sockets and HTTP session belong to its own loop, whatever loop the user's instance uses."""
+    config = {k: getattr(exchange, k) for k in _COPIED if getattr(exchange, k, None)}
+    config["options"] = copy.deepcopy(getattr(exchange, "options", {}) or {})
+    clone = type(exchange)(config)
+    clone.urls = copy.deepcopy(exchange.urls)
+    return clone
+
+
+def outcome_of(exc: BaseException) -> str:
+    """What a failed submit means: ``"duplicate"`` (already placed), ``"rejected"`` (the venue
+    refused it) or ``"unknown"`` (it may or may not be placed)."""
+    if isinstance(exc, ccxt.InvalidOrder) and "uplicate" in str(exc):
+        return "duplicate"
+    if isinstance(exc, (ccxt.NetworkError, ccxt.BadResponse, ccxt.NullResponse)):
+        return "unknown"
+    if isinstance(exc, ccxt.ExchangeError):
+        return "rejected"
+    return "unknown"
+
+
+class VenueSession:
+    """The asyncio side of a :class:`~.broker.CCXTBroker` (see module doc).
+
+    Parameters
+    ----------
+    exchange : ccxt.pro.Exchange
+        The user's keyed instance; the session works on its own copy (:func:`own_client`).
+    symbols : list of str
+        The symbols traded.
+    unfinished : callable
+        Returns ``[(client_id, symbol), ...]`` of orders not yet terminal (read at each sweep).
+    sweep_interval : float
+        Seconds between REST sweeps.
+    unknown_retries, unknown_retry_s : int, float
+        Queries of an unknown submit's client id before it is declared not placed, and the
+        first pause between them (doubling).
+    """
+
+    error: BaseException | None = None
+
+    def __init__(
+        self,
+        exchange: Any,
+        symbols: list[str],
+        unfinished: Callable[[], list[tuple[str, str]]],
+        sweep_interval: float = 10.0,
+        unknown_retries: int = 5,
+        unknown_retry_s: float = 0.5,
+        backoff_max: float = 10.0,
+        cancel_on_stop: bool = True,
+    ):
+        self.ex = own_client(exchange)  # queries, sweeps, the private stream (rate-limited)
+        #: creates and cancels: no client-side throttle, so an order never waits behind a
+        #: sweep's weight (ccxt's limiter added ~10 ms per order, ~200 ms after a sweep);
+        #: the order rate is RiskLimits.max_orders_per_second's to bound
+        self.fast = own_client(exchange)
+        self.fast.enableRateLimit = False
+        self.symbols = list(symbols)
+        self.unfinished = unfinished
+        self.sweep_interval = sweep_interval
+        self.unknown_retries, self.unknown_retry_s = unknown_retries, unknown_retry_s
+        self.backoff_max = backoff_max
+        self.cancel_on_stop = cancel_on_stop
+        #: updates that came after the run's queue closed (applied by the broker's stop)
+        self.late: list[BrokerUpdate] = []
+        self.queue: Any = None
+        self.private_up = False
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._driven = False
+        self._thread: threading.Thread | None = None
+        self._main: asyncio.Future[Any] | None = None
+        self._tasks: list[asyncio.Future[Any]] = []
+        self._inflight: set[asyncio.Future[Any]] = set()
+        self._ready = threading.Event()
+        self._running = False
+        self._since_ms: dict[str, int] = {}  # per symbol: the last trade time seen (sweeps)
+        self.errors: dict[str, str] = {}
+
+    # ---- LiveFeed / DrivenFeed ------------------------------------------------------------
+    channel_keys: list[tuple[str, str]] = []  # noqa: RUF012 - no market channels
+
+    @property
+    def ready(self) -> bool:
+        return self._ready.is_set()
+
+    def attach(self, queue: Any, loop: asyncio.AbstractEventLoop) -> None:
+        self.queue, self._loop, self._driven, self._running = queue, loop, True, True
+        self._main = loop.create_task(self._run())
+
+    def start(self, queue: Any) -> None:
+        self.queue, self._running = queue, True
+        self._thread = threading.Thread(target=self._thread_main, name="venue", daemon=True)
+        self._thread.start()
+        if not self._ready.wait(10):
+            logger.warning("venue session: loop not started after 10 s")
+
+    def _thread_main(self) -> None:
+        loop = self._loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(loop)
+        self._main = loop.create_task(self._run())
+        try:
+            loop.run_until_complete(self._main)
+        except asyncio.CancelledError:
+            pass
+        except BaseException as exc:  # noqa: BLE001 - surfaced to the engine
+            self.error = exc
+        finally:
+            self._ready.set()
+            loop.close()
+
+    def loop_paused(self, seconds: float) -> None:
+        pass
+
+    def anomaly_report(self) -> dict[str, Any]:
+        return {}
+
+    def silent_streams(self) -> dict[str, str]:
+        return {}
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Let in-flight requests finish (up to ``timeout``), then close the sockets."""
+        self._running = False
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            return
+        if self._driven:
+            loop.run_until_complete(self._finish(timeout))
+        elif self._thread is not None:
+            try:
+                asyncio.run_coroutine_threadsafe(self._finish(timeout), loop).result(timeout + 5)
+            except Exception:  # noqa: BLE001 - shutting down anyway
+                pass
+            self._thread.join(5)
+
+    async def _finish(self, timeout: float) -> None:
+        """In-flight requests end; working orders are cancelled (``cancel_on_stop``)."""
+        if self._inflight:
+            await asyncio.wait(list(self._inflight), timeout=timeout)
+        if self.cancel_on_stop and self.unfinished() and self.ex.markets:
+            await asyncio.wait_for(self.cancel_all("end of run"), timeout)
+        await self._shutdown()
+
+    async def _shutdown(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        if self._main is not None:
+            self._main.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        for client in (self.ex, self.fast):
+            try:
+                await client.close()
+            except Exception:  # noqa: BLE001 - already closing
+                pass
+
+    # ---- to the engine ----------------------------------------------------------------------
+    def _push(self, kind: str, *payload: Any) -> None:
+        update = BrokerUpdate(time.time_ns(), kind, payload)
+        if self.queue is None or self.queue.stopped or not self.queue.push(update):
+            self.late.append(update)
+            return
+        if self._driven and self._loop is not None and self._running:
+            self._loop.stop()  # let the engine apply it now
+
+    # ---- from the engine (any thread) -------------------------------------------------------
+    def call(self, coro_fn: Callable[..., Any], *args: Any) -> None:
+        """Run ``coro_fn(*args)`` on the session's loop (tracked until it ends)."""
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            self._push("fault", f"venue session not running: {coro_fn.__name__} not sent")
+            return
+
+        def spawn() -> None:
+            task = asyncio.ensure_future(coro_fn(*args))
+            self._inflight.add(task)
+            task.add_done_callback(self._inflight.discard)
+
+        if self._driven:
+            loop.call_soon(spawn)
+        else:
+            loop.call_soon_threadsafe(spawn)
+
+    async def submit(self, cid: str, symbol: str, kind: str, side: str, amount: float,
+                     price: float | None) -> None:  # fmt: skip
+        """Place one order with client id ``cid``; the outcome goes to the engine."""
+        try:
+            order = await self.fast.create_order(
+                symbol, kind, side, amount, price, {"clientOrderId": cid}
+            )
+        except Exception as exc:  # noqa: BLE001 - every outcome is reported
+            outcome = outcome_of(exc)
+            why = describe_error(exc, self.ex)
+            if outcome == "rejected":
+                self._push("rejected", cid, why)
+                return
+            if outcome == "unknown":
+                self._push("unknown", cid, why)
+            else:
+                self._push("note", cid, "duplicate", why)
+            if isinstance(exc, ccxt.InvalidNonce):
+                await self._resync_clock()
+            await self.resolve(cid, symbol)
+            return
+        self._push("order", dict(order), "rest")
+
+    async def resolve(self, cid: str, symbol: str) -> None:
+        """Find an order of unknown outcome by its client id; not found after the retries:
+        it was not placed."""
+        delay = self.unknown_retry_s
+        misses = 0
+        while misses < self.unknown_retries:
+            await asyncio.sleep(delay)
+            try:
+                order = await self.ex.fetch_order(None, symbol, {"clientOrderId": cid})
+            except ccxt.OrderNotFound:
+                misses += 1
+            except Exception as exc:  # noqa: BLE001 - a failed query is not an answer
+                self.errors[cid] = describe_error(exc, self.ex)
+                if isinstance(exc, ccxt.InvalidNonce):
+                    await self._resync_clock()
+            else:
+                self._push("order", dict(order), "rest")
+                return
+            delay = min(delay * 2, self.backoff_max)
+        self._push("rejected", cid, f"not found at the venue after {misses} queries")
+
+    async def cancel(self, cid: str, symbol: str) -> None:
+        try:
+            order = await self.fast.cancel_order(None, symbol, {"clientOrderId": cid})
+        except ccxt.OrderNotFound:  # already closed, or never placed: ask what it is
+            await self._query(cid, symbol)
+        except Exception as exc:  # noqa: BLE001 - the sweep will tell what happened
+            self._push("cancel_failed", cid, describe_error(exc, self.ex))
+            await self._query(cid, symbol)
+        else:
+            info = order.get("info") or {}
+            order = dict(order, clientOrderId=info.get("origClientOrderId") or cid)
+            self._push("order", order, "rest")
+
+    async def cancel_all(self, reason: str) -> None:
+        for symbol in self.symbols:
+            try:
+                await self.ex.cancel_all_orders(symbol)
+            except Exception as exc:  # noqa: BLE001 - reported; the orders are queried next
+                self._push(
+                    "fault", f"cancel_all_orders({symbol}) failed: {describe_error(exc, self.ex)}"
+                )
+        await self.sweep("cancel_all")
+
+    async def _query(self, cid: str, symbol: str) -> None:
+        try:
+            order = await self.ex.fetch_order(None, symbol, {"clientOrderId": cid})
+        except ccxt.OrderNotFound:
+            self._push("not_found", cid)
+        except Exception as exc:  # noqa: BLE001 - the next sweep asks again
+            self.errors[cid] = describe_error(exc, self.ex)
+        else:
+            self._push("order", dict(order), "rest")
+
+    async def _resync_clock(self) -> None:
+        try:
+            await self.ex.load_time_difference()
+            self.fast.options["timeDifference"] = self.ex.options.get("timeDifference", 0)
+        except Exception as exc:  # noqa: BLE001 - the next request tells again
+            self.errors["clock"] = describe_error(exc, self.ex)
+
+    # ---- the session's own work -------------------------------------------------------------
+    async def _run(self) -> None:
+        ex = self.ex
+        delay = 0.25
+        while self._running:
+            try:
+                await ex.load_markets()
+                self.fast.set_markets(ex.markets, ex.currencies)
+                snapshot = await self._snapshot()
+                break
+            except (ccxt.AuthenticationError, ccxt.PermissionDenied) as exc:
+                self.error = RuntimeError(
+                    f"{ex.id}: the API key was refused ({describe_error(exc, ex)})"
+                )
+                self._ready.set()
+                return
+            except Exception as exc:  # noqa: BLE001 - retried; protection stays on meanwhile
+                self._push("fault", f"start reconciliation failed: {describe_error(exc, ex)}")
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, self.backoff_max)
+        else:
+            return
+        self._push("reconcile", snapshot, True)
+        self._ready.set()
+        self._tasks = [
+            asyncio.ensure_future(self._private("orders")),
+            asyncio.ensure_future(self._private("trades")),
+            asyncio.ensure_future(self._sweeper()),
+        ]
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    async def _snapshot(self) -> dict[str, Any]:
+        """What the venue says now: markets, balances, open orders, recent fills, and each
+        unfinished order of ours by client id."""
+        ex = self.ex
+        out: dict[str, Any] = {"markets": {s: ex.markets.get(s) for s in self.symbols}}
+        out["balance"] = await ex.fetch_balance()
+        out["open"] = [dict(o) for s in self.symbols for o in await ex.fetch_open_orders(s)]
+        trades: list[dict[str, Any]] = []
+        for s in self.symbols:
+            since = self._since_ms.get(s)
+            got = await ex.fetch_my_trades(s, since)
+            trades.extend(dict(t) for t in got)
+            if got:
+                self._since_ms[s] = max(int(t["timestamp"] or 0) for t in got)
+        out["trades"] = trades
+        known = {o.get("clientOrderId") for o in out["open"]}
+        orders = []
+        for cid, symbol in self.unfinished():
+            if cid in known:
+                continue
+            try:
+                orders.append(dict(await ex.fetch_order(None, symbol, {"clientOrderId": cid})))
+            except ccxt.OrderNotFound:
+                out.setdefault("not_found", []).append(cid)
+        out["orders"] = orders
+        return out
+
+    async def sweep(self, why: str) -> None:
+        try:
+            snapshot = await self._snapshot()
+        except Exception as exc:  # noqa: BLE001 - the next sweep tries again
+            self._push("fault", f"sweep ({why}) failed: {describe_error(exc, self.ex)}")
+            return
+        self._push("reconcile", snapshot, False)
+
+    async def _sweeper(self) -> None:
+        while self._running:
+            await asyncio.sleep(self.sweep_interval)
+            await self.sweep("periodic")
+
+    async def _private(self, what: str) -> None:
+        """One private stream; after each (re)subscription a sweep recovers what was missed."""
+        ex = self.ex
+        watch = ex.watch_orders if what == "orders" else ex.watch_my_trades
+        delay = 0.25
+        while self._running:
+            try:
+                await ex.authenticate()
+                # the watch is waiting before the sweep: nothing falls between the two
+                pending = asyncio.ensure_future(watch())
+                if what == "orders" and not self.private_up:
+                    await self.sweep("subscribed")
+                    self.private_up = True
+                    self._push("private", "up", "")
+                delay = 0.25
+                while self._running:
+                    items = await pending
+                    self._push(what, [dict(x) for x in items], "ws")
+                    pending = asyncio.ensure_future(watch())
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - reconnected after a pause
+                why = describe_error(exc, ex)
+                if isinstance(exc, KeyError) and exc.__context__ is not None:
+                    why = describe_error(exc.__context__, ex)  # ccxt hides a refused subscribe
+                if self.private_up or what == "orders":
+                    self.private_up = False
+                    self._push("private", "down", why)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, self.backoff_max)

@@ -1,0 +1,357 @@
+"""The loopback exchange's account: balances, orders and a matching engine on the replayed market.
+
+Fills follow the paper broker's default rule (``TickBroker()``), so a strategy traded for real on
+the loopback exchange and paper-traded on the same replay fills alike:
+
+* a market order fills whole at the best opposite price of the server's book;
+* a limit order marketable on arrival fills whole at the best opposite price;
+* a resting limit order fills whole at its limit when a replayed trade goes through it (a buy
+  when a trade prints below its limit, a sell above).
+
+Commissions are charged in the quote asset at ``taker`` / ``maker`` rates (a simplification:
+Binance charges the asset received unless BNB pays). Every change is reported to the listeners
+as Binance's user data events (``executionReport``, ``outboundAccountPosition``).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Any
+
+#: Binance's order statuses that end an order
+TERMINAL = ("FILLED", "CANCELED", "REJECTED", "EXPIRED")
+
+
+class VenueError(Exception):
+    """A Binance error answer: HTTP status, code and message."""
+
+    def __init__(self, status: int, code: int, msg: str):
+        super().__init__(msg)
+        self.status, self.code, self.msg = status, code, msg
+
+
+def _d(value: Any) -> Decimal:
+    return Decimal(str(value))
+
+
+def _s(value: Decimal) -> str:
+    return format(value.normalize(), "f") if value else "0"
+
+
+class Account:
+    """One account on one spot symbol's book (see module doc).
+
+    Parameters
+    ----------
+    balances : dict
+        Starting free balances by asset, e.g. ``{"USDT": 10_000, "BTC": 0}``.
+    symbols : dict
+        exchangeInfo's spot symbols by name (their filters are enforced).
+    taker, maker : float
+        Commission rates (fractions of the fill's quote value).
+    """
+
+    def __init__(
+        self,
+        balances: dict[str, float],
+        symbols: dict[str, dict[str, Any]],
+        taker: float = 0.001,
+        maker: float = 0.001,
+    ):
+        self.free = {a: _d(v) for a, v in balances.items()}
+        self.locked: dict[str, Decimal] = {a: Decimal(0) for a in self.free}
+        self.symbols = symbols
+        self.taker, self.maker = _d(taker), _d(maker)
+        self.orders: dict[int, dict[str, Any]] = {}  # orderId -> order (every order ever)
+        self.trades: list[dict[str, Any]] = []  # myTrades, in id order
+        self._resting: dict[int, dict[str, Any]] = {}  # limit orders waiting for a trade
+        self._next_order = 1_000_000
+        self._next_trade = 5_000_000
+        #: called with each user data event (executionReport, outboundAccountPosition)
+        self.listeners: list[Callable[[dict[str, Any]], None]] = []
+        #: the next N fills are made in two executions (a partial fill, then the rest)
+        self.split_fills = 0
+        #: the next N fills are followed by a late CANCELED report for the filled order
+        self.late_cancels = 0
+
+    # ---- queries ------------------------------------------------------------------------------
+    def find(self, symbol: str, order_id: Any = None, client_id: Any = None) -> dict[str, Any]:
+        """The order by id or client id (-2013 when there is none)."""
+        if order_id is not None:
+            order = self.orders.get(int(order_id))
+            if order is not None and order["symbol"] == symbol:
+                return order
+        elif client_id is not None:
+            found = [
+                o
+                for o in self.orders.values()
+                if o["clientOrderId"] == client_id and o["symbol"] == symbol
+            ]
+            if found:
+                return found[-1]
+        raise VenueError(400, -2013, "Order does not exist.")
+
+    def open_orders(self, symbol: str | None) -> list[dict[str, Any]]:
+        return [
+            o
+            for o in self.orders.values()
+            if o["status"] not in TERMINAL and (symbol is None or o["symbol"] == symbol)
+        ]
+
+    def balances(self) -> list[dict[str, str]]:
+        return [
+            {"asset": a, "free": _s(self.free[a]), "locked": _s(self.locked.get(a, Decimal(0)))}
+            for a in sorted(self.free)
+        ]
+
+    # ---- orders -------------------------------------------------------------------------------
+    def place(self, q: dict[str, str], best: tuple[float | None, float | None]) -> dict[str, Any]:
+        """A new order from a request's parameters; filled at once where it is marketable."""
+        symbol = q.get("symbol", "")
+        info = self.symbols.get(symbol)
+        if info is None:
+            raise VenueError(400, -1121, "Invalid symbol.")
+        side, otype = q.get("side", ""), q.get("type", "")
+        if side not in ("BUY", "SELL"):
+            raise VenueError(400, -1102, "Mandatory parameter 'side' was not sent.")
+        if otype not in ("MARKET", "LIMIT"):
+            raise VenueError(400, -1116, "Invalid orderType.")
+        cid = q.get("newClientOrderId") or f"loopback{self._next_order}"
+        if any(o["clientOrderId"] == cid for o in self.open_orders(symbol)):
+            raise VenueError(400, -2010, "Duplicate order sent.")
+        qty = _d(q.get("quantity", "0"))
+        price = _d(q["price"]) if otype == "LIMIT" else None
+        self._check_filters(info, otype, qty, price, best)
+        bid, ask = best
+        fill_at = ask if side == "BUY" else bid
+        marketable = otype == "MARKET" or (
+            fill_at is not None
+            and (_d(fill_at) <= price if side == "BUY" else _d(fill_at) >= price)  # type: ignore[operator]
+        )
+        base, quote = info["baseAsset"], info["quoteAsset"]
+        need_price = _d(fill_at) if marketable and fill_at is not None else price
+        if need_price is None:
+            raise VenueError(400, -2010, "Order would immediately match and take.")
+        if side == "BUY" and self.free.get(quote, Decimal(0)) < qty * need_price * (1 + self.taker):
+            raise VenueError(400, -2010, "Account has insufficient balance for requested action.")
+        if side == "SELL" and self.free.get(base, Decimal(0)) < qty:
+            raise VenueError(400, -2010, "Account has insufficient balance for requested action.")
+        now = int(time.time() * 1000)
+        self._next_order += 1
+        order = {
+            "symbol": symbol,
+            "orderId": self._next_order,
+            "orderListId": -1,
+            "clientOrderId": cid,
+            "price": _s(price) if price is not None else "0",
+            "origQty": _s(qty),
+            "executedQty": "0",
+            "cummulativeQuoteQty": "0",
+            "status": "NEW",
+            "timeInForce": "GTC",
+            "type": otype,
+            "side": side,
+            "stopPrice": "0",
+            "icebergQty": "0",
+            "time": now,
+            "updateTime": now,
+            "transactTime": now,
+            "workingTime": now,
+            "isWorking": True,
+            "origQuoteOrderQty": "0",
+            "selfTradePreventionMode": "NONE",
+            "fills": [],
+            "_base": base,
+            "_quote": quote,
+        }
+        self.orders[order["orderId"]] = order
+        self._report(order, "NEW")
+        if marketable and fill_at is not None:
+            self._fill(order, _d(fill_at), maker=False)
+        else:  # rests: lock what it may spend
+            self._lock(order, qty * price * (1 + self.maker) if side == "BUY" else qty)  # type: ignore[operator]
+            self._resting[order["orderId"]] = order
+        return order
+
+    def cancel(self, order: dict[str, Any]) -> dict[str, Any]:
+        if order["status"] in TERMINAL:
+            raise VenueError(400, -2011, "Unknown order sent.")
+        self._unlock(order)
+        self._resting.pop(order["orderId"], None)
+        order["status"] = "CANCELED"
+        order["updateTime"] = order["transactTime"] = int(time.time() * 1000)
+        self._report(order, "CANCELED")
+        return order
+
+    def on_trade(self, price: float, ts_ms: int) -> None:
+        """A replayed trade at ``price``: resting limits it goes through fill at their limit."""
+        p = _d(price)
+        for order in list(self._resting.values()):
+            limit = _d(order["price"])
+            if (order["side"] == "BUY" and p < limit) or (order["side"] == "SELL" and p > limit):
+                del self._resting[order["orderId"]]
+                self._unlock(order)
+                self._fill(order, limit, maker=True)
+
+    # ---- internals ----------------------------------------------------------------------------
+    def _check_filters(
+        self, info: dict[str, Any], otype: str, qty: Decimal, price: Decimal | None, best: Any
+    ) -> None:
+        filters = {f["filterType"]: f for f in info.get("filters", [])}
+        lot = filters.get("LOT_SIZE")
+        if lot is not None:
+            step = _d(lot["stepSize"])
+            if qty < _d(lot["minQty"]) or qty > _d(lot["maxQty"]) or (step and qty % step):
+                raise VenueError(400, -1013, "Filter failure: LOT_SIZE")
+        pf = filters.get("PRICE_FILTER")
+        if price is not None and pf is not None:
+            tick = _d(pf["tickSize"])
+            if price < _d(pf["minPrice"]) or (tick and price % tick):
+                raise VenueError(400, -1013, "Filter failure: PRICE_FILTER")
+        notional = filters.get("NOTIONAL") or filters.get("MIN_NOTIONAL")
+        ref = price if price is not None else _d(best[1] or best[0] or 0)
+        if notional is not None and qty * ref < _d(notional["minNotional"]):
+            raise VenueError(400, -1013, "Filter failure: NOTIONAL")
+
+    def _lock(self, order: dict[str, Any], amount: Decimal) -> None:
+        asset = order["_quote"] if order["side"] == "BUY" else order["_base"]
+        self.free[asset] = self.free.get(asset, Decimal(0)) - amount
+        self.locked[asset] = self.locked.get(asset, Decimal(0)) + amount
+        order["_locked"] = amount
+        self._account_event()
+
+    def _unlock(self, order: dict[str, Any]) -> None:
+        amount = order.pop("_locked", None)
+        if amount is None:
+            return
+        asset = order["_quote"] if order["side"] == "BUY" else order["_base"]
+        self.free[asset] += amount
+        self.locked[asset] -= amount
+
+    def _fill(self, order: dict[str, Any], price: Decimal, maker: bool) -> None:
+        qty = _d(order["origQty"]) - _d(order["executedQty"])
+        parts = [qty]
+        if self.split_fills > 0:
+            self.split_fills -= 1
+            step = _d("0.00001")
+            first = (qty / 2 // step) * step
+            if first and first < qty:
+                parts = [first, qty - first]
+        for part in parts:
+            self._execute(order, part, price, maker)
+        if self.late_cancels > 0:  # the venue's late report of a cancel that lost the race
+            self.late_cancels -= 1
+            late = dict(order, status="CANCELED")
+            self._report(late, "CANCELED")
+
+    def _execute(self, order: dict[str, Any], qty: Decimal, price: Decimal, maker: bool) -> None:
+        base, quote = order["_base"], order["_quote"]
+        value = qty * price
+        fee = value * (self.maker if maker else self.taker)
+        for a in (base, quote):
+            self.free.setdefault(a, Decimal(0))
+            self.locked.setdefault(a, Decimal(0))
+        if order["side"] == "BUY":
+            self.free[base] += qty
+            self.free[quote] -= value + fee
+        else:
+            self.free[base] -= qty
+            self.free[quote] += value - fee
+        executed = _d(order["executedQty"]) + qty
+        order["executedQty"] = _s(executed)
+        order["cummulativeQuoteQty"] = _s(_d(order["cummulativeQuoteQty"]) + value)
+        done = executed >= _d(order["origQty"])
+        order["status"] = "FILLED" if done else "PARTIALLY_FILLED"
+        now = int(time.time() * 1000)
+        order["updateTime"] = order["transactTime"] = now
+        self._next_trade += 1
+        trade = {
+            "symbol": order["symbol"],
+            "id": self._next_trade,
+            "orderId": order["orderId"],
+            "orderListId": -1,
+            "price": _s(price),
+            "qty": _s(qty),
+            "quoteQty": _s(value),
+            "commission": _s(fee),
+            "commissionAsset": quote,
+            "time": now,
+            "isBuyer": order["side"] == "BUY",
+            "isMaker": maker,
+            "isBestMatch": True,
+        }
+        self.trades.append(trade)
+        order["fills"].append(
+            {
+                "price": trade["price"],
+                "qty": trade["qty"],
+                "commission": trade["commission"],
+                "commissionAsset": quote,
+                "tradeId": trade["id"],
+            }
+        )
+        self._report(order, "TRADE", trade)
+        self._account_event()
+
+    def _report(
+        self, order: dict[str, Any], exec_type: str, trade: dict[str, Any] | None = None
+    ) -> None:
+        now = int(time.time() * 1000)
+        event = {
+            "e": "executionReport",
+            "E": now,
+            "s": order["symbol"],
+            "c": order["clientOrderId"],
+            "S": order["side"],
+            "o": order["type"],
+            "f": order["timeInForce"],
+            "q": order["origQty"],
+            "p": order["price"],
+            "P": "0",
+            "F": "0",
+            "g": -1,
+            "C": "",
+            "x": exec_type,
+            "X": order["status"],
+            "r": "NONE",
+            "i": order["orderId"],
+            "l": trade["qty"] if trade else "0",
+            "z": order["executedQty"],
+            "L": trade["price"] if trade else "0",
+            "n": trade["commission"] if trade else "0",
+            "N": trade["commissionAsset"] if trade else None,
+            "T": now,
+            "t": trade["id"] if trade else -1,
+            "w": order["status"] in ("NEW", "PARTIALLY_FILLED"),
+            "m": bool(trade and trade["isMaker"]),
+            "M": False,
+            "O": order["time"],
+            "Z": order["cummulativeQuoteQty"],
+            "Y": trade["quoteQty"] if trade else "0",
+            "Q": "0",
+            "W": order["workingTime"],
+            "V": "NONE",
+        }
+        for listen in self.listeners:
+            listen(event)
+
+    def _account_event(self) -> None:
+        now = int(time.time() * 1000)
+        event = {
+            "e": "outboundAccountPosition",
+            "E": now,
+            "u": now,
+            "B": [{"a": b["asset"], "f": b["free"], "l": b["locked"]} for b in self.balances()],
+        }
+        for listen in self.listeners:
+            listen(event)
+
+
+def public_order(order: dict[str, Any], full: bool = False) -> dict[str, Any]:
+    """An order as the REST API shows it (``full``: a FULL new-order response, with fills)."""
+    out = {k: v for k, v in order.items() if not k.startswith("_") and k != "fills"}
+    if full:
+        out["fills"] = list(order["fills"])
+    return out

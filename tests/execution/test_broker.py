@@ -1,0 +1,146 @@
+"""CCXTBroker end to end on the loopback venue: what a user checks after a run."""
+
+import backtrader as bt
+import pytest
+
+import backtrader_channels as btch
+
+from .conftest import (
+    assert_books_agree,
+    assert_journal_in_order,
+    assert_placed_once,
+    journal_of,
+    keyed,
+    run_real,
+)
+
+
+def _buy(size=0.001, **kw):
+    def act(s, t):
+        s.orders[len(s.orders)] = s.buy(size=size, **kw)
+
+    return act
+
+
+def _sell_limit(offset, size=0.001):
+    def act(s, t):
+        s.orders[len(s.orders)] = s.sell(
+            size=size, exectype=bt.Order.Limit, price=round(t.price + offset, 2)
+        )
+
+    return act
+
+
+@pytest.mark.parametrize("threads", [False, True], ids=["inline", "threads"])
+def test_market_and_limit_orders_fill_as_the_venue_says(server, tmp_path, threads):
+    script = {200: _buy(), 400: _sell_limit(0.5)}
+    cerebro, strat = run_real(server, script, tmp=str(tmp_path), threads=threads)
+    buy, sell = strat.orders[0], strat.orders[1]
+    assert strat.statuses(buy.ref) == ["Submitted", "Accepted", "Completed"]
+    assert strat.statuses(sell.ref) == ["Submitted", "Accepted", "Completed"]
+    assert buy.executed.price == pytest.approx(float(server.account.trades[0]["price"]))
+    # the starting 0.01 BTC was adopted as the position; one buy and one sell later it is back
+    assert_books_agree(cerebro, server)
+    assert cerebro.broker.getposition(cerebro.instrument("BTC/USDT")).size == pytest.approx(0.01)
+    assert_placed_once(server)
+    lines = journal_of(str(tmp_path))
+    assert_journal_in_order(lines)
+    assert [line["event"] for line in lines if line["client_id"] == lines[0]["client_id"]] == [
+        "submit",
+        "open",
+        "fill",
+    ]
+    report = cerebro.last_run["execution"]
+    assert report["states"] == {"FILLED": 2}
+    assert report["fills"] == 2
+    fees = sum(float(t["commission"]) for t in server.account.trades)
+    assert report["fees"] == pytest.approx(fees)
+
+
+def test_partial_fills_notify_partial_then_completed(server, tmp_path):
+    def split_then_buy(s, t):
+        server.account.split_fills = 1
+        _buy(0.002)(s, t)
+
+    cerebro, strat = run_real(server, {200: split_then_buy}, tmp=str(tmp_path))
+    order = strat.orders[0]
+    assert strat.statuses(order.ref) == ["Submitted", "Accepted", "Partial", "Completed"]
+    assert order.executed.size == pytest.approx(0.002)
+    assert_books_agree(cerebro, server)
+    fills = [line for line in journal_of(str(tmp_path)) if line["event"] == "fill"]
+    assert len(fills) == 2
+
+
+def test_a_late_cancel_after_the_fill_changes_nothing(server, tmp_path):
+    """ccxt's own cache would show the order canceled with filled 0; the fill wins."""
+
+    def late(s, t):
+        server.account.late_cancels = 1
+        _buy()(s, t)
+
+    cerebro, strat = run_real(server, {200: late}, tmp=str(tmp_path))
+    order = strat.orders[0]
+    assert strat.statuses(order.ref) == ["Submitted", "Accepted", "Completed"]
+    lines = journal_of(str(tmp_path))
+    assert {line["state"] for line in lines[2:]} == {"FILLED"}  # after submit and open
+    assert_books_agree(cerebro, server)
+
+
+def test_cancel_goes_to_the_venue_and_is_confirmed(server, tmp_path):
+    def cancel(s, t):
+        s.cancel(s.orders[0])
+
+    script = {200: _sell_limit(+5_000), 300: cancel}
+    _cerebro, strat = run_real(server, script, tmp=str(tmp_path))
+    order = strat.orders[0]
+    assert strat.statuses(order.ref) == ["Submitted", "Accepted", "Canceled"]
+    assert server.account.open_orders(None) == []
+    assert [k for k, _ in server.order_requests] == ["new", "cancel"]
+
+
+def test_orders_working_at_the_end_are_cancelled(server, tmp_path):
+    _cerebro, _strat = run_real(server, {200: _sell_limit(+5_000)}, stop_at=400, tmp=str(tmp_path))
+    assert server.account.open_orders(None) == []
+    assert journal_of(str(tmp_path))[-1]["state"] == "CANCELLED"
+
+
+def test_risk_limits_refuse_with_the_rule_and_the_numbers(server, tmp_path):
+    risk = btch.RiskLimits(max_order_notional=100, max_position={"BTC/USDT": 0.0105})
+    script = {200: _buy(0.002), 300: _buy(0.001), 400: _buy(0.00001)}
+    _cerebro, strat = run_real(server, script, tmp=str(tmp_path), risk=risk)
+    reasons = [r for _, s, _, r in strat.notes if s == "Rejected"]
+    assert reasons[0].startswith("max_order_notional: ")
+    assert "> 100 (0.002 BTC/USDT at" in reasons[0]
+    assert reasons[1].startswith("max_position: BTC/USDT position would be 0.011, limit 0.0105")
+    assert reasons[2].startswith("market rule: notional ")
+    assert server.order_requests == []
+
+
+def test_unsupported_order_types_are_refused_not_simulated(server, tmp_path):
+    script = {200: _buy(exectype=bt.Order.Stop, price=1.0)}
+    _cerebro, strat = run_real(server, script, tmp=str(tmp_path))
+    assert strat.notes[-1][1] == "Rejected"
+    assert "Stop orders are not sent live" in strat.notes[-1][3]
+
+
+def test_without_keys_the_broker_refuses_to_start(server):
+    import ccxt.pro as ccxtpro
+
+    from backtrader_channels.feeds import CCXTLiveFeed
+    from backtrader_channels.testing.replay_exchange import point_ccxt_at
+
+    cerebro = btch.Cerebro()
+    cerebro.add_live_feed(CCXTLiveFeed(point_ccxt_at(ccxtpro.binance(), server.port), ["BTC/USDT"]))
+    cerebro.setbroker(btch.brokers.CCXTBroker(point_ccxt_at(ccxtpro.binance(), server.port)))
+    cerebro.addstrategy(bt.Strategy)
+    with pytest.raises(btch.ChannelError, match="CCXTBroker needs API keys"):
+        cerebro.run(mode=btch.RunMode.TICK, duration=5)
+
+
+def test_a_recorded_run_refuses_the_live_broker(server, sample):
+    cerebro = btch.Cerebro()
+    cerebro.add_channel("tick", "BTC/USDT", sample.trades)
+    cerebro.setbroker(btch.brokers.CCXTBroker(keyed(server)))
+    cerebro.addstrategy(bt.Strategy)
+    with pytest.raises(btch.ChannelError, match="run it on live feeds"):
+        cerebro.run(mode=btch.RunMode.TICK)
