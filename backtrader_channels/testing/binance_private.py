@@ -253,6 +253,17 @@ class BinancePrivate:
         if loop is not None:
             asyncio.run_coroutine_threadsafe(self._close_private(), loop).result(5)
 
+    def cross_resting(self) -> None:
+        """A trade through every resting order now: each fills at its limit (from any thread)."""
+        loop = getattr(self, "_loop", None)
+        if loop is not None:
+
+            async def cross() -> None:
+                self.account.on_trade(0.0, 0)  # below every buy limit
+                self.account.on_trade(1e12, 0)  # above every sell limit
+
+            asyncio.run_coroutine_threadsafe(cross(), loop).result(5)
+
     async def _close_private(self) -> None:
         for ws in list(self._ws_api):
             await ws.close()

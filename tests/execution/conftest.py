@@ -63,13 +63,16 @@ def keyed(srv, **config):
     return point_ccxt_at(ccxtpro.binance({"apiKey": KEY, "secret": SECRET, **config}), srv.port)
 
 
-def run_real(srv, script, stop_at=1500, tmp=None, threads=False, duration=60, **broker_kw):
-    """One live run: trades on the feed, orders through CCXTBroker, on the loopback venue."""
+def run_real(
+    srv, script, stop_at=1500, tmp=None, threads=False, duration=60, exchange=None, **broker_kw
+):
+    """One live run: trades on the feed, orders through CCXTBroker, on the loopback venue
+    (``exchange``: extra ccxt config for the keyed instance)."""
     feed = CCXTLiveFeed(point_ccxt_at(ccxtpro.binance(), srv.port), ["BTC/USDT"],
                         channels=("tick",), stall_timeout=5.0)  # fmt: skip
     journal = os.path.join(tmp, "orders.jsonl") if tmp else None
     broker_kw.setdefault("unknown_retry_s", 0.05)
-    broker = btch.brokers.CCXTBroker(keyed(srv), journal=journal, **broker_kw)
+    broker = btch.brokers.CCXTBroker(keyed(srv, **(exchange or {})), journal=journal, **broker_kw)
     cerebro = btch.Cerebro(live_threads=threads)
     cerebro.add_live_feed(feed)
     cerebro.setbroker(broker)
