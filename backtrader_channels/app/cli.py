@@ -70,6 +70,12 @@ def _live(args: argparse.Namespace) -> int:
     return run_live_command(args)
 
 
+def _smoke(args: argparse.Namespace) -> int:
+    from .live_commands import run_smoke_command
+
+    return run_smoke_command(args)
+
+
 def _sweep(args: argparse.Namespace) -> int:
     from .sweep_commands import run_sweep_command
 
@@ -148,6 +154,17 @@ def _add_sweep_parser(sub: Any) -> None:
     sw.set_defaults(func=_sweep)
 
 
+def _add_real_args(p: argparse.ArgumentParser) -> None:
+    """Keys, journal and risk limits of ``live --real``."""
+    p.add_argument("--config", metavar="FILE", help="JSON with apiKey and secret (--real)")
+    p.add_argument("--journal", default="orders.jsonl", help="order journal (orders.jsonl)")
+    p.add_argument("--max-order-notional", type=float, metavar="Q", help="per order, quote ccy")
+    p.add_argument("--max-position", type=float, metavar="B", help="per symbol, base units")
+    p.add_argument("--max-open-orders", type=int, metavar="N")
+    p.add_argument("--max-orders-per-second", type=float, metavar="R")
+    p.add_argument("--kill-after", metavar="N,S", help="N faults within S seconds: stop")
+
+
 def _add_connection_args(p: argparse.ArgumentParser) -> None:
     """Where live data comes from, and when the run ends (``live`` and ``record``)."""
     p.add_argument("--exchange", default="binance", help="ccxt exchange id (default binance)")
@@ -206,8 +223,9 @@ def build_parser() -> argparse.ArgumentParser:
     conv.set_defaults(func=_convert)
     live = sub.add_parser(
         "live",
-        help="run a strategy on live ccxt.pro data (paper trading)",
-        description="Run a strategy on live WebSocket data through ccxt.pro with the paper broker. "
+        help="run a strategy on live ccxt.pro data (paper trading, or --real orders)",
+        description="Run a strategy on live WebSocket data through ccxt.pro with the paper broker "
+        "(or with real orders through ccxt: --real, keys from --config or the environment). "
         "--replay-server starts a local exchange replaying a real recording, to try live mode "
         "without an account or network.",
     )
@@ -220,10 +238,28 @@ def build_parser() -> argparse.ArgumentParser:
     _add_connection_args(live)
     mode = live.add_mutually_exclusive_group()
     mode.add_argument("--paper", action="store_true", help="simulated fills (the default)")
-    mode.add_argument("--real", action="store_true", help="real orders (not available yet)")
+    mode.add_argument("--real", action="store_true", help="real orders through ccxt (needs keys)")
     live.add_argument("--record", metavar="DIR", help="record every event under DIR")
     live.add_argument("--cash", type=float, default=10_000.0, help="paper cash (default 10000)")
+    _add_real_args(live)
     live.set_defaults(func=_live)
+    smoke = sub.add_parser(
+        "smoke",
+        help="check the real order path with one tiny order, and print its timeline",
+        description="Place a limit buy far below the market, see it open on the exchange, "
+        "cancel it and see it cancelled. Exits 0 when every step worked, 1 otherwise.",
+    )
+    smoke.add_argument("--exchange", default="binance", help="ccxt exchange id (default binance)")
+    smoke.add_argument("--symbol", default="BTC/USDT", help="symbol (default BTC/USDT)")
+    smoke.add_argument("--qty", type=float, required=True, help="order size (base units)")
+    smoke.add_argument(
+        "--price-offset", type=float, default=10.0, metavar="PCT", help="%% below the bid (10)"
+    )
+    smoke.add_argument("--timeout", type=float, default=30.0, metavar="S", help="seconds (30)")
+    smoke.add_argument("--config", metavar="FILE", help="JSON with apiKey and secret")
+    smoke.add_argument("--replay-server", action="store_true", help="against the loopback venue")
+    smoke.add_argument("--bad-keys-for-test", action="store_true", help=argparse.SUPPRESS)
+    smoke.set_defaults(func=_smoke)
 
     bt_ = sub.add_parser(
         "backtest",

@@ -1,4 +1,5 @@
-"""The ``live`` and ``record`` commands: live data through ccxt.pro, paper broker, report."""
+"""The ``live``, ``record`` and ``smoke`` commands: live data through ccxt.pro, the paper
+broker or real orders (``--real``), the run report; the order-path smoke check."""
 
 from __future__ import annotations
 
@@ -17,18 +18,12 @@ def run_live_command(args: argparse.Namespace, strategy: Any = None) -> int:
     from .demo import BookImbalanceScalper
     from .report import format_report, run_report
 
-    if args.real:
-        print(
-            "backtrader-channels: error: real order routing is not available yet; "
-            "live runs use the paper broker",
-            file=sys.stderr,
-        )
-        return 2
     symbols = args.symbol or ["BTC/USDT"]
     channels = [c.strip() for c in args.channels.split(",") if c.strip()]
     if strategy is None:
         strategy = load_strategy(args.strategy) if args.strategy else BookImbalanceScalper
     server = None
+    port = 0
     if args.replay_server:
         if args.exchange != "binance" or symbols != ["BTC/USDT"]:
             raise UsageError("the replay server speaks Binance and replays BTC/USDT")
@@ -38,17 +33,101 @@ def run_live_command(args: argparse.Namespace, strategy: Any = None) -> int:
         print(f"replay exchange on 127.0.0.1:{port}", file=sys.stderr)
     else:
         exchange = args.exchange
-    feed = CCXTLiveFeed(exchange, symbols, channels=channels, record_to=args.record)
     cerebro = Cerebro(stdstats=False)
-    cerebro.broker.setcash(args.cash)
-    cerebro.add_live_feed(feed)
-    cerebro.addstrategy(strategy)
     try:
+        if args.real:
+            cerebro.setbroker(_real_broker(args, server, port))
+            print("real orders: CCXTBroker, journal " + args.journal, file=sys.stderr)
+        else:
+            cerebro.broker.setcash(args.cash)
+            print("paper broker: simulated fills, no order reaches the exchange", file=sys.stderr)
+        feed = CCXTLiveFeed(exchange, symbols, channels=channels, record_to=args.record)
+        cerebro.add_live_feed(feed)
+        cerebro.addstrategy(strategy)
         strats = cerebro.run(mode=RunMode.TICK, duration=args.duration, max_events=args.max_events)
     finally:
         if server is not None:
             server.stop()
-    print(format_report(run_report(cerebro, strats[0])))
+    report = run_report(cerebro, strats[0])
+    print(format_report(report))
+    execution = cerebro.last_run.get("execution") or {}
+    stopped = execution.get("kill_switch") or execution.get("protection", {}).get("reconcile")
+    if stopped and not stopped.startswith("reconciliation pending"):
+        print(f"backtrader-channels: error: {stopped}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _real_broker(args: argparse.Namespace, server: Any, port: int) -> Any:
+    """The CCXTBroker of ``live --real``: keys from --config or the environment."""
+    from ..execution.broker import CCXTBroker
+    from ..execution.risk import RiskLimits
+    from ..live.ccxt_feed import exchange_from
+    from ..testing.replay_exchange import point_ccxt_at
+
+    if server is not None:  # the loopback venue's own keys
+        keys = {"apiKey": server.api_key, "secret": server.api_secret}
+        ex = point_ccxt_at(exchange_from("binance", None, **keys), port)
+    else:
+        try:
+            ex = exchange_from(args.exchange, args.config)
+        except (OSError, ValueError) as exc:
+            raise UsageError(str(exc)) from None
+    if not getattr(ex, "apiKey", None) or not getattr(ex, "secret", None):
+        raise UsageError(
+            f"--real needs API keys: --config FILE (JSON with apiKey and secret) or "
+            f"{args.exchange.upper()}_API_KEY and {args.exchange.upper()}_API_SECRET"
+        )
+    kill = None
+    if args.kill_after:
+        n, _, seconds = args.kill_after.partition(",")
+        try:
+            kill = (int(n), float(seconds or 60))
+        except ValueError:
+            raise UsageError(f"--kill-after {args.kill_after!r}: N,SECONDS, e.g. 3,60") from None
+    risk = RiskLimits(
+        max_order_notional=args.max_order_notional,
+        max_position=args.max_position,
+        max_open_orders=args.max_open_orders,
+        max_orders_per_second=args.max_orders_per_second,
+        kill_after=kill,
+    )
+    return CCXTBroker(ex, journal=args.journal, risk=risk)
+
+
+def run_smoke_command(args: argparse.Namespace) -> int:
+    """``backtrader-channels smoke``: place, see, cancel, see cancelled one tiny order."""
+    import asyncio
+
+    from ..execution.smoke import SmokeError, format_timeline, smoke
+    from ..live.ccxt_feed import exchange_from
+    from ..testing.replay_exchange import ReplayExchange, point_ccxt_at
+
+    server = None
+    try:
+        if args.replay_server:
+            server = ReplayExchange(rate=200.0, loop_forever=True)
+            port = server.start()
+            keys = {"apiKey": server.api_key, "secret": server.api_secret}
+            if args.bad_keys_for_test:
+                keys["secret"] = "wrong"
+            ex = point_ccxt_at(exchange_from("binance", None, **keys), port)
+        else:
+            try:
+                ex = exchange_from(args.exchange, args.config)
+            except (OSError, ValueError) as exc:
+                raise UsageError(str(exc)) from None
+        timeline = asyncio.run(smoke(ex, args.symbol, args.qty, args.price_offset, args.timeout))
+    except SmokeError as exc:
+        print(f"backtrader-channels smoke: FAILED: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        if server is not None:
+            server.stop()
+    print(format_timeline(timeline))
+    print(
+        f"smoke: OK ({args.exchange} {args.symbol}: placed, seen open, cancelled, seen cancelled)"
+    )
     return 0
 
 

@@ -78,6 +78,15 @@ def run_report(cerebro: Any, strategy: Any) -> dict[str, Any]:
         }
         report["queue_dropped"] = run.get("queue_dropped", 0)
         report["no_data_from"] = run.get("silent_streams", {})
+    execution = run.get("execution")
+    if execution is not None:  # real orders: from the journal
+        report["venue_orders"] = execution["states"]
+        report["venue_fills"] = execution["fills"]
+        report["venue_fees"] = execution["fees"]
+        report["corrections"] = execution["corrections"]
+        report["foreign_orders"] = len(execution["foreign_orders"])
+        report["protection"] = execution["protection"]
+        report["kill_switch"] = execution["kill_switch"] or "-"
     return report
 
 

@@ -70,7 +70,8 @@ class CCXTBroker(TickBroker):
         ("cancel_on_stop", True),
     )
 
-    def __init__(self, exchange: Any = None) -> None:
+    def __init__(self, exchange: Any = None, **params: Any) -> None:
+        # backtrader's metaclass took the parameters out of ``params`` already
         self.exchange = exchange
         super().__init__()
 

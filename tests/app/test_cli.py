@@ -139,7 +139,8 @@ def test_record_from_the_replay_server(tmp_path):
         (("backtest", "nosuchmodule:X", "--data", TRADES), "cannot import"),
         (("backtest", "x:Y", "--data", "/no/such/file.csv"), "no such file"),
         (("inspect", "/no/such/file.csv"), "no such file"),
-        (("live", "--real"), "real order routing"),
+        (("live", "--real"), "--real needs API keys"),
+        (("live", "--real", "--config", "/no/such/keys.json"), "/no/such/keys.json"),
     ],
 )
 def test_bad_arguments_give_one_line_and_exit_2(args, needle):
