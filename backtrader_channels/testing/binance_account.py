@@ -3,7 +3,9 @@
 Fills follow the paper broker's default rule (``TickBroker()``), so a strategy traded for real on
 the loopback exchange and paper-traded on the same replay fills alike:
 
-* a market order fills whole at the best opposite price of the server's book;
+* a market order fills whole at the best opposite price of the server's book (the last trade's
+  price when a later trade contradicts the book, which the depth stream updates only every
+  100 ms: the paper broker's stale-book rule);
 * a limit order marketable on arrival fills whole at the best opposite price;
 * a resting limit order fills whole at its limit when a replayed trade goes through it (a buy
   when a trade prints below its limit, a sell above).

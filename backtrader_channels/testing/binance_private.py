@@ -113,8 +113,17 @@ class BinancePrivate:
         return wrapped
 
     def _best(self) -> tuple[float | None, float | None]:
+        """The best bid and ask an order meets: the book's, unless a later trade printed
+        outside them (the depth stream comes every 100 ms, trades at once): the book is then
+        stale and the trade's price stands for both, as the paper broker's stale-book rule."""
         bids, asks = self.book.bids, self.book.asks
-        return (max(bids) if bids else None, min(asks) if asks else None)
+        bid, ask = (max(bids) if bids else None, min(asks) if asks else None)
+        last = getattr(self, "last_trade", None)
+        if last is not None and last[1] > self.book.at:
+            price = last[0]
+            if (bid is not None and price < bid) or (ask is not None and price > ask):
+                return price, price
+        return bid, ask
 
     async def _answer(self, request: web.Request, body: Any) -> web.StreamResponse:
         """The reply of a carried-out order request, unless a fault loses or delays it."""

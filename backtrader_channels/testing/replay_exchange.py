@@ -61,6 +61,7 @@ class _Book:
         self.bids = {float(p): s for p, s in snapshot["bids"]}
         self.asks = {float(p): s for p, s in snapshot["asks"]}
         self.last_id = int(snapshot["lastUpdateId"])
+        self.at = -1  # the frame number of the last diff applied
 
     def apply(self, diff: dict[str, Any]) -> None:
         for side, levels in ((self.bids, diff["b"]), (self.asks, diff["a"])):
@@ -159,6 +160,8 @@ class ReplayExchange(BinanceRest, BinancePrivate):
         self.book = _Book(self.snapshot)
         self.history = TradeHistory(keep_trades)  # what the trade endpoints serve
         self.sent = 0  # frames replayed
+        #: the last replayed trade's price and frame number (the matching engine's freshness)
+        self.last_trade: tuple[float, int] | None = None
         #: trade id -> time.time_ns() when its frame was handed to the sockets (for latency)
         self.send_times: dict[int, int] | None = {} if record_send_times else None
         self.offset_ms = 0  # added to recorded exchange times (set when the replay starts)
@@ -336,6 +339,7 @@ class ReplayExchange(BinanceRest, BinancePrivate):
                 await self._close_all(f.abrupt_drop)
         if "@depth" in stream:
             self.book.apply(data)  # the exchange's book moves on, sent or not
+            self.book.at = self.sent
             if f.skip_depth > 0:
                 f.skip_depth -= 1
                 return
@@ -345,6 +349,7 @@ class ReplayExchange(BinanceRest, BinancePrivate):
             text = json.dumps({"stream": stream, "data": dict(data, b=None)})
         if stream.endswith("@trade"):
             self.history.add(data)
+            self.last_trade = (float(data["p"]), self.sent)
             if self.account._resting:
                 self.account.on_trade(float(data["p"]), int(data["T"]))
             if f.malformed > 0:
