@@ -134,8 +134,24 @@ class CCXTBroker(TickBroker):
 
     @property
     def trading(self) -> bool:
-        """Whether new orders go out now (no protection engaged: see :attr:`protection`)."""
-        return not self.protection
+        """Whether new orders go out now: no protection engaged (:meth:`blocked`)."""
+        return self.blocked() is None
+
+    def blocked(self, symbol: str | None = None) -> str | None:
+        """Why new orders (on ``symbol``, or on any) are refused now, or None: the broker's
+        own protection (:attr:`protection`: start or sweep reconciliation, private stream,
+        kill switch) or market data that is down, stale or resyncing."""
+        if self.protection:
+            return "protection: " + "; ".join(self.protection.values())
+        for feed in self._feeds:
+            health = getattr(feed, "health", None)
+            sick = health() if health is not None else {}
+            bad = [
+                f"{k}: {v}" for k, v in sick.items() if symbol is None or k.endswith(":" + symbol)
+            ]
+            if bad:
+                return "protection: market data " + "; ".join(bad)
+        return None
 
     def unfinished(self) -> list[tuple[str, str]]:
         """``(client_id, symbol)`` of every order not terminal (any thread)."""
@@ -198,14 +214,9 @@ class CCXTBroker(TickBroker):
     def _refusal(
         self, symbol: str, side: str, amount: float, price: float | None, data: Any
     ) -> str | None:
-        if self.protection:
-            return "protection: " + "; ".join(self.protection.values())
-        for feed in self._feeds:
-            health = getattr(feed, "health", None)
-            sick = health() if health is not None else {}
-            bad = [f"{k}: {v}" for k, v in sick.items() if k.endswith(":" + symbol)]
-            if bad:
-                return "protection: market data " + "; ".join(bad)
+        why = self.blocked(symbol)
+        if why is not None:
+            return why
         bid, ask, _, _ = self._book_prices(data)
         ref = (ask if side == "buy" else bid) or (
             data.close[0] if data.close[0] == data.close[0] else None

@@ -22,7 +22,7 @@ class Scripted(bt.Strategy):
     """Runs ``script`` actions at given tick counts: ``{n: callable(strategy, tick)}``; stops
     after ``stop_at`` ticks. Records every notification."""
 
-    params = (("script", None), ("stop_at", 1500))
+    params = (("script", None), ("stop_at", 1500), ("gate", True))
 
     def start(self):
         self.n = 0
@@ -41,7 +41,7 @@ class Scripted(bt.Strategy):
         return [s for r, s, _, _ in self.notes if r == ref]
 
     def on_tick(self, t):
-        if not self.n and not self.broker.trading:
+        if self.p.gate and not self.n and not self.broker.trading:
             return  # counting starts once the broker trades (its start reconciliation done)
         self.n += 1
         action = (self.p.script or {}).get(self.n)
@@ -64,19 +64,28 @@ def keyed(srv, **config):
 
 
 def run_real(
-    srv, script, stop_at=1500, tmp=None, threads=False, duration=60, exchange=None, **broker_kw
+    srv,
+    script,
+    stop_at=1500,
+    tmp=None,
+    threads=False,
+    duration=60,
+    exchange=None,
+    channels=("tick",),
+    gate=True,
+    **broker_kw,
 ):
     """One live run: trades on the feed, orders through CCXTBroker, on the loopback venue
     (``exchange``: extra ccxt config for the keyed instance)."""
     feed = CCXTLiveFeed(point_ccxt_at(ccxtpro.binance(), srv.port), ["BTC/USDT"],
-                        channels=("tick",), stall_timeout=5.0)  # fmt: skip
+                        channels=channels, stall_timeout=5.0)  # fmt: skip
     journal = os.path.join(tmp, "orders.jsonl") if tmp else None
     broker_kw.setdefault("unknown_retry_s", 0.05)
     broker = btch.brokers.CCXTBroker(keyed(srv, **(exchange or {})), journal=journal, **broker_kw)
     cerebro = btch.Cerebro(live_threads=threads)
     cerebro.add_live_feed(feed)
     cerebro.setbroker(broker)
-    cerebro.addstrategy(Scripted, script=script, stop_at=stop_at)
+    cerebro.addstrategy(Scripted, script=script, stop_at=stop_at, gate=gate)
     strat = cerebro.run(mode=btch.RunMode.TICK, duration=duration)[0]
     return cerebro, strat
 

@@ -253,3 +253,26 @@ def test_a_start_the_package_cannot_explain_refuses_to_trade(server, tmp_path):
         in protection["reconcile"]
     )
     assert server.order_requests == []
+
+
+def test_no_order_goes_out_while_market_data_is_down_and_trading_resumes(server, tmp_path):
+    """The order book cannot be built (its REST snapshot keeps failing): orders on the symbol
+    are refused with the reason; once the book is back, they go out again."""
+    server.faults.fail_depth_rest = 10**9
+
+    def during(s, t):
+        s.orders[0] = s.buy(size=0.001)
+
+    def heal(s, t):
+        server.faults.fail_depth_rest = 0
+
+    def after(s, t):
+        s.orders[1] = s.buy(size=0.001)
+
+    script = {1000: during, 1001: heal, 5000: after}
+    _cerebro, strat = run_real(server, script, stop_at=5200, tmp=str(tmp_path),
+                               channels=("tick", "orderbook"), gate=False)  # fmt: skip
+    refused = strat.orders[0]
+    assert strat.statuses(refused.ref) == ["Submitted", "Rejected"]
+    assert refused.info.reason.startswith("protection: market data orderbook:BTC/USDT")
+    assert strat.statuses(strat.orders[1].ref) == ["Submitted", "Accepted", "Completed"]
