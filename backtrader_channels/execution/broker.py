@@ -255,6 +255,10 @@ class CCXTBroker(TickBroker):
         self.session.call(self.session.cancel, live.client_id, live.symbol)
         return True
 
+    def live_order(self, order: Any) -> LiveOrder | None:
+        """The venue side of a backtrader order: client id, state, history, fills."""
+        return self._by_ref.get(order.ref)
+
     def get_orders_open(self, safe: bool = False) -> list[Any]:
         if not self.tick_mode:
             return super().get_orders_open(safe)

@@ -133,18 +133,21 @@ class VenueSession:
             logger.warning("venue session: loop not started after 10 s")
 
     def _thread_main(self) -> None:
+        """The session's own loop, until :meth:`stop` has finished with it."""
         loop = self._loop = asyncio.new_event_loop()
         asyncio.set_event_loop(loop)
         self._main = loop.create_task(self._run())
+        self._main.add_done_callback(self._main_done)
         try:
-            loop.run_until_complete(self._main)
-        except asyncio.CancelledError:
-            pass
-        except BaseException as exc:  # noqa: BLE001 - surfaced to the engine
-            self.error = exc
+            loop.run_forever()
         finally:
             self._ready.set()
             loop.close()
+
+    def _main_done(self, task: asyncio.Future[Any]) -> None:
+        if not task.cancelled() and task.exception() is not None:
+            self.error = task.exception()  # surfaced to the engine
+            self._ready.set()
 
     def loop_paused(self, seconds: float) -> None:
         pass
@@ -168,6 +171,8 @@ class VenueSession:
                 asyncio.run_coroutine_threadsafe(self._finish(timeout), loop).result(timeout + 5)
             except Exception:  # noqa: BLE001 - shutting down anyway
                 pass
+            if not loop.is_closed():  # now the thread's loop may end
+                loop.call_soon_threadsafe(loop.stop)
             self._thread.join(5)
 
     async def _finish(self, timeout: float) -> None:

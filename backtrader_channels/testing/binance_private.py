@@ -64,6 +64,10 @@ class BinancePrivate:
         """Register the signed REST endpoints and the WebSocket API."""
         self._ws_api: dict[web.WebSocketResponse, asyncio.Queue[str]] = {}
         self.order_requests = []
+        #: client id -> time.time_ns() when its new-order request arrived, and when its last
+        #: fill's event was handed to the user data sockets (latency benchmarks)
+        self.order_times: dict[str, int] = {}
+        self.fill_times: dict[str, int] = {}
         r = app.router
         r.add_post("/api/v3/order", self._signed(self._new_order))
         r.add_get("/api/v3/order", self._signed(self._get_order))
@@ -139,6 +143,7 @@ class BinancePrivate:
 
     # ---- REST ---------------------------------------------------------------------------------
     async def _new_order(self, request: web.Request, q: dict[str, str]) -> web.StreamResponse:
+        self.order_times[q.get("newClientOrderId", "")] = time.time_ns()
         f = self.private_faults
         if f.fail_503 > 0:
             f.fail_503 -= 1
@@ -255,6 +260,8 @@ class BinancePrivate:
         text = json.dumps({"subscriptionId": 0, "event": event})
         for queue in self._ws_api.values():
             queue.put_nowait(text)
+        if event.get("X") == "FILLED":
+            self.fill_times[event["c"]] = time.time_ns()
 
     def drop_private(self) -> None:
         """Close every user data socket now (from any thread)."""

@@ -424,13 +424,14 @@ def _serve_child(conn: Any, kwargs: dict[str, Any], trades_only: bool) -> None:
     conn.send(server.start())
     conn.recv()  # any message: stop
     server.stop()
-    conn.send(server.send_times)
+    conn.send((server.send_times, server.order_times, server.fill_times))
 
 
 def serve_in_subprocess(trades_only: bool = False, **kwargs: Any) -> tuple[int, Any]:
     """Run a ReplayExchange in its own process (its own GIL, as a real exchange would be).
     Returns ``(port, stop)``; ``stop()`` returns the server's ``send_times`` (None unless
-    ``record_send_times=True``). Faults cannot be switched from outside."""
+    ``record_send_times=True``); ``stop.timings`` then holds ``(send_times, order_times,
+    fill_times)``. Faults cannot be switched from outside."""
     import multiprocessing
 
     ctx = multiprocessing.get_context("spawn")
@@ -441,9 +442,10 @@ def serve_in_subprocess(trades_only: bool = False, **kwargs: Any) -> tuple[int, 
 
     def stop() -> dict[int, int] | None:
         parent.send("stop")
-        times = parent.recv() if parent.poll(10) else None
+        timings = parent.recv() if parent.poll(10) else (None, {}, {})
         proc.join(10)
-        return times
+        stop.timings = timings  # type: ignore[attr-defined]
+        return timings[0]
 
     return port, stop
 

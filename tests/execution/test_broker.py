@@ -144,3 +144,22 @@ def test_a_recorded_run_refuses_the_live_broker(server, sample):
     cerebro.addstrategy(bt.Strategy)
     with pytest.raises(btch.ChannelError, match="run it on live feeds"):
         cerebro.run(mode=btch.RunMode.TICK)
+
+
+def test_bad_keys_stop_the_run_with_one_clear_error(server, tmp_path):
+    import ccxt.pro as ccxtpro
+
+    from backtrader_channels.feeds import CCXTLiveFeed
+    from backtrader_channels.testing.replay_exchange import point_ccxt_at
+
+    cerebro = btch.Cerebro()
+    cerebro.add_live_feed(
+        CCXTLiveFeed(
+            point_ccxt_at(ccxtpro.binance(), server.port), ["BTC/USDT"], channels=("tick",)
+        )
+    )
+    cerebro.setbroker(btch.brokers.CCXTBroker(keyed(server, secret="wrong-secret")))
+    cerebro.addstrategy(bt.Strategy)
+    with pytest.raises(RuntimeError, match="the API key was refused") as info:
+        cerebro.run(mode=btch.RunMode.TICK, duration=20)
+    assert "wrong-secret" not in str(info.value)
