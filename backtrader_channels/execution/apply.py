@@ -92,15 +92,14 @@ class Applier:
             if live.to(OrderState.UNKNOWN, "rest", why=why):
                 b.write(live, "unknown", "rest", why=why)
             b.fault(f"unknown outcome of {live.client_id}: {why}")
-        elif kind in ("rejected", "not_found"):
+        elif kind == "rejected":  # the venue refused it, or an unknown submit was not found
             if live.state in (OrderState.SUBMITTING, OrderState.UNKNOWN, OrderState.NEW):
                 live.reason = why or "not found at the venue"
                 live.to(OrderState.REJECTED, "rest", why=live.reason)
                 self._bt(live, "reject")
                 b.write(live, "rejected", "rest")
-                if kind == "rejected":
-                    b.fault(f"rejected {live.client_id}: {why}")
-        else:  # cancel_failed, note
+                b.fault(f"rejected {live.client_id}: {why}")
+        else:  # cancel_failed, not_found (a cancel's query: the next sweep tells), note
             live.note("rest", kind, why=why)
             b.write(live, kind, "rest", why=why)
 
@@ -153,6 +152,8 @@ class Applier:
             live.to(OrderState.OPEN, source)
             self._bt(live, "accept")
             self.b.write(live, "open", source)
+            if live.cancel_wanted:  # asked for before the venue had it: send it now
+                self.b.send_cancel(live)
 
     def _bt(self, live: LiveOrder, what: str) -> None:
         """The backtrader order follows: accept, cancel, reject or expire (and is notified)."""
@@ -253,13 +254,14 @@ class Applier:
         refuse = []
         for cid in snap.get("not_found", []):
             live = b.live.get(cid)
-            if live is None:
-                continue
-            if live.state in (OrderState.OPEN, OrderState.PARTIALLY_FILLED) and first:
-                refuse.append(f"{cid} is {live.state.value} in the store, unknown to the venue")
+            if live is None or live.bt_order is not None:
+                # placed this run: its submit may still be on its way, and an unknown one is
+                # being resolved by its own queries; only resumed orders are corrected here
                 continue
             if live.state in (OrderState.OPEN, OrderState.PARTIALLY_FILLED):
-                continue  # placed this run: an order the venue forgot is asked again next sweep
+                if first:
+                    refuse.append(f"{cid} is {live.state.value} in the store, unknown to the venue")
+                continue
             live.reason = "not found at the venue (never placed)"
             if live.to(OrderState.REJECTED, "rest"):
                 self._bt(live, "reject")

@@ -250,10 +250,23 @@ class CCXTBroker(TickBroker):
         live = self._by_ref.get(order.ref)
         if live is None or live.state.terminal or self.session is None:
             return False
-        live.note("local", "cancel requested")
+        if live.state in (OrderState.NEW, OrderState.SUBMITTING, OrderState.UNKNOWN):
+            # a cancel racing its own submit would find nothing: it goes once the venue has it
+            live.cancel_wanted = True
+            live.note("local", "cancel requested (sent once the venue has the order)")
+            self.write(live, "cancel requested", "local")
+            return True
+        self.send_cancel(live)
+        return True
+
+    def send_cancel(self, live: LiveOrder) -> None:
+        """Ask the venue to cancel ``live`` (journaled)."""
+        if self.session is None:
+            return
+        live.cancel_wanted = False
+        live.note("local", "cancel sent")
         self.write(live, "cancel", "local")
         self.session.call(self.session.cancel, live.client_id, live.symbol)
-        return True
 
     def live_order(self, order: Any) -> LiveOrder | None:
         """The venue side of a backtrader order: client id, state, history, fills."""

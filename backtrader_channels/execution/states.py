@@ -114,6 +114,8 @@ class LiveOrder:
     unknown_tries: int = 0
     #: a sweep was asked for fills the venue reported and no trade has brought yet
     asked: bool = False
+    #: the strategy cancelled it before the venue had it: sent once it is open
+    cancel_wanted: bool = False
 
     @property
     def remaining(self) -> float:

@@ -184,7 +184,7 @@ class VenueSession:
         await self._shutdown()
 
     async def _shutdown(self) -> None:
-        for task in self._tasks:
+        for task in [*self._tasks, *self._inflight]:  # what outlived stop()'s wait
             task.cancel()
         if self._main is not None:
             self._main.cancel()

@@ -163,3 +163,18 @@ def test_bad_keys_stop_the_run_with_one_clear_error(server, tmp_path):
     with pytest.raises(RuntimeError, match="the API key was refused") as info:
         cerebro.run(mode=btch.RunMode.TICK, duration=20)
     assert "wrong-secret" not in str(info.value)
+
+
+def test_a_cancel_right_after_the_submit_waits_for_the_venue_to_have_the_order(server, tmp_path):
+    def place_and_cancel(s, t):
+        server.private_faults.slow_reply_s = 0.3  # the reply comes after the cancel request
+        s.orders[0] = s.sell(size=0.001, exectype=bt.Order.Limit, price=round(t.price + 5000, 2))
+        s.cancel(s.orders[0])
+
+    _cerebro, strat = run_real(server, {200: place_and_cancel}, stop_at=2000, tmp=str(tmp_path))
+    order = strat.orders[0]
+    assert strat.statuses(order.ref) == ["Submitted", "Accepted", "Canceled"]
+    assert server.account.open_orders(None) == []
+    events = [line["event"] for line in journal_of(str(tmp_path))]
+    assert events[:2] == ["submit", "cancel requested"]
+    assert "cancelled" in events
