@@ -62,17 +62,8 @@ def _real_broker(args: argparse.Namespace, server: Any, port: int) -> Any:
     """The CCXTBroker of ``live --real``: keys from --config or the environment."""
     from ..execution.broker import CCXTBroker
     from ..execution.risk import RiskLimits
-    from ..live.ccxt_feed import exchange_from
-    from ..testing.replay_exchange import point_ccxt_at
 
-    if server is not None:  # the loopback venue's own keys
-        keys = {"apiKey": server.api_key, "secret": server.api_secret}
-        ex = point_ccxt_at(exchange_from("binance", None, **keys), port)
-    else:
-        try:
-            ex = exchange_from(args.exchange, args.config)
-        except (OSError, ValueError) as exc:
-            raise UsageError(str(exc)) from None
+    ex = _keyed_exchange(args, server, port)
     if not getattr(ex, "apiKey", None) or not getattr(ex, "secret", None):
         raise UsageError(
             f"--real needs API keys: --config FILE (JSON with apiKey and secret) or "
@@ -95,28 +86,36 @@ def _real_broker(args: argparse.Namespace, server: Any, port: int) -> Any:
     return CCXTBroker(ex, journal=args.journal, risk=risk)
 
 
+def _keyed_exchange(args: argparse.Namespace, server: Any, port: int, secret: Any = None) -> Any:
+    """A keyed ccxt.pro instance: the loopback venue's own keys (``server``), else the keys of
+    ``--config`` or the environment (``secret`` overrides the key's secret, for a test)."""
+    from ..live.ccxt_feed import exchange_from
+    from ..testing.replay_exchange import point_ccxt_at
+
+    if server is not None:
+        keys = {"apiKey": server.api_key, "secret": secret or server.api_secret}
+        return point_ccxt_at(exchange_from("binance", None, **keys), port)
+    try:
+        return exchange_from(args.exchange, args.config)
+    except (OSError, ValueError) as exc:
+        raise UsageError(str(exc)) from None
+
+
 def run_smoke_command(args: argparse.Namespace) -> int:
     """``backtrader-channels smoke``: place, see, cancel, see cancelled one tiny order."""
     import asyncio
 
     from ..execution.smoke import SmokeError, format_timeline, smoke
-    from ..live.ccxt_feed import exchange_from
-    from ..testing.replay_exchange import ReplayExchange, point_ccxt_at
+    from ..testing.replay_exchange import ReplayExchange
 
     server = None
     try:
+        port = 0
         if args.replay_server:
             server = ReplayExchange(rate=200.0, loop_forever=True)
             port = server.start()
-            keys = {"apiKey": server.api_key, "secret": server.api_secret}
-            if args.bad_keys_for_test:
-                keys["secret"] = "wrong"
-            ex = point_ccxt_at(exchange_from("binance", None, **keys), port)
-        else:
-            try:
-                ex = exchange_from(args.exchange, args.config)
-            except (OSError, ValueError) as exc:
-                raise UsageError(str(exc)) from None
+        wrong = "wrong" if args.bad_keys_for_test else None
+        ex = _keyed_exchange(args, server, port, secret=wrong)
         timeline = asyncio.run(smoke(ex, args.symbol, args.qty, args.price_offset, args.timeout))
     except SmokeError as exc:
         print(f"backtrader-channels smoke: FAILED: {exc}", file=sys.stderr)
