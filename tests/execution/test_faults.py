@@ -43,17 +43,24 @@ def _bind(server, script):
 
 
 @pytest.mark.parametrize(
-    "fault",
-    [{"lose_response": 1}, {"unknown_5xx": 1}, {"slow_reply_s": 1.5}],
-    ids=["lost_response", "5xx_placed", "slow_reply"],
+    ("fault", "threads"),
+    [
+        ({"lose_response": 1}, False),
+        ({"lose_response": 1}, True),
+        ({"unknown_5xx": 1}, False),
+        ({"slow_reply_s": 1.5}, False),
+    ],
+    ids=["lost_response", "lost_response-threads", "5xx_placed", "slow_reply"],
 )
-def test_a_submit_with_an_unknown_outcome_is_found_not_repeated(server, tmp_path, fault):
+def test_a_submit_with_an_unknown_outcome_is_found_not_repeated(server, tmp_path, fault, threads):
     """The order is placed but its reply is lost (or a 5xx says "status unknown", or the reply
     comes after ccxt's timeout): the broker asks for the client id and follows the order. (The
     user data events are muted, so that only the query can tell.)"""
     config = {"timeout": 1000} if "slow_reply_s" in fault else {}
     script = _bind(server, {200: _with_fault(mute_events=10**9, **fault)})
-    cerebro, strat = run_real(server, script, stop_at=4000, tmp=str(tmp_path), exchange=config)
+    cerebro, strat = run_real(
+        server, script, stop_at=4000, tmp=str(tmp_path), exchange=config, threads=threads
+    )
     order = strat.orders[0]
     assert strat.statuses(order.ref) == ["Submitted", "Accepted", "Completed"]
     assert [k for k, _ in server.order_requests] == ["new"]  # placed once
@@ -112,7 +119,8 @@ def test_a_venue_rejection_is_a_rejection(server, tmp_path):
     assert "insufficient balance" in order.info.reason
 
 
-def test_fills_made_while_the_private_socket_was_down_are_recovered(server, tmp_path):
+@pytest.mark.parametrize("threads", [False, True], ids=["inline", "threads"])
+def test_fills_made_while_the_private_socket_was_down_are_recovered(server, tmp_path, threads):
     """A resting order fills while the user data socket is down (and its resubscription is
     refused for a while): nothing is replayed on the socket; the sweep after the resubscription
     brings the fill. Meanwhile new orders are refused (protection); trading then resumes."""
@@ -136,7 +144,7 @@ def test_fills_made_while_the_private_socket_was_down_are_recovered(server, tmp_
         s.orders[2] = s.buy(size=0.001)
 
     script = {200: rest, 400: drop, 450: fill_while_down, 600: heal, 4000: after}
-    cerebro, strat = run_real(server, script, stop_at=4500, tmp=str(tmp_path))
+    cerebro, strat = run_real(server, script, stop_at=4500, tmp=str(tmp_path), threads=threads)
     assert strat.statuses(strat.orders[0].ref)[-1] == "Completed"
     refused = strat.orders[1]
     assert strat.statuses(refused.ref) == ["Submitted", "Rejected"]
