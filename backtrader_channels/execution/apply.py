@@ -54,7 +54,6 @@ class Applier:
         self._foreign_ids: set[str] = set()
         self._suspect: Any = None  # a balance mismatch seen once (corrected if seen again)
         self._fee = _VenueFee()
-        self.reconciled = False
 
     # ---- dispatch -----------------------------------------------------------------------------
     def apply(self, kind: str, p: tuple[Any, ...]) -> None:
@@ -88,7 +87,6 @@ class Applier:
             return
         why = p[1] if len(p) > 1 else ""
         if kind == "unknown":
-            live.unknown_tries += 1
             if live.to(OrderState.UNKNOWN, "rest", why=why):
                 b.write(live, "unknown", "rest", why=why)
             b.fault(f"unknown outcome of {live.client_id}: {why}")
@@ -222,6 +220,8 @@ class Applier:
         dtnum = ns_to_num(int(ts) * 1_000_000) if ts else data.datetime[0]
         order = live.bt_order
         if order is None or (not order.alive() and order.status != order.Canceled):
+            # no backtrader order to execute (resumed from an earlier run, or one declared
+            # rejected before the venue's fill came): the account follows the fill alone
             signed = amount if live.side == "buy" else -amount
             b.positions[data].update(signed, price)
             b.cash -= signed * price + fee
@@ -273,7 +273,6 @@ class Applier:
             logger.error("%s", b.protection["reconcile"])
         elif first or b.protection.get("reconcile", "").startswith("reconciliation pending"):
             b.protection.pop("reconcile", None)
-        self.reconciled = True
 
     def _balances(self, balance: dict[str, Any], first: bool) -> None:
         b = self.b

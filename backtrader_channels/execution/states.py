@@ -110,8 +110,6 @@ class LiveOrder:
     trade_ids: set[str] = field(default_factory=set)
     #: the backtrader order the strategy holds (None for an order resumed from an earlier run)
     bt_order: Any = None
-    #: submits that came back unknown, and queries that did not find the order since
-    unknown_tries: int = 0
     #: a sweep was asked for fills the venue reported and no trade has brought yet
     asked: bool = False
     #: the strategy cancelled it before the venue had it: sent once it is open

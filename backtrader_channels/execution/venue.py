@@ -112,7 +112,6 @@ class VenueSession:
         self._ready = threading.Event()
         self._running = False
         self._since_ms: dict[str, int] = {}  # per symbol: the last trade time seen (sweeps)
-        self.errors: dict[str, str] = {}
 
     # ---- LiveFeed / DrivenFeed ------------------------------------------------------------
     channel_keys: list[tuple[str, str]] = []  # noqa: RUF012 - no market channels
@@ -238,7 +237,7 @@ class VenueSession:
             if outcome == "unknown":
                 self._push("unknown", cid, why)
             else:
-                self._push("note", cid, "duplicate", why)
+                self._push("note", cid, f"duplicate: {why}")
             if isinstance(exc, ccxt.InvalidNonce):
                 await self._resync_clock()
             await self.resolve(cid, symbol)
@@ -257,7 +256,7 @@ class VenueSession:
             except ccxt.OrderNotFound:
                 misses += 1
             except Exception as exc:  # noqa: BLE001 - a failed query is not an answer
-                self.errors[cid] = describe_error(exc, self.ex)
+                logger.warning("query of %s failed: %s", cid, describe_error(exc, self.ex))
                 if isinstance(exc, ccxt.InvalidNonce):
                     await self._resync_clock()
             else:
@@ -295,7 +294,7 @@ class VenueSession:
         except ccxt.OrderNotFound:
             self._push("not_found", cid)
         except Exception as exc:  # noqa: BLE001 - the next sweep asks again
-            self.errors[cid] = describe_error(exc, self.ex)
+            logger.warning("query of %s failed: %s", cid, describe_error(exc, self.ex))
         else:
             self._push("order", dict(order), "rest")
 
@@ -304,7 +303,7 @@ class VenueSession:
             await self.ex.load_time_difference()
             self.fast.options["timeDifference"] = self.ex.options.get("timeDifference", 0)
         except Exception as exc:  # noqa: BLE001 - the next request tells again
-            self.errors["clock"] = describe_error(exc, self.ex)
+            logger.warning("clock resync failed: %s", describe_error(exc, self.ex))
 
     # ---- the session's own work -------------------------------------------------------------
     async def _run(self) -> None:

@@ -70,9 +70,6 @@ def credentials(exchange_id: str, config: str | None) -> dict[str, str]:
     return {k: v for k, v in creds.items() if v}
 
 
-_credentials = credentials  # the name before it was public
-
-
 def exchange_from(exchange_id: str, config: str | None = None, **options: Any) -> Any:
     """A new ccxt.pro instance of ``exchange_id`` with the keys of :func:`credentials`."""
     if not hasattr(ccxtpro, exchange_id):
