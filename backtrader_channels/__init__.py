@@ -19,6 +19,8 @@ from .events import (
     OrderBookEvent,
     QuoteEvent,
     TickEvent,
+    channel_key,
+    instrument_name,
     ns_to_num,
 )
 from .execution.risk import RiskLimits
@@ -44,6 +46,7 @@ _LAZY = {
     "recorder": ".app.recorder",
     "plot": ".app.plot",
     "sweep": ".sweep",
+    "spread": ".spread",
 }
 
 
@@ -89,5 +92,8 @@ __all__ = [
     "brokers",
     "datasets",
     "feeds",
+    "channel_key",
+    "instrument_name",
     "ns_to_num",
+    "spread",
 ]

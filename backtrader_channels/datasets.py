@@ -15,7 +15,9 @@ class Sample:
     symbol: str
     trades: str
     orderbook: str
-    quotes: str
+    quotes: str | None = None
+    #: the venue the recording stands for
+    venue: str = "binance"
 
 
 def binance_btcusdt_sample() -> Sample:
@@ -27,6 +29,19 @@ def binance_btcusdt_sample() -> Sample:
         trades=os.path.join(base, "trades.parquet"),
         orderbook=os.path.join(base, "orderbook.parquet"),
         quotes=os.path.join(base, "quotes.parquet"),
+    )
+
+
+def bybit_btcusdt_sample() -> Sample:
+    """The Binance sample re-framed in Bybit's public-archive formats, 150 ms later (a second
+    venue for multi-venue runs; not Bybit's market, see ``data/README.md``): a derivatives
+    trade file (9,757 trades) and an ``ob500`` book archive (3,453 messages)."""
+    base = os.path.join(_DATA_DIR, "bybit_btcusdt_20240808")
+    return Sample(
+        symbol="BTC/USDT",
+        trades=os.path.join(base, "BTCUSDT2024-08-08.csv.gz"),
+        orderbook=os.path.join(base, "2024-08-08_BTCUSDT_ob500.data.zip"),
+        venue="bybit",
     )
 
 

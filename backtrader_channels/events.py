@@ -1,9 +1,11 @@
 """Event types and priorities: the plain, immutable values that travel through the loop.
 
 Every market event is a ``NamedTuple`` (built in C, no per-event dict) that carries the exchange
-timestamp and the receive timestamp as integer nanoseconds since the Unix epoch. Each payload type
-also answers to the envelope interface of :class:`Event` (``priority``, ``channel_type``,
-``channel_name``, ``data``), so the loop never wraps a recorded event in a second object.
+timestamp and the receive timestamp as integer nanoseconds since the Unix epoch, and its
+``venue`` (``""`` when the run has one venue and did not name it; see :func:`channel_key`).
+Each payload type also answers to the envelope interface of :class:`Event` (``priority``,
+``channel_type``, ``channel_name``, ``data``), so the loop never wraps a recorded event in a
+second object.
 """
 
 from __future__ import annotations
@@ -40,6 +42,23 @@ class ChannelType:
     ORDERBOOK = "orderbook"
 
 
+def channel_key(channel_type: str, symbol: str, venue: str | None = None) -> tuple[str, ...]:
+    """The key of a channel: ``(type, symbol)``, or ``(type, symbol, venue)`` for a named venue
+    (the same symbol on two venues is two channels)."""
+    return (channel_type, symbol, venue) if venue else (channel_type, symbol)
+
+
+def instrument_name(symbol: str, venue: str | None = None) -> str:
+    """The name of the data feed standing for ``symbol`` on ``venue``: ``"BTC/USDT"``, or
+    ``"BTC/USDT@bybit"`` for a named venue (what ``self.getdatabyname`` takes)."""
+    return f"{symbol}@{venue}" if venue else symbol
+
+
+def key_label(key: tuple[str, ...]) -> str:
+    """A channel key as text: ``"quote:BTC/USDT"`` or ``"quote:BTC/USDT@bybit"``."""
+    return f"{key[0]}:{instrument_name(key[1], key[2] if len(key) > 2 else None)}"
+
+
 class Event(NamedTuple):
     """A generic event envelope, for timers and user events pushed into a queue.
 
@@ -70,6 +89,7 @@ class _TickFields(NamedTuple):
     trade_id: int | None = None
     symbol: str = ""
     recv_timestamp: int | None = None
+    venue: str = ""
 
 
 class TickEvent(_TickFields):
@@ -99,6 +119,7 @@ class _QuoteFields(NamedTuple):
     symbol: str = ""
     recv_timestamp: int | None = None
     update_id: int | None = None
+    venue: str = ""
 
 
 class QuoteEvent(_QuoteFields):
@@ -148,6 +169,7 @@ class _BookFields(NamedTuple):
     recv_timestamp: int | None = None
     first_update_id: int | None = None
     last_update_id: int | None = None
+    venue: str = ""
 
 
 class OrderBookEvent(_BookFields):

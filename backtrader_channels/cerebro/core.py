@@ -21,7 +21,7 @@ from ..channels.base import Channel
 from ..engine.loop import BOOK, QUOTE, TICK, SourceTarget, TickLoop, fanout
 from ..engine.queue import BacktestEventQueue
 from ..errors import ChannelError, check_choice
-from ..events import ChannelType
+from ..events import ChannelType, channel_key, instrument_name
 from ..lines.bars import BarChannel, bar_timeframe, parse_every
 from ..lines.bridge import BridgeRegistry
 from ..lines.groups import BridgeGroup, advancer, build_groups, next_caller
@@ -35,6 +35,7 @@ from ..sources.schema import FORMATS, ON_ERROR, Format, OnError
 from ..symbols import same_symbol
 from .plotting import bars_only_plot, plot_backend
 from .recorded import ChannelSpec, column_values, open_recorded, source_name, to_ns, with_progress
+from .report import run_report
 from .strategies import give_channels, has_bars, overrides_next
 from .sweeps import optimise
 
@@ -133,6 +134,7 @@ class Cerebro(bt.Cerebro):
         on_error: OnError = "raise",
         start: Any = None,
         end: Any = None,
+        venue: str | None = None,
         **kwargs: Any,
     ) -> Channel:
         """Add a channel of ``channel_cls`` for ``symbol`` fed from ``dataname``.
@@ -146,7 +148,7 @@ class Cerebro(bt.Cerebro):
         dataname : path, list of paths, DataFrame, arrow Table or iterable of events
             A file, a list of files, a directory (the partitioned ``convert`` layout too) or a
             glob; a DataFrame or Table in the native schema; or any iterable of events.
-        format : {"native", "tardis", "binance", "binance_ws"} or None
+        format : {"native", "tardis", "binance", "binance_ws", "bybit"} or None
             The reader; None detects it from each file's name and header.
         chunk_rows : int
             Rows read per chunk (memory stays flat whatever the file size).
@@ -155,6 +157,10 @@ class Cerebro(bt.Cerebro):
             ``"skip"`` drops it and counts it in ``cerebro.last_run["skipped"]``.
         start, end : int (ns), datetime or ISO string, optional
             Keep events with ``start <= timestamp < end`` (naive times are UTC).
+        venue : str, optional
+            The venue (``"bybit"``): the channel is then ``(type, symbol, venue)`` and its
+            orders and position belong to the data feed ``"SYMBOL@venue"``, so the same symbol
+            on two venues is two channels (``docs/venues.md``).
         **kwargs
             Passed to the channel (e.g. ``history_size``, ``require_snapshot``).
 
@@ -177,7 +183,8 @@ class Cerebro(bt.Cerebro):
         if not (isinstance(channel_cls, type) and issubclass(channel_cls, Channel)):
             raise ChannelError(f"{channel_cls!r} is not a Channel class")
         channel = channel_cls(symbol, **kwargs)
-        if channel.key in self.channels:
+        channel.set_venue(venue)
+        if dict.__contains__(self.channels, channel.key):
             raise ChannelError(f"channel {channel.key} was added twice")
         if dataname is None:
             raise ChannelError(
@@ -190,7 +197,7 @@ class Cerebro(bt.Cerebro):
         spec = ChannelSpec(channel, dataname, format, chunk_rows, on_error)
         spec.window = (to_ns(start), to_ns(end))
         self._specs.append(spec)
-        self._instrument_for(symbol)
+        self._instrument_for(channel.instrument_name)
         return channel
 
     def add_bars(
@@ -201,6 +208,7 @@ class Cerebro(bt.Cerebro):
         volume: float | None = None,
         value: float | None = None,
         name: str | None = None,
+        venue: str | None = None,
     ) -> BarChannel:
         """Bars of ``symbol`` built from its tick channel, as a data feed in ``self.datas``.
 
@@ -220,7 +228,9 @@ class Cerebro(bt.Cerebro):
         value : float, optional
             A bar every this much notional (price x volume).
         name : str, optional
-            The feed's name; default ``"SYMBOL@1s"`` (etc.).
+            The feed's name; default ``"SYMBOL@1s"`` (``"SYMBOL@venue@1s"`` on a venue).
+        venue : str, optional
+            The venue of the tick channel the bars come from, when channels name venues.
 
         Returns
         -------
@@ -238,6 +248,7 @@ class Cerebro(bt.Cerebro):
             else f"{value}value"
         )
         timeframe, compression = bar_timeframe(every_ns)
+        label = f"{instrument_name(symbol, venue)}@{label}"
         bars = BarChannel(
             timeframe=timeframe,
             compression=compression,
@@ -246,9 +257,10 @@ class Cerebro(bt.Cerebro):
             volume=volume,
             value=value,
             symbol=symbol,
-            name=name or f"{symbol}@{label}",
+            venue=venue or "",
+            name=name or label,
         )
-        self.adddata(bars, name=name or f"{symbol}@{label}")
+        self.adddata(bars, name=name or label)
         self._bars.append(bars)
         return bars
 
@@ -260,14 +272,17 @@ class Cerebro(bt.Cerebro):
             self.adddata(data, name=symbol)
         return data
 
-    def instrument(self, symbol: str) -> InstrumentData:
-        """The data feed standing for ``symbol`` (what ``self.buy(data=...)`` takes), by any
-        spelling of the symbol."""
-        if symbol not in self._instruments:
-            for name, data in self._instruments.items():
-                if same_symbol(name, symbol):
+    def instrument(self, symbol: str, venue: str | None = None) -> InstrumentData:
+        """The data feed standing for ``symbol`` on ``venue`` (what ``self.buy(data=...)``
+        takes), by any spelling of the symbol; ``"BTC/USDT@bybit"`` names the venue too."""
+        name = instrument_name(symbol, venue)
+        if name not in self._instruments:
+            sym, _, ven = name.partition("@")
+            for have, data in self._instruments.items():
+                s, _, v = have.partition("@")
+                if v == ven and same_symbol(s, sym):
                     return data
-        return self._instruments[symbol]
+        return self._instruments[name]
 
     # ---- running -----------------------------------------------------------------------------
     def run(
@@ -418,18 +433,18 @@ class Cerebro(bt.Cerebro):
         """Per channel key, the bar-channel steps its events drive."""
         steps: dict[Any, list[Any]] = {}
         for bars in self._bars:
-            tick = self.channels.get((ChannelType.TICK, bars.symbol))
+            tick = self.channels.get(channel_key(ChannelType.TICK, bars.symbol, bars.venue))
             if tick is None:
                 raise ChannelError(
-                    f"bars of {bars.symbol!r} need its tick channel "
-                    "(add_channel(TickChannel, symbol=...))"
+                    f"bars of {instrument_name(bars.symbol, bars.venue)!r} need its tick "
+                    "channel (add_channel(TickChannel, symbol=...))"
                 )
             symbol = tick.symbol  # the channel's spelling of the bars' symbol
             bars.strategies = [s for s in strats if any(d is bars for d in s.datas)]
-            self._broker.trade_as(bars, self._instruments[symbol])
+            self._broker.trade_as(bars, self._instruments[tick.instrument_name])
             bars._reset_partial()
-            for key in self.channels:
-                if key[1] != symbol:
+            for key, ch in self.channels.items():
+                if ch.symbol != symbol or ch.venue != tick.venue:
                     continue
                 if key[0] == ChannelType.TICK:
                     steps.setdefault(key, []).append(
@@ -455,12 +470,15 @@ class Cerebro(bt.Cerebro):
             )
         if self._specs:
             raise ChannelError("a run is either recorded (add_channel) or live (add_live_feed)")
-        for kind, symbol in feed.channel_keys:
-            key = (kind, symbol)
-            if key in self.channels:
-                raise ChannelError(f"channel {key} is fed twice")
-            self.channels[key] = CHANNEL_CLASSES[kind](symbol)
-            self._instrument_for(symbol)
+        for key in feed.channel_keys:
+            if dict.__contains__(self.channels, key):
+                raise ChannelError(
+                    f"channel {key} is fed twice (two venues with one symbol: give each feed "
+                    "its venue=)"
+                )
+            channel = self.channels[key] = CHANNEL_CLASSES[key[0]](key[1])
+            channel.set_venue(key[2] if len(key) > 2 else None)
+            self._instrument_for(channel.instrument_name)
         self._live_feeds.append(feed)
         return feed
 
@@ -471,7 +489,7 @@ class Cerebro(bt.Cerebro):
         bar_steps = self._wire_bars(strats)
         targets: dict[Any, SourceTarget] = {}
         for key, ch in self.channels.items():
-            data = self._instruments[ch.symbol]
+            data = self._instruments[ch.instrument_name]
             if ch.channel_type in (ChannelType.QUOTE, ChannelType.ORDERBOOK):
                 broker.set_price_source(data, ch)
             elif ch.channel_type == ChannelType.TICK:
@@ -533,41 +551,7 @@ class Cerebro(bt.Cerebro):
             if hasattr(runs, "close"):
                 runs.close()  # stops live feeds when the loop ended early
         elapsed = time.perf_counter() - t0
-        events = sum(src.count for src in queue.sources)
-        self.last_run = {
-            "events": events,
-            "events_by_channel": {
-                src.target.channel.key: src.count for src in queue.sources if src.target is not None
-            },
-            "seconds": elapsed,
-            "events_per_second": events / elapsed if elapsed > 0 else 0.0,
-            "first_ts": loop.first_ts,
-            "last_ts": loop.last_ts,
-            "orders": broker.orders_submitted,
-            "fills": broker.fills,
-            #: fills made at a trade price because the symbol's book or quote was stale
-            "stale_book_fills": broker.stale_book_fills,
-            #: what taker orders paid beyond the best level (market_depth="walk"), quote ccy
-            "slippage": broker.slippage,
-            "final_value": broker.getvalue(),
-            "pnl": broker.getvalue() - broker.startingcash,
-            "skipped": skip.as_dict(),
-            "refused": {
-                k: dict(getattr(ch, "refused", {}))
-                for k, ch in self.channels.items()
-                if getattr(ch, "refused", None)
-            },
-        }
-        if self._live_feeds:
-            self.last_run["anomalies"] = {
-                k: v for f in self._live_feeds for k, v in f.anomaly_report().items()
-            }
-            self.last_run["queue_dropped"] = queue.dropped
-            #: streams that never delivered an event, and why (e.g. the markets never loaded)
-            self.last_run["silent_streams"] = {
-                k: v for f in self._live_feeds for k, v in f.silent_streams().items()
-            }
-        self.last_run.update(broker.run_report())
+        self.last_run = run_report(self, queue, loop, broker, skip, elapsed)
         self.run_stats.append({"params": _params_of(strats), **self.last_run})
 
 

@@ -116,6 +116,7 @@ def open_recorded(spec: ChannelSpec, skip: SkipReport) -> Iterator[Any]:
             spec.on_error,
             skip,
             spec.window,  # a partitioned directory's days outside the window stay unread
+            ch.venue,
         )
     else:
         chunks = chunk_events(d, source_name(spec), spec.chunk_rows)

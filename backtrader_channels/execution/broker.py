@@ -106,7 +106,7 @@ class CCXTBroker(TickBroker):
                 "CCXTBroker needs API keys: give the exchange apiKey and secret (or run "
                 "without a CCXTBroker: the paper broker trades on the same live data)"
             )
-        symbols = sorted({s for f in feeds for _, s in f.channel_keys})
+        symbols = sorted({key[1] for f in feeds for key in f.channel_keys})
         self._feeds, self._stop_run = list(feeds), stop
         path = self.p.journal
         self.journal = Journal(path)
@@ -147,7 +147,9 @@ class CCXTBroker(TickBroker):
             health = getattr(feed, "health", None)
             sick = health() if health is not None else {}
             bad = [
-                f"{k}: {v}" for k, v in sick.items() if symbol is None or k.endswith(":" + symbol)
+                f"{k}: {v}"
+                for k, v in sick.items()
+                if symbol is None or k.partition(":")[2].partition("@")[0] == symbol
             ]
             if bad:
                 return "protection: market data " + "; ".join(bad)
@@ -159,11 +161,11 @@ class CCXTBroker(TickBroker):
 
     def set_trade_source(self, data: Any, channel: Any) -> None:
         super().set_trade_source(data, channel)
-        self._data[data._name] = data
+        self._data[channel.symbol] = data
 
     def set_price_source(self, data: Any, channel: Any) -> None:
         super().set_price_source(data, channel)
-        self._data[data._name] = data
+        self._data[channel.symbol] = data
 
     # ---- order entry (strategy) -------------------------------------------------------------
     def submit(self, order: Any, check: bool = True) -> Any:
@@ -173,7 +175,7 @@ class CCXTBroker(TickBroker):
         order.status, order.broker = order.Submitted, self
         self.notifs.append(order.clone())
         kind = _LIVE_TYPES.get(order.exectype)
-        symbol = order.data._name
+        symbol = order.data._name.partition("@")[0]  # "BTC/USDT@binance": the venue's symbol
         side = "buy" if order.isbuy() else "sell"
         amount = abs(order.size)
         price = order.created.price if kind == "limit" else None

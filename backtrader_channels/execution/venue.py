@@ -114,7 +114,7 @@ class VenueSession:
         self._since_ms: dict[str, int] = {}  # per symbol: the last trade time seen (sweeps)
 
     # ---- LiveFeed / DrivenFeed ------------------------------------------------------------
-    channel_keys: list[tuple[str, str]] = []  # noqa: RUF012 - no market channels
+    channel_keys: list[tuple[str, ...]] = []  # noqa: RUF012 - no market channels
 
     @property
     def ready(self) -> bool:

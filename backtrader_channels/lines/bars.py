@@ -86,6 +86,7 @@ class BarChannel(bt.feed.DataBase):
         ("volume", None),
         ("value", None),
         ("symbol", ""),
+        ("venue", ""),
     )
 
     def __init__(self, **kwargs: Any) -> None:  # kwargs: backtrader params, consumed already
@@ -97,6 +98,7 @@ class BarChannel(bt.feed.DataBase):
         if self.limit <= 0:
             raise ChannelError(f"bar {self.mode} must be positive")
         self.symbol = self.p.symbol
+        self.venue = self.p.venue or ""
         self.key = ("bar", self._name or self.symbol)
         self.strategies: list[Any] = []  # set by the engine: whose _next runs on each bar
         self.count = 0

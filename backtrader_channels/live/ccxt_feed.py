@@ -37,7 +37,7 @@ import ccxt
 import ccxt.pro as ccxtpro
 
 from ..errors import check_choice
-from ..events import OrderBookEvent, QuoteEvent
+from ..events import OrderBookEvent, QuoteEvent, channel_key, key_label
 from ..log import logger
 from ..sources.writer import PartitionedWriter
 from .faults import FeedError, anomaly_of, describe_error, error_family
@@ -117,6 +117,10 @@ class CCXTLiveFeed:
         that arrive while the engine is busy are lost to ccxt and must be backfilled (a
         0.1 s pause at 10,000 trades/s overflows ccxt's default). None leaves the option as
         the exchange has it.
+    venue : str, optional
+        Name the venue: the channels become ``(type, symbol, venue)`` and every event carries
+        it, so two feeds may deliver one symbol (``docs/venues.md``). ``True`` names it after
+        the exchange (``"bybit"``). None: ``(type, symbol)``, as a single-venue run has it.
     """
 
     def __init__(
@@ -135,6 +139,7 @@ class CCXTLiveFeed:
         connect_timeout: float = 10.0,
         max_failures: int = 5,
         trade_cache: int | None = 10_000,
+        venue: str | bool | None = None,
     ):
         self.symbols = list(symbols)
         self.kinds = list(channels)
@@ -157,7 +162,8 @@ class CCXTLiveFeed:
         self.max_failures = max_failures
         self.validator = validator or LiveDataValidator()
         #: trade ids in order: duplicates dropped, gaps backfilled or reported
-        self.trades = TradeContinuity(self.exchange, self.validator, backfill)
+        self.venue = self.exchange_id if venue is True else (venue or "")
+        self.trades = TradeContinuity(self.exchange, self.validator, backfill, self.venue)
         self.writer = PartitionedWriter(record_to) if record_to else None
         self.queue: Any = None
         self.delivered = 0
@@ -183,9 +189,9 @@ class CCXTLiveFeed:
         return f"<CCXTLiveFeed {self.exchange_id} {self.symbols} {self.kinds}>"
 
     @property
-    def channel_keys(self) -> list[tuple[str, str]]:
-        """The ``(channel_type, symbol)`` keys this feed delivers."""
-        return [(k, s) for k in self.kinds for s in self.symbols]
+    def channel_keys(self) -> list[tuple[str, ...]]:
+        """The ``(channel_type, symbol[, venue])`` keys this feed delivers."""
+        return [channel_key(k, s, self.venue) for k in self.kinds for s in self.symbols]
 
     # ---- lifecycle ---------------------------------------------------------------------------
     def attach(self, queue: Any, loop: asyncio.AbstractEventLoop) -> None:
@@ -252,9 +258,21 @@ class CCXTLiveFeed:
             return not self._main_task.done()
         return self._thread is not None and self._thread.is_alive()
 
+    @property
+    def streams(self) -> list[tuple[str, str]]:
+        """The ``(channel_type, symbol)`` streams this feed watches."""
+        return [(k, s) for k in self.kinds for s in self.symbols]
+
+    def label(self, key: tuple[str, str]) -> str:
+        """A stream as the reports name it: ``"quote:BTC/USDT"`` (``"...@venue"`` on a venue)."""
+        return key_label(channel_key(key[0], key[1], self.venue))
+
     def anomaly_report(self) -> dict[str, Any]:
         """Per channel: what the validator and the connection saw (counts and details)."""
-        return self.validator.report()
+        report = self.validator.report()
+        if not self.venue:
+            return report
+        return {f"{k}@{self.venue}" if ":" in k else k: v for k, v in report.items()}
 
     def _thread_main(self) -> None:
         self._loop = asyncio.new_event_loop()
@@ -281,10 +299,10 @@ class CCXTLiveFeed:
     def health(self) -> dict[str, str]:
         """Streams (``"type:symbol"``) that are not healthy now, with why: never delivered yet,
         failing, or stalled and reconnecting (a live broker sends no order on their symbol)."""
-        out = {f"{k[0]}:{k[1]}": why for k, why in list(self._down.items())}
-        for key in self.channel_keys:
+        out = {self.label(k): why for k, why in list(self._down.items())}
+        for key in self.streams:
             if not self.validator.seen(key):
-                out.setdefault(f"{key[0]}:{key[1]}", "no data yet")
+                out.setdefault(self.label(key), "no data yet")
         return out
 
     def silent_streams(self) -> dict[str, str]:
@@ -292,10 +310,10 @@ class CCXTLiveFeed:
         markets' error, or that nothing arrived)."""
         markets = self._last_error.get(("markets", "*"))
         out = {}
-        for key in self.channel_keys:
+        for key in self.streams:
             if not self.validator.seen(key):
                 why = self._last_error.get(key) or (markets and f"load_markets: {markets}")
-                out[f"{key[0]}:{key[1]}"] = why or "connected, no data received"
+                out[self.label(key)] = why or "connected, no data received"
         return out
 
     async def _connect_watch(self) -> None:
@@ -326,9 +344,7 @@ class CCXTLiveFeed:
                     f"{self.exchange_id} has no market {', '.join(unknown)}"
                     + (f" (similar: {', '.join(near)})" if near else "")
                 )
-            self._streams = {
-                key: asyncio.ensure_future(self._stream(*key)) for key in self.channel_keys
-            }
+            self._streams = {key: asyncio.ensure_future(self._stream(*key)) for key in self.streams}
             self._tasks = [
                 watch,
                 *self._streams.values(),
@@ -491,7 +507,9 @@ class CCXTLiveFeed:
             for e in ok:
                 self.writer.write(e.channel_type, e.channel_name, (e,))
         # one watch call's events are of one channel: the engine runs them without a look-up
-        self.delivered += self.queue.push_many(ok, (ok[0].channel_type, ok[0].channel_name))
+        first = ok[0]
+        key = channel_key(first.channel_type, first.channel_name, self.venue)
+        self.delivered += self.queue.push_many(ok, key)
         if self._main_task is not None:  # on the engine's thread: let it dispatch now
             if self._running:
                 self._loop.stop()  # type: ignore[union-attr]
@@ -546,7 +564,7 @@ class CCXTLiveFeed:
         self._book_ts[symbol] = ts
         nonce = ob.get("nonce")
         self._book_nonce[symbol] = nonce
-        return [OrderBookEvent(ts, bids, asks, True, symbol, recv, nonce, nonce)]
+        return [OrderBookEvent(ts, bids, asks, True, symbol, recv, nonce, nonce, self.venue)]
 
     async def _watch_quote(self, symbol: str) -> list[Any]:
         tickers = await self.exchange.watch_bids_asks([symbol])
@@ -567,5 +585,6 @@ class CCXTLiveFeed:
                 symbol,
                 recv,
                 int_id(info.get("u")),
+                self.venue,
             )
         ]

@@ -22,7 +22,7 @@ class LiveFeed(Protocol):
     error: BaseException | None
 
     @property
-    def channel_keys(self) -> list[tuple[str, str]]:
+    def channel_keys(self) -> list[tuple[str, ...]]:
         """The ``(channel_type, symbol)`` keys whose events the feed delivers."""
         ...
 

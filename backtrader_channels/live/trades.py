@@ -26,7 +26,10 @@ class TradeContinuity:
         Backfill gaps (else they are only reported).
     """
 
-    def __init__(self, exchange: Any, validator: LiveDataValidator, enabled: bool = True):
+    def __init__(
+        self, exchange: Any, validator: LiveDataValidator, enabled: bool = True, venue: str = ""
+    ):
+        self.venue = venue
         self.exchange_id = str(getattr(exchange, "id", "exchange"))
         self.validator = validator
         self.enabled = enabled
@@ -78,7 +81,7 @@ class TradeContinuity:
                     continue
                 if tid > last + 1:
                     break
-            out.append(tick_event(t, symbol, tid, recv))
+            out.append(tick_event(t, symbol, tid, recv, self.venue))
             if tid is not None:
                 last = tid
             i += 1
@@ -99,7 +102,7 @@ class TradeContinuity:
             trades, reason = [], f"{self.exchange_id} has no REST trades with the stream's ids"
         else:
             trades, reason = await source.between(symbol, first, last)
-        found = [tick_event(t, symbol, int(t["id"]), recv) for t in trades]
+        found = [tick_event(t, symbol, int(t["id"]), recv, self.venue) for t in trades]
         if found:
             self.validator.record(key, "backfilled", (found[0].trade_id, found[-1].trade_id))
         got = {e.trade_id for e in found}
@@ -129,8 +132,9 @@ def int_id(value: Any) -> int | None:
         return None
 
 
-def tick_event(t: dict[str, Any], symbol: str, tid: int | None, recv: int) -> TickEvent:
+def tick_event(
+    t: dict[str, Any], symbol: str, tid: int | None, recv: int, venue: str = ""
+) -> TickEvent:
     ts = int(t["timestamp"]) * _MS if t.get("timestamp") is not None else recv
-    return TickEvent(
-        ts, float(t["price"]), float(t["amount"]), t.get("side") or "unknown", tid, symbol, recv
-    )
+    side = t.get("side") or "unknown"
+    return TickEvent(ts, float(t["price"]), float(t["amount"]), side, tid, symbol, recv, venue)

@@ -23,7 +23,7 @@ from . import storage
 # 2 MB blocks: 4 MB ones doubled peak RSS (pyarrow reads several blocks ahead) at no speed gain
 _CSV_BLOCK_BYTES = 2 << 20
 _DICTIONARY_COLUMNS = ("side", "symbol")
-DATA_SUFFIXES = (".csv", ".csv.gz", ".parquet", ".txt", ".txt.gz")
+DATA_SUFFIXES = (".csv", ".csv.gz", ".parquet", ".txt", ".txt.gz", ".data.zip", ".data")
 
 
 class SkipReport:

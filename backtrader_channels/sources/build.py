@@ -68,7 +68,7 @@ def _side_labels(side: pa.Array) -> Any:
     return map(("sell", "buy").__getitem__, in_values(side, ("buy",)).tolist())
 
 
-def _tick_events(batch: pa.RecordBatch, rows: np.ndarray, cur: StreamChecker) -> Chunk:
+def _tick_events(batch: pa.RecordBatch, rows: np.ndarray, cur: StreamChecker, venue: str) -> Chunk:
     """Timestamps now; the TickEvents when first read (see :mod:`.lazy`)."""
     ts = _col_list(batch, "timestamp", cur, rows)
     recv = _present(batch, "recv_timestamp", cur, rows)
@@ -88,6 +88,7 @@ def _tick_events(batch: pa.RecordBatch, rows: np.ndarray, cur: StreamChecker) ->
                     repeat(None) if ids is None else ids.tolist(),
                     repeat(symbol),
                     ts if recv is None else recv.tolist(),
+                    repeat(venue),
                 ),
             )
         )
@@ -95,7 +96,7 @@ def _tick_events(batch: pa.RecordBatch, rows: np.ndarray, cur: StreamChecker) ->
     return ts, LazyEvents(len(ts), build)
 
 
-def _quote_events(batch: pa.RecordBatch, rows: np.ndarray, cur: StreamChecker) -> Chunk:
+def _quote_events(batch: pa.RecordBatch, rows: np.ndarray, cur: StreamChecker, venue: str) -> Chunk:
     """Timestamps now; the QuoteEvents when first read (see :mod:`.lazy`)."""
     ts = _col_list(batch, "timestamp", cur, rows)
     recv = _present(batch, "recv_timestamp", cur, rows)
@@ -117,6 +118,7 @@ def _quote_events(batch: pa.RecordBatch, rows: np.ndarray, cur: StreamChecker) -
                     repeat(symbol),
                     ts if recv is None else recv.tolist(),
                     repeat(None) if uid is None else uid.tolist(),
+                    repeat(venue),
                 ),
             )
         )
@@ -124,7 +126,9 @@ def _quote_events(batch: pa.RecordBatch, rows: np.ndarray, cur: StreamChecker) -
     return ts, LazyEvents(len(ts), build)
 
 
-def _book_events(batch: pa.RecordBatch, rows: np.ndarray, cur: StreamChecker, final: bool) -> Chunk:
+def _book_events(
+    batch: pa.RecordBatch, rows: np.ndarray, cur: StreamChecker, final: bool, venue: str
+) -> Chunk:
     """Group consecutive rows with equal (timestamp, is_snapshot, update_id, recv_timestamp)
     into one event."""
     n = batch.num_rows
@@ -145,7 +149,7 @@ def _book_events(batch: pa.RecordBatch, rows: np.ndarray, cur: StreamChecker, fi
             row[0] != head[0] or row[1] != head[1] or row[2] != head[2] or row[3] != head[3]
         ):
             out_ts.append(head[0])
-            out.append(_book_event(group, cur.symbol))
+            out.append(_book_event(group, cur.symbol, venue))
             group = []
             head = None
         if head is None:
@@ -153,18 +157,18 @@ def _book_events(batch: pa.RecordBatch, rows: np.ndarray, cur: StreamChecker, fi
         group.append(row)
     if final and group:
         out_ts.append(group[0][0])
-        out.append(_book_event(group, cur.symbol))
+        out.append(_book_event(group, cur.symbol, venue))
         group = []
     cur.book_carry = group
     return out_ts, out
 
 
-def _book_event(group: list[tuple[Any, ...]], symbol: str) -> OrderBookEvent:
+def _book_event(group: list[tuple[Any, ...]], symbol: str, venue: str = "") -> OrderBookEvent:
     first = group[0]
     bids = tuple((r[6], r[7]) for r in group if r[5])
     asks = tuple((r[6], r[7]) for r in group if not r[5])
     return OrderBookEvent(
-        first[0], bids, asks, bool(first[1]), symbol, first[3], first[4], first[2]
+        first[0], bids, asks, bool(first[1]), symbol, first[3], first[4], first[2], venue
     )
 
 
@@ -195,19 +199,20 @@ def events_from_streams(
     symbol: str,
     on_error: OnError = "raise",
     skip: SkipReport | None = None,
+    venue: str = "",
 ) -> Iterator[Chunk]:
-    """Check batches and build event chunks."""
+    """Check batches and build event chunks (each event carrying ``venue``)."""
     for batch, rows, cur in checked_batches(streams, channel_type, symbol, on_error, skip):
         if not batch.num_rows:  # end of a book stream: its last, pending update
             group, cur.book_carry = cur.book_carry, []
-            yield [group[0][0]], [_book_event(group, symbol)]
+            yield [group[0][0]], [_book_event(group, symbol, venue)]
             continue
         if channel_type == ChannelType.TICK:
-            chunk = _tick_events(batch, rows, cur)
+            chunk = _tick_events(batch, rows, cur, venue)
         elif channel_type == ChannelType.QUOTE:
-            chunk = _quote_events(batch, rows, cur)
+            chunk = _quote_events(batch, rows, cur, venue)
         else:
-            chunk = _book_events(batch, rows, cur, final=False)
+            chunk = _book_events(batch, rows, cur, False, venue)
         if chunk[0]:
             yield chunk
 

@@ -17,6 +17,7 @@ from ..events import ChannelType
 from ..gctune import streaming_gc
 from .batches import SkipReport, csv_header, expand_paths, is_csv, open_text, parquet_schema
 from .binance_dumps import dump_kind
+from .bybit import archive_contents
 from .formats import detect_format, open_source
 from .native import check_columns, check_types
 from .schema import REQUIRED, Format, OnError
@@ -75,6 +76,8 @@ def contents(
         return [(ChannelType.TICK, os.path.basename(path).split("-")[0])]
     if fmt == "binance_ws":
         return _capture_contents(path)
+    if fmt == "bybit":
+        return [archive_contents(path)]
     if is_csv(path):
         names = csv_header(path)
     else:

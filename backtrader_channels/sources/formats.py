@@ -6,6 +6,7 @@
 | ``tardis`` | Tardis.dev CSV: trades, quotes, incremental_book_L2, book_snapshot_25/5 | header starting ``exchange,symbol,timestamp,local_timestamp`` |
 | ``binance`` | Binance public dumps: trades, aggTrades (spot, USD-M; with or without header) | ``-trades-`` / ``-aggTrades-`` in the file name |
 | ``binance_ws`` | raw Binance WebSocket capture (``<receive_ns> <json>`` lines) | first line |
+| ``bybit`` | Bybit's public archive: trades (derivatives and spot CSV), ``*_ob500.data.zip`` books | book file name; trade header ``timestamp,symbol,side,size,price`` / ``id,timestamp,price,volume,side`` |
 """  # noqa: E501
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from .batches import SkipReport, csv_header, expand_paths, is_csv, open_text
 from .binance_capture import capture_batches, is_capture
 from .binance_dumps import dump_batches, dump_kind, dump_line_offset
 from .build import BatchStream, Chunk, columns_from_streams, events_from_streams
+from .bybit import bybit_batches, is_book_archive, trade_layout
 from .native import DEFAULT_CHUNK_ROWS, check_columns, native_streams
 from .schema import COLUMNS, FORMATS, ON_ERROR, REQUIRED, Format, OnError
 from .tardis import tardis_batches, tardis_kind
@@ -39,6 +41,8 @@ def detect_format(path: str) -> str:
             f"{path}: over a URI only Parquet is read; convert it (backtrader-channels "
             "convert) or give a local or mounted path"
         )
+    if is_book_archive(path):
+        return "bybit"
     if is_capture(path):
         return "binance_ws"
     if is_csv(path):
@@ -49,6 +53,8 @@ def detect_format(path: str) -> str:
             return "tardis"
         if dump_kind(path) is not None:
             return "binance"
+        if trade_layout(header) is not None:
+            return "bybit"
         if any(all(c in header for c in req) for req in REQUIRED.values()):
             return "native"
         near = _nearest_native(header)
@@ -175,8 +181,10 @@ def open_source(
     on_error: OnError = "raise",
     skip: SkipReport | None = None,
     window: Window | None = None,
+    venue: str = "",
 ) -> Iterator[Chunk]:
-    """Event chunks of ``channel_type`` for ``symbol`` from ``dataname`` in any known format."""
+    """Event chunks of ``channel_type`` for ``symbol`` from ``dataname`` in any known format,
+    each event carrying ``venue``."""
     if format is not None:
         check_choice("format", format, FORMATS, ChannelError)
     check_choice("on_error", on_error, ON_ERROR, ChannelError)
@@ -185,7 +193,7 @@ def open_source(
     # readers drop unparseable rows only in skip mode: with "raise" they raise a located error
     row_skip = skip if on_error == "skip" else None
     streams = batch_streams(dataname, channel_type, symbol, format, chunk_rows, row_skip, window)
-    return events_from_streams(streams, channel_type, symbol, on_error, skip)
+    return events_from_streams(streams, channel_type, symbol, on_error, skip, venue)
 
 
 def batch_streams(
@@ -235,5 +243,11 @@ def _streams(
             yield path, dump_line_offset(path), dump_batches(path, channel_type, skip)
         elif fmt == "binance_ws":
             yield path, 1, capture_batches(path, channel_type, symbol)
+        elif fmt == "bybit":
+            yield (
+                path,
+                1 if is_book_archive(path) else 2,
+                bybit_batches(path, channel_type, symbol, skip),
+            )
         else:  # native: its header is checked once, by native_streams
             yield from native_streams(path, channel_type, chunk_rows, skip)

@@ -14,7 +14,7 @@ import pyarrow as pa
 from ..events import ChannelType
 
 #: a reader, by name (``add_channel(format=...)``, ``--format``); None detects it from the file
-Format = Literal["native", "tardis", "binance", "binance_ws"]
+Format = Literal["native", "tardis", "binance", "binance_ws", "bybit"]
 FORMATS: tuple[Format, ...] = get_args(Format)
 #: what a bad row does: stop the run with its location, or be dropped and counted
 OnError = Literal["raise", "skip"]

@@ -1,0 +1,248 @@
+"""Bybit's public archive (public.bybit.com) as native batches.
+
+| file | layout |
+|---|---|
+| derivatives trades ``BTCUSDT2024-12-01.csv.gz`` | ``timestamp,symbol,side,size,price,tickDirection,trdMatchID,...``; ``timestamp`` in seconds (float), ``side`` ``Buy``/``Sell``, ``trdMatchID`` a UUID |
+| spot trades ``BTCUSDT_2024-12-01.csv.gz`` | ``id,timestamp,price,volume,side[,rpi]``; ``timestamp`` in ms, ``side`` ``buy``/``sell`` |
+| order book ``2024-12-01_BTCUSDT_ob500.data.zip`` | one JSON message a line: ``{"topic", "type": "snapshot"/"delta", "ts", "data": {"s", "b", "a", "u", "seq"}, "cts"}`` |
+
+Book messages: a ``snapshot`` replaces the book (also one in the middle of a file: Bybit sends
+one after a restart of its service, with ``u`` starting again), a ``delta`` sets absolute sizes
+(size 0 deletes). ``u`` is the book's update id, one more per message: a delta whose ``u`` is
+not the last one plus one is a gap, which the book channel refuses until the next snapshot.
+The event time is ``ts`` (when Bybit published the message; ``cts``, the matching engine's time,
+may be older by a few ms and is not kept); there is no receive time, so it is ``ts`` too.
+UUID trade ids are not kept (``trade_id`` is an integer id, null here).
+"""  # noqa: E501
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import re
+import zipfile
+from collections.abc import Iterator
+from typing import IO, Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from ..errors import ChannelError, DataError
+from ..events import ChannelType
+from ..symbols import plain_symbol
+from .batches import SkipReport, csv_batches, csv_header, open_text
+from .schema import schema_for
+
+_MS = 1_000_000
+_LINES_PER_BATCH = 5_000
+DERIVATIVES = ["timestamp", "symbol", "side", "size", "price"]
+SPOT = ["id", "timestamp", "price", "volume", "side"]
+
+
+def is_book_archive(path: str) -> bool:
+    """Whether ``path`` names a Bybit order-book archive (``*_ob500.data.zip``, ``.data``)."""
+    name = os.path.basename(path)
+    return name.endswith((".data.zip", ".data")) and "_ob" in name
+
+
+def archive_contents(path: str) -> tuple[str, str]:
+    """The ``(channel type, symbol)`` of a Bybit archive file, from its name
+    (``BTCUSDT2024-12-01.csv.gz``, ``BTCUSDT_2024-12-01.csv.gz``,
+    ``2024-12-01_BTCUSDT_ob500.data.zip``)."""
+    name = os.path.basename(path)
+    if is_book_archive(path):
+        m = re.match(r"\d{4}-\d{2}-\d{2}_([A-Za-z0-9]+)_ob", name)
+        kind = ChannelType.ORDERBOOK
+    else:
+        m = re.match(r"([A-Za-z0-9]+?)_?\d{4}-\d{2}-\d{2}", name)
+        kind = ChannelType.TICK
+    if m is None:
+        raise ChannelError(f"{path}: cannot read the symbol from a Bybit archive file name")
+    return kind, m.group(1).upper()
+
+
+def trade_layout(header: list[str]) -> str | None:
+    """``"derivatives"`` or ``"spot"`` for a Bybit trade file's header, else None."""
+    if header[: len(DERIVATIVES)] == DERIVATIVES:
+        return "derivatives"
+    if header[: len(SPOT)] == SPOT:
+        return "spot"
+    return None
+
+
+def bybit_batches(
+    path: str, channel_type: str, symbol: str, skip: SkipReport | None = None
+) -> Iterator[tuple[pa.RecordBatch, Any]]:
+    """Native batches of one Bybit archive file; yields ``(batch, first row or row numbers)``."""
+    if is_book_archive(path):
+        if channel_type != ChannelType.ORDERBOOK:
+            raise ChannelError(f"{path} holds Bybit order-book data, not {channel_type!r}")
+        yield from _book_batches(path, symbol)
+        return
+    layout = trade_layout(csv_header(path))
+    if layout is None:
+        raise ChannelError(f"{path}: not a Bybit trade file (header {csv_header(path)[:6]})")
+    if channel_type != ChannelType.TICK:
+        raise ChannelError(f"{path} holds Bybit trades, not {channel_type!r} data")
+    if layout == "derivatives":
+        yield from _derivative_trades(path, skip)
+    else:
+        yield from _spot_trades(path, skip)
+
+
+def _derivative_trades(path: str, skip: SkipReport | None) -> Iterator[tuple[pa.RecordBatch, Any]]:
+    types = {
+        "timestamp": pa.float64(),
+        "symbol": pa.string(),
+        "side": pa.string(),
+        "size": pa.float64(),
+        "price": pa.float64(),
+    }
+    for batch, row in csv_batches(path, types, skip=skip):
+        if not batch.num_rows:
+            continue
+        secs = batch.column("timestamp").to_numpy(zero_copy_only=False)
+        # seconds with 4-6 decimals: exact to the microsecond in a float64
+        ts = pa.array(np.round(secs * 1e6).astype(np.int64) * 1000)
+        yield (
+            pa.RecordBatch.from_pydict(
+                {
+                    "timestamp": ts,
+                    "recv_timestamp": ts,
+                    "symbol": batch.column("symbol"),
+                    "price": batch.column("price"),
+                    "volume": batch.column("size"),
+                    "side": pc.utf8_lower(batch.column("side")),
+                }
+            ),
+            row,
+        )
+
+
+def _spot_trades(path: str, skip: SkipReport | None) -> Iterator[tuple[pa.RecordBatch, Any]]:
+    types = {
+        "id": pa.int64(),
+        "timestamp": pa.int64(),
+        "price": pa.float64(),
+        "volume": pa.float64(),
+        "side": pa.string(),
+    }
+    for batch, row in csv_batches(path, types, skip=skip):
+        if not batch.num_rows:
+            continue
+        ts = pc.multiply(batch.column("timestamp"), _MS)
+        yield (
+            pa.RecordBatch.from_pydict(
+                {
+                    "timestamp": ts,
+                    "recv_timestamp": ts,
+                    "price": batch.column("price"),
+                    "volume": batch.column("volume"),
+                    "side": pc.utf8_lower(batch.column("side")),
+                    "trade_id": batch.column("id"),
+                }
+            ),
+            row,
+        )
+
+
+def _open_book(path: str) -> tuple[IO[str], Any]:
+    """The archive's JSON-lines text (the one member of a ``.zip``), and what to close."""
+    if not path.endswith(".zip"):
+        fh = open_text(path)
+        return fh, fh
+    try:
+        archive = zipfile.ZipFile(path)
+        names = [n for n in archive.namelist() if not n.endswith("/")]
+        if len(names) != 1:
+            raise DataError(path, f"a Bybit book archive holds one file, this one {names}")
+        text = io.TextIOWrapper(archive.open(names[0]), encoding="utf-8")
+    except (zipfile.BadZipFile, OSError, EOFError) as exc:
+        raise DataError(path, f"file is damaged or truncated: {exc}") from exc
+    return text, archive
+
+
+class _BookParser:
+    """Book messages of one symbol as native rows (``rows``: line number - 1 of each)."""
+
+    def __init__(self, path: str, symbol: str):
+        self.path, self.symbol = path, symbol
+        self.want = plain_symbol(symbol).upper()
+        self.schema = schema_for(ChannelType.ORDERBOOK)
+        self.prev_u: int | None = None  # u of the last message read
+        self.prev_kept = 0  # u of the last message that had levels
+        self._clear()
+
+    def _clear(self) -> None:
+        self.cols: dict[str, list[Any]] = {f.name: [] for f in self.schema}
+        self.rows: list[int] = []
+
+    def feed(self, lineno: int, line: str) -> None:
+        try:
+            msg = json.loads(line)
+            kind = msg["type"]
+            data = msg["data"]
+            if str(data["s"]).upper() != self.want:
+                return
+            ts = int(msg["ts"]) * _MS
+            uid = int(data["u"])
+            levels = (("bid", data["b"]), ("ask", data["a"]))
+            if kind not in ("snapshot", "delta"):
+                raise ValueError(f"type {kind!r} is neither 'snapshot' nor 'delta'")
+            parsed = [(side, float(p), float(s)) for side, lv in levels for p, s in lv]
+        except (ValueError, KeyError, TypeError) as exc:
+            raise DataError(
+                self.path, f"not a Bybit book message: {exc!r}", line=lineno, value=line[:80]
+            ) from exc
+        snap = kind == "snapshot"
+        # a delta without levels still advances u: the next one's ids then cover it
+        first = uid
+        if not snap and self.prev_u is not None and uid == self.prev_u + 1:
+            first = self.prev_kept + 1
+        self.prev_u = uid
+        if not parsed:
+            return
+        self.prev_kept = uid
+        cols, n = self.cols, len(parsed)
+        cols["timestamp"].extend([ts] * n)
+        cols["recv_timestamp"].extend([ts] * n)
+        cols["side"].extend(p[0] for p in parsed)
+        cols["price"].extend(p[1] for p in parsed)
+        cols["size"].extend(p[2] for p in parsed)
+        cols["is_snapshot"].extend([snap] * n)
+        cols["update_id"].extend([uid] * n)
+        cols["first_update_id"].extend([first] * n)
+        cols["symbol"].extend([self.symbol] * n)
+        self.rows.extend([lineno - 1] * n)
+
+    def flush(self) -> tuple[pa.RecordBatch, np.ndarray] | None:
+        if not self.rows:
+            return None
+        batch = pa.RecordBatch.from_pydict(
+            {f.name: pa.array(self.cols[f.name], f.type) for f in self.schema}, schema=self.schema
+        )
+        rows = np.array(self.rows, dtype=np.int64)
+        self._clear()
+        return batch, rows
+
+
+def _book_batches(path: str, symbol: str) -> Iterator[tuple[pa.RecordBatch, np.ndarray]]:
+    parser = _BookParser(path, symbol)
+    text, closer = _open_book(path)
+    try:
+        with closer:
+            for lineno, line in enumerate(text, 1):
+                line = line.strip()
+                if line:
+                    parser.feed(lineno, line)
+                if lineno % _LINES_PER_BATCH == 0:
+                    out = parser.flush()
+                    if out is not None:
+                        yield out
+    except (OSError, EOFError, zipfile.BadZipFile) as exc:
+        raise DataError(path, f"file is damaged or truncated: {exc}") from exc
+    out = parser.flush()
+    if out is not None:
+        yield out
