@@ -85,7 +85,7 @@ class QuoteEngine:
             q.first_ts = ts
             self.stale_events[venue] = 0
             self.longest_gap[venue] = 0
-        elif q.ts:
+        elif q.count:
             gap = ts - q.ts
             if gap > self.longest_gap[venue]:
                 self.longest_gap[venue] = gap
