@@ -65,7 +65,8 @@ def test_the_same_data_gives_the_same_decisions_every_run(sample, bybit):
         return s.signals, c.last_run["fills"], c.last_run["pnl"]
 
     first = run()
-    assert first[0] and first == run()
+    assert first[0]
+    assert first == run()
 
 
 def test_channel_lookups_by_venue():
@@ -77,7 +78,8 @@ def test_channel_lookups_by_venue():
     assert m[("tick", "BTCUSDT", "bybit")].venue == "bybit"  # any spelling of the symbol
     with pytest.raises(KeyError, match="several venues"):
         m[("tick", "BTC/USDT")]
-    assert ("tick", "BTC/USDT") not in m and ("tick", "BTC/USDT", "okx") not in m
+    assert ("tick", "BTC/USDT") not in m
+    assert ("tick", "BTC/USDT", "okx") not in m
     only = ChannelMap()
     ch = TickChannel("ETH/USDT")
     ch.set_venue("bybit")
@@ -90,10 +92,12 @@ def test_channel_lookups_by_venue():
 def test_single_venue_code_is_unchanged(sample):
     c = btch.Cerebro()
     ch = c.add_channel("tick", "BTC/USDT", sample.trades)
-    assert ch.key == ("tick", "BTC/USDT") and ch.venue == ""
+    assert ch.key == ("tick", "BTC/USDT")
+    assert ch.venue == ""
     c.addstrategy(bt.Strategy)
     c.run(mode=btch.RunMode.TICK)
-    assert "exposure" not in c.last_run and c.instrument("BTCUSDT")._name == "BTC/USDT"
+    assert "exposure" not in c.last_run
+    assert c.instrument("BTCUSDT")._name == "BTC/USDT"
 
 
 def test_bars_and_instruments_per_venue(sample, bybit):

@@ -40,7 +40,9 @@ def test_bundled_trades_read_exactly(bybit, binance_ticks):
             t.volume,
             t.direction,
         )
-        assert b.trade_id is None and b.venue == "bybit" and b.symbol == "BTC/USDT"
+        assert b.trade_id is None
+        assert b.venue == "bybit"
+        assert b.symbol == "BTC/USDT"
 
 
 def test_bundled_book_rebuilds_never_crossed_and_equal_to_each_snapshot(bybit):
@@ -56,7 +58,8 @@ def test_bundled_book_rebuilds_never_crossed_and_equal_to_each_snapshot(bybit):
             compared += 1
         assert book.push(ev)
         assert book.best_bid_price < book.best_ask_price
-    assert compared == 3 and not book.refused
+    assert compared == 3
+    assert not book.refused
 
 
 def test_book_matches_the_binance_book_it_came_from(bybit, sample):
@@ -87,8 +90,11 @@ def test_a_gap_in_u_is_refused_until_the_next_snapshot(tmp_path, bybit):
     applied = [book.push(e) for e in evs]
     assert book.gaps == [(11, 11)]  # the snapshot is u=1, the lost delta u=11
     resumed = next(i for i, e in enumerate(evs) if e.is_snapshot and i > 0)
-    assert all(applied[:10]) and not any(applied[10:resumed]) and all(applied[resumed:])
-    assert book.refused["gap"] == 1 and book.refused["unsynced"] == resumed - 11
+    assert all(applied[:10])
+    assert not any(applied[10:resumed])
+    assert all(applied[resumed:])
+    assert book.refused["gap"] == 1
+    assert book.refused["unsynced"] == resumed - 11
 
 
 def test_an_empty_delta_advances_u_without_a_gap(tmp_path, bybit):
@@ -97,7 +103,8 @@ def test_an_empty_delta_advances_u_without_a_gap(tmp_path, bybit):
     evs = events(_book(tmp_path, msgs), "orderbook")
     assert len(evs) == 49
     book = OrderBookChannel("BTC/USDT")
-    assert all(book.push(e) for e in evs) and not book.gaps
+    assert all(book.push(e) for e in evs)
+    assert not book.gaps
 
 
 def test_bad_book_line_is_named(tmp_path, bybit):

@@ -50,12 +50,18 @@ def test_a_stale_venue_is_left_out_until_it_recovers():
     eng.update("b", 101.0, 1, 102.0, 1, 0)
     assert sc.scan(eng) is not None
     eng.update("a", 99.0, 1, 100.0, 1, 3 * S)  # b silent for 3 s
-    assert eng.stale("b") and sc.scan(eng) is None and sc.best is None
+    assert eng.stale("b")
+    assert sc.scan(eng) is None
+    assert sc.best is None
     health = eng.health()
-    assert health["b"]["stale"] and health["b"]["last_age_s"] == 3.0 and not health["a"]["stale"]
+    assert health["b"]["stale"]
+    assert health["b"]["last_age_s"] == 3.0
+    assert not health["a"]["stale"]
     eng.update("b", 101.0, 1, 102.0, 1, 3 * S)
-    assert not eng.stale("b") and sc.scan(eng) is not None
-    assert eng.health()["b"]["went_stale"] == 1 and eng.health()["b"]["longest_gap_s"] == 3.0
+    assert not eng.stale("b")
+    assert sc.scan(eng) is not None
+    assert eng.health()["b"]["went_stale"] == 1
+    assert eng.health()["b"]["longest_gap_s"] == 3.0
 
 
 def test_messages_per_second():
@@ -64,7 +70,8 @@ def test_messages_per_second():
         eng.update("a", 1.0, 1, 2.0, 1, i * S // 10)
     eng.update("a", 1.0, 1, 2.0, 1, 3 * S)
     h = eng.health()["a"]
-    assert h["per_second"] == 10 and h["updates"] == 31
+    assert h["per_second"] == 10
+    assert h["updates"] == 31
 
 
 prices = st.floats(1.0, 1e6, allow_nan=False)
@@ -80,7 +87,8 @@ def test_net_is_the_best_pair_and_never_above_gross(quotes, fee):
         eng.update(f"v{i}", mid * (1 - half), 1, mid * (1 + half), 1, S)
     sc = SpreadScanner(fees=fee, threshold_bps=-math.inf)
     sig = sc.scan(eng)
-    assert sig is not None and sig.buy_venue != sig.sell_venue
+    assert sig is not None
+    assert sig.buy_venue != sig.sell_venue
     assert sig.net_bps <= sig.gross_bps + 1e-9
     best = max(
         (b.bid * (1 - fee) - a.ask * (1 + fee)) / a.ask * 1e4
