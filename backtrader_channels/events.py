@@ -54,6 +54,13 @@ def instrument_name(symbol: str, venue: str | None = None) -> str:
     return f"{symbol}@{venue}" if venue else symbol
 
 
+def event_key(ev: object) -> tuple[str, ...]:
+    """The key of the channel an event belongs to (its venue's, when it carries one)."""
+    venue = getattr(ev, "venue", "")
+    kind, name = ev.channel_type, ev.channel_name  # type: ignore[attr-defined]
+    return (kind, name, venue) if venue else (kind, name)
+
+
 def key_label(key: tuple[str, ...]) -> str:
     """A channel key as text: ``"quote:BTC/USDT"`` or ``"quote:BTC/USDT@bybit"``."""
     return f"{key[0]}:{instrument_name(key[1], key[2] if len(key) > 2 else None)}"

@@ -111,6 +111,7 @@ class VenueSession:
         self._inflight: set[asyncio.Future[Any]] = set()
         self._ready = threading.Event()
         self._running = False
+        self._wake = True  # stop the driven loop after each update (until detach())
         self._since_ms: dict[str, int] = {}  # per symbol: the last trade time seen (sweeps)
 
     # ---- LiveFeed / DrivenFeed ------------------------------------------------------------
@@ -123,6 +124,10 @@ class VenueSession:
     def attach(self, queue: Any, loop: asyncio.AbstractEventLoop) -> None:
         self.queue, self._loop, self._driven, self._running = queue, loop, True, True
         self._main = loop.create_task(self._run())
+
+    def detach(self) -> None:
+        """The run is ending: updates no longer stop the driven loop."""
+        self._wake = False
 
     def start(self, queue: Any) -> None:
         self.queue, self._running = queue, True
@@ -200,7 +205,7 @@ class VenueSession:
         if self.queue is None or self.queue.stopped or not self.queue.push(update):
             self.late.append(update)
             return
-        if self._driven and self._loop is not None and self._running:
+        if self._driven and self._loop is not None and self._running and self._wake:
             self._loop.stop()  # let the engine apply it now
 
     # ---- from the engine (any thread) -------------------------------------------------------

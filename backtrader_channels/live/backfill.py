@@ -33,6 +33,8 @@ def trade_source(exchange: Any) -> TradeSource | None:
     stream's trade ids."""
     if getattr(exchange, "id", None) in _BINANCE_LIKE:
         return BinanceTrades(exchange)
+    if getattr(exchange, "id", None) == "bybit":
+        return RecentTrades(exchange, 1000)
     return None
 
 
@@ -117,3 +119,24 @@ class BinanceTrades:
             if cursor > last:
                 return pruned
         return f"more than {self.max_pages} pages of {self.PAGE}"
+
+
+class RecentTrades:
+    """A venue's recent trades only (Bybit's ``/v5/market/recent-trade``: its ``execId`` is
+    the stream's trade id ``i``; up to 60 trades on spot, 1,000 on contracts). What is older
+    than the window is reported, not filled."""
+
+    def __init__(self, exchange: Any, limit: int):
+        self.exchange, self.limit = exchange, limit
+
+    async def between(self, symbol: str, first: int, last: int) -> tuple[list[Any], str | None]:
+        """See :meth:`TradeSource.between`."""
+        try:
+            recent = list(await self.exchange.fetch_trades(symbol, limit=self.limit))
+        except ccxt.BaseError as exc:
+            return [], f"recent trades: {type(exc).__name__}"
+        found = _by_id(recent, first, last)
+        ids = [i for i in map(_int_id, recent) if i is not None]
+        if ids and min(ids) <= first:
+            return [found[i] for i in sorted(found)], None
+        return [found[i] for i in sorted(found)], "older than the venue's recent trades"

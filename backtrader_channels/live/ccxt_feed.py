@@ -25,8 +25,6 @@ they are never logged, reported or recorded.
 from __future__ import annotations
 
 import asyncio
-import json
-import os
 import random
 import threading
 import time
@@ -34,47 +32,20 @@ from collections.abc import Iterable
 from typing import Any
 
 import ccxt
-import ccxt.pro as ccxtpro
 
 from ..errors import check_choice
 from ..events import OrderBookEvent, QuoteEvent, channel_key, key_label
 from ..log import logger
 from ..sources.writer import PartitionedWriter
 from .faults import FeedError, anomaly_of, describe_error, error_family
+from .keys import credentials, exchange_from
+from .sequence import GUARDED, BybitBookGuard
 from .trades import TradeContinuity, int_id
 from .validator import LiveDataValidator
 
 _MS = 1_000_000
 KINDS = ("tick", "orderbook", "quote")
-
-
-def credentials(exchange_id: str, config: str | None) -> dict[str, str]:
-    """API keys from ``config`` (a JSON file with ``apiKey``, ``secret`` and optionally
-    ``password``), else from ``<ID>_API_KEY`` / ``<ID>_API_SECRET`` / ``<ID>_API_PASSWORD``;
-    empty when there are none. The values are never logged or echoed."""
-    if config:
-        try:
-            with open(config, encoding="utf-8") as fh:
-                data = json.load(fh)
-        except json.JSONDecodeError as e:
-            raise ValueError(f"{config}:{e.lineno}: not JSON ({e.msg})") from None
-        if not isinstance(data, dict) or not data.get("apiKey") or not data.get("secret"):
-            raise ValueError(f"{config}: needs the fields apiKey and secret")
-        return {k: str(data[k]) for k in ("apiKey", "secret", "password") if data.get(k)}
-    prefix = exchange_id.upper()
-    creds = {
-        "apiKey": os.environ.get(f"{prefix}_API_KEY"),
-        "secret": os.environ.get(f"{prefix}_API_SECRET"),
-        "password": os.environ.get(f"{prefix}_API_PASSWORD"),
-    }
-    return {k: v for k, v in creds.items() if v}
-
-
-def exchange_from(exchange_id: str, config: str | None = None, **options: Any) -> Any:
-    """A new ccxt.pro instance of ``exchange_id`` with the keys of :func:`credentials`."""
-    if not hasattr(ccxtpro, exchange_id):
-        raise ValueError(f"ccxt.pro has no exchange {exchange_id!r}")
-    return getattr(ccxtpro, exchange_id)({**credentials(exchange_id, config), **options})
+__all__ = ["KINDS", "CCXTLiveFeed", "credentials", "exchange_from"]
 
 
 class CCXTLiveFeed:
@@ -163,6 +134,13 @@ class CCXTLiveFeed:
         self.validator = validator or LiveDataValidator()
         #: trade ids in order: duplicates dropped, gaps backfilled or reported
         self.venue = self.exchange_id if venue is True else (venue or "")
+        #: book gaps ccxt does not check itself (Bybit's ``u``): symbols to resubscribe
+        self._gaps: dict[str, tuple[int, int]] = {}
+        self.book_guard = (
+            BybitBookGuard(self.exchange, self._on_book_gap)
+            if self.exchange_id in GUARDED and hasattr(self.exchange, "handle_message")
+            else None
+        )
         self.trades = TradeContinuity(self.exchange, self.validator, backfill, self.venue)
         self.writer = PartitionedWriter(record_to) if record_to else None
         self.queue: Any = None
@@ -180,6 +158,7 @@ class CCXTLiveFeed:
         self._stalled: dict[tuple[str, str], bool] = {}  # watches the watchdog cancelled
         self._down: dict[tuple[str, str], str] = {}  # streams failing or reconnecting: why
         self._ready = threading.Event()
+        self._wake = True  # stop the driven loop after each delivery (until detach())
         self._main_task: asyncio.Task[None] | None = None  # set when attached to a driven loop
         self._main_future: asyncio.Future[None] | None = None  # _main's task, in either mode
         #: the last error per stream (and ``("markets", "*")``), redacted, for the report
@@ -220,6 +199,11 @@ class CCXTLiveFeed:
         since = self._watch_since
         for key in since:
             since[key] += seconds
+
+    def detach(self) -> None:
+        """The driver is stopping the feeds: no longer stop its loop after a delivery (it would
+        cut short another feed's shutdown running on the same loop)."""
+        self._wake = False
 
     def start(self, queue: Any) -> None:
         """Connect and deliver into ``queue`` (a LiveEventQueue) from a thread of its own."""
@@ -432,6 +416,12 @@ class CCXTLiveFeed:
             uncancel()
         # ccxt.pro resolves a watch on the *next* message: updates that arrived between two
         # calls wait in its cache. Take them first; only a silent cache is a stall.
+        gap = self._gaps.pop(symbol, None) if kind == "orderbook" else None
+        if gap is not None:  # the book is wrong from here: a new subscription, a new snapshot
+            self.validator.record((kind, symbol), "book_gap", gap)
+            self._down[(kind, symbol)] = "sequence gap, resubscribing"
+            await self._resubscribe_book(symbol)
+            return
         pending = self._from_cache(kind, symbol)
         if pending:
             self._deliver(pending)
@@ -439,6 +429,28 @@ class CCXTLiveFeed:
         self.validator.record((kind, symbol), "stale")
         self._down[(kind, symbol)] = "stalled, reconnecting"
         await self._reset_socket(kind, symbol)
+
+    async def _resubscribe_book(self, symbol: str) -> None:
+        """Unsubscribe the symbol's book topic (the next watch subscribes again, and a new
+        subscription starts with a snapshot); the socket and its other streams stay up. Where
+        ccxt cannot unsubscribe, the socket is replaced."""
+        ex = self.exchange
+        try:
+            await asyncio.wait_for(ex.un_watch_order_book(symbol), self.stall_timeout)
+        except Exception:  # noqa: BLE001 - no unsubscribe here: a new socket then
+            await self._reset_socket("orderbook", symbol)
+            return
+        getattr(ex, "orderbooks", {}).pop(symbol, None)
+
+    def _on_book_gap(self, symbol: str, first: int, last: int) -> None:
+        """The guard saw ``u`` skip ``first..last``: restart the symbol's book stream."""
+        key = ("orderbook", symbol)
+        self._gaps[symbol] = (first, last)
+        stream = self._streams.get(key)
+        if stream is not None and key in self._watch_since and key not in self._stalled:
+            del self._watch_since[key]
+            self._stalled[key] = True
+            stream.cancel()
 
     def _failed(self, key: tuple[str, str], exc: BaseException, failures: int) -> bool:
         """Record a stream's error; True when the feed must fail: ``max_failures`` errors in a
@@ -490,6 +502,8 @@ class CCXTLiveFeed:
         for url, client in list(getattr(ex, "clients", {}).items()):
             subs = " ".join(str(k) for k in getattr(client, "subscriptions", {})).lower()
             if (marker in subs and symbol.lower() in subs) or not subs:
+                if self.book_guard is not None:
+                    self.book_guard.forget(url)
                 try:
                     await client.close()
                 except Exception:  # noqa: BLE001 - the socket may be half dead already
@@ -511,7 +525,7 @@ class CCXTLiveFeed:
         key = channel_key(first.channel_type, first.channel_name, self.venue)
         self.delivered += self.queue.push_many(ok, key)
         if self._main_task is not None:  # on the engine's thread: let it dispatch now
-            if self._running:
+            if self._running and self._wake:
                 self._loop.stop()  # type: ignore[union-attr]
         else:
             # Hand the GIL over: the engine, just woken by the push, would otherwise wait up to

@@ -63,6 +63,8 @@ class LoopDriver:
         """Stop every feed (each runs the loop until its sockets are closed), close the loop."""
         try:
             for feed in self.feeds:
+                feed.detach()  # a late delivery must not stop the loop another feed's stop runs
+            for feed in self.feeds:
                 feed.stop()
         finally:
             loop = self.loop

@@ -65,3 +65,7 @@ class DrivenFeed(LiveFeed, Protocol):
     def loop_paused(self, seconds: float) -> None:
         """The driven loop did not run for ``seconds``."""
         ...
+
+    def detach(self) -> None:
+        """The run is ending: deliver without stopping the loop any more."""
+        ...

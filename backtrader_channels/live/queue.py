@@ -20,6 +20,7 @@ from typing import Any, Literal, get_args
 
 from ..engine.queue import EventSource, Run
 from ..errors import check_choice
+from ..events import event_key, key_label
 
 #: what a full queue drops: the earliest waiting events, or the incoming ones
 Overflow = Literal["drop_oldest", "drop_newest"]
@@ -62,19 +63,19 @@ class LiveEventQueue:
         return self.push_many([event]) == 1
 
     def push_many(  # noqa: C901 - per frame on the live hot path: one pass, no helper calls
-        self, events: Iterable[Any], key: tuple[str, str] | None = None
+        self, events: Iterable[Any], key: tuple[str, ...] | None = None
     ) -> int:
         """Add events under one lock; return how many were kept.
 
-        ``key`` = ``(channel_type, symbol)`` says that every event belongs to that channel (a
-        feed's frame usually does); the engine then dispatches the batch without looking at each
-        event's channel. The first and last events are checked against it."""
+        ``key`` = ``(channel_type, symbol[, venue])`` says that every event belongs to that
+        channel (a feed's frame usually does); the engine then dispatches the batch without
+        looking at each event's channel. The first and last events are checked against it."""
         evs = list(events)  # a copy: the queue keeps it, the caller may reuse its list
         if not evs:
             return 0
         if key is not None:
             for ev in (evs[0], evs[-1]):
-                if (ev.channel_type, ev.channel_name) != key:
+                if event_key(ev) != key:
                     raise ValueError(
                         f"event of {ev.channel_type}:{ev.channel_name} in a {key} batch"
                     )
@@ -212,7 +213,7 @@ class LiveEventQueue:
                 (),
                 int(getattr(target.channel, "priority", 0)),
                 len(sources),
-                f"live:{key[0]}:{key[1]}",
+                f"live:{key_label(key)}",
                 target,
             )
             sources[key] = src
@@ -251,18 +252,23 @@ def _segment_runs(
     i, n = 0, len(batch)
     while i < n:
         ev = batch[i]
-        found = sources.get((ev.channel_type, ev.channel_name))
+        key = event_key(ev)
+        found = sources.get(key)
         if found is None:
             loose.events, loose.ts = [ev], [ev[0]]
             yield loose, 0, 1
             i += 1
             continue
         j = i + 1
-        while (
-            j < n
-            and batch[j].channel_type is ev.channel_type
-            and (batch[j].channel_name == ev.channel_name)
-        ):
+        kind, name, venue = ev.channel_type, ev.channel_name, getattr(ev, "venue", "")
+        while j < n:
+            nxt = batch[j]
+            if not (
+                nxt.channel_type is kind
+                and nxt.channel_name == name
+                and getattr(nxt, "venue", "") == venue
+            ):
+                break
             j += 1
         found.events = batch
         found.pos = j

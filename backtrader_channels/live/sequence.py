@@ -1,0 +1,75 @@
+"""Book sequence checks ccxt.pro leaves to its caller.
+
+ccxt.pro's Bybit client applies every ``orderbook.N`` delta it receives without looking at
+``u``, the book's update id (one more per message): a lost message leaves a wrong book that
+looks right. :class:`BybitBookGuard` sits in front of the exchange instance's message handler
+(an attribute of that one instance; ccxt itself is not changed): it passes snapshots and
+in-sequence deltas through, and on a gap it drops the delta and every later one until the next
+snapshot, and calls ``on_gap(symbol, first_missing, last_missing)``; the feed then resubscribes
+(a new subscription starts with a snapshot).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+#: ccxt exchange ids whose books need the guard
+GUARDED = ("bybit",)
+
+
+class BybitBookGuard:
+    """Wraps ``exchange.handle_message`` (see module doc)."""
+
+    def __init__(self, exchange: Any, on_gap: Callable[[str, int, int], None]):
+        self.exchange, self.on_gap = exchange, on_gap
+        self.inner = exchange.handle_message
+        self.last_u: dict[tuple[str, str], int] = {}  # (socket url, topic) -> last u applied
+        self.dropped = 0  # deltas held back (a gap, or before the first snapshot)
+        exchange.handle_message = self.handle_message
+
+    def handle_message(self, client: Any, message: Any) -> Any:
+        topic = message.get("topic") if isinstance(message, dict) else None
+        if not topic or not topic.startswith("orderbook.") or topic.startswith("orderbook.1."):
+            return self.inner(client, message)
+        data = message.get("data") or {}
+        try:
+            u = int(data["u"])
+        except (KeyError, TypeError, ValueError):
+            return self.inner(client, message)  # no id: ccxt's parser says what is wrong
+        key = (getattr(client, "url", ""), topic)
+        if message.get("type") == "snapshot":
+            self.last_u[key] = u
+            out = self.inner(client, message)
+            self._stamp(data.get("s"), u)
+            return out
+        prev = self.last_u.get(key)
+        if prev is None:  # after a gap, until the next snapshot
+            self.dropped += 1
+            return None
+        if u != prev + 1:
+            del self.last_u[key]
+            self.dropped += 1
+            self.on_gap(self._symbol(data.get("s")), prev + 1, u - 1)
+            return None
+        self.last_u[key] = u
+        out = self.inner(client, message)
+        self._stamp(data.get("s"), u)
+        return out
+
+    def _stamp(self, market_id: Any, u: int) -> None:
+        """Give ccxt's book the update id it applied last (its ``nonce``, as on Binance)."""
+        book = getattr(self.exchange, "orderbooks", {}).get(self._symbol(market_id))
+        if book is not None:
+            book["nonce"] = u
+
+    def forget(self, url: str) -> None:
+        """A socket is being replaced: its topics start again with a snapshot."""
+        for key in [k for k in self.last_u if k[0] == url]:
+            del self.last_u[key]
+
+    def _symbol(self, market_id: Any) -> str:
+        try:
+            return str(self.exchange.safe_market(market_id, None, None, "spot")["symbol"])
+        except Exception:  # noqa: BLE001 - the id as it came
+            return str(market_id)

@@ -1,0 +1,466 @@
+"""A loopback Bybit: Bybit's v5 public spot WebSocket and REST market data on 127.0.0.1,
+replaying a recording in Bybit's public-archive formats (the bundled
+``datasets.bybit_btcusdt_sample()``: the Binance recording re-framed, see ``data/README.md``),
+with fault switches. An unmodified ``ccxt.pro.bybit()`` connects once its URLs point here
+(:func:`point_bybit_at`).
+
+WebSocket ``/v5/public/spot``: ``{"op": "subscribe", "args": [...], "req_id"}`` is answered
+with ``{"success": true, "op": "subscribe", ...}``; ``{"op": "ping"}`` with a pong. Topics:
+``publicTrade.SYM``; ``orderbook.N.SYM`` (a snapshot of the server's book on subscribing, then
+the recording's deltas with ``u`` one more each, and its snapshots where it has them);
+``orderbook.1.SYM`` (best bid/ask, a snapshot whenever they change); ``tickers.SYM`` (after
+every trade). REST: ``/v5/market/time``, ``instruments-info`` (spot BTCUSDT; other categories
+empty), ``orderbook``, ``recent-trade``, ``tickers``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+import time
+from collections import deque
+from typing import Any
+from urllib.parse import urlsplit
+
+import ccxt.pro as ccxtpro
+from aiohttp import WSMsgType, web
+
+from ..datasets import bybit_btcusdt_sample
+from ..sources.formats import open_source
+from .replay_exchange import Faults, _fine_timers
+
+_MS = 1_000_000
+SYMBOL = "BTCUSDT"
+INSTRUMENT = {
+    "symbol": SYMBOL,
+    "baseCoin": "BTC",
+    "quoteCoin": "USDT",
+    "innovation": "0",
+    "status": "Trading",
+    "marginTrading": "utaOnly",
+    "lotSizeFilter": {
+        "basePrecision": "0.000001",
+        "quotePrecision": "0.00000001",
+        "minOrderQty": "0.000048",
+        "maxOrderQty": "71.73956243",
+        "minOrderAmt": "1",
+        "maxOrderAmt": "2000000",
+    },
+    "priceFilter": {"tickSize": "0.01"},
+}
+
+
+def load_recording(trades: str, orderbook: str) -> list[tuple[int, str, Any]]:
+    """The archive's trades and book messages as one list ``(ts_ms, kind, item)`` in time
+    order (book first at equal times, as the engine orders them)."""
+    import zipfile
+
+    items: list[tuple[int, int, str, Any]] = []
+    n = 0
+    for _, chunk in open_source(trades, "tick", "BTC/USDT"):
+        for t in chunk:
+            n += 1
+            items.append((t.timestamp // _MS, 1, "trade", (n, t.price, t.volume, t.direction)))
+    with zipfile.ZipFile(orderbook) as zf:
+        for line in zf.read(zf.namelist()[0]).splitlines():
+            msg = json.loads(line)
+            items.append((int(msg["ts"]), 0, "book", msg))
+    items.sort(key=lambda x: (x[0], x[1]))  # stable: recorded order within a time
+    return [(ts, kind, item) for ts, _, kind, item in items]
+
+
+class _Book:
+    """The server's book, moved by every recorded message (sent or not)."""
+
+    def __init__(self) -> None:
+        self.bids: dict[float, str] = {}
+        self.asks: dict[float, str] = {}
+        self.u = 0
+        self.seq = 0
+
+    def apply(self, msg: dict[str, Any]) -> None:
+        data = msg["data"]
+        if msg["type"] == "snapshot":
+            self.bids.clear()
+            self.asks.clear()
+        for side, levels in ((self.bids, data["b"]), (self.asks, data["a"])):
+            for price, size in levels:
+                if float(size) == 0.0:
+                    side.pop(float(price), None)
+                else:
+                    side[float(price)] = size
+        self.u, self.seq = int(data["u"]), int(data["seq"])
+
+    def top(self, limit: int) -> tuple[list[list[str]], list[list[str]]]:
+        bids = sorted(self.bids.items(), reverse=True)[:limit]
+        asks = sorted(self.asks.items())[:limit]
+        return [[repr(p), s] for p, s in bids], [[repr(p), s] for p, s in asks]
+
+
+class BybitExchange:
+    """The loopback Bybit (see module doc). ``start()`` returns the port.
+
+    Parameters
+    ----------
+    trades, orderbook : str
+        A Bybit trade archive and ``ob500`` book archive; the bundled sample by default.
+    rate : float, optional
+        Recorded items (trades and book messages) per second; None: as fast as clients read.
+    start_when : int, default 1
+        The replay starts once this many topics are subscribed.
+    loop_forever : bool, default False
+        Repeat the recording, each lap continuing trade ids and times.
+    """
+
+    def __init__(
+        self,
+        trades: str | None = None,
+        orderbook: str | None = None,
+        rate: float | None = None,
+        start_when: int = 1,
+        loop_forever: bool = False,
+    ):
+        sample = bybit_btcusdt_sample()
+        self.items = load_recording(trades or sample.trades, orderbook or sample.orderbook)
+        self.rate, self.start_when, self.loop_forever = rate, start_when, loop_forever
+        self.faults = Faults()
+        self.book = _Book()  # the book as the recording starts: what a subscriber sees first
+        self.book.apply(next(item for _, kind, item in self.items if kind == "book"))
+        self.best: tuple[Any, Any] | None = None
+        self.bbo_u = 0
+        self.recent: deque[dict[str, Any]] = deque(maxlen=1000)  # what recent-trade serves
+        self.last_price = 0.0
+        self.sent = 0
+        self.lap = 0
+        self.offset_ms = 0
+        self.now_ms = 0  # the replay's exchange time: the last item's (shifted) time
+        self.trade_ids = 0  # trades replayed over all laps: the next trade's id
+        #: the ``u`` of every delta the skip_depth fault held back
+        self.skipped_u: list[int] = []
+        self.done = threading.Event()
+        self.port = 0
+        self._subs: dict[Any, set[str]] = {}
+        self._queues: dict[Any, asyncio.Queue[str]] = {}
+        self._requests: dict[Any, web.Request] = {}
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._runner: web.AppRunner | None = None
+        self._ready = threading.Event()
+
+    # ---- lifecycle ---------------------------------------------------------------------------
+    def start(self) -> int:
+        """Serve on 127.0.0.1 in a background thread; return the port."""
+        self._thread = threading.Thread(target=self._serve, name="bybit-loopback", daemon=True)
+        self._thread.start()
+        if not self._ready.wait(10):
+            raise RuntimeError("loopback Bybit did not start")
+        return self.port
+
+    def stop(self) -> None:
+        """Close every socket and stop the server."""
+        if self._loop is not None:
+            fut = asyncio.run_coroutine_threadsafe(self._shutdown(), self._loop)
+            try:
+                fut.result(5)
+            except Exception:  # noqa: BLE001 - shutting down anyway
+                pass
+            self._loop.call_soon_threadsafe(self._loop.stop)
+        if self._thread is not None:
+            self._thread.join(5)
+
+    def drop_connections(self, abrupt: bool = False) -> None:
+        """Close every client socket now (fault injection)."""
+        if self._loop is not None:
+            asyncio.run_coroutine_threadsafe(self._close_all(abrupt), self._loop).result(5)
+
+    def _serve(self) -> None:
+        _fine_timers()
+        self._loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(self._loop)
+        app = web.Application()
+        for path, handler in (
+            ("/v5/market/time", self._time),
+            ("/v5/market/instruments-info", self._instruments),
+            ("/v5/market/orderbook", self._orderbook),
+            ("/v5/market/recent-trade", self._recent),
+            ("/v5/market/tickers", self._tickers),
+        ):
+            app.router.add_get(path, handler)
+        app.router.add_get("/v5/public/spot", self._ws)
+        self._runner = web.AppRunner(app)
+        self._loop.run_until_complete(self._runner.setup())
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        self._loop.run_until_complete(site.start())
+        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        self._replay_task = self._loop.create_task(self._replay())
+        self._ready.set()
+        self._loop.run_forever()
+
+    async def _shutdown(self) -> None:
+        self._replay_task.cancel()
+        await self._close_all(False)
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    async def _close_all(self, abrupt: bool) -> None:
+        for ws, request in list(self._requests.items()):
+            if abrupt and request.transport is not None:
+                request.transport.abort()
+            else:
+                await ws.close()
+
+    # ---- REST --------------------------------------------------------------------------------
+    @staticmethod
+    def _ok(result: Any) -> web.Response:
+        now = int(time.time() * 1000)
+        body = {"retCode": 0, "retMsg": "OK", "result": result, "retExtInfo": {}, "time": now}
+        return web.json_response(body)
+
+    @staticmethod
+    def _error(code: int, msg: str) -> web.Response:
+        now = int(time.time() * 1000)
+        body = {"retCode": code, "retMsg": msg, "result": {}, "retExtInfo": {}, "time": now}
+        return web.json_response(body)
+
+    async def _time(self, request: web.Request) -> web.Response:
+        ns = time.time_ns()
+        return self._ok({"timeSecond": str(ns // 10**9), "timeNano": str(ns)})
+
+    async def _instruments(self, request: web.Request) -> web.Response:
+        category = request.query.get("category", "")
+        if self.faults.fail_markets:
+            return web.Response(status=503, text="<html>503 Service Unavailable</html>")
+        listed = [INSTRUMENT] if category == "spot" else []
+        return self._ok({"category": category, "list": listed, "nextPageCursor": ""})
+
+    async def _orderbook(self, request: web.Request) -> web.Response:
+        if request.query.get("symbol") != SYMBOL:
+            return self._error(10001, "params error: symbol invalid")
+        if self.faults.fail_depth_rest > 0:
+            self.faults.fail_depth_rest -= 1
+            return web.Response(status=503, text="<html>503 Service Unavailable</html>")
+        bids, asks = self.book.top(int(request.query.get("limit", 50)))
+        now = self.now_ms or int(time.time() * 1000)
+        return self._ok(
+            {"s": SYMBOL, "b": bids, "a": asks, "ts": now, "u": self.book.u, "seq": self.book.seq}
+        )
+
+    async def _recent(self, request: web.Request) -> web.Response:
+        limit = min(int(request.query.get("limit", 60)), 1000)
+        trades = list(self.recent)[-limit:][::-1]  # newest first, as Bybit answers
+        return self._ok({"category": request.query.get("category", "spot"), "list": trades})
+
+    async def _tickers(self, request: web.Request) -> web.Response:
+        return self._ok({"category": "spot", "list": [self._ticker()]})
+
+    def _ticker(self) -> dict[str, Any]:
+        bids, asks = self.book.top(1)
+        p = repr(self.last_price)
+        return {
+            "symbol": SYMBOL,
+            "bid1Price": bids[0][0] if bids else "",
+            "bid1Size": bids[0][1] if bids else "",
+            "ask1Price": asks[0][0] if asks else "",
+            "ask1Size": asks[0][1] if asks else "",
+            "lastPrice": p,
+            "prevPrice24h": p,
+            "price24hPcnt": "0",
+            "highPrice24h": p,
+            "lowPrice24h": p,
+            "turnover24h": "0",
+            "volume24h": "0",
+        }
+
+    # ---- WebSocket ----------------------------------------------------------------------------
+    async def _ws(self, request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse(heartbeat=None, autoping=True)
+        await ws.prepare(request)
+        queue: asyncio.Queue[str] = asyncio.Queue()
+        self._subs[ws], self._queues[ws], self._requests[ws] = set(), queue, request
+        sender = asyncio.get_running_loop().create_task(self._send(ws, queue))
+        conn = f"loopback-{id(ws):x}"
+        try:
+            async for msg in ws:
+                if msg.type != WSMsgType.TEXT:
+                    continue
+                req = json.loads(msg.data)
+                op, rid = req.get("op"), req.get("req_id")
+                if op == "ping":
+                    pong = {"success": True, "ret_msg": "pong", "conn_id": conn, "op": "ping"}
+                    await ws.send_str(json.dumps(dict(pong, req_id=rid)))
+                elif op in ("subscribe", "unsubscribe"):
+                    topics = list(req.get("args") or [])
+                    ack = {"success": True, "ret_msg": "", "conn_id": conn, "req_id": rid, "op": op}
+                    await ws.send_str(json.dumps(ack))
+                    if op == "subscribe":
+                        self._subs[ws].update(topics)
+                        for topic in topics:  # a book topic starts with the book as it is
+                            if topic.startswith("orderbook."):
+                                queue.put_nowait(self._snapshot_text(topic))
+                    else:
+                        self._subs[ws].difference_update(topics)
+        finally:
+            sender.cancel()
+            self._subs.pop(ws, None)
+            self._queues.pop(ws, None)
+            self._requests.pop(ws, None)
+        return ws
+
+    def _snapshot_text(self, topic: str) -> str:
+        depth = int(topic.split(".")[1])
+        bids, asks = self.book.top(depth)
+        ts = self.now_ms or int(time.time() * 1000)
+        data = {"s": SYMBOL, "b": bids, "a": asks, "u": self.book.u, "seq": self.book.seq}
+        if depth == 1:
+            data["u"] = self.bbo_u
+        msg = {"topic": topic, "type": "snapshot", "ts": ts, "data": data, "cts": ts}
+        return json.dumps(msg)
+
+    async def _send(self, ws: web.WebSocketResponse, queue: asyncio.Queue[str]) -> None:
+        while True:
+            text = await queue.get()
+            if ws.closed:
+                return
+            await ws.send_str(text)
+
+    def _publish(self, topic_prefix: str, text: str) -> None:
+        for ws, subs in list(self._subs.items()):
+            if any(t.startswith(topic_prefix) for t in subs):
+                queue = self._queues.get(ws)
+                if queue is not None:
+                    queue.put_nowait(text)
+
+    def _subscribed(self) -> int:
+        return sum(len(s) for s in self._subs.values())
+
+    # ---- replay ------------------------------------------------------------------------------
+    async def _replay(self) -> None:
+        while self._subscribed() < self.start_when:  # noqa: ASYNC110 - a few polls at start
+            await asyncio.sleep(0.005)
+        interval = 1.0 / self.rate if self.rate else 0.0
+        loop = asyncio.get_running_loop()
+        first, last = self.items[0][0], self.items[-1][0]
+        self.offset_ms = int(time.time() * 1000) - first
+        t0 = loop.time()
+        while True:
+            shift = self.offset_ms + self.lap * (last - first + 1)
+            for ts, kind, item in self.items:
+                await self._one(ts + shift, kind, item)
+                self.sent += 1
+                if interval:
+                    await asyncio.sleep(0)
+                    delay = t0 + self.sent * interval - loop.time()
+                    if delay > 0.002:
+                        await asyncio.sleep(delay)
+                    elif delay > 0:
+                        time.sleep(delay)  # noqa: ASYNC251 - sub-ms pacing, on purpose
+                elif self.sent % 64 == 0:
+                    await asyncio.sleep(0)
+                    while any(q.qsize() > 2000 for q in self._queues.values()):  # noqa: ASYNC110
+                        await asyncio.sleep(0.001)
+            if not self.loop_forever:
+                break
+            self.lap += 1
+        self.done.set()
+
+    async def _one(self, ts: int, kind: str, item: Any) -> None:
+        self.now_ms = ts
+        f = self.faults
+        if f.stall_seconds > 0:
+            seconds, f.stall_seconds = f.stall_seconds, 0.0
+            await asyncio.sleep(seconds)
+        if f.drop_after is not None:
+            f.drop_after -= 1
+            if f.drop_after <= 0:
+                f.drop_after = None
+                await self._close_all(f.abrupt_drop)
+        if kind == "book":
+            self._book(ts, item)
+        else:
+            self._trade(ts, item)
+
+    def _book(self, ts: int, msg: dict[str, Any]) -> None:
+        self.book.apply(msg)
+        f = self.faults
+        if msg["type"] == "delta" and f.skip_depth > 0:
+            f.skip_depth -= 1
+            self.skipped_u.append(int(msg["data"]["u"]))
+        else:
+            out = dict(msg, ts=ts, cts=ts - 2)
+            depths = {
+                t.split(".")[1] for s in self._subs.values() for t in s if t[:10] == "orderbook."
+            }
+            for depth in depths - {"1"}:
+                self._publish(
+                    f"orderbook.{depth}.",
+                    json.dumps(dict(out, topic=f"orderbook.{depth}.{SYMBOL}")),
+                )
+        bids, asks = self.book.top(1)
+        best = (bids[0] if bids else None, asks[0] if asks else None)
+        if best != self.best:
+            self.best = best
+            self.bbo_u += 1
+            data = {"s": SYMBOL, "b": bids, "a": asks, "u": self.bbo_u, "seq": self.book.seq}
+            text = json.dumps(
+                {"topic": f"orderbook.1.{SYMBOL}", "type": "snapshot", "ts": ts, "data": data}
+            )
+            self._publish("orderbook.1.", text)
+
+    def _trade(self, ts: int, item: tuple[int, float, float, str]) -> None:
+        f = self.faults
+        self.trade_ids += 1
+        _, price, volume, side = item
+        tid = str(2_290_000_000_000_000_000 + self.trade_ids)
+        trade: dict[str, Any] = {
+            "T": ts,
+            "s": SYMBOL,
+            "S": "Buy" if side == "buy" else "Sell",
+            "v": repr(volume),
+            "p": repr(price),
+            "L": "ZeroPlusTick",
+            "i": tid,
+            "BT": False,
+        }
+        self.last_price = price
+        self.recent.append(
+            {
+                "execId": tid,
+                "symbol": SYMBOL,
+                "price": trade["p"],
+                "size": trade["v"],
+                "side": trade["S"],
+                "time": str(ts),
+                "isBlockTrade": False,
+            }
+        )
+        if f.out_of_order > 0:
+            f.out_of_order -= 1
+            trade["T"] = ts - 10_000
+        if f.negative_price > 0:
+            f.negative_price -= 1
+            trade["p"] = "-" + trade["p"]
+        msg = {"topic": f"publicTrade.{SYMBOL}", "type": "snapshot", "ts": ts, "data": [trade]}
+        text = json.dumps(msg)
+        if f.malformed > 0:
+            f.malformed -= 1
+            text = text[: len(text) // 2]
+        self._publish("publicTrade.", text)
+        ticker = {"topic": f"tickers.{SYMBOL}", "type": "snapshot", "ts": ts, "cs": self.sent}
+        self._publish("tickers.", json.dumps(dict(ticker, data=self._ticker())))
+
+
+def point_bybit_at(exchange: Any, port: int) -> Any:
+    """Point an unmodified ``ccxt.pro.bybit`` (an instance, or ``"bybit"`` for a new one) at the
+    loopback Bybit on ``port``: only its URLs change (REST keeps its paths, the public spot
+    WebSocket goes to ``/v5/public/spot``)."""
+    if isinstance(exchange, str):
+        exchange = getattr(ccxtpro, exchange)()
+    base = f"http://127.0.0.1:{port}"
+    api = exchange.urls["api"]
+    for key, url in list(api.items()):
+        if isinstance(url, str) and url.startswith("http"):
+            api[key] = base + urlsplit(url).path
+    ws = f"ws://127.0.0.1:{port}"
+    api["ws"]["public"] = {k: f"{ws}{urlsplit(v).path}" for k, v in api["ws"]["public"].items()}
+    return exchange
