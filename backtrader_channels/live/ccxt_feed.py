@@ -134,6 +134,7 @@ class CCXTLiveFeed:
         self.validator = validator or LiveDataValidator()
         #: trade ids in order: duplicates dropped, gaps backfilled or reported
         self.venue = self.exchange_id if venue is True else (venue or "")
+        self.validator.venue = self.venue
         #: book gaps ccxt does not check itself (Bybit's ``u``): symbols to resubscribe
         self._gaps: dict[str, tuple[int, int]] = {}
         self.book_guard = (

@@ -55,6 +55,8 @@ class LiveDataValidator:
         self._details: dict[tuple[str, str], list[Any]] = {}
         self._lock = threading.Lock()
         self.accepted = 0
+        #: the venue the feed names (set by it), for the log lines
+        self.venue = ""
 
     def record(self, key: tuple[str, str], anomaly: str, detail: Any = None) -> None:
         """Count an anomaly of ``key`` (and keep up to 100 details, e.g. gap id ranges)."""
@@ -65,7 +67,7 @@ class LiveDataValidator:
                 if len(details) < 100:
                     details.append((anomaly, detail))
         level = logging.INFO if anomaly in _INFO else logging.WARNING
-        self._log(level, key, anomaly, detail)
+        self._log(level, (key[0], f"{key[1]}@{self.venue}") if self.venue else key, anomaly, detail)
 
     def seen(self, key: tuple[str, str]) -> bool:
         """Whether an event of ``key`` has been accepted."""

@@ -155,4 +155,3 @@ def test_bids_asks_come_from_orderbook_1(server):
     strat = cerebro.run(mode=btch.RunMode.TICK, duration=60)[0]
     assert len(strat.quotes) == 200, time.time() - t0
     assert all(b < a and v == "bybit" for b, a, v in strat.quotes)
-

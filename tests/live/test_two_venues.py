@@ -1,0 +1,126 @@
+"""Two venues in one live run (Binance and Bybit loopback exchanges, real ccxt.pro clients):
+the same decisions as the backtest of both venues' recordings, and a fault on one venue leaves
+the other trading."""
+
+from __future__ import annotations
+
+from collections import deque
+
+import backtrader as bt
+import ccxt.pro as ccxtpro
+import pytest
+
+import backtrader_channels as btch
+from backtrader_channels.live.ccxt_feed import CCXTLiveFeed
+from backtrader_channels.testing.bybit_exchange import BybitExchange, point_bybit_at
+from backtrader_channels.testing.replay_exchange import ReplayExchange, point_ccxt_at
+
+from .conftest import arm
+
+N_TRADES = 9757
+
+
+class PerVenue(bt.Strategy):
+    """Per venue: a decision each time a trade crosses the mean of that venue's last 30 trade
+    prices (up: buy, down: sell), with a paper order on that venue. Stops when both venues'
+    recordings have been delivered."""
+
+    def start(self):
+        self.window = {v: deque(maxlen=30) for v in ("binance", "bybit")}
+        self.side = dict.fromkeys(self.window)
+        self.decisions = {v: [] for v in self.window}
+        self.seen = dict.fromkeys(self.window, 0)
+
+    def on_tick(self, t):
+        v = t.venue
+        self.seen[v] += 1
+        w = self.window[v]
+        if len(w) == w.maxlen:
+            mean = sum(w) / len(w)
+            side = "buy" if t.price > mean else "sell" if t.price < mean else self.side[v]
+            if side != self.side[v]:
+                self.side[v] = side
+                self.decisions[v].append((self.seen[v], side, t.price))
+                data = self.getdatabyname(btch.instrument_name("BTC/USDT", v))
+                (self.buy if side == "buy" else self.sell)(data=data, size=0.001)
+        w.append(t.price)
+        if all(n >= N_TRADES for n in self.seen.values()):
+            self.env.runstop()
+
+
+def backtest_decisions(sample):
+    bybit = btch.datasets.bybit_btcusdt_sample()
+    c = btch.Cerebro()
+    c.add_channel("tick", "BTC/USDT", sample.trades, venue="binance")
+    c.add_channel("tick", "BTC/USDT", bybit.trades, venue="bybit")
+    c.addstrategy(PerVenue)
+    return c.run(mode=btch.RunMode.TICK)[0].decisions
+
+
+@pytest.fixture
+def venues():
+    binance = ReplayExchange(rate=4000, start_when=1)
+    binance.frames = [f for f in binance.frames if f[1].endswith("@trade")]
+    bybit = BybitExchange(rate=4000, start_when=1)
+    bybit.items = [i for i in bybit.items if i[1] == "trade"]
+    binance.start()
+    bybit.start()
+    yield binance, bybit
+    binance.stop()
+    bybit.stop()
+
+
+def live_run(binance, bybit, threads=False):
+    feeds = [
+        CCXTLiveFeed(
+            point_ccxt_at(ccxtpro.binance(), binance.port),
+            ["BTC/USDT"],
+            channels=["tick"],
+            venue="binance",
+            stall_timeout=1.0,
+            backoff_initial=0.05,
+        ),
+        CCXTLiveFeed(
+            point_bybit_at(ccxtpro.bybit(), bybit.port),
+            ["BTC/USDT"],
+            channels=["tick"],
+            venue="bybit",
+            stall_timeout=1.0,
+            backoff_initial=0.05,
+        ),
+    ]
+    c = btch.Cerebro(live_threads=threads)
+    for f in feeds:
+        c.add_live_feed(f)
+    c.addstrategy(PerVenue)
+    strat = c.run(mode=btch.RunMode.TICK, duration=120)[0]
+    return c, feeds, strat
+
+
+@pytest.mark.parametrize("threads", [False, True], ids=["inline", "threads"])
+def test_live_on_both_venues_decides_as_the_backtest(sample, venues, threads):
+    want = backtest_decisions(sample)
+    assert len(want["binance"]) > 100
+    assert want["binance"] == want["bybit"]  # the Bybit sample is the same trades, later
+    c, _feeds, strat = live_run(*venues, threads=threads)
+    assert strat.seen == {"binance": N_TRADES, "bybit": N_TRADES}
+    assert strat.decisions == want
+    assert c.last_run["by_venue"]["bybit"]["events"] >= N_TRADES - 1
+    assert c.last_run["exposure"]["BTC"] == pytest.approx(
+        sum(s.getposition(d).size for s in [strat] for d in s.datas)
+    )
+
+
+def test_a_stall_on_one_venue_leaves_the_other_trading(venues):
+    binance, bybit = venues
+    binance.rate = 1000.0  # Binance still sends while Bybit is silent, and after it ends
+    arm(bybit, 3000, stall_seconds=3.0)
+    c, _feeds, strat = live_run(binance, bybit)
+    report = c.last_run["anomalies"]
+    assert report["tick:BTC/USDT@bybit"].get("stale", 0) >= 1
+    assert not report.get("tick:BTC/USDT@binance", {}).get("stale")
+    assert strat.seen == {"binance": N_TRADES, "bybit": N_TRADES}
+    assert (
+        strat.decisions["binance"]
+        == backtest_decisions(btch.datasets.binance_btcusdt_sample())["binance"]
+    )
