@@ -15,6 +15,7 @@ from ..log import logger
 from ..sources.schema import FORMATS as FORMAT_CHOICES
 from ..sources.schema import ON_ERROR
 from ..sweep.metrics import METRICS
+from .spread_commands import add_spread_parser
 from .usage import UsageError, user_frames
 
 
@@ -274,6 +275,7 @@ def build_parser() -> argparse.ArgumentParser:
     bt_.add_argument("--json", metavar="FILE", help="write the report as JSON")
     bt_.set_defaults(func=_backtest)
     _add_sweep_parser(sub)
+    add_spread_parser(sub)
 
     ins = sub.add_parser(
         "inspect",

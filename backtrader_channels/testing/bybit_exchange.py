@@ -28,7 +28,7 @@ from aiohttp import WSMsgType, web
 
 from ..datasets import bybit_btcusdt_sample
 from ..sources.formats import open_source
-from .replay_exchange import Faults, _fine_timers
+from .replay_exchange import Faults, _fine_timers, pace_to
 
 _MS = 1_000_000
 SYMBOL = "BTCUSDT"
@@ -111,6 +111,11 @@ class BybitExchange:
         The replay starts once this many topics are subscribed.
     loop_forever : bool, default False
         Repeat the recording, each lap continuing trade ids and times.
+    speed : float, optional
+        Pace by the recording's times instead of ``rate`` (1.0: real time).
+    origin_ms : int, optional
+        With ``speed``: the recorded time the replay's start stands for (default: the first
+        item's); another replay given the same origin runs on the same timeline.
     """
 
     def __init__(
@@ -120,7 +125,10 @@ class BybitExchange:
         rate: float | None = None,
         start_when: int = 1,
         loop_forever: bool = False,
+        speed: float | None = None,
+        origin_ms: int | None = None,
     ):
+        self.speed, self.origin_ms = speed, origin_ms
         sample = bybit_btcusdt_sample()
         self.items = load_recording(trades or sample.trades, orderbook or sample.orderbook)
         self.rate, self.start_when, self.loop_forever = rate, start_when, loop_forever
@@ -341,28 +349,35 @@ class BybitExchange:
         interval = 1.0 / self.rate if self.rate else 0.0
         loop = asyncio.get_running_loop()
         first, last = self.items[0][0], self.items[-1][0]
+        if self.speed and self.origin_ms is not None:
+            first = min(first, self.origin_ms)
         self.offset_ms = int(time.time() * 1000) - first
         t0 = loop.time()
         while True:
-            shift = self.offset_ms + self.lap * (last - first + 1)
+            lap_ms = self.lap * (last - first + 1)
+            shift = self.offset_ms + lap_ms
             for ts, kind, item in self.items:
+                if self.speed:  # by the recording's clock
+                    await pace_to(loop, t0 + (ts + lap_ms - first) / 1000 / self.speed)
                 await self._one(ts + shift, kind, item)
                 self.sent += 1
-                if interval:
-                    await asyncio.sleep(0)
-                    delay = t0 + self.sent * interval - loop.time()
-                    if delay > 0.002:
-                        await asyncio.sleep(delay)
-                    elif delay > 0:
-                        time.sleep(delay)  # noqa: ASYNC251 - sub-ms pacing, on purpose
-                elif self.sent % 64 == 0:
-                    await asyncio.sleep(0)
-                    while any(q.qsize() > 2000 for q in self._queues.values()):  # noqa: ASYNC110
-                        await asyncio.sleep(0.001)
+                if not self.speed:
+                    await self._after_send(loop, t0, interval)
             if not self.loop_forever:
                 break
             self.lap += 1
         self.done.set()
+
+    async def _after_send(
+        self, loop: asyncio.AbstractEventLoop, t0: float, interval: float
+    ) -> None:
+        if interval:
+            await asyncio.sleep(0)
+            await pace_to(loop, t0 + self.sent * interval)
+        elif self.sent % 64 == 0:
+            await asyncio.sleep(0)
+            while any(q.qsize() > 2000 for q in self._queues.values()):  # noqa: ASYNC110
+                await asyncio.sleep(0.001)
 
     async def _one(self, ts: int, kind: str, item: Any) -> None:
         self.now_ms = ts

@@ -129,6 +129,12 @@ class ReplayExchange(BinanceRest, BinancePrivate):
         signed API fill against the replay (:mod:`.binance_account`).
     api_key, api_secret : str
         The credentials the signed API accepts.
+    speed : float, optional
+        Pace by the recording's exchange times instead of ``rate``: 1.0 replays in real time,
+        2.0 twice as fast (for several venues on one timeline, with ``origin_ms``).
+    origin_ms : int, optional
+        With ``speed``: the recorded time (ms) that the replay's start stands for (default:
+        the first frame's); exchange times become now + (recorded - origin) / speed.
     """
 
     def __init__(
@@ -144,8 +150,11 @@ class ReplayExchange(BinanceRest, BinancePrivate):
         balances: dict[str, float] | None = None,
         api_key: str = "loopback-key",
         api_secret: str = "loopback-secret",
+        speed: float | None = None,
+        origin_ms: int | None = None,
     ):
         self.snapshot, self.frames = load_capture(capture)
+        self.speed, self.origin_ms = speed, origin_ms
         with open(exchange_info, encoding="utf-8") as fh:
             self.exchange_info = json.load(fh)
         self.rate = rate  # frames per second (None: as fast as the clients read)
@@ -285,30 +294,38 @@ class ReplayExchange(BinanceRest, BinancePrivate):
         frames = self._templates
         # exchange times move to now, as on a live exchange (spacing kept)
         first = next((int(d.get("E", d.get("T", 0))) for _, _, d in self.frames if "E" in d), 0)
+        if self.speed and first:
+            first = self.origin_ms if self.origin_ms is not None else first
         self.offset_ms = int(time.time() * 1000) - first + self.clock_skew_ms if first else 0
         spans = _lap_spans([d for _, d, _ in frames])
+        due = exchange_times(self.frames) if self.speed else None
+        speed = self.speed or 1.0
         t0 = loop.time()
         while True:
             self._shift = {k: self.lap * span for k, span in spans.items()}
             self._shift["E"] = self._shift["T"] = self.offset_ms + self.lap * spans["E"]
-            for stream, data, parts in frames:
+            for k, (stream, data, parts) in enumerate(frames):
+                if due is not None:  # by the recording's clock
+                    lap_ms = self.lap * spans["E"]
+                    await pace_to(loop, t0 + (due[k] + lap_ms - first) / 1000 / speed)
                 await self._one_frame(stream, data, parts)
                 self.sent += 1
-                if interval:
-                    await asyncio.sleep(0)  # let the senders put the frame on the wire now
-                    delay = t0 + self.sent * interval - loop.time()
-                    if delay > 0.002:
-                        await asyncio.sleep(delay)
-                    elif delay > 0:
-                        # asyncio's timers have 1 ms granularity (epoll): sleeping on them would
-                        # send 10 frames per millisecond in bursts. Pace finer by blocking.
-                        time.sleep(delay)  # noqa: ASYNC251 - sub-ms pacing, on purpose
-                elif self.sent % 64 == 0:
-                    await self._backpressure()
+                if due is None:
+                    await self._after_send(loop, t0, interval)
             if not self.loop_forever:
                 break
             self.lap += 1
         self.done.set()
+
+    async def _after_send(
+        self, loop: asyncio.AbstractEventLoop, t0: float, interval: float
+    ) -> None:
+        """Pace at ``rate`` frames per second, or (no rate) keep the clients close behind."""
+        if interval:
+            await asyncio.sleep(0)  # let the senders put the frame on the wire now
+            await pace_to(loop, t0 + self.sent * interval)
+        elif self.sent % 64 == 0:
+            await self._backpressure()
 
     async def _backpressure(self) -> None:
         """As fast as possible, but never far ahead of the slowest client."""
@@ -370,6 +387,30 @@ class ReplayExchange(BinanceRest, BinancePrivate):
                 queue = self._queues.get(ws)
                 if queue is not None:
                     queue.put_nowait(text)
+
+
+async def pace_to(loop: asyncio.AbstractEventLoop, target: float) -> None:
+    """Wait until the loop's clock reads ``target``. asyncio's timers have 1 ms granularity
+    (epoll): sleeping on them would send 10 frames per millisecond in bursts, so the last
+    2 ms are waited by blocking."""
+    delay = target - loop.time()
+    if delay > 0.002:
+        await asyncio.sleep(delay)
+    elif delay > 0:
+        time.sleep(delay)  # noqa: ASYNC251 - sub-ms pacing, on purpose
+
+
+def exchange_times(frames: list[tuple[int, str, dict[str, Any]]]) -> list[int]:
+    """Each frame's exchange time (ms): its ``E``/``T``, else the previous frame's (a
+    bookTicker frame carries none)."""
+    out, last = [], 0
+    for _, _, d in frames:
+        t = d.get("E", d.get("T"))
+        if isinstance(t, int):
+            last = t
+        out.append(last)
+    first = next((t for t in out if t), 0)
+    return [t or first for t in out]
 
 
 def _fine_timers() -> None:
