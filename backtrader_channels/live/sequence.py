@@ -1,4 +1,4 @@
-"""Book sequence checks ccxt.pro leaves to its caller.
+"""Book sequence checks ccxt.pro leaves to its caller, and Bybit's best bid/ask kept apart.
 
 ccxt.pro's Bybit client applies every ``orderbook.N`` delta it receives without looking at
 ``u``, the book's update id (one more per message): a lost message leaves a wrong book that
@@ -7,6 +7,12 @@ looks right. :class:`BybitBookGuard` sits in front of the exchange instance's me
 in-sequence deltas through, and on a gap it drops the delta and every later one until the next
 snapshot, and calls ``on_gap(symbol, first_missing, last_missing)``; the feed then resubscribes
 (a new subscription starts with a snapshot).
+
+It also keeps ``orderbook.1`` (best bid/ask, what ``watch_bids_asks`` subscribes) away from
+the book: ccxt.pro 4.5.90 applies those one-level snapshots to the same book as
+``orderbook.50``, so a client watching both gets books of one level and deltas applied to them
+(measured on the loopback Bybit). The guard answers ``watch_bids_asks`` from them itself, as
+ccxt would (``bidsasks[symbol]``, resolved under ``bidask:SYMBOL``), and the book stays whole.
 """
 
 from __future__ import annotations
@@ -30,8 +36,10 @@ class BybitBookGuard:
 
     def handle_message(self, client: Any, message: Any) -> Any:
         topic = message.get("topic") if isinstance(message, dict) else None
-        if not topic or not topic.startswith("orderbook.") or topic.startswith("orderbook.1."):
+        if not topic or not topic.startswith("orderbook."):
             return self.inner(client, message)
+        if topic.startswith("orderbook.1."):
+            return self._best(client, message)
         data = message.get("data") or {}
         try:
             u = int(data["u"])
@@ -56,6 +64,30 @@ class BybitBookGuard:
         out = self.inner(client, message)
         self._stamp(data.get("s"), u)
         return out
+
+    def _best(self, client: Any, message: dict[str, Any]) -> None:
+        """A best bid/ask snapshot: ``watch_bids_asks``'s answer, the book left alone."""
+        ex = self.exchange
+        data = message.get("data") or {}
+        market = ex.safe_market(data.get("s"), None, None, "spot")
+        symbol = market["symbol"]
+        bids, asks = data.get("b") or [[None, None]], data.get("a") or [[None, None]]
+        ts = ex.safe_integer(message, "ts")
+        ticker = ex.safe_ticker(
+            {
+                "symbol": symbol,
+                "timestamp": ts,
+                "datetime": ex.iso8601(ts),
+                "bid": ex.safe_number(bids[0], 0),
+                "bidVolume": ex.safe_number(bids[0], 1),
+                "ask": ex.safe_number(asks[0], 0),
+                "askVolume": ex.safe_number(asks[0], 1),
+                "info": data,  # its "u": the quote's update id
+            },
+            market,
+        )
+        ex.bidsasks[symbol] = ticker
+        client.resolve({symbol: ticker}, "bidask:" + symbol)
 
     def _stamp(self, market_id: Any, u: int) -> None:
         """Give ccxt's book the update id it applied last (its ``nonce``, as on Binance)."""

@@ -116,6 +116,8 @@ class BybitExchange:
     origin_ms : int, optional
         With ``speed``: the recorded time the replay's start stands for (default: the first
         item's); another replay given the same origin runs on the same timeline.
+    record_send_times : bool, default False
+        Keep when each book delta was sent (``send_times``, by ``u``), for latency benchmarks.
     """
 
     def __init__(
@@ -127,8 +129,14 @@ class BybitExchange:
         loop_forever: bool = False,
         speed: float | None = None,
         origin_ms: int | None = None,
+        record_send_times: bool = False,
     ):
         self.speed, self.origin_ms = speed, origin_ms
+        #: book update id (u) -> time.time_ns() its delta was handed to the sockets
+        self.send_times: dict[int, int] | None = {} if record_send_times else None
+        #: the same for best bid/ask (``orderbook.1``) snapshots, by their own ``u``
+        self.bbo_send_times: dict[int, int] = {}
+        self.stream_u = 0  # the u of the last book message sent
         sample = bybit_btcusdt_sample()
         self.items = load_recording(trades or sample.trades, orderbook or sample.orderbook)
         self.rate, self.start_when, self.loop_forever = rate, start_when, loop_forever
@@ -396,6 +404,10 @@ class BybitExchange:
             self._trade(ts, item)
 
     def _book(self, ts: int, msg: dict[str, Any]) -> None:
+        # one update id sequence for the whole stream: the recording's restart snapshots (its
+        # u back at 1) go out as snapshots with u continuing, as a steady venue sends
+        self.stream_u += 1
+        msg = dict(msg, data=dict(msg["data"], u=self.stream_u))
         self.book.apply(msg)
         f = self.faults
         if msg["type"] == "delta" and f.skip_depth > 0:
@@ -411,6 +423,8 @@ class BybitExchange:
                     f"orderbook.{depth}.",
                     json.dumps(dict(out, topic=f"orderbook.{depth}.{SYMBOL}")),
                 )
+            if self.send_times is not None:
+                self.send_times[self.stream_u] = time.time_ns()
         bids, asks = self.book.top(1)
         best = (bids[0] if bids else None, asks[0] if asks else None)
         if best != self.best:
@@ -421,6 +435,8 @@ class BybitExchange:
                 {"topic": f"orderbook.1.{SYMBOL}", "type": "snapshot", "ts": ts, "data": data}
             )
             self._publish("orderbook.1.", text)
+            if self.send_times is not None:
+                self.bbo_send_times[self.bbo_u] = time.time_ns()
 
     def _trade(self, ts: int, item: tuple[int, float, float, str]) -> None:
         f = self.faults
@@ -463,6 +479,34 @@ class BybitExchange:
         self._publish("publicTrade.", text)
         ticker = {"topic": f"tickers.{SYMBOL}", "type": "snapshot", "ts": ts, "cs": self.sent}
         self._publish("tickers.", json.dumps(dict(ticker, data=self._ticker())))
+
+
+def _serve_child(conn: Any, kwargs: dict[str, Any]) -> None:
+    server = BybitExchange(**kwargs)
+    conn.send(server.start())
+    conn.recv()  # any message: stop
+    server.stop()
+    conn.send((server.send_times, server.bbo_send_times))
+
+
+def serve_bybit_in_subprocess(**kwargs: Any) -> tuple[int, Any]:
+    """A BybitExchange in its own process (its own GIL, as a real venue); ``(port, stop)``,
+    ``stop()`` returning its ``(send_times, bbo_send_times)``."""
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("spawn")
+    parent, child = ctx.Pipe()
+    proc = ctx.Process(target=_serve_child, args=(child, kwargs), daemon=True)
+    proc.start()
+    port = parent.recv()
+
+    def stop() -> tuple[dict[int, int] | None, dict[int, int]]:
+        parent.send("stop")
+        times = parent.recv() if parent.poll(10) else (None, {})
+        proc.join(10)
+        return times
+
+    return port, stop
 
 
 def point_bybit_at(exchange: Any, port: int) -> Any:

@@ -173,6 +173,9 @@ class ReplayExchange(BinanceRest, BinancePrivate):
         self.last_trade: tuple[float, int] | None = None
         #: trade id -> time.time_ns() when its frame was handed to the sockets (for latency)
         self.send_times: dict[int, int] | None = {} if record_send_times else None
+        #: book update id (u) -> when its depth frame was handed to the sockets (same switch)
+        self.book_send_times: dict[int, int] = {}
+        self.quote_send_times: dict[int, int] = {}  # bookTicker frames, by their ``u``
         self.offset_ms = 0  # added to recorded exchange times (set when the replay starts)
         self.lap = 0  # completed passes over the capture (``loop_forever``)
         #: per field, what is added to the recorded value: times move to now, and each lap
@@ -380,8 +383,13 @@ class ReplayExchange(BinanceRest, BinancePrivate):
                     f.negative_price -= 1
                     data = dict(data, p="-" + data["p"])
                 text = json.dumps({"stream": stream, "data": data})
-        if self.send_times is not None and stream.endswith("@trade") and "t" in data:
-            self.send_times[int(data["t"])] = time.time_ns()
+        if self.send_times is not None:
+            if stream.endswith("@trade") and "t" in data:
+                self.send_times[int(data["t"])] = time.time_ns()
+            elif "@depth" in stream:
+                self.book_send_times[int(data["u"])] = time.time_ns()
+            elif stream.endswith("@bookTicker"):
+                self.quote_send_times[int(data["u"])] = time.time_ns()
         for ws, subs in list(self._subs.items()):
             if stream in subs:
                 queue = self._queues.get(ws)
@@ -465,14 +473,23 @@ def _serve_child(conn: Any, kwargs: dict[str, Any], trades_only: bool) -> None:
     conn.send(server.start())
     conn.recv()  # any message: stop
     server.stop()
-    conn.send((server.send_times, server.order_times, server.fill_times))
+    conn.send(
+        (
+            server.send_times,
+            server.order_times,
+            server.fill_times,
+            server.book_send_times,
+            server.quote_send_times,
+        )
+    )
 
 
 def serve_in_subprocess(trades_only: bool = False, **kwargs: Any) -> tuple[int, Any]:
     """Run a ReplayExchange in its own process (its own GIL, as a real exchange would be).
     Returns ``(port, stop)``; ``stop()`` returns the server's ``send_times`` (None unless
     ``record_send_times=True``); ``stop.timings`` then holds ``(send_times, order_times,
-    fill_times)``. Faults cannot be switched from outside."""
+    fill_times)``, ``stop.book_times`` and ``stop.quote_times`` the depth and bookTicker frames'
+    send times by ``u``. Faults cannot be switched from outside."""
     import multiprocessing
 
     ctx = multiprocessing.get_context("spawn")
@@ -483,9 +500,11 @@ def serve_in_subprocess(trades_only: bool = False, **kwargs: Any) -> tuple[int, 
 
     def stop() -> dict[int, int] | None:
         parent.send("stop")
-        timings = parent.recv() if parent.poll(10) else (None, {}, {})
+        timings = parent.recv() if parent.poll(10) else (None, {}, {}, {}, {})
         proc.join(10)
-        stop.timings = timings  # type: ignore[attr-defined]
+        stop.timings = timings[:3]  # type: ignore[attr-defined]
+        stop.book_times = timings[3]  # type: ignore[attr-defined]
+        stop.quote_times = timings[4]  # type: ignore[attr-defined]
         return timings[0]
 
     return port, stop
