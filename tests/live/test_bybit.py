@@ -155,3 +155,39 @@ def test_bids_asks_come_from_orderbook_1(server):
     strat = cerebro.run(mode=btch.RunMode.TICK, duration=60)[0]
     assert len(strat.quotes) == 200, time.time() - t0
     assert all(b < a and v == "bybit" for b, a, v in strat.quotes)
+
+
+def test_quotes_and_book_together_keep_the_book_whole(server):
+    """ccxt.pro applies Bybit's orderbook.1 snapshots to the orderbook.50 book; the feed's
+    guard keeps them apart: the book equals the venue's, and quotes are the venue's best."""
+
+    class Both(Collector):
+        def start(self):
+            super().start()
+            self.quotes = []
+
+        def on_quote(self, q):
+            self.quotes.append((q.bid_price, q.ask_price, q.update_id))
+
+        def on_orderbook(self, ev):
+            assert len(ev.bids) == 20 or len(ev.bids) == len(self.book.bids)  # never one level
+            super().on_orderbook(ev)
+
+    server.start_when = 3
+    feed = CCXTLiveFeed(
+        point_bybit_at(ccxtpro.bybit(), server.port),
+        ["BTC/USDT"],
+        channels=("tick", "orderbook", "quote"),
+        venue="bybit",
+        stall_timeout=1.0,
+    )
+    cerebro = btch.Cerebro()
+    cerebro.add_live_feed(feed)
+    cerebro.addstrategy(Both, server=server)
+    strat = cerebro.run(mode=btch.RunMode.TICK, duration=120)[0]
+    assert len(strat.quotes) > 500
+    assert all(b < a for b, a, _ in strat.quotes)
+    ids = [u for _, _, u in strat.quotes]
+    assert None not in ids
+    assert ids == sorted(ids)  # the quotes' own update ids, in order
+    _book_equals_server(cerebro, server)
