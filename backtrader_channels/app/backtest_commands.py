@@ -122,6 +122,12 @@ def run_inspect_command(args: argparse.Namespace) -> int:
     fmt = args.format
     if fmt is None and os.path.isfile(args.path):
         fmt = detect_format(args.path)
+    elif fmt is None:  # a directory: partitioned native, or the formats of its files
+        from ..sources.batches import expand_paths
+        from ..sources.formats import is_partitioned
+
+        if not is_partitioned(args.path):
+            fmt = ", ".join(sorted({detect_format(p) for p in expand_paths(args.path)}))
     rows: list[dict[str, Any]] = []
     for ctype, symbol, dataname in _data_channels(args.path, args.format, None):
         skip = SkipReport()

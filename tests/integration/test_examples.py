@@ -15,6 +15,8 @@ assert EXAMPLES, f"no examples under {ROOT}/examples"
 
 #: what each backtest example prints (exact), or a pattern for the live replay
 EXPECTED = {
+    "cross_venue_spread.py": "signals: 9  hedges: 8  fills: 32  net BTC exposure: 0.0000  "
+    "pnl: 3.55",
     "bars_from_ticks.py": "ticks: 9,757  bars: 344  orders: 3  max drawdown: 0.0195%  "
     "final value: 9,998.98",
     "imbalance_limit_orders.py": "orders: 10  fills: 5  closed trades: 2  final value: 9,998.47",
