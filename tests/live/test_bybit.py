@@ -191,3 +191,41 @@ def test_quotes_and_book_together_keep_the_book_whole(server):
     assert None not in ids
     assert ids == sorted(ids)  # the quotes' own update ids, in order
     _book_equals_server(cerebro, server)
+
+
+def test_a_malformed_frame_is_healed(server):
+    arm(server, 2500, malformed=1)
+    _cerebro, feed, strat = run_bybit(server, channels=("tick",))
+    ids = strat.trade_ids
+    assert ids == sorted(set(ids))
+    assert ids[-1] == FIRST_ID + N_TRADES - 1
+    report = feed.anomaly_report()["tick:BTC/USDT@bybit"]
+    missing = set(range(ids[0], ids[-1] + 1)) - set(ids)
+    reported = {
+        i
+        for kind, d in report.get("details", [])
+        if kind == "trade_gap"
+        for i in range(d[0], d[1] + 1)
+    }
+    assert missing <= reported  # the broken frame's trade: backfilled, or reported
+
+
+def test_markets_down_is_named_and_the_run_ends_on_time(server):
+    server.faults.fail_markets = True
+    feed = CCXTLiveFeed(
+        point_bybit_at(ccxtpro.bybit(), server.port),
+        ["BTC/USDT"],
+        channels=("tick",),
+        venue="bybit",
+        backoff_initial=0.05,
+        backoff_max=0.5,
+    )
+    cerebro = btch.Cerebro()
+    cerebro.add_live_feed(feed)
+    cerebro.addstrategy(bt.Strategy)
+    t0 = time.monotonic()
+    cerebro.run(mode=btch.RunMode.TICK, duration=2.0)
+    assert time.monotonic() - t0 < 3.5
+    silent = cerebro.last_run["silent_streams"]
+    assert list(silent) == ["tick:BTC/USDT@bybit"]
+    assert "load_markets" in silent["tick:BTC/USDT@bybit"]
