@@ -60,7 +60,7 @@ def test_spread_usage_errors():
 
 
 def test_spread_live_on_both_loopback_venues():
-    r = cli("spread", "--live", "--replay-server", "--duration", "6", "--threshold-bps", "-100")
+    r = cli("spread", "--live", "--replay-server", "--duration", "4", "--threshold-bps", "-100")
     assert r.returncode == 0, r.stderr
     assert "(live (loopback replay servers); read-only)" in r.stdout
     lines = [
@@ -68,4 +68,4 @@ def test_spread_live_on_both_loopback_venues():
     ]
     health = {ln[0]: ln for ln in lines if len(ln) == 8}
     assert set(health) == {"binance", "bybit"}
-    assert all(int(h[1]) > 20 and h[-1] == "ok" for h in health.values())
+    assert all(int(h[1]) > 10 and h[-1] == "ok" for h in health.values())

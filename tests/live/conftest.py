@@ -60,9 +60,12 @@ def run_live(
     channels=("tick", "orderbook", "quote"),
     max_events=None,
     threads=False,
+    trades_only=True,
     **feed_kw,
 ):
     srv.start_when = len(channels)  # the replay starts once every stream has subscribed
+    if trades_only and set(channels) == {"tick"}:  # nobody reads the rest: replay trades only
+        srv._templates = [t for t in srv._templates if t[0].endswith("@trade")]
     ex = point_ccxt_at(ccxtpro.binance(), srv.port)
     feed = CCXTLiveFeed(
         ex,

@@ -67,7 +67,8 @@ def test_silent_stall_is_detected_and_healed(server, threads):
 
 def test_malformed_frame_hang_is_healed(server):
     arm(server, 6000, malformed=1)
-    _cerebro, feed, strat = run_live(server, channels=("tick",))
+    # every frame replayed: the replay must outlast the stall timeout and the reconnect
+    _cerebro, feed, strat = run_live(server, channels=("tick",), trades_only=False)
     report = feed.anomaly_report()["tick:BTC/USDT"]
     assert report.get("stale", 0) >= 1
     assert report.get("reconnect", 0) >= 1

@@ -113,8 +113,8 @@ def test_live_on_both_venues_decides_as_the_backtest(sample, venues, threads):
 
 def test_a_stall_on_one_venue_leaves_the_other_trading(venues):
     binance, bybit = venues
-    binance.rate = 1000.0  # Binance still sends while Bybit is silent, and after it ends
-    arm(bybit, 3000, stall_seconds=3.0)
+    binance.rate = 1600.0  # Binance still sends while Bybit is silent, and after it ends
+    arm(bybit, 2000, stall_seconds=2.5)
     c, _feeds, strat = live_run(binance, bybit)
     report = c.last_run["anomalies"]
     assert report["tick:BTC/USDT@bybit"].get("stale", 0) >= 1
