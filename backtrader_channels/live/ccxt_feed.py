@@ -39,7 +39,7 @@ from ..log import logger
 from ..sources.writer import PartitionedWriter
 from .faults import FeedError, anomaly_of, describe_error, error_family
 from .keys import credentials, exchange_from
-from .sequence import GUARDED, BybitBookGuard
+from .sequence import GUARDED, BybitBookGuard, resubscribe_book
 from .trades import TradeContinuity, int_id
 from .validator import LiveDataValidator
 
@@ -421,7 +421,8 @@ class CCXTLiveFeed:
         if gap is not None:  # the book is wrong from here: a new subscription, a new snapshot
             self.validator.record((kind, symbol), "book_gap", gap)
             self._down[(kind, symbol)] = "sequence gap, resubscribing"
-            await self._resubscribe_book(symbol)
+            if not await resubscribe_book(self.exchange, symbol, self.stall_timeout):
+                await self._reset_socket(kind, symbol)  # no unsubscribe here: a new socket
             return
         pending = self._from_cache(kind, symbol)
         if pending:
@@ -430,18 +431,6 @@ class CCXTLiveFeed:
         self.validator.record((kind, symbol), "stale")
         self._down[(kind, symbol)] = "stalled, reconnecting"
         await self._reset_socket(kind, symbol)
-
-    async def _resubscribe_book(self, symbol: str) -> None:
-        """Unsubscribe the symbol's book topic (the next watch subscribes again, and a new
-        subscription starts with a snapshot); the socket and its other streams stay up. Where
-        ccxt cannot unsubscribe, the socket is replaced."""
-        ex = self.exchange
-        try:
-            await asyncio.wait_for(ex.un_watch_order_book(symbol), self.stall_timeout)
-        except Exception:  # noqa: BLE001 - no unsubscribe here: a new socket then
-            await self._reset_socket("orderbook", symbol)
-            return
-        getattr(ex, "orderbooks", {}).pop(symbol, None)
 
     def _on_book_gap(self, symbol: str, first: int, last: int) -> None:
         """The guard saw ``u`` skip ``first..last``: restart the symbol's book stream."""

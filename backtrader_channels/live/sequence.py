@@ -17,6 +17,7 @@ ccxt would (``bidsasks[symbol]``, resolved under ``bidask:SYMBOL``), and the boo
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from typing import Any
 
@@ -105,3 +106,15 @@ class BybitBookGuard:
             return str(self.exchange.safe_market(market_id, None, None, "spot")["symbol"])
         except Exception:  # noqa: BLE001 - the id as it came
             return str(market_id)
+
+
+async def resubscribe_book(exchange: Any, symbol: str, timeout: float) -> bool:
+    """Unsubscribe ``symbol``'s book topic, so that the next watch subscribes again (and a new
+    subscription starts with a snapshot); the socket and its other streams stay up. False when
+    ccxt could not unsubscribe (the caller then replaces the socket)."""
+    try:
+        await asyncio.wait_for(exchange.un_watch_order_book(symbol), timeout)
+    except Exception:  # noqa: BLE001 - no unsubscribe: the caller takes a new socket
+        return False
+    getattr(exchange, "orderbooks", {}).pop(symbol, None)
+    return True

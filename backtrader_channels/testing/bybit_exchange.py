@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import threading
 import time
 from collections import deque
 from typing import Any
@@ -28,7 +27,8 @@ from aiohttp import WSMsgType, web
 
 from ..datasets import bybit_btcusdt_sample
 from ..sources.formats import open_source
-from .replay_exchange import Faults, _fine_timers, pace_to
+from .loopback import LoopbackServer, pace_to
+from .replay_exchange import Faults
 
 _MS = 1_000_000
 SYMBOL = "BTCUSDT"
@@ -98,7 +98,7 @@ class _Book:
         return [[repr(p), s] for p, s in bids], [[repr(p), s] for p, s in asks]
 
 
-class BybitExchange:
+class BybitExchange(LoopbackServer):
     """The loopback Bybit (see module doc). ``start()`` returns the port.
 
     Parameters
@@ -154,47 +154,12 @@ class BybitExchange:
         self.trade_ids = 0  # trades replayed over all laps: the next trade's id
         #: the ``u`` of every delta the skip_depth fault held back
         self.skipped_u: list[int] = []
-        self.done = threading.Event()
-        self.port = 0
-        self._subs: dict[Any, set[str]] = {}
-        self._queues: dict[Any, asyncio.Queue[str]] = {}
-        self._requests: dict[Any, web.Request] = {}
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
-        self._runner: web.AppRunner | None = None
-        self._ready = threading.Event()
+        LoopbackServer.__init__(self)
 
-    # ---- lifecycle ---------------------------------------------------------------------------
-    def start(self) -> int:
-        """Serve on 127.0.0.1 in a background thread; return the port."""
-        self._thread = threading.Thread(target=self._serve, name="bybit-loopback", daemon=True)
-        self._thread.start()
-        if not self._ready.wait(10):
-            raise RuntimeError("loopback Bybit did not start")
-        return self.port
+    thread_name = "bybit-loopback"
 
-    def stop(self) -> None:
-        """Close every socket and stop the server."""
-        if self._loop is not None:
-            fut = asyncio.run_coroutine_threadsafe(self._shutdown(), self._loop)
-            try:
-                fut.result(5)
-            except Exception:  # noqa: BLE001 - shutting down anyway
-                pass
-            self._loop.call_soon_threadsafe(self._loop.stop)
-        if self._thread is not None:
-            self._thread.join(5)
-
-    def drop_connections(self, abrupt: bool = False) -> None:
-        """Close every client socket now (fault injection)."""
-        if self._loop is not None:
-            asyncio.run_coroutine_threadsafe(self._close_all(abrupt), self._loop).result(5)
-
-    def _serve(self) -> None:
-        _fine_timers()
-        self._loop = asyncio.new_event_loop()
-        asyncio.set_event_loop(self._loop)
-        app = web.Application()
+    # ---- routes ------------------------------------------------------------------------------
+    def add_routes(self, app: web.Application) -> None:
         for path, handler in (
             ("/v5/market/time", self._time),
             ("/v5/market/instruments-info", self._instruments),
@@ -204,27 +169,6 @@ class BybitExchange:
         ):
             app.router.add_get(path, handler)
         app.router.add_get("/v5/public/spot", self._ws)
-        self._runner = web.AppRunner(app)
-        self._loop.run_until_complete(self._runner.setup())
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        self._loop.run_until_complete(site.start())
-        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        self._replay_task = self._loop.create_task(self._replay())
-        self._ready.set()
-        self._loop.run_forever()
-
-    async def _shutdown(self) -> None:
-        self._replay_task.cancel()
-        await self._close_all(False)
-        if self._runner is not None:
-            await self._runner.cleanup()
-
-    async def _close_all(self, abrupt: bool) -> None:
-        for ws, request in list(self._requests.items()):
-            if abrupt and request.transport is not None:
-                request.transport.abort()
-            else:
-                await ws.close()
 
     # ---- REST --------------------------------------------------------------------------------
     @staticmethod
@@ -292,9 +236,8 @@ class BybitExchange:
     async def _ws(self, request: web.Request) -> web.WebSocketResponse:
         ws = web.WebSocketResponse(heartbeat=None, autoping=True)
         await ws.prepare(request)
-        queue: asyncio.Queue[str] = asyncio.Queue()
-        self._subs[ws], self._queues[ws], self._requests[ws] = set(), queue, request
-        sender = asyncio.get_running_loop().create_task(self._send(ws, queue))
+        sender = self._open(ws, request)
+        queue = self._queues[ws]
         conn = f"loopback-{id(ws):x}"
         try:
             async for msg in ws:
@@ -317,10 +260,7 @@ class BybitExchange:
                     else:
                         self._subs[ws].difference_update(topics)
         finally:
-            sender.cancel()
-            self._subs.pop(ws, None)
-            self._queues.pop(ws, None)
-            self._requests.pop(ws, None)
+            self._close(ws, sender)
         return ws
 
     def _snapshot_text(self, topic: str) -> str:
@@ -333,22 +273,12 @@ class BybitExchange:
         msg = {"topic": topic, "type": "snapshot", "ts": ts, "data": data, "cts": ts}
         return json.dumps(msg)
 
-    async def _send(self, ws: web.WebSocketResponse, queue: asyncio.Queue[str]) -> None:
-        while True:
-            text = await queue.get()
-            if ws.closed:
-                return
-            await ws.send_str(text)
-
     def _publish(self, topic_prefix: str, text: str) -> None:
         for ws, subs in list(self._subs.items()):
             if any(t.startswith(topic_prefix) for t in subs):
                 queue = self._queues.get(ws)
                 if queue is not None:
                     queue.put_nowait(text)
-
-    def _subscribed(self) -> int:
-        return sum(len(s) for s in self._subs.values())
 
     # ---- replay ------------------------------------------------------------------------------
     async def _replay(self) -> None:
@@ -383,9 +313,7 @@ class BybitExchange:
             await asyncio.sleep(0)
             await pace_to(loop, t0 + self.sent * interval)
         elif self.sent % 64 == 0:
-            await asyncio.sleep(0)
-            while any(q.qsize() > 2000 for q in self._queues.values()):  # noqa: ASYNC110
-                await asyncio.sleep(0.001)
+            await self._backpressure()
 
     async def _one(self, ts: int, kind: str, item: Any) -> None:
         self.now_ms = ts

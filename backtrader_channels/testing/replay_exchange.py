@@ -15,11 +15,8 @@ previous lap ended, so a long run looks like one long session.
 from __future__ import annotations
 
 import asyncio
-import ctypes
 import json
 import re
-import sys
-import threading
 import time
 from typing import Any
 from urllib.parse import urlsplit
@@ -32,6 +29,9 @@ from ..sources.batches import open_text
 from .binance_account import Account
 from .binance_private import BinancePrivate, PrivateFaults
 from .binance_rest import BinanceRest, TradeHistory
+from .loopback import LoopbackServer, pace_to
+
+__all__ = ["Faults", "ReplayExchange", "pace_to", "point_ccxt_at", "serve_in_subprocess"]
 
 DEFAULT_CAPTURE = binance_btcusdt_capture()
 DEFAULT_EXCHANGE_INFO = binance_exchange_info()
@@ -102,7 +102,7 @@ def load_capture(path: str) -> tuple[dict[str, Any], list[tuple[int, str, dict[s
     return snapshot, frames
 
 
-class ReplayExchange(BinanceRest, BinancePrivate):
+class ReplayExchange(LoopbackServer, BinanceRest, BinancePrivate):
     """The loopback exchange server (see module doc). ``start()`` returns the port.
 
     Parameters
@@ -181,16 +181,10 @@ class ReplayExchange(BinanceRest, BinancePrivate):
         #: per field, what is added to the recorded value: times move to now, and each lap
         #: continues trade ids, book update ids and times where the previous lap ended
         self._shift: dict[str, int] = {}
-        self.done = threading.Event()
-        self.port = 0
-        self._subs: dict[Any, set[str]] = {}
-        self._queues: dict[Any, asyncio.Queue[Any]] = {}
-        self._requests: dict[Any, web.Request] = {}
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
-        self._runner: web.AppRunner | None = None
-        self._ready = threading.Event()
+        LoopbackServer.__init__(self)
         self._templates: list[tuple[str, dict[str, Any], list[str]]] = []
+
+    thread_name = "replay-exchange"
 
     # ---- lifecycle ---------------------------------------------------------------------------
     def start(self) -> int:
@@ -198,69 +192,19 @@ class ReplayExchange(BinanceRest, BinancePrivate):
         # frames serialised once, before anyone connects: serialising per send cost the server
         # half a core at 10k frames/s, which the client side of the benchmarks competed with
         self._templates = [(st, data, _template(st, data)) for _r, st, data in self.frames]
-        self._thread = threading.Thread(target=self._serve, name="replay-exchange", daemon=True)
-        self._thread.start()
-        if not self._ready.wait(10):
-            raise RuntimeError("replay exchange did not start")
-        return self.port
+        return super().start()
 
-    def stop(self) -> None:
-        """Close every socket and stop the server."""
-        if self._loop is not None:
-            fut = asyncio.run_coroutine_threadsafe(self._shutdown(), self._loop)
-            try:
-                fut.result(5)
-            except Exception:  # noqa: BLE001 - shutting down anyway
-                pass
-            self._loop.call_soon_threadsafe(self._loop.stop)
-        if self._thread is not None:
-            self._thread.join(5)
-
-    def drop_connections(self, abrupt: bool = False) -> None:
-        """Close every client socket now (fault injection)."""
-        if self._loop is not None:
-            asyncio.run_coroutine_threadsafe(self._close_all(abrupt), self._loop).result(5)
-
-    def _serve(self) -> None:
-        _fine_timers()
-        self._loop = asyncio.new_event_loop()
-        asyncio.set_event_loop(self._loop)
-        app = web.Application()
+    def add_routes(self, app: web.Application) -> None:
         self.add_rest_routes(app)
         self.add_private_routes(app)
         app.router.add_get("/stream", self._ws)
         app.router.add_get("/stream/{n}", self._ws)
-        self._runner = web.AppRunner(app)
-        self._loop.run_until_complete(self._runner.setup())
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        self._loop.run_until_complete(site.start())
-        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        self._replay_task = self._loop.create_task(self._replay())
-        self._ready.set()
-        self._loop.run_forever()
-
-    async def _shutdown(self) -> None:
-        self._replay_task.cancel()
-        await self._close_all(False)
-        if self._runner is not None:
-            await self._runner.cleanup()
-
-    async def _close_all(self, abrupt: bool) -> None:
-        for ws, request in list(self._requests.items()):
-            if abrupt and request.transport is not None:
-                request.transport.abort()  # a TCP reset: no close frame
-            else:
-                await ws.close()
 
     # ---- WebSocket ----------------------------------------------------------------------------
     async def _ws(self, request: web.Request) -> web.WebSocketResponse:
         ws = web.WebSocketResponse(heartbeat=None, autoping=True)
         await ws.prepare(request)
-        queue: asyncio.Queue[Any] = asyncio.Queue()
-        self._subs[ws] = set()
-        self._queues[ws] = queue
-        self._requests[ws] = request
-        sender = asyncio.get_running_loop().create_task(self._send(ws, queue))
+        sender = self._open(ws, request)
         try:
             async for msg in ws:
                 if msg.type != WSMsgType.TEXT:
@@ -273,21 +217,8 @@ class ReplayExchange(BinanceRest, BinancePrivate):
                     self._subs[ws].difference_update(req.get("params", []))
                     await ws.send_str(json.dumps({"result": None, "id": req.get("id")}))
         finally:
-            sender.cancel()
-            self._subs.pop(ws, None)
-            self._queues.pop(ws, None)
-            self._requests.pop(ws, None)
+            self._close(ws, sender)
         return ws
-
-    async def _send(self, ws: web.WebSocketResponse, queue: asyncio.Queue[Any]) -> None:
-        while True:
-            text = await queue.get()
-            if ws.closed:
-                return
-            await ws.send_str(text)
-
-    def _subscribed(self) -> int:
-        return sum(len(s) for s in self._subs.values())
 
     async def _replay(self) -> None:
         while self._subscribed() < self.start_when:  # noqa: ASYNC110 - a few polls at start
@@ -329,12 +260,6 @@ class ReplayExchange(BinanceRest, BinancePrivate):
             await pace_to(loop, t0 + self.sent * interval)
         elif self.sent % 64 == 0:
             await self._backpressure()
-
-    async def _backpressure(self) -> None:
-        """As fast as possible, but never far ahead of the slowest client."""
-        await asyncio.sleep(0)
-        while any(q.qsize() > 2000 for q in self._queues.values()):  # noqa: ASYNC110
-            await asyncio.sleep(0.001)
 
     async def _one_frame(  # noqa: C901 - every fault switch in the one place a frame is sent
         self, stream: str, data: dict[str, Any], parts: list[str]
@@ -397,17 +322,6 @@ class ReplayExchange(BinanceRest, BinancePrivate):
                     queue.put_nowait(text)
 
 
-async def pace_to(loop: asyncio.AbstractEventLoop, target: float) -> None:
-    """Wait until the loop's clock reads ``target``. asyncio's timers have 1 ms granularity
-    (epoll): sleeping on them would send 10 frames per millisecond in bursts, so the last
-    2 ms are waited by blocking."""
-    delay = target - loop.time()
-    if delay > 0.002:
-        await asyncio.sleep(delay)
-    elif delay > 0:
-        time.sleep(delay)  # noqa: ASYNC251 - sub-ms pacing, on purpose
-
-
 def exchange_times(frames: list[tuple[int, str, dict[str, Any]]]) -> list[int]:
     """Each frame's exchange time (ms): its ``E``/``T``, else the previous frame's (a
     bookTicker frame carries none)."""
@@ -419,16 +333,6 @@ def exchange_times(frames: list[tuple[int, str, dict[str, Any]]]) -> list[int]:
         out.append(last)
     first = next((t for t in out if t), 0)
     return [t or first for t in out]
-
-
-def _fine_timers() -> None:
-    """Ask Linux for exact sleeps on this thread: its default 50 us timer slack (80 us per
-    ``time.sleep`` seen here) made the pacer fall behind and catch up in bursts."""
-    if sys.platform.startswith("linux"):
-        try:
-            ctypes.CDLL(None).prctl(29, 1, 0, 0, 0)  # PR_SET_TIMERSLACK, 1 ns
-        except (OSError, AttributeError):
-            pass
 
 
 #: the integer fields that move: event/trade time, trade id, first/last book update id

@@ -1,0 +1,145 @@
+"""What every loopback exchange shares: an aiohttp server on 127.0.0.1 in a thread of its own,
+its WebSocket clients (subscriptions and send queues), starting, stopping, dropping every socket
+(fault injection) and pacing the replay."""
+
+from __future__ import annotations
+
+import asyncio
+import ctypes
+import sys
+import threading
+import time
+from typing import Any
+
+from aiohttp import web
+
+
+class LoopbackServer:
+    """The server's lifecycle; a venue adds its routes (:meth:`add_routes`) and its replay
+    (:meth:`_replay`). ``start()`` returns the port."""
+
+    #: the server thread's name
+    thread_name = "loopback-exchange"
+
+    def __init__(self) -> None:
+        self.done = threading.Event()  # the replay has ended
+        self.port = 0
+        self._subs: dict[Any, set[str]] = {}  # socket -> its subscriptions
+        self._queues: dict[Any, asyncio.Queue[Any]] = {}  # socket -> what waits to be sent
+        self._requests: dict[Any, web.Request] = {}
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._runner: web.AppRunner | None = None
+        self._ready = threading.Event()
+
+    def add_routes(self, app: web.Application) -> None:
+        """The venue's REST and WebSocket routes."""
+        raise NotImplementedError
+
+    async def _replay(self) -> None:
+        """Send the recording."""
+        raise NotImplementedError
+
+    # ---- lifecycle ---------------------------------------------------------------------------
+    def start(self) -> int:
+        """Serve on 127.0.0.1 in a background thread; return the port."""
+        self._thread = threading.Thread(target=self._serve, name=self.thread_name, daemon=True)
+        self._thread.start()
+        if not self._ready.wait(10):
+            raise RuntimeError(f"{self.thread_name} did not start")
+        return self.port
+
+    def stop(self) -> None:
+        """Close every socket and stop the server."""
+        if self._loop is not None:
+            fut = asyncio.run_coroutine_threadsafe(self._shutdown(), self._loop)
+            try:
+                fut.result(5)
+            except Exception:  # noqa: BLE001 - shutting down anyway
+                pass
+            self._loop.call_soon_threadsafe(self._loop.stop)
+        if self._thread is not None:
+            self._thread.join(5)
+
+    def drop_connections(self, abrupt: bool = False) -> None:
+        """Close every client socket now (fault injection)."""
+        if self._loop is not None:
+            asyncio.run_coroutine_threadsafe(self._close_all(abrupt), self._loop).result(5)
+
+    def _serve(self) -> None:
+        _fine_timers()
+        self._loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(self._loop)
+        app = web.Application()
+        self.add_routes(app)
+        self._runner = web.AppRunner(app)
+        self._loop.run_until_complete(self._runner.setup())
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        self._loop.run_until_complete(site.start())
+        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        self._replay_task = self._loop.create_task(self._replay())
+        self._ready.set()
+        self._loop.run_forever()
+
+    async def _shutdown(self) -> None:
+        self._replay_task.cancel()
+        await self._close_all(False)
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    async def _close_all(self, abrupt: bool) -> None:
+        for ws, request in list(self._requests.items()):
+            if abrupt and request.transport is not None:
+                request.transport.abort()  # a TCP reset: no close frame
+            else:
+                await ws.close()
+
+    # ---- sockets -----------------------------------------------------------------------------
+    def _open(self, ws: web.WebSocketResponse, request: web.Request) -> asyncio.Task[None]:
+        """Register a new client socket; its sender task."""
+        queue: asyncio.Queue[Any] = asyncio.Queue()
+        self._subs[ws], self._queues[ws], self._requests[ws] = set(), queue, request
+        return asyncio.get_running_loop().create_task(self._send(ws, queue))
+
+    def _close(self, ws: web.WebSocketResponse, sender: asyncio.Task[None]) -> None:
+        sender.cancel()
+        self._subs.pop(ws, None)
+        self._queues.pop(ws, None)
+        self._requests.pop(ws, None)
+
+    async def _send(self, ws: web.WebSocketResponse, queue: asyncio.Queue[Any]) -> None:
+        while True:
+            text = await queue.get()
+            if ws.closed:
+                return
+            await ws.send_str(text)
+
+    def _subscribed(self) -> int:
+        return sum(len(s) for s in self._subs.values())
+
+    async def _backpressure(self) -> None:
+        """As fast as possible, but never far ahead of the slowest client."""
+        await asyncio.sleep(0)
+        while any(q.qsize() > 2000 for q in self._queues.values()):  # noqa: ASYNC110
+            await asyncio.sleep(0.001)
+
+
+async def pace_to(loop: asyncio.AbstractEventLoop, target: float) -> None:
+    """Wait until the loop's clock reads ``target``. asyncio's timers have 1 ms granularity
+    (epoll): sleeping on them would send 10 frames per millisecond in bursts, so the last
+    2 ms are waited by blocking."""
+    delay = target - loop.time()
+    if delay > 0.002:
+        await asyncio.sleep(delay)
+    elif delay > 0:
+        time.sleep(delay)  # noqa: ASYNC251 - sub-ms pacing, on purpose
+
+
+def _fine_timers() -> None:
+    """Ask Linux for exact sleeps on this thread: its default 50 us timer slack (80 us per
+    ``time.sleep`` seen here) made the pacer fall behind and catch up in bursts."""
+    if sys.platform.startswith("linux"):
+        try:
+            ctypes.CDLL(None).prctl(29, 1, 0, 0, 0)  # PR_SET_TIMERSLACK, 1 ns
+        except (OSError, AttributeError):
+            pass
