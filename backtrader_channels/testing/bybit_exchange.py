@@ -306,15 +306,6 @@ class BybitExchange(LoopbackServer):
             self.lap += 1
         self.done.set()
 
-    async def _after_send(
-        self, loop: asyncio.AbstractEventLoop, t0: float, interval: float
-    ) -> None:
-        if interval:
-            await asyncio.sleep(0)
-            await pace_to(loop, t0 + self.sent * interval)
-        elif self.sent % 64 == 0:
-            await self._backpressure()
-
     async def _one(self, ts: int, kind: str, item: Any) -> None:
         self.now_ms = ts
         f = self.faults

@@ -31,6 +31,7 @@ class LoopbackServer:
         self._thread: threading.Thread | None = None
         self._runner: web.AppRunner | None = None
         self._ready = threading.Event()
+        self.sent = 0  # items replayed
 
     def add_routes(self, app: web.Application) -> None:
         """The venue's REST and WebSocket routes."""
@@ -116,6 +117,17 @@ class LoopbackServer:
 
     def _subscribed(self) -> int:
         return sum(len(s) for s in self._subs.values())
+
+    async def _after_send(
+        self, loop: asyncio.AbstractEventLoop, t0: float, interval: float
+    ) -> None:
+        """After the ``self.sent``-th item: pace at one item per ``interval`` s from ``t0``, or
+        (no interval) keep the clients close behind."""
+        if interval:
+            await asyncio.sleep(0)  # let the senders put the item on the wire now
+            await pace_to(loop, t0 + self.sent * interval)
+        elif self.sent % 64 == 0:
+            await self._backpressure()
 
     async def _backpressure(self) -> None:
         """As fast as possible, but never far ahead of the slowest client."""

@@ -251,16 +251,6 @@ class ReplayExchange(LoopbackServer, BinanceRest, BinancePrivate):
             self.lap += 1
         self.done.set()
 
-    async def _after_send(
-        self, loop: asyncio.AbstractEventLoop, t0: float, interval: float
-    ) -> None:
-        """Pace at ``rate`` frames per second, or (no rate) keep the clients close behind."""
-        if interval:
-            await asyncio.sleep(0)  # let the senders put the frame on the wire now
-            await pace_to(loop, t0 + self.sent * interval)
-        elif self.sent % 64 == 0:
-            await self._backpressure()
-
     async def _one_frame(  # noqa: C901 - every fault switch in the one place a frame is sent
         self, stream: str, data: dict[str, Any], parts: list[str]
     ) -> None:
