@@ -309,14 +309,7 @@ class BybitExchange(LoopbackServer):
     async def _one(self, ts: int, kind: str, item: Any) -> None:
         self.now_ms = ts
         f = self.faults
-        if f.stall_seconds > 0:
-            seconds, f.stall_seconds = f.stall_seconds, 0.0
-            await asyncio.sleep(seconds)
-        if f.drop_after is not None:
-            f.drop_after -= 1
-            if f.drop_after <= 0:
-                f.drop_after = None
-                await self._close_all(f.abrupt_drop)
+        await self._connection_faults(f)
         if kind == "book":
             self._book(ts, item)
         else:

@@ -129,6 +129,18 @@ class LoopbackServer:
         elif self.sent % 64 == 0:
             await self._backpressure()
 
+    async def _connection_faults(self, f: Any) -> None:
+        """Before each item: an armed stall (send nothing for a while), then an armed drop
+        (close every socket once ``drop_after`` more items have gone)."""
+        if f.stall_seconds > 0:
+            seconds, f.stall_seconds = f.stall_seconds, 0.0
+            await asyncio.sleep(seconds)
+        if f.drop_after is not None:
+            f.drop_after -= 1
+            if f.drop_after <= 0:
+                f.drop_after = None
+                await self._close_all(f.abrupt_drop)
+
     async def _backpressure(self) -> None:
         """As fast as possible, but never far ahead of the slowest client."""
         await asyncio.sleep(0)

@@ -264,14 +264,7 @@ class ReplayExchange(LoopbackServer, BinanceRest, BinancePrivate):
                 key = parts[i]
                 data[key] = int(data[key]) + shift.get(key, 0)
         text = parts[0] if len(parts) == 1 else _fill(parts, data)
-        if f.stall_seconds > 0:
-            seconds, f.stall_seconds = f.stall_seconds, 0.0
-            await asyncio.sleep(seconds)
-        if f.drop_after is not None:
-            f.drop_after -= 1
-            if f.drop_after <= 0:
-                f.drop_after = None
-                await self._close_all(f.abrupt_drop)
+        await self._connection_faults(f)
         if "@depth" in stream:
             self.book.apply(data)  # the exchange's book moves on, sent or not
             self.book.at = self.sent

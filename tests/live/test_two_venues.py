@@ -73,21 +73,12 @@ def venues():
 def live_run(binance, bybit, threads=False):
     feeds = [
         CCXTLiveFeed(
-            point_ccxt_at(ccxtpro.binance(), binance.port),
-            ["BTC/USDT"],
-            channels=["tick"],
-            venue="binance",
-            stall_timeout=1.0,
-            backoff_initial=0.05,
-        ),
-        CCXTLiveFeed(
-            point_bybit_at(ccxtpro.bybit(), bybit.port),
-            ["BTC/USDT"],
-            channels=["tick"],
-            venue="bybit",
-            stall_timeout=1.0,
-            backoff_initial=0.05,
-        ),
+            ex, ["BTC/USDT"], channels=["tick"], venue=v, stall_timeout=1.0, backoff_initial=0.05
+        )
+        for v, ex in (
+            ("binance", point_ccxt_at(ccxtpro.binance(), binance.port)),
+            ("bybit", point_bybit_at(ccxtpro.bybit(), bybit.port)),
+        )
     ]
     c = btch.Cerebro(live_threads=threads)
     for f in feeds:
