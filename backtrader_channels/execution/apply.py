@@ -38,7 +38,10 @@ class _VenueFee:
 
 def _cid_of(o: dict[str, Any]) -> str | None:
     info = o.get("info") or {}
-    return info.get("origClientOrderId") or info.get("C") or o.get("clientOrderId") or info.get("c")
+    return (
+        info.get("origClientOrderId") or info.get("C") or o.get("clientOrderId")
+        or info.get("c") or info.get("orderLinkId")
+    )  # fmt: skip
 
 
 class Applier:
@@ -187,7 +190,8 @@ class Applier:
         xid = str(t.get("order")) if t.get("order") is not None else None
         live = self.by_xid.get(xid) if xid else None
         if live is None:
-            live = b.live.get((t.get("info") or {}).get("c") or "")
+            info = t.get("info") or {}
+            live = b.live.get(info.get("c") or info.get("orderLinkId") or "")
             if live is not None and xid and live.exchange_id is None:
                 live.exchange_id = xid
                 self.by_xid[xid] = live
@@ -200,7 +204,9 @@ class Applier:
         fee = t.get("fee") or {}
         cost = float(fee.get("cost") or 0.0)
         market = self.markets.get(symbol) or {}
-        if fee.get("currency") and fee.get("currency") == market.get("base"):
+        # the venue's own word on the fee's coin (Bybit's feeCurrency) over ccxt's inference
+        currency = (t.get("info") or {}).get("feeCurrency") or fee.get("currency")
+        if currency and currency == market.get("base"):
             cost *= price  # a fee in the base asset, valued in the quote
         self._accept(live, source)  # a fill can come before the submit's reply
         live.add_fill(key[1], amount, price, cost, source)

@@ -29,6 +29,7 @@ import ccxt
 from ..events import BrokerUpdate
 from ..live.faults import describe_error
 from ..log import logger
+from .dialects import dialect_for
 
 #: the exchange attributes a session's own client copies from the user's instance
 _COPIED = ("apiKey", "secret", "password", "uid", "timeout", "enableRateLimit", "rateLimit")
@@ -93,6 +94,8 @@ class VenueSession:
         #: the order rate is RiskLimits.max_orders_per_second's to bound
         self.fast = own_client(exchange)
         self.fast.enableRateLimit = False
+        #: what ccxt leaves venue-specific (client-id queries and cancels, the stream's login)
+        self.dialect = dialect_for(self.ex)
         self.symbols = list(symbols)
         self.unfinished = unfinished
         self.sweep_interval = sweep_interval
@@ -257,7 +260,7 @@ class VenueSession:
         while misses < self.unknown_retries:
             await asyncio.sleep(delay)
             try:
-                order = await self.ex.fetch_order(None, symbol, {"clientOrderId": cid})
+                order = await self.dialect.fetch_by_client_id(self.ex, cid, symbol)
             except ccxt.OrderNotFound:
                 misses += 1
             except Exception as exc:  # noqa: BLE001 - a failed query is not an answer
@@ -272,15 +275,13 @@ class VenueSession:
 
     async def cancel(self, cid: str, symbol: str) -> None:
         try:
-            order = await self.fast.cancel_order(None, symbol, {"clientOrderId": cid})
+            order = await self.dialect.cancel_by_client_id(self.fast, cid, symbol)
         except ccxt.OrderNotFound:  # already closed, or never placed: ask what it is
             await self._query(cid, symbol)
         except Exception as exc:  # noqa: BLE001 - the sweep will tell what happened
             self._push("cancel_failed", cid, describe_error(exc, self.ex))
             await self._query(cid, symbol)
         else:
-            info = order.get("info") or {}
-            order = dict(order, clientOrderId=info.get("origClientOrderId") or cid)
             self._push("order", order, "rest")
 
     async def cancel_all(self, reason: str) -> None:
@@ -295,7 +296,7 @@ class VenueSession:
 
     async def _query(self, cid: str, symbol: str) -> None:
         try:
-            order = await self.ex.fetch_order(None, symbol, {"clientOrderId": cid})
+            order = await self.dialect.fetch_by_client_id(self.ex, cid, symbol)
         except ccxt.OrderNotFound:
             self._push("not_found", cid)
         except Exception as exc:  # noqa: BLE001 - the next sweep asks again
@@ -318,6 +319,7 @@ class VenueSession:
             try:
                 await ex.load_markets()
                 self.fast.set_markets(ex.markets, ex.currencies)
+                await self.dialect.prepare(ex, self.fast)
                 await self._warm()
                 snapshot = await self._snapshot()
                 break
@@ -329,6 +331,8 @@ class VenueSession:
                 return
             except Exception as exc:  # noqa: BLE001 - retried; protection stays on meanwhile
                 self._push("fault", f"start reconciliation failed: {describe_error(exc, ex)}")
+                if isinstance(exc, ccxt.InvalidNonce):  # a keyed load_markets signs too
+                    await self._resync_clock()
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, self.backoff_max)
         else:
@@ -371,7 +375,7 @@ class VenueSession:
             if cid in known:
                 continue
             try:
-                orders.append(dict(await ex.fetch_order(None, symbol, {"clientOrderId": cid})))
+                orders.append(await self.dialect.fetch_by_client_id(ex, cid, symbol))
             except ccxt.OrderNotFound:
                 out.setdefault("not_found", []).append(cid)
         out["orders"] = orders
@@ -398,7 +402,7 @@ class VenueSession:
         delay = 0.25
         while self._running:
             try:
-                await ex.authenticate()
+                await self.dialect.authenticate(ex)
                 # the watch is waiting before the sweep: nothing falls between the two
                 pending = asyncio.ensure_future(watch())
                 if what == "orders" and not self.private_up:

@@ -10,7 +10,9 @@ with ``{"success": true, "op": "subscribe", ...}``; ``{"op": "ping"}`` with a po
 the recording's deltas with ``u`` one more each, and its snapshots where it has them);
 ``orderbook.1.SYM`` (best bid/ask, a snapshot whenever they change); ``tickers.SYM`` (after
 every trade). REST: ``/v5/market/time``, ``instruments-info`` (spot BTCUSDT; other categories
-empty), ``orderbook``, ``recent-trade``, ``tickers``.
+empty), ``orderbook``, ``recent-trade``, ``tickers``. The private side (signed REST, the
+``/v5/private`` WebSocket, an account whose orders fill on the replay) is
+:mod:`.bybit_private`; a keyed ``ccxt.pro.bybit`` pointed here trades on it.
 """
 
 from __future__ import annotations
@@ -27,6 +29,9 @@ from aiohttp import WSMsgType, web
 
 from ..datasets import bybit_btcusdt_sample
 from ..sources.formats import open_source
+from .binance_account import Account
+from .binance_private import PrivateFaults
+from .bybit_private import SPOT_RULES, BybitPrivate
 from .loopback import LoopbackServer, pace_to
 from .replay_exchange import Faults
 
@@ -98,7 +103,7 @@ class _Book:
         return [[repr(p), s] for p, s in bids], [[repr(p), s] for p, s in asks]
 
 
-class BybitExchange(LoopbackServer):
+class BybitExchange(LoopbackServer, BybitPrivate):
     """The loopback Bybit (see module doc). ``start()`` returns the port.
 
     Parameters
@@ -118,6 +123,11 @@ class BybitExchange(LoopbackServer):
         item's); another replay given the same origin runs on the same timeline.
     record_send_times : bool, default False
         Keep when each book delta was sent (``send_times``, by ``u``), for latency benchmarks.
+    balances : dict, optional
+        The account's starting free balances (default 10,000 USDT); orders placed through the
+        private side (:mod:`.bybit_private`) fill against the replayed market.
+    api_key, api_secret : str
+        The keys the private side accepts.
     """
 
     def __init__(
@@ -130,7 +140,18 @@ class BybitExchange(LoopbackServer):
         speed: float | None = None,
         origin_ms: int | None = None,
         record_send_times: bool = False,
+        balances: dict[str, float] | None = None,
+        api_key: str = "loopback-key",
+        api_secret: str = "loopback-secret",
     ):
+        self.api_key, self.api_secret = api_key, api_secret
+        self.private_faults = PrivateFaults()
+        start = balances if balances is not None else {"USDT": 10_000.0}
+        self.account = Account(start, {SYMBOL: SPOT_RULES})
+        #: the last replayed trade's price and item number, and the book's (the matching
+        #: engine's freshness rule)
+        self.last_trade: tuple[float, int] | None = None
+        self.book_at = 0
         self.speed, self.origin_ms = speed, origin_ms
         #: book update id (u) -> time.time_ns() its delta was handed to the sockets
         self.send_times: dict[int, int] | None = {} if record_send_times else None
@@ -169,6 +190,7 @@ class BybitExchange(LoopbackServer):
         ):
             app.router.add_get(path, handler)
         app.router.add_get("/v5/public/spot", self._ws)
+        self.add_private_routes(app)
 
     # ---- REST --------------------------------------------------------------------------------
     @staticmethod
@@ -184,8 +206,10 @@ class BybitExchange(LoopbackServer):
         return web.json_response(body)
 
     async def _time(self, request: web.Request) -> web.Response:
-        ns = time.time_ns()
-        return self._ok({"timeSecond": str(ns // 10**9), "timeNano": str(ns)})
+        ns = time.time_ns() + self.private_faults.clock_skew_ms * 1_000_000  # one clock
+        body = {"retCode": 0, "retMsg": "OK", "retExtInfo": {}, "time": ns // 1_000_000,
+                "result": {"timeSecond": str(ns // 10**9), "timeNano": str(ns)}}  # fmt: skip
+        return web.json_response(body)
 
     async def _instruments(self, request: web.Request) -> web.Response:
         category = request.query.get("category", "")
@@ -321,6 +345,7 @@ class BybitExchange(LoopbackServer):
         self.stream_u += 1
         msg = dict(msg, data=dict(msg["data"], u=self.stream_u))
         self.book.apply(msg)
+        self.book_at = self.sent
         f = self.faults
         if msg["type"] == "delta" and f.skip_depth > 0:
             f.skip_depth -= 1
@@ -366,6 +391,9 @@ class BybitExchange(LoopbackServer):
             "BT": False,
         }
         self.last_price = price
+        self.last_trade = (price, self.sent)
+        if self.account._resting:
+            self.account.on_trade(price, ts)
         self.recent.append(
             {
                 "execId": tid,
@@ -434,4 +462,10 @@ def point_bybit_at(exchange: Any, port: int) -> Any:
             api[key] = base + urlsplit(url).path
     ws = f"ws://127.0.0.1:{port}"
     api["ws"]["public"] = {k: f"{ws}{urlsplit(v).path}" for k, v in api["ws"]["public"].items()}
+    private = api["ws"]["private"]
+    for key, url in list(private.items()):
+        if isinstance(url, dict):
+            private[key] = {k: f"{ws}/v5/private" for k in url}
+        else:  # the order-entry WebSocket (v5/trade) is not served: orders go by REST
+            private[key] = f"{ws}{urlsplit(url).path}"
     return exchange

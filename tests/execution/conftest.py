@@ -1,6 +1,6 @@
-"""Real-execution tests: the real ccxt.pro client and CCXTBroker against the loopback exchange's
-private Binance protocol on 127.0.0.1 (signed REST, WebSocket-API user data, a matching engine
-on the replayed market)."""
+"""Real-execution tests: the real ccxt.pro client and CCXTBroker against the loopback exchanges'
+private protocols on 127.0.0.1 (Binance: signed REST and WebSocket-API user data; Bybit v5:
+signed REST and the private WebSocket), one matching engine on the replayed market."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ import pytest
 import backtrader_channels as btch
 from backtrader_channels.execution.journal import read_journal
 from backtrader_channels.feeds import CCXTLiveFeed
+from backtrader_channels.testing.bybit_exchange import BybitExchange, point_bybit_at
 from backtrader_channels.testing.replay_exchange import ReplayExchange, point_ccxt_at
 
 KEY, SECRET = "loopback-key", "loopback-secret"
@@ -59,8 +60,27 @@ def server():
     srv.stop()
 
 
+@pytest.fixture
+def bybit_server():
+    srv = BybitExchange(rate=4_000, start_when=1, balances={"USDT": 10_000.0, "BTC": 0.01})
+    srv.start()
+    yield srv
+    srv.stop()
+
+
 def keyed(srv, **config):
-    return point_ccxt_at(ccxtpro.binance({"apiKey": KEY, "secret": SECRET, **config}), srv.port)
+    """A keyed ccxt.pro client of the loopback venue ``srv`` (Binance or Bybit)."""
+    config = {"apiKey": KEY, "secret": SECRET, **config}
+    if isinstance(srv, BybitExchange):
+        return point_bybit_at(ccxtpro.bybit(config), srv.port)
+    return point_ccxt_at(ccxtpro.binance(config), srv.port)
+
+
+def public(srv):
+    """A public (unkeyed) ccxt.pro client of the loopback venue ``srv``."""
+    if isinstance(srv, BybitExchange):
+        return point_bybit_at("bybit", srv.port)
+    return point_ccxt_at(ccxtpro.binance(), srv.port)
 
 
 def run_real(
@@ -77,8 +97,7 @@ def run_real(
 ):
     """One live run: trades on the feed, orders through CCXTBroker, on the loopback venue
     (``exchange``: extra ccxt config for the keyed instance)."""
-    feed = CCXTLiveFeed(point_ccxt_at(ccxtpro.binance(), srv.port), ["BTC/USDT"],
-                        channels=channels, stall_timeout=5.0)  # fmt: skip
+    feed = CCXTLiveFeed(public(srv), ["BTC/USDT"], channels=channels, stall_timeout=5.0)
     journal = os.path.join(tmp, "orders.jsonl") if tmp else None
     broker_kw.setdefault("unknown_retry_s", 0.05)
     broker = btch.brokers.CCXTBroker(keyed(srv, **(exchange or {})), journal=journal, **broker_kw)

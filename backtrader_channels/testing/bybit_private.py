@@ -1,0 +1,534 @@
+"""The loopback Bybit's private side: Bybit v5's signed REST and the private WebSocket.
+
+* Signed REST: the ``X-BAPI-API-KEY``, ``X-BAPI-TIMESTAMP``, ``X-BAPI-RECV-WINDOW`` and
+  ``X-BAPI-SIGN`` headers, the signature an HMAC-SHA256 of ``timestamp + key + recvWindow +``
+  the query string (GET) or the JSON body (POST); the timestamp within the window of the
+  server's clock. ``POST /v5/order/create``, ``/v5/order/cancel``, ``/v5/order/cancel-all``;
+  ``GET /v5/order/realtime`` (open orders, or any recent order by ``orderId`` /
+  ``orderLinkId``), ``/v5/order/history``, ``/v5/execution/list``,
+  ``/v5/account/wallet-balance``; and what ccxt asks of a keyed client before trading:
+  ``/v5/user/query-api`` and ``/v5/account/info`` (a unified trading account),
+  ``/v5/asset/coin/query-info``. Answers are ``{"retCode", "retMsg", "result", ...}`` with
+  Bybit's codes.
+* WebSocket ``/v5/private``: ``{"op": "auth", "args": [key, expires, signature]}`` (the
+  signature an HMAC-SHA256 of ``"GET/realtime" + expires``), then the ``order``,
+  ``execution`` and ``wallet`` topics.
+
+Orders fill against the replayed market by the same matching engine, and the same rules, as the
+loopback Binance (:class:`~.binance_account.Account`: the paper broker's default fill rule);
+only the wire protocol differs. Fees are charged in the quote coin (``feeCurrency`` says so;
+the real Bybit takes a buyer's fee in the base coin). Fault switches are the Binance side's
+:class:`~.binance_private.PrivateFaults` (``server.private_faults``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import json
+import time
+from decimal import Decimal
+from typing import Any
+
+from aiohttp import WSMsgType, web
+
+from .binance_account import TERMINAL, Account, VenueError
+from .binance_private import PrivateFaults, _drain
+
+#: the spot instrument as the matching engine reads it (Binance's filter names), from Bybit's
+#: lotSizeFilter / priceFilter of the instrument served by the public side
+SPOT_RULES = {
+    "symbol": "BTCUSDT",
+    "baseAsset": "BTC",
+    "quoteAsset": "USDT",
+    "filters": [
+        {"filterType": "LOT_SIZE", "minQty": "0.000048", "maxQty": "71.73956243",
+         "stepSize": "0.000001"},  # fmt: skip
+        {"filterType": "PRICE_FILTER", "minPrice": "0.01", "tickSize": "0.01"},
+        {"filterType": "NOTIONAL", "minNotional": "1"},
+    ],
+}
+
+_STATUS = {"NEW": "New", "PARTIALLY_FILLED": "PartiallyFilled", "FILLED": "Filled",
+           "CANCELED": "Cancelled", "REJECTED": "Rejected", "EXPIRED": "Cancelled"}  # fmt: skip
+
+
+class BybitError(Exception):
+    """A Bybit error answer (HTTP 200 with a non-zero ``retCode``, unless ``status``)."""
+
+    def __init__(self, code: int, msg: str, status: int = 200):
+        super().__init__(msg)
+        self.code, self.msg, self.status = code, msg, status
+
+
+def bybit_error(e: VenueError) -> BybitError:
+    """The matching engine's (Binance-coded) refusal as Bybit answers it."""
+    m = e.msg
+    if "insufficient" in m:
+        return BybitError(170131, "Insufficient balance.")
+    if "Duplicate" in m:
+        return BybitError(170141, "Duplicate clientOrderId.")
+    if "LOT_SIZE" in m:
+        return BybitError(170136, "Order quantity lower than the minimum.")
+    if "PRICE_FILTER" in m:
+        return BybitError(170134, "Order price decimal too long.")
+    if "NOTIONAL" in m:
+        return BybitError(170140, "Order value exceeded lower limit.")
+    if e.code in (-2011, -2013):
+        return BybitError(170213, "Order does not exist.")
+    if e.code == -1121:
+        return BybitError(170121, "Invalid symbol.")
+    return BybitError(10001, f"params error: {m}")
+
+
+def _sign(secret: str, payload: str) -> str:
+    return hmac.new(secret.encode(), payload.encode(), hashlib.sha256).hexdigest()
+
+
+def _body(result: Any, code: int = 0, msg: str = "OK") -> dict[str, Any]:
+    return {"retCode": code, "retMsg": msg, "result": result, "retExtInfo": {},
+            "time": int(time.time() * 1000)}  # fmt: skip
+
+
+def _d(value: Any) -> Decimal:
+    return Decimal(str(value))
+
+
+def _s(value: Decimal) -> str:
+    return format(value.normalize(), "f") if value else "0"
+
+
+def bybit_order(o: dict[str, Any]) -> dict[str, Any]:
+    """A matching-engine order in Bybit v5's order shape (REST ``list`` item and ``order``
+    topic alike)."""
+    qty, done = _d(o["origQty"]), _d(o["executedQty"])
+    value = _d(o["cummulativeQuoteQty"])
+    status = _STATUS[o["status"]]
+    if status == "Cancelled" and done:
+        status = "PartiallyFilledCanceled"
+    fee = sum((_d(f["commission"]) for f in o["fills"]), Decimal(0))
+    market = o["type"] == "MARKET"
+    out = {
+        "orderId": str(o["orderId"]),
+        "orderLinkId": o["clientOrderId"],
+        "blockTradeId": "",
+        "symbol": o["symbol"],
+        "price": "0" if market else o["price"],
+        "qty": o["origQty"],
+        "side": "Buy" if o["side"] == "BUY" else "Sell",
+        "isLeverage": "0",
+        "positionIdx": 0,
+        "orderStatus": status,
+        "cancelType": "CancelByUser" if status.endswith("Canceled") or status == "Cancelled"
+        else "UNKNOWN",  # fmt: skip
+        "rejectReason": "EC_NoError",
+        "avgPrice": _s(value / done) if done else "0",
+        "leavesQty": "0" if o["status"] in TERMINAL else _s(qty - done),
+        "leavesValue": "0",
+        "cumExecQty": o["executedQty"],
+        "cumExecValue": o["cummulativeQuoteQty"],
+        "cumExecFee": _s(fee),
+        "cumFeeDetail": {o["_quote"]: _s(fee)} if fee else {},
+        "feeCurrency": o["_quote"],
+        "timeInForce": "IOC" if market else "GTC",
+        "orderType": "Market" if market else "Limit",
+        "stopOrderType": "",
+        "orderIv": "",
+        "triggerPrice": "0",
+        "takeProfit": "0",
+        "stopLoss": "0",
+        "triggerDirection": 0,
+        "placeType": "",
+        "smpType": "None",
+        "createdTime": str(o["time"]),
+        "updatedTime": str(o["updateTime"]),
+        "category": "spot",
+    }
+    if market:
+        out["marketUnit"] = "baseCoin"
+    return out
+
+
+def bybit_execution(o: dict[str, Any], t: dict[str, Any], taker: Any, maker: Any) -> dict[str, Any]:
+    """One fill in Bybit v5's execution shape (REST ``execution/list`` item and the
+    ``execution`` topic alike)."""
+    return {
+        "category": "spot",
+        "symbol": t["symbol"],
+        "orderId": str(t["orderId"]),
+        "orderLinkId": o["clientOrderId"],
+        "side": "Buy" if t["isBuyer"] else "Sell",
+        "orderPrice": "0" if o["type"] == "MARKET" else o["price"],
+        "orderQty": o["origQty"],
+        "leavesQty": "0",
+        "orderType": "Market" if o["type"] == "MARKET" else "Limit",
+        "stopOrderType": "",
+        "execFee": t["commission"],
+        "feeCurrency": t["commissionAsset"],
+        "execId": str(t["id"]),
+        "execPrice": t["price"],
+        "execQty": t["qty"],
+        "execType": "Trade",
+        "execValue": t["quoteQty"],
+        "execTime": str(t["time"]),
+        "isMaker": t["isMaker"],
+        "feeRate": _s(maker if t["isMaker"] else taker),
+        "markPrice": "",
+        "indexPrice": "",
+        "closedSize": "0",
+        "seq": t["id"],
+    }
+
+
+class BybitPrivate:
+    """The private routes; :class:`~.bybit_exchange.BybitExchange` mixes them in and provides
+    ``account``, ``book``, ``api_key``, ``api_secret``, ``private_faults``."""
+
+    account: Account
+    book: Any
+    api_key: str
+    api_secret: str
+    private_faults: PrivateFaults
+    last_trade: tuple[float, int] | None
+    book_at: int
+    #: every order request the server carried out: (what, orderLinkId), in order
+    order_requests: list[tuple[str, str]]
+
+    def add_private_routes(self, app: web.Application) -> None:
+        """Register the signed REST endpoints and the private WebSocket."""
+        self._private: dict[web.WebSocketResponse, asyncio.Queue[str]] = {}
+        self._private_subs: dict[web.WebSocketResponse, set[str]] = {}
+        self.order_requests = []
+        r = app.router
+        for path, handler in (
+            ("/v5/order/create", self._create),
+            ("/v5/order/cancel", self._cancel),
+            ("/v5/order/cancel-all", self._cancel_all),
+        ):
+            r.add_post(path, self._signed(handler))
+        for path, handler in (
+            ("/v5/order/realtime", self._realtime),
+            ("/v5/order/history", self._history),
+            ("/v5/execution/list", self._executions),
+            ("/v5/account/wallet-balance", self._wallet),
+            ("/v5/user/query-api", self._query_api),
+            ("/v5/account/info", self._account_info),
+            ("/v5/asset/coin/query-info", self._coins_info),
+        ):
+            r.add_get(path, self._signed(handler))
+        r.add_get("/v5/private", self._private_ws)
+        self.account.listeners.append(self._account_event)
+
+    def server_ms(self) -> int:
+        return int(time.time() * 1000) + self.private_faults.clock_skew_ms
+
+    # ---- signing ------------------------------------------------------------------------------
+    def _check_signed(self, request: web.Request, payload: str) -> None:
+        h = request.headers
+        if h.get("X-BAPI-API-KEY") != self.api_key:
+            raise BybitError(10003, "API key is invalid.", 401)
+        ts, window = h.get("X-BAPI-TIMESTAMP", "0"), h.get("X-BAPI-RECV-WINDOW", "5000")
+        signed = _sign(self.api_secret, ts + self.api_key + window + payload)
+        if not hmac.compare_digest(signed, h.get("X-BAPI-SIGN", "")):
+            raise BybitError(10004, "error sign! please check your signature.")
+        now = self.server_ms()
+        if int(ts) >= now + 1000 or now - int(ts) > int(window):
+            raise BybitError(
+                10002,
+                "invalid request, please check your server timestamp or recv_window param. "
+                f"req_timestamp[{ts}],server_timestamp[{now}],recv_window[{window}]",
+            )
+
+    def _signed(self, handler: Any) -> Any:
+        async def wrapped(request: web.Request) -> web.StreamResponse:
+            f = self.private_faults
+            if f.rate_limit > 0:
+                f.rate_limit -= 1
+                return web.json_response(_body({}, 10006, "Too many visits!"))
+            if request.method == "POST":
+                payload = await request.text()
+                q = {k: str(v) for k, v in (json.loads(payload or "{}")).items()}
+            else:
+                payload = request.query_string
+                q = dict(request.query)
+            q = {k: v for k, v in q.items() if v not in ("", "None")}  # ccxt sends orderId=None
+            try:
+                self._check_signed(request, payload)
+                return await handler(request, q)
+            except BybitError as e:
+                return web.json_response(_body({}, e.code, e.msg), status=e.status)
+
+        return wrapped
+
+    def _best(self) -> tuple[float | None, float | None]:
+        """The best bid and ask an order meets: the book's, unless a later trade printed
+        outside them (the paper broker's stale-book rule, as on the loopback Binance)."""
+        bids, asks = self.book.bids, self.book.asks
+        bid, ask = (max(bids) if bids else None, min(asks) if asks else None)
+        last = self.last_trade
+        if last is not None and last[1] > self.book_at:
+            price = last[0]
+            if (bid is not None and price < bid) or (ask is not None and price > ask):
+                return price, price
+        return bid, ask
+
+    async def _answer(self, request: web.Request, result: Any) -> web.StreamResponse:
+        """The reply of a carried-out order request, unless a fault loses or delays it."""
+        f = self.private_faults
+        if f.lose_response > 0:
+            f.lose_response -= 1
+            if request.transport is not None:
+                request.transport.abort()  # the order stands; the reply never arrives
+            return web.Response(status=500)
+        if f.slow_reply_s:
+            await asyncio.sleep(f.slow_reply_s)
+        return web.json_response(_body(result))
+
+    # ---- orders -------------------------------------------------------------------------------
+    def _find(self, q: dict[str, str]) -> dict[str, Any]:
+        try:
+            return self.account.find(q.get("symbol", ""), q.get("orderId"), q.get("orderLinkId"))
+        except VenueError as e:
+            raise bybit_error(e) from None
+
+    async def _create(self, request: web.Request, q: dict[str, str]) -> web.StreamResponse:
+        f = self.private_faults
+        if q.get("category") != "spot":
+            raise BybitError(10001, "params error: category only support spot")
+        if f.fail_503 > 0:
+            f.fail_503 -= 1
+            return web.Response(status=503, text="<html>503 Service Unavailable</html>")
+        best = self._best()
+        qty = q.get("qty", "0")
+        if q.get("orderType") == "Market" and q.get("marketUnit") == "quoteCoin":
+            ref = best[1] if q.get("side") == "Buy" else best[0]  # the quote to spend -> base
+            qty = _s((_d(qty) / _d(ref or 1)).quantize(Decimal("0.000001")))
+        engine_q = {
+            "symbol": q.get("symbol", ""),
+            "side": q.get("side", "").upper(),
+            "type": q.get("orderType", "").upper(),
+            "quantity": qty,
+            "newClientOrderId": q.get("orderLinkId", ""),
+        }
+        if "price" in q:
+            engine_q["price"] = q["price"]
+        try:
+            order = self.account.place(engine_q, best)
+        except VenueError as e:
+            raise bybit_error(e) from None
+        self.order_requests.append(("new", order["clientOrderId"]))
+        if f.unknown_5xx > 0:
+            f.unknown_5xx -= 1
+            raise BybitError(170007, "Timeout waiting for response from backend server.")
+        result = {"orderId": str(order["orderId"]), "orderLinkId": order["clientOrderId"]}
+        return await self._answer(request, result)
+
+    async def _cancel(self, request: web.Request, q: dict[str, str]) -> web.StreamResponse:
+        order = self._find(q)
+        if order["status"] in TERMINAL:
+            raise BybitError(170213, "Order does not exist.")
+        self.account.cancel(order)
+        self.order_requests.append(("cancel", order["clientOrderId"]))
+        result = {"orderId": str(order["orderId"]), "orderLinkId": order["clientOrderId"]}
+        return await self._answer(request, result)
+
+    async def _cancel_all(self, request: web.Request, q: dict[str, str]) -> web.StreamResponse:
+        out = []
+        for order in self.account.open_orders(q.get("symbol")):
+            self.account.cancel(order)
+            self.order_requests.append(("cancel", order["clientOrderId"]))
+            out.append({"orderId": str(order["orderId"]), "orderLinkId": order["clientOrderId"]})
+        return web.json_response(_body({"list": out, "success": "1"}))
+
+    async def _realtime(self, request: web.Request, q: dict[str, str]) -> web.StreamResponse:
+        if "orderId" in q or "orderLinkId" in q:  # one order, open or recently closed
+            try:
+                orders = [self._find(q)]
+            except BybitError:
+                orders = []
+        else:
+            orders = self.account.open_orders(q.get("symbol"))
+        return web.json_response(_body(self._page(orders)))
+
+    async def _history(self, request: web.Request, q: dict[str, str]) -> web.StreamResponse:
+        done = [o for o in self.account.orders.values() if o["status"] in TERMINAL]
+        if "symbol" in q:
+            done = [o for o in done if o["symbol"] == q["symbol"]]
+        for key, field in (("orderId", "orderId"), ("orderLinkId", "clientOrderId")):
+            if key in q:
+                done = [o for o in done if str(o[field]) == q[key]]
+        return web.json_response(_body(self._page(done[::-1])))
+
+    @staticmethod
+    def _page(orders: list[dict[str, Any]]) -> dict[str, Any]:
+        return {"category": "spot", "list": [bybit_order(o) for o in orders],
+                "nextPageCursor": ""}  # fmt: skip
+
+    async def _executions(self, request: web.Request, q: dict[str, str]) -> web.StreamResponse:
+        trades = list(self.account.trades)
+        if "symbol" in q:
+            trades = [t for t in trades if t["symbol"] == q["symbol"]]
+        if "startTime" in q:
+            trades = [t for t in trades if t["time"] >= int(q["startTime"])]
+        if "orderId" in q:
+            trades = [t for t in trades if str(t["orderId"]) == q["orderId"]]
+        limit = min(int(q.get("limit", "50")), 100)
+        trades = trades[::-1][:limit]  # newest first, as Bybit answers
+        orders = self.account.orders
+        rows = [
+            bybit_execution(orders[t["orderId"]], t, self.account.taker, self.account.maker)
+            for t in trades
+        ]
+        return web.json_response(
+            _body({"category": "spot", "list": rows, "nextPageCursor": ""})
+        )
+
+    # ---- account ------------------------------------------------------------------------------
+    def _coins(self) -> list[dict[str, Any]]:
+        a = self.account
+        rows = []
+        for coin in sorted(a.free):
+            free, locked = a.free[coin], a.locked.get(coin, Decimal(0))
+            rows.append({
+                "coin": coin, "equity": _s(free + locked), "usdValue": "",
+                "walletBalance": _s(free + locked), "locked": _s(locked),
+                "availableToWithdraw": _s(free), "availableToBorrow": "", "borrowAmount": "0",
+                "accruedInterest": "0", "totalOrderIM": "0", "totalPositionIM": "0",
+                "totalPositionMM": "0", "unrealisedPnl": "0", "cumRealisedPnl": "0",
+                "bonus": "0", "marginCollateral": True, "collateralSwitch": True,
+                "spotBorrow": "0",
+            })  # fmt: skip
+        return rows
+
+    def _wallet_entry(self) -> dict[str, Any]:
+        return {"accountType": "UNIFIED", "totalEquity": "", "totalWalletBalance": "",
+                "totalMarginBalance": "", "totalAvailableBalance": "", "totalPerpUPL": "0",
+                "totalInitialMargin": "0", "totalMaintenanceMargin": "0", "accountIMRate": "0",
+                "accountMMRate": "0", "accountLTV": "0", "coin": self._coins()}  # fmt: skip
+
+    async def _wallet(self, request: web.Request, q: dict[str, str]) -> web.StreamResponse:
+        if q.get("accountType") not in ("UNIFIED", None):
+            raise BybitError(10001, "accountType only support UNIFIED.")
+        return web.json_response(_body({"list": [self._wallet_entry()]}))
+
+    async def _query_api(self, request: web.Request, q: dict[str, str]) -> web.StreamResponse:
+        return web.json_response(_body({
+            "id": "1", "note": "loopback", "apiKey": self.api_key, "readOnly": 0, "secret": "",
+            "permissions": {"Spot": ["SpotTrade"], "Wallet": ["AccountTransfer"]},
+            "ips": ["127.0.0.1"], "type": 1, "unified": 0, "uta": 1, "userID": 1,
+            "isMaster": True,
+        }))  # fmt: skip
+
+    async def _account_info(self, request: web.Request, q: dict[str, str]) -> web.StreamResponse:
+        return web.json_response(_body({
+            "marginMode": "REGULAR_MARGIN", "updatedTime": str(self.server_ms()),
+            "unifiedMarginStatus": 5, "dcpStatus": "OFF", "timeWindow": 10, "smpGroup": 0,
+            "isMasterTrader": False, "spotHedgingStatus": "OFF",
+        }))  # fmt: skip
+
+    async def _coins_info(self, request: web.Request, q: dict[str, str]) -> web.StreamResponse:
+        rows = [{"name": c, "coin": c, "remainAmount": "1000000", "chains": []}
+                for c in ("BTC", "USDT")]  # fmt: skip
+        return web.json_response(_body({"rows": rows}))
+
+    # ---- the private WebSocket ----------------------------------------------------------------
+    async def _private_ws(self, request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse(heartbeat=None, autoping=True)
+        await ws.prepare(request)
+        queue: asyncio.Queue[str] = asyncio.Queue()
+        sender = asyncio.get_running_loop().create_task(_drain(ws, queue))
+        conn = f"loopback-private-{id(ws):x}"
+        authed = False
+        try:
+            async for msg in ws:
+                if msg.type != WSMsgType.TEXT:
+                    continue
+                req = json.loads(msg.data)
+                op, rid, args = req.get("op"), req.get("req_id"), list(req.get("args") or [])
+                reply: dict[str, Any] = {"success": True, "ret_msg": "", "op": op,
+                                         "conn_id": conn}  # fmt: skip
+                if rid is not None:
+                    reply["req_id"] = rid
+                if op == "ping":
+                    reply["ret_msg"] = "pong"
+                elif op == "auth":
+                    why = self._auth_refusal(args)
+                    authed = why is None
+                    if why is not None:
+                        reply.update(success=False, ret_msg=why, request=req)
+                elif op == "subscribe":
+                    if not authed:
+                        reply.update(success=False, ret_msg="Request not authorized")
+                    else:
+                        self._private[ws] = queue
+                        self._private_subs.setdefault(ws, set()).update(args)
+                else:
+                    reply.update(success=False, ret_msg=f"error:invalid op {op}")
+                await ws.send_str(json.dumps(reply))
+        finally:
+            sender.cancel()
+            self._private.pop(ws, None)
+            self._private_subs.pop(ws, None)
+        return ws
+
+    def _auth_refusal(self, args: list[Any]) -> str | None:
+        if self.private_faults.reject_subscribe:
+            return "error:USVC1111"
+        if len(args) != 3 or args[0] != self.api_key:
+            return "error:API key is invalid."
+        key, expires, signature = (str(a) for a in args)
+        if not hmac.compare_digest(_sign(self.api_secret, "GET/realtime" + expires), signature):
+            return "error:signature verification failed"
+        if int(expires) < self.server_ms():
+            return "error:auth expired"
+        return None
+
+    def _push_private(self, topic: str, data: list[dict[str, Any]]) -> None:
+        f = self.private_faults
+        if f.mute_events > 0:
+            f.mute_events -= 1
+            return
+        now = self.server_ms()
+        text = json.dumps({"id": f"{topic}-{now}", "topic": topic, "creationTime": now,
+                           "data": data})  # fmt: skip
+        for ws, subs in list(self._private_subs.items()):
+            queue = self._private.get(ws)
+            if queue is not None and topic in subs:
+                queue.put_nowait(text)
+
+    def _account_event(self, event: dict[str, Any]) -> None:
+        """The matching engine's news (Binance's event names) as Bybit's topics."""
+        if event.get("e") == "outboundAccountPosition":
+            self._push_private("wallet", [self._wallet_entry()])
+            return
+        order = self.account.orders.get(event["i"])
+        if order is None:
+            return
+        if event["x"] == "TRADE":
+            trade = next(t for t in reversed(self.account.trades) if t["id"] == event["t"])
+            self._push_private("execution", [bybit_execution(
+                order, trade, self.account.taker, self.account.maker)])  # fmt: skip
+        self._push_private("order", [dict(bybit_order(dict(order, status=event["X"])))])
+
+    def drop_private(self) -> None:
+        """Close every private socket now (from any thread)."""
+        loop = getattr(self, "_loop", None)
+        if loop is not None:
+            asyncio.run_coroutine_threadsafe(self._close_private(), loop).result(5)
+
+    def cross_resting(self) -> None:
+        """A trade through every resting order now: each fills at its limit (from any thread)."""
+        loop = getattr(self, "_loop", None)
+        if loop is not None:
+
+            async def cross() -> None:
+                self.account.on_trade(0.0, 0)
+                self.account.on_trade(1e12, 0)
+
+            asyncio.run_coroutine_threadsafe(cross(), loop).result(5)
+
+    async def _close_private(self) -> None:
+        for ws in list(self._private):
+            await ws.close()
+
