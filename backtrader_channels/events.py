@@ -206,6 +206,7 @@ class _BrokerUpdateFields(NamedTuple):
     timestamp: int
     kind: str
     payload: tuple
+    venue: str = ""  # the session's venue ("" for a single-venue broker)
 
 
 class BrokerUpdate(_BrokerUpdateFields):

@@ -59,10 +59,17 @@ def _add_recorded(cerebro: Any, symbol: str, venues: list[tuple[str, list[str]]]
                 cerebro.add_channel(kind, symbol, path, venue=venue)
 
 
-def _add_live(cerebro: Any, args: argparse.Namespace, symbol: str) -> list[Any]:
+def _add_live(
+    cerebro: Any, args: argparse.Namespace, symbol: str, keyed: dict[str, Any]
+) -> list[Any]:
     """Live feeds (trades and books) for each ``--exchange``; with ``--replay-server``, a
-    loopback Binance and a loopback Bybit replaying the bundled recordings."""
+    loopback Binance and a loopback Bybit replaying the bundled recordings. With ``--real``,
+    ``keyed`` gets each venue's keyed client (the loopback servers' own keys, or the user's:
+    ``--keys VENUE=FILE`` or the environment)."""
+    import ccxt.pro as ccxtpro
+
     from ..live.ccxt_feed import CCXTLiveFeed
+    from ..live.keys import exchange_from
 
     servers: list[Any] = []
     exchanges = args.exchange or ["binance", "bybit"]
@@ -78,16 +85,30 @@ def _add_live(cerebro: Any, args: argparse.Namespace, symbol: str) -> list[Any]:
                 "origin_ms": ORIGIN_MS,
                 "start_when": 2,
                 "loop_forever": True,
+                "balances": {"USDT": args.cash / 2, "BTC": 5 * args.size},
             }
+            point: Any
             if name == "binance":
                 srv: Any = ReplayExchange(**common)
-                exchange = point_ccxt_at("binance", srv.start())
+                point = point_ccxt_at
             elif name == "bybit":
                 srv = BybitExchange(**common)
-                exchange = point_bybit_at("bybit", srv.start())
+                point = point_bybit_at
             else:
                 raise UsageError("the replay servers speak Binance and Bybit")
+            port = srv.start()
             servers.append(srv)
+            exchange = point(name, port)
+            if args.real:
+                keys = {"apiKey": srv.api_key, "secret": srv.api_secret}
+                keyed[name] = point(getattr(ccxtpro, name)(keys), port)
+        elif args.real:
+            keyed[name] = exchange_from(name, (args.keys or {}).get(name))
+            if not keyed[name].apiKey:
+                raise UsageError(
+                    f"--real needs API keys for {name}: set {name.upper()}_API_KEY and "
+                    f"{name.upper()}_API_SECRET, or give --keys {name}=FILE"
+                )
         cerebro.add_live_feed(
             CCXTLiveFeed(exchange, [symbol], channels=["tick", "orderbook"], venue=name)
         )
@@ -101,13 +122,19 @@ def run_spread_command(args: argparse.Namespace) -> int:
 
     symbol = args.symbol
     fees = parse_fees(args.fee, args.default_fee_bps)
+    if args.real and not (args.live and args.hedge):
+        raise UsageError("--real trades the hedges with real orders: give --live and --hedge")
+    args.keys = _venue_files(args.keys)
     cerebro = Cerebro(stdstats=False)
     cerebro.broker.setcash(args.cash)
     servers: list[Any] = []
+    keyed: dict[str, Any] = {}
     try:
         if args.live:
-            servers = _add_live(cerebro, args, symbol)
+            servers = _add_live(cerebro, args, symbol, keyed)
             where = "live" + (" (loopback replay servers)" if args.replay_server else "")
+            if args.real:
+                cerebro.setbroker(_real_broker(args, keyed))
         else:
             venues = _venue_data(args.venue)
             _add_recorded(cerebro, symbol, venues)
@@ -132,9 +159,14 @@ def run_spread_command(args: argparse.Namespace) -> int:
     report["run"] = {
         k: cerebro.last_run.get(k) for k in ("events", "fills", "pnl", "exposure", "by_venue")
     }
+    if args.real:
+        execution = cerebro.last_run.get("execution") or {}
+        report["run"]["fills"] = execution.get("fills", 0)
+        report["run"]["execution"] = execution
+    report["orders"] = "real" if args.real else ("paper" if args.hedge else None)
     if cerebro.last_run.get("anomalies"):
         report["run"]["anomalies"] = cerebro.last_run["anomalies"]
-    print(format_spread(report, strat.signals[: args.show], args.hedge))
+    print(format_spread(report, strat.signals[: args.show], args.hedge, args.real))
     if args.json:
         with open(args.json, "w", encoding="utf-8") as fh:
             json.dump(report, fh, indent=2, default=str)
@@ -147,7 +179,30 @@ def _when(ns: int) -> str:
     ]
 
 
-def format_spread(report: dict[str, Any], signals: list[Any], hedge: bool) -> str:
+def _venue_files(values: list[str] | None) -> dict[str, str]:
+    """``--keys VENUE=FILE`` values as ``{venue: file}``."""
+    out = {}
+    for value in values or []:
+        venue, sep, path = value.partition("=")
+        if not sep or not venue or not path:
+            raise UsageError(f"--keys {value!r}: expected VENUE=FILE")
+        out[venue] = path
+    return out
+
+
+def _real_broker(args: argparse.Namespace, keyed: dict[str, Any]) -> Any:
+    """One CCXTBroker over every venue, each with its own risk limits."""
+    from ..execution.broker import CCXTBroker
+    from ..execution.risk import RiskLimits
+
+    cap = args.max_position if args.max_position is not None else 10 * args.size
+    risk = {v: RiskLimits(max_position=cap, max_orders_per_second=10.0) for v in keyed}
+    return CCXTBroker(keyed, risk=risk, journal=args.journal)
+
+
+def format_spread(
+    report: dict[str, Any], signals: list[Any], hedge: bool, real: bool = False
+) -> str:
     """The scanner's report as text: the signals, then each venue's feed health."""
     venues = sorted(report["health"])
     fee_text = ", ".join(
@@ -156,7 +211,13 @@ def format_spread(report: dict[str, Any], signals: list[Any], hedge: bool) -> st
     best = report["max_net_bps"]
     lines = [
         f"Spread scanner: {report['symbol']} on {', '.join(venues)} ({report['mode']}; "
-        + ("hedging with paper fills)" if hedge else "read-only)"),
+        + (
+            "hedging with real orders)"
+            if real
+            else "hedging with paper fills)"
+            if hedge
+            else "read-only)"
+        ),
         f"signals: {report['signals']} (taker fees {fee_text}); best net "
         + (f"{best:.2f} bps" if best is not None else "none above the threshold"),
     ]
@@ -188,8 +249,18 @@ def format_spread(report: dict[str, Any], signals: list[Any], hedge: bool) -> st
     run = report["run"]
     if hedge:
         lines.append(
-            f"hedges: {report['hedges']}, fills {run['fills']}, pnl {run['pnl']:.4f}, "
-            f"net exposure {run['exposure']}"
+            f"hedges: {report['hedges']} (skipped {report['skipped']}), fills {run['fills']}, "
+            f"pnl {run['pnl']:.4f}, net exposure {run['exposure']}"
+        )
+        lines.extend(f"  refused: {why}" for why in report["refused"][:5])
+    if real:
+        by_venue = run["execution"].get("by_venue") or {}
+        lines.append(
+            "orders: "
+            + ", ".join(
+                f"{v} {s['orders']} ({s['fills']} fills, protection {s['protection'] or 'none'})"
+                for v, s in sorted(by_venue.items())
+            )
         )
     for key, counts in (run.get("anomalies") or {}).items():
         lines.append(f"anomalies {key}: {counts}")
@@ -227,6 +298,16 @@ def add_spread_parser(sub: Any) -> None:
     sp.add_argument("--threshold-bps", type=float, default=1.0, help="net spread signal (1.0)")
     sp.add_argument("--stale-after", type=float, default=2.0, metavar="S", help="stale (2.0 s)")
     sp.add_argument("--hedge", action="store_true", help="trade the signals (paper fills)")
+    sp.add_argument(
+        "--real",
+        action="store_true",
+        help="--live --hedge: real orders on every venue (keys from --keys or the environment)",
+    )
+    sp.add_argument("--keys", action="append", metavar="VENUE=FILE", help="--real: a key file")
+    sp.add_argument(
+        "--max-position", type=float, help="--real: position limit per venue (10 x --size)"
+    )
+    sp.add_argument("--journal", metavar="FILE", help="--real: the order journal (JSON lines)")
     sp.add_argument("--size", type=float, default=0.001, help="--hedge: size per leg (0.001)")
     sp.add_argument("--cash", type=float, default=100_000.0, help="paper cash (100000)")
     sp.add_argument("--show", type=int, default=10, help="signals to print (10)")

@@ -29,7 +29,7 @@ def run_report(
         #: what taker orders paid beyond the best level (market_depth="walk"), quote ccy
         "slippage": broker.slippage,
         "final_value": broker.getvalue(),
-        "pnl": broker.getvalue() - broker.startingcash,
+        "pnl": broker.getvalue() - _start(broker),
         "skipped": skip.as_dict(),
         "refused": {
             k: dict(getattr(ch, "refused", {}))
@@ -69,3 +69,10 @@ def venue_report(cerebro: Any, broker: Any) -> dict[str, Any]:
         if getattr(ch, "refused", None):
             entry.setdefault("refused", {})[key_label(key)] = dict(ch.refused)
     return {"positions": positions, "exposure": exposure, "by_venue": by_venue}
+
+
+def _start(broker: Any) -> float:
+    """What the run's pnl is measured from: a live broker's starting value (cash and the
+    positions it adopted from the venue), else the starting cash."""
+    start = getattr(broker, "starting_value", None)
+    return float(start if start is not None else broker.startingcash)

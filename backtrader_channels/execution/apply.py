@@ -45,10 +45,31 @@ def _cid_of(o: dict[str, Any]) -> str | None:
 
 
 class Applier:
-    """The engine-side half of a CCXTBroker: venue news in, state and notifications out."""
+    """The engine-side half of a CCXTBroker, for one venue: its news in, state and
+    notifications out.
 
-    def __init__(self, broker: Any):
+    Parameters
+    ----------
+    broker : CCXTBroker
+        The broker whose orders, positions and cash it keeps.
+    venue : str, default ""
+        The venue ("" for a single-venue broker).
+    protection : dict, optional
+        Where this venue's reasons to refuse new orders go (default: a dict of its own).
+    """
+
+    def __init__(self, broker: Any, venue: str = "", protection: dict[str, str] | None = None):
         self.b = broker
+        self.venue = venue
+        #: why new orders to this venue are refused now
+        self.protection: dict[str, str] = protection if protection is not None else {}
+        self.session: Any = None
+        #: this venue's share of the broker's cash (set by its first reconciliation, then
+        #: moved by its fills and corrections)
+        self.cash = 0.0
+        self.start_cash = 0.0
+        self.start_value = 0.0  # the cash and the adopted positions, at the first reconcile
+        self.started = False
         self.markets: dict[str, Any] = {}
         self.by_xid: dict[str, LiveOrder] = {}
         self.seen: set[tuple[str, str]] = set()  # (symbol, trade id) counted
@@ -75,10 +96,10 @@ class Applier:
             self.outcome(kind, p)
         elif kind == "private":
             if p[0] == "down":
-                b.protection["private"] = f"private stream down ({p[1]})"
+                self.protection["private"] = f"private stream down ({p[1]})"
                 b.fault(f"private stream down: {p[1]}")
             else:
-                b.protection.pop("private", None)
+                self.protection.pop("private", None)
         elif kind == "fault":
             logger.warning("venue: %s", p[0])
             b.fault(str(p[0]))
@@ -175,7 +196,7 @@ class Applier:
         self.b.notify(order)
 
     def _need_trades(self, live: LiveOrder) -> None:
-        session = self.b.session
+        session = self.session
         if session is not None and not live.asked:
             live.asked = True
             session.call(session.sweep, f"fills of {live.client_id}")
@@ -219,9 +240,18 @@ class Applier:
         self, live: LiveOrder, amount: float, price: float, fee: float, maker: bool, t: Any
     ) -> None:
         b = self.b
-        data = b._data.get(live.symbol)
+        data = b._data.get((self.venue, live.symbol))
         if data is None:
             return
+        before = b.cash
+        self._execute(live, data, amount, price, fee, maker, t)
+        self.cash += b.cash - before
+
+    def _execute(
+        self, live: LiveOrder, data: Any, amount: float, price: float, fee: float, maker: bool,
+        t: Any,
+    ) -> None:  # fmt: skip
+        b = self.b
         ts = t.get("timestamp")
         dtnum = ns_to_num(int(ts) * 1_000_000) if ts else data.datetime[0]
         order = live.bt_order
@@ -241,9 +271,11 @@ class Applier:
     def resume(self, rows: list[dict[str, Any]]) -> None:
         """Orders an earlier run left unfinished (from the store), followed again."""
         for r in rows:
+            symbol = r["symbol"].partition("@")[0]  # "BTC/USDT@bybit" on a several-venue broker
             live = LiveOrder(
-                r["client_id"], r["symbol"], r["side"], r["kind"], r["amount"], r["price"]
-            )
+                r["client_id"], symbol, r["side"], r["kind"], r["amount"], r["price"],
+                venue=self.venue,
+            )  # fmt: skip
             live.state = OrderState(r["state"])
             live.exchange_id = r["exchange_id"]
             live.note("local", "resumed", state=r["state"])
@@ -275,10 +307,10 @@ class Applier:
                 b.write(live, "correction: rejected", "rest")
         self._balances(snap.get("balance") or {}, first)
         if refuse:
-            b.protection["reconcile"] = "start refused: " + "; ".join(refuse)
-            logger.error("%s", b.protection["reconcile"])
-        elif first or b.protection.get("reconcile", "").startswith("reconciliation pending"):
-            b.protection.pop("reconcile", None)
+            self.protection["reconcile"] = "start refused: " + "; ".join(refuse)
+            logger.error("%s", self.protection["reconcile"])
+        elif first or self.protection.get("reconcile", "").startswith("reconciliation pending"):
+            self.protection.pop("reconcile", None)
 
     def _balances(self, balance: dict[str, Any], first: bool) -> None:
         b = self.b
@@ -288,19 +320,28 @@ class Applier:
             return
         (quote,) = quotes
         venue_cash = float(total.get(quote) or 0.0)
+        v = self.venue
         venue_pos = {
-            s: float(total.get(m["base"]) or 0.0) for s, m in self.markets.items() if s in b._data
+            s: float(total.get(m["base"]) or 0.0)
+            for s, m in self.markets.items()
+            if (v, s) in b._data
         }
-        ours_pos = {s: b.positions[b._data[s]].size for s in venue_pos}
+        ours_pos = {s: b.positions[b._data[(v, s)]].size for s in venue_pos}
         if first:
-            b.cash = b.startingcash = venue_cash
+            self.cash = self.start_cash = self.start_value = venue_cash
+            self.started = True
+            # the broker's cash is every venue's (one venue: this one's)
+            started = [a for a in b.appliers.values() if a.started]
+            b.cash = sum(a.cash for a in started)
+            b.startingcash = sum(a.start_cash for a in started)
             for s, size in venue_pos.items():
-                pos = b.positions[b._data[s]]
+                pos = b.positions[b._data[(v, s)]]
                 if size:
-                    last = b._data[s].close[0]
+                    last = b._data[(v, s)].close[0]
                     pos.set(size, last if last == last else 0.0)
+                    self.start_value += size * pos.price
             return
-        diff = abs(venue_cash - b.cash) > 1e-6 * max(1.0, abs(venue_cash)) or any(
+        diff = abs(venue_cash - self.cash) > 1e-6 * max(1.0, abs(venue_cash)) or any(
             abs(venue_pos[s] - ours_pos[s]) > 1e-12 for s in venue_pos
         )
         seen = (venue_cash, tuple(sorted(venue_pos.items())))
@@ -311,15 +352,17 @@ class Applier:
             self._suspect = seen  # fills may be on their way: correct only if it persists
             return
         self._suspect = None
-        logger.warning("reconciliation: cash %s -> %s, positions %s -> %s (the venue wins)",
-                       b.cash, venue_cash, ours_pos, venue_pos)  # fmt: skip
+        where = f" on {v}" if v else ""
+        logger.warning("reconciliation%s: cash %s -> %s, positions %s -> %s (the venue wins)",
+                       where, self.cash, venue_cash, ours_pos, venue_pos)  # fmt: skip
         if b.journal is not None:
-            note = LiveOrder("account", quote, "", "", 0.0, None)
-            b.journal.write(note, "correction: balances", "rest", cash=[b.cash, venue_cash],
+            note = LiveOrder("account", quote, "", "", 0.0, None, venue=v)
+            b.journal.write(note, "correction: balances", "rest", cash=[self.cash, venue_cash],
                             positions=[ours_pos, venue_pos])  # fmt: skip
-        b.cash = venue_cash
+        b.cash += venue_cash - self.cash
+        self.cash = venue_cash
         for s, size in venue_pos.items():
-            pos = b.positions[b._data[s]]
+            pos = b.positions[b._data[(v, s)]]
             pos.set(size, pos.price if size else 0.0)
 
     def _foreign(self, o: dict[str, Any]) -> None:

@@ -11,6 +11,12 @@ here on the engine's thread (:mod:`.apply`).
 Before an order goes out: protection (no new orders while market data or the private stream is
 down, or a reconciliation is pending), the market's rules and the :class:`~.risk.RiskLimits`;
 a refused order is Rejected with the reason in ``order.info.reason``. Cancels always go out.
+
+Several venues: ``CCXTBroker({"binance": ex1, "bybit": ex2}, risk={"binance": ..., ...})``
+runs one session per venue; an order goes to its data feed's venue (``"BTC/USDT@bybit"``,
+the feeds made with ``venue=``). Protection, risk limits, markets and reconciliation are per
+venue (a venue whose private stream is down refuses orders; the other keeps trading); the cash
+is the sum of the venues' quote balances; the kill switch cancels on every venue.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import backtrader as bt
@@ -40,17 +47,18 @@ class CCXTBroker(TickBroker):
 
     Parameters
     ----------
-    exchange : ccxt.pro.Exchange
+    exchange : ccxt.pro.Exchange or dict of str to ccxt.pro.Exchange
         A ccxt.pro instance with API keys (``apiKey``/``secret``); without them the broker
-        refuses to start. The broker works on its own copy of it.
+        refuses to start. The broker works on its own copy of it. Several venues: a dict by
+        venue name (the names the live feeds were given with ``venue=``).
     journal : str, optional
         The JSON-lines order journal (appended to); None keeps it in memory.
     store : str, optional
         The SQLite file of client ids already sent (default: ``journal`` + ``".ids"``, or in
         memory without a journal). Keep it: it is what stops a restarted run from placing an
         order twice.
-    risk : RiskLimits, optional
-        Limits checked before every order, and the kill switch.
+    risk : RiskLimits or dict of str to RiskLimits, optional
+        Limits checked before every order, and the kill switch; per venue with several.
     sweep_interval : float, default 10.0
         Seconds between REST reconciliations (also run after every private reconnect).
     unknown_retries : int, default 5
@@ -73,40 +81,91 @@ class CCXTBroker(TickBroker):
     def __init__(self, exchange: Any = None, **params: Any) -> None:
         # backtrader's metaclass took the parameters out of ``params`` already
         self.exchange = exchange
+        #: the venues by name ("" alone: a single-venue broker)
+        self.exchanges: dict[str, Any] = (
+            dict(exchange) if isinstance(exchange, dict) else {"": exchange}
+        )
         super().__init__()
 
     def init(self) -> None:
         super().init()
-        self.session: VenueSession | None = None
+        #: why new orders are refused now (empty: trading); per-venue reasons are in
+        #: ``appliers[venue].protection`` (one venue: this same dict)
+        self.protection: dict[str, str] = {}
+        self.sessions: dict[str, VenueSession] = {}
+        self.appliers: dict[str, Applier] = {
+            v: Applier(self, v, self.protection if v == "" else None) for v in self.exchanges
+        }
         self.journal: Journal | None = None
         self.store: IdStore | None = None
         self._feeds: list[Any] = []
         self._stop_run: Callable[[], None] | None = None
-        #: why new orders are refused now (empty: trading)
-        self.protection: dict[str, str] = {}
         #: live orders by client id, and by the backtrader order's ref
         self.live: dict[str, LiveOrder] = {}
         self._by_ref: dict[int, LiveOrder] = {}
-        self._data: dict[str, Any] = {}  # symbol -> its data feed
+        self._data: dict[tuple[str, str], Any] = {}  # (venue, symbol) -> its data feed
         self._nth: tuple[Any, int] = (None, 0)
         self.kill: KillSwitch | None = None
-        self.applier = Applier(self)
+
+    @property
+    def several(self) -> bool:
+        """Whether the broker trades several venues (``exchange`` was a dict)."""
+        return "" not in self.exchanges
+
+    @property
+    def applier(self) -> Applier:
+        """The single venue's applier (the first venue's with several)."""
+        return next(iter(self.appliers.values()))
+
+    @property
+    def session(self) -> VenueSession | None:
+        """The single venue's session (the first venue's with several; None before start)."""
+        return next(iter(self.sessions.values()), None)
+
+    def _venue_of(self, name: str) -> tuple[str, str]:
+        """``(venue, symbol)`` of an instrument name (``"BTC/USDT@bybit"``)."""
+        symbol, _, venue = name.partition("@")
+        return (venue if self.several else ""), symbol
+
+    @property
+    def starting_value(self) -> float | None:
+        """The venues' cash and adopted positions at their first reconciliation (what the run
+        report's pnl is measured from; None before any)."""
+        started = [a.start_value for a in self.appliers.values() if a.started]
+        return sum(started) if started else None
+
+    def risk_for(self, venue: str) -> RiskLimits | None:
+        """The risk limits of ``venue``."""
+        risk = self.p.risk
+        return risk.get(venue) if isinstance(risk, dict) else risk
 
     # ---- wiring -----------------------------------------------------------------------------
     def live_sessions(self, stop: Callable[[], None] | None, feeds: list[Any]) -> list[Any]:
-        """The venue session, run beside the market feeds (called by Cerebro at run start)."""
+        """The venue sessions, run beside the market feeds (called by Cerebro at run start)."""
         if not feeds:
             raise ChannelError(
                 "CCXTBroker sends real orders: run it on live feeds (cerebro.add_live_feed); "
                 "backtests use the default TickBroker"
             )
-        ex = self.exchange
-        if ex is None or not getattr(ex, "apiKey", None) or not getattr(ex, "secret", None):
+        for venue, ex in self.exchanges.items():
+            if ex is None or not getattr(ex, "apiKey", None) or not getattr(ex, "secret", None):
+                raise ChannelError(
+                    f"CCXTBroker needs API keys{f' for {venue}' if venue else ''}: give the "
+                    "exchange apiKey and secret (or run without a CCXTBroker: the paper broker "
+                    "trades on the same live data)"
+                )
+        symbols: dict[str, set[str]] = {v: set() for v in self.exchanges}
+        for f in feeds:
+            for key in f.channel_keys:
+                venue = (key[2] if len(key) > 2 else "") if self.several else ""
+                if venue in symbols:
+                    symbols[venue].add(key[1])
+        missing = sorted(v for v, found in symbols.items() if not found)
+        if self.several and missing:
             raise ChannelError(
-                "CCXTBroker needs API keys: give the exchange apiKey and secret (or run "
-                "without a CCXTBroker: the paper broker trades on the same live data)"
+                f"CCXTBroker: no live feed for venue(s) {missing}: give each venue's "
+                f"CCXTLiveFeed venue= one of the broker's names {sorted(self.exchanges)}"
             )
-        symbols = sorted({key[1] for f in feeds for key in f.channel_keys})
         self._feeds, self._stop_run = list(feeds), stop
         path = self.p.journal
         self.journal = Journal(path)
@@ -114,58 +173,67 @@ class CCXTBroker(TickBroker):
         if store != ":memory:":
             os.makedirs(os.path.dirname(os.path.abspath(store)), exist_ok=True)
         self.store = IdStore(store)
-        risk: RiskLimits | None = self.p.risk
-        self.kill = KillSwitch(*risk.kill_after) if risk and risk.kill_after else None
-        self.protection = {
-            "reconcile": "reconciliation pending (start)",
-            "private": "private stream connecting",
-        }
-        self.applier.resume(self.store.unfinished())
-        self.session = VenueSession(
-            ex,
-            symbols,
-            self.unfinished,
-            self.p.sweep_interval,
-            self.p.unknown_retries,
-            self.p.unknown_retry_s,
-            cancel_on_stop=self.p.cancel_on_stop,
-        )
-        return [self.session]
+        limits = [self.risk_for(v) for v in self.exchanges]
+        kill_after = next((r.kill_after for r in limits if r is not None and r.kill_after), None)
+        self.kill = KillSwitch(*kill_after) if kill_after else None
+        rows = self.store.unfinished()
+        for venue, applier in self.appliers.items():
+            applier.protection.update(
+                reconcile="reconciliation pending (start)", private="private stream connecting"
+            )
+            applier.resume([r for r in rows if self._venue_of(r["symbol"])[0] == venue])
+            session = VenueSession(
+                self.exchanges[venue],
+                sorted(symbols[venue]),
+                partial(self.unfinished, venue),
+                self.p.sweep_interval,
+                self.p.unknown_retries,
+                self.p.unknown_retry_s,
+                cancel_on_stop=self.p.cancel_on_stop,
+                venue=venue,
+            )
+            applier.session = self.sessions[venue] = session
+        return list(self.sessions.values())
 
     @property
     def trading(self) -> bool:
         """Whether new orders go out now: no protection engaged (:meth:`blocked`)."""
         return self.blocked() is None
 
-    def blocked(self, symbol: str | None = None) -> str | None:
-        """Why new orders (on ``symbol``, or on any) are refused now, or None: the broker's
-        own protection (:attr:`protection`: start or sweep reconciliation, private stream,
-        kill switch) or market data that is down, stale or resyncing."""
-        if self.protection:
-            return "protection: " + "; ".join(self.protection.values())
+    def blocked(self, symbol: str | None = None, venue: str | None = None) -> str | None:
+        """Why new orders (on ``symbol`` at ``venue``, or on any) are refused now, or None: the
+        broker's own protection (:attr:`protection`: start or sweep reconciliation, private
+        stream, kill switch; per venue with several) or market data that is down, stale or
+        resyncing."""
+        reasons = list(self.protection.values())
+        for v, applier in self.appliers.items():
+            if applier.protection is not self.protection and venue in (None, v):
+                reasons += [f"{why} ({v})" for why in applier.protection.values()]
+        if reasons:
+            return "protection: " + "; ".join(reasons)
         for feed in self._feeds:
             health = getattr(feed, "health", None)
             sick = health() if health is not None else {}
-            bad = [
-                f"{k}: {v}"
-                for k, v in sick.items()
-                if symbol is None or k.partition(":")[2].partition("@")[0] == symbol
-            ]
+            bad = [f"{k}: {v}" for k, v in sick.items() if _concerns(k, symbol, venue)]
             if bad:
                 return "protection: market data " + "; ".join(bad)
         return None
 
-    def unfinished(self) -> list[tuple[str, str]]:
-        """``(client_id, symbol)`` of every order not terminal (any thread)."""
-        return [(o.client_id, o.symbol) for o in list(self.live.values()) if not o.state.terminal]
+    def unfinished(self, venue: str | None = None) -> list[tuple[str, str]]:
+        """``(client_id, symbol)`` of every order not terminal (at ``venue``; any thread)."""
+        return [
+            (o.client_id, o.symbol)
+            for o in list(self.live.values())
+            if not o.state.terminal and venue in (None, o.venue)
+        ]
 
     def set_trade_source(self, data: Any, channel: Any) -> None:
         super().set_trade_source(data, channel)
-        self._data[channel.symbol] = data
+        self._data[self._venue_of(channel.instrument_name)] = data
 
     def set_price_source(self, data: Any, channel: Any) -> None:
         super().set_price_source(data, channel)
-        self._data[channel.symbol] = data
+        self._data[self._venue_of(channel.instrument_name)] = data
 
     # ---- order entry (strategy) -------------------------------------------------------------
     def submit(self, order: Any, check: bool = True) -> Any:
@@ -175,29 +243,34 @@ class CCXTBroker(TickBroker):
         order.status, order.broker = order.Submitted, self
         self.notifs.append(order.clone())
         kind = _LIVE_TYPES.get(order.exectype)
-        symbol = order.data._name.partition("@")[0]  # "BTC/USDT@binance": the venue's symbol
+        venue, symbol = self._venue_of(order.data._name)  # "BTC/USDT@bybit"
         side = "buy" if order.isbuy() else "sell"
         amount = abs(order.size)
         price = order.created.price if kind == "limit" else None
         if kind is None:
             return self._refuse(order, f"{bt.Order.ExecTypes[order.exectype]} orders are not "
                                 "sent live (Market, Close and Limit are)")  # fmt: skip
-        reason = self._refusal(symbol, side, amount, price, order.data)
+        session = self.sessions.get(venue)
+        if session is None:
+            return self._refuse(order, f"no exchange for venue {venue!r} (the broker has "
+                                f"{sorted(self.exchanges)})")  # fmt: skip
+        reason = self._refusal(venue, symbol, side, amount, price, order.data)
         if reason is not None:
             return self._refuse(order, reason)
         cid = self._client_id(order, symbol, side, amount, price)
         assert self.store is not None
-        assert self.session is not None
-        if not self.store.claim(cid, symbol, side, kind, amount, price):
+        stored = f"{symbol}@{venue}" if venue else symbol
+        if not self.store.claim(cid, stored, side, kind, amount, price):
             return self._refuse(order, f"already sent as {cid}: a decision is placed once")
-        live = LiveOrder(cid, symbol, side, kind, amount, price, bt_order=order)
+        live = LiveOrder(cid, symbol, side, kind, amount, price, bt_order=order, venue=venue)
         self.live[cid] = live
         self._by_ref[order.ref] = live
         live.to(OrderState.SUBMITTING, "local")
         self.write(live, "submit", "local")
-        if self.p.risk is not None:
-            self.p.risk.note_sent(time.monotonic())
-        self.session.call(self.session.submit, cid, symbol, kind, side, amount, price)
+        risk = self.risk_for(venue)
+        if risk is not None:
+            risk.note_sent(time.monotonic())
+        session.call(session.submit, cid, symbol, kind, side, amount, price)
         self.orders_submitted += 1
         return order
 
@@ -214,25 +287,25 @@ class CCXTBroker(TickBroker):
         return client_order_id(type(order.owner).__name__, symbol, side, amount, price, event, n)
 
     def _refusal(
-        self, symbol: str, side: str, amount: float, price: float | None, data: Any
+        self, venue: str, symbol: str, side: str, amount: float, price: float | None, data: Any
     ) -> str | None:
-        why = self.blocked(symbol)
+        why = self.blocked(symbol, venue)
         if why is not None:
             return why
         bid, ask, _, _ = self._book_prices(data)
         ref = (ask if side == "buy" else bid) or (
             data.close[0] if data.close[0] == data.close[0] else None
         )
-        working = [o for o in self.live.values() if not o.state.terminal]
+        working = [o for o in self.live.values() if not o.state.terminal and o.venue == venue]
         pending = sum(
             (o.remaining if o.side == "buy" else -o.remaining)
             for o in working
             if o.symbol == symbol
         )
         position = self.getposition(data).size + pending
-        markets = self.applier.markets
+        markets = self.appliers[venue].markets
         return check_order(
-            markets.get(symbol), self.p.risk, symbol, side, amount, price, ref, position,
+            markets.get(symbol), self.risk_for(venue), symbol, side, amount, price, ref, position,
             len(working),
         )  # fmt: skip
 
@@ -250,7 +323,7 @@ class CCXTBroker(TickBroker):
         if not self.tick_mode:
             return super().cancel(order, bracket)
         live = self._by_ref.get(order.ref)
-        if live is None or live.state.terminal or self.session is None:
+        if live is None or live.state.terminal or live.venue not in self.sessions:
             return False
         if live.state in (OrderState.NEW, OrderState.SUBMITTING, OrderState.UNKNOWN):
             # a cancel racing its own submit would find nothing: it goes once the venue has it
@@ -263,12 +336,13 @@ class CCXTBroker(TickBroker):
 
     def send_cancel(self, live: LiveOrder) -> None:
         """Ask the venue to cancel ``live`` (journaled)."""
-        if self.session is None:
+        session = self.sessions.get(live.venue)
+        if session is None:
             return
         live.cancel_wanted = False
         live.note("local", "cancel sent")
         self.write(live, "cancel", "local")
-        self.session.call(self.session.cancel, live.client_id, live.symbol)
+        session.call(session.cancel, live.client_id, live.symbol)
 
     def live_order(self, order: Any) -> LiveOrder | None:
         """The venue side of a backtrader order: client id, state, history, fills."""
@@ -286,8 +360,8 @@ class CCXTBroker(TickBroker):
 
     # ---- from the venue (engine thread) -----------------------------------------------------
     def on_update(self, ev: Any) -> None:
-        """Apply one ``BrokerUpdate`` (see :mod:`.apply`)."""
-        self.applier.apply(ev.kind, ev.payload)
+        """Apply one ``BrokerUpdate`` (see :mod:`.apply`), on its venue's applier."""
+        self.appliers[ev.venue].apply(ev.kind, ev.payload)
 
     def write(self, live: LiveOrder, event: str, source: str, **details: Any) -> None:
         if self.journal is not None:
@@ -302,14 +376,13 @@ class CCXTBroker(TickBroker):
         reason = self.kill.tripped or "kill switch"
         self.protection["kill"] = reason
         logger.error("%s: cancelling every open order and stopping the run", reason)
-        if self.session is not None:
-            self.session.call(self.session.cancel_all, reason)
+        for session in self.sessions.values():  # every venue
+            session.call(session.cancel_all, reason)
         if self._stop_run is not None:
             self._stop_run()
 
     def stop(self) -> None:
-        session = self.session
-        if session is not None:
+        for session in self.sessions.values():
             for ev in session.late:  # what arrived after the loop ended
                 self.on_update(ev)
             session.late.clear()
@@ -322,14 +395,33 @@ class CCXTBroker(TickBroker):
     def run_report(self) -> dict[str, Any]:
         """The run report's execution section (from the journal)."""
         lines = self.journal.lines if self.journal is not None else []
-        return {
-            "execution": {
-                **order_summary(lines),
-                "protection": dict(self.protection),
-                "kill_switch": self.kill.tripped if self.kill is not None else None,
-                "foreign_orders": list(self.applier.foreign),
-            }
+        protection = dict(self.protection)
+        for v, applier in self.appliers.items():
+            if applier.protection is not self.protection:
+                protection.update({f"{k}@{v}": why for k, why in applier.protection.items()})
+        out = {
+            **order_summary(lines),
+            "protection": protection,
+            "kill_switch": self.kill.tripped if self.kill is not None else None,
+            "foreign_orders": [o for a in self.appliers.values() for o in a.foreign],
         }
+        if self.several:
+            out["by_venue"] = {
+                v: {
+                    **order_summary([line for line in lines if line.get("venue") == v]),
+                    "cash": a.cash,
+                    "protection": dict(a.protection),
+                }
+                for v, a in self.appliers.items()
+            }
+        return {"execution": out}
+
+
+def _concerns(key: str, symbol: str | None, venue: str | None) -> bool:
+    """Whether a feed health key (``"tick:BTC/USDT@bybit"``) is about ``symbol`` at
+    ``venue`` (None: any)."""
+    sym, _, at = key.partition(":")[2].partition("@")
+    return (symbol is None or sym == symbol) and (not venue or not at or at == venue)
 
 
 def _event_id(ev: Any) -> Any:

@@ -50,6 +50,8 @@ class Journal:
             "fee": order.fee,
             "reason": order.reason,
         }
+        if order.venue:
+            line["venue"] = order.venue
         if details:
             line["details"] = details
         self.lines.append(line)

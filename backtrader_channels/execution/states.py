@@ -114,6 +114,8 @@ class LiveOrder:
     asked: bool = False
     #: the strategy cancelled it before the venue had it: sent once it is open
     cancel_wanted: bool = False
+    #: the venue it goes to ("" for a single-venue broker)
+    venue: str = ""
 
     @property
     def remaining(self) -> float:

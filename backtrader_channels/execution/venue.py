@@ -73,6 +73,8 @@ class VenueSession:
     unknown_retries, unknown_retry_s : int, float
         Queries of an unknown submit's client id before it is declared not placed, and the
         first pause between them (doubling).
+    venue : str, default ""
+        Stamped on every update, for a broker trading several venues.
     """
 
     error: BaseException | None = None
@@ -87,6 +89,7 @@ class VenueSession:
         unknown_retry_s: float = 0.5,
         backoff_max: float = 10.0,
         cancel_on_stop: bool = True,
+        venue: str = "",
     ):
         self.ex = own_client(exchange)  # queries, sweeps, the private stream (rate-limited)
         #: creates and cancels: no client-side throttle, so an order never waits behind a
@@ -102,6 +105,7 @@ class VenueSession:
         self.unknown_retries, self.unknown_retry_s = unknown_retries, unknown_retry_s
         self.backoff_max = backoff_max
         self.cancel_on_stop = cancel_on_stop
+        self.venue = venue  # stamped on every update (a broker trading several venues)
         #: updates that came after the run's queue closed (applied by the broker's stop)
         self.late: list[BrokerUpdate] = []
         self.queue: Any = None
@@ -204,7 +208,7 @@ class VenueSession:
 
     # ---- to the engine ----------------------------------------------------------------------
     def _push(self, kind: str, *payload: Any) -> None:
-        update = BrokerUpdate(time.time_ns(), kind, payload)
+        update = BrokerUpdate(time.time_ns(), kind, payload, self.venue)
         if self.queue is None or self.queue.stopped or not self.queue.push(update):
             self.late.append(update)
             return

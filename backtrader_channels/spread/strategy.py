@@ -41,7 +41,9 @@ class SpreadStrategy(bt.Strategy):
         self.signals: list[Signal] = []
         self.signal_count = 0
         self.hedges = 0
-        self.open_pair: tuple[str, str] | None = None
+        self.skipped = 0  # signals not traded: a leg's venue refused orders then
+        self.refused: list[str] = []  # orders rejected (by the broker's rules or a venue)
+        self.open_pair: tuple[str, str, float] | None = None
         keys = list(self.channels)
         symbols = {k[1] for k in keys}
         symbol = self.p.symbol or (symbols.pop() if len(symbols) == 1 else None)
@@ -97,23 +99,39 @@ class SpreadStrategy(bt.Strategy):
         (one pair open at a time). Override to act otherwise."""
         if not self.p.hedge or self.open_pair is not None:
             return
+        if self._refused(signal.buy_venue, signal.sell_venue):
+            self.skipped += 1  # not both legs can go out now: no half hedge
+            return
         size = min(self.p.size, signal.size) if signal.size > 0 else self.p.size
         self.buy(data=self._data(signal.buy_venue), size=size, exectype=bt.Order.Market)
         self.sell(data=self._data(signal.sell_venue), size=size, exectype=bt.Order.Market)
-        self.open_pair = (signal.buy_venue, signal.sell_venue)
+        self.open_pair = (signal.buy_venue, signal.sell_venue, size)
         self.hedges += 1
 
     def _maybe_close(self) -> None:
         assert self.open_pair is not None
-        bought, sold = self.open_pair
+        bought, sold, size = self.open_pair
         qb, qs = self.engine.quotes.get(bought), self.engine.quotes.get(sold)
         if qb is None or qs is None or self.engine.stale(bought) or self.engine.stale(sold):
             return
+        if self._refused(bought, sold):
+            return  # unwound on both venues or not at all
         # unwinding sells where we bought and buys where we sold
         if (qb.bid - qs.ask) / qs.ask * 1e4 >= self.p.exit_bps:
-            self.close(data=self._data(bought))
-            self.close(data=self._data(sold))
+            # the legs' size, not close(): a venue account may hold more than the hedge
+            self.sell(data=self._data(bought), size=size, exectype=bt.Order.Market)
+            self.buy(data=self._data(sold), size=size, exectype=bt.Order.Market)
             self.open_pair = None
+
+    def notify_order(self, order: Any) -> None:
+        if order.status in (order.Rejected, order.Margin):
+            why = (order.info.get("reason") if order.info else None) or order.getstatusname()
+            self.refused.append(f"{order.data._name}: {why}")
+
+    def _refused(self, *venues: str) -> bool:
+        """Whether a real broker refuses new orders on one of ``venues`` now (protection)."""
+        blocked = getattr(self.broker, "blocked", None)
+        return blocked is not None and any(blocked(self.symbol, v) for v in venues)
 
     def _data(self, venue: str) -> Any:
         return self.getdatabyname(instrument_name(self.symbol, venue))
@@ -129,5 +147,7 @@ class SpreadStrategy(bt.Strategy):
             "first_signals": [s._asdict() for s in self.signals[:5]],
             "max_net_bps": None if best == float("-inf") else best,
             "hedges": self.hedges,
+            "skipped": self.skipped,
+            "refused": list(self.refused),
             "health": self.engine.health(),
         }

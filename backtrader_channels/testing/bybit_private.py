@@ -43,8 +43,12 @@ SPOT_RULES = {
     "baseAsset": "BTC",
     "quoteAsset": "USDT",
     "filters": [
-        {"filterType": "LOT_SIZE", "minQty": "0.000048", "maxQty": "71.73956243",
-         "stepSize": "0.000001"},  # fmt: skip
+        {
+            "filterType": "LOT_SIZE",
+            "minQty": "0.000048",
+            "maxQty": "71.73956243",
+            "stepSize": "0.000001",
+        },
         {"filterType": "PRICE_FILTER", "minPrice": "0.01", "tickSize": "0.01"},
         {"filterType": "NOTIONAL", "minNotional": "1"},
     ],
@@ -120,8 +124,7 @@ def bybit_order(o: dict[str, Any]) -> dict[str, Any]:
         "isLeverage": "0",
         "positionIdx": 0,
         "orderStatus": status,
-        "cancelType": "CancelByUser" if status.endswith("Canceled") or status == "Cancelled"
-        else "UNKNOWN",  # fmt: skip
+        "cancelType": "CancelByUser" if "Cancel" in status else "UNKNOWN",
         "rejectReason": "EC_NoError",
         "avgPrice": _s(value / done) if done else "0",
         "leavesQty": "0" if o["status"] in TERMINAL else _s(qty - done),
@@ -380,9 +383,7 @@ class BybitPrivate:
             bybit_execution(orders[t["orderId"]], t, self.account.taker, self.account.maker)
             for t in trades
         ]
-        return web.json_response(
-            _body({"category": "spot", "list": rows, "nextPageCursor": ""})
-        )
+        return web.json_response(_body({"category": "spot", "list": rows, "nextPageCursor": ""}))
 
     # ---- account ------------------------------------------------------------------------------
     def _coins(self) -> list[dict[str, Any]]:
@@ -428,8 +429,9 @@ class BybitPrivate:
         }))  # fmt: skip
 
     async def _coins_info(self, request: web.Request, q: dict[str, str]) -> web.StreamResponse:
-        rows = [{"name": c, "coin": c, "remainAmount": "1000000", "chains": []}
-                for c in ("BTC", "USDT")]  # fmt: skip
+        rows: list[dict[str, Any]] = [
+            {"name": c, "coin": c, "remainAmount": "1000000", "chains": []} for c in ("BTC", "USDT")
+        ]
         return web.json_response(_body({"rows": rows}))
 
     # ---- the private WebSocket ----------------------------------------------------------------
@@ -477,7 +479,7 @@ class BybitPrivate:
             return "error:USVC1111"
         if len(args) != 3 or args[0] != self.api_key:
             return "error:API key is invalid."
-        key, expires, signature = (str(a) for a in args)
+        _key, expires, signature = (str(a) for a in args)
         if not hmac.compare_digest(_sign(self.api_secret, "GET/realtime" + expires), signature):
             return "error:signature verification failed"
         if int(expires) < self.server_ms():
@@ -531,4 +533,3 @@ class BybitPrivate:
     async def _close_private(self) -> None:
         for ws in list(self._private):
             await ws.close()
-

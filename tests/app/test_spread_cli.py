@@ -69,3 +69,33 @@ def test_spread_live_on_both_loopback_venues():
     health = {ln[0]: ln for ln in lines if len(ln) == 8}
     assert set(health) == {"binance", "bybit"}
     assert all(int(h[1]) > 10 and h[-1] == "ok" for h in health.values())
+
+
+def test_spread_real_hedges_on_both_loopback_venues(tmp_path):
+    """--real: one CCXTBroker over both loopback venues (their own keys), a risk limit per
+    venue; the hedges are real orders on both, and the account ends flat."""
+    journal = tmp_path / "orders.jsonl"
+    r = cli(
+        "spread", "--live", "--replay-server", "--hedge", "--real", "--duration", "8",
+        "--threshold-bps", "-100", "--journal", str(journal),
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    assert "hedging with real orders" in r.stdout
+    orders = next(ln for ln in r.stdout.splitlines() if ln.startswith("orders: "))
+    assert orders.count("protection none") == 2
+    assert "binance" in orders
+    assert "bybit" in orders
+    lines = [json.loads(ln) for ln in journal.read_text().splitlines()]
+    assert {ln["venue"] for ln in lines if ln["event"] == "fill"} == {"binance", "bybit"}
+    assert "loopback-secret" not in r.stdout + r.stderr + journal.read_text()
+
+
+def test_spread_real_needs_live_hedge_and_keys(monkeypatch):
+    r = cli("spread", "--real")
+    assert r.returncode == 2
+    assert "give --live and --hedge" in r.stderr
+    monkeypatch.delenv("BYBIT_API_KEY", raising=False)
+    from backtrader_channels.app.spread_commands import _venue_files
+
+    with pytest.raises(UsageError, match="VENUE=FILE"):
+        _venue_files(["nofile"])

@@ -127,7 +127,8 @@ def test_market_and_limit_orders_fill_and_cancel_as_bybit_says(bybit_server, tmp
     srv = bybit_server
 
     def sell_limit(s, t):
-        s.orders[1] = s.sell(size=0.001, exectype=bt.Order.Limit, price=round(t.price + 0.5, 2))
+        # marketable on arrival: fills at the best bid (a resting fill is the socket test's)
+        s.orders[1] = s.sell(size=0.001, exectype=bt.Order.Limit, price=round(t.price - 20, 2))
 
     def rest_far(s, t):
         s.orders[2] = s.buy(size=0.001, exectype=bt.Order.Limit, price=round(t.price - 500, 2))
@@ -184,7 +185,9 @@ def test_a_submit_bybit_never_took_ends_rejected_after_the_queries(bybit_server,
         bybit_server.private_faults.fail_503 = 1
         s.orders[0] = s.buy(size=0.001)
 
-    cerebro, strat = run_real(bybit_server, {200: act}, stop_at=4000, tmp=str(tmp_path))
+    cerebro, strat = run_real(
+        bybit_server, {200: act}, stop_at=4000, tmp=str(tmp_path), unknown_retries=3
+    )
     order = strat.orders[0]
     assert strat.statuses(order.ref) == ["Submitted", "Rejected"]
     assert "not found at the venue" in order.info.reason
