@@ -66,8 +66,6 @@ def _add_live(
     loopback Binance and a loopback Bybit replaying the bundled recordings. With ``--real``,
     ``keyed`` gets each venue's keyed client (the loopback servers' own keys, or the user's:
     ``--keys VENUE=FILE`` or the environment)."""
-    import ccxt.pro as ccxtpro
-
     from ..live.ccxt_feed import CCXTLiveFeed
     from ..live.keys import exchange_from
 
@@ -100,8 +98,8 @@ def _add_live(
             servers.append(srv)
             exchange = point(name, port)
             if args.real:
-                keys = {"apiKey": srv.api_key, "secret": srv.api_secret}
-                keyed[name] = point(getattr(ccxtpro, name)(keys), port)
+                own = exchange_from(name, None, apiKey=srv.api_key, secret=srv.api_secret)
+                keyed[name] = point(own, port)
         elif args.real:
             keyed[name] = exchange_from(name, (args.keys or {}).get(name))
             if not keyed[name].apiKey:
