@@ -1,5 +1,6 @@
-"""Real order path on the loopback venue (its own process): decision -> order at the venue, and
-venue fill -> ``notify_order``, beside the bare ccxt.pro client in the same run.
+"""Real order path on the loopback venues (each its own process; Binance, and Bybit v5): decision
+-> order at the venue, and venue fill -> ``notify_order``, beside the bare ccxt.pro client in the
+same run.
 
 Run: ``python -m pytest benchmarks/test_execution.py --benchmark-only``. Each round replays
 trades at 2,000/s and sends ORDERS market orders (one every 40 trades); latencies are in us,
@@ -19,6 +20,7 @@ import pytest
 
 import backtrader_channels as btch
 from backtrader_channels.live.ccxt_feed import CCXTLiveFeed
+from backtrader_channels.testing.bybit_exchange import point_bybit_at, serve_bybit_in_subprocess
 from backtrader_channels.testing.replay_exchange import point_ccxt_at, serve_in_subprocess
 
 ORDERS = 60
@@ -27,13 +29,20 @@ ROUNDS = 3
 KEYS = {"apiKey": "loopback-key", "secret": "loopback-secret"}
 
 
-def _venue():
-    return serve_in_subprocess(
-        trades_only=True,
-        rate=2_000,
-        start_when=1,
-        balances={"USDT": 1_000_000.0, "BTC": 10.0},
-    )
+BALANCES = {"USDT": 1_000_000.0, "BTC": 10.0}
+
+
+def _venue(venue="binance"):
+    if venue == "bybit":  # trades and book messages: its trades come at about half the rate
+        return serve_bybit_in_subprocess(rate=4_000, start_when=1, balances=dict(BALANCES))
+    return serve_in_subprocess(trades_only=True, rate=2_000, start_when=1, balances=BALANCES)
+
+
+def _client(venue, port, keyed=False):
+    config = dict(KEYS) if keyed else {}
+    if venue == "bybit":
+        return point_bybit_at(ccxtpro.bybit(config), port)
+    return point_ccxt_at(ccxtpro.binance(config), port)
 
 
 def _pct(values):
@@ -71,13 +80,11 @@ class Flip(bt.Strategy):
             self.notified[live.client_id] = time.time_ns()
 
 
-def _broker_round(threads):
-    port, stop = _venue()
+def _broker_round(threads, venue="binance"):
+    port, stop = _venue(venue)
     try:
-        feed = CCXTLiveFeed(
-            point_ccxt_at(ccxtpro.binance(), port), ["BTC/USDT"], channels=("tick",)
-        )
-        broker = btch.brokers.CCXTBroker(point_ccxt_at(ccxtpro.binance(dict(KEYS)), port))
+        feed = CCXTLiveFeed(_client(venue, port), ["BTC/USDT"], channels=("tick",))
+        broker = btch.brokers.CCXTBroker(_client(venue, port, keyed=True))
         cerebro = btch.Cerebro(live_threads=threads)
         cerebro.add_live_feed(feed)
         cerebro.setbroker(broker)
@@ -93,12 +100,16 @@ def _broker_round(threads):
 
 
 @pytest.mark.benchmark(group="execution-latency")
-@pytest.mark.parametrize("threads", [False, True], ids=["inline", "threads"])
-def test_decision_to_venue_and_fill_to_notify_order(benchmark, threads):
+@pytest.mark.parametrize(
+    ("threads", "where"),
+    [(False, "binance"), (True, "binance"), (False, "bybit")],
+    ids=["inline", "threads", "bybit-inline"],
+)
+def test_decision_to_venue_and_fill_to_notify_order(benchmark, threads, where):
     venue, notify = [], []
 
     def run():
-        a, b = _broker_round(threads)
+        a, b = _broker_round(threads, where)
         venue.extend(a)
         notify.extend(b)
 
@@ -108,15 +119,18 @@ def test_decision_to_venue_and_fill_to_notify_order(benchmark, threads):
 
 
 @pytest.mark.benchmark(group="execution-latency")
-def test_bare_ccxt_create_order_and_watch_orders(benchmark):
+@pytest.mark.parametrize("where", ["binance", "bybit"])
+def test_bare_ccxt_create_order_and_watch_orders(benchmark, where):
     """The same venue through the bare client: ``create_order`` call -> request at the venue,
     and fill event -> ``watch_orders`` return (what the broker adds is above these)."""
     to_venue, to_watch = [], []
 
     async def orders(port):
-        ex = point_ccxt_at(ccxtpro.binance(dict(KEYS)), port)
+        ex = _client(where, port, keyed=True)
         ex.enableRateLimit = False
         await ex.load_markets()
+        if where == "bybit":
+            await ex.is_unified_enabled()  # asked once, as the broker's session does
         await ex.watch_trades("BTC/USDT")  # the replay starts
         watch = asyncio.ensure_future(ex.watch_orders())
         await asyncio.sleep(0.3)
@@ -137,7 +151,7 @@ def test_bare_ccxt_create_order_and_watch_orders(benchmark):
         return sent, seen
 
     def run():
-        port, stop = _venue()
+        port, stop = _venue(where)
         try:
             sent, seen = asyncio.run(orders(port))
         finally:

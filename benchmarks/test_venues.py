@@ -2,9 +2,11 @@
 frame -> the quote engine updated, and one scan of the cross-venue spread, beside the bare
 ccxt.pro clients in the same run.
 
-Run: ``python -m pytest benchmarks/test_venues.py --benchmark-only``. Binance replays its
-recording at 2,000 frames/s, Bybit at 1,000 items/s (trades and book messages), for SECONDS per
-round. The quote engine is fed either by best bid/ask (``quote`` channels: Binance
+Run: ``python -m pytest benchmarks/test_venues.py --benchmark-only``. Two paces: "stress",
+Binance replaying its recording at 2,000 frames/s and Bybit at 1,000 items/s (trades and book
+messages), several times the recorded rates; and "recorded", both in real time on one timeline
+(the recording's own clock, as ``spread --live --replay-server``). SECONDS per round.
+The quote engine is fed either by best bid/ask (``quote`` channels: Binance
 ``@bookTicker``, Bybit ``orderbook.1``) or by the books (``orderbook`` channels: Binance
 ``@depth@100ms``, Bybit ``orderbook.50``). Latencies in us, on one clock: each venue records when
 each frame left, by its update id.
@@ -20,6 +22,7 @@ import numpy as np
 import pytest
 
 import backtrader_channels as btch
+from backtrader_channels.app.spread_commands import ORIGIN_MS
 from backtrader_channels.live.ccxt_feed import CCXTLiveFeed
 from backtrader_channels.live.sequence import BybitBookGuard
 from backtrader_channels.spread import SpreadStrategy
@@ -42,9 +45,14 @@ def _pct(values):
     }
 
 
-def _venues():
-    binance = serve_in_subprocess(rate=2_000, start_when=1, record_send_times=True)
-    bybit = serve_bybit_in_subprocess(rate=1_000, start_when=1, record_send_times=True)
+REAL_TIME = {"speed": 1.0, "origin_ms": ORIGIN_MS}
+PACES = {"stress": ({"rate": 2_000}, {"rate": 1_000}), "recorded": (REAL_TIME, REAL_TIME)}
+
+
+def _venues(pace="stress"):
+    b_kw, y_kw = PACES[pace]
+    binance = serve_in_subprocess(start_when=1, record_send_times=True, **b_kw)
+    bybit = serve_bybit_in_subprocess(start_when=1, record_send_times=True, **y_kw)
     return binance, bybit
 
 
@@ -86,19 +94,26 @@ class Timed(SpreadStrategy):
         self.scan_ns.append(time.perf_counter_ns() - t0)
 
 
-CASES = [("quote", False), ("quote", True), ("orderbook", False)]
+CASES = [
+    ("quote", False, "stress"),
+    ("quote", True, "stress"),
+    ("orderbook", False, "stress"),
+    ("quote", False, "recorded"),
+]
 
 
 @pytest.mark.benchmark(group="venues-service-levels")
 @pytest.mark.parametrize(
-    ("kind", "threads"), CASES, ids=["quotes-inline", "quotes-threads", "books-inline"]
+    ("kind", "threads", "pace"),
+    CASES,
+    ids=["quotes-inline", "quotes-threads", "books-inline", "quotes-inline-recorded"],
 )
-def test_frame_to_quote_engine_and_scan(benchmark, kind, threads):
+def test_frame_to_quote_engine_and_scan(benchmark, kind, threads, pace):
     lat = {"binance": [], "bybit": []}
     scans = []
 
     def run():
-        (bport, bstop), (yport, ystop) = _venues()
+        (bport, bstop), (yport, ystop) = _venues(pace)
         try:
             cerebro = btch.Cerebro(live_threads=threads)
             for ex, venue in (
@@ -127,8 +142,12 @@ def test_frame_to_quote_engine_and_scan(benchmark, kind, threads):
 
 
 @pytest.mark.benchmark(group="venues-service-levels")
-@pytest.mark.parametrize("kind", ["quote", "orderbook"], ids=["quotes", "books"])
-def test_bare_ccxt_on_both(benchmark, kind):
+@pytest.mark.parametrize(
+    ("kind", "pace"),
+    [("quote", "stress"), ("orderbook", "stress"), ("quote", "recorded")],
+    ids=["quotes", "books", "quotes-recorded"],
+)
+def test_bare_ccxt_on_both(benchmark, kind, pace):
     """Baseline: the bare clients on both venues, one loop (frame -> ``watch_bids_asks`` or
     ``watch_order_book`` returns). Bybit's client gets the package's guard, which stamps the
     update id the latency is matched by (and keeps ``orderbook.1`` off the book)."""
@@ -155,7 +174,7 @@ def test_bare_ccxt_on_both(benchmark, kind):
         return seen
 
     def run():
-        (bport, bstop), (yport, ystop) = _venues()
+        (bport, bstop), (yport, ystop) = _venues(pace)
         try:
             seen = asyncio.run(both(bport, yport))
         finally:

@@ -426,12 +426,13 @@ def _serve_child(conn: Any, kwargs: dict[str, Any]) -> None:
     conn.send(server.start())
     conn.recv()  # any message: stop
     server.stop()
-    conn.send((server.send_times, server.bbo_send_times))
+    conn.send((server.send_times, server.bbo_send_times, server.order_times, server.fill_times))
 
 
 def serve_bybit_in_subprocess(**kwargs: Any) -> tuple[int, Any]:
     """A BybitExchange in its own process (its own GIL, as a real venue); ``(port, stop)``,
-    ``stop()`` returning its ``(send_times, bbo_send_times)``."""
+    ``stop()`` returning its ``(send_times, bbo_send_times)``; ``stop.timings`` then holds
+    ``(None, order_times, fill_times)`` (the private side's, as ``serve_in_subprocess``)."""
     import multiprocessing
 
     ctx = multiprocessing.get_context("spawn")
@@ -442,9 +443,10 @@ def serve_bybit_in_subprocess(**kwargs: Any) -> tuple[int, Any]:
 
     def stop() -> tuple[dict[int, int] | None, dict[int, int]]:
         parent.send("stop")
-        times = parent.recv() if parent.poll(10) else (None, {})
+        times = parent.recv() if parent.poll(10) else (None, {}, {}, {})
         proc.join(10)
-        return times
+        stop.timings = (None, times[2], times[3])  # type: ignore[attr-defined]
+        return times[0], times[1]
 
     return port, stop
 

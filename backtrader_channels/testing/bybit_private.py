@@ -203,6 +203,10 @@ class BybitPrivate:
         self._private: dict[web.WebSocketResponse, asyncio.Queue[str]] = {}
         self._private_subs: dict[web.WebSocketResponse, set[str]] = {}
         self.order_requests = []
+        #: orderLinkId -> time.time_ns() when its create request arrived, and when its fill's
+        #: order event was handed to the private sockets (latency benchmarks)
+        self.order_times: dict[str, int] = {}
+        self.fill_times: dict[str, int] = {}
         r = app.router
         for path, handler in (
             ("/v5/order/create", self._create),
@@ -296,6 +300,7 @@ class BybitPrivate:
             raise bybit_error(e) from None
 
     async def _create(self, request: web.Request, q: dict[str, str]) -> web.StreamResponse:
+        self.order_times[q.get("orderLinkId", "")] = time.time_ns()
         f = self.private_faults
         if q.get("category") != "spot":
             raise BybitError(10001, "params error: category only support spot")
@@ -512,6 +517,8 @@ class BybitPrivate:
             self._push_private("execution", [bybit_execution(
                 order, trade, self.account.taker, self.account.maker)])  # fmt: skip
         self._push_private("order", [dict(bybit_order(dict(order, status=event["X"])))])
+        if event["X"] == "FILLED":
+            self.fill_times[order["clientOrderId"]] = time.time_ns()
 
     def drop_private(self) -> None:
         """Close every private socket now (from any thread)."""

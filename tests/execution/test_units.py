@@ -188,3 +188,36 @@ def test_the_journal_is_json_lines_and_a_cut_line_is_named(tmp_path):
         fh.write(json.dumps({"ns": 1})[:-3])
     with pytest.raises(ValueError, match=r"orders.jsonl:3: not a journal line"):
         read_journal(path)
+
+
+def test_several_venues_route_by_the_instrument_name_and_keep_their_own_limits():
+    import backtrader_channels as btch
+    from backtrader_channels.execution.broker import _concerns
+    from backtrader_channels.execution.dialects import BybitDialect, UnifiedDialect, dialect_for
+
+    one = btch.brokers.CCXTBroker(object())
+    assert not one.several
+    assert one._venue_of("BTC/USDT@binance") == ("", "BTC/USDT")  # one venue: names ignored
+    limits = {"binance": RiskLimits(max_position=1.0), "bybit": RiskLimits(max_position=0.1)}
+    two = btch.brokers.CCXTBroker({"binance": object(), "bybit": object()}, risk=limits)
+    assert two.several
+    assert two._venue_of("BTC/USDT@bybit") == ("bybit", "BTC/USDT")
+    assert two.risk_for("bybit").max_position == 0.1
+    assert two.risk_for("okx") is None
+    assert set(two.appliers) == {"binance", "bybit"}
+    assert two.appliers["bybit"].protection is not two.protection
+    two.appliers["bybit"].protection["private"] = "private stream down (reset)"
+    assert two.blocked("BTC/USDT", "binance") is None
+    assert two.blocked("BTC/USDT", "bybit") == "protection: private stream down (reset) (bybit)"
+    assert not two.trading  # not every venue trades
+    assert _concerns("tick:BTC/USDT@bybit", "BTC/USDT", "bybit")
+    assert not _concerns("tick:BTC/USDT@bybit", "BTC/USDT", "binance")
+    assert _concerns("tick:BTC/USDT", "BTC/USDT", "binance")  # a feed without a venue
+    assert not _concerns("tick:ETH/USDT@bybit", "BTC/USDT", None)
+
+    class Ex:
+        id = "bybit"
+
+    assert isinstance(dialect_for(Ex()), BybitDialect)
+    Ex.id = "kraken"
+    assert type(dialect_for(Ex())) is UnifiedDialect
