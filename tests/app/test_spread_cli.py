@@ -76,7 +76,7 @@ def test_spread_real_hedges_on_both_loopback_venues(tmp_path):
     venue; the hedges are real orders on both, and the account ends flat."""
     journal = tmp_path / "orders.jsonl"
     r = cli(
-        "spread", "--live", "--replay-server", "--hedge", "--real", "--duration", "8",
+        "spread", "--live", "--replay-server", "--hedge", "--real", "--duration", "5",
         "--threshold-bps", "-100", "--journal", str(journal),
     )  # fmt: skip
     assert r.returncode == 0, r.stderr

@@ -172,7 +172,7 @@ def test_a_submit_with_an_unknown_outcome_is_found_by_its_order_link_id(
             setattr(srv.private_faults, name, value)
         s.orders[0] = s.buy(size=0.001)
 
-    cerebro, strat = run_real(srv, {200: act}, stop_at=4000, tmp=str(tmp_path))
+    cerebro, strat = run_real(srv, {200: act}, stop_at=2000, tmp=str(tmp_path))
     assert strat.statuses(strat.orders[0].ref) == ["Submitted", "Accepted", "Completed"]
     assert [k for k, _ in srv.order_requests] == ["new"]
     lines = journal_of(str(tmp_path))
@@ -186,7 +186,7 @@ def test_a_submit_bybit_never_took_ends_rejected_after_the_queries(bybit_server,
         s.orders[0] = s.buy(size=0.001)
 
     cerebro, strat = run_real(
-        bybit_server, {200: act}, stop_at=4000, tmp=str(tmp_path), unknown_retries=3
+        bybit_server, {200: act}, stop_at=2000, tmp=str(tmp_path), unknown_retries=3
     )
     order = strat.orders[0]
     assert strat.statuses(order.ref) == ["Submitted", "Rejected"]
@@ -219,8 +219,8 @@ def test_fills_made_while_the_private_socket_was_down_are_recovered(bybit_server
     def heal(s, t):
         faults.reject_subscribe = False
 
-    script = {200: rest, 400: drop, 450: fill_while_down, 600: heal, 4000: _buy()}
-    cerebro, strat = run_real(srv, script, stop_at=4500, tmp=str(tmp_path))
+    script = {200: rest, 400: drop, 450: fill_while_down, 600: heal, 2000: _buy()}
+    cerebro, strat = run_real(srv, script, stop_at=2500, tmp=str(tmp_path))
     assert strat.statuses(strat.orders[0].ref)[-1] == "Completed"
     assert strat.orders[1].info.reason.startswith("protection: private stream down")
     assert strat.statuses(strat.orders[2].ref) == ["Submitted", "Accepted", "Completed"]

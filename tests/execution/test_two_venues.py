@@ -92,7 +92,8 @@ def test_a_hedge_trades_on_both_venues_and_the_books_agree_per_venue(two_venues,
         "binance": btch.RiskLimits(max_position=0.1),
         "bybit": btch.RiskLimits(max_position=0.012),
     }
-    cerebro, strat = run_two(two_venues, {200: hedge, 400: too_big_for_bybit}, tmp_path, risk=risk)
+    script = {200: hedge, 400: too_big_for_bybit}
+    cerebro, strat = run_two(two_venues, script, tmp_path, stop_at=1000, risk=risk)
     done = ["Submitted", "Accepted", "Completed"]
     assert strat.statuses("buy") == done
     assert strat.statuses("sell") == done
@@ -143,8 +144,8 @@ def test_a_private_stream_down_on_one_venue_leaves_the_other_trading(two_venues,
     def bybit_again(s):
         s.orders["bybit_again"] = s.buy(data=s.at("bybit"), size=0.001)
 
-    script = {200: drop_bybit, 300: both, 500: heal, 2500: bybit_again}
-    cerebro, strat = run_two(two_venues, script, tmp_path, stop_at=3000)
+    script = {200: drop_bybit, 300: both, 500: heal, 1500: bybit_again}
+    cerebro, strat = run_two(two_venues, script, tmp_path, stop_at=2000)
     assert strat.statuses("binance") == ["Submitted", "Accepted", "Completed"]
     assert strat.statuses("bybit") == ["Submitted", "Rejected"]
     reason = strat.orders["bybit"].info.reason
