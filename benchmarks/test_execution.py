@@ -141,10 +141,19 @@ def test_bare_ccxt_create_order_and_watch_orders(benchmark, where):
             await ex.create_order("BTC/USDT", "market", "buy" if k % 2 == 0 else "sell", 0.001,
                                   None, {"clientOrderId": cid})  # fmt: skip
             while cid not in seen:
-                for o in await watch:
+                got = await watch
+                watch = asyncio.ensure_future(ex.watch_orders())
+                for o in got:
                     if o["status"] == "closed":
                         seen.setdefault(o["clientOrderId"], time.time_ns())
-                watch = asyncio.ensure_future(ex.watch_orders())
+                if cid not in seen:
+                    # Bybit sends New and Filled back to back: a Filled handled before the next
+                    # watch_orders call has registered resolves nothing (ccxt.pro keeps it in
+                    # its cache only), so the cache is read once the new watch is waiting
+                    await asyncio.sleep(0)
+                    for o in ex.orders:
+                        if o["clientOrderId"] == cid and o["status"] == "closed":
+                            seen[cid] = time.time_ns()
             await asyncio.sleep(EVERY / 2_000)
         watch.cancel()
         await ex.close()
