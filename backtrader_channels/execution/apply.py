@@ -152,6 +152,8 @@ class Applier:
                 live.note(source, f"{state.value} waits for fills", venue_filled=filled)
                 return
         if state is None:
+            if xid:  # an acknowledgement without a status (Bybit's create reply): it is placed
+                self._accept(live, source)
             return
         if state in (OrderState.OPEN, OrderState.FILLED):  # FILLED comes from the trades
             self._accept(live, source)

@@ -24,20 +24,9 @@ from typing import Any
 from aiohttp import WSMsgType, web
 
 from .binance_account import Account, VenueError, public_order
+from .private_side import PrivateFaults, PrivateSide, drain
 
-
-class PrivateFaults:
-    """Fault switches of the private side; counters are consumed as they fire."""
-
-    def __init__(self) -> None:
-        self.lose_response = 0  # next N order requests are carried out, the reply is lost
-        self.slow_reply_s = 0.0  # order requests are carried out at once, answered this late
-        self.unknown_5xx = 0  # next N new orders are placed, answered 500 -1007 (status unknown)
-        self.fail_503 = 0  # next N new orders are not placed, answered an HTML 503
-        self.rate_limit = 0  # next N signed requests answer 429 -1003
-        self.clock_skew_ms = 0  # the private side's clock minus the local one (-1021 beyond)
-        self.mute_events = 0  # next N user data events are not sent (the socket stays up)
-        self.reject_subscribe = False  # user data subscriptions answer -1022 (bad signature)
+__all__ = ["BinancePrivate", "PrivateFaults"]
 
 
 def _sign(secret: str, payload: str) -> str:
@@ -48,7 +37,7 @@ def _err(e: VenueError) -> web.Response:
     return web.json_response({"code": e.code, "msg": e.msg}, status=e.status)
 
 
-class BinancePrivate:
+class BinancePrivate(PrivateSide):
     """The private routes; :class:`~.replay_exchange.ReplayExchange` mixes them in and provides
     ``account``, ``book``, ``api_key``, ``api_secret``."""
 
@@ -128,18 +117,6 @@ class BinancePrivate:
             if (bid is not None and price < bid) or (ask is not None and price > ask):
                 return price, price
         return bid, ask
-
-    async def _answer(self, request: web.Request, body: Any) -> web.StreamResponse:
-        """The reply of a carried-out order request, unless a fault loses or delays it."""
-        f = self.private_faults
-        if f.lose_response > 0:
-            f.lose_response -= 1
-            if request.transport is not None:
-                request.transport.abort()  # the order stands; the reply never arrives
-            return web.Response(status=500)
-        if f.slow_reply_s:
-            await asyncio.sleep(f.slow_reply_s)
-        return web.json_response(body)
 
     # ---- REST ---------------------------------------------------------------------------------
     async def _new_order(self, request: web.Request, q: dict[str, str]) -> web.StreamResponse:
@@ -222,7 +199,7 @@ class BinancePrivate:
         ws = web.WebSocketResponse(heartbeat=None, autoping=True)
         await ws.prepare(request)
         queue: asyncio.Queue[str] = asyncio.Queue()
-        sender = asyncio.get_running_loop().create_task(_drain(ws, queue))
+        sender = asyncio.get_running_loop().create_task(drain(ws, queue))
         try:
             async for msg in ws:
                 if msg.type != WSMsgType.TEXT:
@@ -263,31 +240,5 @@ class BinancePrivate:
         if event.get("X") == "FILLED":
             self.fill_times[event["c"]] = time.time_ns()
 
-    def drop_private(self) -> None:
-        """Close every user data socket now (from any thread)."""
-        loop = getattr(self, "_loop", None)
-        if loop is not None:
-            asyncio.run_coroutine_threadsafe(self._close_private(), loop).result(5)
-
-    def cross_resting(self) -> None:
-        """A trade through every resting order now: each fills at its limit (from any thread)."""
-        loop = getattr(self, "_loop", None)
-        if loop is not None:
-
-            async def cross() -> None:
-                self.account.on_trade(0.0, 0)  # below every buy limit
-                self.account.on_trade(1e12, 0)  # above every sell limit
-
-            asyncio.run_coroutine_threadsafe(cross(), loop).result(5)
-
-    async def _close_private(self) -> None:
-        for ws in list(self._ws_api):
-            await ws.close()
-
-
-async def _drain(ws: web.WebSocketResponse, queue: asyncio.Queue[str]) -> None:
-    while True:
-        text = await queue.get()
-        if ws.closed:
-            return
-        await ws.send_str(text)
+    def _private_sockets(self) -> list[web.WebSocketResponse]:
+        return list(self._ws_api)

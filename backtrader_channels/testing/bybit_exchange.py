@@ -30,9 +30,9 @@ from aiohttp import WSMsgType, web
 from ..datasets import bybit_btcusdt_sample
 from ..sources.formats import open_source
 from .binance_account import Account
-from .binance_private import PrivateFaults
 from .bybit_private import SPOT_RULES, BybitPrivate
 from .loopback import LoopbackServer, pace_to
+from .private_side import PrivateFaults
 from .replay_exchange import Faults
 
 _MS = 1_000_000

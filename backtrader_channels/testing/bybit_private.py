@@ -18,7 +18,7 @@ Orders fill against the replayed market by the same matching engine, and the sam
 loopback Binance (:class:`~.binance_account.Account`: the paper broker's default fill rule);
 only the wire protocol differs. Fees are charged in the quote coin (``feeCurrency`` says so;
 the real Bybit takes a buyer's fee in the base coin). Fault switches are the Binance side's
-:class:`~.binance_private.PrivateFaults` (``server.private_faults``).
+:class:`~.private_side.PrivateFaults` (``server.private_faults``).
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ from typing import Any
 from aiohttp import WSMsgType, web
 
 from .binance_account import TERMINAL, Account, VenueError
-from .binance_private import PrivateFaults, _drain
+from .private_side import PrivateFaults, PrivateSide, drain
 
 #: the spot instrument as the matching engine reads it (Binance's filter names), from Bybit's
 #: lotSizeFilter / priceFilter of the instrument served by the public side
@@ -184,7 +184,7 @@ def bybit_execution(o: dict[str, Any], t: dict[str, Any], taker: Any, maker: Any
     }
 
 
-class BybitPrivate:
+class BybitPrivate(PrivateSide):
     """The private routes; :class:`~.bybit_exchange.BybitExchange` mixes them in and provides
     ``account``, ``book``, ``api_key``, ``api_secret``, ``private_faults``."""
 
@@ -280,17 +280,8 @@ class BybitPrivate:
                 return price, price
         return bid, ask
 
-    async def _answer(self, request: web.Request, result: Any) -> web.StreamResponse:
-        """The reply of a carried-out order request, unless a fault loses or delays it."""
-        f = self.private_faults
-        if f.lose_response > 0:
-            f.lose_response -= 1
-            if request.transport is not None:
-                request.transport.abort()  # the order stands; the reply never arrives
-            return web.Response(status=500)
-        if f.slow_reply_s:
-            await asyncio.sleep(f.slow_reply_s)
-        return web.json_response(_body(result))
+    def _reply(self, body: Any) -> web.StreamResponse:
+        return web.json_response(_body(body))
 
     # ---- orders -------------------------------------------------------------------------------
     def _find(self, q: dict[str, str]) -> dict[str, Any]:
@@ -444,7 +435,7 @@ class BybitPrivate:
         ws = web.WebSocketResponse(heartbeat=None, autoping=True)
         await ws.prepare(request)
         queue: asyncio.Queue[str] = asyncio.Queue()
-        sender = asyncio.get_running_loop().create_task(_drain(ws, queue))
+        sender = asyncio.get_running_loop().create_task(drain(ws, queue))
         conn = f"loopback-private-{id(ws):x}"
         authed = False
         try:
@@ -520,23 +511,5 @@ class BybitPrivate:
         if event["X"] == "FILLED":
             self.fill_times[order["clientOrderId"]] = time.time_ns()
 
-    def drop_private(self) -> None:
-        """Close every private socket now (from any thread)."""
-        loop = getattr(self, "_loop", None)
-        if loop is not None:
-            asyncio.run_coroutine_threadsafe(self._close_private(), loop).result(5)
-
-    def cross_resting(self) -> None:
-        """A trade through every resting order now: each fills at its limit (from any thread)."""
-        loop = getattr(self, "_loop", None)
-        if loop is not None:
-
-            async def cross() -> None:
-                self.account.on_trade(0.0, 0)
-                self.account.on_trade(1e12, 0)
-
-            asyncio.run_coroutine_threadsafe(cross(), loop).result(5)
-
-    async def _close_private(self) -> None:
-        for ws in list(self._private):
-            await ws.close()
+    def _private_sockets(self) -> list[web.WebSocketResponse]:
+        return list(self._private)

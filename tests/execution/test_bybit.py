@@ -220,7 +220,7 @@ def test_fills_made_while_the_private_socket_was_down_are_recovered(bybit_server
         faults.reject_subscribe = False
 
     script = {200: rest, 400: drop, 450: fill_while_down, 600: heal, 2000: _buy()}
-    cerebro, strat = run_real(srv, script, stop_at=2500, tmp=str(tmp_path))
+    cerebro, strat = run_real(srv, script, stop_at=4000, tmp=str(tmp_path))
     assert strat.statuses(strat.orders[0].ref)[-1] == "Completed"
     assert strat.orders[1].info.reason.startswith("protection: private stream down")
     assert strat.statuses(strat.orders[2].ref) == ["Submitted", "Accepted", "Completed"]
