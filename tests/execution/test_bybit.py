@@ -196,7 +196,7 @@ def test_a_submit_bybit_never_took_ends_rejected_after_the_queries(bybit_server,
 
 
 def test_a_bybit_rejection_is_a_rejection(bybit_server, tmp_path):
-    _cerebro, strat = run_real(bybit_server, {200: _buy(size=5.0)}, stop_at=600, tmp=str(tmp_path))
+    _cerebro, strat = run_real(bybit_server, {200: _buy(size=5.0)}, tmp=str(tmp_path))
     order = strat.orders[0]
     assert strat.statuses(order.ref) == ["Submitted", "Margin"]
     assert "Insufficient balance" in order.info.reason
