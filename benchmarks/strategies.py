@@ -167,3 +167,126 @@ class SmaFlipPeriod(bt.Strategy):
         if len(window) < n:
             return
         flip(self, price, self.total / n)
+
+
+class RawRsiTicks(bt.Strategy):
+    """A 14-tick RSI computed by hand in ``on_tick`` (Wilder's smoothing, as ``bt.ind.RSI``);
+    counts RSI > 70."""
+
+    def start(self):
+        self.prev = None
+        self.n = 0
+        self.up = self.down = 0.0
+        self.above = 0
+
+    def on_tick(self, tick):
+        price, prev = tick.price, self.prev
+        self.prev = price
+        if prev is None:
+            return
+        d = price - prev
+        up, down = max(d, 0.0), max(-d, 0.0)
+        self.n += 1
+        if self.n <= 14:
+            self.up += up
+            self.down += down
+            if self.n < 14:
+                return
+            self.up /= 14
+            self.down /= 14
+        else:
+            self.up = self.up * (13 / 14) + up / 14
+            self.down = self.down * (13 / 14) + down / 14
+        if self.down and 100.0 - 100.0 / (1.0 + self.up / self.down) > 70.0:
+            self.above += 1
+
+
+class BridgeRsiTicks(bt.Strategy):
+    """The same, reading ``RSI(bridge, 14)`` in ``on_tick``."""
+
+    def __init__(self):
+        from backtrader_channels import ChannelBridge
+
+        self.px = ChannelBridge(channel=("tick", "BTC/USDT"), field="price")
+        self.rsi = bt.ind.RSI(self.px, period=14, safediv=True)
+        self.above = 0
+
+    def on_tick(self, tick):
+        if self.rsi[0] > 70.0:
+            self.above += 1
+
+
+class RawCrossTicks(bt.Strategy):
+    """Price crossing its 20-tick SMA, by hand in ``on_tick``; counts the upward crossings."""
+
+    def start(self):
+        self.window = deque(maxlen=20)
+        self.total = 0.0
+        self.last = 0.0  # the last non-zero price - SMA
+        self.above = 0
+
+    def on_tick(self, tick):
+        price, window = tick.price, self.window
+        if len(window) == 20:
+            self.total -= window[0]
+        window.append(price)
+        self.total += price
+        if len(window) < 20:
+            return
+        d = price - self.total / 20
+        if d:
+            if d > 0.0 and self.last < 0.0:
+                self.above += 1
+            self.last = d
+
+
+class BridgeCrossTicks(bt.Strategy):
+    """The same, reading ``CrossOver(bridge, SMA(bridge, 20))`` in ``on_tick``."""
+
+    def __init__(self):
+        from backtrader_channels import ChannelBridge
+
+        self.px = ChannelBridge(channel=("tick", "BTC/USDT"), field="price")
+        self.cross = bt.ind.CrossOver(self.px, bt.ind.SMA(self.px, period=20))
+        self.above = 0
+
+    def on_tick(self, tick):
+        if self.cross[0] > 0.0:
+            self.above += 1
+
+
+class RawEmaTicks(bt.Strategy):
+    """A 20-tick EMA by hand in ``on_tick`` (seeded with the mean, as ``bt.ind.EMA``); counts
+    price > EMA."""
+
+    def start(self):
+        self.n = 0
+        self.ema = 0.0
+        self.above = 0
+
+    def on_tick(self, tick):
+        price = tick.price
+        self.n += 1
+        if self.n > 20:
+            self.ema = self.ema * (1.0 - 2.0 / 21.0) + price * (2.0 / 21.0)
+        else:
+            self.ema += price / 20
+            if self.n < 20:
+                return
+        if price > self.ema:
+            self.above += 1
+
+
+class BridgeEmaTicks(bt.Strategy):
+    """The same, reading ``EMA(bridge, 20)`` in ``on_tick``."""
+
+    def __init__(self):
+        from backtrader_channels import ChannelBridge
+
+        self.px = ChannelBridge(channel=("tick", "BTC/USDT"), field="price")
+        self.ema = bt.ind.EMA(self.px, period=20)
+        self.above = 0
+
+    def on_tick(self, tick):
+        if tick.price > self.ema[0]:
+            self.above += 1

@@ -11,7 +11,18 @@ import pytest
 import backtrader_channels as btch
 
 from .conftest import N_TICKS
-from .strategies import BridgeSmaNext, BridgeSmaTicks, RawSmaTicks, StockSmaBars
+from .strategies import (
+    BridgeCrossTicks,
+    BridgeEmaTicks,
+    BridgeRsiTicks,
+    BridgeSmaNext,
+    BridgeSmaTicks,
+    RawCrossTicks,
+    RawEmaTicks,
+    RawRsiTicks,
+    RawSmaTicks,
+    StockSmaBars,
+)
 from .test_tick_mode import report, stock_run
 
 
@@ -58,15 +69,25 @@ def tick_events(ticks_path):
     return [ev for _, evs in read_native(ticks_path, "tick", "BTC/USDT") for ev in evs]
 
 
-@pytest.mark.benchmark(group="bridge-sma-incremental")
-@pytest.mark.parametrize(
-    "strategy", [RawSmaTicks, BridgeSmaTicks], ids=["raw_on_tick", "bridge_on_tick"]
-)
-def test_sma_incremental(benchmark, tick_events, strategy):
+INCREMENTAL = {
+    "sma": (RawSmaTicks, BridgeSmaTicks),
+    "ema": (RawEmaTicks, BridgeEmaTicks),
+    "rsi": (RawRsiTicks, BridgeRsiTicks),
+    "crossover": (RawCrossTicks, BridgeCrossTicks),
+}
+
+
+@pytest.mark.benchmark(group="bridge-incremental")
+@pytest.mark.parametrize("side", ["raw_on_tick", "bridge_on_tick"])
+@pytest.mark.parametrize("indicator", list(INCREMENTAL))
+def test_incremental(benchmark, tick_events, indicator, side):
+    """Each indicator read in ``on_tick`` from a bridge on the incremental path, against the
+    same computed by hand in ``on_tick`` (``vs_raw``, from medians of this session)."""
+    raw, bridged = INCREMENTAL[indicator]
+    strategy = raw if side == "raw_on_tick" else bridged
     strat = benchmark.pedantic(tick_run, args=(tick_events, strategy), rounds=3, iterations=1)
-    name = strategy.__name__
-    _INC[name] = benchmark.stats.stats.median
+    _INC[strategy.__name__] = benchmark.stats.stats.median
     info = {"above": strat.above}
-    if name != "RawSmaTicks" and "RawSmaTicks" in _INC:
-        info["vs_raw"] = round(_INC[name] / _INC["RawSmaTicks"], 2)
+    if strategy is bridged and raw.__name__ in _INC:
+        info["vs_raw"] = round(_INC[strategy.__name__] / _INC[raw.__name__], 2)
     report(benchmark, N_TICKS, **info)

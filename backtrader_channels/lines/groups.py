@@ -32,6 +32,7 @@ from ..errors import ChannelError
 from .bridge import ChannelBridge
 from .exact_mean import average_once
 from .kernels import bridge_step, fused_sma, step_for
+from .signal_kernels import cross_step, rsi_step
 
 _IND = LineIterator.IndType
 #: NaN values in front of a precomputed line: reads up to this far back before the first value
@@ -157,16 +158,21 @@ class BridgeGroup:
 
     def incremental_steps(self) -> list[Callable[[], None]]:
         """The steps of one event: append each bridge's current value, then each indicator's
-        step: a direct one (:mod:`.kernels`) when its input is a bridge of the group and it is
-        one the kernels cover, else backtrader's ``_next``."""
+        step: a direct one (:mod:`.kernels`, :mod:`.signal_kernels`) when the kernels cover it
+        and its inputs are lines already advanced for the event, else backtrader's ``_next``."""
         steps: list[Callable[[], None]] = [bridge_step(b) for b in self.bridges]
+        advanced = {id(b.value_line) for b in self.bridges}
         for it in self.iterators:
             step = None
             for bridge in self.bridges:
-                step = step_for(it, bridge.value_line)
+                line = bridge.value_line
+                step = step_for(it, line) or rsi_step(it, line)
                 if step is not None:
                     break
+            if step is None:
+                step = cross_step(it, advanced)
             steps.append(step if step is not None else it._next)
+            advanced.update(id(line) for line in it.lines)
         return steps
 
     def ready(self) -> bool:
@@ -214,6 +220,34 @@ def build_groups(strat: Any, bridges: list[ChannelBridge]) -> list[BridgeGroup]:
     return list(groups.values())
 
 
+def _incremental_advancer(g: BridgeGroup) -> Callable[[Any], None]:
+    """One callable advancing one group on the incremental path: fused, or its steps
+    unrolled for the common small groups."""
+    if len(g.bridges) == 1 and len(g.iterators) == 1:
+        fused = fused_sma(g.iterators[0], g.bridges[0])
+        if fused is not None:  # the commonest group: one SMA on one bridge
+            return fused
+    own = g._steps = g.incremental_steps()
+    if len(own) == 2:  # the common case, a bridge and one indicator
+        push, indicator = own
+
+        def advance_pair(_ev: Any) -> None:
+            push()
+            indicator()
+
+        return advance_pair
+    if len(own) == 3:  # a bridge and two indicators (CrossOver on an average)
+        push, first, second = own
+
+        def advance_three(_ev: Any) -> None:
+            push()
+            first()
+            second()
+
+        return advance_three
+    return g.advance_incremental
+
+
 def advancer(groups: list[BridgeGroup]) -> Callable[[Any], None] | None:
     """One callable (taking the event) advancing every group of one channel, or None."""
     if not groups:
@@ -221,20 +255,7 @@ def advancer(groups: list[BridgeGroup]) -> Callable[[Any], None] | None:
     if len(groups) == 1:
         g = groups[0]
         if not g.precomputed:
-            if len(g.bridges) == 1 and len(g.iterators) == 1:
-                fused = fused_sma(g.iterators[0], g.bridges[0])
-                if fused is not None:  # the commonest group: one SMA on one bridge
-                    return fused
-            own = g._steps = g.incremental_steps()
-            if len(own) == 2:  # the common case, a bridge and one indicator
-                push, indicator = own
-
-                def advance_pair(_ev: Any) -> None:
-                    push()
-                    indicator()
-
-                return advance_pair
-            return g.advance_incremental
+            return _incremental_advancer(g)
         bufs = g._visible
         if len(bufs) == 2:  # the common case, a bridge and one indicator line
             a, b = bufs

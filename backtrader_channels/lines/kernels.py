@@ -3,12 +3,13 @@
 Advancing an indicator through backtrader's ``_next`` costs several microseconds per event
 (clock checks, forwarding every line, child indicators, bindings). For an indicator whose input
 is a bridge's own line, a *step* does the same work directly: it appends one value to the
-indicator's lines (and to the child whose line backtrader binds to them), computed with the same
-expression, in the same order, as the indicator's ``next``. The values are therefore identical
-to backtrader's (``tests/lines/test_kernels.py`` checks them against the precomputed path).
+indicator's line, computed with the same expression, in the same order, as the indicator's
+``next``. The values are therefore identical to backtrader's (``tests/lines/test_kernels.py``
+checks them against backtrader's next mode and the precomputed path).
 
-Covered: ``SMA`` (``Average`` inside) and ``EMA`` (``ExponentialSmoothing`` inside). Anything
-else, or anything not fed directly by the bridge, keeps backtrader's ``_next``.
+Covered here: ``SMA`` (``Average`` inside) and ``EMA`` (``ExponentialSmoothing`` inside), and
+their aliases; RSI and CrossOver are in :mod:`.signal_kernels`. Anything else, or anything not
+fed directly by the bridge, keeps backtrader's ``_next``.
 """
 
 from __future__ import annotations
@@ -23,6 +24,21 @@ from backtrader.linebuffer import LineBuffer, _LineDelay
 
 _IND = bt.LineIterator.IndType
 _NAN = float("nan")
+
+
+def same_kind(cls: Any, base: Any) -> bool:
+    """Whether indicator class ``cls`` computes what ``base`` does: ``base`` itself, one of
+    backtrader's aliases of it (``SMA``, ``SimpleMovingAverage``, ``MovingAverageSimple`` are
+    three classes), or a subclass changing only its parameters."""
+    if not isinstance(cls, type):
+        return False
+    kind: Any = cls
+    return (
+        kind.__init__ is base.__init__
+        and kind.next is base.next
+        and kind.nextstart is base.nextstart
+        and kind.lines._getlines() == base.lines._getlines()
+    )
 
 
 def _children(it: Any, cls: Any) -> tuple[Any, Any] | None:
@@ -71,7 +87,7 @@ def step_for(it: Any, source: Any) -> Callable[[], None] | None:
         return None
     kind, child, lines = found
     period = int(child.p.period)
-    if kind is bt.indicators.SMA:
+    if same_kind(kind, bt.indicators.SMA):
         return _sma_step(source, lines, period)
     return _ema_step(source, lines, period, child.alpha, child.alpha1)
 
@@ -82,7 +98,7 @@ def fused_sma(it: Any, bridge: Any) -> Callable[[Any], None] | None:
     ``it`` is not such an SMA. It takes the event, as a group's advancer does."""
     source = bridge.value_line
     found = _covered(it, source)
-    if found is None or found[0] is not bt.indicators.SMA:
+    if found is None or not same_kind(found[0], bt.indicators.SMA):
         return None
     _, child, lines = found
     period, read, src = int(child.p.period), bridge.read, source.array
@@ -102,9 +118,9 @@ def _covered(it: Any, source: Any) -> tuple[Any, Any, tuple[Any, ...]] | None:
     """``(kind, child, (child line, delay line, indicator line))`` when a step covers ``it``
     fed by ``source``; else None."""
     kind = type(it)
-    if kind is bt.indicators.SMA:
+    if same_kind(kind, bt.indicators.SMA):
         found = _children(it, Average)
-    elif kind is bt.indicators.EMA:
+    elif same_kind(kind, bt.indicators.EMA):
         found = _children(it, ExponentialSmoothing)
     else:
         return None
@@ -120,20 +136,16 @@ def _covered(it: Any, source: Any) -> tuple[Any, Any, tuple[Any, ...]] | None:
 
 
 def _pusher(lines: tuple[Any, ...]) -> Callable[[float], None]:
-    """Append one value to three lines (the child's, the binding delay's, the indicator's)."""
-    a, b, c = lines
-    append_a, append_b, append_c = a.array.append, b.array.append, c.array.append
+    """Append one value to the indicator's own line (the last of ``lines``). The child's line
+    and the binding delay's, nested inside the indicator, stay where they are: nothing outside
+    the indicator reads them (as on the precomputed path, where they stay at home)."""
+    out = lines[-1]
+    append = out.array.append
 
     def push(value: float) -> None:
-        append_a(value)
-        append_b(value)
-        append_c(value)
-        a._idx += 1
-        a.lencount += 1
-        b._idx += 1
-        b.lencount += 1
-        c._idx += 1
-        c.lencount += 1
+        append(value)
+        out._idx += 1
+        out.lencount += 1
 
     return push
 
@@ -153,7 +165,7 @@ def _sma_step(source: Any, lines: tuple[Any, ...], period: int) -> Callable[[], 
 def _ema_step(
     source: Any, lines: tuple[Any, ...], period: int, alpha: float, alpha1: float
 ) -> Callable[[], None]:
-    src, dst, push = source.array, lines[0].array, _pusher(lines)
+    src, dst, push = source.array, lines[-1].array, _pusher(lines)
     fsum = math.fsum
 
     def step() -> None:

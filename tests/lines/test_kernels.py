@@ -1,5 +1,6 @@
-"""The incremental path's direct steps for SMA and EMA: the same values as backtrader's own
-``next`` and as the precomputed path, to the last bit; other indicators keep ``_next``."""
+"""The incremental path's direct steps for SMA and EMA (RSI and CrossOver:
+``test_signal_kernels.py``): the same values as backtrader's own ``next`` and as the
+precomputed path, to the last bit; other indicators keep ``_next``."""
 
 from __future__ import annotations
 
@@ -21,8 +22,9 @@ class Many(bt.Strategy):
         )
         self.smas = [bt.ind.SMA(self.px, period=n) for n in PERIODS]
         self.emas = [bt.ind.EMA(self.px, period=n) for n in PERIODS]
-        self.rsi = bt.ind.RSI(self.px, period=14)  # not covered: backtrader's _next
+        self.rsi = bt.ind.RSI(self.px, period=14)  # lines/signal_kernels.py
         self.cross = bt.ind.CrossOver(self.px, self.smas[3])
+        self.wma = bt.ind.WMA(self.px, period=10)  # not covered: backtrader's _next
         self.rows = []
 
     def on_tick(self, tick):
@@ -32,6 +34,7 @@ class Many(bt.Strategy):
                 tuple(e[0] for e in self.emas),
                 self.rsi[0],
                 self.cross[0],
+                self.wma[0],
                 len(self.smas[0]),
                 len(self.emas[-1]),
             )
@@ -58,7 +61,8 @@ def test_incremental_steps_equal_the_precomputed_path_bit_for_bit(sample):
         assert all(_same(x, y) for x, y in zip(a[1], b[1]))  # EMAs
         assert _same(a[2], b[2])
         assert _same(a[3], b[3])
-        assert a[4:] == b[4:]
+        assert _same(a[4], b[4])
+        assert a[5:] == b[5:]
 
 
 def _stock_values(prices, make):
@@ -110,7 +114,7 @@ def test_incremental_steps_equal_backtrader_next(sample, kind):
     assert sum(a == a for a in mine) == 3000 - 19  # values from the 20th trade on
 
 
-def test_the_steps_cover_sma_and_ema_only(sample):
+def test_the_steps_cover_sma_ema_rsi_and_crossover(sample):
     strat = _run(sample, False)
     groups = next(iter(strat.env._groups.values()))
     [group] = groups
@@ -118,8 +122,8 @@ def test_the_steps_cover_sma_and_ema_only(sample):
     steps = group._steps
     kinds = [type(it).__name__ for it in group.iterators]
     backtrader = [getattr(s, "__name__", "") == "_next" for s in steps[1:]]  # after the push
-    assert {k for k, b in zip(kinds, backtrader) if not b} == {"SMA", "EMA"}
-    assert {k for k, b in zip(kinds, backtrader) if b} == {"RSI", "CrossOver"}
+    assert {k for k, b in zip(kinds, backtrader) if not b} == {"SMA", "EMA", "RSI", "CrossOver"}
+    assert {k for k, b in zip(kinds, backtrader) if b} == {"WMA"}
 
 
 class OneSma(bt.Strategy):
