@@ -15,6 +15,7 @@ fed directly by the bridge, keeps backtrader's ``_next``.
 from __future__ import annotations
 
 import math
+from collections import deque
 from collections.abc import Callable
 from typing import Any
 
@@ -101,15 +102,20 @@ def fused_sma(it: Any, bridge: Any) -> Callable[[Any], None] | None:
     if found is None or not same_kind(found[0], bt.indicators.SMA):
         return None
     _, child, lines = found
-    period, read, src = int(child.p.period), bridge.read, source.array
-    src_append, fsum, push = src.append, math.fsum, _pusher(lines)
+    period, read, src, out = int(child.p.period), bridge.read, source.array, lines[-1]
+    src_append, out_append, fsum = src.append, out.array.append, math.fsum
+    window: deque[float] = deque(maxlen=period)  # the same floats, without slicing the array
+    win_append = window.append
 
     def advance(_ev: Any = None) -> None:
-        src_append(read())
+        value = read()
+        src_append(value)
         source._idx += 1
         source.lencount += 1
-        n = source._idx + 1
-        push(fsum(src[n - period : n]) / period if n >= period else _NAN)
+        win_append(value)
+        out_append(fsum(window) / period if len(window) == period else _NAN)
+        out._idx += 1
+        out.lencount += 1
 
     return advance
 
@@ -151,13 +157,17 @@ def _pusher(lines: tuple[Any, ...]) -> Callable[[float], None]:
 
 
 def _sma_step(source: Any, lines: tuple[Any, ...], period: int) -> Callable[[], None]:
-    src, push = source.array, _pusher(lines)
-    fsum = math.fsum
+    src, out = source.array, lines[-1]
+    append, fsum = out.array.append, math.fsum  # (the push inlined: one call less per event)
+    window: deque[float] = deque(maxlen=period)  # fsum over floats: no array slice to box
+    win_append = window.append
 
     def step() -> None:
-        n = source._idx + 1
+        win_append(src[-1])
         # Average.next: math.fsum(data.get(size=period)) / period
-        push(fsum(src[n - period : n]) / period if n >= period else _NAN)
+        append(fsum(window) / period if len(window) == period else _NAN)
+        out._idx += 1
+        out.lencount += 1
 
     return step
 
@@ -165,17 +175,19 @@ def _sma_step(source: Any, lines: tuple[Any, ...], period: int) -> Callable[[], 
 def _ema_step(
     source: Any, lines: tuple[Any, ...], period: int, alpha: float, alpha1: float
 ) -> Callable[[], None]:
-    src, dst, push = source.array, lines[-1].array, _pusher(lines)
-    fsum = math.fsum
+    src, out = source.array, lines[-1]
+    dst, fsum = out.array, math.fsum
+    append = dst.append
 
     def step() -> None:
         n = source._idx + 1
         if n > period:  # ExponentialSmoothing.next
-            value = dst[-1] * alpha1 + src[n - 1] * alpha
+            append(dst[-1] * alpha1 + src[n - 1] * alpha)
         elif n == period:  # nextstart: the Average of the first period values
-            value = fsum(src[n - period : n]) / period
+            append(fsum(src[n - period : n]) / period)
         else:
-            value = _NAN
-        push(value)
+            append(_NAN)
+        out._idx += 1
+        out.lencount += 1
 
     return step

@@ -76,6 +76,7 @@ def rsi_step(it: Any, source: Any) -> Callable[[], None] | None:
     highrs, lowrs = (it._rscalc(p.safehigh), it._rscalc(p.safelow)) if safe else (0.0, 0.0)
     alpha1 = 1.0 - alpha
     src, push, fsum = source.array, _appender(out), math.fsum
+    append = out.array.append
     ups: deque[float] = deque(maxlen=period)
     downs: deque[float] = deque(maxlen=period)
     k, mu, md = 0, 0.0, 0.0  # up/down values seen, their two averages
@@ -107,7 +108,9 @@ def rsi_step(it: Any, source: Any) -> Callable[[], None] | None:
             rs = lowrs if mu == 0.0 else highrs
         else:
             rs = mu / md
-        push(100.0 - 100.0 / (1.0 + rs))
+        append(100.0 - 100.0 / (1.0 + rs))
+        out._idx += 1
+        out.lencount += 1
 
     return step
 
@@ -122,24 +125,31 @@ def cross_step(it: Any, advanced: set[int]) -> Callable[[], None] | None:
         return None
     first = int(it._minperiod) - 1  # the NonZeroDifference's first value (its nextstart)
     arr_a, arr_b, push = a.array, b.array, _appender(out)
+    append = out.array.append
     n, last = 0, _NAN  # events seen, the last non-zero difference
 
     def step() -> None:
         nonlocal n, last
         n += 1
-        if n < first:
+        if n <= first:
+            if n == first:  # NonZeroDifference.nextstart
+                last = arr_a[-1] - arr_b[-1]
             push(_NAN)
             return
         x, y = arr_a[-1], arr_b[-1]
-        d = x - y
-        if n == first:  # NonZeroDifference.nextstart
-            last = d
-            push(_NAN)
-            return
         prev = last
+        d = x - y
         if d:  # NonZeroDifference.next: the difference, or the last non-zero one
             last = d
-        # CrossUp - CrossDown: And(nzd(-1) < 0.0, data0 > data1) - And(nzd(-1) > 0.0, ...)
-        push(float(prev < 0.0 and x > y) - float(prev > 0.0 and x < y))
+        # CrossUp - CrossDown: And(nzd(-1) < 0.0, data0 > data1) - And(nzd(-1) > 0.0, ...),
+        # each 1.0 or 0.0, so 1.0, -1.0 or 0.0 (1.0 - 0.0, 0.0 - 1.0, 0.0 - 0.0)
+        if prev < 0.0 and x > y:
+            append(1.0)
+        elif prev > 0.0 and x < y:
+            append(-1.0)
+        else:
+            append(0.0)
+        out._idx += 1
+        out.lencount += 1
 
     return step
