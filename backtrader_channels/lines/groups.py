@@ -238,6 +238,15 @@ def _incremental_advancer(g: BridgeGroup) -> Callable[[Any], None]:
         return advance_pair
     if len(own) == 3:  # a bridge and two indicators (CrossOver on an average)
         push, first, second = own
+        fused = fused_sma(g.iterators[0], g.bridges[0]) if len(g.bridges) == 1 else None
+        if fused is not None:  # the bridge and its SMA in one call, then the other
+            sma_then = fused
+
+            def advance_fused(_ev: Any) -> None:
+                sma_then()
+                second()
+
+            return advance_fused
 
         def advance_three(_ev: Any) -> None:
             push()
