@@ -9,6 +9,7 @@ Extra attributes, all integer nanoseconds: ``created_ns`` (event time at creatio
 from __future__ import annotations
 
 import datetime as _dt
+import itertools
 from typing import Any
 
 import backtrader as bt
@@ -30,6 +31,28 @@ class _TickOrderMixin:
         exc.__dict__.update(ex.__dict__)
         obj.executed = exc
         return obj
+
+
+class PendingBits:
+    """What trade bookkeeping reads of an order notification, without the snapshot: queued
+    instead of a clone when nothing reads order notifications (no ``notify_order`` anywhere).
+    ``executed`` is the object itself: ``size`` and ``iterpending()`` as ``OrderData`` has."""
+
+    __slots__ = ("_p1", "_p2", "comminfo", "data", "order", "owner", "p", "size", "tradeid")
+
+    def __init__(self, order: Any) -> None:
+        ex = order.executed
+        ex.markpending()  # what a clone does: the bits since the last notification
+        self.order, self.data, self.tradeid = order, order.data, order.tradeid
+        self.comminfo, self.p, self.owner = order.comminfo, order.p, order.owner
+        self.size, self._p1, self._p2 = ex.size, ex.p1, ex.p2
+
+    @property
+    def executed(self) -> PendingBits:
+        return self
+
+    def iterpending(self) -> Any:
+        return itertools.islice(self.order.executed.exbits, self._p1, self._p2)
 
 
 class TickBuyOrder(_TickOrderMixin, bt.BuyOrder):

@@ -32,7 +32,7 @@ from .execution import execute_fill
 from .latency import DelayedNotifications, check_latency, feed_latency
 from .matching import Matcher
 from .models import QUEUE_MODELS, FeeModel, QueueModel
-from .orders import TickBuyOrder, TickSellOrder, new_order
+from .orders import PendingBits, TickBuyOrder, TickSellOrder, new_order
 
 _Limit = bt.Order.Limit
 
@@ -109,6 +109,10 @@ class TickBroker(bt.brokers.BackBroker):
 
     #: True while a tick-mode run drives this broker; otherwise it is a plain BackBroker
     tick_mode = False
+    #: set by the engine for a run where nothing reads order notifications (no strategy or
+    #: analyzer defines ``notify_order``, no kept orders): no snapshot (clone) is taken, only
+    #: what trade bookkeeping needs is queued (``PendingBits``); the outcome is the same
+    lean_notifications = False
 
     def init(self) -> None:
         super().init()
@@ -254,8 +258,10 @@ class TickBroker(bt.brokers.BackBroker):
         if not self.tick_mode:
             return super().submit(order, check)
         notifs = self.notifs
+        lean = self.lean_notifications
         order.status, order.broker = order.Submitted, self  # Order.submit, minus len(data)
-        notifs.append(order.clone())
+        if not lean:
+            notifs.append(order.clone())
         if (
             self.p.tick_checksubmit
             and check
@@ -269,7 +275,8 @@ class TickBroker(bt.brokers.BackBroker):
             self._ococheck(order)
             return order
         order.status = order.Accepted
-        notifs.append(order.clone())
+        if not lean:
+            notifs.append(order.clone())
         latency = self.p.latency_ns
         if latency == "feed":
             latency = feed_latency(self.clock)
@@ -279,6 +286,15 @@ class TickBroker(bt.brokers.BackBroker):
         if self.p.keep_orders:
             self.orders.append(order)
         return order
+
+    def notify(self, order: Any) -> None:
+        """Queue ``order``'s notification: a snapshot (backtrader's clone), or in a lean run
+        only its new execution bits, for the trades."""
+        if self.lean_notifications and self.tick_mode:
+            if order.executed.size:
+                self.notifs.append(PendingBits(order))
+            return
+        self.notifs.append(order.clone())
 
     def activate(self) -> None:
         """Make the orders of the event just handled eligible for the following events.

@@ -111,3 +111,77 @@ GOLDEN = {
 def test_golden_run(sample, name):
     broker, book, expected = GOLDEN[name]
     assert _run(sample, book, **broker) == expected
+
+
+class Quiet(Mixed):
+    """The same orders with nothing reading order notifications: the broker takes no snapshot
+    (``lean_notifications``). Trades are recorded from ``notify_trade``."""
+
+    notify_order = bt.Strategy.notify_order
+
+    def start(self):
+        super().start()
+        self.trades = []
+
+    def notify_trade(self, trade):
+        self.trades.append(
+            (
+                trade.ref - self.first_ref if self.trades else 0,
+                trade.status,
+                trade.size,
+                trade.price,
+                trade.pnl,
+                trade.pnlcomm,
+                trade.commission,
+                trade.barlen,
+            )
+        )
+        if len(self.trades) == 1:
+            self.first_ref = trade.ref
+
+
+class Heard(Quiet):
+    """The same, with a ``notify_order`` that reads nothing: snapshots are taken."""
+
+    def notify_order(self, order):
+        pass
+
+
+def _analysed(sample, strategy, **broker):
+    cerebro = btch.Cerebro(stdstats=False)
+    cerebro.setbroker(btch.TickBroker(**broker))
+    cerebro.broker.setcash(100_000)
+    cerebro.broker.setcommission(commission=0.0004)
+    cerebro.add_channel("tick", "BTC/USDT", dataname=sample.trades)
+    cerebro.add_channel("orderbook", "BTC/USDT", dataname=sample.orderbook)
+    cerebro.addstrategy(strategy)
+    for name, cls in (
+        ("ta", bt.analyzers.TradeAnalyzer),
+        ("dd", bt.analyzers.DrawDown),
+        ("sharpe", bt.analyzers.SharpeRatio),
+        ("tr", bt.analyzers.TimeReturn),
+    ):
+        cerebro.addanalyzer(cls, _name=name)
+    strat = cerebro.run(mode=btch.RunMode.TICK)[0]
+    analyses = {a: dict(getattr(strat.analyzers, a).get_analysis()) for a in ("dd", "tr")}
+    analyses["ta"] = repr(strat.analyzers.ta.get_analysis())
+    analyses["sharpe"] = strat.analyzers.sharpe.get_analysis()
+    broker_ = cerebro.broker
+    return broker_.lean_notifications, {
+        "trades": strat.trades,
+        "analyses": analyses,
+        "cash": broker_.getcash(),
+        "value": broker_.getvalue(),
+        "position": broker_.getposition(strat.data).size,
+        "fills": cerebro.last_run["fills"],
+    }
+
+
+@pytest.mark.parametrize("broker", [{}, {"limit_fill": "touch", "partial_fills": True}])
+def test_without_a_reader_of_order_notifications_the_results_are_the_same(sample, broker):
+    lean, quiet = _analysed(sample, Quiet, **broker)
+    snapshots, heard = _analysed(sample, Heard, **broker)
+    assert lean
+    assert not snapshots
+    assert len(quiet["trades"]) > 50
+    assert quiet == heard
