@@ -243,7 +243,7 @@ def _incremental_advancer(g: BridgeGroup) -> Callable[[Any], None]:
             sma_then = fused
 
             def advance_fused(_ev: Any) -> None:
-                sma_then()
+                sma_then(_ev)
                 second()
 
             return advance_fused
