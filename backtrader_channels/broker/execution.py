@@ -12,6 +12,32 @@ from __future__ import annotations
 from typing import Any
 
 
+def pseudo_update(
+    oldsize: float, oldprice: float, size: float, price: float
+) -> tuple[float, float, float, float]:
+    """``Position(oldsize, oldprice).update(size, price)`` (backtrader's ``pseudoupdate``)
+    without building a Position: the new size and price, and the parts of ``size`` that
+    opened and closed; the same branches and arithmetic."""
+    if not oldsize:
+        oldprice = 0.0  # Position(0, price) starts at 0.0
+    new = oldsize + size
+    if not new:
+        return new, 0.0, 0, size
+    if not oldsize:
+        return new, price, size, 0
+    if oldsize > 0:
+        if size > 0:
+            return new, (oldprice * oldsize + size * price) / new, size, 0
+        if new > 0:
+            return new, oldprice, 0, size
+        return new, price, new, -oldsize
+    if size < 0:
+        return new, (oldprice * oldsize + size * price) / new, size, 0
+    if new < 0:
+        return new, oldprice, 0, size
+    return new, price, new, -oldsize
+
+
 def execute_fill(
     broker: Any,
     order: Any,
@@ -29,7 +55,7 @@ def execute_fill(
     comminfo = broker.getcommissioninfo(data)
     position = broker.positions[data]
     pprice_orig = position.price
-    psize, pprice, opened, closed = position.pseudoupdate(size, price)
+    psize, pprice, opened, closed = pseudo_update(position.size, pprice_orig, size, price)
     pnl = comminfo.profitandloss(-closed, pprice_orig, price)
     cash = broker.cash
     shortcash = broker.p.shortcash

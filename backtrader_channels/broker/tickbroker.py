@@ -363,6 +363,8 @@ class TickBroker(bt.brokers.BackBroker):
     def _ococheck(self, order: Any) -> None:
         if not self.tick_mode:
             return super()._ococheck(order)
+        if not self._oco_groups:  # (getattr on an order without the attribute is costly)
+            return None
         group = self._oco_groups.pop(getattr(order, "_oco_leader", -1), None)
         if not group:
             return
