@@ -46,6 +46,23 @@ class SmaFlipTicks(bt.Strategy):
         flip(self, price, self.total / 20)
 
 
+class SmaFlipNotified(SmaFlipTicks):
+    """(b) with a ``notify_order`` counting the completed orders."""
+
+    last_completed = 0
+
+    def start(self):
+        super().start()
+        self.completed = 0
+
+    def notify_order(self, order):
+        if order.status == order.Completed:
+            self.completed += 1
+
+    def stop(self):
+        type(self).last_completed = self.completed  # read by the benchmark
+
+
 class CountBars(bt.Strategy):
     """(a) the stock way: one bar per tick, counted in ``next``."""
 

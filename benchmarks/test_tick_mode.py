@@ -15,7 +15,14 @@ from backtrader_channels.sources import read_native
 from backtrader_channels.testing.synthetic import write_synthetic_trades
 
 from .conftest import N_TICKS
-from .strategies import CountBars, CountTicks, SmaFlipBars, SmaFlipTicks, TickBars
+from .strategies import (
+    CountBars,
+    CountTicks,
+    SmaFlipBars,
+    SmaFlipNotified,
+    SmaFlipTicks,
+    TickBars,
+)
 
 
 def tick_run(path, strategy):
@@ -78,6 +85,15 @@ def test_a_count_bare_python_loop(benchmark, ticks_path):
 @pytest.mark.benchmark(group="b-sma-flip")
 def test_b_sma_flip_tick_mode(benchmark, ticks_path):
     c = benchmark.pedantic(tick_run, args=(ticks_path, SmaFlipTicks), rounds=3, iterations=1)
+    report(benchmark, N_TICKS, orders=c.last_run["orders"])
+
+
+@pytest.mark.benchmark(group="b-sma-flip")
+def test_b_sma_flip_tick_mode_with_notify_order(benchmark, ticks_path):
+    """The same with a ``notify_order`` (as most strategies have): every notification is a
+    snapshot of the order, three per order."""
+    c = benchmark.pedantic(tick_run, args=(ticks_path, SmaFlipNotified), rounds=3, iterations=1)
+    assert SmaFlipNotified.last_completed == c.last_run["orders"]
     report(benchmark, N_TICKS, orders=c.last_run["orders"])
 
 

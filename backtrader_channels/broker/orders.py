@@ -24,11 +24,11 @@ class _TickOrderMixin:
 
     def clone(self) -> Any:
         obj = object.__new__(type(self))
-        obj.__dict__.update(self.__dict__)
+        obj.__dict__ = self.__dict__.copy()  # (a dict copy: faster than update into a new one)
         ex = self.executed
         ex.markpending()
         exc = object.__new__(OrderData)
-        exc.__dict__.update(ex.__dict__)
+        exc.__dict__ = ex.__dict__.copy()
         obj.executed = exc
         return obj
 

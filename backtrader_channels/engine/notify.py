@@ -18,7 +18,7 @@ from backtrader.trade import Trade
 
 def _copy(obj: Any) -> Any:
     new = object.__new__(type(obj))
-    new.__dict__.update(obj.__dict__)
+    new.__dict__ = obj.__dict__.copy()
     return new
 
 
