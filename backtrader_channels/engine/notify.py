@@ -126,15 +126,19 @@ class Notifier:
         keeps the orders), and the tick broker's own notify and submit."""
         from ..broker.tickbroker import TickBroker
 
+        def own(obj: Any, base: Any) -> bool:  # (also one set on the instance)
+            return getattr(obj.notify_order, "__func__", None) is not base.notify_order
+
         def reads(analyzer: Any) -> bool:
-            own = type(analyzer).notify_order is not bt.Analyzer.notify_order
-            return own or any(reads(child) for child in getattr(analyzer, "_children", ()))
+            return own(analyzer, bt.Analyzer) or any(
+                reads(child) for child in getattr(analyzer, "_children", ())
+            )
 
         strat = strats[0]
         return not (
             self.keep_orders
             or self.delayed
-            or type(strat).notify_order is not bt.Strategy.notify_order
+            or own(strat, bt.Strategy)
             or any(reads(a) for a in strat.analyzers)
             or strat._tradehistoryon
             or type(broker).notify is not TickBroker.notify

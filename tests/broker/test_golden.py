@@ -185,3 +185,18 @@ def test_without_a_reader_of_order_notifications_the_results_are_the_same(sample
     assert not snapshots
     assert len(quiet["trades"]) > 50
     assert quiet == heard
+
+
+def test_a_notify_order_set_on_the_instance_gets_its_snapshots(sample):
+    class Patched(Quiet):
+        def __init__(self):
+            self.heard = []
+            self.notify_order = self.heard.append
+
+    cerebro = btch.Cerebro(stdstats=False)
+    cerebro.broker.setcash(100_000)
+    cerebro.add_channel("tick", "BTC/USDT", dataname=sample.trades)
+    cerebro.addstrategy(Patched)
+    strat = cerebro.run(mode=btch.RunMode.TICK)[0]
+    assert not cerebro.broker.lean_notifications
+    assert {o.getstatusname() for o in strat.heard} >= {"Submitted", "Accepted", "Completed"}
