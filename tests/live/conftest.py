@@ -61,12 +61,15 @@ def run_live(
     max_events=None,
     threads=False,
     trades_only=True,
+    api_key=None,
     **feed_kw,
 ):
     srv.start_when = len(channels)  # the replay starts once every stream has subscribed
     if trades_only and set(channels) == {"tick"}:  # nobody reads the rest: replay trades only
         srv._templates = [t for t in srv._templates if t[0].endswith("@trade")]
     ex = point_ccxt_at(ccxtpro.binance(), srv.port)
+    if api_key is not None:  # (a key alone: historicalTrades, no signed request)
+        ex.apiKey = api_key
     feed = CCXTLiveFeed(
         ex,
         ["BTC/USDT"],
