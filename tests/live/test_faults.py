@@ -42,9 +42,11 @@ def test_clean_replay_delivers_everything(server, threads):
     ids=["close_frame", "tcp_reset", "close_frame-threads"],
 )
 def test_disconnect_reconnects_and_backfills(server, abrupt, threads):
-    arm(server, 8000, drop_after=1, abrupt_drop=abrupt)
-    # with an API key: a reconnect slower than Binance's 1,000 recent trades (a loaded machine)
-    # is still backfilled, through historicalTrades
+    # the drop comes early enough that trades still flow after the reconnect (the backfill
+    # starts at the first trade after it: were the replay over by then, nothing would come);
+    # with an API key, a reconnect slower than Binance's 1,000 recent trades (a loaded
+    # machine) is still backfilled, through historicalTrades
+    arm(server, 3000, drop_after=1, abrupt_drop=abrupt)
     _cerebro, feed, strat = run_live(
         server, channels=("tick",), threads=threads, api_key="loopback-key"
     )
