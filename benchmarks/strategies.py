@@ -126,15 +126,18 @@ class RawSmaTicks(bt.Strategy):
 class BridgeSmaTicks(bt.Strategy):
     """The same, reading ``SMA(bridge, 20)`` in ``on_tick``."""
 
+    def make_average(self, px):
+        return bt.ind.SMA(px, period=20)
+
     def __init__(self):
         from backtrader_channels import ChannelBridge
 
         self.px = ChannelBridge(channel=("tick", "BTC/USDT"), field="price")
-        self.sma = bt.ind.SMA(self.px, period=20)
+        self.avg = self.make_average(self.px)
         self.above = 0
 
     def on_tick(self, tick):
-        if tick.price > self.sma[0]:  # NaN before the 20th tick: False
+        if tick.price > self.avg[0]:  # NaN before the 20th tick: False
             self.above += 1
 
 
@@ -294,16 +297,8 @@ class RawEmaTicks(bt.Strategy):
             self.above += 1
 
 
-class BridgeEmaTicks(bt.Strategy):
+class BridgeEmaTicks(BridgeSmaTicks):
     """The same, reading ``EMA(bridge, 20)`` in ``on_tick``."""
 
-    def __init__(self):
-        from backtrader_channels import ChannelBridge
-
-        self.px = ChannelBridge(channel=("tick", "BTC/USDT"), field="price")
-        self.ema = bt.ind.EMA(self.px, period=20)
-        self.above = 0
-
-    def on_tick(self, tick):
-        if tick.price > self.ema[0]:
-            self.above += 1
+    def make_average(self, px):
+        return bt.ind.EMA(px, period=20)

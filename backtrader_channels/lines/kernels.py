@@ -61,14 +61,15 @@ def _fed_by(it: Any, line: Any) -> bool:
     return data is line or (hasattr(data, "lines") and data.lines[0] is line)
 
 
-def _unbounded(*lines: Any) -> bool:
+def unbounded(*lines: Any) -> bool:
+    """Whether every line grows by appending (the steps' precondition)."""
     return all(getattr(ln, "mode", None) == LineBuffer.UnBounded for ln in lines)
 
 
 def bridge_step(bridge: Any) -> Callable[[], None]:
     """Append the bridge's current value to its line (``forward(value)``, without the loop)."""
     line, read = bridge.value_line, bridge.read
-    if not _unbounded(line):
+    if not unbounded(line):
         return lambda: line.forward(read())
     append = line.array.append
 
@@ -136,16 +137,16 @@ def _covered(it: Any, source: Any) -> tuple[Any, Any, tuple[Any, ...]] | None:
     if not _fed_by(child, source) or not _fed_by(it, source):
         return None
     lines = (child.lines[0], delay.lines[0], it.lines[0])
-    if it.lines.size() != 1 or not _unbounded(source, *lines):  # (len() is the values')
+    if it.lines.size() != 1 or not unbounded(source, *lines):  # (len() is the values')
         return None
     return kind, child, lines
 
 
-def _pusher(lines: tuple[Any, ...]) -> Callable[[float], None]:
-    """Append one value to the indicator's own line (the last of ``lines``). The child's line
-    and the binding delay's, nested inside the indicator, stay where they are: nothing outside
-    the indicator reads them (as on the precomputed path, where they stay at home)."""
-    out = lines[-1]
+def appender(out: Any) -> Callable[[float], None]:
+    """Append one value to the line ``out`` (what ``forward`` and a store do, minus the loop).
+    Steps write the indicator's own line only: the lines nested inside it (a child's, a
+    binding delay's) stay where they are, as on the precomputed path; nothing outside the
+    indicator reads them."""
     append = out.array.append
 
     def push(value: float) -> None:

@@ -25,7 +25,7 @@ from typing import Any
 import backtrader as bt
 from backtrader.linebuffer import LineBuffer
 
-from .kernels import same_kind
+from .kernels import appender, same_kind, unbounded
 
 _NAN = float("nan")
 
@@ -33,21 +33,6 @@ _NAN = float("nan")
 def _line(obj: Any) -> Any:
     """The line buffer behind ``obj`` (a line, or a line series' first line)."""
     return obj if isinstance(obj, LineBuffer) else getattr(obj, "lines", [None])[0]
-
-
-def _unbounded(*lines: Any) -> bool:
-    return all(getattr(ln, "mode", None) == LineBuffer.UnBounded for ln in lines)
-
-
-def _appender(out: Any) -> Callable[[float], None]:
-    append = out.array.append
-
-    def push(value: float) -> None:
-        append(value)
-        out._idx += 1
-        out.lencount += 1
-
-    return push
 
 
 def _smoothing(movav: Any, period: int) -> float | None:
@@ -70,12 +55,12 @@ def rsi_step(it: Any, source: Any) -> Callable[[], None] | None:
     period, lookback = int(p.period), int(p.lookback)
     alpha = _smoothing(p.movav, period)
     out = it.lines[0]
-    if alpha is None or it.lines.size() != 1 or lookback < 1 or not _unbounded(source, out):
+    if alpha is None or it.lines.size() != 1 or lookback < 1 or not unbounded(source, out):
         return None
     safe = bool(p.safediv)
     highrs, lowrs = (it._rscalc(p.safehigh), it._rscalc(p.safelow)) if safe else (0.0, 0.0)
     alpha1 = 1.0 - alpha
-    src, push, fsum = source.array, _appender(out), math.fsum
+    src, push, fsum = source.array, appender(out), math.fsum
     append = out.array.append
     ups: deque[float] = deque(maxlen=period)
     downs: deque[float] = deque(maxlen=period)
@@ -121,10 +106,10 @@ def cross_step(it: Any, advanced: set[int]) -> Callable[[], None] | None:
     if not same_kind(type(it), bt.indicators.CrossOver) or len(it.datas) != 2:
         return None
     a, b, out = _line(it.datas[0]), _line(it.datas[1]), it.lines[0]
-    if id(a) not in advanced or id(b) not in advanced or not _unbounded(a, b, out):
+    if id(a) not in advanced or id(b) not in advanced or not unbounded(a, b, out):
         return None
     first = int(it._minperiod) - 1  # the NonZeroDifference's first value (its nextstart)
-    arr_a, arr_b, push = a.array, b.array, _appender(out)
+    arr_a, arr_b, push = a.array, b.array, appender(out)
     append = out.array.append
     n, last = 0, _NAN  # events seen, the last non-zero difference
 
