@@ -388,6 +388,8 @@ class CCXTLiveFeed:
         while self._running:
             self._watch_since[key] = loop.time()
             try:
+                if kind == "tick" and key in self._down:  # after a reconnect: what was missed
+                    self._deliver(await self.trades.catch_up(symbol, time.time_ns()))
                 events = await watch(symbol)
                 self._watch_since.pop(key, None)
                 if self._down:

@@ -11,6 +11,7 @@ from .backfill import trade_source
 from .validator import LiveDataValidator
 
 _MS = 1_000_000
+_NO_END = 2**63 - 1  # "up to the venue's newest trade"
 
 
 class TradeContinuity:
@@ -89,10 +90,26 @@ class TradeContinuity:
             self.last_id[symbol] = last
         return out, i
 
+    async def catch_up(self, symbol: str, recv: int) -> list[Any]:
+        """After a reconnect: the trades the venue made since the last one delivered, from its
+        REST, so that a quiet market's missed trades do not wait for its next trade to show the
+        gap. What it cannot give below the newest it found is reported as a ``trade_gap``; when
+        the venue cannot be asked, nothing is: the stream's next trade shows the gap."""
+        last = self.last_id.get(symbol)
+        if last is None or not self.enabled or self.source is None:
+            return []
+        trades, reason = await self.source.between(symbol, last + 1, _NO_END)
+        if not trades:  # nothing newer, or the venue could not be asked
+            return []
+        newest = int(trades[-1]["id"])  # in id order
+        out = self._report(symbol, last + 1, newest, trades, reason, recv)
+        self.last_id[symbol] = newest
+        self._from_cache_upto[symbol] = newest  # the stream may send these again: not duplicates
+        return out
+
     async def backfill(self, symbol: str, first: int, last: int, recv: int) -> list[Any]:
         """Trades ``first..last`` from the venue's REST (:mod:`.backfill`), in id order; every
         id it cannot give is reported as a ``trade_gap`` range (logged with the reason)."""
-        key = ("tick", symbol)
         source = self.source
         trades: list[Any]
         reason: str | None
@@ -102,6 +119,14 @@ class TradeContinuity:
             trades, reason = [], f"{self.exchange_id} has no REST trades with the stream's ids"
         else:
             trades, reason = await source.between(symbol, first, last)
+        return self._report(symbol, first, last, trades, reason, recv)
+
+    def _report(
+        self, symbol: str, first: int, last: int, trades: list[Any], reason: str | None, recv: int
+    ) -> list[Any]:
+        """``trades`` (of ``first..last``, in id order) as events; the ids missing from them
+        reported as ``trade_gap`` ranges."""
+        key = ("tick", symbol)
         found = [tick_event(t, symbol, int(t["id"]), recv, self.venue) for t in trades]
         if found:
             self.validator.record(key, "backfilled", (found[0].trade_id, found[-1].trade_id))

@@ -28,8 +28,8 @@ def _history_server(keep_trades=100_000):
     return srv
 
 
-@pytest.fixture
-def history():
+@pytest.fixture(scope="module")
+def history():  # read only: the tests share one
     srv = _history_server()
     yield srv
     srv.stop()
@@ -128,3 +128,62 @@ def test_a_venue_without_stream_ids_over_rest_reports_gaps_at_once():
     events = asyncio.run(feed.trades.backfill("BTC/USDT", 10, 12, 0))
     assert events == []
     assert gap_ranges(feed) == [(10, 12)]
+
+
+def _catch_up(port, last_id, keys=None, then_stream=(), before=lambda: None):
+    """The feed's catch-up after a reconnect (after ``before()``), its last delivered trade
+    ``last_id``; then the stream's ``then_stream`` trade ids as a watch call would return them.
+    Returns (caught-up ids, stream ids delivered, feed)."""
+    ex = point_ccxt_at(ccxtpro.binance(dict(keys or {})), port)
+    feed = CCXTLiveFeed(ex, ["BTC/USDT"], channels=("tick",))
+    feed.trades.last_id["BTC/USDT"] = last_id
+    stream = [{"id": str(i), "timestamp": 1, "price": 1.0, "amount": 1.0} for i in then_stream]
+
+    async def go():
+        try:
+            await ex.load_markets()
+            before()
+            caught = await feed.trades.catch_up("BTC/USDT", 0)
+            return caught, await feed.trades.from_watch(stream, "BTC/USDT", 0)
+        finally:
+            await ex.close()
+
+    caught, after = asyncio.run(go())
+    return [e.trade_id for e in caught], [e.trade_id for e in after], feed
+
+
+def test_a_reconnect_catches_up_to_the_venues_newest_trade(history):
+    # the stream sends the last trades again after the catch-up: dropped, not duplicates
+    ids, after, feed = _catch_up(
+        history.port, LAST_TRADE_ID - 300, then_stream=range(LAST_TRADE_ID - 5, LAST_TRADE_ID + 3)
+    )
+    assert ids == list(range(LAST_TRADE_ID - 299, LAST_TRADE_ID + 1))
+    assert after == [LAST_TRADE_ID + 1, LAST_TRADE_ID + 2]
+    report = feed.anomaly_report()["tick:BTC/USDT"]
+    assert report["backfilled"] == 1
+    assert not report.get("duplicate_trade")
+    assert gap_ranges(feed) == []
+
+
+def test_a_reconnect_that_missed_nothing_asks_and_reports_nothing(history):
+    ids, _after, feed = _catch_up(history.port, LAST_TRADE_ID)
+    assert ids == []
+    assert feed.anomaly_report() == {}
+
+
+def test_a_long_outage_without_keys_catches_up_the_recent_trades_and_names_the_rest(history):
+    ids, _after, feed = _catch_up(history.port, FIRST_TRADE_ID + 99)
+    assert ids == list(range(LAST_TRADE_ID - 999, LAST_TRADE_ID + 1))  # Binance's recent 1,000
+    assert gap_ranges(feed) == [(FIRST_TRADE_ID + 100, LAST_TRADE_ID - 1000)]
+
+
+def test_a_venue_that_cannot_be_asked_leaves_the_gap_to_the_stream():
+    # the venue is gone by the catch-up: the next trade on the stream shows the gap (and,
+    # with the venue still gone, it is reported)
+    srv = _history_server()
+    ids, after, feed = _catch_up(
+        srv.port, LAST_TRADE_ID - 300, then_stream=[LAST_TRADE_ID], before=srv.stop
+    )
+    assert ids == []
+    assert after == [LAST_TRADE_ID]
+    assert gap_ranges(feed) == [(LAST_TRADE_ID - 299, LAST_TRADE_ID - 1)]

@@ -13,6 +13,8 @@ from .conftest import (
     run_live,
 )
 
+N_CAPTURE_TRADES = LAST_TRADE_ID - FIRST_TRADE_ID + 1
+
 DATA_ANOMALIES = (
     "out_of_order",
     "non_positive_price",
@@ -59,6 +61,19 @@ def test_disconnect_reconnects_and_backfills(server, abrupt, threads):
     # every trade: each missing id was backfilled, in order, none reported lost
     assert gap_ranges(feed) == []
     assert strat.trade_ids == list(range(FIRST_TRADE_ID, LAST_TRADE_ID + 1))
+
+
+def test_a_reconnect_after_the_markets_last_trade_catches_up_at_once(server):
+    # the stream drops at the capture's end: no trade follows the reconnect to show the gap,
+    # so the feed asks the venue what it missed as soon as it is back
+    arm(server, N_CAPTURE_TRADES - 100, drop_after=1)
+    _cerebro, feed, strat = run_live(server, channels=("tick",), duration=30)
+    report = feed.anomaly_report()["tick:BTC/USDT"]
+    assert report.get("disconnect", 0) + report.get("stale", 0) >= 1
+    assert report.get("backfilled", 0) >= 1
+    assert gap_ranges(feed) == []
+    assert strat.trade_ids == list(range(FIRST_TRADE_ID, LAST_TRADE_ID + 1))
+    assert not report.get("duplicate_trade")
 
 
 @BOTH_MODES
