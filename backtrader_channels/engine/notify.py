@@ -65,8 +65,9 @@ def _trade_update(
     trade.value = comminfo.getvaluesize(new, trade.price)
 
 
-def _update_trades(strat: Any, order: Any, out: list[Any]) -> None:
-    """Apply the order's pending execution bits to the strategy's trades; collect notifications."""
+def _update_trades(strat: Any, order: Any, out: list[Any] | None) -> None:
+    """Apply the order's pending execution bits to the strategy's trades; collect notifications
+    (a copy of each trade opened or closed) in ``out``, unless it is None (nobody reads them)."""
     data = order.data._compensate
     if data is None:
         data = order.data
@@ -82,16 +83,16 @@ def _update_trades(strat: Any, order: Any, out: list[Any]) -> None:
             break
         if exbit.closed:
             _update(trade, order, exbit, exbit.closed, exbit.closedvalue, exbit.closedcomm, bars)
-            if trade.isclosed:
+            if trade.isclosed and out is not None:
                 out.append(_copy(trade))
         if exbit.opened:
             if trade.isclosed:
                 trade = Trade(data=data, tradeid=order.tradeid, historyon=strat._tradehistoryon)
                 datatrades.append(trade)
             _update(trade, order, exbit, exbit.opened, exbit.openedvalue, exbit.openedcomm, bars)
-            if trade.isclosed:
+            if trade.isclosed and out is not None:
                 out.append(_copy(trade))
-        if trade.justopened:
+        if trade.justopened and out is not None:
             out.append(_copy(trade))
 
 
@@ -107,6 +108,22 @@ def _update(
         _trade_update(trade, order, size, exbit.price, comm, comminfo, bars[0], bars[1])
 
 
+def _own(obj: Any, base: Any, name: str) -> bool:
+    """Whether ``obj`` has a ``name`` method of its own (also one set on the instance)."""
+    return getattr(getattr(obj, name), "__func__", None) is not getattr(base, name)
+
+
+def _reads(strat: Any, name: str) -> bool:
+    """Whether the strategy or any of its analyzers (their children too) defines ``name``."""
+
+    def analyzer_reads(analyzer: Any) -> bool:
+        return _own(analyzer, bt.Analyzer, name) or any(
+            analyzer_reads(child) for child in getattr(analyzer, "_children", ())
+        )
+
+    return _own(strat, bt.Strategy, name) or any(analyzer_reads(a) for a in strat.analyzers)
+
+
 class Notifier:
     """Routes the broker's notification deque to the strategies that own the orders."""
 
@@ -117,8 +134,13 @@ class Notifier:
         self.single = len(strats) == 1
         #: notifications held for a response latency (``broker.latency.DelayedNotifications``)
         self.delayed = hasattr(self.notifs, "due")
+        #: one strategy, and nothing reads its order or trade notifications: trades are kept
+        #: up to date, but no notification is copied or delivered
+        self.unheard = False
         if hasattr(broker, "lean_notifications"):
-            broker.lean_notifications = self.single and self._unread(strats, broker)
+            lean = self.single and self._unread(strats, broker)
+            broker.lean_notifications = lean
+            self.unheard = lean and not _reads(strats[0], "notify_trade")
 
     def _unread(self, strats: list[Any], broker: Any) -> bool:
         """Whether nothing reads order notifications in this run: no ``notify_order`` on the
@@ -126,21 +148,11 @@ class Notifier:
         keeps the orders), and the tick broker's own notify and submit."""
         from ..broker.tickbroker import TickBroker
 
-        def own(obj: Any, base: Any) -> bool:  # (also one set on the instance)
-            return getattr(obj.notify_order, "__func__", None) is not base.notify_order
-
-        def reads(analyzer: Any) -> bool:
-            return own(analyzer, bt.Analyzer) or any(
-                reads(child) for child in getattr(analyzer, "_children", ())
-            )
-
-        strat = strats[0]
         return not (
             self.keep_orders
             or self.delayed
-            or own(strat, bt.Strategy)
-            or any(reads(a) for a in strat.analyzers)
-            or strat._tradehistoryon
+            or _reads(strats[0], "notify_order")
+            or strats[0]._tradehistoryon
             or type(broker).notify is not TickBroker.notify
             or type(broker).submit is not TickBroker.submit
         )
@@ -157,8 +169,13 @@ class Notifier:
         if self.single:  # one strategy: no grouping needed
             orders = list(notifs)
             notifs.clear()
-            trades: list[Any] = []
             strat = self.default
+            if self.unheard:
+                for order in orders:
+                    if order.executed.size:
+                        _update_trades(strat, order, None)
+                return
+            trades: list[Any] = []
             for order in orders:
                 if order.executed.size:
                     _update_trades(strat, order, trades)

@@ -11,6 +11,7 @@ import backtrader as bt
 import pytest
 
 import backtrader_channels as btch
+from backtrader_channels.engine.notify import Notifier
 
 
 class Mixed(bt.Strategy):
@@ -184,6 +185,69 @@ def test_without_a_reader_of_order_notifications_the_results_are_the_same(sample
     assert lean
     assert not snapshots
     assert len(quiet["trades"]) > 50
+    assert quiet == heard
+
+
+_TRADE_FIELDS = (
+    "status", "size", "price", "value", "pnl", "pnlcomm", "commission",
+    "baropen", "barclose", "barlen", "dtopen", "dtclose", "long", "isopen", "isclosed",
+)  # fmt: skip
+
+
+class Unheard(Mixed):
+    """The same orders with nothing reading order or trade notifications: none is copied or
+    delivered; the strategy's trades (``self._trades``, read after each tick) are still kept
+    up to date."""
+
+    notify_order = bt.Strategy.notify_order
+    notify_trade = bt.Strategy.notify_trade
+
+    def start(self):
+        super().start()
+        self.states = []
+
+    def on_tick(self, tick):
+        super().on_tick(tick)
+        state = [
+            tuple(getattr(t, f) for f in _TRADE_FIELDS)
+            for by_id in self._trades.values()
+            for kept in by_id.values()
+            for t in kept
+        ]
+        if not self.states or state != self.states[-1]:
+            self.states.append(state)
+
+
+class HeardTrades(Unheard):
+    """The same, with a ``notify_trade`` that reads nothing: trade notifications are copied."""
+
+    def notify_trade(self, trade):
+        pass
+
+
+def _kept_trades(sample, strategy, **broker):
+    """Whether the run delivered no notification; the strategy's trades as they changed, and
+    the broker's state after the run."""
+    cerebro = btch.Cerebro(stdstats=False)
+    cerebro.setbroker(btch.TickBroker(**broker))
+    cerebro.broker.setcash(100_000)
+    cerebro.broker.setcommission(commission=0.0004)
+    cerebro.add_channel("tick", "BTC/USDT", dataname=sample.trades)
+    cerebro.add_channel("orderbook", "BTC/USDT", dataname=sample.orderbook)
+    cerebro.addstrategy(strategy)
+    strat = cerebro.run(mode=btch.RunMode.TICK)[0]
+    b = cerebro.broker
+    unheard = Notifier(b, [strat], False).unheard
+    return unheard, (strat.states, b.getcash(), b.getvalue(), b.getposition(strat.data).size)
+
+
+@pytest.mark.parametrize("broker", [{}, {"limit_fill": "touch", "partial_fills": True}])
+def test_without_any_reader_of_notifications_the_trades_are_the_same(sample, broker):
+    unheard, quiet = _kept_trades(sample, Unheard, **broker)
+    heard_flag, heard = _kept_trades(sample, HeardTrades, **broker)
+    assert unheard
+    assert not heard_flag
+    assert len(quiet[0]) > 50
     assert quiet == heard
 
 
