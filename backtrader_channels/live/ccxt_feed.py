@@ -40,7 +40,7 @@ from ..sources.writer import PartitionedWriter
 from .faults import FeedError, anomaly_of, describe_error, error_family
 from .keys import credentials, exchange_from
 from .sequence import GUARDED, BybitBookGuard, resubscribe_book
-from .trades import TradeContinuity, int_id
+from .trades import TradeContinuity, int_id, watch_catching_up
 from .validator import LiveDataValidator
 
 _MS = 1_000_000
@@ -388,8 +388,6 @@ class CCXTLiveFeed:
         while self._running:
             self._watch_since[key] = loop.time()
             try:
-                if kind == "tick" and key in self._down:  # after a reconnect: what was missed
-                    self._deliver(await self.trades.catch_up(symbol, time.time_ns()))
                 events = await watch(symbol)
                 self._watch_since.pop(key, None)
                 if self._down:
@@ -546,7 +544,12 @@ class CCXTLiveFeed:
 
     # ---- conversions -------------------------------------------------------------------------
     async def _watch_trades(self, symbol: str) -> list[Any]:
-        trades = await self.exchange.watch_trades(symbol)
+        if ("tick", symbol) not in self._down:
+            trades = await self.exchange.watch_trades(symbol)
+        else:  # after a reconnect: subscribe, then ask what was missed while the stream gathers
+            trades = await watch_catching_up(
+                self.exchange, self.trades, symbol, self._deliver, self._watch_since
+            )
         return await self.trades.from_watch(trades, symbol, time.time_ns())
 
     async def _watch_book(self, symbol: str) -> list[Any]:
