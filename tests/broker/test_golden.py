@@ -148,7 +148,8 @@ class Heard(Quiet):
         pass
 
 
-def _analysed(sample, strategy, **broker):
+def _booked(sample, strategy, **broker):
+    """A tick-mode Cerebro on the sample's trades and book, 100,000 cash, 0.04% commission."""
     cerebro = btch.Cerebro(stdstats=False)
     cerebro.setbroker(btch.TickBroker(**broker))
     cerebro.broker.setcash(100_000)
@@ -156,6 +157,11 @@ def _analysed(sample, strategy, **broker):
     cerebro.add_channel("tick", "BTC/USDT", dataname=sample.trades)
     cerebro.add_channel("orderbook", "BTC/USDT", dataname=sample.orderbook)
     cerebro.addstrategy(strategy)
+    return cerebro
+
+
+def _analysed(sample, strategy, **broker):
+    cerebro = _booked(sample, strategy, **broker)
     for name, cls in (
         ("ta", bt.analyzers.TradeAnalyzer),
         ("dd", bt.analyzers.DrawDown),
@@ -228,13 +234,7 @@ class HeardTrades(Unheard):
 def _kept_trades(sample, strategy, **broker):
     """Whether the run delivered no notification; the strategy's trades as they changed, and
     the broker's state after the run."""
-    cerebro = btch.Cerebro(stdstats=False)
-    cerebro.setbroker(btch.TickBroker(**broker))
-    cerebro.broker.setcash(100_000)
-    cerebro.broker.setcommission(commission=0.0004)
-    cerebro.add_channel("tick", "BTC/USDT", dataname=sample.trades)
-    cerebro.add_channel("orderbook", "BTC/USDT", dataname=sample.orderbook)
-    cerebro.addstrategy(strategy)
+    cerebro = _booked(sample, strategy, **broker)
     strat = cerebro.run(mode=btch.RunMode.TICK)[0]
     b = cerebro.broker
     unheard = Notifier(b, [strat], False).unheard
