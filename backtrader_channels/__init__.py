@@ -6,7 +6,7 @@
 """
 
 from . import datasets
-from .broker import MakerTaker, ProbQueue, RiskAverseQueue, TickBroker
+from .broker import FractionalCommInfo, MakerTaker, ProbQueue, RiskAverseQueue, TickBroker
 from .cerebro import Cerebro, RunMode
 from .channels import Channel, OrderBookChannel, QuoteChannel, TickChannel
 from .engine.queue import BacktestEventQueue
@@ -72,6 +72,7 @@ __all__ = [
     "DataError",
     "Event",
     "EventPriority",
+    "FractionalCommInfo",
     "InstrumentData",
     "Level",
     "LiveDataValidator",
