@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 from typing import TYPE_CHECKING, Any
 
@@ -53,7 +54,15 @@ def check_data(args: argparse.Namespace) -> None:
 def add_data(cerebro: Any, args: argparse.Namespace) -> None:
     """Cash, commission and a channel for every channel found under each ``--data``."""
     cerebro.broker.setcash(args.cash)
-    if args.commission:
+    if args.lot is not None:
+        from ..broker.comminfo import FractionalCommInfo
+
+        if not math.isfinite(args.lot) or args.lot < 0:
+            raise UsageError(f"--lot {args.lot:g}: must be a number >= 0 (0: fractions, unrounded)")
+        cerebro.broker.addcommissioninfo(
+            FractionalCommInfo(commission=args.commission, lot=args.lot)
+        )
+    elif args.commission:
         cerebro.broker.setcommission(commission=args.commission)
     for path in args.data:
         for ctype, symbol, dataname in _data_channels(path, args.format, args.symbol):

@@ -101,6 +101,13 @@ def _add_data_args(p: argparse.ArgumentParser) -> None:
         default=0.0,
         help="commission per trade, a fraction of value (e.g. 0.001)",
     )
+    p.add_argument(
+        "--lot",
+        type=float,
+        metavar="STEP",
+        help="size orders from sizers and order_target_* in fractions of a unit, rounded down "
+        "to STEP (e.g. 0.00001; default: whole units, as backtrader)",
+    )
     p.add_argument("--from", dest="from", metavar="TIME", help="start (ISO time, UTC)")
     p.add_argument("--to", metavar="TIME", help="end, exclusive (ISO time, UTC)")
     p.add_argument(

@@ -37,6 +37,7 @@ def run_report(cerebro: Any, strategy: Any) -> dict[str, Any]:
         "fills": run.get("fills", 0),
         "fills_at_trades_book_stale": run.get("stale_book_fills", 0),
         "slippage_beyond_best": round(run.get("slippage", 0.0), 8),
+        "fees": round(run.get("fees", 0.0), 8),
         "starting_value": start,
         "final_value": value,
         "pnl": value - start,
@@ -55,7 +56,8 @@ def run_report(cerebro: Any, strategy: Any) -> dict[str, Any]:
         won = a.get("won", {}).get("total", 0)
         report["trades_closed"] = total.get("closed", 0)
         report["trades_won"] = won
-        report["fees"] = a.get("pnl", {}).get("gross", {}).get("total", 0.0) - a.get("pnl", {}).get(
+        pnl = a.get("pnl", {})
+        report["fees_closed_trades"] = pnl.get("gross", {}).get("total", 0.0) - pnl.get(
             "net", {}
         ).get("total", 0.0)
     dd = getattr(analyzers, "drawdown", None)

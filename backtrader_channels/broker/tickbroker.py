@@ -137,6 +137,8 @@ class TickBroker(bt.brokers.BackBroker):
         self._fees: FeeModel | None = fees
         #: what taker orders paid beyond the best level when walking the book (quote currency)
         self.slippage = 0.0
+        #: the commission of every fill of the run, open positions' included (quote currency)
+        self.fees_paid = 0.0
         self._age_ok = self.p.max_book_age_ns is not None  # None: a book is never stale
         self._by_data: dict[Any, list[Any]] = {}
         self._new: list[Any] = []
@@ -383,7 +385,7 @@ class TickBroker(bt.brokers.BackBroker):
     def start(self) -> None:
         super().start()
         self.fills = self.orders_submitted = self.stale_book_fills = 0  # per run
-        self.slippage = 0.0
+        self.slippage = self.fees_paid = 0.0
         if self.tick_mode:
             self._bar_filler = self.p.filler
             self.p.filler = self._tick_filler
@@ -428,12 +430,15 @@ class TickBroker(bt.brokers.BackBroker):
         dt_arr[dt_i] = dtnum
         if close_arr[close_i] != close_arr[close_i]:  # no trade seen yet: mark at the fill
             close_arr[close_i] = price
+        executed = order.executed
+        comm = executed.comm
         if data._compensate is None:
             execute_fill(self, order, size, price, dtnum, self._fees, maker)
         else:  # rare: let backtrader handle compensating datas (fees as CommissionInfo's)
             self._fill_size = size
             self._execute(order, ago=0, price=price, dtcoc=dtnum)
         self.fills += 1
+        self.fees_paid += executed.comm - comm
 
     def _book_prices(self, data: Any) -> tuple[Any, Any, float, float]:
         """Best bid and ask of ``data``'s book or quote, with sizes; all None/0 when there is

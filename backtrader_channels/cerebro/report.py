@@ -28,6 +28,8 @@ def run_report(
         "stale_book_fills": broker.stale_book_fills,
         #: what taker orders paid beyond the best level (market_depth="walk"), quote ccy
         "slippage": broker.slippage,
+        #: the commission of every fill, open positions' included, quote ccy
+        "fees": broker.fees_paid,
         "final_value": broker.getvalue(),
         "pnl": broker.getvalue() - _start(broker),
         "skipped": skip.as_dict(),

@@ -152,6 +152,34 @@ def test_bad_arguments_give_one_line_and_exit_2(args, needle):
         assert needle in lines[0]
 
 
+HALF = """
+import backtrader as bt
+class Half(bt.Strategy):
+    def start(self):
+        self.n = 0
+    def on_tick(self, t):
+        self.n += 1
+        if self.n == 100:
+            self.order_target_percent(target=0.5)
+"""
+
+
+def test_lot_sizes_target_orders_in_fractions(tmp_path):
+    (tmp_path / "half.py").write_text(HALF)
+    strategy, js = f"{tmp_path / 'half.py'}:Half", tmp_path / "run.json"
+    out = cli("backtest", strategy, "--data", TRADES, "--commission", "0.001", "--lot", "0.00001",
+              "--json", str(js))  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    report = json.loads(js.read_text())
+    assert (report["orders"], report["fills"]) == (1, 1)  # whole units: 0 BTC, no order
+    assert report["fees"] == pytest.approx(report["starting_value"] * 0.5 * 0.001, rel=1e-3)
+    out = cli("backtest", strategy, "--data", TRADES, "--lot", "-1")
+    assert out.returncode == 2
+    assert out.stderr.strip() == (
+        "backtrader-channels: error: --lot -1: must be a number >= 0 (0: fractions, unrounded)"
+    )
+
+
 BAD_STRATEGY = """
 import backtrader as bt
 class Bad(bt.Strategy):

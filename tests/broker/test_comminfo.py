@@ -73,12 +73,13 @@ def _run(comminfo):
         cerebro.broker.addcommissioninfo(comminfo)
     cerebro.addstrategy(_Targets)
     (strat,) = cerebro.run(mode=btch.RunMode.TICK)
-    return strat, cerebro.broker
+    return strat, cerebro
 
 
 def test_target_orders_on_the_sample_size_in_lots():
-    strat, broker = _run(btch.FractionalCommInfo(commission=0.001, lot=0.00001))
-    (buy_size, buy_price, buy_comm), (sell_size, sell_price, _) = strat.done
+    strat, cerebro = _run(btch.FractionalCommInfo(commission=0.001, lot=0.00001))
+    broker = cerebro.broker
+    (buy_size, buy_price, buy_comm), (sell_size, sell_price, sell_comm) = strat.done
     # half of the 10,000 cash at the 100th trade's price (the fill is at the next trade's)
     assert buy_size == 0.08086
     assert buy_comm == pytest.approx(0.08086 * buy_price * 0.001)
@@ -87,9 +88,13 @@ def test_target_orders_on_the_sample_size_in_lots():
     assert Decimal(repr(-sell_size)) % Decimal("0.00001") == 0
     assert broker.getposition(strat.data).size == pytest.approx(buy_size + sell_size)
     assert broker.getposition(strat.data).size * sell_price == pytest.approx(1000, rel=1e-3)
+    # the run's fees: both fills' commission, though no trade has closed
+    assert cerebro.last_run["fees"] == pytest.approx(buy_comm + sell_comm)
+    assert broker.getvalue() == pytest.approx(10000 + cerebro.last_run["pnl"])
 
 
 def test_stock_commission_info_sends_nothing_at_this_price():
-    strat, broker = _run(None)
+    strat, cerebro = _run(None)
     assert strat.done == []
-    assert broker.getvalue() == 10000.0
+    assert cerebro.broker.getvalue() == 10000.0
+    assert cerebro.last_run["fees"] == 0.0
