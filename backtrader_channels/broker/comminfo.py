@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from decimal import Decimal
+from typing import Any
 
 import backtrader as bt
 
@@ -35,8 +36,8 @@ class FractionalCommInfo(bt.CommissionInfo):
 
     params = (("lot", 0.0),)
 
-    def __init__(self) -> None:
-        super().__init__()
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)  # (the metaclass has taken the parameters out of kwargs)
         lot = self.p.lot
         if not isinstance(lot, (int, float)) or not math.isfinite(lot) or lot < 0:
             raise ValueError(f"lot={lot!r}: must be a finite number >= 0 (0: no rounding)")
