@@ -127,6 +127,7 @@ def execute_fill(
             pprice,
         )
         order.addcomminfo(comminfo)
+        broker.fees_paid += closedcomm + openedcomm
         broker.notify(order)
         broker._ococheck(order)
 

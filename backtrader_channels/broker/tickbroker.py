@@ -430,15 +430,14 @@ class TickBroker(bt.brokers.BackBroker):
         dt_arr[dt_i] = dtnum
         if close_arr[close_i] != close_arr[close_i]:  # no trade seen yet: mark at the fill
             close_arr[close_i] = price
-        executed = order.executed
-        comm = executed.comm
         if data._compensate is None:
             execute_fill(self, order, size, price, dtnum, self._fees, maker)
         else:  # rare: let backtrader handle compensating datas (fees as CommissionInfo's)
             self._fill_size = size
+            comm = order.executed.comm
             self._execute(order, ago=0, price=price, dtcoc=dtnum)
+            self.fees_paid += order.executed.comm - comm
         self.fills += 1
-        self.fees_paid += executed.comm - comm
 
     def _book_prices(self, data: Any) -> tuple[Any, Any, float, float]:
         """Best bid and ask of ``data``'s book or quote, with sizes; all None/0 when there is

@@ -263,6 +263,7 @@ class Applier:
             signed = amount if live.side == "buy" else -amount
             b.positions[data].update(signed, price)
             b.cash -= signed * price + fee
+            b.fees_paid += fee
             return
         self._fee.fee, self._fee.size = fee, amount
         if order.status == order.Canceled:  # a fill that beat the cancel: it counts

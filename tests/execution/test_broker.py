@@ -55,6 +55,7 @@ def test_market_and_limit_orders_fill_as_the_venue_says(server, tmp_path, thread
     assert report["fills"] == 2
     fees = sum(float(t["commission"]) for t in server.account.trades)
     assert report["fees"] == pytest.approx(fees)
+    assert cerebro.last_run["fees"] == pytest.approx(fees)  # what the account paid, the same
 
 
 def test_partial_fills_notify_partial_then_completed(server, tmp_path):
