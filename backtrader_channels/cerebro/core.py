@@ -36,7 +36,7 @@ from ..symbols import same_symbol
 from .plotting import bars_only_plot, plot_backend
 from .recorded import ChannelSpec, column_values, open_recorded, source_name, to_ns, with_progress
 from .report import run_report
-from .strategies import give_channels, has_bars, overrides_next
+from .strategies import give_channels, has_bars, overrides_next, warn_frozen_indicators
 from .sweeps import optimise
 
 LiveFeedT = TypeVar("LiveFeedT", bound=LiveFeed)
@@ -513,6 +513,7 @@ class Cerebro(bt.Cerebro):
         skip = SkipReport()
         for strat in strats:
             strat.lines.forward()
+            warn_frozen_indicators(strat)
         targets = self._targets(strats)
         # a live broker's venue session runs beside the feeds (it refuses a recorded run)
         sessions = broker.live_sessions(self.runstop, self._live_feeds)

@@ -3,6 +3,7 @@ what decides whether ``next()`` follows bridges."""
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import backtrader as bt
@@ -41,3 +42,41 @@ def overrides_next(strat: Any) -> bool:
     return any(
         getattr(cls, n) is not getattr(bt.Strategy, n) for n in ("next", "prenext", "nextstart")
     )
+
+
+def _clock_feed(it: Any) -> Any:
+    """The data feed that clocks indicator ``it`` (through indicators on indicators, line
+    stubs and buffers), or None."""
+    clk = it
+    for _ in range(1000):  # (a clock chain is as deep as the indicators are nested)
+        nxt = getattr(clk, "_clock", None)
+        if nxt is None or nxt is clk:
+            break
+        clk = nxt
+        if isinstance(clk, bt.feed.AbstractDataBase):
+            return clk
+    return getattr(clk, "_owner", None)
+
+
+def warn_frozen_indicators(strat: Any) -> None:
+    """Warn of indicators clocked by an ``InstrumentData``: its one slot never grows, so they
+    never get a value, and with bars the strategy's ``next()`` is never called either."""
+    from ..lines.instrument import InstrumentData
+
+    frozen: dict[str, list[str]] = {}
+    for it in strat._lineiterators[bt.LineIterator.IndType]:
+        feed = _clock_feed(it)
+        if isinstance(feed, InstrumentData):
+            frozen.setdefault(feed._name, []).append(type(it).__name__)
+    for name, kinds in frozen.items():
+        index = next(i for i, d in enumerate(strat.datas) if d._name == name)
+        warnings.warn(
+            f"{type(strat).__name__}: {', '.join(kinds)} on {name!r} (self.datas[{index}], the "
+            f"symbol's InstrumentData) never {'gets' if len(kinds) == 1 else 'get'} a value in "
+            "tick mode: that feed holds the latest trade in one slot that does not grow"
+            + (", and next() waits for them, so it is never called" if has_bars(strat) else "")
+            + ". Put indicators on a bar feed (cerebro.add_bars(...)) or on a "
+            "btch.ChannelBridge.",
+            UserWarning,
+            stacklevel=2,
+        )

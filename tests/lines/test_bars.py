@@ -139,3 +139,48 @@ def test_bars_need_their_tick_channel(sample):
         btch.Cerebro().add_bars("X", every="1s", ticks=5)
     with pytest.raises(btch.ChannelError, match="bar interval"):
         btch.Cerebro().add_bars("X", every="soon")
+
+
+class OnTheInstrument(bt.Strategy):
+    """The natural mistake: ``self.data`` is the symbol's InstrumentData, not the bars."""
+
+    def __init__(self):
+        self.sma = bt.ind.SMA(self.data.close, period=10)
+        self.cross = bt.ind.CrossOver(self.data.close, self.sma)
+        self.on_bars = bt.ind.SMA(self.datas[1].close, period=3)
+        self.nexts = 0
+
+    def next(self):
+        self.nexts += 1
+
+
+@pytest.mark.parametrize("bars", [True, False])
+def test_indicators_on_the_instrument_feed_are_named_in_a_warning(sample, bars):
+    c = btch.Cerebro()
+    c.add_channel(btch.TickChannel, symbol="BTC/USDT", dataname=sample.trades)
+    if bars:
+        c.add_bars("BTC/USDT", every="1s")
+        c.addstrategy(OnTheInstrument)
+    else:
+        c.addstrategy(type("Plain", (bt.Strategy,), {"__init__": _sma_on_data}))
+    with pytest.warns(UserWarning, match="InstrumentData") as record:
+        (strat,) = c.run(mode=btch.RunMode.TICK)
+    (w,) = [w for w in record if "InstrumentData" in str(w.message)]
+    message = str(w.message)
+    if bars:
+        assert message.startswith("OnTheInstrument: SMA, CrossOver on 'BTC/USDT' (self.datas[0]")
+        assert "next() waits for them, so it is never called" in message
+        assert strat.nexts == 0
+    else:
+        assert message.startswith("Plain: SMA on 'BTC/USDT' (self.datas[0]")
+        assert "never gets a value" in message
+        assert "next()" not in message
+
+
+def _sma_on_data(self):
+    self.sma = bt.ind.SMA(self.data, period=5)
+
+
+def test_indicators_on_bars_are_not_warned_of(sample, recwarn):
+    run(sample, every="5s")
+    assert not [w for w in recwarn if "InstrumentData" in str(w.message)]
