@@ -30,8 +30,12 @@ FLUSH_EVENTS = 1_000_000
 def _unique_symbols(path: str) -> list[str]:
     try:
         if is_csv(path):
+            # rows with a wrong number of fields are left to the reader, which names their
+            # line (or skips and counts them, with on_error="skip")
             table = pacsv.read_csv(
-                path, convert_options=pacsv.ConvertOptions(include_columns=["symbol"])
+                path,
+                parse_options=pacsv.ParseOptions(invalid_row_handler=lambda row: "skip"),
+                convert_options=pacsv.ConvertOptions(include_columns=["symbol"]),
             )
         else:
             table = pq.read_table(path, columns=["symbol"])

@@ -8,6 +8,7 @@ import pytest
 
 from backtrader_channels import DataError, OrderBookEvent, TickEvent
 from backtrader_channels.sources import read_native
+from backtrader_channels.sources.convert import contents
 
 HEADER = "timestamp,price,volume,side,trade_id\n"
 GOOD = ["1000,100.5,0.1,buy,1\n", "1000,100.6,0.2,sell,2\n", "2000,100.4,0.3,buy,3\n"]
@@ -79,6 +80,15 @@ def test_bad_rows_name_file_line_column_value(tmp_path, bad_row, line, column, r
 def test_short_row_is_located(tmp_path):
     path = write(tmp_path, [*GOOD, "3000,100\n"])
     with pytest.raises(DataError, match=r"line 5: expected 5 fields, got 2"):
+        events(path)
+
+
+def test_a_long_row_is_located_when_the_symbols_are_read_from_the_file(tmp_path):
+    """What ``backtest --data`` and ``inspect`` do first: the symbols the file holds."""
+    rows = ["1000,100.5,0.1,buy,1,BTC/USDT\n", "1000,100.6,0.2,sell,2,BTC/USDT,9\n"]
+    path = write(tmp_path, rows, header="timestamp,price,volume,side,trade_id,symbol\n")
+    assert contents(path) == [("tick", "BTC/USDT")]
+    with pytest.raises(DataError, match=r"t.csv, line 3: expected 6 fields, got 7"):
         events(path)
 
 
