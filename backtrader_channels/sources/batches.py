@@ -31,6 +31,14 @@ class SkipReport:
 
     def __init__(self) -> None:
         self.counts: dict[str, Counter[str]] = {}
+        self._lines: set[tuple[str, int]] = set()
+
+    def add_line(self, source: str, reason: str, line: int) -> None:
+        """Count line ``line`` of ``source`` dropped for ``reason``, once however many readers
+        drop it (a capture is read once per channel type)."""
+        if (source, line) not in self._lines:
+            self._lines.add((source, line))
+            self.add(source, reason)
 
     def add(self, source: str, reason: str, n: int = 1) -> None:
         """Count ``n`` rows of ``source`` dropped for ``reason``."""

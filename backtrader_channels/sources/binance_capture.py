@@ -23,7 +23,7 @@ import pyarrow as pa
 from ..errors import DataError
 from ..events import ChannelType
 from ..symbols import plain_symbol
-from .batches import open_text
+from .batches import SkipReport, open_text
 from .schema import schema_for
 
 _MS = 1_000_000
@@ -33,8 +33,8 @@ _LINES_PER_BATCH = 20_000
 class _CaptureParser:
     """Turns capture lines into native rows of one channel type and symbol."""
 
-    def __init__(self, path: str, channel_type: str, symbol: str):
-        self.path, self.channel_type = path, channel_type
+    def __init__(self, path: str, channel_type: str, symbol: str, skip: SkipReport | None = None):
+        self.path, self.channel_type, self.skip = path, channel_type, skip
         self.prefix = plain_symbol(symbol).lower() + "@"  # "btcusdt@"
         self.cols: dict[str, list[Any]] = {f.name: [] for f in schema_for(channel_type)}
         self.rows: list[int] = []  # 0-based line index of each row (line - 1)
@@ -48,35 +48,47 @@ class _CaptureParser:
             recv = int(head)
             msg = json.loads(body)
         except ValueError as exc:
-            raise DataError(
-                self.path, f"not '<receive_ns> <json>': {exc}", line=lineno, value=line[:80]
-            ) from exc
+            self._bad(lineno, line, "not '<receive_ns> <json>'", exc, True)
+            return
         stream = msg.get("stream") if isinstance(msg, dict) else None
         try:
-            if stream is None:
-                if isinstance(msg, dict) and "lastUpdateId" in msg:
-                    if self.channel_type == ChannelType.ORDERBOOK:
-                        self.snapshot, self.synced = (lineno, recv, msg), False
-                        self._join()
-                return
-            if not stream.startswith(self.prefix):
-                return
-            data = msg["data"]
-            kind = stream[len(self.prefix) :]
-            if self.channel_type == ChannelType.TICK and kind in ("trade", "aggTrade"):
-                self._trade(lineno, recv, data, "t" if kind == "trade" else "a")
-            elif self.channel_type == ChannelType.QUOTE and kind.startswith("bookTicker"):
-                self._quote(lineno, recv, data)
-            elif self.channel_type == ChannelType.ORDERBOOK and kind.startswith("depth"):
-                self.pending.append((lineno, recv, data))
-                if self.snapshot is not None:
-                    self._join()
-        except (KeyError, TypeError, ValueError) as exc:
+            self._route(lineno, recv, msg, stream)
+        except (AttributeError, KeyError, TypeError, ValueError) as exc:
             if isinstance(exc, DataError):
                 raise
-            raise DataError(
-                self.path, f"unexpected frame: {exc!r}", line=lineno, value=line[:80]
-            ) from exc
+            # a trade or quote frame adds its row only once it is read whole; a depth diff
+            # or a snapshot cannot be left out without losing the book: they stop the read
+            skippable = stream is not None and "@depth" not in str(stream)
+            self._bad(lineno, line, "unexpected frame", exc, skippable)
+
+    def _bad(self, lineno: int, line: str, reason: str, exc: Exception, skippable: bool) -> None:
+        """A line that cannot be read: counted with ``skip`` (if it can be left out), or a
+        located ``DataError``."""
+        if self.skip is not None and skippable:
+            self.skip.add_line(self.path, reason, lineno)
+            return
+        detail = exc if reason.startswith("not") else repr(exc)
+        raise DataError(self.path, f"{reason}: {detail}", line=lineno, value=line[:80]) from exc
+
+    def _route(self, lineno: int, recv: int, msg: Any, stream: Any) -> None:
+        if stream is None:
+            if isinstance(msg, dict) and "lastUpdateId" in msg:
+                if self.channel_type == ChannelType.ORDERBOOK:
+                    self.snapshot, self.synced = (lineno, recv, msg), False
+                    self._join()
+            return
+        if not stream.startswith(self.prefix):
+            return
+        data = msg["data"]
+        kind = stream[len(self.prefix) :]
+        if self.channel_type == ChannelType.TICK and kind in ("trade", "aggTrade"):
+            self._trade(lineno, recv, data, "t" if kind == "trade" else "a")
+        elif self.channel_type == ChannelType.QUOTE and kind.startswith("bookTicker"):
+            self._quote(lineno, recv, data)
+        elif self.channel_type == ChannelType.ORDERBOOK and kind.startswith("depth"):
+            self.pending.append((lineno, recv, data))
+            if self.snapshot is not None:
+                self._join()
 
     def _add(self, lineno: int, **values: Any) -> None:
         for key, col in self.cols.items():
@@ -161,10 +173,11 @@ class _CaptureParser:
 
 
 def capture_batches(
-    path: str, channel_type: str, symbol: str
+    path: str, channel_type: str, symbol: str, skip: SkipReport | None = None
 ) -> Iterator[tuple[pa.RecordBatch, np.ndarray]]:
-    """Native batches of ``channel_type`` rows for ``symbol`` (rows: line number - 1)."""
-    parser = _CaptureParser(path, channel_type, symbol)
+    """Native batches of ``channel_type`` rows for ``symbol`` (rows: line number - 1). A line
+    that cannot be read raises a located ``DataError``, or with ``skip`` is counted there."""
+    parser = _CaptureParser(path, channel_type, symbol, skip)
     try:
         with open_text(path) as fh:
             for lineno, line in enumerate(fh, 1):

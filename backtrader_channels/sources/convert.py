@@ -54,8 +54,11 @@ def _capture_contents(path: str) -> list[tuple[str, str]]:
     found: set[tuple[str, str]] = set()
     with open_text(path) as fh:
         for line in fh:
-            stream = json.loads(line.partition(" ")[2]).get("stream")
-            if stream:
+            try:
+                stream = json.loads(line.partition(" ")[2]).get("stream")
+            except (ValueError, AttributeError):
+                continue  # left to the reader, which names the line (or skips and counts it)
+            if isinstance(stream, str):
                 sym, _, kind = stream.partition("@")
                 ctype = kinds.get(kind.split("@")[0])
                 if ctype:

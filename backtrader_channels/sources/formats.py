@@ -242,7 +242,7 @@ def _streams(
         elif fmt == "binance":
             yield path, dump_line_offset(path), dump_batches(path, channel_type, skip)
         elif fmt == "binance_ws":
-            yield path, 1, capture_batches(path, channel_type, symbol)
+            yield path, 1, capture_batches(path, channel_type, symbol, skip)
         elif fmt == "bybit":
             yield (
                 path,

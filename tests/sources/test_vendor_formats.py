@@ -6,6 +6,7 @@ import pytest
 
 from backtrader_channels import ChannelError, DataError, OrderBookChannel
 from backtrader_channels.sources import SkipReport
+from backtrader_channels.sources.convert import contents
 from backtrader_channels.sources.formats import detect_format, open_source
 
 from . import shapes
@@ -160,6 +161,28 @@ def test_capture_bad_json_line(tmp_path, capture_path):
     path.write_text("\n".join(lines) + "\n")
     with pytest.raises(DataError, match=r"cap.jsonl, line 20: not '<receive_ns> <json>'"):
         events(str(path), "quote")
+
+
+def test_capture_bad_lines_skipped_once_for_every_channel(tmp_path, capture_path):
+    with gzip.open(capture_path, "rt") as fh:
+        lines = fh.read().splitlines()[:400]
+    trade, other = [i for i, ln in enumerate(lines) if "@trade" in ln][3:5]
+    quote = [i for i, ln in enumerate(lines) if "@bookTicker" in ln][5]
+    good = tmp_path / "good.jsonl"
+    bad = (trade, other, quote)
+    good.write_text("\n".join(ln for i, ln in enumerate(lines) if i not in bad) + "\n")
+    lines[trade] = lines[trade][:60]  # a truncated trade frame
+    lines[other] = lines[other].partition(" ")[0] + ' {"stream":"btcusdt@trade","data":{}}'
+    lines[quote] = "garbage"
+    path = tmp_path / "cap.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+    # what backtest --data and inspect ask first: the file's channels, bad lines and all
+    assert ("tick", "BTCUSDT") in contents(str(path))
+    skip = SkipReport()
+    for kind in ("tick", "quote", "orderbook"):  # one read of the file per channel type
+        got = events(str(path), kind, on_error="skip", skip=skip)
+        assert got == events(str(good), kind)
+    assert skip.as_dict() == {str(path): {"not '<receive_ns> <json>'": 2, "unexpected frame": 1}}
 
 
 def test_skip_mode_counts_per_file_and_reason(tmp_path, capture_tables):
