@@ -183,7 +183,9 @@ def test_a_stream_that_raises_anything_is_restarted_and_reported(server):
 
 
 def test_a_stream_that_keeps_failing_fails_the_run_loudly(server):
-
+    # trades for 20 s: each failure's retry waits for the next batch (after a back-off and a
+    # REST catch-up), and a slow 2-core run needed more than the 1.6 s of the default pace
+    server.rate = 500
     with pytest.raises(RuntimeError, match=r"5 errors in a row, the last RuntimeError: hook bug"):
         run_live(server, channels=("tick",), validator=Explodes(10**9), max_failures=5)
 
