@@ -62,8 +62,6 @@ def test_backtest_paper_and_real_make_the_same_decisions_and_fills(server, sampl
 
     from backtrader_channels.testing.replay_exchange import ReplayExchange
 
-    # (3,000 trades/s, not 4,000: an order reaches the venue a few ms after its decision, more
-    # on a loaded machine, and at 4,000 a CI run once saw 11 of 15 fills at the same price)
     venue = ReplayExchange(rate=3_000, start_when=1, balances={"USDT": 10_000.0, "BTC": 0.01})
     venue.start()
     try:
@@ -76,14 +74,22 @@ def test_backtest_paper_and_real_make_the_same_decisions_and_fills(server, sampl
     assert real.decisions == backtest.decisions
     assert paper.fills == backtest.fills
     # The venue applies the paper broker's rule: a resting limit fills at its limit when a
-    # trade goes through it. An order reaches the venue a few ms after the decision, and the
-    # replay runs ~30x faster than the recorded market: one that finds the market already
-    # through its limit fills there at once, at a better price. Nothing else may differ.
+    # trade goes through it (a maker fill). An order reaches the venue a few ms after the
+    # decision, and the replay runs ~30x faster than the recorded market: one that finds the
+    # market already through its limit fills there at once (a taker fill), at a better price.
+    # Each fill is checked for the one it was; nothing else may differ. (A share of same-price
+    # fills would measure the machine: 11 and 10 of 15 on loaded or slow 2-core runs.)
     by_limit = {(buy, limit): price for buy, limit, price in real.fills}
     assert sorted(by_limit) == sorted((buy, limit) for buy, limit, _ in paper.fills)
-    same = 0
+    orders = venue.account.orders
+    maker = {
+        (orders[t["orderId"]]["side"] == "BUY", float(orders[t["orderId"]]["price"])): t["isMaker"]
+        for t in venue.account.trades
+    }
     for buy, limit, price in paper.fills:
         got = by_limit[(buy, limit)]
-        assert got <= price if buy else got >= price
-        same += got == price
-    assert same >= 0.75 * len(paper.fills)
+        if maker[(buy, limit)]:
+            assert got == price == limit
+        else:  # marketable on arrival: filled at the venue's last trade, through the limit
+            assert got < limit if buy else got > limit
+    assert any(maker.values())
