@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import time
 from collections import deque
 from typing import Any
@@ -74,23 +73,6 @@ def load_recording(trades: str, orderbook: str) -> list[tuple[int, str, Any]]:
             items.append((int(msg["ts"]), 0, "book", msg))
     items.sort(key=lambda x: (x[0], x[1]))  # stable: recorded order within a time
     return [(ts, kind, item) for ts, _, kind, item in items]
-
-
-#: recordings by their files' paths, modification times and sizes; servers share them
-#: read-only (loading the bundled one took ~0.6 s per server)
-_RECORDINGS: dict[tuple[Any, ...], list[tuple[int, str, Any]]] = {}
-
-
-def _shared_recording(trades: str, orderbook: str) -> list[tuple[int, str, Any]]:
-    key = tuple(
-        (os.path.abspath(p), st.st_mtime_ns, st.st_size)
-        for p in (trades, orderbook)
-        for st in [os.stat(p)]
-    )
-    hit = _RECORDINGS.get(key)
-    if hit is None:
-        hit = _RECORDINGS[key] = load_recording(trades, orderbook)
-    return hit
 
 
 class _Book:
@@ -177,8 +159,7 @@ class BybitExchange(LoopbackServer, BybitPrivate):
         self.bbo_send_times: dict[int, int] = {}
         self.stream_u = 0  # the u of the last book message sent
         sample = bybit_btcusdt_sample()
-        # (a list of its own: callers may filter it)
-        self.items = list(_shared_recording(trades or sample.trades, orderbook or sample.orderbook))
+        self.items = load_recording(trades or sample.trades, orderbook or sample.orderbook)
         self.rate, self.start_when, self.loop_forever = rate, start_when, loop_forever
         self.faults = Faults()
         self.book = _Book()  # the book as the recording starts: what a subscriber sees first

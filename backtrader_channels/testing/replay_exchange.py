@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import re
 import time
 from typing import Any
@@ -103,24 +102,6 @@ def load_capture(path: str) -> tuple[dict[str, Any], list[tuple[int, str, dict[s
     return snapshot, frames
 
 
-#: parsed captures, by path, modification time and size: ``(snapshot, frames, templates)``,
-#: ``templates`` keyed by the id of a frame's data (held alive by ``frames``). Servers share
-#: them read-only: parsing the bundled capture and rendering its frames took ~1.5 s per server.
-_CAPTURES: dict[tuple[str, int, int], tuple[dict[str, Any], list[Any], dict[int, Any]]] = {}
-
-
-def _shared_capture(
-    path: str,
-) -> tuple[dict[str, Any], list[tuple[int, str, dict[str, Any]]], dict[int, Any]]:
-    st = os.stat(path)
-    key = (os.path.abspath(path), st.st_mtime_ns, st.st_size)
-    hit = _CAPTURES.get(key)
-    if hit is None:
-        snapshot, frames = load_capture(path)
-        hit = _CAPTURES[key] = (snapshot, frames, {})
-    return hit
-
-
 class ReplayExchange(LoopbackServer, BinanceRest, BinancePrivate):
     """The loopback exchange server (see module doc). ``start()`` returns the port.
 
@@ -172,8 +153,7 @@ class ReplayExchange(LoopbackServer, BinanceRest, BinancePrivate):
         speed: float | None = None,
         origin_ms: int | None = None,
     ):
-        self.snapshot, self._shared_frames, self._rendered = _shared_capture(capture)
-        self.frames = list(self._shared_frames)  # (a list of its own: callers may filter it)
+        self.snapshot, self.frames = load_capture(capture)
         self.speed, self.origin_ms = speed, origin_ms
         with open(exchange_info, encoding="utf-8") as fh:
             self.exchange_info = json.load(fh)
@@ -211,15 +191,7 @@ class ReplayExchange(LoopbackServer, BinanceRest, BinancePrivate):
         """Serve on 127.0.0.1 in a background thread; return the port."""
         # frames serialised once, before anyone connects: serialising per send cost the server
         # half a core at 10k frames/s, which the client side of the benchmarks competed with
-        rendered = self._rendered  # the shared capture's frames, rendered once per process
-        if not rendered:
-            rendered.update({id(d): (st, _template(st, d)) for _r, st, d in self._shared_frames})
-        templates = []
-        for _r, st, data in self.frames:  # (an id found is a shared frame's: they stay alive)
-            hit = rendered.get(id(data))
-            parts = hit[1] if hit is not None and hit[0] == st else _template(st, data)
-            templates.append((st, data, parts))
-        self._templates = templates
+        self._templates = [(st, data, _template(st, data)) for _r, st, data in self.frames]
         return super().start()
 
     def add_routes(self, app: web.Application) -> None:
