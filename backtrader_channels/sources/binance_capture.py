@@ -48,7 +48,7 @@ class _CaptureParser:
             recv = int(head)
             msg = json.loads(body)
         except ValueError as exc:
-            self._bad(lineno, line, "not '<receive_ns> <json>'", exc, True)
+            self._bad(lineno, line, "not '<receive_ns> <json>'", str(exc), exc, True)
             return
         stream = msg.get("stream") if isinstance(msg, dict) else None
         try:
@@ -59,15 +59,16 @@ class _CaptureParser:
             # a trade or quote frame adds its row only once it is read whole; a depth diff
             # or a snapshot cannot be left out without losing the book: they stop the read
             skippable = stream is not None and "@depth" not in str(stream)
-            self._bad(lineno, line, "unexpected frame", exc, skippable)
+            self._bad(lineno, line, "unexpected frame", repr(exc), exc, skippable)
 
-    def _bad(self, lineno: int, line: str, reason: str, exc: Exception, skippable: bool) -> None:
-        """A line that cannot be read: counted with ``skip`` (if it can be left out), or a
-        located ``DataError``."""
+    def _bad(
+        self, lineno: int, line: str, reason: str, detail: str, exc: Exception, skippable: bool
+    ) -> None:
+        """A line that cannot be read: counted under ``reason`` with ``skip`` (if it can be
+        left out), or a located ``DataError`` saying ``reason: detail``."""
         if self.skip is not None and skippable:
             self.skip.add_line(self.path, reason, lineno)
             return
-        detail = exc if reason.startswith("not") else repr(exc)
         raise DataError(self.path, f"{reason}: {detail}", line=lineno, value=line[:80]) from exc
 
     def _route(self, lineno: int, recv: int, msg: Any, stream: Any) -> None:
