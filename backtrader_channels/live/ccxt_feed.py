@@ -11,9 +11,8 @@ this does:
 * a per-stream **stall watchdog**: a stream silent for ``stall_timeout`` seconds (a silent stall,
   or a malformed frame that killed ccxt's receive loop) has its socket torn down and reopened;
 * **trade continuity**: duplicate trade ids are dropped; a gap in ids is backfilled from REST
-  trades that carry the stream's own ids (:mod:`.backfill`: Binance's recent and historical
-  trades, asked per call), and what cannot be backfilled is reported with its
-  id range;
+  trades that carry the stream's own ids (:mod:`.backfill`), and what cannot be backfilled is
+  reported with its id range; a book handed over twice unchanged is delivered once;
 * every event passes the :class:`LiveDataValidator`; it can be **recorded** (native Parquet,
   flushed every second) and it goes to the engine's :class:`LiveEventQueue`.
 
@@ -148,7 +147,7 @@ class CCXTLiveFeed:
         self.delivered = 0
         self.error: BaseException | None = None
         self._book_ts: dict[str, int] = {}
-        self._book_nonce: dict[str, Any] = {}
+        self._book_last: dict[str, tuple[Any, Any, Any]] = {}  # delivered (nonce, bids, asks)
         self._running = False
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -518,9 +517,8 @@ class CCXTLiveFeed:
             if self._running and self._wake:
                 self._loop.stop()  # type: ignore[union-attr]
         else:
-            # Hand the GIL over: the engine, just woken by the push, would otherwise wait up to
-            # a switch interval while this thread goes on with ccxt (feed receipt -> callback
-            # p50 520 -> 170 us at 10k trades/s, benchmarks/test_live.py)
+            # Hand the GIL over: the woken engine would otherwise wait up to a switch interval
+            # (feed receipt -> callback p50 520 -> 170 us at 10k trades/s, test_live.py)
             time.sleep(0)
 
     def _from_cache(self, kind: str, symbol: str) -> list[Any]:
@@ -537,7 +535,7 @@ class CCXTLiveFeed:
             if (
                 ob is not None
                 and ob.get("nonce") is not None
-                and (ob.get("nonce") != self._book_nonce.get(symbol))
+                and (ob.get("nonce") != self._book_last.get(symbol, (None,))[0])
             ):
                 return self._book_event(ob, symbol, recv)
         return []
@@ -560,10 +558,12 @@ class CCXTLiveFeed:
         depth = self.book_depth
         bids = tuple((float(p), float(s)) for p, s, *_ in ob["bids"][:depth])
         asks = tuple((float(p), float(s)) for p, s, *_ in ob["asks"][:depth])
-        # A book just rebuilt from a REST snapshot has no exchange time. Its events are ordered
-        # by exchange time only (the local clock may be far from the venue's): keep the book's
-        # last exchange time, and before there is one, wait for the next update, which has a
-        # time and carries the whole book anyway.
+        nonce = ob.get("nonce")
+        if self._book_last.get(symbol) == (nonce, bids, asks):
+            return []  # the book handed over again unchanged (seen on Bybit at its snapshot)
+        # A book just rebuilt from a REST snapshot has no exchange time; events are ordered by
+        # exchange time only (the local clock may be far off): keep the book's last one, and
+        # before there is one, wait for the next update (it carries the whole book anyway).
         if ob.get("timestamp"):
             ts = int(ob["timestamp"]) * _MS
         elif symbol in self._book_ts:
@@ -571,8 +571,7 @@ class CCXTLiveFeed:
         else:
             return []
         self._book_ts[symbol] = ts
-        nonce = ob.get("nonce")
-        self._book_nonce[symbol] = nonce
+        self._book_last[symbol] = (nonce, bids, asks)
         return [OrderBookEvent(ts, bids, asks, True, symbol, recv, nonce, nonce, self.venue)]
 
     async def _watch_quote(self, symbol: str) -> list[Any]:

@@ -21,9 +21,10 @@ KEY, SECRET = "loopback-key", "loopback-secret"
 
 class Scripted(bt.Strategy):
     """Runs ``script`` actions at given tick counts: ``{n: callable(strategy, tick)}``; stops
-    after ``stop_at`` ticks. Records every notification."""
+    after ``stop_at`` ticks, or at the first tick where ``until(strategy)`` holds. Records
+    every notification."""
 
-    params = (("script", None), ("stop_at", 1500), ("gate", True))
+    params = (("script", None), ("stop_at", 1500), ("gate", True), ("until", None))
 
     def start(self):
         self.n = 0
@@ -48,7 +49,7 @@ class Scripted(bt.Strategy):
         action = (self.p.script or {}).get(self.n)
         if action is not None:
             action(self, t)
-        if self.n >= self.p.stop_at:
+        if self.n >= self.p.stop_at or (self.p.until is not None and self.p.until(self)):
             self.env.runstop()
 
 
@@ -93,6 +94,7 @@ def run_real(
     exchange=None,
     channels=("tick",),
     gate=True,
+    until=None,
     **broker_kw,
 ):
     """One live run: trades on the feed, orders through CCXTBroker, on the loopback venue
@@ -104,7 +106,7 @@ def run_real(
     cerebro = btch.Cerebro(live_threads=threads)
     cerebro.add_live_feed(feed)
     cerebro.setbroker(broker)
-    cerebro.addstrategy(Scripted, script=script, stop_at=stop_at, gate=gate)
+    cerebro.addstrategy(Scripted, script=script, stop_at=stop_at, gate=gate, until=until)
     strat = cerebro.run(mode=btch.RunMode.TICK, duration=duration)[0]
     return cerebro, strat
 

@@ -54,3 +54,17 @@ def test_the_feed_raises_ccxts_trade_cache_and_never_lowers_it():
     assert CCXTLiveFeed(ex, ["BTC/USDT"]).exchange.options["tradesLimit"] == 50_000
     ex = ccxtpro.binance()
     assert CCXTLiveFeed(ex, ["BTC/USDT"], trade_cache=None).exchange.options["tradesLimit"] == 1000
+
+
+def test_a_book_handed_over_twice_unchanged_is_delivered_once():
+    """ccxt.pro can resolve two watch calls with the same book (seen on Bybit at its
+    snapshot); the strategy hears of it once, and of any change at the same nonce."""
+    feed = CCXTLiveFeed("bybit", ["BTC/USDT"], venue="bybit")
+    ob = {"bids": [[100.0, 1.0]], "asks": [[101.0, 2.0]], "timestamp": 1, "nonce": 7}
+    first = feed._book_event(ob, "BTC/USDT", 5)
+    assert len(first) == 1
+    assert first[0].last_update_id == 7
+    assert feed._book_event(ob, "BTC/USDT", 6) == []
+    changed = dict(ob, asks=[[101.0, 3.0]])  # a venue that restarted its ids: a new book
+    assert feed._book_event(changed, "BTC/USDT", 7)[0].asks == ((101.0, 3.0),)
+    assert len(feed._book_event(dict(changed, nonce=8), "BTC/USDT", 8)) == 1
