@@ -5,6 +5,7 @@ signed REST and the private WebSocket), one matching engine on the replayed mark
 from __future__ import annotations
 
 import os
+import time
 
 import backtrader as bt
 import ccxt.pro as ccxtpro
@@ -19,10 +20,15 @@ from backtrader_channels.testing.replay_exchange import ReplayExchange, point_cc
 KEY, SECRET = "loopback-key", "loopback-secret"
 
 
+SETTLE_S = 5.0
+
+
 class Scripted(bt.Strategy):
     """Runs ``script`` actions at given tick counts: ``{n: callable(strategy, tick)}``; stops
     after ``stop_at`` ticks, or at the first tick where ``until(strategy)`` holds. Records
-    every notification."""
+    every notification. At ``stop_at`` it waits (up to ``SETTLE_S`` seconds) for what is on
+    its way: no order still only Submitted, no market order still working. Counted in ticks,
+    the venue's replies took longer than a test's margin on some machines."""
 
     params = (("script", None), ("stop_at", 1500), ("gate", True), ("until", None))
 
@@ -49,8 +55,37 @@ class Scripted(bt.Strategy):
         action = (self.p.script or {}).get(self.n)
         if action is not None:
             action(self, t)
-        if self.n >= self.p.stop_at or (self.p.until is not None and self.p.until(self)):
+        if self.p.until is not None and self.p.until(self):
             self.env.runstop()
+        elif self.n >= self.p.stop_at:
+            if self.n == self.p.stop_at:
+                self.due = time.monotonic()
+            if self._settled() or time.monotonic() - self.due > SETTLE_S:
+                self.env.runstop()
+
+    def _settled(self):
+        for order in self.orders.values():
+            if order is None:
+                continue
+            last = (self.statuses(order.ref) or ["Submitted"])[-1]
+            market = order.exectype == bt.Order.Market
+            if last == "Submitted" or (market and last in ("Accepted", "Partial")):
+                return False
+        return True
+
+
+def once_private_down(action, venue=None):
+    """``action`` at the first tick, from its own on, where the broker refuses new orders for a
+    private stream down: how soon a dropped socket is noticed depends on the machine."""
+
+    def wait(s, *tick):
+        if "private stream down" in (s.broker.blocked(venue=venue) or ""):
+            action(s, *tick)
+            return
+        later = s.p.script.get(s.n + 1)
+        s.p.script[s.n + 1] = wait if later is None else lambda *a: (later(*a), wait(*a))
+
+    return wait
 
 
 @pytest.fixture

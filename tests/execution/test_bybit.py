@@ -16,6 +16,7 @@ from .conftest import (
     assert_placed_once,
     journal_of,
     keyed,
+    once_private_down,
     public,
     run_real,
 )
@@ -218,12 +219,13 @@ def test_fills_made_while_the_private_socket_was_down_are_recovered(bybit_server
     def fill_while_down(s, t):
         srv.cross_resting()
         s.orders[1] = s.buy(size=0.001)  # refused: the private stream is down
+        s.p.script[s.n + 150] = heal
 
     def heal(s, t):
         faults.reject_subscribe = False
 
-    script = {200: rest, 400: drop, 450: fill_while_down, 600: heal, 2000: _buy()}
-    cerebro, strat = run_real(srv, script, stop_at=4000, tmp=str(tmp_path))
+    script = {200: rest, 400: drop, 450: once_private_down(fill_while_down), 2000: _buy()}
+    cerebro, strat = run_real(srv, script, stop_at=2500, tmp=str(tmp_path))
     assert strat.statuses(strat.orders[0].ref)[-1] == "Completed"
     assert strat.orders[1].info.reason.startswith("protection: private stream down")
     assert strat.statuses(strat.orders[2].ref) == ["Submitted", "Accepted", "Completed"]

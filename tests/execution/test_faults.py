@@ -14,6 +14,7 @@ from .conftest import (
     assert_placed_once,
     journal_of,
     keyed,
+    once_private_down,
     run_real,
 )
 
@@ -136,6 +137,7 @@ def test_fills_made_while_the_private_socket_was_down_are_recovered(server, tmp_
     def fill_while_down(s, t):
         server.cross_resting()
         s.orders[1] = s.buy(size=0.001)  # refused: the private stream is down
+        s.p.script[s.n + 150] = heal
 
     def heal(s, t):
         faults.reject_subscribe = False
@@ -143,7 +145,7 @@ def test_fills_made_while_the_private_socket_was_down_are_recovered(server, tmp_
     def after(s, t):
         s.orders[2] = s.buy(size=0.001)
 
-    script = {200: rest, 400: drop, 450: fill_while_down, 600: heal, 4000: after}
+    script = {200: rest, 400: drop, 450: once_private_down(fill_while_down), 4000: after}
     cerebro, strat = run_real(server, script, stop_at=4500, tmp=str(tmp_path), threads=threads)
     assert strat.statuses(strat.orders[0].ref)[-1] == "Completed"
     refused = strat.orders[1]

@@ -12,7 +12,14 @@ from backtrader_channels.feeds import CCXTLiveFeed
 from backtrader_channels.testing.bybit_exchange import BybitExchange
 from backtrader_channels.testing.replay_exchange import ReplayExchange
 
-from .conftest import assert_journal_in_order, assert_placed_once, journal_of, keyed, public
+from .conftest import (
+    assert_journal_in_order,
+    assert_placed_once,
+    journal_of,
+    keyed,
+    once_private_down,
+    public,
+)
 
 START = {"USDT": 10_000.0, "BTC": 0.01}
 
@@ -137,6 +144,7 @@ def test_a_private_stream_down_on_one_venue_leaves_the_other_trading(two_venues,
     def both(s):
         s.orders["binance"] = s.buy(data=s.at("binance"), size=0.001)
         s.orders["bybit"] = s.buy(data=s.at("bybit"), size=0.001)
+        s.p.script[s.n + 200] = heal
 
     def heal(s):
         bybit.private_faults.reject_subscribe = False
@@ -144,7 +152,7 @@ def test_a_private_stream_down_on_one_venue_leaves_the_other_trading(two_venues,
     def bybit_again(s):
         s.orders["bybit_again"] = s.buy(data=s.at("bybit"), size=0.001)
 
-    script = {200: drop_bybit, 300: both, 500: heal, 1500: bybit_again}
+    script = {200: drop_bybit, 300: once_private_down(both, "bybit"), 1500: bybit_again}
     cerebro, strat = run_two(two_venues, script, tmp_path, stop_at=2000)
     assert strat.statuses("binance") == ["Submitted", "Accepted", "Completed"]
     assert strat.statuses("bybit") == ["Submitted", "Rejected"]
