@@ -558,8 +558,8 @@ class CCXTLiveFeed:
         depth = self.book_depth
         bids = tuple((float(p), float(s)) for p, s, *_ in ob["bids"][:depth])
         asks = tuple((float(p), float(s)) for p, s, *_ in ob["asks"][:depth])
-        nonce = ob.get("nonce")
-        if self._book_last.get(symbol) == (nonce, bids, asks):
+        nonce, last = ob.get("nonce"), self._book_last.get(symbol)
+        if last is not None and last[0] == nonce and last[1] == bids and last[2] == asks:
             return []  # the book handed over again unchanged (seen on Bybit at its snapshot)
         # A book just rebuilt from a REST snapshot has no exchange time; events are ordered by
         # exchange time only (the local clock may be far off): keep the book's last one, and
