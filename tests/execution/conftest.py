@@ -25,12 +25,12 @@ SETTLE_S = 5.0
 
 class Scripted(bt.Strategy):
     """Runs ``script`` actions at given tick counts: ``{n: callable(strategy, tick)}``; stops
-    after ``stop_at`` ticks, or at the first tick where ``until(strategy)`` holds. Records
-    every notification. At ``stop_at`` it waits (up to ``SETTLE_S`` seconds) for what is on
-    its way: no order still only Submitted, no market order still working. Counted in ticks,
-    the venue's replies took longer than a test's margin on some machines."""
+    after ``stop_at`` ticks. Records every notification. At ``stop_at`` it waits (up to
+    ``SETTLE_S`` seconds) for what is on its way: no order still only Submitted, no market
+    order still working. Counted in ticks, the venue's replies took longer than a test's
+    margin on some machines."""
 
-    params = (("script", None), ("stop_at", 1500), ("gate", True), ("until", None))
+    params = (("script", None), ("stop_at", 1500), ("gate", True))
 
     def start(self):
         self.n = 0
@@ -55,9 +55,7 @@ class Scripted(bt.Strategy):
         action = (self.p.script or {}).get(self.n)
         if action is not None:
             action(self, t)
-        if self.p.until is not None and self.p.until(self):
-            self.env.runstop()
-        elif self.n >= self.p.stop_at:
+        if self.n >= self.p.stop_at:
             if self.n == self.p.stop_at:
                 self.due = time.monotonic()
             if self._settled() or time.monotonic() - self.due > SETTLE_S:
@@ -129,7 +127,6 @@ def run_real(
     exchange=None,
     channels=("tick",),
     gate=True,
-    until=None,
     **broker_kw,
 ):
     """One live run: trades on the feed, orders through CCXTBroker, on the loopback venue
@@ -141,7 +138,7 @@ def run_real(
     cerebro = btch.Cerebro(live_threads=threads)
     cerebro.add_live_feed(feed)
     cerebro.setbroker(broker)
-    cerebro.addstrategy(Scripted, script=script, stop_at=stop_at, gate=gate, until=until)
+    cerebro.addstrategy(Scripted, script=script, stop_at=stop_at, gate=gate)
     strat = cerebro.run(mode=btch.RunMode.TICK, duration=duration)[0]
     return cerebro, strat
 

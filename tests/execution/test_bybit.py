@@ -186,11 +186,8 @@ def test_a_submit_bybit_never_took_ends_rejected_after_the_queries(bybit_server,
         bybit_server.private_faults.fail_503 = 1
         s.orders[0] = s.buy(size=0.001)
 
-    def settled(s):  # the queries take their time: stop once the order has its last status
-        return 0 in s.orders and not s.orders[0].alive()
-
     cerebro, strat = run_real(
-        bybit_server, {200: act}, stop_at=10**9, until=settled, tmp=str(tmp_path), unknown_retries=3
+        bybit_server, {200: act}, stop_at=2000, tmp=str(tmp_path), unknown_retries=3
     )
     order = strat.orders[0]
     assert strat.statuses(order.ref) == ["Submitted", "Rejected"]
