@@ -11,6 +11,14 @@ from __future__ import annotations
 
 from typing import Any
 
+import backtrader as bt
+from backtrader.order import OrderExecutionBit
+
+from .orders import TickBuyOrder, TickSellOrder
+
+_TICK_ORDERS = (TickBuyOrder, TickSellOrder)
+_PARTIAL, _COMPLETED = bt.Order.Partial, bt.Order.Completed
+
 
 def pseudo_update(
     oldsize: float, oldprice: float, size: float, price: float
@@ -111,9 +119,55 @@ def execute_fill(
     if execsize:
         comminfo.confirmexec(execsize, price)
         position.update(execsize, price)
-        order.execute(
+        record_execution(
+            order,
+            comminfo,
             dtnum,
             execsize,
+            price,
+            closed,
+            closedvalue,
+            closedcomm,
+            opened,
+            openedvalue,
+            openedcomm,
+            pnl,
+            psize,
+            pprice,
+        )
+        broker.fees_paid += closedcomm + openedcomm
+        broker.notify(order)
+        broker._ococheck(order)
+
+    if popened and not opened:
+        order.margin()
+        broker.notify(order)
+        broker._ococheck(order)
+
+
+def record_execution(
+    order: Any,
+    comminfo: Any,
+    dt: float,
+    size: float,
+    price: float,
+    closed: float,
+    closedvalue: float,
+    closedcomm: float,
+    opened: float,
+    openedvalue: float,
+    openedcomm: float,
+    pnl: float,
+    psize: float,
+    pprice: float,
+) -> None:
+    """``order.execute(...)`` and ``order.addcomminfo(comminfo)``: for the tick broker's own
+    order classes (which override neither) ``Order.execute`` -> ``OrderData.add`` ->
+    ``addbit`` inline, the same stores in their order."""
+    if type(order) not in _TICK_ORDERS:
+        order.execute(
+            dt,
+            size,
             price,
             closed,
             closedvalue,
@@ -127,11 +181,33 @@ def execute_fill(
             pprice,
         )
         order.addcomminfo(comminfo)
-        broker.fees_paid += closedcomm + openedcomm
-        broker.notify(order)
-        broker._ococheck(order)
-
-    if popened and not opened:
-        order.margin()
-        broker.notify(order)
-        broker._ococheck(order)
+        return
+    ex = order.executed
+    bit = OrderExecutionBit(
+        dt,
+        size,
+        price,
+        closed,
+        closedvalue,
+        closedcomm,
+        opened,
+        openedvalue,
+        openedcomm,
+        pnl,
+        psize,
+        pprice,
+    )
+    ex.exbits.append(bit)
+    ex.remsize -= size
+    ex.dt = dt
+    oldvalue = ex.size * ex.price
+    ex.size += size
+    ex.price = (oldvalue + size * price) / ex.size
+    ex.value += bit.value
+    ex.comm += bit.comm
+    ex.pnl += pnl
+    ex.psize = psize
+    ex.pprice = pprice
+    ex.margin = comminfo.margin
+    order.status = _PARTIAL if ex.remsize else _COMPLETED
+    order.comminfo = comminfo

@@ -16,11 +16,19 @@ import backtrader as bt
 from backtrader.order import OrderBase, OrderData
 from backtrader.utils import AutoOrderedDict
 
+_ALIVE = (bt.Order.Created, bt.Order.Submitted, bt.Order.Partial, bt.Order.Accepted)
+
 
 class _TickOrderMixin:
-    """Fast clone (no ``copy`` module) shared by the tick order classes."""
+    """Fast clone (no ``copy`` module) and ``alive()`` (no list built per call) shared by
+    the tick order classes."""
 
     executed: Any
+    status: int
+
+    def alive(self) -> bool:
+        """True while the order can still be executed (``Order.alive``)."""
+        return self.status in _ALIVE
 
     def clone(self) -> Any:
         obj = object.__new__(type(self))
@@ -84,8 +92,10 @@ def new_order(
     tradeid: int,
     now_ns: int,
     dtnum: float,
+    pclose: float,
 ) -> Any:
-    """Build an order the way ``Order.__init__`` would, minus the costly parts it does not need."""
+    """Build an order the way ``Order.__init__`` would, minus the costly parts it does not need.
+    ``pclose`` is the data's close now (``data.close[0]``)."""
     if exectype is None:
         exectype = bt.Order.Market
     if exectype not in SUPPORTED_EXECTYPES:
@@ -94,7 +104,7 @@ def new_order(
             "(supported: Market, Close, Limit, Stop, StopLimit)"
         )
     o: Any = object.__new__(cls)
-    p = cls.params()
+    p = object.__new__(cls.params)  # (what params() does for a class without recursion)
     p.owner, p.data, p.size, p.price, p.pricelimit = owner, data, size, price, plimit
     p.exectype, p.valid, p.tradeid = exectype, valid, tradeid
     o.params = o.p = p
@@ -112,7 +122,6 @@ def new_order(
     if not o.isbuy():
         size = -size
     o.size = size
-    pclose = data.close[0]
     ref_price = pclose if not price and not plimit else price
     o.created = OrderData(dt=dtnum, size=size, price=ref_price, pricelimit=plimit, pclose=pclose)
     o._limitoffset = 0.0

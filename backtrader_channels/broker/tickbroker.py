@@ -202,21 +202,8 @@ class TickBroker(bt.brokers.BackBroker):
         return self._new
 
     # ---- order entry (strategy) -------------------------------------------------------------
-    def buy(self, owner: Any, data: Any, size: float, **kwargs: Any) -> Any:
-        """Create and submit a buy order (same arguments as ``BackBroker.buy``)."""
-        if not self.tick_mode:
-            return super().buy(owner, data, size, **kwargs)
-        return self._order(TickBuyOrder, owner, data, size, **kwargs)
-
-    def sell(self, owner: Any, data: Any, size: float, **kwargs: Any) -> Any:
-        """Create and submit a sell order (same arguments as ``BackBroker.sell``)."""
-        if not self.tick_mode:
-            return super().sell(owner, data, size, **kwargs)
-        return self._order(TickSellOrder, owner, data, size, **kwargs)
-
-    def _order(
+    def buy(
         self,
-        cls: type,
         owner: Any,
         data: Any,
         size: float,
@@ -234,6 +221,64 @@ class TickBroker(bt.brokers.BackBroker):
         _checksubmit: bool = True,
         **kwargs: Any,
     ) -> Any:
+        """Create and submit a buy order (same arguments as ``BackBroker.buy``)."""
+        args = (price, plimit, exectype, valid, tradeid, oco, trailamount, trailpercent)
+        if not self.tick_mode:
+            return super().buy(
+                owner, data, size, *args, parent, transmit, histnotify, _checksubmit, **kwargs
+            )
+        return self._order(
+            TickBuyOrder, owner, data, size, *args, parent, transmit, _checksubmit, kwargs
+        )
+
+    def sell(
+        self,
+        owner: Any,
+        data: Any,
+        size: float,
+        price: Any = None,
+        plimit: Any = None,
+        exectype: Any = None,
+        valid: Any = None,
+        tradeid: int = 0,
+        oco: Any = None,
+        trailamount: Any = None,
+        trailpercent: Any = None,
+        parent: Any = None,
+        transmit: bool = True,
+        histnotify: bool = False,
+        _checksubmit: bool = True,
+        **kwargs: Any,
+    ) -> Any:
+        """Create and submit a sell order (same arguments as ``BackBroker.sell``)."""
+        args = (price, plimit, exectype, valid, tradeid, oco, trailamount, trailpercent)
+        if not self.tick_mode:
+            return super().sell(
+                owner, data, size, *args, parent, transmit, histnotify, _checksubmit, **kwargs
+            )
+        return self._order(
+            TickSellOrder, owner, data, size, *args, parent, transmit, _checksubmit, kwargs
+        )
+
+    def _order(
+        self,
+        cls: type,
+        owner: Any,
+        data: Any,
+        size: float,
+        price: Any,
+        plimit: Any,
+        exectype: Any,
+        valid: Any,
+        tradeid: int,
+        oco: Any,
+        trailamount: Any,
+        trailpercent: Any,
+        parent: Any,
+        transmit: bool,
+        _checksubmit: bool,
+        kwargs: dict[str, Any],
+    ) -> Any:
         data = self._trades_as.get(data, data)  # a bar feed trades its symbol
         if parent is not None or not transmit:
             raise NotImplementedError(
@@ -241,10 +286,26 @@ class TickBroker(bt.brokers.BackBroker):
             )
         if trailamount is not None or trailpercent is not None:
             raise NotImplementedError("trailing orders are not supported by the tick broker")
-        now = self.current_ns()
-        dtnum = ns_to_num(now) if now else data.datetime[0]
+        clock = self.clock  # (current_ns, inline)
+        latest = None if clock is None else clock.latest
+        now = self.now_ns if latest is None else int(latest[0])
+        slots = self._slots.get(data)
+        if slots is None:
+            slots = self._lines(data)
+        dtnum = ns_to_num(now) if now else slots[0][slots[1]]
         order = new_order(
-            cls, owner, data, size, price, plimit, exectype, valid, tradeid, now, dtnum
+            cls,
+            owner,
+            data,
+            size,
+            price,
+            plimit,
+            exectype,
+            valid,
+            tradeid,
+            now,
+            dtnum,
+            slots[2][slots[3]],
         )
         if kwargs:
             order.addinfo(**kwargs)
@@ -414,18 +475,22 @@ class TickBroker(bt.brokers.BackBroker):
                 pos.adjbase = close
 
     # ---- matching (engine) ------------------------------------------------------------------
+    def _lines(self, data: Any) -> tuple[Any, int, Any, int]:
+        """``data``'s datetime and close buffers and the index of their current slot; cached for
+        a symbol's one-slot data (tick mode rewrites that slot per event), read afresh for any
+        other feed."""
+        lines = data.lines
+        slots = (lines.datetime.array, lines.datetime.idx, lines.close.array, lines.close.idx)
+        if getattr(type(data), "one_slot", False):  # (InstrumentData)
+            self._slots[data] = slots
+        return slots
+
     def _fill(self, order: Any, size: float, price: float, now: int, maker: bool = False) -> None:
         data = order.data
         dtnum = ns_to_num(now)
         slots = self._slots.get(data)
         if slots is None:
-            lines = data.lines
-            slots = self._slots[data] = (
-                lines.datetime.array,
-                lines.datetime.idx,
-                lines.close.array,
-                lines.close.idx,
-            )
+            slots = self._lines(data)
         dt_arr, dt_i, close_arr, close_i = slots
         dt_arr[dt_i] = dtnum
         if close_arr[close_i] != close_arr[close_i]:  # no trade seen yet: mark at the fill

@@ -65,9 +65,23 @@ def _trade_update(
     trade.value = comminfo.getvaluesize(new, trade.price)
 
 
-def _update_trades(strat: Any, order: Any, out: list[Any] | None) -> None:
+def _now(data: Any, slots: dict[Any, Any]) -> tuple[int, float]:
+    """``(len(data), data.datetime[0])``, read through the buffers; for a symbol's one-slot data
+    (``InstrumentData``: its one slot rewritten in place, its length fixed) where they are is
+    kept in ``slots``."""
+    slot = slots.get(data)
+    if slot is None:
+        dt = data.lines.datetime
+        if not getattr(type(data), "one_slot", False):
+            return len(dt), dt.array[dt.idx]
+        slot = slots[data] = (dt.lencount, dt.array, dt.idx)
+    return slot[0], slot[1][slot[2]]
+
+
+def _update_trades(strat: Any, order: Any, out: list[Any] | None, slots: dict[Any, Any]) -> None:
     """Apply the order's pending execution bits to the strategy's trades; collect notifications
-    (a copy of each trade opened or closed) in ``out``, unless it is None (nobody reads them)."""
+    (a copy of each trade opened or closed) in ``out``, unless it is None (nobody reads them).
+    ``slots``: the cache of :func:`_now`."""
     data = order.data._compensate
     if data is None:
         data = order.data
@@ -77,7 +91,7 @@ def _update_trades(strat: Any, order: Any, out: list[Any] | None) -> None:
         datatrades.append(trade)
     else:
         trade = datatrades[-1]
-    bars = (len(data), data.datetime[0])
+    bars = _now(data, slots)
     for exbit in order.executed.iterpending():
         if exbit is None:
             break
@@ -132,6 +146,8 @@ class Notifier:
         self.default = strats[0]
         self.keep_orders = keep_orders
         self.single = len(strats) == 1
+        #: where each one-slot data's length and datetime are (``_now``)
+        self.slots: dict[Any, Any] = {}
         #: notifications held for a response latency (``broker.latency.DelayedNotifications``)
         self.delayed = hasattr(self.notifs, "due")
         #: one strategy, and nothing reads its order or trade notifications: trades are kept
@@ -173,12 +189,12 @@ class Notifier:
             if self.unheard:
                 for order in orders:
                     if order.executed.size:
-                        _update_trades(strat, order, None)
+                        _update_trades(strat, order, None, self.slots)
                 return
             trades: list[Any] = []
             for order in orders:
                 if order.executed.size:
-                    _update_trades(strat, order, trades)
+                    _update_trades(strat, order, trades, self.slots)
             self._notify(strat, orders, trades)
             return
         orders = list(notifs)
@@ -197,7 +213,7 @@ class Notifier:
                 batch = batches[strat] = ([], [])
             batch[0].append(order)
             if order.executed.size:
-                _update_trades(strat, order, batch[1])
+                _update_trades(strat, order, batch[1], self.slots)
         for strat, (orders, trades) in batches.items():
             self._notify(strat, orders, trades)
 

@@ -16,6 +16,8 @@ class InstrumentData(bt.feed.DataBase):
     # Seconds, not Ticks: analyzers take their default period from here, and backtrader's
     # period logic fails on Ticks; the engine samples analyzers every second by default.
     params = (("timeframe", bt.TimeFrame.Seconds),)
+    #: its lines have one slot, rewritten in place: the broker may keep where it is
+    one_slot = True
 
     def _start(self) -> None:
         super()._start()
