@@ -18,6 +18,32 @@ from .orders import TickBuyOrder, TickSellOrder
 
 _TICK_ORDERS = (TickBuyOrder, TickSellOrder)
 _PARTIAL, _COMPLETED = bt.Order.Partial, bt.Order.Completed
+_COMM_PERC = bt.CommInfoBase.COMM_PERC
+
+#: the ``CommInfoBase`` methods a fill calls; a scheme overriding none has its arithmetic inline
+_FILL_METHODS = (
+    "profitandloss",
+    "getvaluesize",
+    "getoperationcost",
+    "get_leverage",
+    "getcommission",
+    "_getcommission",
+    "cashadjust",
+    "confirmexec",
+    "stocklike",
+)
+_PLAIN: dict[type, bool] = {}
+
+
+def _plain(cls: type) -> bool:
+    """Whether the scheme class ``cls`` keeps ``CommInfoBase``'s fill methods (cached)."""
+    plain = _PLAIN.get(cls)
+    if plain is None:
+        base = bt.CommInfoBase
+        plain = _PLAIN[cls] = all(
+            getattr(cls, name) is getattr(base, name) for name in _FILL_METHODS
+        )
+    return plain
 
 
 def pseudo_update(
@@ -46,7 +72,7 @@ def pseudo_update(
     return new, price, new, -oldsize
 
 
-def execute_fill(
+def execute_fill(  # noqa: C901 - backtrader's _execute, branch for branch, with its stock-like arithmetic inline
     broker: Any,
     order: Any,
     size: float,
@@ -61,55 +87,78 @@ def execute_fill(
         size = -size
     data = order.data
     comminfo = broker.getcommissioninfo(data)
+    # a stock-like scheme with backtrader's own arithmetic: its formulas inline, the same
+    # operations in the same order (profitandloss, getvaluesize/getoperationcost, get_leverage,
+    # getcommission; cashadjust is 0.0 and confirmexec does nothing for it)
+    plain = comminfo._stocklike and _plain(type(comminfo))
+    if plain:
+        cp = comminfo.p
+        perc = comminfo._commtype == _COMM_PERC
     position = broker.positions[data]
     pprice_orig = position.price
     psize, pprice, opened, closed = pseudo_update(position.size, pprice_orig, size, price)
-    pnl = comminfo.profitandloss(-closed, pprice_orig, price)
+    pnl = (
+        -closed * (price - pprice_orig) * cp.mult
+        if plain
+        else comminfo.profitandloss(-closed, pprice_orig, price)
+    )
     cash = broker.cash
     shortcash = broker.p.shortcash
 
     if closed:
-        if shortcash:
+        if plain:
+            closedvalue = -closed * pprice_orig if shortcash else abs(closed) * pprice_orig
+        elif shortcash:
             closedvalue = comminfo.getvaluesize(-closed, pprice_orig)
         else:
             closedvalue = comminfo.getoperationcost(closed, pprice_orig)
         closecash = closedvalue
         if closedvalue > 0:  # long position closed
-            closecash /= comminfo.get_leverage()
+            closecash /= cp.leverage if plain else comminfo.get_leverage()
         cash += closecash + pnl * comminfo.stocklike
-        closedcomm = (
-            comminfo.getcommission(closed, price)
-            if fees is None
-            else fees.commission(closed, price, maker)
-        )
+        if fees is not None:
+            closedcomm = fees.commission(closed, price, maker)
+        elif plain:
+            closedcomm = (
+                abs(closed) * cp.commission * price if perc else abs(closed) * cp.commission
+            )
+        else:
+            closedcomm = comminfo.getcommission(closed, price)
         cash -= closedcomm
-        cash += comminfo.cashadjust(-closed, position.adjbase, price)
+        cash += 0.0 if plain else comminfo.cashadjust(-closed, position.adjbase, price)
         broker.cash = cash
     else:
         closedvalue = closedcomm = 0.0
 
     popened = opened
     if opened:
-        if shortcash:
+        if plain:
+            openedvalue = opened * price if shortcash else abs(opened) * price
+        elif shortcash:
             openedvalue = comminfo.getvaluesize(opened, price)
         else:
             openedvalue = comminfo.getoperationcost(opened, price)
         opencash = openedvalue
         if openedvalue > 0:  # long position opened
-            opencash /= comminfo.get_leverage()
+            opencash /= cp.leverage if plain else comminfo.get_leverage()
         cash -= opencash
-        openedcomm = (
-            comminfo.getcommission(opened, price)
-            if fees is None
-            else fees.commission(opened, price, maker)
-        )
+        if fees is not None:
+            openedcomm = fees.commission(opened, price, maker)
+        elif plain:
+            openedcomm = (
+                abs(opened) * cp.commission * price if perc else abs(opened) * cp.commission
+            )
+        else:
+            openedcomm = comminfo.getcommission(opened, price)
         cash -= openedcomm
         if cash < 0.0:  # not enough cash: nothing opens
             opened = 0
             openedvalue = openedcomm = 0.0
         else:
             if abs(psize) > abs(opened):
-                cash += comminfo.cashadjust(psize - opened, position.adjbase, price)
+                cash += (
+                    0.0 if plain else comminfo.cashadjust(psize - opened, position.adjbase, price)
+                )
             position.adjbase = price
             broker.cash = cash
     else:
@@ -117,7 +166,8 @@ def execute_fill(
 
     execsize = closed + opened
     if execsize:
-        comminfo.confirmexec(execsize, price)
+        if not plain:
+            comminfo.confirmexec(execsize, price)
         position.update(execsize, price)
         record_execution(
             order,

@@ -96,6 +96,7 @@ def new_order(
 ) -> Any:
     """Build an order the way ``Order.__init__`` would, minus the costly parts it does not need.
     ``pclose`` is the data's close now (``data.close[0]``)."""
+    asked = exectype  # (kept in params, as Order.__init__ does)
     if exectype is None:
         exectype = bt.Order.Market
     if exectype not in SUPPORTED_EXECTYPES:
@@ -106,7 +107,7 @@ def new_order(
     o: Any = object.__new__(cls)
     p = object.__new__(cls.params)  # (what params() does for a class without recursion)
     p.owner, p.data, p.size, p.price, p.pricelimit = owner, data, size, price, plimit
-    p.exectype, p.valid, p.tradeid = exectype, valid, tradeid
+    p.exectype, p.valid, p.tradeid = asked, valid, tradeid
     o.params = o.p = p
     # read on every fill and notification: plain attributes skip Order.__getattr__
     o.owner, o.data, o.tradeid, o.price, o.pricelimit = owner, data, tradeid, price, plimit

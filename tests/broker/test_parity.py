@@ -103,26 +103,34 @@ ANALYZERS = {
 }
 
 
-def _add(cerebro):
+#: the commission schemes compared: the stock-like default (whose arithmetic the tick broker
+#: has inline) and a futures-like one (through its CommissionInfo methods)
+SCHEMES = {
+    "stocklike": {"commission": 0.001},
+    "futureslike": {"commission": 2.0, "margin": 1000.0, "mult": 10.0},
+}
+
+
+def _add(cerebro, scheme):
     cerebro.broker.setcash(100_000)
-    cerebro.broker.setcommission(commission=0.001)
+    cerebro.broker.setcommission(**SCHEMES[scheme])
     for name, (cls, kw) in ANALYZERS.items():
         cerebro.addanalyzer(cls, _name=name, **kw)
 
 
-@pytest.fixture(scope="module")
-def both():
+@pytest.fixture(scope="module", params=sorted(SCHEMES))
+def both(request):
     ticks = _ticks()
     stock = bt.Cerebro(stdstats=False)
     stock.adddata(Bars(rows=ticks), name="X")
     stock.addstrategy(StockSide)
-    _add(stock)
+    _add(stock, request.param)
     s = stock.run()[0]
     tick = btch.Cerebro(stdstats=False, sample_ns=SEC)
     events = [TickEvent(ts, p, 1.0, "buy", None, "X", ts) for ts, p in ticks]
     tick.add_channel("tick", "X", dataname=events)
     tick.addstrategy(TickSide)
-    _add(tick)
+    _add(tick, request.param)
     t = tick.run(mode=btch.RunMode.TICK)[0]
     return s, t, stock, tick
 

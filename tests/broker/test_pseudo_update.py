@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from backtrader_channels.broker.execution import pseudo_update, record_execution
-from backtrader_channels.broker.orders import TickBuyOrder, new_order
+from backtrader_channels.broker.orders import TickBuyOrder, TickSellOrder, new_order
 
 sizes = st.one_of(
     st.sampled_from([0.0, 1.0, -1.0, 2.0, -2.0, 0.5, -0.5]),
@@ -65,3 +65,64 @@ def test_record_execution_is_order_execute(fills):
         stock.execute(*args, comminfo.margin, pnl, size, price)
         stock.addcomminfo(comminfo)
         assert _state(tick) == _state(stock)
+
+
+maybe_price = st.one_of(st.none(), st.just(0.0), prices)
+
+
+@given(
+    cls=st.sampled_from([TickBuyOrder, TickSellOrder]),
+    exectype=st.sampled_from([None, bt.Order.Market, bt.Order.Limit, bt.Order.Stop]),
+    price=prices,
+    plimit=maybe_price,
+    size=st.floats(0.01, 10),
+)
+def test_new_order_is_backtraders(cls, exectype, price, plimit, size):
+    """A simulated backtrader order (its close and datetime are its price and 0.0) has the
+    attributes of ours, with the same values."""
+    data = bt.feeds.DataBase()
+    stock_cls = bt.BuyOrder if cls is TickBuyOrder else bt.SellOrder
+    stock = stock_cls(
+        simulated=True,
+        owner=None,
+        data=data,
+        size=size,
+        price=price,
+        pricelimit=plimit,
+        exectype=exectype,
+    )
+    tick = new_order(cls, None, data, size, price, plimit, exectype, None, 0, 0, 0.0, price)
+    ours = {"created_ns", "active_ns", "rested", "queue_ahead", "queue_shown", "plen"}
+    from_params = {"owner", "data", "size", "price", "pricelimit", "exectype", "valid", "tradeid"}
+    assert set(vars(stock)) <= set(vars(tick))
+    assert set(vars(tick)) - set(vars(stock)) <= ours | from_params | {"params", "p"}
+    for name in (
+        "size",
+        "status",
+        "exectype",
+        "triggered",
+        "_active",
+        "plimit",
+        "ordtype",
+        "valid",
+        "dteos",
+        "position",
+        "_limitoffset",
+        "comminfo",
+        "broker",
+    ):
+        assert getattr(tick, name) == getattr(stock, name), name
+    for name in ("created", "executed"):
+        a, b = vars(getattr(tick, name)).copy(), vars(getattr(stock, name)).copy()
+        assert list(a.pop("exbits")) == list(b.pop("exbits")) == []
+        for field in ("trailamount", "trailpercent"):  # (no trailing orders in the tick broker)
+            assert not a.pop(field)
+            assert not b.pop(field)
+        assert a == b, name
+    assert tick.isbuy() == stock.isbuy()
+    assert tick.alive() == stock.alive()
+    assert tick.p.data is stock.p.data is data  # (== on a data builds a line operation)
+    assert tick.p.owner is stock.p.owner is None
+    for name in ("size", "price", "pricelimit", "exectype", "valid", "tradeid"):
+        assert getattr(tick.p, name) == getattr(stock.p, name), name
+    assert tick.ref == stock.ref + 1
