@@ -38,7 +38,7 @@ from ..log import logger
 from ..sources.writer import PartitionedWriter
 from .faults import FeedError, anomaly_of, describe_error, error_family
 from .keys import credentials, exchange_from
-from .sequence import GUARDED, BybitBookGuard, resubscribe_book
+from .sequence import GUARDED, BybitBookGuard, reset_socket, resubscribe_book
 from .trades import TradeContinuity, int_id, watch_catching_up
 from .validator import LiveDataValidator
 
@@ -393,12 +393,16 @@ class CCXTLiveFeed:
                     self._down.pop(key, None)
                 self._deliver(events)
             except asyncio.CancelledError:
+                if kind == "tick":
+                    self.trades.rewind(symbol)
                 if not self._stalled.pop(key, False):
                     raise  # stopping
                 await self._on_stall(kind, symbol)
                 continue
             except Exception as exc:  # noqa: BLE001 - every stream is supervised
                 self._watch_since.pop(key, None)
+                if kind == "tick":
+                    self.trades.rewind(symbol)
                 self._down[key] = f"failing ({type(exc).__name__})"
                 failures += 1
                 if self._failed(key, exc, failures):
@@ -485,26 +489,14 @@ class CCXTLiveFeed:
 
     async def _reset_socket(self, kind: str, symbol: str) -> None:
         """Tear down the socket a stream uses, so the next watch dials a new one."""
-        # ccxt keys a socket's subscriptions by message hash: "trade::BTC/USDT", ...
-        marker = {"tick": "trade", "orderbook": "orderbook", "quote": "bidsask"}[kind]
-        ex = self.exchange
-        for url, client in list(getattr(ex, "clients", {}).items()):
-            subs = " ".join(str(k) for k in getattr(client, "subscriptions", {})).lower()
-            if (marker in subs and symbol.lower() in subs) or not subs:
-                if self.book_guard is not None:
-                    self.book_guard.forget(url)
-                try:
-                    await client.close()
-                except Exception:  # noqa: BLE001 - the socket may be half dead already
-                    pass
-                ex.clients.pop(url, None)
-        if kind == "orderbook":
-            getattr(ex, "orderbooks", {}).pop(symbol, None)
+        await reset_socket(self.exchange, kind, symbol, self.book_guard)
         self.validator.record((kind, symbol), "reconnect")
 
     def _deliver(self, events: list[Any]) -> None:
         ok = [e for e in events if self.validator.validate(e)]
         if not ok:
+            if events and events[0].channel_type == "tick":
+                self.trades.delivered(events[0].channel_name)  # (rejected, and counted)
             return
         if self.writer is not None:
             for e in ok:
@@ -513,6 +505,8 @@ class CCXTLiveFeed:
         first = ok[0]
         key = channel_key(first.channel_type, first.channel_name, self.venue)
         self.delivered += self.queue.push_many(ok, key)
+        if first.channel_type == "tick":
+            self.trades.delivered(first.channel_name)
         if self._main_task is not None:  # on the engine's thread: let it dispatch now
             if self._running and self._wake:
                 self._loop.stop()  # type: ignore[union-attr]

@@ -118,3 +118,26 @@ async def resubscribe_book(exchange: Any, symbol: str, timeout: float) -> bool:
         return False
     getattr(exchange, "orderbooks", {}).pop(symbol, None)
     return True
+
+
+#: the word in ccxt's subscription keys ("trade::BTC/USDT", ...) for each stream kind
+_MARKER = {"tick": "trade", "orderbook": "orderbook", "quote": "bidsask"}
+
+
+async def reset_socket(exchange: Any, kind: str, symbol: str, guard: Any = None) -> None:
+    """Close and forget the socket that ``kind``'s stream of ``symbol`` uses (and any socket
+    with no subscription), so that the next watch dials a new one; ``guard`` (a book sequence
+    guard) forgets what it knew of it."""
+    marker = _MARKER[kind]
+    for url, client in list(getattr(exchange, "clients", {}).items()):
+        subs = " ".join(str(k) for k in getattr(client, "subscriptions", {})).lower()
+        if (marker in subs and symbol.lower() in subs) or not subs:
+            if guard is not None:
+                guard.forget(url)
+            try:
+                await client.close()
+            except Exception:  # noqa: BLE001 - the socket may be half dead already
+                pass
+            exchange.clients.pop(url, None)
+    if kind == "orderbook":
+        getattr(exchange, "orderbooks", {}).pop(symbol, None)

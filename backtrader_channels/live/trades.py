@@ -42,6 +42,30 @@ class TradeContinuity:
         #: the last trade id delivered, per symbol
         self.last_id: dict[str, int] = {}
         self._from_cache_upto: dict[str, int] = {}
+        #: (last id, validator clock) of the last trades the feed delivered, per symbol
+        self._delivered: dict[str, tuple[int | None, Any]] = {}
+        self._last_time = getattr(validator, "last_time", None)  # (a validator of the user's)
+
+    def delivered(self, symbol: str) -> None:
+        """The feed has queued (or rejected and counted) ``symbol``'s trades up to its last id:
+        where :meth:`rewind` goes back to."""
+        last_time = self._last_time
+        clock = None if last_time is None else last_time(("tick", symbol))
+        self._delivered[symbol] = (self.last_id.get(symbol), clock)
+
+    def rewind(self, symbol: str) -> None:
+        """A watch failed before its trades reached the queue (a backfill or the stream that
+        raised, a stall, a hook or a recording that raised): the last id and the validator's
+        clock go back to the last trade delivered, so that the next watch sees the trades as a
+        gap and backfills them (they used to be lost without a report)."""
+        last, clock = self._delivered.get(symbol, (None, None))
+        if last is None:
+            self.last_id.pop(symbol, None)  # none delivered yet: the stream starts afresh
+        else:
+            self.last_id[symbol] = last
+        rewind = getattr(self.validator, "rewind", None)
+        if rewind is not None:
+            rewind(("tick", symbol), clock)
 
     async def from_watch(self, trades: list[Any], symbol: str, recv: int) -> list[Any]:
         """Trades of a watch call: duplicates dropped, gaps backfilled (or reported)."""

@@ -73,6 +73,18 @@ class LiveDataValidator:
         """Whether an event of ``key`` has been accepted."""
         return key in self._last
 
+    def last_time(self, key: tuple[str, str]) -> int | None:
+        """The exchange time of ``key``'s last accepted event (None before the first)."""
+        return self._last.get(key)
+
+    def rewind(self, key: tuple[str, str], ts: int | None) -> None:
+        """Take ``key``'s clock back to ``ts`` (a :meth:`last_time`): the events accepted since
+        never reached the queue and come again (the feed backfills them)."""
+        if ts is None:
+            self._last.pop(key, None)
+        else:
+            self._last[key] = ts
+
     def validate(self, event: Any) -> bool:
         """True to deliver the event; False (counted) to reject it."""
         key = (event.channel_type, event.channel_name)

@@ -182,6 +182,33 @@ def test_a_stream_that_raises_anything_is_restarted_and_reported(server):
     assert_trades_accounted(feed, strat)
 
 
+class ExplodesAt(Explodes):
+    """A validator that raises once, on its ``at``-th event."""
+
+    def __init__(self, at):
+        super().__init__(0)
+        self.at = at
+
+    def validate(self, event):
+        self.at -= 1
+        if self.at == 0:
+            raise RuntimeError("hook bug")
+        return self.inner.validate(event)
+
+
+def test_a_batch_that_fails_on_its_way_to_the_queue_is_backfilled(server):
+    """A watch's trades counted as delivered when the hook (or the recording) raised on their
+    way to the queue were lost without a report; now the next watch sees them as a gap."""
+    _cerebro, feed, strat = run_live(
+        server, channels=("tick",), validator=ExplodesAt(2000), api_key="loopback-key"
+    )
+    report = feed.anomaly_report()["tick:BTC/USDT"]
+    assert report["stream_error"] == 1
+    assert report.get("backfilled", 0) >= 1
+    assert gap_ranges(feed) == []
+    assert strat.trade_ids == list(range(FIRST_TRADE_ID, LAST_TRADE_ID + 1))
+
+
 def test_a_stream_that_keeps_failing_fails_the_run_loudly(server):
     # trades for 20 s: each failure's retry waits for the next batch (after a back-off and a
     # REST catch-up), and a slow 2-core run needed more than the 1.6 s of the default pace
