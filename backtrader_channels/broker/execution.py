@@ -83,7 +83,7 @@ def execute_fill(  # noqa: C901 - backtrader's _execute, branch for branch, with
 ) -> None:
     """Fill ``size`` (unsigned) of ``order`` at ``price``; ``dtnum`` is the fill time (bt days).
     ``fees`` (a ``FeeModel``) replaces the ``CommissionInfo``'s commission, by ``maker``."""
-    if not order.isbuy():
+    if order.ordtype:  # a sell (Order.isbuy(), without the call)
         size = -size
     data = order.data
     comminfo = broker.getcommissioninfo(data)
@@ -187,7 +187,8 @@ def execute_fill(  # noqa: C901 - backtrader's _execute, branch for branch, with
         )
         broker.fees_paid += closedcomm + openedcomm
         broker.notify(order)
-        broker._ococheck(order)
+        if broker._oco_groups:
+            broker._ococheck(order)
 
     if popened and not opened:
         order.margin()

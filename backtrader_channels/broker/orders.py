@@ -120,7 +120,7 @@ def new_order(
     o.status = bt.Order.Created
     o._plimit = plimit
     o.exectype = exectype
-    if not o.isbuy():
+    if cls.ordtype:  # a sell (Order.isbuy(), without the call)
         size = -size
     o.size = size
     ref_price = pclose if not price and not plimit else price
@@ -130,7 +130,7 @@ def new_order(
     o.position = 0
     o.dteos = 0.0
     o.plen = 0
-    o.valid = _valid_num(valid, data, dtnum)
+    o.valid = None if valid is None else _valid_num(valid, data, dtnum)
     o.created_ns = now_ns
     o.active_ns = now_ns
     o.rested = False  # a limit order that has been checked once and left resting

@@ -113,6 +113,9 @@ class TickBroker(bt.brokers.BackBroker):
     #: analyzer defines ``notify_order``, no kept orders): no snapshot (clone) is taken, only
     #: what trade bookkeeping needs is queued (``PendingBits``); the outcome is the same
     lean_notifications = False
+    #: set by the engine when nothing hears order or trade notifications: called with an
+    #: order at each fill, to update the strategy's trades at once (no notification queued)
+    trade_keeper: Any = None
 
     def init(self) -> None:
         super().init()
@@ -355,7 +358,11 @@ class TickBroker(bt.brokers.BackBroker):
         only its new execution bits, for the trades."""
         if self.lean_notifications and self.tick_mode:
             if order.executed.size:
-                self.notifs.append(PendingBits(order))
+                keeper = self.trade_keeper
+                if keeper is None:
+                    self.notifs.append(PendingBits(order))
+                else:  # nobody hears it: the trades are brought up to date now
+                    keeper(order)
             return
         self.notifs.append(order.clone())
 

@@ -157,6 +157,14 @@ class Notifier:
             lean = self.single and self._unread(strats, broker)
             broker.lean_notifications = lean
             self.unheard = lean and not _reads(strats[0], "notify_trade")
+            broker.trade_keeper = self._keep_trades if self.unheard else None
+
+    def _keep_trades(self, order: Any) -> None:
+        """A fill nobody hears (``unheard``): the strategy's trades from its new execution
+        bits, at once, with the values ``deliver`` would give them right after the event."""
+        ex = order.executed
+        ex.p1, ex.p2 = ex.p2, len(ex.exbits)  # (OrderData.markpending)
+        _update_trades(self.default, order, None, self.slots)
 
     def _unread(self, strats: list[Any], broker: Any) -> bool:
         """Whether nothing reads order notifications in this run: no ``notify_order`` on the
