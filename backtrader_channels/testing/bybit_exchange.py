@@ -323,6 +323,9 @@ class BybitExchange(LoopbackServer, BybitPrivate):
                     await pace_to(loop, t0 + (ts + lap_ms - first) / 1000 / self.speed)
                 await self._one(ts + shift, kind, item)
                 self.sent += 1
+                if self.sent == len(self.items) and not self.loop_forever:
+                    # ended before the pause: a client that has the last frame sees ``done``
+                    self.done.set()
                 if not self.speed:
                     await self._after_send(loop, t0, interval)
             if not self.loop_forever:
