@@ -31,7 +31,7 @@ from ..datasets import bybit_btcusdt_sample
 from ..sources.formats import open_source
 from .binance_account import Account
 from .bybit_private import SPOT_RULES, BybitPrivate
-from .loopback import LoopbackServer, pace_to
+from .loopback import LoopbackServer, SendTimes, pace_to
 from .private_side import PrivateFaults
 from .replay_exchange import Faults
 
@@ -153,10 +153,10 @@ class BybitExchange(LoopbackServer, BybitPrivate):
         self.last_trade: tuple[float, int] | None = None
         self.book_at = 0
         self.speed, self.origin_ms = speed, origin_ms
-        #: book update id (u) -> time.time_ns() its delta was handed to the sockets
-        self.send_times: dict[int, int] | None = {} if record_send_times else None
-        #: the same for best bid/ask (``orderbook.1``) snapshots, by their own ``u``
-        self.bbo_send_times: dict[int, int] = {}
+        # when book deltas (by u) and best bid/ask snapshots (by their own u) were handed to
+        # the sockets: see ``send_times`` and ``bbo_send_times``
+        self._book_sends = SendTimes() if record_send_times else None
+        self._bbo_sends = SendTimes()
         self.stream_u = 0  # the u of the last book message sent
         sample = bybit_btcusdt_sample()
         self.items = load_recording(trades or sample.trades, orderbook or sample.orderbook)
@@ -180,6 +180,17 @@ class BybitExchange(LoopbackServer, BybitPrivate):
     thread_name = "bybit-loopback"
 
     # ---- routes ------------------------------------------------------------------------------
+    @property
+    def send_times(self) -> dict[int, int] | None:
+        """Book update id (``u``) -> ``time.time_ns()`` when its delta was handed to the
+        sockets (None unless ``record_send_times``)."""
+        return None if self._book_sends is None else self._book_sends.as_dict()
+
+    @property
+    def bbo_send_times(self) -> dict[int, int]:
+        """The same for best bid/ask (``orderbook.1``) snapshots, by their own ``u``."""
+        return self._bbo_sends.as_dict()
+
     def add_routes(self, app: web.Application) -> None:
         for path, handler in (
             ("/v5/market/time", self._time),
@@ -363,8 +374,8 @@ class BybitExchange(LoopbackServer, BybitPrivate):
                     f"orderbook.{depth}.",
                     json.dumps(dict(out, topic=f"orderbook.{depth}.{SYMBOL}")),
                 )
-            if self.send_times is not None:
-                self.send_times[self.stream_u] = time.time_ns()
+            if self._book_sends is not None:
+                self._book_sends.add(self.stream_u, time.time_ns())
         bids, asks = self.book.top(1)
         best = (bids[0] if bids else None, asks[0] if asks else None)
         if best != self.best:
@@ -375,8 +386,8 @@ class BybitExchange(LoopbackServer, BybitPrivate):
                 {"topic": f"orderbook.1.{SYMBOL}", "type": "snapshot", "ts": ts, "data": data}
             )
             self._publish("orderbook.1.", text)
-            if self.send_times is not None:
-                self.bbo_send_times[self.bbo_u] = time.time_ns()
+            if self._book_sends is not None:
+                self._bbo_sends.add(self.bbo_u, time.time_ns())
 
     def _trade(self, ts: int, item: tuple[int, float, float, str]) -> None:
         f = self.faults

@@ -9,9 +9,32 @@ import ctypes
 import sys
 import threading
 import time
+from array import array
 from typing import Any
 
 from aiohttp import web
+
+
+class SendTimes:
+    """When each frame was handed to the sockets, by an integer key (trade id, update id), in
+    two flat arrays: appending never rehashes. A dict did, at 43,690 and 87,381 keys, for 5-17 ms
+    between a frame's stamp and its send: latency spikes that were the probe's, not the client's.
+    """
+
+    __slots__ = ("keys", "times")
+
+    def __init__(self) -> None:
+        self.keys = array("q")
+        self.times = array("q")
+
+    def add(self, key: int, ns: int) -> None:
+        """Record ``key`` sent at ``ns`` (``time.time_ns()``)."""
+        self.keys.append(key)
+        self.times.append(ns)
+
+    def as_dict(self) -> dict[int, int]:
+        """``{key: ns}``, the latest time where a key was sent again."""
+        return dict(zip(self.keys, self.times))
 
 
 class LoopbackServer:

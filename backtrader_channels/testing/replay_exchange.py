@@ -29,7 +29,7 @@ from ..sources.batches import open_text
 from .binance_account import Account
 from .binance_private import BinancePrivate, PrivateFaults
 from .binance_rest import BinanceRest, TradeHistory
-from .loopback import LoopbackServer, pace_to
+from .loopback import LoopbackServer, SendTimes, pace_to
 
 __all__ = ["Faults", "ReplayExchange", "pace_to", "point_ccxt_at", "serve_in_subprocess"]
 
@@ -171,11 +171,10 @@ class ReplayExchange(LoopbackServer, BinanceRest, BinancePrivate):
         self.sent = 0  # frames replayed
         #: the last replayed trade's price and frame number (the matching engine's freshness)
         self.last_trade: tuple[float, int] | None = None
-        #: trade id -> time.time_ns() when its frame was handed to the sockets (for latency)
-        self.send_times: dict[int, int] | None = {} if record_send_times else None
-        #: book update id (u) -> when its depth frame was handed to the sockets (same switch)
-        self.book_send_times: dict[int, int] = {}
-        self.quote_send_times: dict[int, int] = {}  # bookTicker frames, by their ``u``
+        # when frames were handed to the sockets (for latency): trades by id, depth and
+        # bookTicker frames by their ``u`` (see ``send_times`` and the like)
+        self._trade_sends = SendTimes() if record_send_times else None
+        self._book_sends, self._quote_sends = SendTimes(), SendTimes()
         self.offset_ms = 0  # added to recorded exchange times (set when the replay starts)
         self.lap = 0  # completed passes over the capture (``loop_forever``)
         #: per field, what is added to the recorded value: times move to now, and each lap
@@ -187,6 +186,22 @@ class ReplayExchange(LoopbackServer, BinanceRest, BinancePrivate):
     thread_name = "replay-exchange"
 
     # ---- lifecycle ---------------------------------------------------------------------------
+    @property
+    def send_times(self) -> dict[int, int] | None:
+        """Trade id -> ``time.time_ns()`` when its frame was handed to the sockets (None
+        unless ``record_send_times``)."""
+        return None if self._trade_sends is None else self._trade_sends.as_dict()
+
+    @property
+    def book_send_times(self) -> dict[int, int]:
+        """Book update id (``u``) -> when its depth frame was handed to the sockets."""
+        return self._book_sends.as_dict()
+
+    @property
+    def quote_send_times(self) -> dict[int, int]:
+        """bookTicker frames' ``u`` -> when each was handed to the sockets."""
+        return self._quote_sends.as_dict()
+
     def start(self) -> int:
         """Serve on 127.0.0.1 in a background thread; return the port."""
         # frames serialised once, before anyone connects: serialising per send cost the server
@@ -291,13 +306,13 @@ class ReplayExchange(LoopbackServer, BinanceRest, BinancePrivate):
                     f.negative_price -= 1
                     data = dict(data, p="-" + data["p"])
                 text = json.dumps({"stream": stream, "data": data})
-        if self.send_times is not None:
+        if self._trade_sends is not None:
             if stream.endswith("@trade") and "t" in data:
-                self.send_times[int(data["t"])] = time.time_ns()
+                self._trade_sends.add(int(data["t"]), time.time_ns())
             elif "@depth" in stream:
-                self.book_send_times[int(data["u"])] = time.time_ns()
+                self._book_sends.add(int(data["u"]), time.time_ns())
             elif stream.endswith("@bookTicker"):
-                self.quote_send_times[int(data["u"])] = time.time_ns()
+                self._quote_sends.add(int(data["u"]), time.time_ns())
         for ws, subs in list(self._subs.items()):
             if stream in subs:
                 queue = self._queues.get(ws)
