@@ -31,7 +31,7 @@ from ..datasets import bybit_btcusdt_sample
 from ..sources.formats import open_source
 from .binance_account import Account
 from .bybit_private import SPOT_RULES, BybitPrivate
-from .loopback import LoopbackServer, SendTimes, pace_to
+from .loopback import LoopbackServer, SendTimes, pace_to, quiet_collector
 from .private_side import PrivateFaults
 from .replay_exchange import Faults
 
@@ -308,12 +308,17 @@ class BybitExchange(LoopbackServer, BybitPrivate):
         msg = {"topic": topic, "type": "snapshot", "ts": ts, "data": data, "cts": ts}
         return json.dumps(msg)
 
-    def _publish(self, topic_prefix: str, text: str) -> None:
+    def _publish(
+        self, topic_prefix: str, text: str, log: SendTimes | None = None, key: int = 0
+    ) -> None:
+        """Queue ``text`` for every subscriber of the topic; with a send log, each sender
+        stamps it under ``key`` as it writes it."""
+        item = self._stamped(text, log, key)
         for ws, subs in list(self._subs.items()):
             if any(t.startswith(topic_prefix) for t in subs):
                 queue = self._queues.get(ws)
                 if queue is not None:
-                    queue.put_nowait(text)
+                    queue.put_nowait(item)
 
     # ---- replay ------------------------------------------------------------------------------
     async def _replay(self) -> None:
@@ -373,9 +378,9 @@ class BybitExchange(LoopbackServer, BybitPrivate):
                 self._publish(
                     f"orderbook.{depth}.",
                     json.dumps(dict(out, topic=f"orderbook.{depth}.{SYMBOL}")),
+                    self._book_sends,
+                    self.stream_u,
                 )
-            if self._book_sends is not None:
-                self._book_sends.add(self.stream_u, time.time_ns())
         bids, asks = self.book.top(1)
         best = (bids[0] if bids else None, asks[0] if asks else None)
         if best != self.best:
@@ -385,9 +390,8 @@ class BybitExchange(LoopbackServer, BybitPrivate):
             text = json.dumps(
                 {"topic": f"orderbook.1.{SYMBOL}", "type": "snapshot", "ts": ts, "data": data}
             )
-            self._publish("orderbook.1.", text)
-            if self._book_sends is not None:
-                self._bbo_sends.add(self.bbo_u, time.time_ns())
+            bbo_log = self._bbo_sends if self._book_sends is not None else None
+            self._publish("orderbook.1.", text, bbo_log, self.bbo_u)
 
     def _trade(self, ts: int, item: tuple[int, float, float, str]) -> None:
         f = self.faults
@@ -438,6 +442,7 @@ class BybitExchange(LoopbackServer, BybitPrivate):
 def _serve_child(conn: Any, kwargs: dict[str, Any]) -> None:
     server = BybitExchange(**kwargs)
     conn.send(server.start())
+    quiet_collector()
     conn.recv()  # any message: stop
     server.stop()
     conn.send((server.send_times, server.bbo_send_times, server.order_times, server.fill_times))

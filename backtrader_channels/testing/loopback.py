@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import ctypes
+import gc
 import sys
 import threading
 import time
@@ -15,11 +16,22 @@ from typing import Any
 from aiohttp import web
 
 
+def quiet_collector() -> None:
+    """In an exchange's own process, once it has started: what exists (the process's imports,
+    the recording) is frozen out of the collector's reach, and collections come rarely. A spawned
+    exchange imports its parent's main module (pytest's, say) and paused 90 ms in a full
+    collection 4.3 s into a 10k trades/s replay; its clients saw the burst that followed as
+    their latency."""
+    gc.freeze()
+    gc.set_threshold(50_000, 50, 1000)
+
+
 class SendTimes:
-    """When each frame was handed to the sockets, by an integer key (trade id, update id), in
+    """When each frame was handed to its socket, by an integer key (trade id, update id), in
     two flat arrays: appending never rehashes. A dict did, at 43,690 and 87,381 keys, for 5-17 ms
     between a frame's stamp and its send: latency spikes that were the probe's, not the client's.
-    """
+    The sender stamps a frame as it writes it (``_send``), so that nothing the server does between
+    rendering a frame and sending it (its own garbage collections) counts as the client's."""
 
     __slots__ = ("keys", "times")
 
@@ -133,10 +145,18 @@ class LoopbackServer:
 
     async def _send(self, ws: web.WebSocketResponse, queue: asyncio.Queue[Any]) -> None:
         while True:
-            text = await queue.get()
+            item = await queue.get()
             if ws.closed:
                 return
-            await ws.send_str(text)
+            if type(item) is tuple:  # (text, send log, key): stamped as it goes to the socket
+                item, log, key = item
+                log.add(key, time.time_ns())
+            await ws.send_str(item)
+
+    @staticmethod
+    def _stamped(text: str, log: SendTimes | None, key: int) -> Any:
+        """What a send queue takes: the text, or with a send log, what the sender stamps."""
+        return text if log is None else (text, log, key)
 
     def _subscribed(self) -> int:
         return sum(len(s) for s in self._subs.values())

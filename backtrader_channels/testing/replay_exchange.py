@@ -29,7 +29,7 @@ from ..sources.batches import open_text
 from .binance_account import Account
 from .binance_private import BinancePrivate, PrivateFaults
 from .binance_rest import BinanceRest, TradeHistory
-from .loopback import LoopbackServer, SendTimes, pace_to
+from .loopback import LoopbackServer, SendTimes, pace_to, quiet_collector
 
 __all__ = ["Faults", "ReplayExchange", "pace_to", "point_ccxt_at", "serve_in_subprocess"]
 
@@ -306,18 +306,20 @@ class ReplayExchange(LoopbackServer, BinanceRest, BinancePrivate):
                     f.negative_price -= 1
                     data = dict(data, p="-" + data["p"])
                 text = json.dumps({"stream": stream, "data": data})
-        if self._trade_sends is not None:
+        send_log, send_key = None, 0
+        if self._trade_sends is not None:  # the sender stamps the frame as it writes it
             if stream.endswith("@trade") and "t" in data:
-                self._trade_sends.add(int(data["t"]), time.time_ns())
+                send_log, send_key = self._trade_sends, int(data["t"])
             elif "@depth" in stream:
-                self._book_sends.add(int(data["u"]), time.time_ns())
+                send_log, send_key = self._book_sends, int(data["u"])
             elif stream.endswith("@bookTicker"):
-                self._quote_sends.add(int(data["u"]), time.time_ns())
+                send_log, send_key = self._quote_sends, int(data["u"])
+        item = self._stamped(text, send_log, send_key)
         for ws, subs in list(self._subs.items()):
             if stream in subs:
                 queue = self._queues.get(ws)
                 if queue is not None:
-                    queue.put_nowait(text)
+                    queue.put_nowait(item)
 
 
 def exchange_times(frames: list[tuple[int, str, dict[str, Any]]]) -> list[int]:
@@ -373,6 +375,7 @@ def _serve_child(conn: Any, kwargs: dict[str, Any], trades_only: bool) -> None:
     if trades_only:
         server.frames = [f for f in server.frames if f[1].endswith("@trade")]
     conn.send(server.start())
+    quiet_collector()
     conn.recv()  # any message: stop
     server.stop()
     conn.send(
