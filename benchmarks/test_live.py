@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import json
+import os
 import threading
 import time
 from array import array
@@ -134,8 +135,12 @@ def _latency_report(rounds):
     return out
 
 
+#: the short runs' rate; ``BTCH_LIVE_RATE`` changes it for a sweep (the figures are at 10,000)
+RATE = int(os.environ.get("BTCH_LIVE_RATE", "10000"))
+
+
 def _replay_10k():
-    return serve_in_subprocess(trades_only=True, rate=10_000, start_when=1, record_send_times=True)
+    return serve_in_subprocess(trades_only=True, rate=RATE, start_when=1, record_send_times=True)
 
 
 def _measure_client(benchmark, read, name):
@@ -178,7 +183,7 @@ def test_frame_to_callback_latency_at_10k_trades_per_s(benchmark, threads):
             cerebro = btch.Cerebro(stdstats=False, live_threads=threads)
             cerebro.add_live_feed(feed)
             cerebro.addstrategy(Latency)
-            strat = cerebro.run(mode=btch.RunMode.TICK, duration=10)[0]
+            strat = cerebro.run(mode=btch.RunMode.TICK, duration=10 + 10_000 / RATE)[0]
         finally:
             sent = stop()
         seen = strat.stamps.rows()

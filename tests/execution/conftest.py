@@ -37,6 +37,8 @@ class Scripted(bt.Strategy):
         self.notes = []  # (order ref, status name, executed size, reason)
         self.trades_closed = 0
         self.orders = {}
+        self.awaited = set()  # keys of ``orders`` to see finished (a marketable limit order)
+        self.waiting = 0  # actions still waiting for the broker (``once_trading``)
 
     def notify_order(self, order):
         reason = order.info.get("reason") if order.info else None
@@ -62,12 +64,15 @@ class Scripted(bt.Strategy):
                 self.env.runstop()
 
     def _settled(self):
-        for order in self.orders.values():
+        if self.waiting:
+            return False
+        for key, order in self.orders.items():
             if order is None:
                 continue
             last = (self.statuses(order.ref) or ["Submitted"])[-1]
+            working = last in ("Accepted", "Partial")
             market = order.exectype == bt.Order.Market
-            if last == "Submitted" or (market and last in ("Accepted", "Partial")):
+            if last == "Submitted" or (working and (market or key in self.awaited)):
                 return False
         return True
 
@@ -83,6 +88,25 @@ def once_private_down(action, venue=None):
         later = s.p.script.get(s.n + 1)
         s.p.script[s.n + 1] = wait if later is None else lambda *a: (later(*a), wait(*a))
 
+    return wait
+
+
+def once_trading(action, venue=None):
+    """``action`` at the first tick, from its own on, where the broker takes new orders again
+    (after a private stream came back: how soon depends on the machine and the backoff)."""
+
+    def wait(s, *tick):
+        if not wait.counted:
+            wait.counted = True
+            s.waiting += 1
+        if not s.broker.blocked(venue=venue):
+            s.waiting -= 1
+            action(s, *tick)
+            return
+        later = s.p.script.get(s.n + 1)
+        s.p.script[s.n + 1] = wait if later is None else lambda *a: (later(*a), wait(*a))
+
+    wait.counted = False
     return wait
 
 

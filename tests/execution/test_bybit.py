@@ -17,6 +17,7 @@ from .conftest import (
     journal_of,
     keyed,
     once_private_down,
+    once_trading,
     public,
     run_real,
 )
@@ -130,6 +131,7 @@ def test_market_and_limit_orders_fill_and_cancel_as_bybit_says(bybit_server, tmp
     def sell_limit(s, t):
         # marketable on arrival: fills at the best bid (a resting fill is the socket test's)
         s.orders[1] = s.sell(size=0.001, exectype=bt.Order.Limit, price=round(t.price - 20, 2))
+        s.awaited.add(1)  # its fill is on its way: the run waits for it
 
     def rest_far(s, t):
         s.orders[2] = s.buy(size=0.001, exectype=bt.Order.Limit, price=round(t.price - 500, 2))
@@ -221,7 +223,12 @@ def test_fills_made_while_the_private_socket_was_down_are_recovered(bybit_server
     def heal(s, t):
         faults.reject_subscribe = False
 
-    script = {200: rest, 400: drop, 450: once_private_down(fill_while_down), 2000: _buy()}
+    script = {
+        200: rest,
+        400: drop,
+        450: once_private_down(fill_while_down),
+        2000: once_trading(_buy()),  # once the private stream is back
+    }
     cerebro, strat = run_real(srv, script, stop_at=2500, tmp=str(tmp_path))
     assert strat.statuses(strat.orders[0].ref)[-1] == "Completed"
     assert strat.orders[1].info.reason.startswith("protection: private stream down")
