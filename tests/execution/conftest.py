@@ -77,30 +77,18 @@ class Scripted(bt.Strategy):
         return True
 
 
-def once_private_down(action, venue=None):
-    """``action`` at the first tick, from its own on, where the broker refuses new orders for a
-    private stream down: how soon a dropped socket is noticed depends on the machine."""
+def once(ready, action):
+    """``action`` at the first tick, from its own on, where ``ready(strategy)`` holds; until then
+    a ``Scripted`` run does not settle (its ``waiting``)."""
 
     def wait(s, *tick):
-        if "private stream down" in (s.broker.blocked(venue=venue) or ""):
-            action(s, *tick)
-            return
-        later = s.p.script.get(s.n + 1)
-        s.p.script[s.n + 1] = wait if later is None else lambda *a: (later(*a), wait(*a))
-
-    return wait
-
-
-def once_trading(action, venue=None):
-    """``action`` at the first tick, from its own on, where the broker takes new orders again
-    (after a private stream came back: how soon depends on the machine and the backoff)."""
-
-    def wait(s, *tick):
-        if not wait.counted:
+        counts = hasattr(s, "waiting")
+        if counts and not wait.counted:
             wait.counted = True
             s.waiting += 1
-        if not s.broker.blocked(venue=venue):
-            s.waiting -= 1
+        if ready(s):
+            if counts:
+                s.waiting -= 1
             action(s, *tick)
             return
         later = s.p.script.get(s.n + 1)
@@ -108,6 +96,18 @@ def once_trading(action, venue=None):
 
     wait.counted = False
     return wait
+
+
+def once_private_down(action, venue=None):
+    """``action`` once the broker refuses new orders for a private stream down: how soon a
+    dropped socket is noticed depends on the machine."""
+    return once(lambda s: "private stream down" in (s.broker.blocked(venue=venue) or ""), action)
+
+
+def once_trading(action, venue=None):
+    """``action`` once the broker takes new orders again (after a private stream came back: how
+    soon depends on the machine and the back-off)."""
+    return once(lambda s: not s.broker.blocked(venue=venue), action)
 
 
 @pytest.fixture
