@@ -12,7 +12,8 @@ this does:
   or a malformed frame that killed ccxt's receive loop) has its socket torn down and reopened;
 * **trade continuity**: duplicate trade ids are dropped; a gap in ids is backfilled from REST
   trades that carry the stream's own ids (:mod:`.backfill`), and what cannot be backfilled is
-  reported with its id range; a book handed over twice unchanged is delivered once;
+  reported with its id range; a book handed over twice unchanged is delivered once; a stream
+  that goes quiet first takes what waits in ccxt's caches (:mod:`.latest`), then reconnects;
 * every event passes the :class:`LiveDataValidator`; it can be **recorded** (native Parquet,
   flushed every second) and it goes to the engine's :class:`LiveEventQueue`.
 
@@ -33,16 +34,16 @@ from typing import Any
 import ccxt
 
 from ..errors import check_choice
-from ..events import OrderBookEvent, QuoteEvent, channel_key, key_label
+from ..events import channel_key, key_label
 from ..log import logger
 from ..sources.writer import PartitionedWriter
 from .faults import FeedError, anomaly_of, describe_error, error_family
 from .keys import credentials, exchange_from
+from .latest import LatestState
 from .sequence import GUARDED, BybitBookGuard, reset_socket, resubscribe_book
 from .trades import TradeContinuity, int_id, watch_catching_up
 from .validator import LiveDataValidator
 
-_MS = 1_000_000
 KINDS = ("tick", "orderbook", "quote")
 __all__ = ["KINDS", "CCXTLiveFeed", "credentials", "exchange_from"]
 
@@ -146,8 +147,8 @@ class CCXTLiveFeed:
         self.queue: Any = None
         self.delivered = 0
         self.error: BaseException | None = None
-        self._book_ts: dict[str, int] = {}
-        self._book_last: dict[str, tuple[Any, Any, Any]] = {}  # delivered (nonce, bids, asks)
+        #: the books and best bid/ask delivered last (and what waits in ccxt's caches)
+        self.latest = LatestState(book_depth, self.venue, self.validator)
         self._running = False
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -525,14 +526,8 @@ class CCXTLiveFeed:
             new = [t for t in cached if last is None or (int_id(t.get("id")) or 0) > last]
             return self.trades.from_cache(new, symbol, recv)
         if kind == "orderbook":
-            ob = getattr(ex, "orderbooks", {}).get(symbol)
-            if (
-                ob is not None
-                and ob.get("nonce") is not None
-                and (ob.get("nonce") != self._book_last.get(symbol, (None,))[0])
-            ):
-                return self._book_event(ob, symbol, recv)
-        return []
+            return self.latest.book_from_cache(ex, symbol, recv)
+        return self.latest.quote_from_cache(ex, symbol, recv)
 
     # ---- conversions -------------------------------------------------------------------------
     async def _watch_trades(self, symbol: str) -> list[Any]:
@@ -546,47 +541,10 @@ class CCXTLiveFeed:
 
     async def _watch_book(self, symbol: str) -> list[Any]:
         ob = await self.exchange.watch_order_book(symbol)
-        return self._book_event(ob, symbol, time.time_ns())
-
-    def _book_event(self, ob: Any, symbol: str, recv: int) -> list[Any]:
-        depth = self.book_depth
-        bids = tuple((float(p), float(s)) for p, s, *_ in ob["bids"][:depth])
-        asks = tuple((float(p), float(s)) for p, s, *_ in ob["asks"][:depth])
-        nonce, last = ob.get("nonce"), self._book_last.get(symbol)
-        if last is not None and last[0] == nonce and last[1] == bids and last[2] == asks:
-            return []  # the book handed over again unchanged (seen on Bybit at its snapshot)
-        # A book just rebuilt from a REST snapshot has no exchange time; events are ordered by
-        # exchange time only (the local clock may be far off): keep the book's last one, and
-        # before there is one, wait for the next update (it carries the whole book anyway).
-        if ob.get("timestamp"):
-            ts = int(ob["timestamp"]) * _MS
-        elif symbol in self._book_ts:
-            ts = self._book_ts[symbol]
-        else:
-            return []
-        self._book_ts[symbol] = ts
-        self._book_last[symbol] = (nonce, bids, asks)
-        return [OrderBookEvent(ts, bids, asks, True, symbol, recv, nonce, nonce, self.venue)]
+        return self.latest.book_event(ob, symbol, time.time_ns())
 
     async def _watch_quote(self, symbol: str) -> list[Any]:
         tickers = await self.exchange.watch_bids_asks([symbol])
         recv = time.time_ns()
         q = tickers.get(symbol) or next(iter(tickers.values()))
-        if q.get("bid") is None or q.get("ask") is None:  # an empty side, or a bad frame
-            self.validator.record(("quote", symbol), "missing_value", "bid or ask is None")
-            return []
-        ts = int(q["timestamp"]) * _MS if q.get("timestamp") else recv
-        info = q.get("info") or {}
-        return [
-            QuoteEvent(
-                ts,
-                float(q["bid"]),
-                float(q.get("bidVolume") or 0.0),
-                float(q["ask"]),
-                float(q.get("askVolume") or 0.0),
-                symbol,
-                recv,
-                int_id(info.get("u")),
-                self.venue,
-            )
-        ]
+        return self.latest.quote_event(q, symbol, recv)

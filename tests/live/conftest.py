@@ -13,11 +13,14 @@ from backtrader_channels.testing.replay_exchange import ReplayExchange, point_cc
 LAST_TRADE_ID = 3735693015  # the capture's last trade
 FIRST_TRADE_ID = 3735683259
 LAST_DEPTH_ID = 50093421584  # the capture's last depth update (u)
+LAST_QUOTE_ID = 50093421612  # the capture's last bookTicker (u): its very last frame
 
 
 class Collector(bt.Strategy):
     """Records every delivered event; stops once the capture's last trade (and, with a book
-    channel, its last depth update) arrived."""
+    channel, its last depth update; with ``to_last_quote``, its last bookTicker) arrived."""
+
+    to_last_quote = False
 
     def start(self):
         self.trade_ids, self.quotes, self.books = [], 0, 0
@@ -28,7 +31,8 @@ class Collector(bt.Strategy):
     def _maybe_stop(self):
         trades_done = not self.has_ticks or (self.trade_ids and self.trade_ids[-1] == LAST_TRADE_ID)
         book_done = self.book is None or self.book.last_update_id == LAST_DEPTH_ID
-        if trades_done and book_done:
+        quote_done = not self.to_last_quote or self.last_quote_u == LAST_QUOTE_ID
+        if trades_done and book_done and quote_done:
             self.env.runstop()
 
     def on_tick(self, t):
@@ -38,6 +42,8 @@ class Collector(bt.Strategy):
     def on_quote(self, q):
         self.quotes += 1
         self.last_quote_u = q.update_id
+        if self.to_last_quote:
+            self._maybe_stop()
 
     def on_orderbook(self, e):
         self.books += 1

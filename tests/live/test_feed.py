@@ -61,10 +61,10 @@ def test_a_book_handed_over_twice_unchanged_is_delivered_once():
     snapshot); the strategy hears of it once, and of any change at the same nonce."""
     feed = CCXTLiveFeed("bybit", ["BTC/USDT"], venue="bybit")
     ob = {"bids": [[100.0, 1.0]], "asks": [[101.0, 2.0]], "timestamp": 1, "nonce": 7}
-    first = feed._book_event(ob, "BTC/USDT", 5)
+    first = feed.latest.book_event(ob, "BTC/USDT", 5)
     assert len(first) == 1
     assert first[0].last_update_id == 7
-    assert feed._book_event(ob, "BTC/USDT", 6) == []
+    assert feed.latest.book_event(ob, "BTC/USDT", 6) == []
     changed = dict(ob, asks=[[101.0, 3.0]])  # a venue that restarted its ids: a new book
-    assert feed._book_event(changed, "BTC/USDT", 7)[0].asks == ((101.0, 3.0),)
-    assert len(feed._book_event(dict(changed, nonce=8), "BTC/USDT", 8)) == 1
+    assert feed.latest.book_event(changed, "BTC/USDT", 7)[0].asks == ((101.0, 3.0),)
+    assert len(feed.latest.book_event(dict(changed, nonce=8), "BTC/USDT", 8)) == 1
