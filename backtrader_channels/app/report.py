@@ -80,6 +80,10 @@ def run_report(cerebro: Any, strategy: Any) -> dict[str, Any]:
         }
         report["queue_dropped"] = run.get("queue_dropped", 0)
         report["no_data_from"] = run.get("silent_streams", {})
+        report["frames_to_events"] = {  # how many venue frames each stream's events stand for
+            ch: f"{n['frames']:,}->{n['events']:,}"
+            for ch, n in run.get("stream_frames", {}).items()
+        }
     execution = run.get("execution")
     if execution is not None:  # real orders: from the journal
         report["venue_orders"] = execution["states"]

@@ -47,6 +47,10 @@ def run_report(
         report["queue_dropped"] = queue.dropped
         #: streams that never delivered an event, and why (e.g. the markets never loaded)
         report["silent_streams"] = {k: v for f in feeds for k, v in f.silent_streams().items()}
+        #: venue frames received and events delivered, per stream (where the feed counts them)
+        report["stream_frames"] = {
+            k: v for f in feeds for k, v in getattr(f, "stream_frames", dict)().items()
+        }
     report.update(broker.run_report())
     return report
 

@@ -38,6 +38,7 @@ from ..events import channel_key, key_label
 from ..log import logger
 from ..sources.writer import PartitionedWriter
 from .faults import FeedError, anomaly_of, describe_error, error_family
+from .frames import COUNTED, FrameCounter
 from .keys import credentials, exchange_from
 from .latest import LatestState
 from .sequence import GUARDED, BybitBookGuard, reset_socket, resubscribe_book
@@ -142,6 +143,13 @@ class CCXTLiveFeed:
             if self.exchange_id in GUARDED and hasattr(self.exchange, "handle_message")
             else None
         )
+        #: market-data frames received per stream (outside the guard: every frame counts)
+        self.frame_counter = (
+            FrameCounter(self.exchange)
+            if self.exchange_id in COUNTED and hasattr(self.exchange, "handle_message")
+            else None
+        )
+        self._events: dict[tuple[str, str], int] = {}  # events delivered per stream
         self.trades = TradeContinuity(self.exchange, self.validator, backfill, self.venue)
         self.writer = PartitionedWriter(record_to) if record_to else None
         self.queue: Any = None
@@ -258,6 +266,22 @@ class CCXTLiveFeed:
         if not self.venue:
             return report
         return {f"{k}@{self.venue}" if ":" in k else k: v for k, v in report.items()}
+
+    def stream_frames(self) -> dict[str, dict[str, int]]:
+        """Per stream: the venue's frames received and the events delivered from them. ccxt.pro
+        merges the book and best bid/ask frames that arrive while the feed is busy into its
+        next answer, so ``events`` can be far below ``frames`` (see :mod:`.frames`); empty for
+        a venue whose frames are not counted."""
+        counter = self.frame_counter
+        if counter is None:
+            return {}
+        return {
+            self.label(key): {
+                "frames": counter.frames(*key),
+                "events": self._events.get(key, 0),
+            }
+            for key in self.streams
+        }
 
     def _thread_main(self) -> None:
         self._loop = asyncio.new_event_loop()
@@ -505,7 +529,10 @@ class CCXTLiveFeed:
         # one watch call's events are of one channel: the engine runs them without a look-up
         first = ok[0]
         key = channel_key(first.channel_type, first.channel_name, self.venue)
-        self.delivered += self.queue.push_many(ok, key)
+        n = self.queue.push_many(ok, key)
+        self.delivered += n
+        stream = (first.channel_type, first.channel_name)
+        self._events[stream] = self._events.get(stream, 0) + n
         if first.channel_type == "tick":
             self.trades.delivered(first.channel_name)
         if self._main_task is not None:  # on the engine's thread: let it dispatch now

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import backtrader as bt
 import ccxt.pro as ccxtpro
 import pytest
@@ -121,3 +123,32 @@ def arm(srv, at_frame, **faults):
             setattr(srv.faults, name, value)
 
     threading.Thread(target=wait_and_set, daemon=True).start()
+
+
+def with_binance_client(server, body):
+    """``body(exchange, receive)`` on a real ``ccxt.pro.binance`` with the loopback exchange's
+    markets, whose message handler is fed the capture's frames by hand: ``receive(i, raw=False,
+    **change)`` hands it the i-th bookTicker frame (``frames=`` another list of ``(stream,
+    data)``; ``raw``: without the combined stream's wrapper) and returns its ``u``;
+    ``receive(None, message=m)`` hands it ``m``."""
+
+    async def main():
+        ex = point_ccxt_at(ccxtpro.binance(), server.port)
+        try:
+            await ex.load_markets()
+            client = ex.client(ex.urls["api"]["ws"]["spot"])  # not connected: frames by hand
+            frames = [(s, d) for _, s, d in server.frames if s.endswith("@bookTicker")]
+
+            def receive(i, raw=False, frames=frames, **change):
+                if i is None:  # a message of the caller's own: ``change["message"]``
+                    return ex.handle_message(client, change["message"])
+                stream, data = frames[i]
+                data = dict(data, **change)
+                ex.handle_message(client, data if raw else {"stream": stream, "data": data})
+                return int(data.get("u", 0))
+
+            return body(ex, receive)
+        finally:
+            await ex.close()
+
+    return asyncio.run(main())

@@ -91,6 +91,14 @@ def test_clean_replay_delivers_every_trade_and_the_exchange_book(server):
     assert strat.books > 1
     assert strat.book_ids == sorted(set(strat.book_ids))
     _book_equals_server(cerebro, server)
+    # every frame counted (the book: its snapshot on subscribing, then each recorded message),
+    # beside the events made of them
+    frames = feed.stream_frames()
+    assert frames["tick:BTC/USDT@bybit"] == {"frames": N_TRADES, "events": N_TRADES}
+    assert frames["orderbook:BTC/USDT@bybit"] == {
+        "frames": 1 + ITEMS - N_TRADES,
+        "events": strat.books,
+    }
     report = feed.anomaly_report()
     assert set(report) <= {"tick:BTC/USDT@bybit", "orderbook:BTC/USDT@bybit"}
     assert not any(r.get("book_gap") or r.get("trade_gap") for r in report.values())

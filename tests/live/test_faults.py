@@ -16,6 +16,7 @@ from .conftest import (
 )
 
 N_CAPTURE_TRADES = LAST_TRADE_ID - FIRST_TRADE_ID + 1
+N_QUOTE_FRAMES, N_DEPTH_FRAMES = 28_040, 3_449  # the capture's bookTicker and depth frames
 
 DATA_ANOMALIES = (
     "out_of_order",
@@ -43,6 +44,13 @@ def test_clean_replay_delivers_everything(server, threads):
     # (if no watch call was waiting for it, the feed takes it from ccxt's cache at the stall)
     assert strat.quotes > 100
     assert strat.last_quote_u == LAST_QUOTE_ID
+    # every frame the exchange sent is counted, beside the events the feed made of them
+    frames = cerebro.last_run["stream_frames"]
+    n_trades = len(strat.trade_ids)
+    assert frames["tick:BTC/USDT"] == {"frames": n_trades, "events": n_trades}
+    assert frames["quote:BTC/USDT"] == {"frames": N_QUOTE_FRAMES, "events": strat.quotes}
+    assert frames["orderbook:BTC/USDT"]["frames"] == N_DEPTH_FRAMES
+    assert frames["orderbook:BTC/USDT"]["events"] == strat.books
     for channel, counts in feed.anomaly_report().items():
         assert not any(counts.get(a) for a in DATA_ANOMALIES), (channel, counts)
     assert cerebro.last_run["queue_dropped"] == 0

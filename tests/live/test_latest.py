@@ -1,33 +1,10 @@
 """What waits in ccxt.pro's best bid/ask cache is delivered once: the real client's state, fed
 real bookTicker frames through its own message handler (markets from the loopback exchange)."""
 
-import asyncio
-
-import ccxt.pro as ccxtpro
-
 from backtrader_channels.live.latest import LatestState
 from backtrader_channels.live.validator import LiveDataValidator
-from backtrader_channels.testing.replay_exchange import point_ccxt_at
 
-
-def _with_binance(server, body):
-    async def main():
-        ex = point_ccxt_at(ccxtpro.binance(), server.port)
-        try:
-            await ex.load_markets()
-            client = ex.client(ex.urls["api"]["ws"]["spot"])  # not connected: frames by hand
-            frames = [(s, d) for _, s, d in server.frames if s.endswith("@bookTicker")]
-
-            def receive(i, **change):
-                stream, data = frames[i]
-                ex.handle_message(client, {"stream": stream, "data": dict(data, **change)})
-                return int(data["u"])
-
-            return body(ex, receive)
-        finally:
-            await ex.close()
-
-    return asyncio.run(main())
+from .conftest import with_binance_client
 
 
 def test_a_quote_no_watch_call_returned_comes_from_the_cache_once(server):
@@ -44,7 +21,7 @@ def test_a_quote_no_watch_call_returned_comes_from_the_cache_once(server):
         assert [q.update_id for q in latest.quote_from_cache(ex, "BTC/USDT", 3)] == [u]
         assert latest.quote_from_cache(ex, "BTC/USDT", 4) == []
 
-    _with_binance(server, body)
+    with_binance_client(server, body)
 
 
 def test_a_quote_a_watch_call_returned_is_not_delivered_again(server):
@@ -55,7 +32,7 @@ def test_a_quote_a_watch_call_returned_is_not_delivered_again(server):
         assert [e.update_id for e in latest.quote_event(q, "BTC/USDT", 1)] == [u]
         assert latest.quote_from_cache(ex, "BTC/USDT", 2) == []
 
-    _with_binance(server, body)
+    with_binance_client(server, body)
 
 
 def test_a_cached_quote_with_an_empty_side_is_recorded_not_delivered(server):
@@ -67,4 +44,4 @@ def test_a_cached_quote_with_an_empty_side_is_recorded_not_delivered(server):
         assert validator.report()["quote:BTC/USDT"]["missing_value"] == 1
         assert latest.quote_from_cache(ex, "BTC/USDT", 2) == []  # recorded once, too
 
-    _with_binance(server, body)
+    with_binance_client(server, body)
