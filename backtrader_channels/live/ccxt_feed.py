@@ -149,7 +149,7 @@ class CCXTLiveFeed:
             if self.exchange_id in COUNTED and hasattr(self.exchange, "handle_message")
             else None
         )
-        self._events: dict[tuple[str, str], int] = {}  # events delivered per stream
+        self._events: dict[tuple[str, ...], int] = {}  # events delivered per channel key
         self.trades = TradeContinuity(self.exchange, self.validator, backfill, self.venue)
         self.writer = PartitionedWriter(record_to) if record_to else None
         self.queue: Any = None
@@ -278,7 +278,7 @@ class CCXTLiveFeed:
         return {
             self.label(key): {
                 "frames": counter.frames(*key),
-                "events": self._events.get(key, 0),
+                "events": self._events.get(channel_key(key[0], key[1], self.venue), 0),
             }
             for key in self.streams
         }
@@ -531,8 +531,7 @@ class CCXTLiveFeed:
         key = channel_key(first.channel_type, first.channel_name, self.venue)
         n = self.queue.push_many(ok, key)
         self.delivered += n
-        stream = (first.channel_type, first.channel_name)
-        self._events[stream] = self._events.get(stream, 0) + n
+        self._events[key] = self._events.get(key, 0) + n
         if first.channel_type == "tick":
             self.trades.delivered(first.channel_name)
         if self._main_task is not None:  # on the engine's thread: let it dispatch now
