@@ -130,7 +130,7 @@ def with_binance_client(server, body):
     markets, whose message handler is fed the capture's frames by hand: ``receive(i, raw=False,
     **change)`` hands it the i-th bookTicker frame (``frames=`` another list of ``(stream,
     data)``; ``raw``: without the combined stream's wrapper) and returns its ``u``;
-    ``receive(None, message=m)`` hands it ``m``."""
+    ``receive.message(m)`` hands it ``m`` as it is."""
 
     async def main():
         ex = point_ccxt_at(ccxtpro.binance(), server.port)
@@ -140,12 +140,12 @@ def with_binance_client(server, body):
             frames = [(s, d) for _, s, d in server.frames if s.endswith("@bookTicker")]
 
             def receive(i, raw=False, frames=frames, **change):
-                if i is None:  # a message of the caller's own: ``change["message"]``
-                    return ex.handle_message(client, change["message"])
                 stream, data = frames[i]
                 data = dict(data, **change)
                 ex.handle_message(client, data if raw else {"stream": stream, "data": data})
                 return int(data.get("u", 0))
+
+            receive.message = lambda message: ex.handle_message(client, message)
 
             return body(ex, receive)
         finally:

@@ -22,7 +22,7 @@ def test_every_market_data_frame_is_counted_by_stream_raw_or_wrapped(server):
             receive(i, frames=by_kind["@trade"])
             receive(i, raw=True, frames=by_kind["@trade"])
         receive(0, raw=True, frames=by_kind["@depth"])  # (before any snapshot: ccxt keeps it)
-        receive(None, message={"result": None, "id": 1})  # a subscription's answer
+        receive.message({"result": None, "id": 1})  # a subscription's answer
         assert counter.frames("quote", "BTC/USDT") == 6
         assert counter.frames("tick", "BTC/USDT") == 4
         assert counter.frames("orderbook", "BTC/USDT") == 1
