@@ -27,6 +27,7 @@ class Collector(bt.Strategy):
     def start(self):
         self.trade_ids, self.quotes, self.books = [], 0, 0
         self.last_quote_u = -1
+        self.quote_ids, self.book_ids = [], []
         self.book = self.channels.get(("orderbook", "BTC/USDT"))
         self.has_ticks = ("tick", "BTC/USDT") in self.channels
 
@@ -44,11 +45,13 @@ class Collector(bt.Strategy):
     def on_quote(self, q):
         self.quotes += 1
         self.last_quote_u = q.update_id
+        self.quote_ids.append(q.update_id)
         if self.to_last_quote:
             self._maybe_stop()
 
     def on_orderbook(self, e):
         self.books += 1
+        self.book_ids.append(e.last_update_id)
         self._maybe_stop()
 
 

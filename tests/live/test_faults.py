@@ -1,6 +1,8 @@
 """One test per fault: the run goes on, the fault is reported, no trade is duplicated, every
 missing trade is backfilled or reported, and a resynced book equals the exchange's."""
 
+from itertools import pairwise
+
 import pytest
 
 from .conftest import (
@@ -44,6 +46,9 @@ def test_clean_replay_delivers_everything(server, threads):
     # (if no watch call was waiting for it, the feed takes it from ccxt's cache at the stall)
     assert strat.quotes > 100
     assert strat.last_quote_u == LAST_QUOTE_ID
+    # each update once, in order: one taken from ccxt's cache is not handed over again
+    for ids in (strat.quote_ids, strat.book_ids):
+        assert all(a < b for a, b in pairwise(ids))
     # every frame the exchange sent is counted, beside the events the feed made of them
     frames = cerebro.last_run["stream_frames"]
     n_trades = len(strat.trade_ids)
