@@ -45,6 +45,7 @@ class LiveEventQueue:
         self._seq = 0
         self._size = 0
         self._cond = threading.Condition(threading.Lock())
+        self._waiting = 0  # consumers in _cond.wait (changed with the lock held)
         self.stopped = False
         self.dropped = 0
         self.pushed = 0
@@ -74,13 +75,17 @@ class LiveEventQueue:
         if not evs:
             return 0
         if key is not None:
-            for ev in (evs[0], evs[-1]):
+            for ev in (evs[0], evs[-1]) if len(evs) > 1 else evs:
                 if event_key(ev) != key:
                     raise ValueError(
                         f"event of {ev.channel_type}:{ev.channel_name} in a {key} batch"
                     )
         prio = getattr(type(evs[0]), "priority", None)  # an int on the event classes
-        if type(prio) is int and len(set(map(type, evs))) == 1:
+        if len(evs) == 1:  # a best bid/ask or a book: most frames are one event
+            ev = evs[0]
+            first_key = last_key = (ev[0], prio if type(prio) is int else int(ev.priority))
+            in_order = True
+        elif type(prio) is int and len(set(map(type, evs))) == 1:
             stamps = list(map(_timestamp_of, evs))
             in_order = _non_decreasing(stamps)
             first_key, last_key = (stamps[0], prio), (stamps[-1], prio)
@@ -118,7 +123,8 @@ class LiveEventQueue:
                 self.dropped += over
                 kept = max(n - over, 0)
                 self._take(over)
-            self._cond.notify()
+            if self._waiting:  # (a consumer on a driven loop never waits on the lock)
+                self._cond.notify()
         return kept
 
     def _take(self, max_items: int) -> list[tuple[list[Any], Any]]:
@@ -181,7 +187,11 @@ class LiveEventQueue:
             timeout = 0
         with self._cond:
             if not self._size and not self.stopped:
-                self._cond.wait(timeout)
+                self._waiting += 1
+                try:
+                    self._cond.wait(timeout)
+                finally:
+                    self._waiting -= 1
             return self._take(max_items)
 
     def pop(self, timeout: float | None = None) -> Any:

@@ -74,6 +74,8 @@ def test_a_wrong_channel_key_is_refused():
     evs = [TickEvent(1, 1.0, 1.0, "buy", 1, "X"), TickEvent(2, 1.0, 1.0, "buy", 2, "Y")]
     with pytest.raises(ValueError, match="tick:Y"):
         q.push_many(evs, ("tick", "X"))
+    with pytest.raises(ValueError, match="tick:Y"):
+        q.push_many(evs[1:], ("tick", "X"))  # one event: checked once
     assert len(q) == 0
 
 
