@@ -255,23 +255,34 @@ def test_frame_to_callback_latency_long_run(benchmark):
     benchmark.extra_info["gc_pauses_over_1ms"] = pauses
 
 
-@pytest.mark.benchmark(group="live-latency")
-def test_frame_to_bare_ccxt_pro_latency(benchmark):
-    """Baseline: the same exchange read by the unmodified ccxt.pro client alone, in a bare
-    ``watch_trades`` loop (no package code): what any ccxt.pro-based feed starts from."""
+def _bare_ccxt_pro(work_us=0, cpu=None):
+    """The coroutine reading the replay with the unmodified ccxt.pro client alone, in a bare
+    ``watch_trades`` loop, spinning ``work_us`` us per trade after each call returns (a
+    consumer's own work); ``cpu`` gets the process CPU seconds and wall seconds between the
+    first trade and the last, per round."""
+    spin_ns = work_us * 1000
 
     async def read(port):
         ex = point_ccxt_at(ccxtpro.binance(), port)
         stamps = Stamps(2)
         ids, times = stamps.columns
+        first: list[float] = []
 
         async def watch():
             while len(ids) < N_CAPTURE_TRADES:
                 trades = await ex.watch_trades("BTC/USDT")  # awaited bare, as a user would
                 now = time.time_ns()
+                if not first:
+                    first.extend((time.process_time(), time.monotonic()))
                 for t in trades:
                     ids.append(int(t["id"]))
                     times.append(now)
+                if spin_ns:
+                    end = time.perf_counter_ns() + spin_ns * len(trades)
+                    while time.perf_counter_ns() < end:
+                        pass
+            if cpu is not None:
+                cpu.append((time.process_time() - first[0], time.monotonic() - first[1]))
 
         try:
             await ex.load_markets()
@@ -285,7 +296,27 @@ def test_frame_to_bare_ccxt_pro_latency(benchmark):
             await ex.close()
         return stamps.rows()
 
-    _measure_client(benchmark, read, "frame_sent_to_watch_return")
+    return read
+
+
+@pytest.mark.benchmark(group="live-latency")
+def test_frame_to_bare_ccxt_pro_latency(benchmark):
+    """Baseline: the same exchange read by the unmodified ccxt.pro client alone, in a bare
+    ``watch_trades`` loop (no package code): what any ccxt.pro-based feed starts from. Also
+    the share of a core it keeps busy at this rate (CPU over wall time, first trade to last:
+    what is left is all a consumer may spend before frames queue)."""
+    cpu: list[tuple[float, float]] = []
+    _measure_client(benchmark, _bare_ccxt_pro(cpu=cpu), "frame_sent_to_watch_return")
+    benchmark.extra_info["cpu_share"] = [round(c / w, 3) for c, w in cpu if w > 0]
+
+
+@pytest.mark.benchmark(group="live-latency")
+@pytest.mark.parametrize("work_us", [5, 13, 25], ids=lambda us: f"{us}us")
+def test_frame_to_bare_ccxt_pro_with_consumer_work(benchmark, work_us):
+    """The bare client again, with ``work_us`` us of busy work per trade after each watch call
+    (a stand-in for any consumer: conversion, checks, a strategy): how the ratio to the bare
+    client grows with what the consumer does per trade."""
+    _measure_client(benchmark, _bare_ccxt_pro(work_us), "frame_sent_to_watch_return")
 
 
 @pytest.mark.benchmark(group="live-latency")
