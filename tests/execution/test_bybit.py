@@ -129,8 +129,9 @@ def test_market_and_limit_orders_fill_and_cancel_as_bybit_says(bybit_server, tmp
     srv = bybit_server
 
     def sell_limit(s, t):
-        # marketable on arrival: fills at the best bid (a resting fill is the socket test's)
-        s.orders[1] = s.sell(size=0.001, exectype=bt.Order.Limit, price=round(t.price - 20, 2))
+        # marketable on arrival: fills at the best bid (a resting fill is the socket test's);
+        # 200 below the last trade the strategy saw, as the venue's market may be ahead of it
+        s.orders[1] = s.sell(size=0.001, exectype=bt.Order.Limit, price=round(t.price - 200, 2))
         s.awaited.add(1)  # its fill is on its way: the run waits for it
 
     def rest_far(s, t):
@@ -138,6 +139,7 @@ def test_market_and_limit_orders_fill_and_cancel_as_bybit_says(bybit_server, tmp
 
     def cancel(s, t):
         s.cancel(s.orders[2])
+        s.awaited.add(2)  # the venue's answer is on its way: the run waits for it
 
     def rest_to_the_end(s, t):
         s.orders[3] = s.buy(size=0.001, exectype=bt.Order.Limit, price=round(t.price - 600, 2))
