@@ -6,6 +6,12 @@ hftbacktest is driven the way a Python user drives it without numba: ``wait_next
 must make the same number of decisions in (b), which is the check that they saw the same ticks.
 The ratios (``vs_hftbacktest``, ``vs_stock``) are computed from medians measured in this module,
 in this session. It needs the bench extra: ``pip install -e ".[bench]"``.
+
+Two floors say what bounds each target, measured in the same session: (a) the same file read
+and built into the same events, handed to the same callback in a plain loop (tick mode's GC
+settings, none of its bookkeeping); (b) the SMA flip with the tick broker's ``buy``/``sell``
+returning at once (the strategy, ``bt.Strategy.buy`` and the loop still run, no order is made).
+Each reports the time per tick (per order) that the target leaves above its floor.
 """
 
 from __future__ import annotations
@@ -15,6 +21,10 @@ from collections import deque
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
+
+from backtrader_channels.broker.tickbroker import TickBroker
+from backtrader_channels.gctune import streaming_gc
+from backtrader_channels.sources import read_native
 
 from .conftest import N_TICKS
 from .strategies import CountBars, CountTicks, SmaFlipBars, SmaFlipTicks
@@ -162,3 +172,68 @@ def test_b3_sma_flip_tick_mode(benchmark, ticks_path):
     if "hftbacktest" in _ORDERS:
         assert orders == _ORDERS["hftbacktest"]  # the same ticks, the same decisions
     _rate(benchmark, "b:tick", N_TICKS, orders=orders)
+
+
+# ---- floors: what bounds each target (see the module doc) -------------------------------------
+COUNT_TARGET, FLIP_TARGET = 4.0, 2.0  # x hftbacktest's Python loop (issue 13)
+
+
+def count_floor(path):
+    """Read and build the events as tick mode does, then one callback per event: no channel,
+    no data lines, no broker."""
+    strat = CountTicks.__new__(CountTicks)  # (only its on_tick and a counter are used)
+    strat.n = 0
+    cb = strat.on_tick
+    with streaming_gc():
+        for _, events in read_native(path, "tick", "BTC/USDT"):
+            for ev in events:
+                cb(ev)
+    return strat.n
+
+
+@pytest.mark.benchmark(group="peers-a-count")
+def test_a4_count_floor(benchmark, ticks_path):
+    n = benchmark.pedantic(count_floor, args=(ticks_path,), rounds=3, iterations=1)
+    assert n == N_TICKS
+    _rate(benchmark, "a:floor", n)
+    info = benchmark.extra_info
+    if "a:hftbacktest" in _RATE:
+        info["floor_vs_hftbacktest"] = round(_RATE["a:floor"] / _RATE["a:hftbacktest"], 2)
+        # per tick, what the target leaves for the loop's work above the floor
+        budget = 1 / (COUNT_TARGET * _RATE["a:hftbacktest"]) - 1 / _RATE["a:floor"]
+        info["target_leaves_us_per_tick"] = round(budget * 1e6, 3)
+    if "a:tick" in _RATE:
+        info["tick_mode_above_floor_us_per_tick"] = round(
+            (1 / _RATE["a:tick"] - 1 / _RATE["a:floor"]) * 1e6, 3
+        )
+
+
+def _no_order(self, owner, data, size, *args, **kwargs):
+    return None
+
+
+def flip_floor(path):
+    """The SMA flip with the broker's order entry returning at once."""
+    buy, sell = TickBroker.buy, TickBroker.sell
+    TickBroker.buy = TickBroker.sell = _no_order  # type: ignore[method-assign]
+    try:
+        return tick_run(path, SmaFlipTicks)
+    finally:
+        TickBroker.buy, TickBroker.sell = buy, sell  # type: ignore[method-assign]
+
+
+@pytest.mark.benchmark(group="peers-b-sma-flip")
+def test_b4_sma_flip_order_floor(benchmark, ticks_path):
+    c = benchmark.pedantic(flip_floor, args=(ticks_path,), rounds=3, iterations=1)
+    assert c.last_run["orders"] == 0
+    _rate(benchmark, "b:floor", N_TICKS)
+    info = benchmark.extra_info
+    orders = _ORDERS.get("hftbacktest")
+    if "b:hftbacktest" in _RATE and orders:
+        info["floor_vs_hftbacktest"] = round(_RATE["b:floor"] / _RATE["b:hftbacktest"], 2)
+        # per order: what the target leaves for making, filling and accounting an order
+        budget = N_TICKS / (FLIP_TARGET * _RATE["b:hftbacktest"]) - N_TICKS / _RATE["b:floor"]
+        info["target_leaves_us_per_order"] = round(budget / orders * 1e6, 2)
+    if "b:tick" in _RATE and orders:
+        spent = N_TICKS / _RATE["b:tick"] - N_TICKS / _RATE["b:floor"]
+        info["tick_mode_us_per_order"] = round(spent / orders * 1e6, 2)
