@@ -12,10 +12,15 @@ and built into the same events, handed to the same callback in a plain loop (tic
 settings, none of its bookkeeping); (b) the SMA flip with the tick broker's ``buy``/``sell``
 returning at once (the strategy, ``bt.Strategy.buy`` and the loop still run, no order is made).
 Each reports the time per tick (per order) that the target leaves above its floor.
+
+The shared machine's speed drifts between the blocks of rounds above (hftbacktest's own loop by
+up to 1.5x within an hour), so ``test_c_interleaved_ratios`` also times the engines in turn
+within each round and reports each ratio per round: its median and range compare like with like.
 """
 
 from __future__ import annotations
 
+import time
 from collections import deque
 
 import numpy as np
@@ -237,3 +242,55 @@ def test_b4_sma_flip_order_floor(benchmark, ticks_path):
     if "b:tick" in _RATE and orders:
         spent = N_TICKS / _RATE["b:tick"] - N_TICKS / _RATE["b:floor"]
         info["tick_mode_us_per_order"] = round(spent / orders * 1e6, 2)
+
+
+# ---- the ratios, engines timed in turn within each round ----------------------------------------
+INTERLEAVED_ROUNDS = 3
+
+
+def _cpu(fn, *args):
+    t = time.process_time()
+    fn(*args)
+    return time.process_time() - t
+
+
+def test_c_interleaved_ratios(benchmark, ticks_path, hbt_events, stock_ticks):
+    """Per round, every engine once, one after the other (CPU time); each ratio per round.
+    A first round warms every engine up and is not counted."""
+    n, n_stock = N_TICKS, len(stock_ticks)
+    engines = {  # name: (run, ticks it handles)
+        "a:hftbacktest": (lambda: hbt_count(hbt_events), n),
+        "a:tick": (lambda: tick_run(ticks_path, CountTicks), n),
+        "a:floor": (lambda: count_floor(ticks_path), n),
+        "a:stock": (lambda: stock_run(stock_ticks, CountBars), n_stock),
+        "b:hftbacktest": (lambda: hbt_sma_flip(hbt_events), n),
+        "b:tick": (lambda: tick_run(ticks_path, SmaFlipTicks), n),
+        "b:floor": (lambda: flip_floor(ticks_path), n),
+        "b:stock": (lambda: stock_run(stock_ticks, SmaFlipBars), n_stock),
+    }
+    rates: dict[str, list[float]] = {k: [] for k in engines}
+
+    def rounds():
+        for r in range(INTERLEAVED_ROUNDS + 1):
+            for name, (fn, ticks) in engines.items():
+                seconds = _cpu(fn)
+                if r:
+                    rates[name].append(ticks / seconds)
+
+    benchmark.pedantic(rounds, rounds=1, iterations=1)
+    info = benchmark.extra_info
+    for group in ("a", "b"):
+        for who, base in (
+            ("tick", "hftbacktest"),
+            ("tick", "stock"),
+            ("floor", "hftbacktest"),
+        ):
+            per_round = sorted(
+                x / y for x, y in zip(rates[f"{group}:{who}"], rates[f"{group}:{base}"])
+            )
+            info[f"{group}_{who}_vs_{base}"] = {
+                "median": round(float(np.median(per_round)), 2),
+                "range": [round(per_round[0], 2), round(per_round[-1], 2)],
+            }
+    for name, values in rates.items():
+        info[f"{name}_ticks_per_s"] = round(float(np.median(values)))
