@@ -5,6 +5,7 @@ the other trading."""
 from __future__ import annotations
 
 from collections import deque
+from typing import ClassVar
 
 import backtrader as bt
 import ccxt.pro as ccxtpro
@@ -70,20 +71,23 @@ def venues():
     bybit.stop()
 
 
-def live_run(binance, bybit, threads=False, strategy=PerVenue):
+def live_run(
+    binance, bybit, threads=False, strategy=PerVenue, bybit_channels=("tick",), **strategy_kw
+):
+    bybit.start_when = len(bybit_channels)
     feeds = [
         CCXTLiveFeed(
-            ex, ["BTC/USDT"], channels=["tick"], venue=v, stall_timeout=1.0, backoff_initial=0.05
+            ex, ["BTC/USDT"], channels=ch, venue=v, stall_timeout=1.0, backoff_initial=0.05
         )
-        for v, ex in (
-            ("binance", point_ccxt_at(ccxtpro.binance(), binance.port)),
-            ("bybit", point_bybit_at(ccxtpro.bybit(), bybit.port)),
+        for v, ex, ch in (
+            ("binance", point_ccxt_at(ccxtpro.binance(), binance.port), ["tick"]),
+            ("bybit", point_bybit_at(ccxtpro.bybit(), bybit.port), list(bybit_channels)),
         )
     ]
     c = btch.Cerebro(live_threads=threads)
     for f in feeds:
         c.add_live_feed(f)
-    c.addstrategy(strategy)
+    c.addstrategy(strategy, **strategy_kw)
     strat = c.run(mode=btch.RunMode.TICK, duration=120)[0]
     return c, feeds, strat
 
@@ -112,6 +116,8 @@ class BinanceHealthAtItsEnd(PerVenue):
     trade ids, and stops when both venues' last trades have arrived: the stalled venue's
     trades that outran its recent-trade window are reported lost, not delivered."""
 
+    last_ids = LAST_IDS
+
     def start(self):
         super().start()
         self.ids = {v: [] for v in self.window}
@@ -122,8 +128,36 @@ class BinanceHealthAtItsEnd(PerVenue):
         if t.venue == "binance" and self.seen["binance"] == N_TRADES:
             feed = next(f for f in self.env._live_feeds if f.venue == "binance")
             self.binance_at_end = feed.anomaly_report().get("tick:BTC/USDT@binance", {})
-        if all(ids and ids[-1] == LAST_IDS[v] for v, ids in self.ids.items()):
+        self._maybe_stop()
+
+    def _maybe_stop(self):
+        if all(ids and ids[-1] == self.last_ids[v] for v, ids in self.ids.items()):
             self.env.runstop()
+
+
+def assert_binance_untouched(c, strat):
+    """The healthy venue: every trade, the backtest's decisions, nothing reported for it."""
+    assert not strat.binance_at_end.get("stale"), strat.binance_at_end
+    assert strat.seen["binance"] == N_TRADES
+    assert (
+        strat.decisions["binance"]
+        == backtest_decisions(btch.datasets.binance_btcusdt_sample())["binance"]
+    )
+    assert not any(k.endswith("@binance") for k in c.last_run["anomalies"]), c.last_run["anomalies"]
+
+
+def assert_bybit_trades_accounted(c, strat, last_id):
+    """The faulted venue: every trade once, in order, to its last; what a slow reconnect let
+    outrun Bybit's recent-trade window (on a loaded machine) is reported with its range."""
+    ids = strat.ids["bybit"]
+    assert ids == sorted(set(ids))
+    assert ids[0] == BYBIT_FIRST_ID
+    assert ids[-1] == last_id
+    reported = set()
+    for kind, d in c.last_run["anomalies"]["tick:BTC/USDT@bybit"].get("details", []):
+        if kind == "trade_gap":
+            reported.update(range(d[0], d[1] + 1))
+    assert set(range(ids[0], ids[-1] + 1)) - set(ids) <= reported
 
 
 def test_a_stall_on_one_venue_leaves_the_other_trading(venues):
@@ -131,24 +165,59 @@ def test_a_stall_on_one_venue_leaves_the_other_trading(venues):
     binance.rate = 1300.0  # Binance still sends (7.5 s) while Bybit is silent
     arm(bybit, 2000, stall_seconds=2.5)
     c, _feeds, strat = live_run(binance, bybit, strategy=BinanceHealthAtItsEnd)
-    report = c.last_run["anomalies"]
-    assert report["tick:BTC/USDT@bybit"].get("stale", 0) >= 1
-    assert not strat.binance_at_end.get("stale"), strat.binance_at_end
-    # the healthy venue: every trade, the backtest's decisions, nothing reported
-    assert strat.seen["binance"] == N_TRADES
-    assert (
-        strat.decisions["binance"]
-        == backtest_decisions(btch.datasets.binance_btcusdt_sample())["binance"]
-    )
-    assert not report.get("tick:BTC/USDT@binance", {}).get("trade_gap")
-    # the stalled venue: every trade once, in order, to its last; what a slow reconnect let
-    # outrun Bybit's recent-trade window (on a loaded machine) is reported with its range
-    ids = strat.ids["bybit"]
-    assert ids == sorted(set(ids))
-    assert ids[0] == BYBIT_FIRST_ID
-    assert ids[-1] == LAST_IDS["bybit"]
-    reported = set()
-    for kind, d in report["tick:BTC/USDT@bybit"].get("details", []):
-        if kind == "trade_gap":
-            reported.update(range(d[0], d[1] + 1))
-    assert set(range(ids[0], ids[-1] + 1)) - set(ids) <= reported
+    assert c.last_run["anomalies"]["tick:BTC/USDT@bybit"].get("stale", 0) >= 1
+    assert_binance_untouched(c, strat)
+    assert_bybit_trades_accounted(c, strat, LAST_IDS["bybit"])
+
+
+BYBIT_ITEMS = 4500  # for the book gap: Bybit's first 4,500 items, trades and book messages
+BYBIT_TRADES = 2974  # the trades among them
+
+
+class BothVenuesAndBybitsBook(BinanceHealthAtItsEnd):
+    """Stops when both venues' last trades have arrived and Bybit's book has its venue's last
+    update."""
+
+    params = (("server", None),)  # the loopback Bybit
+    last_ids: ClassVar[dict[str, int]] = {**LAST_IDS, "bybit": BYBIT_FIRST_ID + BYBIT_TRADES - 1}
+
+    def on_orderbook(self, ev):
+        self._maybe_stop()
+
+    def _maybe_stop(self):
+        book = self.channels[("orderbook", "BTC/USDT", "bybit")]
+        srv = self.p.server
+        if srv.done.is_set() and book.last_update_id == srv.book.u:
+            super()._maybe_stop()
+
+
+@pytest.mark.parametrize("fault", ["disconnect", "book_gap"])
+def test_a_disconnect_or_a_book_gap_on_one_venue_leaves_the_other_trading(venues, fault):
+    binance, bybit = venues
+    binance.rate = 1300.0  # Binance sends for 7.5 s, through Bybit's fault and its healing
+    if fault == "disconnect":  # Bybit's sockets reset mid-replay
+        arm(bybit, 2000, drop_after=1, abrupt_drop=True)
+        c, _feeds, strat = live_run(binance, bybit, strategy=BinanceHealthAtItsEnd)
+        report = c.last_run["anomalies"]["tick:BTC/USDT@bybit"]
+        assert report.get("disconnect", 0) + report.get("reconnect", 0) >= 1, report
+        last_id = LAST_IDS["bybit"]
+    else:  # one book delta skipped: a gap in u, resubscribed, the book right again
+        bybit.items = list(BybitExchange().items[:BYBIT_ITEMS])
+        arm(bybit, 1500, skip_depth=1)
+        c, _feeds, strat = live_run(
+            binance,
+            bybit,
+            strategy=BothVenuesAndBybitsBook,
+            bybit_channels=("tick", "orderbook"),
+            server=bybit,
+        )
+        report = c.last_run["anomalies"]["orderbook:BTC/USDT@bybit"]
+        assert report["book_gap"] == 1
+        book = c.channels[("orderbook", "BTC/USDT", "bybit")]
+        want_bids, want_asks = bybit.book.top(20)
+        bids, asks = book.levels(20)
+        assert [tuple(x) for x in bids] == [(float(p), float(s)) for p, s in want_bids]
+        assert [tuple(x) for x in asks] == [(float(p), float(s)) for p, s in want_asks]
+        last_id = BothVenuesAndBybitsBook.last_ids["bybit"]
+    assert_binance_untouched(c, strat)
+    assert_bybit_trades_accounted(c, strat, last_id)
