@@ -12,6 +12,7 @@ import os
 import threading
 import time
 from array import array
+from typing import Any
 
 import aiohttp
 import backtrader as bt
@@ -123,13 +124,16 @@ def _percentiles(us):
     }
 
 
-def _latency_report(rounds):
+def _latency_report(rounds, lossy=False):
     """Per round: percentiles over the whole replay and over its steady state (after the first
-    ``WARMUP_TRADES`` trades); ``rounds`` holds (trade id, stamp) lists and send times."""
-    out = {"whole_run": [], "steady_state": []}
+    ``WARMUP_TRADES`` trades); ``rounds`` holds (trade id, stamp) lists and send times. Every
+    trade must arrive, unless the client is ``lossy`` (a bare baseline: ccxt.pro drops what
+    overflows its trade cache while its reader is busy); then how many arrived is reported."""
+    out: dict[str, list[Any]] = {"whole_run": [], "steady_state": [], "trades_received": []}
     for got, sent in rounds:
         us = np.array([(t - sent[tid]) / 1e3 for tid, t in got if tid in sent])
-        assert len(us) >= 9000
+        out["trades_received"].append(len(us))
+        assert len(us) >= (WARMUP_TRADES + 1000 if lossy else 9000)
         out["whole_run"].append(_percentiles(us))
         out["steady_state"].append(_percentiles(us[WARMUP_TRADES:]))
     return out
@@ -157,7 +161,7 @@ def _measure_client(benchmark, read, name):
         rounds.append((got, sent))
 
     benchmark.pedantic(run, rounds=ROUNDS, iterations=1)
-    benchmark.extra_info[name] = _latency_report(rounds)
+    benchmark.extra_info[name] = _latency_report(rounds, lossy=True)
 
 
 @pytest.mark.benchmark(group="live-latency")
