@@ -417,6 +417,8 @@ class CCXTLiveFeed:
         # than it saves.
         dispatch_first = self._main_task is not None and kind != "tick"
         while self._running:
+            if self._gaps and kind == "orderbook" and await self._resync_book(symbol):
+                continue  # a gap seen while no watch call waited (dispatching, just above)
             self._watch_since[key] = loop.time()
             try:
                 events = await watch(symbol)
@@ -450,19 +452,15 @@ class CCXTLiveFeed:
                 failures, delay = 0, self.backoff_initial
 
     async def _on_stall(self, kind: str, symbol: str) -> None:
-        """The watchdog cancelled a watch: deliver what waits in ccxt's cache, else reconnect."""
+        """The watchdog (or a book gap) cancelled a watch: resubscribe a book with a gap, else
+        deliver what waits in ccxt's cache, else reconnect."""
         uncancel = getattr(asyncio.current_task(), "uncancel", None)
         if uncancel is not None:  # Python >= 3.11 counts cancellations
             uncancel()
+        if kind == "orderbook" and await self._resync_book(symbol):
+            return
         # ccxt.pro resolves a watch on the *next* message: updates that arrived between two
         # calls wait in its cache. Take them first; only a silent cache is a stall.
-        gap = self._gaps.pop(symbol, None) if kind == "orderbook" else None
-        if gap is not None:  # the book is wrong from here: a new subscription, a new snapshot
-            self.validator.record((kind, symbol), "book_gap", gap)
-            self._down[(kind, symbol)] = "sequence gap, resubscribing"
-            if not await resubscribe_book(self.exchange, symbol, self.stall_timeout):
-                await self._reset_socket(kind, symbol)  # no unsubscribe here: a new socket
-            return
         pending = self._from_cache(kind, symbol)
         if pending:
             self._deliver(pending)
@@ -472,7 +470,8 @@ class CCXTLiveFeed:
         await self._reset_socket(kind, symbol)
 
     def _on_book_gap(self, symbol: str, first: int, last: int) -> None:
-        """The guard saw ``u`` skip ``first..last``: restart the symbol's book stream."""
+        """The guard saw ``u`` skip ``first..last``: restart the symbol's book stream (a stream
+        not waiting on ccxt now takes the gap before its next watch call)."""
         key = ("orderbook", symbol)
         self._gaps[symbol] = (first, last)
         stream = self._streams.get(key)
@@ -480,6 +479,19 @@ class CCXTLiveFeed:
             del self._watch_since[key]
             self._stalled[key] = True
             stream.cancel()
+
+    async def _resync_book(self, symbol: str) -> bool:
+        """A gap the guard saw in the book's ``u``: record it and resubscribe (a new
+        subscription starts with a snapshot). False when no gap is pending."""
+        gap = self._gaps.pop(symbol, None)
+        if gap is None:
+            return False
+        key = ("orderbook", symbol)
+        self.validator.record(key, "book_gap", gap)
+        self._down[key] = "sequence gap, resubscribing"
+        if not await resubscribe_book(self.exchange, symbol, self.stall_timeout):
+            await self._reset_socket("orderbook", symbol)  # no unsubscribe here: a new socket
+        return True
 
     def _failed(self, key: tuple[str, str], exc: BaseException, failures: int) -> bool:
         """Record a stream's error; True when the feed must fail: ``max_failures`` errors in a

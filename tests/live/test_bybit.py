@@ -118,6 +118,53 @@ def test_a_gap_in_u_resubscribes_and_the_book_is_right_again(server):
     _book_equals_server(cerebro, server)
 
 
+class GapWhileDispatching(Collector):
+    """On its 5th book event, while the engine dispatches it (the feed's book stream then waits
+    for the engine, not in a ccxt watch call), hands the guard a delta whose ``u`` skips one."""
+
+    params = (("feed", None),)
+
+    def start(self):
+        super().start()
+        self.skipped = None
+
+    def on_orderbook(self, ev):
+        super().on_orderbook(ev)
+        if self.books == 5:
+            guard = self.p.feed.book_guard
+            (url, topic), u = next(
+                (k, v) for k, v in guard.last_u.items() if k[1].startswith("orderbook.")
+            )
+            client = self.p.feed.exchange.clients[url]
+            delta = {"s": "BTCUSDT", "b": [], "a": [], "u": u + 2, "seq": 0}
+            guard.handle_message(client, {"topic": topic, "type": "delta", "ts": 0, "data": delta})
+            self.skipped = u + 1
+
+
+def test_a_gap_seen_while_the_engine_dispatches_is_reported_and_resubscribed(server):
+    """The stream is between two watch calls, so the gap cannot cancel one: it is taken before
+    the next call (it used to wait for a stall, and a venue snapshot arriving first hid it)."""
+    server.start_when = 2
+    feed = CCXTLiveFeed(
+        point_bybit_at(ccxtpro.bybit(), server.port),
+        ["BTC/USDT"],
+        channels=("tick", "orderbook"),
+        venue="bybit",
+        stall_timeout=30.0,  # no stall may come to the rescue
+        backoff_initial=0.05,
+    )
+    cerebro = btch.Cerebro()
+    cerebro.add_live_feed(feed)
+    cerebro.addstrategy(GapWhileDispatching, server=server, feed=feed)
+    strat = cerebro.run(mode=btch.RunMode.TICK, duration=60.0)[0]
+    report = feed.anomaly_report()["orderbook:BTC/USDT@bybit"]
+    assert report["book_gap"] == 1
+    assert ("book_gap", (strat.skipped, strat.skipped)) in report["details"]
+    assert "stale" not in report
+    assert strat.trade_ids == list(range(FIRST_ID, FIRST_ID + N_TRADES))
+    _book_equals_server(cerebro, server)
+
+
 @pytest.mark.parametrize("abrupt", [False, True], ids=["close_frame", "tcp_reset"])
 def test_disconnect_reconnects_and_trades_are_accounted(server, abrupt):
     arm(server, 2000, drop_after=1, abrupt_drop=abrupt)
