@@ -17,6 +17,21 @@ FIRST_TRADE_ID = 3735683259
 LAST_DEPTH_ID = 50093421584  # the capture's last depth update (u)
 LAST_QUOTE_ID = 50093421612  # the capture's last bookTicker (u): its very last frame
 
+# the loopback Bybit (the same recording, re-framed): its trade ids, and a short replay of it
+BYBIT_FIRST_ID = 2_290_000_000_000_000_001
+BYBIT_ITEMS = 4500  # the first 4,500 recorded items (trades and book messages): ~100 s of market
+BYBIT_ITEM_TRADES = 2974  # the trades among them
+
+
+def assert_bybit_book_equals_server(cerebro, srv, depth=20):
+    """The run's Bybit book is the loopback Bybit's own, to ``depth`` levels and its last ``u``."""
+    book = cerebro.channels[("orderbook", "BTC/USDT", "bybit")]
+    bids, asks = book.levels(depth)
+    want_b, want_a = srv.book.top(depth)
+    assert book.last_update_id == srv.book.u
+    assert [tuple(x) for x in bids] == [(float(p), float(s)) for p, s in want_b]
+    assert [tuple(x) for x in asks] == [(float(p), float(s)) for p, s in want_a]
+
 
 class Collector(bt.Strategy):
     """Records every delivered event; stops once the capture's last trade (and, with a book

@@ -12,11 +12,11 @@ import backtrader_channels as btch
 from backtrader_channels.live.ccxt_feed import CCXTLiveFeed
 from backtrader_channels.testing.bybit_exchange import BybitExchange, point_bybit_at
 
+from .conftest import BYBIT_FIRST_ID as FIRST_ID
+from .conftest import BYBIT_ITEM_TRADES as N_TRADES
+from .conftest import BYBIT_ITEMS as ITEMS
 from .conftest import arm
-
-FIRST_ID = 2_290_000_000_000_000_001
-ITEMS = 4500  # the first 4,500 recorded items (trades and book messages): ~100 s of market
-N_TRADES = 2974  # the trades among them
+from .conftest import assert_bybit_book_equals_server as _book_equals_server
 
 
 class Collector(bt.Strategy):
@@ -71,15 +71,6 @@ def run_bybit(srv, channels=("tick", "orderbook"), duration=120.0, **kw):
     cerebro.addstrategy(Collector, server=srv)
     strat = cerebro.run(mode=btch.RunMode.TICK, duration=duration)[0]
     return cerebro, feed, strat
-
-
-def _book_equals_server(cerebro, srv, depth=20):
-    book = cerebro.channels[("orderbook", "BTC/USDT", "bybit")]
-    bids, asks = book.levels(depth)
-    want_b, want_a = srv.book.top(depth)
-    assert book.last_update_id == srv.book.u
-    assert [tuple(x) for x in bids] == [(float(p), float(s)) for p, s in want_b]
-    assert [tuple(x) for x in asks] == [(float(p), float(s)) for p, s in want_a]
 
 
 def test_clean_replay_delivers_every_trade_and_the_exchange_book(server):

@@ -16,7 +16,14 @@ from backtrader_channels.live.ccxt_feed import CCXTLiveFeed
 from backtrader_channels.testing.bybit_exchange import BybitExchange, point_bybit_at
 from backtrader_channels.testing.replay_exchange import ReplayExchange, point_ccxt_at
 
-from .conftest import arm
+from .conftest import (
+    BYBIT_FIRST_ID,
+    BYBIT_ITEM_TRADES,
+    BYBIT_ITEMS,
+    LAST_TRADE_ID,
+    arm,
+    assert_bybit_book_equals_server,
+)
 
 N_TRADES = 9757
 
@@ -106,8 +113,7 @@ def test_live_on_both_venues_decides_as_the_backtest(sample, venues, threads):
     )
 
 
-BYBIT_FIRST_ID = 2_290_000_000_000_000_001  # the loopback Bybit's trade ids
-LAST_IDS = {"binance": 3735693015, "bybit": BYBIT_FIRST_ID + N_TRADES - 1}
+LAST_IDS = {"binance": LAST_TRADE_ID, "bybit": BYBIT_FIRST_ID + N_TRADES - 1}
 
 
 class BinanceHealthAtItsEnd(PerVenue):
@@ -116,7 +122,7 @@ class BinanceHealthAtItsEnd(PerVenue):
     trade ids, and stops when both venues' last trades have arrived: the stalled venue's
     trades that outran its recent-trade window are reported lost, not delivered."""
 
-    last_ids = LAST_IDS
+    last_ids: ClassVar[dict[str, int]] = LAST_IDS
 
     def start(self):
         super().start()
@@ -170,16 +176,15 @@ def test_a_stall_on_one_venue_leaves_the_other_trading(venues):
     assert_bybit_trades_accounted(c, strat, LAST_IDS["bybit"])
 
 
-BYBIT_ITEMS = 4500  # for the book gap: Bybit's first 4,500 items, trades and book messages
-BYBIT_TRADES = 2974  # the trades among them
-
-
 class BothVenuesAndBybitsBook(BinanceHealthAtItsEnd):
     """Stops when both venues' last trades have arrived and Bybit's book has its venue's last
     update."""
 
     params = (("server", None),)  # the loopback Bybit
-    last_ids: ClassVar[dict[str, int]] = {**LAST_IDS, "bybit": BYBIT_FIRST_ID + BYBIT_TRADES - 1}
+    last_ids: ClassVar[dict[str, int]] = {
+        **LAST_IDS,
+        "bybit": BYBIT_FIRST_ID + BYBIT_ITEM_TRADES - 1,
+    }
 
     def on_orderbook(self, ev):
         self._maybe_stop()
@@ -213,11 +218,7 @@ def test_a_disconnect_or_a_book_gap_on_one_venue_leaves_the_other_trading(venues
         )
         report = c.last_run["anomalies"]["orderbook:BTC/USDT@bybit"]
         assert report["book_gap"] == 1
-        book = c.channels[("orderbook", "BTC/USDT", "bybit")]
-        want_bids, want_asks = bybit.book.top(20)
-        bids, asks = book.levels(20)
-        assert [tuple(x) for x in bids] == [(float(p), float(s)) for p, s in want_bids]
-        assert [tuple(x) for x in asks] == [(float(p), float(s)) for p, s in want_asks]
+        assert_bybit_book_equals_server(c, bybit)
         last_id = BothVenuesAndBybitsBook.last_ids["bybit"]
     assert_binance_untouched(c, strat)
     assert_bybit_trades_accounted(c, strat, last_id)
