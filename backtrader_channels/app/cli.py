@@ -308,13 +308,23 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg,unused-ignore]
-    """The CLI's handler on the package logger (added once per process)."""
+    """The CLI's handler on the package logger (added once per process). It writes to
+    ``sys.stderr`` as it is at each record, as ``logging.lastResort`` does: ``main`` called in
+    a process that swaps stderr later (a test runner's capture) must not keep a closed one."""
+
+    @property
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value: Any) -> None:
+        pass
 
 
 def _log_to_stderr() -> None:
     """The package's warnings (reconnects, gaps, stalls, rejected events) on stderr."""
     if not any(isinstance(h, _StderrHandler) for h in logger.handlers):
-        handler = _StderrHandler(sys.stderr)
+        handler = _StderrHandler()
         handler.setFormatter(logging.Formatter("backtrader-channels: %(levelname)s: %(message)s"))
         logger.addHandler(handler)
         logger.setLevel(logging.WARNING)

@@ -260,3 +260,25 @@ def test_a_folder_mixing_trades_quotes_and_books(tmp_path):
     assert out.returncode == 0, out.stderr
     assert "ticks seen 9757" in out.stdout
     assert "quote:BTC/USDT=28,040" in out.stdout
+
+
+def test_the_cli_log_handler_writes_to_stderr_as_it_is_now(monkeypatch):
+    """``main`` run in-process (as a test runner or a notebook does) adds the stderr handler
+    once; a record logged after stderr was swapped and the old one closed goes to the new one
+    (it used to raise "I/O operation on closed file" inside logging)."""
+    import io
+    import logging
+
+    from backtrader_channels.app import cli as cli_module
+    from backtrader_channels.log import logger
+
+    first = io.StringIO()
+    monkeypatch.setattr(sys, "stderr", first)
+    monkeypatch.setattr(logger, "handlers", list(logger.handlers))  # restored after the test
+    monkeypatch.setattr(logger, "level", logger.level)
+    cli_module._log_to_stderr()
+    first.close()
+    now = io.StringIO()
+    monkeypatch.setattr(sys, "stderr", now)
+    logger.log(logging.WARNING, "a reconnect")
+    assert now.getvalue() == "backtrader-channels: WARNING: a reconnect\n"
