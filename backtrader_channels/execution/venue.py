@@ -27,6 +27,7 @@ from typing import Any
 import ccxt
 
 from ..events import BrokerUpdate
+from ..live.driver import close_loop
 from ..live.faults import describe_error
 from ..log import logger
 from .dialects import dialect_for
@@ -153,7 +154,7 @@ class VenueSession:
             loop.run_forever()
         finally:
             self._ready.set()
-            loop.close()
+            close_loop(loop)
 
     def _main_done(self, task: asyncio.Future[Any]) -> None:
         if not task.cancelled() and task.exception() is not None:

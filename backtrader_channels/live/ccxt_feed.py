@@ -34,14 +34,16 @@ from typing import Any
 import ccxt
 
 from ..errors import check_choice
-from ..events import channel_key, key_label
+from ..events import channel_key
 from ..log import logger
 from ..sources.writer import PartitionedWriter
-from .faults import FeedError, anomaly_of, describe_error, error_family
+from .driver import close_loop
+from .faults import FeedError, anomaly_of, error_family
 from .frames import COUNTED, FrameCounter
 from .keys import credentials, exchange_from
 from .latest import LatestState
 from .sequence import GUARDED, BybitBookGuard, reset_socket, resubscribe_book
+from .stream_reports import StreamReports
 from .trades import TradeContinuity, int_id, watch_catching_up
 from .validator import LiveDataValidator
 
@@ -49,7 +51,7 @@ KINDS = ("tick", "orderbook", "quote")
 __all__ = ["KINDS", "CCXTLiveFeed", "credentials", "exchange_from"]
 
 
-class CCXTLiveFeed:
+class CCXTLiveFeed(StreamReports):
     """Live trades, books and best bid/ask from any ccxt.pro exchange (see module doc).
 
     Parameters
@@ -176,11 +178,6 @@ class CCXTLiveFeed:
     def __repr__(self) -> str:  # never shows credentials
         return f"<CCXTLiveFeed {self.exchange_id} {self.symbols} {self.kinds}>"
 
-    @property
-    def channel_keys(self) -> list[tuple[str, ...]]:
-        """The ``(channel_type, symbol[, venue])`` keys this feed delivers."""
-        return [channel_key(k, s, self.venue) for k in self.kinds for s in self.symbols]
-
     # ---- lifecycle ---------------------------------------------------------------------------
     def attach(self, queue: Any, loop: asyncio.AbstractEventLoop) -> None:
         """Deliver into ``queue`` from ``loop``, which the engine runs on its own thread while it
@@ -251,38 +248,6 @@ class CCXTLiveFeed:
             return not self._main_task.done()
         return self._thread is not None and self._thread.is_alive()
 
-    @property
-    def streams(self) -> list[tuple[str, str]]:
-        """The ``(channel_type, symbol)`` streams this feed watches."""
-        return [(k, s) for k in self.kinds for s in self.symbols]
-
-    def label(self, key: tuple[str, str]) -> str:
-        """A stream as the reports name it: ``"quote:BTC/USDT"`` (``"...@venue"`` on a venue)."""
-        return key_label(channel_key(key[0], key[1], self.venue))
-
-    def anomaly_report(self) -> dict[str, Any]:
-        """Per channel: what the validator and the connection saw (counts and details)."""
-        report = self.validator.report()
-        if not self.venue:
-            return report
-        return {f"{k}@{self.venue}" if ":" in k else k: v for k, v in report.items()}
-
-    def stream_frames(self) -> dict[str, dict[str, int]]:
-        """Per stream: the venue's frames received and the events delivered from them. ccxt.pro
-        merges the book and best bid/ask frames that arrive while the feed is busy into its
-        next answer, so ``events`` can be far below ``frames`` (see :mod:`.frames`); empty for
-        a venue whose frames are not counted."""
-        counter = self.frame_counter
-        if counter is None:
-            return {}
-        return {
-            self.label(key): {
-                "frames": counter.frames(*key),
-                "events": self._events.get(channel_key(key[0], key[1], self.venue), 0),
-            }
-            for key in self.streams
-        }
-
     def _thread_main(self) -> None:
         self._loop = asyncio.new_event_loop()
         asyncio.set_event_loop(self._loop)
@@ -297,48 +262,13 @@ class CCXTLiveFeed:
             self.error = exc
         finally:
             self._ready.set()
-            self._loop.close()
+            close_loop(self._loop)
 
     def _cancel_all(self) -> None:
         for task in self._tasks:
             task.cancel()
         if self._main_future is not None:  # also while markets are still loading
             self._main_future.cancel()
-
-    def health(self) -> dict[str, str]:
-        """Streams (``"type:symbol"``) that are not healthy now, with why: never delivered yet,
-        failing, or stalled and reconnecting (a live broker sends no order on their symbol)."""
-        out = {self.label(k): why for k, why in list(self._down.items())}
-        for key in self.streams:
-            if not self.validator.seen(key):
-                out.setdefault(self.label(key), "no data yet")
-        return out
-
-    def silent_streams(self) -> dict[str, str]:
-        """The streams that have delivered no event yet, each with why (its last error, the
-        markets' error, or that nothing arrived)."""
-        markets = self._last_error.get(("markets", "*"))
-        out = {}
-        for key in self.streams:
-            if not self.validator.seen(key):
-                why = self._last_error.get(key) or (markets and f"load_markets: {markets}")
-                out[self.label(key)] = why or "connected, no data received"
-        return out
-
-    async def _connect_watch(self) -> None:
-        """After ``connect_timeout`` s, log (once) each stream that has delivered nothing."""
-        await asyncio.sleep(self.connect_timeout)
-        for stream, why in self.silent_streams().items():
-            logger.warning(
-                "%s %s: no data after %.0f s (%s); still retrying",
-                self.exchange_id,
-                stream,
-                self.connect_timeout,
-                why,
-            )
-
-    def _note_error(self, key: tuple[str, str], exc: BaseException) -> None:
-        self._last_error[key] = describe_error(exc, self.exchange)
 
     async def _main(self) -> None:
         watch = asyncio.ensure_future(self._connect_watch())

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import signal
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
@@ -30,9 +32,10 @@ def live_runs(
     Feeds run on this thread's asyncio loop, served while the engine waits (:class:`LoopDriver`),
     unless ``threads`` is true or a feed cannot; then each feed runs in its own thread."""
     deadline = time.monotonic() + duration if duration else None
+    interrupted: list[bool] = []
 
     def keep_going() -> bool:
-        if stop_requested():
+        if interrupted or stop_requested():
             return False
         if deadline is not None and time.monotonic() >= deadline:
             return False
@@ -47,6 +50,7 @@ def live_runs(
     sys.setswitchinterval(min(old_interval, SWITCH_INTERVAL_S))
     driven = [f for f in feeds if isinstance(f, DrivenFeed)]
     driver = LoopDriver(driven) if not threads and len(driven) == len(feeds) else None
+    restore_ctrl_c = _ctrl_c_asks_to_stop(interrupted)
     try:
         if driver is not None:
             driver.start(queue)
@@ -66,3 +70,29 @@ def live_runs(
                     feed.stop()
         finally:
             sys.setswitchinterval(old_interval)
+            restore_ctrl_c()
+
+
+def _ctrl_c_asks_to_stop(interrupted: list[bool]) -> Callable[[], None]:
+    """Make Ctrl-C (SIGINT) a request to stop, seen with the run's other stop conditions within
+    a poll (0.2 s), instead of a KeyboardInterrupt raised wherever the main thread is: raised
+    inside a ccxt or aiohttp task it left them half-done (their clean-up awaited with the
+    interrupt pending). A second Ctrl-C raises as usual. Only on the main thread and over
+    Python's default handler (an application's own is left alone). Returns what puts the
+    handler back (called once the feeds are stopped)."""
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None
+    previous = signal.getsignal(signal.SIGINT)
+    if previous is not signal.default_int_handler:
+        return lambda: None
+
+    def on_sigint(signum: int, frame: Any) -> None:
+        interrupted.append(True)
+        signal.signal(signal.SIGINT, previous)  # the next Ctrl-C: KeyboardInterrupt
+
+    def restore() -> None:
+        if signal.getsignal(signal.SIGINT) is on_sigint:
+            signal.signal(signal.SIGINT, previous)
+
+    signal.signal(signal.SIGINT, on_sigint)
+    return restore

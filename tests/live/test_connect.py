@@ -90,16 +90,19 @@ def test_max_events_ends_the_run_at_once(server):
     _assert_closed(feed, ex)
 
 
-def test_ctrl_c_ends_a_run_whose_feed_never_connects(dead_markets):
+@BOTH_MODES
+def test_ctrl_c_ends_a_run_whose_feed_never_connects(dead_markets, threads):
     """SIGINT to the CLI while the markets keep failing: the run ends within a second and
-    still prints its report, naming the stream that never connected."""
+    still prints its report, naming the stream that never connected. Ctrl-C asks the run to
+    stop (nothing is interrupted half-way): no task is left pending, nothing is printed."""
     port = dead_markets.port
     script = (
         "import sys, ccxt.pro as cp, backtrader as bt, backtrader_channels as btch\n"
         "from backtrader_channels.testing.replay_exchange import point_ccxt_at\n"
         f"ex = point_ccxt_at(cp.binance(), {port})\n"
         "feed = btch.feeds.CCXTLiveFeed(ex, ['BTC/USDT'], channels=('tick',), backoff_max=0.5)\n"
-        "c = btch.Cerebro(); c.add_live_feed(feed); c.addstrategy(bt.Strategy)\n"
+        f"c = btch.Cerebro(live_threads={threads}); c.add_live_feed(feed)\n"
+        "c.addstrategy(bt.Strategy)\n"
         "print('running', flush=True)\n"
         "c.run(mode=btch.RunMode.TICK, duration=60)\n"
         "print('silent', c.last_run['silent_streams'], flush=True)\n"
@@ -116,6 +119,27 @@ def test_ctrl_c_ends_a_run_whose_feed_never_connects(dead_markets):
     assert proc.returncode == 0, err
     assert "tick:BTC/USDT" in out
     assert "ExchangeNotAvailable" in out
+    assert err == ""
+
+
+def test_a_second_ctrl_c_raises_and_the_handler_is_put_back():
+    """Ctrl-C during a live run only asks it to stop; a second one raises KeyboardInterrupt as
+    usual (a shutdown that hangs can still be broken); after the run Python's handler is back."""
+    from backtrader_channels.live.run import _ctrl_c_asks_to_stop
+
+    asked: list[bool] = []
+    restore = _ctrl_c_asks_to_stop(asked)
+    try:
+        signal.raise_signal(signal.SIGINT)
+        assert asked == [True]
+        with pytest.raises(KeyboardInterrupt):
+            signal.raise_signal(signal.SIGINT)
+    finally:
+        restore()
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    restore = _ctrl_c_asks_to_stop(asked)
+    restore()  # a run that was not interrupted
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
 
 
 def test_keyed_client_with_only_its_urls_rewritten_receives_trades(server):
