@@ -64,17 +64,24 @@ class Scripted(bt.Strategy):
                 self.env.runstop()
 
     def _settled(self):
-        if self.waiting:
+        return settled(
+            self.waiting,
+            ((o, self.statuses(o.ref), k in self.awaited) for k, o in self.orders.items() if o),
+        )
+
+
+def settled(waiting, orders):
+    """Whether a scripted run may stop: no action still ``waiting`` for the broker, and of
+    ``orders`` (order, its statuses, whether awaited) none still only Submitted and no market
+    or awaited order still working."""
+    if waiting:
+        return False
+    for order, statuses, awaited in orders:
+        last = (statuses or ["Submitted"])[-1]
+        working = last in ("Accepted", "Partial")
+        if last == "Submitted" or (working and (awaited or order.exectype == bt.Order.Market)):
             return False
-        for key, order in self.orders.items():
-            if order is None:
-                continue
-            last = (self.statuses(order.ref) or ["Submitted"])[-1]
-            working = last in ("Accepted", "Partial")
-            market = order.exectype == bt.Order.Market
-            if last == "Submitted" or (working and (market or key in self.awaited)):
-                return False
-        return True
+    return True
 
 
 def once(ready, action):
