@@ -15,6 +15,7 @@ from .conftest import (
     journal_of,
     keyed,
     once_private_down,
+    once_trading,
     run_real,
 )
 
@@ -148,7 +149,12 @@ def test_fills_made_while_the_private_socket_was_down_are_recovered(server, tmp_
     def after(s, t):
         s.orders[2] = s.buy(size=0.001)
 
-    script = {200: rest, 400: drop, 450: once_private_down(fill_while_down), 4000: after}
+    script = {
+        200: rest,
+        400: drop,
+        450: once_private_down(fill_while_down),
+        4000: once_trading(after),  # how soon the stream is back depends on the machine
+    }
     cerebro, strat = run_real(server, script, stop_at=4500, tmp=str(tmp_path), threads=threads)
     assert strat.statuses(strat.orders[0].ref)[-1] == "Completed"
     refused = strat.orders[1]
@@ -282,7 +288,7 @@ def test_no_order_goes_out_while_market_data_is_down_and_trading_resumes(server,
     def after(s, t):
         s.orders[1] = s.buy(size=0.001)
 
-    script = {1000: during, 1001: heal, 5000: after}
+    script = {1000: during, 1001: heal, 5000: once_trading(after)}  # once the book is back
     _cerebro, strat = run_real(server, script, stop_at=5200, tmp=str(tmp_path),
                                channels=("tick", "orderbook"), gate=False)  # fmt: skip
     refused = strat.orders[0]
