@@ -77,14 +77,14 @@ class StreamReports:
 
     def silent_streams(self) -> dict[str, str]:
         """The streams that have delivered no event yet, each with why (its last error, the
-        markets' error, or that nothing arrived)."""
+        markets' error, or that nothing arrived: "connecting" while the markets are not loaded)."""
         markets = self._last_error.get(("markets", "*"))
+        nothing = "no data received" if getattr(self.exchange, "markets", None) else "connecting"
         out = {}
         for key in self.streams:
             if not self.validator.seen(key):
                 why = self._last_error.get(key) or (markets and f"load_markets: {markets}")
-                loaded = getattr(self.exchange, "markets", None)
-                out[self.label(key)] = why or ("no data received" if loaded else "connecting")
+                out[self.label(key)] = why or nothing
         return out
 
     async def _connect_watch(self) -> None:
