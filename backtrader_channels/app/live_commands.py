@@ -50,6 +50,12 @@ def run_live_command(args: argparse.Namespace, strategy: Any = None) -> int:
             server.stop()
     report = run_report(cerebro, strats[0])
     print(format_report(report))
+    if server is not None and server.lap:
+        print(
+            f"replay exchange: {server.lap + 1} laps of the recording; each new lap restarts "
+            "the venue's book (a sequence break: one book_resync per lap)",
+            file=sys.stderr,
+        )
     execution = cerebro.last_run.get("execution") or {}
     stopped = execution.get("kill_switch") or execution.get("protection", {}).get("reconcile")
     if stopped and not stopped.startswith("reconciliation pending"):

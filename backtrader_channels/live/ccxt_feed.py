@@ -42,12 +42,20 @@ from .faults import FeedError, anomaly_of, error_family
 from .frames import COUNTED, FrameCounter
 from .keys import credentials, exchange_from
 from .latest import LatestState
-from .sequence import GUARDED, BybitBookGuard, reset_socket, resubscribe_book
+from .sequence import (
+    GUARDED,
+    BybitBookGuard,
+    forget_rejected_book,
+    reset_socket,
+    resubscribe_book,
+)
 from .stream_reports import StreamReports
 from .trades import TradeContinuity, int_id, watch_catching_up
 from .validator import LiveDataValidator
 
 KINDS = ("tick", "orderbook", "quote")
+#: why a book stream is down while it rebuilds its book after a break in the update ids
+RESYNCING = "resyncing the book (a break in its update ids)"
 __all__ = ["KINDS", "CCXTLiveFeed", "credentials", "exchange_from"]
 
 
@@ -141,7 +149,7 @@ class CCXTLiveFeed(StreamReports):
         #: book gaps ccxt does not check itself (Bybit's ``u``): symbols to resubscribe
         self._gaps: dict[str, tuple[int, int]] = {}
         self.book_guard = (
-            BybitBookGuard(self.exchange, self._on_book_gap)
+            BybitBookGuard(self.exchange, self._on_book_gap, self._on_book_restart)
             if self.exchange_id in GUARDED and hasattr(self.exchange, "handle_message")
             else None
         )
@@ -361,16 +369,15 @@ class CCXTLiveFeed(StreamReports):
                     events = self._from_cache(kind, symbol)
                     self._deliver(events)
             except asyncio.CancelledError:
-                if kind == "tick":
-                    self.trades.rewind(symbol)
+                self._watch_failed(kind, symbol, pop=False)
                 if not self._stalled.pop(key, False):
                     raise  # stopping
                 await self._on_stall(kind, symbol)
                 continue
             except Exception as exc:  # noqa: BLE001 - every stream is supervised
-                self._watch_since.pop(key, None)
-                if kind == "tick":
-                    self.trades.rewind(symbol)
+                self._watch_failed(kind, symbol)
+                if await self._on_sequence_break(kind, symbol, exc):
+                    continue
                 self._down[key] = f"failing ({type(exc).__name__})"
                 failures += 1
                 if self._failed(key, exc, failures):
@@ -380,6 +387,14 @@ class CCXTLiveFeed(StreamReports):
                 continue
             if failures:
                 failures, delay = 0, self.backoff_initial
+
+    def _watch_failed(self, kind: str, symbol: str, pop: bool = True) -> None:
+        """A watch call ended without events: it no longer waits (``pop``), and a trade stream
+        goes back to the last trade it delivered."""
+        if pop:
+            self._watch_since.pop((kind, symbol), None)
+        if kind == "tick":
+            self.trades.rewind(symbol)
 
     async def _on_stall(self, kind: str, symbol: str) -> None:
         """The watchdog (or a book gap) cancelled a watch: resubscribe a book with a gap, else
@@ -398,6 +413,29 @@ class CCXTLiveFeed(StreamReports):
         self.validator.record((kind, symbol), "stale")
         self._down[(kind, symbol)] = "stalled, reconnecting"
         await self._reset_socket(kind, symbol)
+
+    async def _on_sequence_break(self, kind: str, symbol: str, exc: Exception) -> bool:
+        """Whether ``exc`` is ccxt seeing a break in the book's update ids (it then drops the
+        book, by Binance's rules): a normal venue event, not a failure. Recorded once
+        (``book_resync``); the next watch subscribes again and rebuilds the book from a REST
+        snapshot, without a growing backoff."""
+        if kind != "orderbook" or anomaly_of(kind, exc) != "book_resync":
+            return False
+        key = ("orderbook", symbol)
+        if self._down.get(key) != RESYNCING:  # ccxt may hand the one break over again
+            self._note_error(key, exc)
+            self.validator.record(key, "book_resync", type(exc).__name__)
+        self._down[key] = RESYNCING
+        forget_rejected_book(self.exchange, symbol)
+        await asyncio.sleep(self.backoff_initial * (0.5 + random.random() / 2))
+        return True
+
+    def _on_book_restart(self, symbol: str, last: int, u: int) -> None:
+        """The venue restarted the book's sequence (a snapshot with ``u`` back at ``u``, after
+        ``last``): the snapshot replaced the book; recorded as a resync."""
+        self.validator.record(
+            ("orderbook", symbol), "book_resync", f"venue snapshot: u {last} -> {u}"
+        )
 
     def _on_book_gap(self, symbol: str, first: int, last: int) -> None:
         """The guard saw ``u`` skip ``first..last``: restart the symbol's book stream (a stream

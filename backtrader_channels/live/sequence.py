@@ -6,7 +6,9 @@ looks right. :class:`BybitBookGuard` sits in front of the exchange instance's me
 (an attribute of that one instance; ccxt itself is not changed): it passes snapshots and
 in-sequence deltas through, and on a gap it drops the delta and every later one until the next
 snapshot, and calls ``on_gap(symbol, first_missing, last_missing)``; the feed then resubscribes
-(a new subscription starts with a snapshot).
+(a new subscription starts with a snapshot). A snapshot whose ``u`` goes back (Bybit's "u=1
+after a restart of the service") replaces the book as any snapshot does, and is reported:
+``on_restart(symbol, last_u, u)``.
 
 It also keeps ``orderbook.1`` (best bid/ask, what ``watch_bids_asks`` subscribes) away from
 the book: ccxt.pro 4.5.90 applies those one-level snapshots to the same book as
@@ -28,8 +30,13 @@ GUARDED = ("bybit",)
 class BybitBookGuard:
     """Wraps ``exchange.handle_message`` (see module doc)."""
 
-    def __init__(self, exchange: Any, on_gap: Callable[[str, int, int], None]):
-        self.exchange, self.on_gap = exchange, on_gap
+    def __init__(
+        self,
+        exchange: Any,
+        on_gap: Callable[[str, int, int], None],
+        on_restart: Callable[[str, int, int], None] | None = None,
+    ):
+        self.exchange, self.on_gap, self.on_restart = exchange, on_gap, on_restart
         self.inner = exchange.handle_message
         self.last_u: dict[tuple[str, str], int] = {}  # (socket url, topic) -> last u applied
         self.dropped = 0  # deltas held back (a gap, or before the first snapshot)
@@ -48,6 +55,9 @@ class BybitBookGuard:
             return self.inner(client, message)  # no id: ccxt's parser says what is wrong
         key = (getattr(client, "url", ""), topic)
         if message.get("type") == "snapshot":
+            prev = self.last_u.get(key)
+            if prev is not None and u < prev and self.on_restart is not None:
+                self.on_restart(self._symbol(data.get("s")), prev, u)
             self.last_u[key] = u
             out = self.inner(client, message)
             self._stamp(data.get("s"), u)
@@ -106,6 +116,24 @@ class BybitBookGuard:
             return str(self.exchange.safe_market(market_id, None, None, "spot")["symbol"])
         except Exception:  # noqa: BLE001 - the id as it came
             return str(market_id)
+
+
+def forget_rejected_book(exchange: Any, symbol: str) -> None:
+    """Drop the settled book futures ccxt.pro keeps for ``symbol`` after a sequence break.
+
+    ccxt.pro 4.5.90 rejects a book's future when its update ids break; with no watch call
+    waiting (the engine was dispatching) it stores the rejection, and the next call's future
+    takes it and *stays* in the client's futures, rejected: every watch call until the new
+    snapshot resolves it raises the same break again (seen: five in 0.8 s for one break, the
+    backoff doubling each time). Forgetting it lets the next call wait for the new snapshot."""
+    needle = "orderbook::" + symbol
+    for client in list(getattr(exchange, "clients", {}).values()):
+        futures = getattr(client, "futures", None)
+        if not isinstance(futures, dict):
+            continue
+        for message_hash, future in list(futures.items()):
+            if needle in str(message_hash) and future.done():
+                del futures[message_hash]
 
 
 async def resubscribe_book(exchange: Any, symbol: str, timeout: float) -> bool:

@@ -13,11 +13,17 @@ every trade). REST: ``/v5/market/time``, ``instruments-info`` (spot BTCUSDT; oth
 empty), ``orderbook``, ``recent-trade``, ``tickers``. The private side (signed REST, the
 ``/v5/private`` WebSocket, an account whose orders fill on the replay) is
 :mod:`.bybit_private`; a keyed ``ccxt.pro.bybit`` pointed here trades on it.
+
+With ``loop_forever`` each new lap is a restart of the venue's book, as Bybit documents one
+("u=1 ... due to the restart of the service"): the lap opens with the recording's first
+snapshot and ``u`` back at 1, so a client resets its book (one resync per lap, which the live
+feed reports as ``book_resync``); trade ids and times go on.
 """
 
 from __future__ import annotations
 
 import asyncio
+import heapq
 import json
 import time
 from collections import deque
@@ -98,8 +104,9 @@ class _Book:
         self.u, self.seq = int(data["u"]), int(data["seq"])
 
     def top(self, limit: int) -> tuple[list[list[str]], list[list[str]]]:
-        bids = sorted(self.bids.items(), reverse=True)[:limit]
-        asks = sorted(self.asks.items())[:limit]
+        # a few levels of a deep book: a partial selection, not a sort of every level
+        bids = heapq.nlargest(limit, self.bids.items())
+        asks = heapq.nsmallest(limit, self.asks.items())
         return [[repr(p), s] for p, s in bids], [[repr(p), s] for p, s in asks]
 
 
@@ -115,7 +122,8 @@ class BybitExchange(LoopbackServer, BybitPrivate):
     start_when : int, default 1
         The replay starts once this many topics are subscribed.
     loop_forever : bool, default False
-        Repeat the recording, each lap continuing trade ids and times.
+        Repeat the recording, each lap continuing trade ids and times; the book restarts with
+        a snapshot, ``u`` back at 1 (see module doc).
     speed : float, optional
         Pace by the recording's times instead of ``rate`` (1.0: real time).
     origin_ms : int, optional
@@ -128,6 +136,10 @@ class BybitExchange(LoopbackServer, BybitPrivate):
         private side (:mod:`.bybit_private`) fill against the replayed market.
     api_key, api_secret : str
         The keys the private side accepts.
+    lap_pause : float, default 0.0
+        With ``loop_forever``: between two laps, let the clients' queues drain and send
+        nothing for this many seconds (the venue's restart), so that a client behind the
+        replay still sees each lap's last book.
     """
 
     def __init__(
@@ -143,8 +155,10 @@ class BybitExchange(LoopbackServer, BybitPrivate):
         balances: dict[str, float] | None = None,
         api_key: str = "loopback-key",
         api_secret: str = "loopback-secret",
+        lap_pause: float = 0.0,
     ):
         self.api_key, self.api_secret = api_key, api_secret
+        self.lap_pause = lap_pause
         self.private_faults = PrivateFaults()
         start = balances if balances is not None else {"USDT": 10_000.0}
         self.account = Account(start, {SYMBOL: SPOT_RULES})
@@ -170,6 +184,8 @@ class BybitExchange(LoopbackServer, BybitPrivate):
         self.last_price = 0.0
         self.sent = 0
         self.lap = 0
+        #: the book's last ``u`` and its top 1,000 levels a side at the end of each lap
+        self.lap_ends: list[tuple[int, tuple[list[list[str]], list[list[str]]]]] = []
         self.offset_ms = 0
         self.now_ms = 0  # the replay's exchange time: the last item's (shifted) time
         self.trade_ids = 0  # trades replayed over all laps: the next trade's id
@@ -334,6 +350,8 @@ class BybitExchange(LoopbackServer, BybitPrivate):
         while True:
             lap_ms = self.lap * (last - first + 1)
             shift = self.offset_ms + lap_ms
+            if self.lap:  # a new lap: the venue's book restarts, its first snapshot at u = 1
+                self.stream_u = 0
             for ts, kind, item in self.items:
                 if self.speed:  # by the recording's clock
                     await pace_to(loop, t0 + (ts + lap_ms - first) / 1000 / self.speed)
@@ -344,8 +362,10 @@ class BybitExchange(LoopbackServer, BybitPrivate):
                     self.done.set()
                 if not self.speed:
                     await self._after_send(loop, t0, interval)
+            self.lap_ends.append((self.book.u, self.book.top(1000)))
             if not self.loop_forever:
                 break
+            t0 += await self._lap_break(loop, self.lap_pause)
             self.lap += 1
         self.done.set()
 
@@ -359,8 +379,9 @@ class BybitExchange(LoopbackServer, BybitPrivate):
             self._trade(ts, item)
 
     def _book(self, ts: int, msg: dict[str, Any]) -> None:
-        # one update id sequence for the whole stream: the recording's restart snapshots (its
-        # u back at 1) go out as snapshots with u continuing, as a steady venue sends
+        # one update id sequence for the lap: the recording's restart snapshots (its u back at
+        # 1) go out as snapshots with u continuing, as a steady venue sends; a new lap starts
+        # at 1 (``_replay``)
         self.stream_u += 1
         msg = dict(msg, data=dict(msg["data"], u=self.stream_u))
         self.book.apply(msg)
@@ -435,8 +456,9 @@ class BybitExchange(LoopbackServer, BybitPrivate):
             f.malformed -= 1
             text = text[: len(text) // 2]
         self._publish("publicTrade.", text)
-        ticker = {"topic": f"tickers.{SYMBOL}", "type": "snapshot", "ts": ts, "cs": self.sent}
-        self._publish("tickers.", json.dumps(dict(ticker, data=self._ticker())))
+        if any(t[:8] == "tickers." for subs in self._subs.values() for t in subs):
+            ticker = {"topic": f"tickers.{SYMBOL}", "type": "snapshot", "ts": ts, "cs": self.sent}
+            self._publish("tickers.", json.dumps(dict(ticker, data=self._ticker())))
 
 
 def _serve_child(conn: Any, kwargs: dict[str, Any]) -> None:

@@ -184,6 +184,19 @@ class LoopbackServer:
                 f.drop_after = None
                 await self._close_all(f.abrupt_drop)
 
+    async def _lap_break(self, loop: asyncio.AbstractEventLoop, pause: float) -> float:
+        """Between two laps: with a ``pause``, let every client's queue drain (at most 5 s),
+        then send nothing for ``pause`` seconds, so that a client reading behind the replay
+        still sees the lap's last state before the next lap restarts the book. Returns the
+        seconds it took (the pacing clock moves on by them: no burst after)."""
+        if pause <= 0:
+            return 0.0
+        start = loop.time()
+        while any(q.qsize() for q in self._queues.values()) and loop.time() - start < 5.0:  # noqa: ASYNC110 - at most a few polls per lap
+            await asyncio.sleep(0.002)
+        await asyncio.sleep(pause)
+        return loop.time() - start
+
     async def _backpressure(self) -> None:
         """As fast as possible, but never far ahead of the slowest client."""
         await asyncio.sleep(0)

@@ -7,9 +7,16 @@ It speaks Binance's REST market data (:mod:`.binance_rest`: exchangeInfo, depth 
 server's own book, recent and historical trades, aggregate trades, and what a keyed client asks
 during ``load_markets``), and ``/stream`` WebSockets answering ``SUBSCRIBE`` and pushing
 combined-stream frames (``@trade``, ``@depth@100ms``, ``@bookTicker``) from one shared replay
-clock, as a live exchange does. With ``loop_forever``
-the capture repeats, each lap continuing trade ids, book update ids and exchange times where the
-previous lap ended, so a long run looks like one long session.
+clock, as a live exchange does. With ``loop_forever`` the capture repeats, each lap continuing
+trade ids and exchange times where the previous lap ended, so a long run looks like one long
+session. The book cannot simply go on: the recording's first book is not its last, and a lap's
+diffs applied to the previous lap's final book would leave levels the lap never touches (a
+crossed book). So each new lap is a discontinuity, presented as a venue presents one: the
+server's book goes back to the recording's REST snapshot, with that lap's ids, and the lap's
+depth stream opens with a **sequence break** (its update ids jump :data:`LAP_ID_GAP` past the
+previous lap's last). A client that follows Binance's rules (ccxt.pro does) sees the break,
+drops its book and resyncs from ``/api/v3/depth``: one resync per lap. Trades and best bid/ask
+frames go on as before (a bookTicker's ``u`` carries its lap's book ids).
 """
 
 from __future__ import annotations
@@ -31,10 +38,20 @@ from .binance_private import BinancePrivate, PrivateFaults
 from .binance_rest import BinanceRest, TradeHistory
 from .loopback import LoopbackServer, SendTimes, pace_to, quiet_collector
 
-__all__ = ["Faults", "ReplayExchange", "pace_to", "point_ccxt_at", "serve_in_subprocess"]
+__all__ = [
+    "LAP_ID_GAP",
+    "Faults",
+    "ReplayExchange",
+    "pace_to",
+    "point_ccxt_at",
+    "serve_in_subprocess",
+]
 
 DEFAULT_CAPTURE = binance_btcusdt_capture()
 DEFAULT_EXCHANGE_INFO = binance_exchange_info()
+#: how many book update ids each new lap skips: its first diff's ``U`` lies this far past the
+#: previous lap's last ``u`` + 1 (a sequence break: the client resyncs)
+LAP_ID_GAP = 1_000
 
 
 class Faults:
@@ -58,10 +75,17 @@ class _Book:
     """The server's order book: what ``/api/v3/depth`` serves."""
 
     def __init__(self, snapshot: dict[str, Any]):
+        self.bids: dict[float, str] = {}
+        self.asks: dict[float, str] = {}
+        self.last_id = 0
+        self.reset(snapshot)
+        self.at = -1  # the frame number of the last diff applied
+
+    def reset(self, snapshot: dict[str, Any], id_shift: int = 0) -> None:
+        """The book as ``snapshot`` has it, its update id moved by ``id_shift`` (a new lap)."""
         self.bids = {float(p): s for p, s in snapshot["bids"]}
         self.asks = {float(p): s for p, s in snapshot["asks"]}
-        self.last_id = int(snapshot["lastUpdateId"])
-        self.at = -1  # the frame number of the last diff applied
+        self.last_id = int(snapshot["lastUpdateId"]) + id_shift
 
     def apply(self, diff: dict[str, Any]) -> None:
         for side, levels in ((self.bids, diff["b"]), (self.asks, diff["a"])):
@@ -116,7 +140,8 @@ class ReplayExchange(LoopbackServer, BinanceRest, BinancePrivate):
     start_when : int, default 1
         The replay starts once this many streams are subscribed.
     loop_forever : bool, default False
-        Repeat the capture, each lap continuing ids and times.
+        Repeat the capture, each lap continuing trade ids and times; the book restarts from
+        the recording's snapshot with a sequence break (see module doc).
     record_send_times : bool, default False
         Keep when each trade's frame was sent (``send_times``), for latency benchmarks.
     keep_trades : int, default 100_000
@@ -129,6 +154,10 @@ class ReplayExchange(LoopbackServer, BinanceRest, BinancePrivate):
         signed API fill against the replay (:mod:`.binance_account`).
     api_key, api_secret : str
         The credentials the signed API accepts.
+    lap_pause : float, default 0.0
+        With ``loop_forever``: between two laps, let the clients' queues drain and send
+        nothing for this many seconds (a venue's restart), so that a client behind the replay
+        still sees each lap's last book.
     speed : float, optional
         Pace by the recording's exchange times instead of ``rate``: 1.0 replays in real time,
         2.0 twice as fast (for several venues on one timeline, with ``origin_ms``).
@@ -152,8 +181,10 @@ class ReplayExchange(LoopbackServer, BinanceRest, BinancePrivate):
         api_secret: str = "loopback-secret",
         speed: float | None = None,
         origin_ms: int | None = None,
+        lap_pause: float = 0.0,
     ):
         self.snapshot, self.frames = load_capture(capture)
+        self.lap_pause = lap_pause
         self.speed, self.origin_ms = speed, origin_ms
         with open(exchange_info, encoding="utf-8") as fh:
             self.exchange_info = json.load(fh)
@@ -177,8 +208,10 @@ class ReplayExchange(LoopbackServer, BinanceRest, BinancePrivate):
         self._book_sends, self._quote_sends = SendTimes(), SendTimes()
         self.offset_ms = 0  # added to recorded exchange times (set when the replay starts)
         self.lap = 0  # completed passes over the capture (``loop_forever``)
+        #: the book's last update id and its top 1,000 levels a side at the end of each lap
+        self.lap_ends: list[tuple[int, dict[str, Any]]] = []
         #: per field, what is added to the recorded value: times move to now, and each lap
-        #: continues trade ids, book update ids and times where the previous lap ended
+        #: continues trade ids and times where the previous lap ended; book ids jump
         self._shift: dict[str, int] = {}
         LoopbackServer.__init__(self)
         self._templates: list[tuple[str, dict[str, Any], list[str]]] = []
@@ -215,6 +248,13 @@ class ReplayExchange(LoopbackServer, BinanceRest, BinancePrivate):
         app.router.add_get("/stream", self._ws)
         app.router.add_get("/stream/{n}", self._ws)
 
+    def lap_end_id(self, lap: int) -> int:
+        """The book's update id at the end of lap ``lap`` (0 is the first): the recording's
+        last ``u``, moved by the lap's shift (:data:`LAP_ID_GAP` further per lap)."""
+        diffs = [d for _, st, d in self.frames if "@depth" in st]
+        step = _lap_spans(diffs)["u"]
+        return int(diffs[-1]["u"]) + lap * step
+
     # ---- WebSocket ----------------------------------------------------------------------------
     async def _ws(self, request: web.Request) -> web.WebSocketResponse:
         ws = web.WebSocketResponse(heartbeat=None, autoping=True)
@@ -247,22 +287,28 @@ class ReplayExchange(LoopbackServer, BinanceRest, BinancePrivate):
             first = self.origin_ms if self.origin_ms is not None else first
         self.offset_ms = int(time.time() * 1000) - first + self.clock_skew_ms if first else 0
         spans = _lap_spans([d for _, d, _ in frames])
-        due = exchange_times(self.frames) if self.speed else None
+        due = exchange_times([(0, st, d) for st, d, _ in frames]) if self.speed else None
         speed = self.speed or 1.0
+        last = len(frames) - 1
         t0 = loop.time()
         while True:
             self._shift = {k: self.lap * span for k, span in spans.items()}
             self._shift["E"] = self._shift["T"] = self.offset_ms + self.lap * spans["E"]
+            if self.lap:  # a new lap: the venue's book starts again, with the lap's ids
+                self.book.reset(self.snapshot, self._shift["u"])
             for k, (stream, data, parts) in enumerate(frames):
                 if due is not None:  # by the recording's clock
                     lap_ms = self.lap * spans["E"]
                     await pace_to(loop, t0 + (due[k] + lap_ms - first) / 1000 / speed)
                 await self._one_frame(stream, data, parts)
                 self.sent += 1
+                if k == last:  # before any client can have the lap's last frame
+                    self.lap_ends.append((self.book.last_id, self.book.snapshot(1000)))
                 if due is None:
                     await self._after_send(loop, t0, interval)
             if not self.loop_forever:
                 break
+            t0 += await self._lap_break(loop, self.lap_pause)
             self.lap += 1
         self.done.set()
 
@@ -350,7 +396,8 @@ def _template(stream: str, data: dict[str, Any]) -> list[str]:
 
 def _lap_spans(frames: list[dict[str, Any]]) -> dict[str, int]:
     """How far each lap moves trade ids (``t``), book update ids (``U``/``u``) and times
-    (``E``): the next lap starts right after the previous one's last value."""
+    (``E``): trades and times start right after the previous lap's last value, book ids
+    :data:`LAP_ID_GAP` further (a sequence break)."""
 
     def span(key: str, first_key: str, rows: list[dict[str, Any]]) -> int:
         lasts = [int(d[key]) for d in rows if isinstance(d.get(key), int)]
@@ -358,7 +405,7 @@ def _lap_spans(frames: list[dict[str, Any]]) -> dict[str, int]:
         return max(lasts) - min(firsts) + 1 if lasts and firsts else 0
 
     diffs = [d for d in frames if "U" in d]  # book ids continue from the last diff's ``u``
-    book = span("u", "U", diffs)
+    book = span("u", "U", diffs) + LAP_ID_GAP
     return {"t": span("t", "t", frames), "U": book, "u": book, "E": span("E", "E", frames)}
 
 

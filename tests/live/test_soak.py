@@ -1,14 +1,17 @@
 """Soak: an accelerated hour of replay through the live path with periodic faults.
 
 Deselected by default (``-m soak`` runs it; ``BTCH_SOAK_SECONDS`` sets the wall time, default 60).
-The recording loops, each lap continuing trade ids, book update ids and exchange times where the
-previous one ended, as a live exchange would. Checks: the run keeps going across laps with no
-time running backwards, memory stays flat, no growth in threads or open sockets.
+The recording loops, each lap continuing trade ids and exchange times where the previous one
+ended, and restarting the venue's book with a sequence break (the client resyncs once per lap).
+Checks: the run keeps going across laps with no time running backwards, the book is never
+crossed and equals the venue's at each lap's end it saw, resyncs are one per lap plus the
+injected gaps, memory stays flat, no growth in threads or open sockets.
 """
 
 import os
 import threading
 import time
+from typing import ClassVar
 
 import pytest
 
@@ -33,11 +36,23 @@ def _fds() -> int:
 
 class Quiet(Collector):
     """No stop at the last trade (the replay loops); remembers every break in the trade ids
-    rather than every id."""
+    rather than every id; checks the book on every update and keeps it at each lap's end."""
+
+    end_ids: ClassVar[dict[int, int]] = {}  # a lap's last book update id -> the lap
 
     def start(self):
         super().start()
         self.delivered, self.breaks, self.backwards = 0, [], 0
+        self.crossed = 0
+        self.at_lap_end = {}
+
+    def on_orderbook(self, e):
+        self.books += 1
+        self.crossed += self.book.is_crossed
+        lap = self.end_ids.get(e.last_update_id)
+        if lap is not None:
+            bids, asks = self.book.levels(20)
+            self.at_lap_end[lap] = ([tuple(x) for x in bids], [tuple(x) for x in asks])
 
     def on_tick(self, t):
         last = self.trade_ids[-1] if self.trade_ids else None
@@ -54,10 +69,13 @@ class Quiet(Collector):
 @pytest.mark.soak
 def test_soak_with_periodic_faults():
     # the 346 s recording at ~10x speed, looping: SOAK_SECONDS of wall time ~ 10x in market time
-    srv = ReplayExchange(rate=1200, start_when=3, loop_forever=True)
+    srv = ReplayExchange(rate=1200, start_when=3, loop_forever=True, lap_pause=0.3)
     srv.start()
+    Quiet.end_ids = {srv.lap_end_id(lap): lap for lap in range(1000)}
     stop = threading.Event()
     samples = []
+
+    gaps = []  # the laps in which a depth diff was held back
 
     def faults():
         i = 0
@@ -69,6 +87,7 @@ def test_soak_with_periodic_faults():
                 srv.faults.stall_seconds = 2.0
             elif kind == 2:
                 srv.faults.skip_depth = 1
+                gaps.append(srv.lap)
             else:
                 srv.faults.malformed = 1
             samples.append((_rss_mb(), threading.active_count(), _fds()))
@@ -99,6 +118,23 @@ def test_soak_with_periodic_faults():
         assert strat.trade_ids[-1] > LAST_TRADE_ID  # ids went on, times did not go back
     for channel, counts in feed.anomaly_report().items():
         assert not counts.get("out_of_order"), (channel, counts)
+        assert not counts.get("crossed_book"), (channel, counts)
+    assert strat.crossed == 0
+    # a resync per new lap, plus one per injected gap at most (a gap may fall while the book
+    # is down for another fault); a lap boundary met by a reconnect resyncs without a break
+    resyncs = feed.anomaly_report().get("orderbook:BTC/USDT", {}).get("book_resync", 0)
+    assert resyncs <= srv.lap + len(gaps), (resyncs, srv.lap, gaps)
+    if srv.lap >= 1:
+        assert resyncs >= 1
+    # the book at the end of every lap the client saw end is the venue's
+    assert strat.at_lap_end, "no lap's end seen"
+    for lap, got in strat.at_lap_end.items():
+        _, snap = srv.lap_ends[lap]
+        want = (
+            [(float(p), float(q)) for p, q in snap["bids"][:20]],
+            [(float(p), float(q)) for p, q in snap["asks"][:20]],
+        )
+        assert got == want, lap
     assert len(samples) >= 4
     half = len(samples) // 2
     first, last = samples[half][0], samples[-1][0]
