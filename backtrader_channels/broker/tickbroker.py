@@ -171,6 +171,14 @@ class TickBroker(bt.brokers.BackBroker):
         """What the broker adds to ``cerebro.last_run`` (nothing, for paper fills)."""
         return {}
 
+    #: seconds a live run waits for the broker to be ready before its strategies start
+    ready_timeout = 0.0
+
+    def not_ready(self) -> str | None:
+        """What keeps the broker from trading at the start of a run, or None when it is
+        ready (paper fills always are: the strategies start at once)."""
+        return None
+
     def pending_list(self, data: Any) -> list[Any]:
         """The live list of active orders on ``data`` (the engine checks its truthiness)."""
         return self._by_data.setdefault(data, [])

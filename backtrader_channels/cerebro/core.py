@@ -18,6 +18,7 @@ import backtrader as bt
 from ..broker.tickbroker import TickBroker
 from ..channels import CHANNEL_CLASSES, ChannelMap
 from ..channels.base import Channel
+from ..engine.hold import NotReady
 from ..engine.loop import BOOK, QUOTE, TICK, SourceTarget, TickLoop, fanout
 from ..engine.queue import BacktestEventQueue
 from ..errors import ChannelError, check_choice
@@ -27,12 +28,11 @@ from ..lines.bridge import BridgeRegistry
 from ..lines.groups import BridgeGroup, advancer, build_groups, next_caller
 from ..lines.instrument import InstrumentData
 from ..live.feed import LiveFeed
-from ..live.queue import LiveEventQueue
-from ..live.run import live_runs
 from ..parallel import ENGINES
 from ..sources import DEFAULT_CHUNK_ROWS, SkipReport
 from ..sources.schema import FORMATS, ON_ERROR, Format, OnError
 from ..symbols import same_symbol
+from .live_start import LiveStart
 from .plotting import bars_only_plot, plot_backend
 from .recorded import ChannelSpec, column_values, open_recorded, source_name, to_ns, with_progress
 from .report import run_report
@@ -122,6 +122,7 @@ class Cerebro(bt.Cerebro):
         #: bridges created by the strategies of the current run (``ChannelBridge`` adds itself)
         self.bridges = BridgeRegistry()
         self._groups: dict[int, list[BridgeGroup]] = {}  # bridge groups by id(strategy)
+        self._live_start: LiveStart | None = None  # a live run's feeds, started before start()
 
     # ---- setup -------------------------------------------------------------------------------
     def add_channel(
@@ -380,7 +381,17 @@ class Cerebro(bt.Cerebro):
         for entries in self.strats:
             for stratcls, _args, _kwargs in entries:
                 give_channels(stratcls)
-        results = super().runstrategies(self._with_channels(iterstrat), predata)
+        self._live_start = None
+        try:
+            results = super().runstrategies(self._with_channels(iterstrat), predata)
+        except NotReady as exc:  # the strategies never started: the broker's files close
+            self._broker.stop()
+            self.last_run = {"not_ready": str(exc), **self._broker.run_report()}
+            raise
+        finally:
+            self._live_start = None
+        if self.last_run and self._live_feeds:  # what the broker's stop changed (end of run
+            self.last_run.update(self._broker.run_report())  # cancels, the venue's late news)
         if self._dooptimize and self.run_stats:  # each result carries its run's stats, also
             # back from a worker process (as its analyzers do): ``results[i][0].run_stats``
             for result in results:
@@ -388,11 +399,16 @@ class Cerebro(bt.Cerebro):
         return results
 
     def _with_channels(self, iterstrat: Iterable[Any]) -> Iterator[Any]:
-        """Pass strategies through; once all exist (before ``start``), give them the channels."""
+        """Pass strategies through; once all exist (before ``start``), give them the channels.
+        A live run's feeds start here: with a real broker the strategies' ``start()`` waits
+        until it is ready (:mod:`.live_start`)."""
         yield from iterstrat
         for strat in self.runningstrats:
             strat.channels = strat._channels = self.channels
             self._groups[id(strat)] = build_groups(strat, self.bridges.of(strat))
+        if self._live_feeds:
+            self._live_start = LiveStart(self, self._bare_targets())
+            self._live_start.hold()
 
     def _runonce(self, runstrats: list[Any]) -> None:
         if self._tickmode:
@@ -482,11 +498,10 @@ class Cerebro(bt.Cerebro):
         self._live_feeds.append(feed)
         return feed
 
-    def _targets(self, strats: list[Any]) -> dict[Any, SourceTarget]:
-        """One dispatch target per channel: channel, data, pending orders, hooks, callbacks."""
+    def _bare_targets(self) -> dict[Any, SourceTarget]:
+        """One dispatch target per channel (channel, data, pending orders), no strategy hooks
+        yet: what a live run's channels are kept current with before the strategies start."""
         broker = self._broker
-        advancers, next_callers = self._wire_bridges(strats)
-        bar_steps = self._wire_bars(strats)
         targets: dict[Any, SourceTarget] = {}
         for key, ch in self.channels.items():
             data = self._instruments[ch.instrument_name]
@@ -494,19 +509,24 @@ class Cerebro(bt.Cerebro):
                 broker.set_price_source(data, ch)
             elif ch.channel_type == ChannelType.TICK:
                 broker.set_trade_source(data, ch)
+            kind = _KIND.get(ch.channel_type, QUOTE)
+            targets[key] = SourceTarget(kind, ch, data, broker.pending_list(data), None)
+        return targets
+
+    def _hook_targets(self, targets: dict[Any, SourceTarget], strats: list[Any]) -> None:
+        """Attach the strategies to the targets: callbacks, bridges, bars, ``next()``."""
+        advancers, next_callers = self._wire_bridges(strats)
+        bar_steps = self._wire_bars(strats)
+        for key, target in targets.items():
             cbs = []
             for strat in strats:
-                for name in (_CALLBACK.get(ch.channel_type), "on_event"):
+                for name in (_CALLBACK.get(target.channel.channel_type), "on_event"):
                     fn = getattr(strat, name, None) if name else None
                     if callable(fn):
                         cbs.append(fn)
             cbs.extend(next_callers.get(key, []))
-            target = SourceTarget(
-                _KIND.get(ch.channel_type, QUOTE), ch, data, broker.pending_list(data), fanout(cbs)
-            )
+            target.callback = fanout(cbs)
             target.advance = _compose(bar_steps.get(key, []), advancers.get(key))
-            targets[key] = target
-        return targets
 
     def _run_tick(self, strats: list[Any]) -> None:
         broker = self._broker
@@ -514,21 +534,16 @@ class Cerebro(bt.Cerebro):
         for strat in strats:
             strat.lines.forward()
             warn_frozen_indicators(strat)
-        targets = self._targets(strats)
-        # a live broker's venue session runs beside the feeds (it refuses a recorded run)
-        sessions = broker.live_sessions(self.runstop, self._live_feeds)
+        live = self._live_start
+        targets = live.targets if live is not None else self._bare_targets()
+        self._hook_targets(targets, strats)
         queue: Any
-        if self._live_feeds:
-            queue = LiveEventQueue(self.p.live_queue_size)
-            runs: Any = live_runs(
-                lambda: bool(self._event_stop),
-                queue,
-                targets,
-                [*self._live_feeds, *sessions],
-                *self._live_limits,
-                threads=bool(self.p.live_threads),
-            )
+        runs: Any
+        if live is not None:  # feeds and venue sessions started before the strategies
+            live.watch_first_trade()
+            queue, runs = live.queue, live.runs
         else:
+            broker.live_sessions(self.runstop, [])  # a live broker refuses a recorded run
             queue = BacktestEventQueue()
             for spec in self._specs:
                 ch = spec.channel
@@ -553,6 +568,8 @@ class Cerebro(bt.Cerebro):
                 runs.close()  # stops live feeds when the loop ended early
         elapsed = time.perf_counter() - t0
         self.last_run = run_report(self, queue, loop, broker, skip, elapsed)
+        if live is not None:
+            self.last_run.update(live.report())
         self.run_stats.append({"params": _params_of(strats), **self.last_run})
 
 

@@ -77,6 +77,8 @@ class Applier:
         self.foreign: list[dict[str, Any]] = []
         self._foreign_ids: set[str] = set()
         self._suspect: Any = None  # a balance mismatch seen once (corrected if seen again)
+        #: the venue session's last fault (a failed REST call at start, say), for reports
+        self.last_fault = ""
         self._fee = _VenueFee()
 
     # ---- dispatch -----------------------------------------------------------------------------
@@ -102,6 +104,7 @@ class Applier:
                 self.protection.pop("private", None)
         elif kind == "fault":
             logger.warning("venue: %s", p[0])
+            self.last_fault = str(p[0])
             b.fault(str(p[0]))
 
     def outcome(self, kind: str, p: tuple[Any, ...]) -> None:

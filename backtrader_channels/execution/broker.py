@@ -30,6 +30,7 @@ from typing import Any
 import backtrader as bt
 
 from ..broker.tickbroker import TickBroker
+from ..engine.hold import NotReady
 from ..errors import ChannelError
 from ..log import logger
 from .apply import Applier
@@ -65,6 +66,11 @@ class CCXTBroker(TickBroker):
         Queries of an unknown submit's client id before it is declared not placed (REJECTED).
     cancel_on_stop : bool, default True
         Cancel the orders still working when the run ends.
+    ready_timeout : float, default 30.0
+        Seconds a live run waits for every venue to be ready (start reconciliation done,
+        private stream subscribed) before it starts the strategies; market data arriving
+        meanwhile keeps the channels current. Not ready by then: the run stops with
+        :class:`~backtrader_channels.engine.hold.NotReady`, saying what was missing.
     """
 
     live_only = True
@@ -76,6 +82,7 @@ class CCXTBroker(TickBroker):
         ("unknown_retries", 5),
         ("unknown_retry_s", 0.5),
         ("cancel_on_stop", True),
+        ("ready_timeout", 30.0),
     )
 
     def __init__(self, exchange: Any = None, **params: Any) -> None:
@@ -194,6 +201,31 @@ class CCXTBroker(TickBroker):
             )
             applier.session = self.sessions[venue] = session
         return list(self.sessions.values())
+
+    @property
+    def ready_timeout(self) -> float:  # type: ignore[override]
+        return float(self.p.ready_timeout)
+
+    def not_ready(self) -> str | None:
+        """What keeps the broker from trading at the start of a run (per venue: the start
+        reconciliation, the private stream, the kill switch, with the venue's last error), or
+        None once every venue is ready. Raises :class:`NotReady` when waiting cannot help (a
+        start the store cannot explain, the kill switch tripped)."""
+        missing, final = [], False
+        for v, applier in self.appliers.items():
+            reasons = list(applier.protection.values())
+            if applier.protection is not self.protection:
+                reasons += list(self.protection.values())
+            if not reasons:
+                continue
+            final = final or any(r.startswith(("start refused", "kill switch")) for r in reasons)
+            text = ("; ".join(dict.fromkeys(reasons))) + (
+                f" (last error: {applier.last_fault})" if applier.last_fault else ""
+            )
+            missing.append(f"{v}: {text}" if v else text)
+        if final:
+            raise NotReady("; ".join(missing))
+        return "; ".join(missing) or None
 
     @property
     def trading(self) -> bool:

@@ -6,7 +6,7 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Sequence
 from typing import Any
 
 from ..engine.queue import Run
@@ -25,7 +25,7 @@ def live_runs(
     duration: float | None,
     max_events: int | None,
     threads: bool = False,
-) -> Iterator[Run]:
+) -> Generator[Run, None, None]:
     """Start ``feeds`` into ``queue`` and yield its runs until ``stop_requested()``, ``duration``
     seconds, ``max_events`` events, Ctrl-C or a feed's death; then stop everything.
 
