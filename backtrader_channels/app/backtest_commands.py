@@ -6,7 +6,7 @@ import argparse
 import json
 import math
 import os
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from .usage import UsageError, load_strategy, parse_params
 
@@ -14,32 +14,109 @@ if TYPE_CHECKING:
     from ..sources.schema import Format
 
 
+class DataChannel(NamedTuple):
+    """One channel found under a ``--data`` path, and what reads it."""
+
+    channel_type: str
+    symbol: str
+    dataname: Any
+    venue: str
+    market: str
+
+
 def _data_channels(
-    path: str, fmt: Format | None, symbols: list[str] | None
-) -> list[tuple[str, str, Any]]:
-    """``(channel type, symbol, dataname)`` for each channel found under ``path``. The symbol
-    is spelled as given with ``--symbol`` (``BTC/USDT`` for a file's ``BTCUSDT``), else as the
-    data spells it; the dataname is ``path`` for a partitioned directory, else the files that
-    hold that channel (a folder may mix trades, quotes and books)."""
+    path: str,
+    fmt: Format | None,
+    symbols: list[str] | None,
+    venue: str | None = None,
+    market: str | None = None,
+    every: bool = False,
+) -> list[DataChannel]:
+    """Each channel found under ``path`` (``every``: once per venue and market it is in).
+
+    The symbol is spelled as given with ``--symbol`` (``BTC/USDT`` for a file's ``BTCUSDT``),
+    else as the data spells it; the dataname is ``path`` for a partitioned directory, else the
+    files that hold that channel (a folder may mix trades, quotes and books). A symbol found in
+    several venues or markets needs ``--venue``/``--market``; ``--symbol`` matching nothing is
+    an error naming what there is."""
     from ..sources.batches import expand_paths
-    from ..sources.convert import contents
-    from ..sources.formats import is_partitioned, partition_samples
+    from ..sources.contents import file_contents
+    from ..sources.layout import is_partitioned, partitions, select
+
+    only = symbols[0] if symbols and len(symbols) == 1 else None
+    partitioned = is_partitioned(path)
+    found: dict[tuple[str, str], dict[tuple[str, str], list[str]]] = {}
+    held: dict[str, None] = {}
+    if partitioned:
+        listed = [(p.folder, p.venue, p.market) for p in partitions(path)]
+    else:
+        listed = [(f, "", "") for f in expand_paths(path)]
+    for where, ven, mkt in listed:
+        sample = expand_paths(where)[0] if partitioned else where
+        for c in file_contents(sample, fmt, only):
+            symbol = _wanted(c.symbol, symbols)
+            if not symbol:
+                held[f"{c.channel_type} {c.symbol} ({ven or c.venue}/{mkt or c.market})"] = None
+                continue
+            key = (ven or c.venue, mkt or c.market)
+            found.setdefault((c.channel_type, symbol), {}).setdefault(key, []).append(where)
+    if not found:
+        if symbols and held:
+            raise UsageError(
+                f"no channels of {', '.join(symbols)} in {path}; it holds: "
+                + ", ".join(list(held)[:12])
+                + (f" and {len(held) - 12} more" if len(held) > 12 else "")
+            )
+        raise UsageError(f"no channels found in {path}")
+    out: list[DataChannel] = []
+    for (ctype, symbol), places in found.items():
+        if every:
+            out.extend(
+                DataChannel(ctype, symbol, path if partitioned else files, v, m)
+                for (v, m), files in places.items()
+            )
+        elif partitioned:  # the reader's choice, made now: an ambiguity stops before the run
+            part = select(path, ctype, symbol, venue, market)
+            assert part is not None
+            out.append(DataChannel(ctype, symbol, path, part.venue, part.market))
+        else:
+            (ven, mkt), files = _one_place(path, ctype, symbol, places, venue, market)
+            out.append(DataChannel(ctype, symbol, files, ven, mkt))
+    return out
+
+
+def _wanted(symbol: str, symbols: list[str] | None) -> str:
+    """``symbol`` as ``--symbol`` spells it, ``""`` if not asked for; itself without it."""
     from ..symbols import same_symbol
 
-    partitioned = is_partitioned(path)
-    files = partition_samples(path) if partitioned else expand_paths(path)
-    found: dict[tuple[str, str], list[str]] = {}
-    for f in files:
-        only = symbols[0] if symbols and len(symbols) == 1 else None
-        for ctype, symbol in contents(f, fmt, only):
-            if symbols:
-                symbol = next((s for s in symbols if same_symbol(s, symbol)), "")
-                if not symbol:
-                    continue
-            found.setdefault((ctype, symbol), []).append(f)
-    if not found:
-        raise UsageError(f"no channels found in {path}")
-    return [(c, s, path if partitioned else fs) for (c, s), fs in found.items()]
+    if not symbols:
+        return symbol
+    return next((s for s in symbols if same_symbol(s, symbol)), "")
+
+
+def _one_place(
+    path: str,
+    ctype: str,
+    symbol: str,
+    places: dict[tuple[str, str], list[str]],
+    venue: str | None,
+    market: str | None,
+) -> tuple[tuple[str, str], list[str]]:
+    """The ``(venue, market)`` and files of a channel found in loose files: the one there
+    is, or the one ``--venue``/``--market`` choose (files that do not say stand in)."""
+    from ..sources.venues import UNKNOWN, venue_key
+
+    keys = list(places)
+    for i, want in ((0, venue_key(venue) if venue else None), (1, market)):
+        if want:
+            keys = [k for k in keys if k[i] == want] or [k for k in keys if k[i] == UNKNOWN]
+    if len(keys) != 1:
+        have = ", ".join(f"{v}/{m}" for v, m in (keys or places))
+        why = "is in" if keys else "is not on the venue/market asked for; it is in"
+        raise UsageError(
+            f"{path}: {symbol} {ctype} data {why} {have}: choose with --venue and --market"
+        )
+    return keys[0], places[keys[0]]
 
 
 def check_data(args: argparse.Namespace) -> None:
@@ -64,18 +141,21 @@ def add_data(cerebro: Any, args: argparse.Namespace) -> None:
         )
     elif args.commission:
         cerebro.broker.setcommission(commission=args.commission)
+    venue, market = getattr(args, "venue", None), getattr(args, "market", None)
     for path in args.data:
-        for ctype, symbol, dataname in _data_channels(path, args.format, args.symbol):
-            if (ctype, symbol) in cerebro.channels:
+        for ch in _data_channels(path, args.format, args.symbol, venue, market):
+            if (ch.channel_type, ch.symbol) in cerebro.channels:
                 continue
             cerebro.add_channel(
-                ctype,
-                symbol=symbol,
-                dataname=dataname,
+                ch.channel_type,
+                symbol=ch.symbol,
+                dataname=ch.dataname,
                 format=args.format,
                 on_error=args.on_error,
                 start=getattr(args, "from"),
                 end=args.to,
+                venue=venue,
+                market=market,
             )
 
 
@@ -138,12 +218,21 @@ def run_inspect_command(args: argparse.Namespace) -> int:
         if not is_partitioned(args.path):
             fmt = ", ".join(sorted({detect_format(p) for p in expand_paths(args.path)}))
     rows: list[dict[str, Any]] = []
-    for ctype, symbol, dataname in _data_channels(args.path, args.format, None):
+    for ctype, symbol, dataname, venue, market in _data_channels(
+        args.path, args.format, None, every=True
+    ):
         skip = SkipReport()
         n, first, last = 0, None, None
         book = OrderBookChannel(symbol) if ctype == "orderbook" else None
         for ts, events in open_source(
-            dataname, ctype, symbol, args.format, on_error="skip", skip=skip
+            dataname,
+            ctype,
+            symbol,
+            args.format,
+            on_error="skip",
+            skip=skip,
+            venue=venue if isinstance(dataname, str) else "",
+            market=market if isinstance(dataname, str) else None,
         ):
             n += len(events)
             first = ts[0] if first is None else first
@@ -160,6 +249,8 @@ def run_inspect_command(args: argparse.Namespace) -> int:
             {
                 "channel": ctype,
                 "symbol": symbol,
+                "venue": venue,
+                "market": market,
                 "events": n,
                 "start": None
                 if first is None
@@ -176,8 +267,9 @@ def run_inspect_command(args: argparse.Namespace) -> int:
     print(f"{args.path}  (format: {fmt or 'native, partitioned'})")
     for r in rows:
         bad = ", ".join(f"{k}={v}" for k, v in r["anomalies"].items()) or "none"
+        where = f"{r['venue']}/{r['market']}"
         print(
-            f"  {r['channel']:<10} {r['symbol']:<12} {r['events']:>10,} events  "
+            f"  {r['channel']:<10} {r['symbol']:<12} {where:<16} {r['events']:>10,} events  "
             f"{r['start']} -> {r['end']}  anomalies: {bad}"
         )
     return 0

@@ -14,6 +14,7 @@ from ..errors import ChannelError, DataError
 from ..log import logger
 from ..sources.schema import FORMATS as FORMAT_CHOICES
 from ..sources.schema import ON_ERROR
+from ..sources.venues import MARKETS
 from ..sweep.metrics import METRICS
 from .spread_commands import add_spread_parser
 from .usage import UsageError, user_frames
@@ -36,11 +37,20 @@ def _convert(args: argparse.Namespace) -> int:
     from ..sources.convert import convert
 
     summary = convert(
-        args.src, args.dst, format=args.format, symbols=args.symbol or None, on_error=args.on_error
+        args.src,
+        args.dst,
+        format=args.format,
+        symbols=args.symbol or None,
+        on_error=args.on_error,
+        progress=args.progress,
+        venue=args.venue,
+        market=args.market,
     )
     for key, n in summary["events"].items():
-        print(f"{key:<30} {n:>12,} events")
+        print(f"{key:<40} {n:>12,} events")
     print(f"wrote {summary['rows_written']:,} rows in {summary['files']} files under {args.dst}")
+    for key in summary.get("unknown", []):
+        print(f"venue or market unknown for {key}: the data does not say; give --venue/--market")
     for src, reasons in summary["skipped"].items():
         for reason, n in reasons.items():
             print(f"skipped {n:,} rows of {src}: {reason}")
@@ -107,6 +117,17 @@ def _add_data_args(p: argparse.ArgumentParser) -> None:
         metavar="STEP",
         help="size orders from sizers and order_target_* in fractions of a unit, rounded down "
         "to STEP (e.g. 0.00001; default: whole units, as backtrader)",
+    )
+    p.add_argument(
+        "--venue",
+        metavar="V",
+        help="the venue to read where the data holds a symbol on several (also names the "
+        "channels' venue)",
+    )
+    p.add_argument(
+        "--market",
+        choices=MARKETS,
+        help="the market to read where the data holds a symbol in several",
     )
     p.add_argument("--from", dest="from", metavar="TIME", help="start (ISO time, UTC)")
     p.add_argument("--to", metavar="TIME", help="end, exclusive (ISO time, UTC)")
@@ -216,7 +237,8 @@ def build_parser() -> argparse.ArgumentParser:
         "convert",
         help="rewrite recorded data as partitioned native Parquet",
         description="Rewrite any supported input (native CSV/Parquet, Tardis CSV, Binance dumps, "
-        "raw Binance WebSocket captures) into DST/channel=*/symbol=*/date=*/part-*.parquet.",
+        "raw Binance WebSocket captures, Bybit archives) into "
+        "DST/channel=*/venue=*/market=*/symbol=*/date=*/part-*.parquet.",
     )
     conv.add_argument("src", nargs="+", help="input files, directories or globs")
     conv.add_argument("dst", help="output directory")
@@ -227,6 +249,16 @@ def build_parser() -> argparse.ArgumentParser:
         choices=ON_ERROR,
         default="raise",
         help="stop at the first bad row (default) or skip and count bad rows",
+    )
+    conv.add_argument(
+        "--venue", metavar="V", help="venue (ccxt id, e.g. binance) of data that does not say it"
+    )
+    conv.add_argument("--market", choices=MARKETS, help="market of data that does not say it")
+    conv.add_argument(
+        "--progress",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="progress bar (default: when stderr is a terminal)",
     )
     conv.set_defaults(func=_convert)
     live = sub.add_parser(
@@ -248,7 +280,21 @@ def build_parser() -> argparse.ArgumentParser:
     mode.add_argument("--paper", action="store_true", help="simulated fills (the default)")
     mode.add_argument("--real", action="store_true", help="real orders through ccxt (needs keys)")
     live.add_argument("--record", metavar="DIR", help="record every event under DIR")
-    live.add_argument("--cash", type=float, default=10_000.0, help="paper cash (default 10000)")
+    live.add_argument("--param", action="append", metavar="K=V", help="strategy parameter")
+    live.add_argument("--cash", type=float, help="paper cash (default 10000; not with --real)")
+    live.add_argument(
+        "--commission",
+        type=float,
+        help="paper commission per trade, a fraction of value (e.g. 0.001; not with --real)",
+    )
+    live.add_argument(
+        "--ready-timeout",
+        type=float,
+        default=30.0,
+        metavar="S",
+        help="--real: seconds to wait for the venue (start reconciliation, private stream) "
+        "before the strategy starts; not ready by then: exit 1 (default 30)",
+    )
     _add_real_args(live)
     live.set_defaults(func=_live)
     smoke = sub.add_parser(
@@ -299,7 +345,7 @@ def build_parser() -> argparse.ArgumentParser:
         "record",
         help="record live data (no strategy) in the native layout",
         description="Record live WebSocket data through ccxt.pro into "
-        "OUT/channel=*/symbol=*/date=*/ Parquet, flushed every second.",
+        "OUT/channel=*/venue=*/market=*/symbol=*/date=*/ Parquet, flushed every second.",
     )
     _add_connection_args(rec)
     rec.add_argument("--out", required=True, metavar="DIR", help="output directory")

@@ -7,11 +7,26 @@ import argparse
 import sys
 from typing import Any
 
-from .usage import UsageError, load_strategy
+from .usage import UsageError, load_strategy, parse_params
+
+#: the exit code of a run ended by Ctrl-C (128 + SIGINT), as a shell reports it
+EXIT_INTERRUPTED = 130
+
+
+def _check_paper_args(args: argparse.Namespace) -> None:
+    """``--cash`` and ``--commission`` are the paper broker's: refused with ``--real``."""
+    if not args.real:
+        return
+    for flag, value in (("--cash", args.cash), ("--commission", getattr(args, "commission", None))):
+        if value is not None:
+            raise UsageError(
+                f"{flag} sets the paper broker's; with --real the account's balance and the "
+                "venue's fees count: drop it"
+            )
 
 
 def run_live_command(args: argparse.Namespace, strategy: Any = None) -> int:
-    """Run ``backtrader-channels live``; return the exit code."""
+    """Run ``backtrader-channels live``; return the exit code (130 after Ctrl-C)."""
     from ..cerebro import Cerebro, RunMode
     from ..live.ccxt_feed import CCXTLiveFeed
     from ..testing.replay_exchange import ReplayExchange, point_ccxt_at
@@ -20,8 +35,10 @@ def run_live_command(args: argparse.Namespace, strategy: Any = None) -> int:
 
     symbols = args.symbol or ["BTC/USDT"]
     channels = [c.strip() for c in args.channels.split(",") if c.strip()]
+    _check_paper_args(args)
     if strategy is None:
         strategy = load_strategy(args.strategy) if args.strategy else BookImbalanceScalper
+    params = parse_params(getattr(args, "param", None), strategy)
     server = None
     port = 0
     if args.replay_server:
@@ -39,17 +56,20 @@ def run_live_command(args: argparse.Namespace, strategy: Any = None) -> int:
             cerebro.setbroker(_real_broker(args, server, port))
             print("real orders: CCXTBroker, journal " + args.journal, file=sys.stderr)
         else:
-            cerebro.broker.setcash(args.cash)
+            cerebro.broker.setcash(args.cash if args.cash is not None else 10_000.0)
+            if getattr(args, "commission", None):
+                cerebro.broker.setcommission(commission=args.commission)
             print("paper broker: simulated fills, no order reaches the exchange", file=sys.stderr)
         feed = CCXTLiveFeed(exchange, symbols, channels=channels, record_to=args.record)
         cerebro.add_live_feed(feed)
-        cerebro.addstrategy(strategy)
+        cerebro.addstrategy(strategy, **params)
         strats = cerebro.run(mode=RunMode.TICK, duration=args.duration, max_events=args.max_events)
     finally:
         if server is not None:
             server.stop()
     report = run_report(cerebro, strats[0])
     print(format_report(report))
+    ended = cerebro.last_run.get("ended", "")
     if server is not None and server.lap:
         print(
             f"replay exchange: {server.lap + 1} laps of the recording; each new lap restarts "
@@ -61,6 +81,9 @@ def run_live_command(args: argparse.Namespace, strategy: Any = None) -> int:
     if stopped and not stopped.startswith("reconciliation pending"):
         print(f"backtrader-channels: error: {stopped}", file=sys.stderr)
         return 1
+    if ended == "interrupted":
+        print("backtrader-channels: interrupted (Ctrl-C): the run stopped early", file=sys.stderr)
+        return EXIT_INTERRUPTED
     return 0
 
 
@@ -89,7 +112,9 @@ def _real_broker(args: argparse.Namespace, server: Any, port: int) -> Any:
         max_orders_per_second=args.max_orders_per_second,
         kill_after=kill,
     )
-    return CCXTBroker(ex, journal=args.journal, risk=risk)
+    return CCXTBroker(
+        ex, journal=args.journal, risk=risk, ready_timeout=getattr(args, "ready_timeout", 30.0)
+    )
 
 
 def _keyed_exchange(args: argparse.Namespace, server: Any, port: int, secret: Any = None) -> Any:
@@ -115,6 +140,13 @@ def run_smoke_command(args: argparse.Namespace) -> int:
     from ..testing.replay_exchange import ReplayExchange
 
     server = None
+    if args.config:  # read and checked in every mode, the loopback's too
+        from ..live.keys import credentials
+
+        try:
+            credentials(args.exchange, args.config)
+        except (OSError, ValueError) as exc:
+            raise UsageError(f"--config: {exc}") from None
     try:
         port = 0
         if args.replay_server:
@@ -144,6 +176,6 @@ def run_record_command(args: argparse.Namespace) -> int:
         raise UsageError("record needs --out DIR")
     args.record = args.out
     args.real = False
-    args.cash = 10_000.0
+    args.cash, args.commission = 10_000.0, None
     args.strategy = None
     return run_live_command(args, strategy=bt.Strategy)

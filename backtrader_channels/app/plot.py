@@ -1,4 +1,5 @@
-"""The run plot: price with fills marked, equity curve, position (a PNG, via matplotlib)."""
+"""The run plot as a PNG: :func:`save_run_plot` (``cerebro.plot()``'s figure of a tick-mode run)
+and :func:`plot_run` (price with fills, equity and position from a ``RunRecorder``)."""
 
 from __future__ import annotations
 
@@ -39,4 +40,33 @@ def plot_run(recording: dict[str, Any], path: str, title: str = "") -> str:
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
+    return path
+
+
+def save_run_plot(cerebro: Any, path: str, title: str = "", dpi: int = 110) -> str:
+    """Write ``path`` (PNG) with ``cerebro.plot()``'s figure of its latest tick-mode run (the
+    first strategy's): the trades with the best bid/ask, buy and sell fills, position, cash
+    and value, closed trades' PnL, over UTC time; headless (Agg). Return the path.
+
+    Parameters
+    ----------
+    cerebro : Cerebro
+        A Cerebro after ``run(mode=RunMode.TICK)``.
+    path : str
+        The PNG to write.
+    title : str, optional
+        Put above the figure's own title (e.g. the command that ran).
+    dpi : int, default 110
+        The PNG's resolution.
+    """
+    import matplotlib.pyplot as plt
+
+    fig = cerebro.plot(iplot=False, use="Agg")[0][0]
+    if title:
+        own = fig._suptitle.get_text() if fig._suptitle is not None else ""  # (3.7: no getter)
+        fig.suptitle(f"{title}\n{own}" if own else title, fontsize=10)
+    try:
+        fig.savefig(path, dpi=dpi)
+    finally:
+        plt.close(fig)
     return path

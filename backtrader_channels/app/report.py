@@ -41,6 +41,10 @@ def run_report(cerebro: Any, strategy: Any) -> dict[str, Any]:
         "starting_value": start,
         "final_value": value,
         "pnl": value - start,
+        "open_positions": {
+            name: f"{p['size']:g} @ {p['price']:,.2f}"
+            for name, p in run.get("open_positions", {}).items()
+        },
         "refused_book_updates": run.get("refused", {}),
         "skipped_rows": {
             f"{src}: {reason}": n
@@ -71,6 +75,8 @@ def run_report(cerebro: Any, strategy: Any) -> dict[str, Any]:
         returns = list(minute.get_analysis().values())
         value, why = annualized_sharpe(returns, MINUTES_PER_YEAR)
         report["sharpe_annualized"] = value if value is not None else f"n/a ({why})"
+    if run.get("ended"):  # a live run: how it ended (Ctrl-C, duration, the kill switch...)
+        report["ended"] = run["ended"]
     if run.get("anomalies") is not None:
         report["anomalies"] = {  # by kind: a disconnect and a backfill are not one number
             f"{ch} {kind}": n
@@ -89,6 +95,7 @@ def run_report(cerebro: Any, strategy: Any) -> dict[str, Any]:
         report["venue_orders"] = execution["states"]
         report["venue_fills"] = execution["fills"]
         report["venue_fees"] = execution["fees"]
+        report["holdings"] = {a: f"{x:g}" for a, x in execution.get("holdings", {}).items()}
         report["corrections"] = execution["corrections"]
         report["foreign_orders"] = len(execution["foreign_orders"])
         report["protection"] = execution["protection"]

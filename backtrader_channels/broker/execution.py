@@ -186,6 +186,8 @@ def execute_fill(  # noqa: C901 - backtrader's _execute, branch for branch, with
             pprice,
         )
         broker.fees_paid += closedcomm + openedcomm
+        if broker.fill_hook is not None:  # the run's trace (cerebro.trace): once per fill
+            broker.fill_hook(order, order.executed.exbits[-1])
         broker.notify(order)
         if broker._oco_groups:
             broker._ococheck(order)

@@ -116,6 +116,9 @@ class TickBroker(bt.brokers.BackBroker):
     #: set by the engine when nothing hears order or trade notifications: called with an
     #: order at each fill, to update the strategy's trades at once (no notification queued)
     trade_keeper: Any = None
+    #: set by the engine for a run that records its fills (``cerebro.trace``): called with the
+    #: order and its new execution bit at each fill
+    fill_hook: Any = None
 
     def init(self) -> None:
         super().init()

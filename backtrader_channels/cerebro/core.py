@@ -7,7 +7,6 @@ inherited. Without ``mode=RunMode.TICK`` this class behaves exactly like ``bt.Ce
 
 from __future__ import annotations
 
-import sys
 import time
 from collections.abc import Iterable, Iterator
 from enum import Enum
@@ -31,13 +30,15 @@ from ..live.feed import LiveFeed
 from ..parallel import ENGINES
 from ..sources import DEFAULT_CHUNK_ROWS, SkipReport
 from ..sources.schema import FORMATS, ON_ERROR, Format, OnError
+from ..sources.venues import MARKETS, Market
 from ..symbols import same_symbol
 from .live_start import LiveStart
-from .plotting import bars_only_plot, plot_backend
-from .recorded import ChannelSpec, column_values, open_recorded, source_name, to_ns, with_progress
+from .plotting import plot_cerebro
+from .recorded import ChannelSpec, column_values, open_recorded, recorded_runs, source_name, to_ns
 from .report import run_report
 from .strategies import give_channels, has_bars, overrides_next, warn_frozen_indicators
 from .sweeps import optimise
+from .trace import RunTrace
 
 LiveFeedT = TypeVar("LiveFeedT", bound=LiveFeed)
 
@@ -122,6 +123,7 @@ class Cerebro(bt.Cerebro):
         #: bridges created by the strategies of the current run (``ChannelBridge`` adds itself)
         self.bridges = BridgeRegistry()
         self._groups: dict[int, list[BridgeGroup]] = {}  # bridge groups by id(strategy)
+        self.trace: RunTrace | None = None  # the latest tick run's record, for plot()
         self._live_start: LiveStart | None = None  # a live run's feeds, started before start()
 
     # ---- setup -------------------------------------------------------------------------------
@@ -136,6 +138,7 @@ class Cerebro(bt.Cerebro):
         start: Any = None,
         end: Any = None,
         venue: str | None = None,
+        market: Market | None = None,
         **kwargs: Any,
     ) -> Channel:
         """Add a channel of ``channel_cls`` for ``symbol`` fed from ``dataname``.
@@ -161,7 +164,11 @@ class Cerebro(bt.Cerebro):
         venue : str, optional
             The venue (``"bybit"``): the channel is then ``(type, symbol, venue)`` and its
             orders and position belong to the data feed ``"SYMBOL@venue"``, so the same symbol
-            on two venues is two channels (``docs/venues.md``).
+            on two venues is two channels (``docs/venues.md``). In a partitioned directory
+            holding the symbol on several venues, it also chooses the venue read.
+        market : {"spot", "linear", "inverse"}, optional
+            The market read, in a partitioned directory (or native file) holding the symbol in
+            several markets of a venue (``docs/data.md``); not needed when there is one.
         **kwargs
             Passed to the channel (e.g. ``history_size``, ``require_snapshot``).
 
@@ -194,8 +201,10 @@ class Cerebro(bt.Cerebro):
         if format is not None:
             check_choice("format", format, FORMATS, ChannelError)
         check_choice("on_error", on_error, ON_ERROR, ChannelError)
+        if market is not None:
+            check_choice("market", market, MARKETS, ChannelError)
         self.channels[channel.key] = channel
-        spec = ChannelSpec(channel, dataname, format, chunk_rows, on_error)
+        spec = ChannelSpec(channel, dataname, format, chunk_rows, on_error, market)
         spec.window = (to_ns(start), to_ns(end))
         self._specs.append(spec)
         self._instrument_for(channel.instrument_name)
@@ -333,28 +342,10 @@ class Cerebro(bt.Cerebro):
         return results
 
     def plot(self, plotter: Any = None, numfigs: int = 1, iplot: bool = True, **kwargs: Any) -> Any:
-        """``bt.Cerebro.plot``, with the matplotlib backend you chose kept (backtrader forces
-        TkAgg when its plotting module loads, which fails without a display): ``MPLBACKEND``,
-        else ``Agg`` when there is no display. In tick mode it plots the bar channels
-        (``add_bars``), the indicators on them and the broker's observers, one point per bar;
-        channels without bars have no line to plot (see ``docs/bridge.md``)."""
-        import matplotlib
-
-        backend = plot_backend(kwargs.get("use"))
-        import backtrader.plot  # noqa: F401 - loading it switches the backend to TkAgg
-
-        if backend is not None:
-            matplotlib.use(backend, force=True)
-        if not self._ticked:
-            return super().plot(plotter, numfigs, iplot, **kwargs)
-        if not self._bars:
-            raise ChannelError(
-                "cerebro.plot() after a tick-mode run plots bar channels: add "
-                "cerebro.add_bars(symbol, every='1s') (or write a plot of the run with "
-                "backtrader-channels backtest --plot)"
-            )
-        with bars_only_plot(self.runstrats):
-            return super().plot(plotter, numfigs, iplot, **kwargs)
+        """``bt.Cerebro.plot``, with the matplotlib backend you chose kept (``MPLBACKEND``, else
+        ``Agg`` without a display). After a tick run: backtrader's plot of the bar channels
+        (``add_bars``), else the figure of what the run did (:func:`.plotting.plot_cerebro`)."""
+        return plot_cerebro(self, super().plot, plotter, numfigs, iplot, **kwargs)
 
     def push_event(self, event: Any) -> None:
         """Insert an event (e.g. ``Event(ts, EventPriority.TIMER, "timer", name)``) into the
@@ -431,13 +422,8 @@ class Cerebro(bt.Cerebro):
                 for obj in (*group.bridges, *group.iterators):
                     obj._stage2()  # value semantics in next(), as Strategy._start gives the rest
                 spec = specs.get(group.channel.key)
-                if (
-                    spec is not None
-                    and group.can_precompute
-                    and spec.recorded
-                    and spec.window == (None, None)
-                ):
-                    group.precompute(column_values(spec, group.clock.column_spec()))
+                if spec is not None and spec.recorded and group.can_precompute:
+                    group.precompute(column_values(spec, group.clock))
                 by_channel.setdefault(group.channel.key, []).append(group)
             if groups and not has_bars(strat) and overrides_next(strat):
                 caller = next_caller(strat, groups)
@@ -550,19 +536,19 @@ class Cerebro(bt.Cerebro):
                 queue.add_source(
                     open_recorded(spec, skip), ch.priority, source_name(spec), targets[ch.key]
                 )
-            runs = queue.runs()
-            progress = self.p.progress
-            if progress or (progress is None and sys.stderr.isatty()):
-                runs = with_progress(runs)
+            runs = recorded_runs(queue, self._specs, self.p.progress)
         self._queue = queue
         loop = TickLoop(self, queue, runs, strats, broker, self.p.sample_ns, self.p.keep_orders)
+        self.trace = trace = RunTrace.attach(loop, self._instruments, self.channels)
         t0 = time.perf_counter()
         try:
             loop.run()
-        except KeyboardInterrupt:
-            if not self._live_feeds:
+        except KeyboardInterrupt:  # a second Ctrl-C during a live run: it ends here
+            if live is None:
                 raise
+            live.outcome["ended"] = "interrupted"
         finally:
+            trace.close()  # the broker's fill hook off
             self._queue = None
             if hasattr(runs, "close"):
                 runs.close()  # stops live feeds when the loop ended early

@@ -40,6 +40,8 @@ class LiveStart:
         self.targets = targets
         self.queue = LiveEventQueue(cerebro.p.live_queue_size)
         duration, max_events = cerebro._live_limits
+        #: how the run ended (``live_runs`` says: interrupted, stopped, duration, ...)
+        self.outcome: dict[str, str] = {}
         self.runs = live_runs(
             lambda: bool(cerebro._event_stop),
             self.queue,
@@ -48,6 +50,7 @@ class LiveStart:
             duration,
             max_events,
             threads=bool(cerebro.p.live_threads),
+            outcome=self.outcome,
         )
         #: whether the strategies wait for the broker (a real broker's venue sessions)
         self.gated = bool(sessions)
@@ -101,7 +104,12 @@ class LiveStart:
     def report(self) -> dict[str, Any]:
         """What ``last_run`` says of the start: events held back before the strategies
         started (per channel), for how long, and the first trade they were dispatched."""
+        ended = self.outcome.get("ended") or ("stopped" if self.cerebro._event_stop else "")
+        kill = getattr(self.broker, "kill", None)
+        if kill is not None and kill.tripped:
+            ended = kill.tripped
         return {
+            "ended": ended or "feeds ended",
             "held_back": self.held.events,
             "held_back_by_channel": {key_label(k): n for k, n in self.held.by_channel.items()},
             "held_back_seconds": self.held.seconds,

@@ -39,6 +39,12 @@ def run_report(
             if getattr(ch, "refused", None)
         },
     }
+    #: positions still open at the end, by data feed name (the run's own, also live)
+    report["open_positions"] = {
+        name: {"size": pos.size, "price": pos.price}
+        for name, data in cerebro._instruments.items()
+        if (pos := broker.getposition(data)).size
+    }
     if cerebro.channels.venues():
         report.update(venue_report(cerebro, broker))
     feeds = cerebro._live_feeds

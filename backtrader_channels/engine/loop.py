@@ -9,7 +9,8 @@ For each event, in this order:
 3. order and trade notifications are delivered (``notify_order``, then ``notify_trade``);
 4. the strategies' ``on_tick`` / ``on_quote`` / ``on_orderbook`` and ``on_event`` run;
 5. orders placed during steps 3-4 become active for the following events;
-6. every ``sample_ns`` of event time, analyzers and ``notify_cashvalue`` see the portfolio.
+6. every ``sample_ns`` of event time, analyzers and ``notify_cashvalue`` see the portfolio,
+   and the run's trace (``tracer``: what ``cerebro.plot()`` draws) records it.
 """
 
 from __future__ import annotations
@@ -96,6 +97,9 @@ class TickLoop:
         self.runs = runs  # (source, start, end) runs: queue.runs() or a live queue's
         self.sample_ns = max(int(sample_ns), 1)
         self.keep_orders = keep_orders
+        #: called with the event time on the sampling clock: the run's trace (set by
+        #: ``cerebro.trace.RunTrace.attach``), or None
+        self.tracer: Callable[[int], None] | None = None
         self.quicknotify = bool(cerebro.p.quicknotify)
         self.event_callbacks = fanout(
             [s.on_event for s in strats if callable(getattr(s, "on_event", None))]
@@ -155,6 +159,15 @@ class TickLoop:
                     for lst in tradelists.values():
                         if len(lst) > 1:
                             del lst[:-1]
+        if self.tracer is not None:
+            self.tracer(ts)
+        return (ts // self.sample_ns + 1) * self.sample_ns
+
+    def trace_only(self, ts: int) -> int:
+        """Sampling in a run where only the trace samples (no analyzer, no ``notify_cashvalue``,
+        no futures): the trace records, nothing else is touched; the next sampling time."""
+        assert self.tracer is not None
+        self.tracer(ts)
         return (ts // self.sample_ns + 1) * self.sample_ns
 
     def _sampled_as_now(self, ts: int) -> bool:
@@ -198,10 +211,11 @@ class TickLoop:
         attention = queue.attention
         notifs = broker.notifs
         new = broker.new_orders
-        deliver, sample, activate = self.deliver, self.sample, broker.activate
+        deliver, activate = self.deliver, broker.activate
+        sample = self.sample if self.needs_sample or self.tracer is None else self.trace_only
         on_trade, on_book = broker.on_trade, broker.on_book
         k, c = _DAYS_PER_NS, BT_EPOCH_DAYS
-        next_sample = -(1 << 62) if self.needs_sample else 1 << 62
+        next_sample = -(1 << 62) if self.needs_sample or self.tracer is not None else 1 << 62
         ts = 0
         if new:
             activate()  # orders placed in start()
@@ -299,4 +313,4 @@ class TickLoop:
         if notifs:
             deliver(True)  # the data has ended: what is still on its way arrives now
         if self.first_ts is not None and not self._sampled_as_now(ts):
-            sample(ts)  # the state at the end, unless the last sample already saw it
+            self.sample(ts)  # the state at the end, unless the last sample already saw it

@@ -6,9 +6,14 @@ Runs on the engine's thread (``CCXTBroker.on_update``). The rules:
   them; an order update that says more is filled than the trades seen asks for a sweep;
 * order updates move the state forward only (:mod:`.states`): a late CANCELED after FILLED is
   recorded and ignored; a fill after a cancel still counts (the fill wins);
+* positions are the run's, as in a backtest: its fills (kept in the id store, so a restart
+  resumes them and never counts a fill twice), net of fees the venue takes in the base asset (a
+  buyer's fee in BTC: selling the position never asks for more than the account received);
+  what the account holds is reported apart (``holdings``);
 * a reconciliation is the venue's word: orders found are followed, unfinished orders the venue
-  does not know were never placed (REJECTED), balances that stay different from ours across two
-  sweeps are corrected to the venue's, and every correction is a journal line;
+  does not know were never placed (REJECTED), a cash balance that stays different from ours
+  across two sweeps is corrected to the venue's, a position larger than what the account holds
+  (coins sold by hand) is cut to it, and every correction is a journal line;
 * orders that are not ours (not in the store) are reported and left alone.
 """
 
@@ -77,6 +82,10 @@ class Applier:
         self.foreign: list[dict[str, Any]] = []
         self._foreign_ids: set[str] = set()
         self._suspect: Any = None  # a balance mismatch seen once (corrected if seen again)
+        self._short: Any = None  # positions above the account's holdings, seen once
+        #: what the account holds, by asset (the venue's totals at the last reconciliation,
+        #: moved by the fills since)
+        self.holdings: dict[str, float] = {}
         #: the venue session's last fault (a failed REST call at start, say), for reports
         self.last_fault = ""
         self._fee = _VenueFee()
@@ -213,6 +222,9 @@ class Applier:
         key = (symbol, str(t.get("id")))
         if key in self.seen:
             return
+        if b.store is not None and b.store.fill_seen(self.venue, symbol, key[1]):
+            self.seen.add(key)  # applied by an earlier run: its position has it
+            return
         xid = str(t.get("order")) if t.get("order") is not None else None
         live = self.by_xid.get(xid) if xid else None
         if live is None:
@@ -232,25 +244,50 @@ class Applier:
         market = self.markets.get(symbol) or {}
         # the venue's own word on the fee's coin (Bybit's feeCurrency) over ccxt's inference
         currency = (t.get("info") or {}).get("feeCurrency") or fee.get("currency")
+        fee_base = 0.0
         if currency and currency == market.get("base"):
-            cost *= price  # a fee in the base asset, valued in the quote
+            fee_base, cost = cost, 0.0  # taken from the coins the fill brought in
+        valued = cost + fee_base * price  # the fee in the quote currency, for the reports
         self._accept(live, source)  # a fill can come before the submit's reply
-        live.add_fill(key[1], amount, price, cost, source)
+        live.add_fill(key[1], amount, price, valued, source)
         live.asked = False
-        self._account(live, amount, price, cost, bool(t.get("takerOrMaker") == "maker"), t)
+        maker = bool(t.get("takerOrMaker") == "maker")
+        self._account(live, key[1], amount, price, cost, fee_base, maker, t)
         b.fills += 1
-        b.write(live, "fill", source, trade_id=key[1], amount=amount, price=price, fee=cost)
+        details = {"fee_base": fee_base} if fee_base else {}
+        b.write(live, "fill", source, trade_id=key[1], amount=amount, price=price, fee=valued,
+                **details)  # fmt: skip
 
     def _account(
-        self, live: LiveOrder, amount: float, price: float, fee: float, maker: bool, t: Any
-    ) -> None:
+        self, live: LiveOrder, trade_id: str, amount: float, price: float, fee: float,
+        fee_base: float, maker: bool, t: Any,
+    ) -> None:  # fmt: skip
         b = self.b
+        signed = amount if live.side == "buy" else -amount
+        market = self.markets.get(live.symbol) or {}
+        base, quote = market.get("base"), market.get("quote")
+        if base and quote:
+            self.holdings[base] = self.holdings.get(base, 0.0) + signed - fee_base
+            self.holdings[quote] = self.holdings.get(quote, 0.0) - signed * price - fee
         data = b._data.get((self.venue, live.symbol))
         if data is None:
             return
         before = b.cash
         self._execute(live, data, amount, price, fee, maker, t)
         self.cash += b.cash - before
+        pos = b.positions[data]
+        if fee_base:  # the coins the fee took never reached the account: not the run's either
+            pos.size -= fee_base
+            b.fees_paid += fee_base * price
+        if live.dust and live.remaining <= _TOL:  # a close's remainder below one lot step
+            pos.size -= live.dust
+            if abs(pos.size) <= _TOL:
+                pos.set(0.0, 0.0)
+            b.write(live, "dust written off", "local", dust=live.dust)
+            live.dust = 0.0
+        if b.store is not None:
+            b.store.record_fill(self.venue, live.symbol, trade_id, live.client_id, signed,
+                                price, fee, fee_base, (pos.size, pos.price))  # fmt: skip
 
     def _execute(
         self, live: LiveOrder, data: Any, amount: float, price: float, fee: float, maker: bool,
@@ -274,6 +311,14 @@ class Applier:
         execute_fill(b, order, amount, price, dtnum, self._fee, maker)
 
     # ---- reconciliation -----------------------------------------------------------------------
+    def restore_positions(self, positions: dict[str, tuple[float, float]]) -> None:
+        """The positions an earlier run left (from the store), on this run's data feeds."""
+        b = self.b
+        for symbol, (size, price) in positions.items():
+            data = b._data.get((self.venue, symbol))
+            if data is not None and size:
+                b.positions[data].set(size, price)
+
     def resume(self, rows: list[dict[str, Any]]) -> None:
         """Orders an earlier run left unfinished (from the store), followed again."""
         for r in rows:
@@ -320,19 +365,14 @@ class Applier:
 
     def _balances(self, balance: dict[str, Any], first: bool) -> None:
         b = self.b
-        total = balance.get("total") or {}
+        total = {a: float(x or 0.0) for a, x in (balance.get("total") or {}).items()}
         quotes = {m["quote"] for m in self.markets.values()}
         if len(quotes) != 1:
             return
         (quote,) = quotes
-        venue_cash = float(total.get(quote) or 0.0)
+        venue_cash = total.get(quote, 0.0)
         v = self.venue
-        venue_pos = {
-            s: float(total.get(m["base"]) or 0.0)
-            for s, m in self.markets.items()
-            if (v, s) in b._data
-        }
-        ours_pos = {s: b.positions[b._data[(v, s)]].size for s in venue_pos}
+        self.holdings = {a: x for a, x in total.items() if x}  # the venue's word on what is held
         if first:
             self.cash = self.start_cash = self.start_value = venue_cash
             self.started = True
@@ -340,36 +380,60 @@ class Applier:
             started = [a for a in b.appliers.values() if a.started]
             b.cash = sum(a.cash for a in started)
             b.startingcash = sum(a.start_cash for a in started)
-            for s, size in venue_pos.items():
-                pos = b.positions[b._data[(v, s)]]
-                if size:
-                    last = b._data[(v, s)].close[0]
-                    pos.set(size, last if last == last else 0.0)
-                    self.start_value += size * pos.price
+            for s in self.markets:  # a position an earlier run left (the store's)
+                data = b._data.get((v, s))
+                if data is not None and b.positions[data].size:
+                    pos = b.positions[data]
+                    last = data.close[0]
+                    self.start_value += pos.size * (last if last == last else pos.price)
             return
-        diff = abs(venue_cash - self.cash) > 1e-6 * max(1.0, abs(venue_cash)) or any(
-            abs(venue_pos[s] - ours_pos[s]) > 1e-12 for s in venue_pos
-        )
-        seen = (venue_cash, tuple(sorted(venue_pos.items())))
-        if not diff:
+        self._cut_positions(total)
+        if abs(venue_cash - self.cash) <= 1e-6 * max(1.0, abs(venue_cash)):
             self._suspect = None
             return
-        if self._suspect != seen:
-            self._suspect = seen  # fills may be on their way: correct only if it persists
+        if self._suspect != venue_cash:
+            self._suspect = venue_cash  # fills may be on their way: correct only if it persists
             return
         self._suspect = None
         where = f" on {v}" if v else ""
-        logger.warning("reconciliation%s: cash %s -> %s, positions %s -> %s (the venue wins)",
-                       where, self.cash, venue_cash, ours_pos, venue_pos)  # fmt: skip
+        logger.warning("reconciliation%s: cash %s -> %s (the venue wins)", where, self.cash,
+                       venue_cash)  # fmt: skip
         if b.journal is not None:
             note = LiveOrder("account", quote, "", "", 0.0, None, venue=v)
-            b.journal.write(note, "correction: balances", "rest", cash=[self.cash, venue_cash],
-                            positions=[ours_pos, venue_pos])  # fmt: skip
+            b.journal.write(note, "correction: balances", "rest", cash=[self.cash, venue_cash])
         b.cash += venue_cash - self.cash
         self.cash = venue_cash
-        for s, size in venue_pos.items():
+
+    def _cut_positions(self, total: dict[str, float]) -> None:
+        """A long position larger than what the account holds of its base asset (coins sold by
+        hand, or never received) is cut to the holdings, once it is seen on two sweeps in a
+        row: the venue stays the truth about what exists."""
+        b, v = self.b, self.venue
+        over = {}
+        for s, m in self.markets.items():
+            data = b._data.get((v, s))
+            if data is None:
+                continue
+            size, held = b.positions[data].size, max(total.get(m["base"], 0.0), 0.0)
+            if size > held + 1e-12 * max(1.0, size):
+                over[s] = (size, held)
+        seen = tuple(sorted(over.items()))
+        if not over or self._short != seen:
+            self._short = seen or None  # fills may be on their way: cut only if it persists
+            return
+        self._short = None
+        for s, (size, held) in over.items():
             pos = b.positions[b._data[(v, s)]]
-            pos.set(size, pos.price if size else 0.0)
+            logger.warning(
+                "reconciliation%s: the %s position %g is more than the account holds (%g): cut "
+                "to it (the venue wins)", f" on {v}" if v else "", s, size, held,
+            )  # fmt: skip
+            pos.set(held, pos.price if held else 0.0)
+            if b.store is not None:
+                b.store.set_position(v, s, pos.size, pos.price)
+            if b.journal is not None:
+                note = LiveOrder("account", s, "", "", 0.0, None, venue=v)
+                b.journal.write(note, "correction: position cut", "rest", position=[size, held])
 
     def _foreign(self, o: dict[str, Any]) -> None:
         xid = str(o.get("id"))

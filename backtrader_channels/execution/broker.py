@@ -21,6 +21,7 @@ is the sum of the venues' quote balances; the kill switch cancels on every venue
 
 from __future__ import annotations
 
+import math
 import os
 import time
 from collections.abc import Callable
@@ -189,6 +190,7 @@ class CCXTBroker(TickBroker):
                 reconcile="reconciliation pending (start)", private="private stream connecting"
             )
             applier.resume([r for r in rows if self._venue_of(r["symbol"])[0] == venue])
+            applier.restore_positions(self.store.positions(venue))
             session = VenueSession(
                 self.exchanges[venue],
                 sorted(symbols[venue]),
@@ -286,6 +288,7 @@ class CCXTBroker(TickBroker):
         if session is None:
             return self._refuse(order, f"no exchange for venue {venue!r} (the broker has "
                                 f"{sorted(self.exchanges)})")  # fmt: skip
+        amount, dust = self._whole_lots(venue, symbol, order, amount)
         reason = self._refusal(venue, symbol, side, amount, price, order.data)
         if reason is not None:
             return self._refuse(order, reason)
@@ -295,6 +298,7 @@ class CCXTBroker(TickBroker):
         if not self.store.claim(cid, stored, side, kind, amount, price):
             return self._refuse(order, f"already sent as {cid}: a decision is placed once")
         live = LiveOrder(cid, symbol, side, kind, amount, price, bt_order=order, venue=venue)
+        live.dust = dust
         self.live[cid] = live
         self._by_ref[order.ref] = live
         live.to(OrderState.SUBMITTING, "local")
@@ -305,6 +309,28 @@ class CCXTBroker(TickBroker):
         session.call(session.submit, cid, symbol, kind, side, amount, price)
         self.orders_submitted += 1
         return order
+
+    def _whole_lots(
+        self, venue: str, symbol: str, order: Any, amount: float
+    ) -> tuple[float, float]:
+        """An order closing the whole position sends the whole lot steps of it: a fee taken in
+        the base asset leaves a position (0.000999 of 0.001 bought) the venue will not sell to
+        the last unit. The order's size becomes that; the rest (below one step: dust the account
+        keeps) is written off the position when the order fills. Returns ``(amount, dust)``."""
+        position = self.getposition(order.data).size
+        closing = (order.size < 0) == (position > 0) and abs(amount - abs(position)) <= 1e-12
+        step = ((self.appliers[venue].markets.get(symbol) or {}).get("precision") or {}).get(
+            "amount"
+        )
+        if not closing or not step:
+            return amount, 0.0
+        whole = math.floor(amount / step + 1e-9) * step
+        whole = float(f"{whole:.12g}")
+        if whole <= 0 or abs(whole - amount) <= 1e-12:
+            return amount, 0.0
+        signed = whole if order.size > 0 else -whole
+        order.size = order.created.size = order.executed.remsize = signed
+        return whole, position - (whole if position > 0 else -whole)
 
     def _client_id(self, order: Any, symbol: str, side: str, amount: float, price: Any) -> str:
         clock = self.clock
@@ -376,6 +402,13 @@ class CCXTBroker(TickBroker):
         self.write(live, "cancel", "local")
         session.call(session.cancel, live.client_id, live.symbol)
 
+    def holdings(self, venue: str | None = None) -> dict[str, float]:
+        """What the account holds at ``venue`` (default: the single, or first, venue), by asset:
+        the venue's totals at the last reconciliation, moved by the run's fills since. Not the
+        strategy's position: ``getposition`` counts the run's fills, as a backtest does."""
+        applier = self.appliers[venue] if venue is not None else self.applier
+        return dict(applier.holdings)
+
     def live_order(self, order: Any) -> LiveOrder | None:
         """The venue side of a backtrader order: client id, state, history, fills."""
         return self._by_ref.get(order.ref)
@@ -433,6 +466,8 @@ class CCXTBroker(TickBroker):
                 protection.update({f"{k}@{v}": why for k, why in applier.protection.items()})
         out = {
             **order_summary(lines),
+            #: what the account holds (not the run's positions: ``open_positions``)
+            "holdings": self.holdings(),
             "protection": protection,
             "kill_switch": self.kill.tripped if self.kill is not None else None,
             "foreign_orders": [o for a in self.appliers.values() for o in a.foreign],
@@ -442,6 +477,7 @@ class CCXTBroker(TickBroker):
                 v: {
                     **order_summary([line for line in lines if line.get("venue") == v]),
                     "cash": a.cash,
+                    "holdings": dict(a.holdings),
                     "protection": dict(a.protection),
                 }
                 for v, a in self.appliers.items()

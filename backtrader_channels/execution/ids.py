@@ -1,5 +1,9 @@
 """Idempotent client order ids and the local store that remembers them across restarts.
 
+The store also keeps every fill the run applied (by venue, symbol and trade id) and the run's
+position per symbol after it, in one transaction: a restarted run resumes its position and never
+counts a fill twice.
+
 An id is derived from what the decision was: the strategy, symbol, side, size, price, the event
 the strategy was handling (channel, exchange time, trade or update id) and how many orders it had
 already made on that event. The same decision, retried or replayed after a restart, gets the
@@ -62,6 +66,15 @@ class IdStore:
             "side TEXT, kind TEXT, amount REAL, price REAL, state TEXT, exchange_id TEXT, "
             "created_ns INTEGER)"
         )
+        self._db.execute(
+            "CREATE TABLE IF NOT EXISTS fills (venue TEXT, symbol TEXT, trade_id TEXT, "
+            "client_id TEXT, amount REAL, price REAL, fee REAL, fee_base REAL, "
+            "PRIMARY KEY (venue, symbol, trade_id))"
+        )
+        self._db.execute(
+            "CREATE TABLE IF NOT EXISTS positions (venue TEXT, symbol TEXT, size REAL, "
+            "price REAL, PRIMARY KEY (venue, symbol))"
+        )
 
     def claim(self, client_id: str, symbol: str, side: str, kind: str, amount: float,
               price: float | None) -> bool:  # fmt: skip
@@ -99,6 +112,57 @@ class IdStore:
             "ORDER BY created_ns"
         ).fetchall()
         return [_row(r) for r in rows]
+
+    # ---- fills and positions -------------------------------------------------------------------
+    def fill_seen(self, venue: str, symbol: str, trade_id: str) -> bool:
+        """Whether this fill was applied already (in this run or an earlier one)."""
+        row = self._db.execute(
+            "SELECT 1 FROM fills WHERE venue = ? AND symbol = ? AND trade_id = ?",
+            (venue, symbol, trade_id),
+        ).fetchone()
+        return row is not None
+
+    def record_fill(
+        self,
+        venue: str,
+        symbol: str,
+        trade_id: str,
+        client_id: str,
+        signed: float,
+        price: float,
+        fee: float,
+        fee_base: float,
+        position: tuple[float, float],
+    ) -> None:
+        """One applied fill (``signed``: + bought, - sold) and the position after it (size,
+        price), together."""
+        db = self._db
+        db.execute("BEGIN")
+        try:
+            db.execute(
+                "INSERT OR IGNORE INTO fills VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (venue, symbol, trade_id, client_id, signed, price, fee, fee_base),
+            )
+            db.execute(
+                "INSERT OR REPLACE INTO positions VALUES (?, ?, ?, ?)", (venue, symbol, *position)
+            )
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
+
+    def set_position(self, venue: str, symbol: str, size: float, price: float) -> None:
+        """The run's position, corrected (a cut to what the account holds)."""
+        self._db.execute(
+            "INSERT OR REPLACE INTO positions VALUES (?, ?, ?, ?)", (venue, symbol, size, price)
+        )
+
+    def positions(self, venue: str) -> dict[str, tuple[float, float]]:
+        """The run's positions at ``venue`` by symbol, as the last run left them."""
+        rows = self._db.execute(
+            "SELECT symbol, size, price FROM positions WHERE venue = ?", (venue,)
+        ).fetchall()
+        return {symbol: (size, price) for symbol, size, price in rows}
 
     def close(self) -> None:
         self._db.close()

@@ -116,6 +116,9 @@ class LiveOrder:
     cancel_wanted: bool = False
     #: the venue it goes to ("" for a single-venue broker)
     venue: str = ""
+    #: what closing the whole position left below the venue's lot step (signed as the
+    #: position): written off the position once the order is filled
+    dust: float = 0.0
 
     @property
     def remaining(self) -> float:

@@ -14,6 +14,7 @@ the event before, and an indicator's minimum period counts events of that channe
 from __future__ import annotations
 
 import math
+from numbers import Integral
 from operator import attrgetter
 from typing import Any
 
@@ -23,6 +24,9 @@ from backtrader.metabase import findowner
 from ..channels.base import Channel
 from ..errors import ChannelError
 from ..events import ChannelType
+
+#: how many past values a bridge keeps by default (``lookback=``)
+LOOKBACK = 4096
 
 #: field -> how to compute it from native columns (for precomputing tick and quote bridges)
 COLUMN_FIELDS: dict[str, dict[str, Any]] = {
@@ -49,6 +53,62 @@ COLUMN_FIELDS: dict[str, dict[str, Any]] = {
         "spread": ("bid_price", "ask_price", lambda b, a: a - b),
     },
 }
+
+_TOP = ("best_bid.price", "best_bid.size", "best_ask.price", "best_ask.size")
+#: the numeric fields a bridge can read, per channel type (docs/bridge.md lists them)
+FIELDS: dict[str, tuple[str, ...]] = {
+    ChannelType.TICK: ("price", "volume", "last_price", "trade_id", "timestamp", "recv_timestamp"),
+    ChannelType.QUOTE: (
+        "bid_price",
+        "bid_size",
+        "ask_price",
+        "ask_size",
+        *_TOP,
+        "mid_price",
+        "spread",
+        "update_id",
+        "timestamp",
+        "recv_timestamp",
+    ),
+    ChannelType.ORDERBOOK: (
+        "mid_price",
+        "spread",
+        "microprice",
+        "imbalance",
+        *_TOP,
+        "best_bid_price",
+        "best_ask_price",
+        "first_update_id",
+        "last_update_id",
+        "timestamp",
+        "recv_timestamp",
+    ),
+}
+
+
+def channel_fields(channel: Channel) -> tuple[str, ...]:
+    """The fields a bridge on ``channel`` can read: those of its channel type, then the
+    properties a user's subclass of a channel adds."""
+    own = sorted(
+        name
+        for cls in type(channel).__mro__
+        if not cls.__module__.startswith(("backtrader_channels.", "builtins"))
+        for name, value in vars(cls).items()
+        if isinstance(value, property) and not name.startswith("_")
+    )
+    return (*FIELDS.get(channel.channel_type, ()), *own)
+
+
+def check_field(channel: Channel, field: Any) -> str:
+    """``field`` if a bridge on ``channel`` can read it, else a ChannelError that names the
+    field, the channel and the fields it has."""
+    fields = channel_fields(channel)
+    if isinstance(field, str) and field in fields:
+        return field
+    raise ChannelError(
+        f"ChannelBridge field={field!r}: the {channel.channel_type} channel "
+        f"{channel.key} has no such field; its fields: {', '.join(fields)}"
+    )
 
 
 def field_reader(channel: Channel, field: str) -> Any:
@@ -120,11 +180,28 @@ class ChannelBridge(bt.LineSeries):
         bridges of two channels can feed one indicator.
     precompute : bool, default True
         In backtests, fill tick and quote bridges and their indicators ahead from the recorded
-        columns (same values, faster); False advances them event by event.
+        columns, block by block (same values, faster); False advances them event by event.
+    lookback : int, default 4096
+        How many past values ``[-k]`` can read on the bridge and its indicators (at least their
+        minimum period is kept). Older values are dropped as the run goes, so memory stays flat;
+        a read further back may give NaN.
+
+    Raises
+    ------
+    ChannelError
+        Outside a Strategy's ``__init__``, for an unknown channel, a field the channel does not
+        have (the message lists its fields), a ``clock`` that is not a bridge or a ``lookback``
+        below 1.
     """
 
     lines = ("value",)
-    params = (("channel", None), ("field", "price"), ("clock", None), ("precompute", True))
+    params = (
+        ("channel", None),
+        ("field", "price"),
+        ("clock", None),
+        ("precompute", True),
+        ("lookback", LOOKBACK),
+    )
 
     def __init__(self) -> None:
         owner = findowner(self, bt.Strategy)
@@ -144,8 +221,11 @@ class ChannelBridge(bt.LineSeries):
         clock = self.p.clock
         if clock is not None and not isinstance(clock, ChannelBridge):
             raise ChannelError("ChannelBridge clock= must be another ChannelBridge")
+        lookback = self.p.lookback
+        if isinstance(lookback, bool) or not isinstance(lookback, Integral) or lookback < 1:
+            raise ChannelError(f"ChannelBridge lookback={lookback!r}: must be an int >= 1")
         self.channel: Channel = channel
-        self.field: str = self.p.field
+        self.field: str = check_field(channel, self.p.field)
         self.read = field_reader(channel, self.field)
         self.strategy = owner
         registry.add(owner, self)
@@ -163,3 +243,17 @@ class ChannelBridge(bt.LineSeries):
     def column_spec(self) -> Any:
         """How to compute this field from native columns, or None if it cannot be."""
         return COLUMN_FIELDS.get(self.channel.channel_type, {}).get(self.field)
+
+    def column_names(self) -> list[str]:
+        """The native columns this field is computed from (empty if it cannot be)."""
+        spec = self.column_spec()
+        if spec is None:
+            return []
+        return [spec] if isinstance(spec, str) else list(spec[:2])
+
+    def values_from(self, columns: dict[str, Any]) -> Any:
+        """This field's values from a block of native columns (:meth:`column_names`)."""
+        spec = self.column_spec()
+        if isinstance(spec, str):
+            return columns[spec]
+        return spec[2](columns[spec[0]], columns[spec[1]])

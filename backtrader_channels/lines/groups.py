@@ -4,83 +4,38 @@ A *group* is a clock bridge, the bridges sampled on its clock (``clock=``) and e
 computed from them. Groups leave the strategy's own indicator list (so bar indicators and
 ``next()`` on bars are not disturbed) and advance when their channel applies an event:
 
-* **precomputed** (backtests, tick and quote bridges): the bridge's values are read ahead from the
-  recorded columns, backtrader's vectorised ``_once`` computes every indicator of the group, and
-  advancing is moving each line's index by one;
+* **precomputed** (backtests, tick and quote bridges): the bridge's values come in blocks from
+  the recorded columns of the run's window, backtrader's vectorised ``once`` computes every
+  indicator of the group one block at a time (:mod:`.blocks`), and advancing is moving each
+  line's index by one;
 * **incremental** (book fields, ``clock=`` groups, live data, or ``precompute=False``): advancing
   appends the channel's current value and runs each indicator's ``_next``.
 
-Both give the same values. After an event that advanced a strategy's group, the strategy's
-``next()`` runs once all its groups have reached their minimum period (``prenext()`` before,
-``nextstart()`` the first time), unless the strategy has bar channels: then ``next()`` follows
-the bars.
+Both give the same values, and both keep a bounded history (``lookback``), so memory stays flat.
+After an event that advanced a strategy's group, the strategy's ``next()`` runs once all its
+groups have reached their minimum period (``prenext()`` before, ``nextstart()`` the first
+time), unless the strategy has bar channels: then ``next()`` follows the bars.
 """
 
 from __future__ import annotations
 
-import math
-from array import array
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
-import numpy as np
-from backtrader.indicators.basicops import Average
-from backtrader.linebuffer import LineActions
 from backtrader.lineiterator import LineIterator
 
 from ..errors import ChannelError
+from . import blocks
+from .blocks import PAD, Block, once_range, start_lines, streamable, trim, value_blocks
 from .bridge import ChannelBridge
-from .exact_mean import average_once
-from .kernels import bridge_step, fused_sma, step_for
+from .kernels import bridge_step, fused_sma, step_for, unbounded
 from .signal_kernels import cross_step, rsi_step
 
 _IND = LineIterator.IndType
-#: NaN values in front of a precomputed line: reads up to this far back before the first value
-#: give NaN, as on the incremental path, instead of wrapping to the end of the series
-LOOKBACK_PAD = 4096
 
 
 def _inputs(it: Any) -> list[Any]:
     return list(getattr(it, "datas", None) or getattr(it, "_datas", None) or [])
-
-
-def _grow(obj: Any, size: int) -> None:
-    """``obj.forward(size=size)`` in one C-level extend per line instead of ``size`` appends."""
-    if size <= 0:
-        return
-    block = array("d", [math.nan]) * size
-    for line in obj.lines:
-        line.array.extend(block)
-        line._idx += size
-        line.lencount += size
-
-
-def fast_once(it: Any) -> None:
-    """``_once`` of a LineIterator or LineActions, growing lines in bulk (backtrader's own
-    ``forward(size=n)`` appends one value at a time, a third of the time on a million values).
-    ``Average`` (inside ``SMA``) gets the same values from :mod:`.exact_mean`, faster. Classes
-    with their own ``_once`` keep it."""
-    if type(it)._once is LineActions._once:
-        _grow(it, it._clock.buflen())
-        it.home()
-    elif type(it)._once is LineIterator._once:
-        _grow(it, it._clock.buflen())
-        for child in it._lineiterators[_IND]:
-            fast_once(child)
-        for data in it.datas:
-            data.home()
-        for child in it._lineiterators[_IND]:
-            child.home()
-        it.home()
-    else:
-        it._once()
-        return
-    it.preonce(0, it._minperiod - 1)
-    if type(it) is not Average or not average_once(it, it._minperiod - 1, it.buflen()):
-        it.oncestart(it._minperiod - 1, it._minperiod)
-        it.once(it._minperiod, it.buflen())
-    for line in it.lines:
-        line.oncebinding()
 
 
 def _buffers(obj: Any, out: dict[int, Any], children: bool) -> None:
@@ -103,7 +58,12 @@ class BridgeGroup:
         self.minperiod = 1
         self.precomputed = False
         self._visible: tuple[Any, ...] = ()
+        self._all: tuple[Any, ...] = ()  # every line of the group, nested ones too
         self._steps: list[Callable[[], None]] | None = None  # the incremental path's steps
+        self._blocks: Iterator[Block] = iter(())
+        self._base = PAD  # the array position of the series' first value
+        self._left = 0  # values computed ahead and not reached yet (precomputed path)
+        self._until_trim = blocks.BLOCK_ROWS  # events until old values go (incremental path)
 
     def buffers(self, children: bool = False) -> list[Any]:
         """The line buffers of the group's bridges and indicators, each once; with
@@ -114,39 +74,78 @@ class BridgeGroup:
         return list(found.values())
 
     @property
+    def keep(self) -> int:
+        """How many past values each line keeps: the largest ``lookback`` of the group's
+        bridges, and at least its minimum period (what its indicators read back)."""
+        return max(max(int(b.p.lookback) for b in self.bridges), self.minperiod + 1)
+
+    @property
     def can_precompute(self) -> bool:
         """Whether the values can be read ahead from recorded columns."""
         return (
             len(self.bridges) == 1
             and self.clock.p.precompute
             and self.clock.column_spec() is not None
+            and all(streamable(it) for it in self.iterators)
+            and unbounded(*self.buffers(children=True))
         )
 
-    def precompute(self, values: np.ndarray) -> None:
-        """Fill the bridge with ``values`` and compute every indicator ahead."""
-        line = self.clock.value_line
-        line.reset()
-        line.array = array("d", np.asarray(values, dtype=np.float64).tobytes())
-        for it in self.iterators:
-            fast_once(it)
-        for buf in self.buffers(children=True):
-            buf.home()
-        # advancing moves the lines users can reach (bridges, the group's indicators); lines
-        # nested inside an indicator are its own business and stay at home
-        self._visible = tuple(self.buffers())
-        # reading back past the first value ([-1] on the first event) must not wrap around to
-        # the end of the series (a future value): NaN in front of every line users can reach
-        pad = array("d", [math.nan]) * LOOKBACK_PAD
-        for buf in self._visible:
-            buf.array[:0] = pad
-            buf._idx += LOOKBACK_PAD
+    def precompute(self, values: Any) -> None:
+        """Take the bridge's values ahead: one array, or an iterable of arrays or of
+        ``(timestamps, values)`` pairs (blocks, read as the run reaches them). With timestamps,
+        each block's first one must be its first event's."""
+        self._all = tuple(self.buffers(children=True))
+        start_lines(self._all)
+        self._visible = tuple(self.buffers())  # what advancing moves: the lines users reach
+        self._blocks = value_blocks(values, blocks.BLOCK_ROWS)
+        self._base = PAD
         self.precomputed = True
+        self._left = 0  # the first block is computed at the first event
 
-    def advance_precomputed(self, _ev: Any = None) -> None:
-        """One more value: move every line's index."""
+    def next_block(self, ev: Any = None) -> int:
+        """Drop the values no longer kept, compute the next block of every line; returns its
+        length. ``ev`` is the event about to take the block's first value. Raises ChannelError
+        when the values run out before the channel's events, or belong to other events."""
+        clock = self.clock.value_line
+        pos, count = clock._idx, clock.lencount
+        stamps, block = next(self._blocks, (None, None))
+        if block is None:
+            raise self._disagree(f"the recorded column has {count} values and the channel more")
+        if stamps is not None and ev is not None and ev[0] != stamps[0]:
+            raise self._disagree(f"value {count + 1} is at {stamps[0]}, the event at {ev[0]}")
+        dropped = trim(self._all, self.keep)
+        self._base -= dropped
+        values = clock.array
+        start = len(values)
+        values.frombytes(block.tobytes())
+        end = len(values)
+        for it in self.iterators:
+            once_range(it, start, end, self._base)
+        for buf in self._visible:
+            buf._idx = pos - dropped
+            buf.lencount = count
+        return end - start
+
+    def _disagree(self, what: str) -> ChannelError:
+        return ChannelError(
+            f"ChannelBridge {self.clock.field!r} on {self.channel.key}: {what} (the two reads "
+            "of the recorded source disagree; precompute=False avoids the second)"
+        )
+
+    def advance_precomputed(self, ev: Any = None) -> None:
+        """One more value: move every line's index (and compute the next block when due)."""
+        if not self._left:
+            self._left = self.next_block(ev)
+        self._left -= 1
         for buf in self._visible:
             buf._idx += 1
             buf.lencount += 1
+
+    def trim(self) -> None:
+        """Drop the values no longer kept from every line (the incremental path)."""
+        if not self._all:
+            self._all = tuple(self.buffers(children=True))
+        trim(self._all, self.keep)
 
     def advance_incremental(self, _ev: Any = None) -> None:
         """One more value: append each bridge's current value, then run the indicators."""
@@ -155,6 +154,10 @@ class BridgeGroup:
             steps = self._steps = self.incremental_steps()
         for step in steps:
             step()
+        self._until_trim -= 1
+        if not self._until_trim:
+            self._until_trim = blocks.BLOCK_ROWS
+            self.trim()
 
     def incremental_steps(self) -> list[Callable[[], None]]:
         """The steps of one event: append each bridge's current value, then each indicator's
@@ -222,24 +225,34 @@ def build_groups(strat: Any, bridges: list[ChannelBridge]) -> list[BridgeGroup]:
 
 def _incremental_advancer(g: BridgeGroup) -> Callable[[Any], None]:
     """One callable advancing one group on the incremental path: fused, or its steps
-    unrolled for the common small groups."""
+    unrolled for the common small groups; every ``BLOCK_ROWS`` events it drops the values
+    the group no longer keeps."""
+    every, tidy = blocks.BLOCK_ROWS, g.trim
     if len(g.bridges) == 1 and len(g.iterators) == 1:
-        fused = fused_sma(g.iterators[0], g.bridges[0])
+        fused = fused_sma(g.iterators[0], g.bridges[0], every, tidy)
         if fused is not None:  # the commonest group: one SMA on one bridge
             return fused
     own = g._steps = g.incremental_steps()
+    left = every
     if len(own) == 2:  # the common case, a bridge and one indicator
         push, indicator = own
 
         def advance_pair(_ev: Any) -> None:
+            nonlocal left
             push()
             indicator()
+            left -= 1
+            if not left:
+                left = every
+                tidy()
 
         return advance_pair
     if len(own) == 3:  # a bridge and two indicators (CrossOver on an average)
         push, first, second = own
-        fused = fused_sma(g.iterators[0], g.bridges[0]) if len(g.bridges) == 1 else None
-        if fused is not None:  # the bridge and its SMA in one call, then the other
+        fused = (
+            fused_sma(g.iterators[0], g.bridges[0], every, tidy) if len(g.bridges) == 1 else None
+        )
+        if fused is not None:  # the bridge and its SMA in one call (and the trimming)
             sma_then = fused
 
             def advance_fused(_ev: Any) -> None:
@@ -249,12 +262,39 @@ def _incremental_advancer(g: BridgeGroup) -> Callable[[Any], None]:
             return advance_fused
 
         def advance_three(_ev: Any) -> None:
+            nonlocal left
             push()
             first()
             second()
+            left -= 1
+            if not left:
+                left = every
+                tidy()
 
         return advance_three
     return g.advance_incremental
+
+
+def _precomputed_advancer(g: BridgeGroup) -> Callable[[Any], None]:
+    """One callable advancing one precomputed group: move each line's index by one, and
+    compute the next block when the event reaches its end."""
+    bufs = g._visible
+    if len(bufs) != 2:
+        return g.advance_precomputed
+    a, b = bufs  # the common case, a bridge and one indicator line
+    left, next_block = g._left, g.next_block
+
+    def advance_two(ev: Any) -> None:
+        nonlocal left
+        if not left:
+            left = next_block(ev)
+        left -= 1
+        a._idx += 1
+        a.lencount += 1
+        b._idx += 1
+        b.lencount += 1
+
+    return advance_two
 
 
 def advancer(groups: list[BridgeGroup]) -> Callable[[Any], None] | None:
@@ -263,20 +303,7 @@ def advancer(groups: list[BridgeGroup]) -> Callable[[Any], None] | None:
         return None
     if len(groups) == 1:
         g = groups[0]
-        if not g.precomputed:
-            return _incremental_advancer(g)
-        bufs = g._visible
-        if len(bufs) == 2:  # the common case, a bridge and one indicator line
-            a, b = bufs
-
-            def advance_two(_ev: Any) -> None:
-                a._idx += 1
-                a.lencount += 1
-                b._idx += 1
-                b.lencount += 1
-
-            return advance_two
-        return g.advance_precomputed
+        return _precomputed_advancer(g) if g.precomputed else _incremental_advancer(g)
     steps = [g.advance_precomputed if g.precomputed else g.advance_incremental for g in groups]
 
     def advance_all(ev: Any) -> None:

@@ -94,10 +94,13 @@ def step_for(it: Any, source: Any) -> Callable[[], None] | None:
     return _ema_step(source, lines, period, child.alpha, child.alpha1)
 
 
-def fused_sma(it: Any, bridge: Any) -> Callable[[Any], None] | None:
+def fused_sma(
+    it: Any, bridge: Any, every: int = 0, tidy: Callable[[], None] | None = None
+) -> Callable[[Any], None] | None:
     """One callable doing a whole event for a group of one bridge and one ``SMA`` on it:
-    append the bridge's value, then the SMA's (one call per event instead of four); None when
-    ``it`` is not such an SMA. It takes the event, as a group's advancer does."""
+    append the bridge's value, then the SMA's (one call per event instead of four), and every
+    ``every`` events call ``tidy`` (which drops old values); None when ``it`` is not such an
+    SMA. It takes the event, as a group's advancer does."""
     source = bridge.value_line
     found = _covered(it, source)
     if found is None or not same_kind(found[0], bt.indicators.SMA):
@@ -107,8 +110,10 @@ def fused_sma(it: Any, bridge: Any) -> Callable[[Any], None] | None:
     src_append, out_append, fsum = src.append, out.array.append, math.fsum
     window: deque[float] = deque(maxlen=period)  # the same floats, without slicing the array
     win_append = window.append
+    left, tidy_up = (every, tidy) if tidy is not None else (-1, _nothing)  # -1: never 0
 
     def advance(_ev: Any = None) -> None:
+        nonlocal left
         value = read()
         src_append(value)
         source._idx += 1
@@ -117,8 +122,16 @@ def fused_sma(it: Any, bridge: Any) -> Callable[[Any], None] | None:
         out_append(fsum(window) / period if len(window) == period else _NAN)
         out._idx += 1
         out.lencount += 1
+        left -= 1
+        if not left:
+            left = every
+            tidy_up()
 
     return advance
+
+
+def _nothing() -> None:
+    pass
 
 
 def _covered(it: Any, source: Any) -> tuple[Any, Any, tuple[Any, ...]] | None:
@@ -181,11 +194,11 @@ def _ema_step(
     append = dst.append
 
     def step() -> None:
-        n = source._idx + 1
+        n = source.lencount  # values so far (the arrays may have dropped old ones)
         if n > period:  # ExponentialSmoothing.next
-            append(dst[-1] * alpha1 + src[n - 1] * alpha)
+            append(dst[-1] * alpha1 + src[-1] * alpha)
         elif n == period:  # nextstart: the Average of the first period values
-            append(fsum(src[n - period : n]) / period)
+            append(fsum(src[-period:]) / period)
         else:
             append(_NAN)
         out._idx += 1

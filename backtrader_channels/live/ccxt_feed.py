@@ -36,6 +36,7 @@ import ccxt
 from ..errors import check_choice
 from ..events import channel_key
 from ..log import logger
+from ..sources.venues import market_of
 from ..sources.writer import PartitionedWriter
 from .driver import close_loop
 from .faults import FeedError, anomaly_of, error_family
@@ -161,7 +162,11 @@ class CCXTLiveFeed(StreamReports):
         )
         self._events: dict[tuple[str, ...], int] = {}  # events delivered per channel key
         self.trades = TradeContinuity(self.exchange, self.validator, backfill, self.venue)
-        self.writer = PartitionedWriter(record_to) if record_to else None
+        self.writer = (
+            PartitionedWriter(record_to, venue=self.exchange_id, market=market_of(self.exchange))
+            if record_to
+            else None
+        )
         self.queue: Any = None
         self.delivered = 0
         self.error: BaseException | None = None

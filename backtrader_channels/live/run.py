@@ -25,22 +25,33 @@ def live_runs(
     duration: float | None,
     max_events: int | None,
     threads: bool = False,
+    outcome: dict[str, str] | None = None,
 ) -> Generator[Run, None, None]:
     """Start ``feeds`` into ``queue`` and yield its runs until ``stop_requested()``, ``duration``
     seconds, ``max_events`` events, Ctrl-C or a feed's death; then stop everything.
 
     Feeds run on this thread's asyncio loop, served while the engine waits (:class:`LoopDriver`),
-    unless ``threads`` is true or a feed cannot; then each feed runs in its own thread."""
+    unless ``threads`` is true or a feed cannot; then each feed runs in its own thread.
+    ``outcome["ended"]`` says how the run ended: ``"interrupted"`` (Ctrl-C), ``"stopped"``
+    (``runstop``: the strategy, the kill switch), ``"duration"``, ``"max_events"``, ``"feed
+    failed"``, or ``"feeds ended"``."""
     deadline = time.monotonic() + duration if duration else None
     interrupted: list[bool] = []
+    ended = outcome if outcome is not None else {}
 
     def keep_going() -> bool:
-        if interrupted or stop_requested():
+        if interrupted:
+            ended["ended"] = "interrupted"
+            return False
+        if stop_requested():
+            ended["ended"] = "stopped"
             return False
         if deadline is not None and time.monotonic() >= deadline:
+            ended["ended"] = "duration"
             return False
         for feed in feeds:
             if feed.error is not None:
+                ended["ended"] = "feed failed"
                 raise RuntimeError(f"live feed {feed!r} failed: {feed.error!r}")
         return True
 
@@ -58,8 +69,9 @@ def live_runs(
             for feed in feeds:
                 feed.start(queue)
         yield from queue.runs(targets, keep_going, max_events=max_events)
+        ended.setdefault("ended", "max_events" if max_events is not None else "feeds ended")
     except KeyboardInterrupt:
-        pass  # Ctrl-C ends a live run like runstop()
+        ended["ended"] = "interrupted"  # Ctrl-C ends a live run like runstop()
     finally:
         queue.stop()
         try:

@@ -23,7 +23,8 @@ import pyarrow as pa
 from ..errors import DataError
 from ..events import ChannelType
 from ..symbols import plain_symbol
-from .batches import SkipReport, open_text
+from .batches import BROKEN, SkipReport, broken, open_text, open_text_raw
+from .progress import ReadMeter, reading
 from .schema import schema_for
 
 _MS = 1_000_000
@@ -35,7 +36,9 @@ class _CaptureParser:
 
     def __init__(self, path: str, channel_type: str, symbol: str, skip: SkipReport | None = None):
         self.path, self.channel_type, self.skip = path, channel_type, skip
-        self.prefix = plain_symbol(symbol).lower() + "@"  # "btcusdt@"
+        self.want = plain_symbol(symbol)
+        #: per stream-name symbol (``btcusdt``, ``btcusd_perp``): whether it is the channel's
+        self._mine: dict[str, bool] = {}
         self.cols: dict[str, list[Any]] = {f.name: [] for f in schema_for(channel_type)}
         self.rows: list[int] = []  # 0-based line index of each row (line - 1)
         self.snapshot: tuple[int, int, dict[str, Any]] | None = None
@@ -78,10 +81,13 @@ class _CaptureParser:
                     self.snapshot, self.synced = (lineno, recv, msg), False
                     self._join()
             return
-        if not stream.startswith(self.prefix):
+        sym, _, kind = stream.partition("@")
+        mine = self._mine.get(sym)
+        if mine is None:
+            mine = self._mine[sym] = plain_symbol(sym) == self.want
+        if not mine:
             return
         data = msg["data"]
-        kind = stream[len(self.prefix) :]
         if self.channel_type == ChannelType.TICK and kind in ("trade", "aggTrade"):
             self._trade(lineno, recv, data, "t" if kind == "trade" else "a")
         elif self.channel_type == ChannelType.QUOTE and kind.startswith("bookTicker"):
@@ -174,13 +180,20 @@ class _CaptureParser:
 
 
 def capture_batches(
-    path: str, channel_type: str, symbol: str, skip: SkipReport | None = None
+    path: str,
+    channel_type: str,
+    symbol: str,
+    skip: SkipReport | None = None,
+    meter: ReadMeter | None = None,
 ) -> Iterator[tuple[pa.RecordBatch, np.ndarray]]:
     """Native batches of ``channel_type`` rows for ``symbol`` (rows: line number - 1). A line
-    that cannot be read raises a located ``DataError``, or with ``skip`` is counted there."""
+    that cannot be read raises a located ``DataError``, or with ``skip`` is counted there; a
+    file cut short is a ``DataError`` naming the last line read."""
     parser = _CaptureParser(path, channel_type, symbol, skip)
+    lineno = 0
+    fh, raw = open_text_raw(path)
     try:
-        with open_text(path) as fh:
+        with raw, fh, reading(meter, path, raw.tell):
             for lineno, line in enumerate(fh, 1):
                 line = line.strip()
                 if line:
@@ -189,8 +202,8 @@ def capture_batches(
                     out = parser.flush(symbol)
                     if out is not None:
                         yield out
-    except (OSError, EOFError) as exc:
-        raise DataError(path, f"file is damaged or truncated: {exc}") from exc
+    except BROKEN as exc:
+        raise broken(path, exc, lineno) from exc
     out = parser.flush(symbol)
     if out is not None:
         yield out

@@ -25,7 +25,9 @@ import pyarrow.compute as pc
 
 from ..errors import ChannelError, DataError
 from ..events import ChannelType
+from ..symbols import same_symbol
 from .batches import SkipReport, csv_batches, first_line
+from .progress import ReadMeter
 
 TRADES = ["id", "price", "qty", "quote_qty", "time", "is_buyer_maker", "is_best_match"]
 AGG = [
@@ -48,6 +50,22 @@ def dump_kind(path: str) -> str | None:
     if "-trades-" in name:
         return "trades"
     return None
+
+
+def dump_symbol(path: str) -> str:
+    """The symbol a dump's file name gives (``BTCUSDT-trades-2024-08-08.csv``: ``BTCUSDT``)."""
+    return os.path.basename(path).split("-")[0].upper()
+
+
+def dump_market(path: str) -> str:
+    """``spot``, ``linear`` (USD-M) or ``inverse`` (COIN-M) for a dump: COIN-M symbols carry
+    a contract suffix (``BTCUSD_PERP``, ``BTCUSD_240927``); futures files have one field less
+    than spot files (no ``is_best_match``) and, since 2020, a header row."""
+    if "_" in dump_symbol(path):
+        return "inverse"
+    kind = dump_kind(path) or "trades"
+    names, _ = _layout(path, kind)
+    return "spot" if "is_best_match" in names else "linear"
 
 
 def _layout(path: str, kind: str) -> tuple[list[str], bool]:
@@ -79,14 +97,21 @@ def time_unit_factor(first_time: int) -> int:
 
 
 def dump_batches(
-    path: str, channel_type: str, skip: SkipReport | None = None
+    path: str,
+    channel_type: str,
+    skip: SkipReport | None = None,
+    meter: ReadMeter | None = None,
+    symbol: str | None = None,
 ) -> Iterator[tuple[pa.RecordBatch, Any]]:
-    """Native trade batches of one Binance dump; yields ``(batch, first_row)``."""
+    """Native trade batches of one Binance dump; yields ``(batch, first_row)``. A dump of
+    another symbol than ``symbol`` (by its file name) has no rows of it."""
     kind = dump_kind(path)
     if kind is None:
         raise ChannelError(f"{path}: not a Binance trades/aggTrades dump file name")
     if channel_type != ChannelType.TICK:
         raise ChannelError(f"{path} holds Binance {kind} (trades), not {channel_type!r} data")
+    if symbol is not None and not same_symbol(symbol, dump_symbol(path)):
+        return
     names, header = _layout(path, kind)
     id_col = "agg_trade_id" if kind == "aggTrades" else "id"
     qty_col = "quantity" if kind == "aggTrades" else "qty"
@@ -104,7 +129,9 @@ def dump_batches(
         "is_buyer_maker": pa.bool_(),
     }
     factor = None
-    batches = csv_batches(path, types, column_names=None if header else names, skip=skip)
+    batches = csv_batches(
+        path, types, column_names=None if header else names, skip=skip, meter=meter
+    )
     for batch, row in batches:
         if not batch.num_rows:
             continue

@@ -178,11 +178,16 @@ def checked_batches(
     symbol: str,
     on_error: OnError = "raise",
     skip: SkipReport | None = None,
+    venue: str = "",
+    market: str | None = None,
 ) -> Iterator[tuple[pa.RecordBatch, np.ndarray, StreamChecker]]:
-    """Each stream's checked, non-empty batches; the streams continue one another in time."""
+    """Each stream's checked, non-empty batches; the streams continue one another in time.
+    ``venue`` and ``market`` select the rows of files that name theirs (:mod:`.checks`)."""
     last_ts: int | None = None
     for label, line_offset, batches in streams:
-        cur = StreamChecker(label, channel_type, symbol, on_error, skip, line_offset)
+        cur = StreamChecker(
+            label, channel_type, symbol, on_error, skip, line_offset, venue or None, market
+        )
         cur.last_ts = last_ts  # files of one stream must continue in time
         for batch, base in batches:
             batch, rows = cur.check(batch, base)
@@ -200,9 +205,11 @@ def events_from_streams(
     on_error: OnError = "raise",
     skip: SkipReport | None = None,
     venue: str = "",
+    market: str | None = None,
 ) -> Iterator[Chunk]:
     """Check batches and build event chunks (each event carrying ``venue``)."""
-    for batch, rows, cur in checked_batches(streams, channel_type, symbol, on_error, skip):
+    checked = checked_batches(streams, channel_type, symbol, on_error, skip, venue, market)
+    for batch, rows, cur in checked:
         if not batch.num_rows:  # end of a book stream: its last, pending update
             group, cur.book_carry = cur.book_carry, []
             yield [group[0][0]], [_book_event(group, symbol, venue)]
@@ -223,6 +230,8 @@ def columns_from_streams(
     symbol: str,
     columns: list[str],
     on_error: OnError = "raise",
+    venue: str = "",
+    market: str | None = None,
 ) -> dict[str, np.ndarray]:
     """Whole checked columns (the rows events would be built from), for one-row-one-event
     channel types (tick, quote)."""
@@ -230,7 +239,8 @@ def columns_from_streams(
         raise ValueError("book rows are not one row per event")
     parts: dict[str, list[np.ndarray]] = {c: [] for c in columns}
     skip = SkipReport()  # counted once, by the events pass
-    for batch, _, _ in checked_batches(streams, channel_type, symbol, on_error, skip):
+    checked = checked_batches(streams, channel_type, symbol, on_error, skip, venue, market)
+    for batch, _, _ in checked:
         for c in columns:
             parts[c].append(_numpy(batch, c))
     return {c: (np.concatenate(v) if v else np.empty(0)) for c, v in parts.items()}

@@ -13,6 +13,11 @@ not the last one plus one is a gap, which the book channel refuses until the nex
 The event time is ``ts`` (when Bybit published the message; ``cts``, the matching engine's time,
 may be older by a few ms and is not kept); there is no receive time, so it is ``ts`` too.
 UUID trade ids are not kept (``trade_id`` is an integer id, null here).
+
+A book file's symbol is its messages' ``data.s``, whatever the file is called (a renamed
+``.zip`` is known by its first message); a derivatives trade file's is its ``symbol`` column,
+a spot trade file's its name. Spot books are ``orderbook.200``, derivatives books
+``orderbook.500`` (:mod:`.contents` says the market).
 """  # noqa: E501
 
 from __future__ import annotations
@@ -32,8 +37,19 @@ import pyarrow.compute as pc
 from ..errors import ChannelError, DataError
 from ..events import ChannelType
 from ..symbols import plain_symbol
-from .batches import SkipReport, csv_batches, csv_header, open_text
+from .batches import (
+    BROKEN,
+    SkipReport,
+    broken,
+    csv_batches,
+    csv_header,
+    open_text,
+    open_text_raw,
+)
+from .progress import ReadMeter, reading
 from .schema import schema_for
+from .storage import size as raw_size
+from .venues import UNKNOWN, derivative_market
 
 _MS = 1_000_000
 _LINES_PER_BATCH = 5_000
@@ -42,25 +58,112 @@ SPOT = ["id", "timestamp", "price", "volume", "side"]
 
 
 def is_book_archive(path: str) -> bool:
-    """Whether ``path`` names a Bybit order-book archive (``*_ob500.data.zip``, ``.data``)."""
+    """Whether ``path`` is named as a Bybit order-book archive (``*_ob500.data.zip``, ``.data``)."""
     name = os.path.basename(path)
     return name.endswith((".data.zip", ".data")) and "_ob" in name
 
 
-def archive_contents(path: str) -> tuple[str, str]:
-    """The ``(channel type, symbol)`` of a Bybit archive file, from its name
-    (``BTCUSDT2024-12-01.csv.gz``, ``BTCUSDT_2024-12-01.csv.gz``,
-    ``2024-12-01_BTCUSDT_ob500.data.zip``)."""
-    name = os.path.basename(path)
+def is_book_file(path: str) -> bool:
+    """Whether ``path`` is a Bybit order-book archive: by its name, or (renamed) a ``.zip``,
+    ``.data``, ``.json`` or ``.jsonl`` file whose first line is a Bybit ``orderbook`` message."""
     if is_book_archive(path):
-        m = re.match(r"\d{4}-\d{2}-\d{2}_([A-Za-z0-9]+)_ob", name)
-        kind = ChannelType.ORDERBOOK
-    else:
-        m = re.match(r"([A-Za-z0-9]+?)_?\d{4}-\d{2}-\d{2}", name)
-        kind = ChannelType.TICK
-    if m is None:
-        raise ChannelError(f"{path}: cannot read the symbol from a Bybit archive file name")
-    return kind, m.group(1).upper()
+        return True
+    if not path.endswith((".zip", ".data", ".json", ".jsonl", ".json.gz", ".jsonl.gz")):
+        return False
+    try:
+        return _is_book_message(first_book_message(path))
+    except (DataError, ChannelError):
+        return False
+
+
+def _is_book_message(msg: Any) -> bool:
+    return (
+        isinstance(msg, dict)
+        and str(msg.get("topic", "")).startswith("orderbook.")
+        and isinstance(msg.get("data"), dict)
+    )
+
+
+def first_book_message(path: str) -> dict[str, Any]:
+    """The first message of a Bybit book file (a DataError naming the file if there is none)."""
+    text, closer, _ = _open_book(path)
+    lineno, line = 0, ""
+    try:
+        with closer:
+            for lineno, line in enumerate(text, 1):  # noqa: B007 - the first non-empty line
+                if line.strip():
+                    break
+    except (*BROKEN, zipfile.BadZipFile) as exc:
+        raise broken(path, exc, lineno) from exc
+    if not line.strip():
+        raise DataError(path, "the file is empty: no Bybit book message")
+    try:
+        msg = json.loads(line)
+    except ValueError as exc:
+        raise DataError(
+            path, f"not a Bybit book message: {exc}", line=lineno, value=line[:80]
+        ) from exc
+    if not _is_book_message(msg):
+        raise DataError(path, "not a Bybit book message", line=lineno, value=line[:80])
+    return dict(msg)
+
+
+def book_contents(path: str) -> tuple[str, str]:
+    """``(symbol, market)`` of a Bybit book file, from its first message: ``data.s`` is the
+    symbol (whatever the file's name); the archive's spot books are ``orderbook.200``, its
+    derivatives books ``orderbook.500`` (linear or inverse by the symbol)."""
+    msg = first_book_message(path)
+    symbol = str(msg["data"].get("s") or "")
+    if not symbol:
+        raise DataError(path, "the first book message names no symbol (data.s)", line=1)
+    depth = str(msg.get("topic", "")).split(".")[1:2]
+    market = "spot" if depth == ["200"] else derivative_market(symbol) or UNKNOWN
+    return symbol.upper(), market
+
+
+def trade_contents(path: str, symbol: str | None = None) -> tuple[str, str]:
+    """``(symbol, market)`` of a Bybit trade file: derivatives files name the symbol in every
+    row (the first row's is read), spot files in their name (``BTCUSDT_2024-12-01.csv.gz``);
+    a renamed spot file needs ``symbol``."""
+    layout = trade_layout(csv_header(path))
+    if layout == "derivatives":
+        found = _first_row_symbol(path)
+        return found, derivative_market(found) or UNKNOWN
+    named = _name_symbol(path)
+    if named is None and symbol is None:
+        raise ChannelError(
+            f"{path}: a Bybit spot trade file names its symbol only in its file name "
+            "(BTCUSDT_2024-12-01.csv.gz), and this one does not: name its symbol "
+            "(--symbol, or add_channel(symbol=...))"
+        )
+    return (named or plain_symbol(symbol or "")), "spot"
+
+
+def _first_row_symbol(path: str) -> str:
+    try:
+        with open_text(path) as fh:
+            fh.readline()
+            row = fh.readline()
+    except BROKEN as exc:
+        raise broken(path, exc) from exc
+    fields = row.split(",")
+    if len(fields) < 2 or not fields[1].strip():
+        raise DataError(path, "no trade row (or no symbol in it)", line=2, value=row[:80])
+    return fields[1].strip().upper()
+
+
+def _name_symbol(path: str) -> str | None:
+    """The symbol in a Bybit trade file's name, or None."""
+    m = re.match(r"([A-Za-z0-9]+?)_?\d{4}-\d{2}-\d{2}", os.path.basename(path))
+    return m.group(1).upper() if m else None
+
+
+def archive_contents(path: str) -> tuple[str, str]:
+    """The ``(channel type, symbol)`` of a Bybit archive file (see :func:`book_contents`,
+    :func:`trade_contents`)."""
+    if is_book_file(path):
+        return ChannelType.ORDERBOOK, book_contents(path)[0]
+    return ChannelType.TICK, trade_contents(path)[0]
 
 
 def trade_layout(header: list[str]) -> str | None:
@@ -73,13 +176,19 @@ def trade_layout(header: list[str]) -> str | None:
 
 
 def bybit_batches(
-    path: str, channel_type: str, symbol: str, skip: SkipReport | None = None
+    path: str,
+    channel_type: str,
+    symbol: str,
+    skip: SkipReport | None = None,
+    meter: ReadMeter | None = None,
 ) -> Iterator[tuple[pa.RecordBatch, Any]]:
-    """Native batches of one Bybit archive file; yields ``(batch, first row or row numbers)``."""
-    if is_book_archive(path):
+    """Native batches of one Bybit archive file; yields ``(batch, first row or row numbers)``.
+    A spot trade file named for another symbol (``ETHUSDT_2024-12-01.csv.gz``) has no rows of
+    ``symbol``."""
+    if is_book_file(path):
         if channel_type != ChannelType.ORDERBOOK:
             raise ChannelError(f"{path} holds Bybit order-book data, not {channel_type!r}")
-        yield from _book_batches(path, symbol)
+        yield from _book_batches(path, symbol, meter)
         return
     layout = trade_layout(csv_header(path))
     if layout is None:
@@ -87,12 +196,14 @@ def bybit_batches(
     if channel_type != ChannelType.TICK:
         raise ChannelError(f"{path} holds Bybit trades, not {channel_type!r} data")
     if layout == "derivatives":
-        yield from _derivative_trades(path, skip)
-    else:
-        yield from _spot_trades(path, skip)
+        yield from _derivative_trades(path, skip, meter)
+    elif _name_symbol(path) in (None, plain_symbol(symbol)):
+        yield from _spot_trades(path, skip, meter)
 
 
-def _derivative_trades(path: str, skip: SkipReport | None) -> Iterator[tuple[pa.RecordBatch, Any]]:
+def _derivative_trades(
+    path: str, skip: SkipReport | None, meter: ReadMeter | None
+) -> Iterator[tuple[pa.RecordBatch, Any]]:
     types = {
         "timestamp": pa.float64(),
         "symbol": pa.string(),
@@ -100,7 +211,7 @@ def _derivative_trades(path: str, skip: SkipReport | None) -> Iterator[tuple[pa.
         "size": pa.float64(),
         "price": pa.float64(),
     }
-    for batch, row in csv_batches(path, types, skip=skip):
+    for batch, row in csv_batches(path, types, skip=skip, meter=meter):
         if not batch.num_rows:
             continue
         secs = batch.column("timestamp").to_numpy(zero_copy_only=False)
@@ -121,7 +232,9 @@ def _derivative_trades(path: str, skip: SkipReport | None) -> Iterator[tuple[pa.
         )
 
 
-def _spot_trades(path: str, skip: SkipReport | None) -> Iterator[tuple[pa.RecordBatch, Any]]:
+def _spot_trades(
+    path: str, skip: SkipReport | None, meter: ReadMeter | None
+) -> Iterator[tuple[pa.RecordBatch, Any]]:
     types = {
         "id": pa.int64(),
         "timestamp": pa.int64(),
@@ -129,7 +242,7 @@ def _spot_trades(path: str, skip: SkipReport | None) -> Iterator[tuple[pa.Record
         "volume": pa.float64(),
         "side": pa.string(),
     }
-    for batch, row in csv_batches(path, types, skip=skip):
+    for batch, row in csv_batches(path, types, skip=skip, meter=meter):
         if not batch.num_rows:
             continue
         ts = pc.multiply(batch.column("timestamp"), _MS)
@@ -148,20 +261,45 @@ def _spot_trades(path: str, skip: SkipReport | None) -> Iterator[tuple[pa.Record
         )
 
 
-def _open_book(path: str) -> tuple[IO[str], Any]:
-    """The archive's JSON-lines text (the one member of a ``.zip``), and what to close."""
+def _open_book(path: str) -> tuple[IO[str], Any, IO[bytes]]:
+    """The archive's JSON-lines text (the one member of a ``.zip``), what to close, and the raw
+    file (its position: how far the read is)."""
     if not path.endswith(".zip"):
-        fh = open_text(path)
-        return fh, fh
+        text, raw = open_text_raw(path)
+        return text, _Closing(text, raw), raw
+    raw = open(path, "rb")
     try:
-        archive = zipfile.ZipFile(path)
+        archive = zipfile.ZipFile(raw)
         names = [n for n in archive.namelist() if not n.endswith("/")]
         if len(names) != 1:
             raise DataError(path, f"a Bybit book archive holds one file, this one {names}")
         text = io.TextIOWrapper(archive.open(names[0]), encoding="utf-8")
-    except (zipfile.BadZipFile, OSError, EOFError) as exc:
-        raise DataError(path, f"file is damaged or truncated: {exc}") from exc
-    return text, archive
+    except zipfile.BadZipFile as exc:
+        raw.close()
+        raise DataError(
+            path,
+            f"file is damaged or truncated: not a complete zip archive ({exc}); a zip "
+            f"file ends with its table of contents, which this one ({raw_size(path):,} "
+            "bytes) lacks",
+        ) from exc
+    except BROKEN as exc:
+        raw.close()
+        raise broken(path, exc) from exc
+    return text, _Closing(text, archive, raw), raw
+
+
+class _Closing:
+    """Closes several files, in order, as one context."""
+
+    def __init__(self, *files: Any):
+        self.files = files
+
+    def __enter__(self) -> _Closing:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for f in self.files:
+            f.close()
 
 
 class _BookParser:
@@ -228,11 +366,14 @@ class _BookParser:
         return batch, rows
 
 
-def _book_batches(path: str, symbol: str) -> Iterator[tuple[pa.RecordBatch, np.ndarray]]:
+def _book_batches(
+    path: str, symbol: str, meter: ReadMeter | None
+) -> Iterator[tuple[pa.RecordBatch, np.ndarray]]:
     parser = _BookParser(path, symbol)
-    text, closer = _open_book(path)
+    text, closer, raw = _open_book(path)
+    lineno = 0
     try:
-        with closer:
+        with closer, reading(meter, path, raw.tell):
             for lineno, line in enumerate(text, 1):
                 line = line.strip()
                 if line:
@@ -241,8 +382,8 @@ def _book_batches(path: str, symbol: str) -> Iterator[tuple[pa.RecordBatch, np.n
                     out = parser.flush()
                     if out is not None:
                         yield out
-    except (OSError, EOFError, zipfile.BadZipFile) as exc:
-        raise DataError(path, f"file is damaged or truncated: {exc}") from exc
+    except (*BROKEN, zipfile.BadZipFile) as exc:
+        raise broken(path, exc, lineno) from exc
     out = parser.flush()
     if out is not None:
         yield out

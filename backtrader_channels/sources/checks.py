@@ -11,10 +11,11 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ..errors import DataError, check_choice
-from ..symbols import symbol_aliases
+from ..errors import ChannelError, DataError, check_choice
+from ..symbols import same_symbol, symbol_aliases
 from .batches import SkipReport
 from .schema import ON_ERROR, REQUIRED, SIDES, VALUE_RULES, OnError
+from .venues import UNKNOWN, venue_key
 
 
 def _as_int64_ns(arr: Any) -> Any:
@@ -55,10 +56,19 @@ class StreamChecker:
         on_error: OnError = "raise",
         skip: SkipReport | None = None,
         line_offset: int | None = 2,
+        venue: str | None = None,
+        market: str | None = None,
     ):
         check_choice("on_error", on_error, ON_ERROR)
         self.label, self.channel_type, self.symbol = label, channel_type, symbol
-        self.symbols = symbol_aliases(symbol)
+        #: the spellings of the symbol rows use (any that :func:`same_symbol` accepts is added
+        #: when met: ``BTC/USDT`` rows for ``BTCUSDT``), and spellings met of other symbols
+        self.symbols = list(symbol_aliases(symbol))
+        self._others: set[str] = set()
+        #: the venue and market asked for (rows naming others are not this channel's), and
+        #: the ones the rows named so far (rows of two, with none asked for, are an error)
+        self.wanted = {"venue": venue_key(venue) if venue else None, "market": market}
+        self.seen: dict[str, str] = {}
         #: book rows of an update not yet complete at the end of a batch
         self.book_carry: list[Any] = []
         self.skipping = on_error == "skip"
@@ -99,10 +109,13 @@ class StreamChecker:
             rows = base
         else:
             rows = np.arange(base, base + batch.num_rows)
-        if "symbol" in batch.schema.names:
-            keep = in_values(batch.column("symbol"), self.symbols)
+        names = batch.schema.names
+        if "symbol" in names:
+            keep = self._of_symbol(batch.column("symbol"))
             if not keep.all():
                 batch, rows = batch.filter(pa.array(keep)), rows[keep]
+        if "venue" in names or "market" in names:
+            batch, rows = self._of_venue(batch, rows)
         if not batch.num_rows:
             return batch, rows
         keep = self._valid_rows(batch, rows)
@@ -111,6 +124,51 @@ class StreamChecker:
             if not batch.num_rows:
                 return batch, rows
         return self._in_time_order(batch, rows)
+
+    def _of_symbol(self, col: pa.Array) -> np.ndarray:
+        """Which rows are of the symbol, in any spelling (new spellings are checked once)."""
+        keep = in_values(col, self.symbols)
+        if keep.all():
+            return keep
+        met = pc.unique(col.filter(pa.array(~keep))).to_pylist()
+        new = [str(v) for v in met if v is not None and str(v) not in self._others]
+        if not new:
+            return keep
+        for value in new:
+            if same_symbol(value, self.symbol):
+                self.symbols.append(value)
+            else:
+                self._others.add(value)
+        return in_values(col, self.symbols)
+
+    def _of_venue(
+        self, batch: pa.RecordBatch, rows: np.ndarray
+    ) -> tuple[pa.RecordBatch, np.ndarray]:
+        """The rows of the venue and market asked for (or ``unknown``); with none asked for,
+        a ChannelError when the rows name two."""
+        for name in ("venue", "market"):
+            if name not in batch.schema.names or not batch.num_rows:
+                continue
+            col = batch.column(name)
+            want = self.wanted[name]
+            if want is not None:
+                keep = in_values(col, (want, UNKNOWN))
+                if not keep.all():
+                    batch, rows = batch.filter(pa.array(keep)), rows[keep]
+                continue
+            if isinstance(col.type, pa.DictionaryType):  # Parquet's: a few distinct strings
+                used = pc.unique(col.indices).to_pylist()
+                values = [col.dictionary[i].as_py() for i in used if i is not None]
+            else:
+                values = [v for v in pc.unique(col).to_pylist() if v is not None]
+            first = self.seen.setdefault(name, values[0]) if values else None
+            others = [v for v in values if v != first]
+            if others:
+                raise ChannelError(
+                    f"{self.label}: its {self.symbol} rows are of the {name}s "
+                    f"{sorted({first, *others})}: pass {name}= (--{name}) to choose"
+                )
+        return batch, rows
 
     def _valid_rows(self, batch: pa.RecordBatch, rows: np.ndarray) -> np.ndarray:
         """Which rows have every required value, values in range and a known side."""

@@ -1,107 +1,74 @@
-"""``convert``: any supported input rewritten as partitioned native Parquet (see ``writer``)."""
+"""``convert``: any supported input rewritten as partitioned native Parquet (see ``layout``).
+
+Each channel a file holds (:mod:`.contents`) is written under its venue and market: what the
+format says, else what the caller gives (``venue=``, ``market=``), else ``unknown`` (the
+summary lists those).
+"""
 
 from __future__ import annotations
 
-import json
-import os
 import sys
 from typing import Any
 
-import pyarrow as pa
-import pyarrow.compute as pc
-import pyarrow.csv as pacsv
-import pyarrow.parquet as pq
-
-from ..errors import ChannelError, DataError
-from ..events import ChannelType
+from ..errors import ChannelError
 from ..gctune import streaming_gc
-from .batches import SkipReport, csv_header, expand_paths, is_csv, open_text, parquet_schema
-from .binance_dumps import dump_kind
-from .bybit import archive_contents
-from .formats import detect_format, open_source
-from .native import check_columns, check_types
-from .schema import REQUIRED, Format, OnError
-from .tardis import channel_type_of, tardis_kind
+from ..symbols import same_symbol
+from .batches import SkipReport, expand_paths
+from .contents import Content, contents, file_contents
+from .formats import open_source
+from .progress import ReadMeter
+from .schema import Format, OnError
+from .storage import size
+from .venues import UNKNOWN, Market, market_name, venue_name
 from .writer import PartitionedWriter
+
+__all__ = ["FLUSH_EVENTS", "contents", "convert", "plan"]
 
 FLUSH_EVENTS = 1_000_000
 
 
-def _unique_symbols(path: str) -> list[str]:
-    try:
-        if is_csv(path):
-            # rows with a wrong number of fields are left to the reader, which names their
-            # line (or skips and counts them, with on_error="skip")
-            table = pacsv.read_csv(
-                path,
-                parse_options=pacsv.ParseOptions(invalid_row_handler=lambda row: "skip"),
-                convert_options=pacsv.ConvertOptions(include_columns=["symbol"]),
-            )
-        else:
-            table = pq.read_table(path, columns=["symbol"])
-    except (OSError, EOFError, pa.ArrowException) as exc:
-        raise DataError(path, f"file is damaged or truncated: {exc}") from exc
-    return sorted(str(s) for s in pc.unique(table.column("symbol")).to_pylist() if s)
-
-
-def _capture_contents(path: str) -> list[tuple[str, str]]:
-    kinds = {
-        "trade": ChannelType.TICK,
-        "aggTrade": ChannelType.TICK,
-        "bookTicker": ChannelType.QUOTE,
-        "depth": ChannelType.ORDERBOOK,
-    }
-    found: set[tuple[str, str]] = set()
-    with open_text(path) as fh:
-        for line in fh:
-            try:
-                stream = json.loads(line.partition(" ")[2]).get("stream")
-            except (ValueError, AttributeError):
-                continue  # left to the reader, which names the line (or skips and counts it)
-            if isinstance(stream, str):
-                sym, _, kind = stream.partition("@")
-                ctype = kinds.get(kind.split("@")[0])
-                if ctype:
-                    found.add((ctype, sym.upper()))
-    return sorted(found)
-
-
-def contents(
-    path: str, format: Format | None = None, symbol: str | None = None
-) -> list[tuple[str, str]]:
-    """The ``(channel type, symbol)`` pairs a file holds; ``symbol`` names the symbol of a
-    native file without a symbol column."""
-    fmt = format or detect_format(path)
-    if fmt == "tardis":
-        kind = tardis_kind(csv_header(path))
-        if kind is None:
-            raise ChannelError(f"{path}: not a Tardis file")
-        return [(channel_type_of(kind), s) for s in _unique_symbols(path)]
-    if fmt == "binance":
-        if dump_kind(path) is None:
-            raise ChannelError(f"{path}: not a Binance dump file name")
-        return [(ChannelType.TICK, os.path.basename(path).split("-")[0])]
-    if fmt == "binance_ws":
-        return _capture_contents(path)
-    if fmt == "bybit":
-        return [archive_contents(path)]
-    if is_csv(path):
-        names = csv_header(path)
-    else:
-        schema = parquet_schema(path)
-        names = schema.names
-    kinds = [k for k, req in REQUIRED.items() if all(c in names for c in req)]
-    if not kinds:
-        raise ChannelError(f"{path}: no native channel type matches its columns {names}")
-    if not is_csv(path):
-        check_types(path, schema, kinds[0], check_columns(path, names, kinds[0], None))
-    if "symbol" not in names:
-        if symbol is not None:
-            return [(kinds[0], symbol)]
+def plan(
+    files: list[str],
+    format: Format | None = None,
+    symbols: list[str] | None = None,
+    venue: str | None = None,
+    market: Market | None = None,
+) -> list[tuple[str, Content]]:
+    """``(file, channel)`` for every channel to convert: the symbol spelled as in ``symbols``
+    when given (only those), venue and market as the file says, else as given, else
+    ``unknown``. A ChannelError when a given venue or market contradicts the file, or when no
+    file holds any of ``symbols`` (naming what they hold)."""
+    ven = venue_name(venue) if venue else UNKNOWN
+    mkt = market_name(market) if market else UNKNOWN
+    only = symbols[0] if symbols and len(symbols) == 1 else None
+    out: list[tuple[str, Content]] = []
+    held: dict[str, None] = {}
+    for path in files:
+        for c in file_contents(path, format, only):
+            symbol = c.symbol
+            if symbols:
+                symbol = next((s for s in symbols if same_symbol(s, c.symbol)), "")
+                if not symbol:
+                    held[f"{c.channel_type} {c.symbol}"] = None
+                    continue
+            v = _either(path, c, "venue", c.venue, ven)
+            m = _either(path, c, "market", c.market, mkt)
+            out.append((path, Content(c.channel_type, symbol, v, m)))
+    if symbols and not out:
         raise ChannelError(
-            f"{path} has no symbol column: name its symbol (--symbol, or add_channel(symbol=...))"
+            f"no data of {', '.join(symbols)} in {len(files)} file(s); they hold: "
+            f"{', '.join(list(held)[:12]) or 'nothing'}"
         )
-    return [(kinds[0], s) for s in _unique_symbols(path)]
+    return out
+
+
+def _either(path: str, c: Content, name: str, known: str, given: str) -> str:
+    if known != UNKNOWN and given not in (UNKNOWN, known):
+        raise ChannelError(
+            f"{path}: its {c.symbol} data is of the {name} {known!r}, not {given!r}: leave "
+            f"{name}= (--{name}) out, or give it only for data that does not say"
+        )
+    return known if known != UNKNOWN else given
 
 
 def convert(
@@ -111,51 +78,88 @@ def convert(
     symbols: list[str] | None = None,
     on_error: OnError = "raise",
     progress: bool | None = None,
+    venue: str | None = None,
+    market: Market | None = None,
 ) -> dict[str, Any]:
     """Rewrite every file of ``src`` into the partitioned native layout under ``dst``.
 
-    Returns a summary: events per ``"type:symbol"``, rows written, files, skipped rows.
+    Parameters
+    ----------
+    src : path, list of paths, directory or glob
+        The input files, of any supported format.
+    dst : str
+        The output directory (``DST/channel=*/venue=*/market=*/symbol=*/date=*/``).
+    format : {"native", "tardis", "binance", "binance_ws", "bybit"} or None
+        The input format; None detects it per file.
+    symbols : list of str, optional
+        Only these symbols (any spelling: ``BTC/USDT`` matches ``BTCUSDT``).
+    on_error : {"raise", "skip"}
+        A bad row stops the conversion with its location, or is dropped and counted.
+    progress : bool or None
+        A progress bar on stderr (bytes read of the total, percentage, ETA); None shows it
+        when stderr is a terminal.
+    venue : str, optional
+        The venue (ccxt id, ``"binance"``) of data whose format does not say (native files
+        without a ``venue`` column); an error where the data names another.
+    market : {"spot", "linear", "inverse"}, optional
+        The market of data whose format does not say, as ``venue``.
+
+    Returns
+    -------
+    dict
+        ``events`` per ``"type:SYMBOL@venue/market"``, ``rows_written``, ``files``,
+        ``skipped`` rows (``{file: {reason: count}}``) and ``unknown``: the channels written
+        with an unknown venue or market.
     """
     files = expand_paths(src)
+    todo = plan(files, format, symbols, venue, market)
     if progress is None:
         progress = sys.stderr.isatty()
+    meter = ReadMeter()  # open_source adds each file it reads (once per channel it holds)
     bar: Any = None
     if progress:
         from tqdm import tqdm
 
-        bar = tqdm(unit=" events", unit_scale=True, file=sys.stderr, desc="convert")
+        total = sum(size(path) for path, _ in todo)
+        bar = tqdm(total=total, unit="B", unit_scale=True, file=sys.stderr, desc="convert")
     writer = PartitionedWriter(dst)
     skip = SkipReport()
     counts: dict[str, int] = {}
     buffered = 0
     with streaming_gc():
         try:
-            for path in files:
-                pairs = contents(path, format)
-                if symbols:  # the file's spelling, or the user's (readers match both)
-                    pairs = [(c, s) for c, s in pairs if s in symbols] or [
-                        (c, s) for c in dict.fromkeys(c for c, _ in pairs) for s in symbols
-                    ]
-                for channel_type, symbol in dict.fromkeys(pairs):
-                    for _, events in open_source(
-                        path, channel_type, symbol, format, on_error=on_error, skip=skip
-                    ):
-                        writer.write(channel_type, symbol, events)
-                        buffered += len(events)
-                        if buffered >= FLUSH_EVENTS:
-                            writer.flush()
-                            buffered = 0
-                        key = f"{channel_type}:{symbol}"
-                        counts[key] = counts.get(key, 0) + len(events)
-                        if bar is not None:
-                            bar.update(len(events))
+            for path, c in todo:
+                key = f"{c.channel_type}:{c.symbol}@{c.venue}/{c.market}"
+                known_venue = c.venue if c.venue != UNKNOWN else ""
+                known_market = c.market if c.market != UNKNOWN else None
+                for _, events in open_source(
+                    path,
+                    c.channel_type,
+                    c.symbol,
+                    format,
+                    on_error=on_error,
+                    skip=skip,
+                    venue=known_venue,
+                    market=known_market,
+                    meter=meter,
+                ):
+                    writer.write(c.channel_type, c.symbol, events, c.venue, c.market)
+                    buffered += len(events)
+                    if buffered >= FLUSH_EVENTS:
+                        writer.flush()
+                        buffered = 0
+                    counts[key] = counts.get(key, 0) + len(events)
+                    if bar is not None:
+                        bar.update(meter.position - bar.n)
         finally:
             writer.close()
             if bar is not None:
+                bar.update(meter.position - bar.n)
                 bar.close()
     return {
         "events": counts,
         "rows_written": writer.rows_written,
         "files": len(writer.files),
         "skipped": skip.as_dict(),
+        "unknown": sorted(k for k in counts if UNKNOWN in k.partition("@")[2].split("/")),
     }

@@ -3,6 +3,7 @@ or an arrow Table, as batch streams for the shared event builder (:mod:`.build`)
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from typing import Any
 
@@ -21,7 +22,8 @@ from .batches import (
     table_batches,
 )
 from .build import BatchStream, Chunk, events_from_streams
-from .schema import COLUMNS, REQUIRED, OnError
+from .progress import ReadMeter
+from .schema import COLUMNS, REQUIRED, TAGS, OnError
 
 DEFAULT_CHUNK_ROWS = 65_536
 
@@ -66,29 +68,41 @@ def _fits(have: pa.DataType, need: pa.DataType, name: str) -> bool:
 
 
 def native_streams(
-    dataname: Any, channel_type: str, chunk_rows: int, skip: SkipReport | None = None
+    dataname: Any,
+    channel_type: str,
+    chunk_rows: int,
+    skip: SkipReport | None = None,
+    meter: ReadMeter | None = None,
 ) -> list[BatchStream]:
-    """Batch streams of native data: paths (file, list, directory, glob), DataFrame, Table."""
+    """Batch streams of native data: paths (file, list, directory, glob), DataFrame, Table.
+    ``meter`` follows how far the files are read (tables have no size it can count)."""
+    if meter is not None and not isinstance(dataname, (str, os.PathLike, list, tuple)):
+        meter.known = False
     if isinstance(dataname, pa.Table):
         cols = check_columns("<Table>", dataname.column_names, channel_type, None)
         check_types("<Table>", dataname.schema, channel_type, cols)
+        cols += [t for t in TAGS if t in dataname.column_names]
         return [("<Table>", None, table_batches(dataname, cols, chunk_rows))]
     if hasattr(dataname, "to_records") and hasattr(dataname, "columns"):
         table = dataframe_table(dataname)
         cols = check_columns("<DataFrame>", table.column_names, channel_type, None)
         check_types("<DataFrame>", table.schema, channel_type, cols)
+        cols += [t for t in TAGS if t in table.column_names]
         return [("<DataFrame>", None, table_batches(table, cols, chunk_rows))]
     out: list[BatchStream] = []
     for path in expand_paths(dataname):
         if is_csv(path):
-            cols = check_columns(path, csv_header(path), channel_type, 1)
+            header = csv_header(path)
+            cols = check_columns(path, header, channel_type, 1)
             types = {c: COLUMNS[channel_type][c] for c in cols}
-            out.append((path, 2, csv_batches(path, types, skip=skip)))
+            types.update({t: TAGS[t] for t in TAGS if t in header})
+            out.append((path, 2, csv_batches(path, types, skip=skip, meter=meter)))
         else:
             schema = parquet_schema(path)
             cols = check_columns(path, schema.names, channel_type, None)
             check_types(path, schema, channel_type, cols)
-            out.append((path, None, parquet_batches(path, cols, chunk_rows)))
+            cols += [t for t in TAGS if t in schema.names]
+            out.append((path, None, parquet_batches(path, cols, chunk_rows, meter)))
     return out
 
 

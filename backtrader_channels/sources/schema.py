@@ -54,6 +54,10 @@ COLUMNS: dict[str, dict[str, pa.DataType]] = {
     },
 }
 
+#: optional columns of every channel type: where the rows come from (``sources.venues``); the
+#: partitioned layout writes them on every row, readers select rows by them when asked
+TAGS: dict[str, pa.DataType] = {"venue": pa.string(), "market": pa.string()}
+
 REQUIRED: dict[str, tuple[str, ...]] = {
     ChannelType.TICK: ("timestamp", "price", "volume", "side"),
     ChannelType.QUOTE: ("timestamp", "bid_price", "bid_size", "ask_price", "ask_size"),

@@ -49,6 +49,13 @@ def isfile(path: str) -> bool:
     return bool(_info(path).type == pafs.FileType.File)
 
 
+def size(path: str) -> int:
+    """The size of a file in bytes."""
+    if not is_uri(path):
+        return os.path.getsize(path)
+    return int(_info(path).size)
+
+
 def listdir(path: str) -> list[str]:
     """The names in a directory (not sorted, as ``os.listdir``)."""
     if not is_uri(path):

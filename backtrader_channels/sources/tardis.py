@@ -25,6 +25,7 @@ import pyarrow.compute as pc
 from ..errors import ChannelError
 from ..events import ChannelType
 from .batches import SkipReport, csv_batches, csv_header
+from .progress import ReadMeter
 
 PREFIX = ["exchange", "symbol", "timestamp", "local_timestamp"]
 _US = 1000
@@ -58,7 +59,7 @@ def channel_type_of(kind: str) -> str:
 
 
 def tardis_batches(
-    path: str, channel_type: str, skip: SkipReport | None = None
+    path: str, channel_type: str, skip: SkipReport | None = None, meter: ReadMeter | None = None
 ) -> Iterator[tuple[pa.RecordBatch, Any]]:
     """Native-schema batches of one Tardis file (raises ChannelError on a type mismatch)."""
     header = csv_header(path)
@@ -75,7 +76,7 @@ def tardis_batches(
         types = dict(
             base_types, id=pa.string(), side=pa.string(), price=pa.float64(), amount=pa.float64()
         )
-        for batch, row in csv_batches(path, types, skip=skip):
+        for batch, row in csv_batches(path, types, skip=skip, meter=meter):
             yield _trades(batch), row
     elif kind == "quotes":
         types = dict(
@@ -85,7 +86,7 @@ def tardis_batches(
             ask_price=pa.float64(),
             ask_amount=pa.float64(),
         )
-        for batch, row in csv_batches(path, types, skip=skip):
+        for batch, row in csv_batches(path, types, skip=skip, meter=meter):
             yield _quotes(batch), row
     elif kind == "incremental_book_L2":
         types = dict(
@@ -95,12 +96,12 @@ def tardis_batches(
             price=pa.float64(),
             amount=pa.float64(),
         )
-        for batch, row in csv_batches(path, types, skip=skip):
+        for batch, row in csv_batches(path, types, skip=skip, meter=meter):
             yield _l2(batch), row
     else:
         levels = [c for c in header[4:]]
         types = dict(base_types, **{c: pa.float64() for c in levels})
-        for batch, row in csv_batches(path, types, skip=skip):
+        for batch, row in csv_batches(path, types, skip=skip, meter=meter):
             yield _snapshots(batch, row, levels)
 
 

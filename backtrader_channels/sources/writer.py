@@ -1,9 +1,11 @@
-"""Writing events in the native Parquet layout, partitioned by channel, symbol and UTC date:
+"""Writing events in the native Parquet layout, partitioned by channel type, venue, market,
+symbol and UTC date (:mod:`.layout`):
 
-``ROOT/channel=<type>/symbol=<SYMBOL>/date=<YYYY-MM-DD>/part-<NNNNNN>.parquet``
+``ROOT/channel=<type>/venue=<venue>/market=<market>/symbol=<SYMBOL>/date=<YYYY-MM-DD>/part-<NNNNNN>.parquet``
 
-Every :meth:`PartitionedWriter.flush` writes complete Parquet files (a new part per partition),
-so whatever was flushed is readable even if the process dies later: converting flushes every
+Every row also names its venue and market (the ``venue`` and ``market`` columns). Every
+:meth:`PartitionedWriter.flush` writes complete Parquet files (a new part per partition), so
+whatever was flushed is readable even if the process dies later: converting flushes every
 chunk, live recording every second. ``cerebro.add_channel(..., dataname=ROOT)`` reads it back.
 """
 
@@ -12,14 +14,25 @@ from __future__ import annotations
 import datetime as dt
 import os
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ..events import ChannelType
-from .schema import REQUIRED, schema_for
+from .layout import partition_folder, safe_symbol
+from .schema import REQUIRED, TAGS, schema_for
+from .venues import UNKNOWN, market_name, venue_name
+
+__all__ = [
+    "PartitionedWriter",
+    "columns_table",
+    "concat_tables",
+    "events_table",
+    "safe_symbol",
+    "write_parquet",
+]
 
 _NS_PER_DAY = 86_400_000_000_000
 
@@ -45,8 +58,11 @@ def write_parquet(
     return path
 
 
-def events_table(events: list[Any], channel_type: str) -> pa.Table:
-    """Events of one channel type as a native-schema table (book events: one row per level)."""
+def events_table(
+    events: list[Any], channel_type: str, venue: str | None = None, market: str | None = None
+) -> pa.Table:
+    """Events of one channel type as a native-schema table (book events: one row per level),
+    with ``venue`` and ``market`` columns when they are given."""
     schema = schema_for(channel_type)
     cols: dict[str, list[Any]] = {f.name: [] for f in schema}
     if channel_type == ChannelType.TICK:
@@ -91,34 +107,80 @@ def events_table(events: list[Any], channel_type: str) -> pa.Table:
     # an all-null column: it reads back as absent, as it was
     required = REQUIRED[channel_type]
     fields = [f for f in schema if f.name in required or any(v is not None for v in cols[f.name])]
-    return pa.table(
-        {f.name: pa.array(cols[f.name], f.type) for f in fields}, schema=pa.schema(fields)
-    )
-
-
-def safe_symbol(symbol: str) -> str:
-    """A symbol as a directory name (``BTC/USDT:USDT`` -> ``BTC-USDT-USDT``)."""
-    return symbol.replace("/", "-").replace(":", "-")
+    arrays = [pa.array(cols[f.name], f.type) for f in fields]
+    n = len(arrays[0]) if arrays else 0
+    for name, value in (("venue", venue), ("market", market)):
+        if value is not None:
+            fields.append(pa.field(name, TAGS[name]))
+            arrays.append(pa.array([value] * n, TAGS[name]))
+    return pa.Table.from_arrays(arrays, schema=pa.schema(fields))
 
 
 class PartitionedWriter:
-    """Buffers events per (channel type, symbol, day) and writes them as Parquet parts."""
+    """Buffers events per (channel type, venue, market, symbol, day) and writes them as Parquet
+    parts in the layout of :mod:`.layout`.
 
-    def __init__(self, root: str, compression: str = "zstd"):
+    Parameters
+    ----------
+    root : str
+        The directory (created as needed).
+    compression : str, default "zstd"
+        Parquet compression.
+    venue : str, optional
+        The venue of what is written (the ccxt exchange id, ``"binance"``); ``unknown`` if not
+        given. :meth:`write` can name another.
+    market : {"spot", "linear", "inverse"} or callable, optional
+        The market of what is written, or a function of the symbol giving it (a live feed's
+        ``exchange.markets``, asked once per symbol); ``unknown`` if not given.
+    """
+
+    def __init__(
+        self,
+        root: str,
+        compression: str = "zstd",
+        venue: str | None = None,
+        market: str | Callable[[str], str] | None = None,
+    ):
         self.root, self.compression = root, compression
-        self._buffers: dict[tuple[str, str, str], list[Any]] = defaultdict(list)
-        self._parts: dict[tuple[str, str, str], int] = defaultdict(int)
+        self.venue = venue_name(venue) if venue else UNKNOWN
+        self._market = market
+        self._markets: dict[str, str] = {}  # per symbol, once known
+        self._buffers: dict[tuple[str, str, str, str, str], list[Any]] = defaultdict(list)
+        self._parts: dict[tuple[str, str, str, str, str], int] = defaultdict(int)
         self.rows_written = 0
         self.files: list[str] = []
 
-    def write(self, channel_type: str, symbol: str, events: Iterable[Any]) -> None:
-        """Buffer events (time-ordered) of one channel type and symbol."""
+    def _market_of(self, symbol: str) -> str:
+        have = self._markets.get(symbol)
+        if have is not None:
+            return have
+        market = self._market(symbol) if callable(self._market) else self._market
+        market = market_name(market) if market and market != UNKNOWN else UNKNOWN
+        if market != UNKNOWN:
+            self._markets[symbol] = market
+        return market
+
+    def write(
+        self,
+        channel_type: str,
+        symbol: str,
+        events: Iterable[Any],
+        venue: str | None = None,
+        market: str | None = None,
+    ) -> None:
+        """Buffer events (time-ordered) of one channel type and symbol, of the writer's venue
+        and market unless ``venue``/``market`` name others."""
+        ven = venue_name(venue) if venue else self.venue
+        if market:
+            mkt = UNKNOWN if market == UNKNOWN else market_name(market)
+        else:
+            mkt = self._market_of(symbol)
         last_day, buf = None, None
         for e in events:
             day = e.timestamp // _NS_PER_DAY
             if day != last_day:
                 name = (dt.datetime(1970, 1, 1) + dt.timedelta(days=day)).strftime("%Y-%m-%d")
-                buf, last_day = self._buffers[(channel_type, symbol, name)], day
+                buf, last_day = self._buffers[(channel_type, ven, mkt, symbol, name)], day
             buf.append(e)  # type: ignore[union-attr]
 
     def flush(self) -> None:
@@ -126,19 +188,17 @@ class PartitionedWriter:
         for key, events in self._buffers.items():
             if not events:
                 continue
-            channel_type, symbol, day = key
-            folder = os.path.join(
-                self.root, f"channel={channel_type}", f"symbol={safe_symbol(symbol)}", f"date={day}"
-            )
+            channel_type, venue, market, symbol, day = key
+            folder = partition_folder(self.root, channel_type, venue, market, symbol, day)
             os.makedirs(folder, exist_ok=True)
             path = os.path.join(folder, f"part-{self._next_part(key, folder):06d}.parquet")
-            table = events_table(events, channel_type)
+            table = events_table(events, channel_type, venue, market)
             pq.write_table(table, path, compression=self.compression)
             self.rows_written += table.num_rows
             self.files.append(path)
         self._buffers.clear()
 
-    def _next_part(self, key: tuple[str, str, str], folder: str) -> int:
+    def _next_part(self, key: tuple[str, str, str, str, str], folder: str) -> int:
         if key not in self._parts:  # continue after parts already on disk
             self._parts[key] = len([f for f in os.listdir(folder) if f.endswith(".parquet")])
         n = self._parts[key]

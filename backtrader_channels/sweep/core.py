@@ -264,7 +264,12 @@ def sweep_days(cerebro: Any) -> list[str]:
     days: set[str] = set()
     for spec in cerebro._specs:
         d = spec.dataname
-        found = partition_days(d, *spec.channel.key) if isinstance(d, str) else None
+        ch = spec.channel
+        found = (
+            partition_days(d, ch.channel_type, ch.symbol, ch.venue or None, spec.market)
+            if isinstance(d, str)
+            else None
+        )
         if found is None:
             raise ChannelError(
                 f"split='day' needs partitioned data (backtrader-channels convert ... --out "

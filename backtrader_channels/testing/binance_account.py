@@ -10,9 +10,11 @@ the loopback exchange and paper-traded on the same replay fills alike:
 * a resting limit order fills whole at its limit when a replayed trade goes through it (a buy
   when a trade prints below its limit, a sell above).
 
-Commissions are charged in the quote asset at ``taker`` / ``maker`` rates (a simplification:
-Binance charges the asset received unless BNB pays). Every change is reported to the listeners
-as Binance's user data events (``executionReport``, ``outboundAccountPosition``).
+Commissions are charged at ``taker`` / ``maker`` rates, in the quote asset by default (a
+simplification), or with ``fee_asset="received"`` in the asset the fill brings in, as Binance
+and Bybit spot charge it (unless BNB pays): a buyer pays in the base asset (it receives
+``qty - fee``), a seller in the quote. Every change is reported to the listeners as Binance's
+user data events (``executionReport``, ``outboundAccountPosition``).
 """
 
 from __future__ import annotations
@@ -20,7 +22,10 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from decimal import Decimal
-from typing import Any
+from typing import Any, Literal
+
+#: the asset a fill's commission is charged in
+FeeAsset = Literal["quote", "received"]
 
 #: Binance's order statuses that end an order
 TERMINAL = ("FILLED", "CANCELED", "REJECTED", "EXPIRED")
@@ -52,7 +57,10 @@ class Account:
     symbols : dict
         exchangeInfo's spot symbols by name (their filters are enforced).
     taker, maker : float
-        Commission rates (fractions of the fill's quote value).
+        Commission rates (fractions of the fill's value).
+    fee_asset : {"quote", "received"}, default "quote"
+        The asset commissions are charged in: always the quote, or the asset the fill brings
+        in (the base for a buyer), as the real venues do.
     """
 
     def __init__(
@@ -61,7 +69,11 @@ class Account:
         symbols: dict[str, dict[str, Any]],
         taker: float = 0.001,
         maker: float = 0.001,
+        fee_asset: FeeAsset = "quote",
     ):
+        if fee_asset not in ("quote", "received"):
+            raise ValueError(f"fee_asset={fee_asset!r}: must be one of 'quote', 'received'")
+        self.fee_asset = fee_asset
         self.free = {a: _d(v) for a, v in balances.items()}
         self.locked: dict[str, Decimal] = {a: Decimal(0) for a in self.free}
         self.symbols = symbols
@@ -251,11 +263,16 @@ class Account:
     def _execute(self, order: dict[str, Any], qty: Decimal, price: Decimal, maker: bool) -> None:
         base, quote = order["_base"], order["_quote"]
         value = qty * price
-        fee = value * (self.maker if maker else self.taker)
+        rate = self.maker if maker else self.taker
+        fee, fee_coin = value * rate, quote
         for a in (base, quote):
             self.free.setdefault(a, Decimal(0))
             self.locked.setdefault(a, Decimal(0))
-        if order["side"] == "BUY":
+        if order["side"] == "BUY" and self.fee_asset == "received":  # paid in the coin bought
+            fee, fee_coin = qty * rate, base
+            self.free[base] += qty - fee
+            self.free[quote] -= value
+        elif order["side"] == "BUY":
             self.free[base] += qty
             self.free[quote] -= value + fee
         else:
@@ -278,7 +295,7 @@ class Account:
             "qty": _s(qty),
             "quoteQty": _s(value),
             "commission": _s(fee),
-            "commissionAsset": quote,
+            "commissionAsset": fee_coin,
             "time": now,
             "isBuyer": order["side"] == "BUY",
             "isMaker": maker,
@@ -290,7 +307,7 @@ class Account:
                 "price": trade["price"],
                 "qty": trade["qty"],
                 "commission": trade["commission"],
-                "commissionAsset": quote,
+                "commissionAsset": fee_coin,
                 "tradeId": trade["id"],
             }
         )

@@ -35,7 +35,7 @@ from aiohttp import WSMsgType, web
 
 from ..datasets import bybit_btcusdt_sample
 from ..sources.formats import open_source
-from .binance_account import Account
+from .binance_account import Account, FeeAsset
 from .bybit_private import SPOT_RULES, BybitPrivate
 from .loopback import LoopbackServer, SendTimes, pace_to, quiet_collector
 from .private_side import PrivateFaults
@@ -136,6 +136,9 @@ class BybitExchange(LoopbackServer, BybitPrivate):
         private side (:mod:`.bybit_private`) fill against the replayed market.
     api_key, api_secret : str
         The keys the private side accepts.
+    fee_asset : {"quote", "received"}, default "quote"
+        The asset the account's commissions are charged in: the quote, or the asset a fill
+        brings in (a buyer's fee in the base coin, as the real venue charges it).
     lap_pause : float, default 0.0
         With ``loop_forever``: between two laps, let the clients' queues drain and send
         nothing for this many seconds (the venue's restart), so that a client behind the
@@ -156,12 +159,13 @@ class BybitExchange(LoopbackServer, BybitPrivate):
         api_key: str = "loopback-key",
         api_secret: str = "loopback-secret",
         lap_pause: float = 0.0,
+        fee_asset: FeeAsset = "quote",
     ):
         self.api_key, self.api_secret = api_key, api_secret
         self.lap_pause = lap_pause
         self.private_faults = PrivateFaults()
         start = balances if balances is not None else {"USDT": 10_000.0}
-        self.account = Account(start, {SYMBOL: SPOT_RULES})
+        self.account = Account(start, {SYMBOL: SPOT_RULES}, fee_asset=fee_asset)
         #: the last replayed trade's price and item number, and the book's (the matching
         #: engine's freshness rule)
         self.last_trade: tuple[float, int] | None = None

@@ -16,8 +16,9 @@
 
 Orders fill against the replayed market by the same matching engine, and the same rules, as the
 loopback Binance (:class:`~.binance_account.Account`: the paper broker's default fill rule);
-only the wire protocol differs. Fees are charged in the quote coin (``feeCurrency`` says so;
-the real Bybit takes a buyer's fee in the base coin). Fault switches are the Binance side's
+only the wire protocol differs. Fees are charged in the quote coin by default, or, with the
+server's ``fee_asset="received"``, a buyer's in the base coin as the real Bybit takes it
+(``feeCurrency`` says which). Fault switches are the Binance side's
 :class:`~.private_side.PrivateFaults` (``server.private_faults``).
 """
 
@@ -112,6 +113,7 @@ def bybit_order(o: dict[str, Any]) -> dict[str, Any]:
     if status == "Cancelled" and done:
         status = "PartiallyFilledCanceled"
     fee = sum((_d(f["commission"]) for f in o["fills"]), Decimal(0))
+    coin = o["fills"][-1]["commissionAsset"] if o["fills"] else o["_quote"]
     market = o["type"] == "MARKET"
     out = {
         "orderId": str(o["orderId"]),
@@ -132,8 +134,8 @@ def bybit_order(o: dict[str, Any]) -> dict[str, Any]:
         "cumExecQty": o["executedQty"],
         "cumExecValue": o["cummulativeQuoteQty"],
         "cumExecFee": _s(fee),
-        "cumFeeDetail": {o["_quote"]: _s(fee)} if fee else {},
-        "feeCurrency": o["_quote"],
+        "cumFeeDetail": {coin: _s(fee)} if fee else {},
+        "feeCurrency": coin,
         "timeInForce": "IOC" if market else "GTC",
         "orderType": "Market" if market else "Limit",
         "stopOrderType": "",

@@ -33,7 +33,7 @@ from aiohttp import WSMsgType, web
 
 from ..datasets import binance_btcusdt_capture, binance_exchange_info
 from ..sources.batches import open_text
-from .binance_account import Account
+from .binance_account import Account, FeeAsset
 from .binance_private import BinancePrivate, PrivateFaults
 from .binance_rest import BinanceRest, TradeHistory
 from .loopback import LoopbackServer, SendTimes, pace_to, quiet_collector
@@ -154,6 +154,9 @@ class ReplayExchange(LoopbackServer, BinanceRest, BinancePrivate):
         signed API fill against the replay (:mod:`.binance_account`).
     api_key, api_secret : str
         The credentials the signed API accepts.
+    fee_asset : {"quote", "received"}, default "quote"
+        The asset the account's commissions are charged in: the quote, or the asset a fill
+        brings in (a buyer's fee in the base coin, as the real venue charges it).
     lap_pause : float, default 0.0
         With ``loop_forever``: between two laps, let the clients' queues drain and send
         nothing for this many seconds (a venue's restart), so that a client behind the replay
@@ -182,6 +185,7 @@ class ReplayExchange(LoopbackServer, BinanceRest, BinancePrivate):
         speed: float | None = None,
         origin_ms: int | None = None,
         lap_pause: float = 0.0,
+        fee_asset: FeeAsset = "quote",
     ):
         self.snapshot, self.frames = load_capture(capture)
         self.lap_pause = lap_pause
@@ -196,7 +200,9 @@ class ReplayExchange(LoopbackServer, BinanceRest, BinancePrivate):
         self.private_faults = PrivateFaults()
         self.api_key, self.api_secret = api_key, api_secret
         spot = {s["symbol"]: s for s in self.exchange_info["spot"]["symbols"]}
-        self.account = Account(balances if balances is not None else {"USDT": 10_000.0}, spot)
+        self.account = Account(
+            balances if balances is not None else {"USDT": 10_000.0}, spot, fee_asset=fee_asset
+        )
         self.book = _Book(self.snapshot)
         self.history = TradeHistory(keep_trades)  # what the trade endpoints serve
         self.sent = 0  # frames replayed

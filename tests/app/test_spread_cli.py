@@ -81,6 +81,8 @@ def test_spread_real_hedges_on_both_loopback_venues(tmp_path):
     )  # fmt: skip
     assert r.returncode == 0, r.stderr
     assert "hedging with real orders" in r.stdout
+    # what the run changed: balanced hedges (not the accounts' seeded coins)
+    assert "net exposure {'BTC': 0.0}" in r.stdout
     orders = next(ln for ln in r.stdout.splitlines() if ln.startswith("orders: "))
     assert orders.count("protection none") == 2
     assert "binance" in orders

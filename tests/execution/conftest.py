@@ -178,13 +178,20 @@ def venue_totals(srv):
     return {b["asset"]: float(b["free"]) + float(b["locked"]) for b in srv.account.balances()}
 
 
-def assert_books_agree(cerebro, srv):
-    """Cash and position as the venue has them."""
+#: what the fixtures' accounts hold of the base asset before a run
+START_BTC = 0.01
+
+
+def assert_books_agree(cerebro, srv, start_btc=START_BTC):
+    """Cash as the venue has it; the run's position is what it changed of the account's coins
+    (as in a backtest: the coins held before are not the strategy's); the holdings are the
+    venue's."""
     totals = venue_totals(srv)
     broker = cerebro.broker
     assert broker.getcash() == pytest.approx(totals["USDT"], abs=1e-6)
     pos = broker.getposition(cerebro.instrument("BTC/USDT")).size
-    assert pos == pytest.approx(totals.get("BTC", 0.0), abs=1e-12)
+    assert pos == pytest.approx(totals.get("BTC", 0.0) - start_btc, abs=1e-12)
+    assert broker.holdings().get("BTC", 0.0) == pytest.approx(totals.get("BTC", 0.0), abs=1e-12)
 
 
 def assert_placed_once(srv):

@@ -39,9 +39,11 @@ def test_market_and_limit_orders_fill_as_the_venue_says(server, tmp_path, thread
     assert strat.statuses(buy.ref) == ["Submitted", "Accepted", "Completed"]
     assert strat.statuses(sell.ref) == ["Submitted", "Accepted", "Completed"]
     assert buy.executed.price == pytest.approx(float(server.account.trades[0]["price"]))
-    # the starting 0.01 BTC was adopted as the position; one buy and one sell later it is back
+    # the position is the run's (the account's 0.01 BTC is not): one buy and one sell later
+    # it is back at 0, and the account holds its 0.01 again
     assert_books_agree(cerebro, server)
-    assert cerebro.broker.getposition(cerebro.instrument("BTC/USDT")).size == pytest.approx(0.01)
+    assert cerebro.broker.getposition(cerebro.instrument("BTC/USDT")).size == pytest.approx(0.0)
+    assert cerebro.broker.holdings()["BTC"] == pytest.approx(0.01)
     assert_placed_once(server)
     lines = journal_of(str(tmp_path))
     assert_journal_in_order(lines)
@@ -106,13 +108,14 @@ def test_orders_working_at_the_end_are_cancelled(server, tmp_path):
 
 
 def test_risk_limits_refuse_with_the_rule_and_the_numbers(server, tmp_path):
-    risk = btch.RiskLimits(max_order_notional=100, max_position={"BTC/USDT": 0.0105})
+    risk = btch.RiskLimits(max_order_notional=100, max_position={"BTC/USDT": 0.0005})
     script = {200: _buy(0.002), 300: _buy(0.001), 400: _buy(0.00001)}
     _cerebro, strat = run_real(server, script, tmp=str(tmp_path), risk=risk)
     reasons = [r for _, s, _, r in strat.notes if s == "Rejected"]
     assert reasons[0].startswith("max_order_notional: ")
     assert "> 100 (0.002 BTC/USDT at" in reasons[0]
-    assert reasons[1].startswith("max_position: BTC/USDT position would be 0.011, limit 0.0105")
+    # the run's position (the account's 0.01 BTC is not the strategy's)
+    assert reasons[1].startswith("max_position: BTC/USDT position would be 0.001, limit 0.0005")
     assert reasons[2].startswith("market rule: notional ")
     assert server.order_requests == []
 

@@ -93,3 +93,58 @@ def test_backtest_paper_and_real_make_the_same_decisions_and_fills(server, sampl
         else:  # marketable on arrival: filled at the venue's last trade, through the limit
             assert got < limit if buy else got > limit
     assert any(maker.values())
+
+
+class PositionFlip(bt.Strategy):
+    """Every EVERY trade ids: buys 0.001 at market when it holds no position, else closes it.
+    Its decisions read ``self.position``: the run's own, as in the backtest, whatever the
+    account held before (here 0.01 BTC, which must not make it sell first)."""
+
+    def start(self):
+        self.decisions, self.at_start = [], self.position.size
+
+    def on_tick(self, t):
+        tid = t.trade_id
+        if tid >= START and (tid - START) % EVERY == 0 and tid < LAST - 2 * EVERY:
+            if self.position:
+                self.decisions.append((tid, "close", round(self.position.size, 9)))
+                self.close()
+            else:
+                self.decisions.append((tid, "buy", 0.0))
+                self.buy(size=0.001)
+        if tid >= LAST - EVERY:
+            self.env.runstop()
+
+
+def test_decisions_reading_the_position_agree_on_an_account_holding_coins(server, sample):
+    back = btch.Cerebro()
+    back.add_channel("tick", "BTC/USDT", sample.trades)
+    back.addstrategy(PositionFlip)
+    backtest = back.run(mode=btch.RunMode.TICK)[0]
+    assert len(backtest.decisions) >= 15
+    assert backtest.decisions[0][1] == "buy"
+
+    def live(srv, broker=None):
+        feed = CCXTLiveFeed(point_ccxt_at(ccxtpro.binance(), srv.port), ["BTC/USDT"],
+                            channels=("tick",), stall_timeout=5.0)  # fmt: skip
+        cerebro = btch.Cerebro()
+        cerebro.add_live_feed(feed)
+        if broker is not None:
+            cerebro.setbroker(broker)
+        cerebro.addstrategy(PositionFlip)
+        return cerebro, cerebro.run(mode=btch.RunMode.TICK, duration=90)[0]
+
+    _paper_cerebro, paper = live(server)
+
+    from backtrader_channels.testing.replay_exchange import ReplayExchange
+
+    venue = ReplayExchange(rate=3_000, start_when=1, balances={"USDT": 10_000.0, "BTC": 0.01})
+    venue.start()
+    try:
+        cerebro, real = live(venue, btch.brokers.CCXTBroker(keyed(venue)))
+        assert_books_agree(cerebro, venue)
+    finally:
+        venue.stop()
+    assert paper.at_start == real.at_start == backtest.at_start == 0.0
+    assert paper.decisions == backtest.decisions
+    assert real.decisions == backtest.decisions

@@ -66,9 +66,7 @@ def test_an_order_on_the_first_trade_is_placed_not_refused(venue_server, request
     assert strat.book_at_start[0] is not None
     assert cerebro.last_run["first_trade_id"] == strat.first_id
     assert cerebro.last_run["held_back"] >= 0
-    assert cerebro.last_run["held_back"] == sum(
-        cerebro.last_run["held_back_by_channel"].values()
-    )
+    assert cerebro.last_run["held_back"] == sum(cerebro.last_run["held_back_by_channel"].values())
 
 
 def test_a_private_stream_refused_for_good_stops_the_run_with_the_reason(server):

@@ -102,13 +102,13 @@ def test_a_hedge_trades_on_both_venues_and_the_books_agree_per_venue(two_venues,
         s.orders["buy"] = s.buy(data=s.at("binance"), size=0.001)
         s.orders["sell"] = s.sell(data=s.at("bybit"), size=0.001)
 
-    def too_big_for_bybit(s):  # bybit allows 0.012 BTC of position, binance 0.1
+    def too_big_for_bybit(s):  # bybit allows 0.003 BTC of position, binance 0.1
         s.orders["big_bybit"] = s.buy(data=s.at("bybit"), size=0.005)
         s.orders["big_binance"] = s.buy(data=s.at("binance"), size=0.005)
 
-    risk = {
+    risk = {  # positions are the run's (the coins each account held before are not)
         "binance": btch.RiskLimits(max_position=0.1),
-        "bybit": btch.RiskLimits(max_position=0.012),
+        "bybit": btch.RiskLimits(max_position=0.003),
     }
     script = {200: hedge, 400: too_big_for_bybit}
     cerebro, strat = run_two(two_venues, script, tmp_path, stop_at=1000, risk=risk)
@@ -120,17 +120,19 @@ def test_a_hedge_trades_on_both_venues_and_the_books_agree_per_venue(two_venues,
     assert "max_position" in strat.orders["big_bybit"].info.reason
     binance, bybit = two_venues["binance"], two_venues["bybit"]
     assert [k for k, _ in bybit.order_requests] == ["new"]  # the refused one never went out
-    # each venue's position and cash, as that venue has them; the broker's cash is the sum
+    # each venue's position is what the run changed of its coins, its cash and holdings as
+    # that venue has them; the broker's cash is the sum
     broker = cerebro.broker
     for venue, srv in two_venues.items():
         pos = broker.getposition(cerebro.instrument("BTC/USDT", venue=venue)).size
-        assert pos == pytest.approx(totals(srv)["BTC"], abs=1e-12)
+        assert pos == pytest.approx(totals(srv)["BTC"] - START["BTC"], abs=1e-12)
         assert broker.appliers[venue].cash == pytest.approx(totals(srv)["USDT"], abs=1e-6)
+        assert broker.holdings(venue)["BTC"] == pytest.approx(totals(srv)["BTC"], abs=1e-12)
     assert broker.getcash() == pytest.approx(
         totals(binance)["USDT"] + totals(bybit)["USDT"], abs=1e-6
     )
     run = cerebro.last_run
-    assert run["exposure"]["BTC"] == pytest.approx(0.02 + 0.001 - 0.001 + 0.005)
+    assert run["exposure"]["BTC"] == pytest.approx(0.001 - 0.001 + 0.005)  # what the run did
     by_venue = run["execution"]["by_venue"]
     assert by_venue["binance"]["fills"] == 2
     assert by_venue["bybit"]["fills"] == 1

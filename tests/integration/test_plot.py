@@ -71,6 +71,14 @@ def test_plot_without_stdstats(tmp_path):
     assert "axes 2" in stdout  # the bars with their SMA, and its volume twin
 
 
-def test_plot_without_bars_says_what_to_add(tmp_path):
-    stdout, _png = _plot(tmp_path, bars=False)
-    assert "refused: cerebro.plot() after a tick-mode run plots bar channels" in stdout
+@pytest.mark.parametrize("env", [{"MPLBACKEND": "Agg"}, {}], ids=["MPLBACKEND=Agg", "no display"])
+def test_plot_without_bars_draws_the_run(tmp_path, env):
+    # issue 35, item 10: no add_bars needed (it would change what drives next())
+    stdout, png = _plot(tmp_path, bars=False, env=env)
+    assert "refused" not in stdout
+    assert "axes 5" in stdout  # price, position, value with its cash twin, closed trades
+    from PIL import Image
+
+    with Image.open(png) as img:
+        assert img.format == "PNG"
+        assert img.size == (600, 450)

@@ -224,3 +224,77 @@ class Missing(bt.Strategy):
 def test_unknown_channel_is_explained(sample):
     with pytest.raises(btch.ChannelError, match="no channel"):
         run(Missing, sample, "tick")
+
+
+class TickMid(bt.Strategy):
+    def __init__(self):
+        self.mid = btch.ChannelBridge(channel=("tick", "BTC/USDT"), field="mid_price")
+
+
+def test_a_field_the_channel_lacks_is_refused_where_the_bridge_is_made(sample):
+    """``mid_price`` is a quote and book field: on a tick channel the bridge used to be made,
+    then the run failed at the first trade with a bare AttributeError from inside the loop."""
+    with pytest.raises(btch.ChannelError) as err:
+        run(TickMid, sample, "tick")
+    message = str(err.value)
+    assert "field='mid_price'" in message
+    assert "('tick', 'BTC/USDT')" in message
+    assert "price, volume, last_price, trade_id, timestamp, recv_timestamp" in message
+    # the traceback leads to the line of the strategy that made the bridge
+    frames = [(tb.tb_frame.f_code.co_name, tb.tb_frame.f_globals["__name__"]) for tb in _tbs(err)]
+    assert ("__init__", __name__) in frames
+
+
+def _tbs(err):
+    tb = err.tb
+    while tb is not None:
+        yield tb
+        tb = tb.tb_next
+
+
+class WithVwap(btch.TickChannel):
+    @property
+    def vwap(self):
+        return None if self.latest is None else self.latest.price
+
+
+class Fields(bt.Strategy):
+    params = (("kind", "tick"), ("field", "price"), ("lookback", None))
+
+    def __init__(self):
+        more = {} if self.p.lookback is None else {"lookback": self.p.lookback}
+        self.b = btch.ChannelBridge(channel=(self.p.kind, "BTC/USDT"), field=self.p.field, **more)
+        self.vals = []
+
+    def next(self):
+        self.vals.append(self.b[0])
+
+
+@pytest.mark.parametrize(
+    ("kind", "field"),
+    [
+        ("quote", "microprice"),  # a book field
+        ("quote", "best_bid.prize"),  # a typo in a nested field
+        ("orderbook", "bids"),  # not a number
+        ("tick", "direction"),  # not a number
+        ("tick", 3),
+    ],
+)
+def test_every_unknown_field_is_refused_with_the_channels_fields(sample, kind, field):
+    with pytest.raises(btch.ChannelError, match=rf"field={field!r}.*its fields: "):
+        run(Fields, sample, kind, kind=kind, field=field)
+
+
+def test_a_property_of_a_users_channel_class_is_a_field(sample):
+    c = btch.Cerebro(stdstats=False)
+    c.add_channel(WithVwap, symbol="BTC/USDT", dataname=sample.trades)
+    c.addstrategy(Fields, field="vwap")
+    strat = c.run(mode=btch.RunMode.TICK)[0]
+    prices = pq.read_table(sample.trades).column("price").to_pylist()
+    assert strat.vals == prices
+
+
+@pytest.mark.parametrize("lookback", [0, -5, 2.5, True])
+def test_a_bad_lookback_is_refused(sample, lookback):
+    with pytest.raises(btch.ChannelError, match=r"lookback=.*int >= 1"):
+        run(Fields, sample, "tick", lookback=lookback)

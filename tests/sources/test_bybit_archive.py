@@ -170,17 +170,21 @@ def test_spot_layout(tmp_path, binance_ticks):
     assert contents(str(path)) == [("tick", "BTCUSDT")]
 
 
-def test_other_symbols_in_a_file_are_left_out(tmp_path, binance_ticks):
+def test_other_symbols_in_a_file_are_named_not_read(tmp_path, binance_ticks):
     path = tmp_path / "MIX2024-08-08.csv"
     write_trades(str(path) + ".gz", binance_ticks[:10], symbol="ETHUSDT")
-    assert events(str(path) + ".gz") == []
+    with pytest.raises(ChannelError, match=r"no 'tick' data for 'BTC/USDT'.*holds: tick ETHUSDT"):
+        events(str(path) + ".gz")
     assert len(events(str(path) + ".gz", symbol="ETH/USDT")) == 10
 
 
 def test_convert_then_read(tmp_path, bybit):
     out = tmp_path / "native"
     summary = convert([bybit.trades, bybit.orderbook], str(out), progress=False)
-    assert summary["events"] == {"tick:BTCUSDT": 9757, "orderbook:BTCUSDT": 3453}
+    assert summary["events"] == {
+        "tick:BTCUSDT@bybit/linear": 9757,
+        "orderbook:BTCUSDT@bybit/linear": 3453,
+    }
     assert len(events(out, symbol="BTCUSDT")) == 9757
     assert len(events(out, "orderbook", symbol="BTCUSDT")) == 3453
     assert contents(bybit.orderbook) == [("orderbook", "BTCUSDT")]

@@ -1,6 +1,7 @@
 """convert: any input to partitioned native Parquet, read back identically."""
 
 import os
+import re
 import subprocess
 import sys
 
@@ -21,11 +22,13 @@ def test_capture_round_trip(tmp_path, capture_path):
     out = str(tmp_path / "native")
     summary = convert(capture_path, out, progress=False)
     assert summary["events"] == {
-        "orderbook:BTCUSDT": 3450,
-        "quote:BTCUSDT": 28040,
-        "tick:BTCUSDT": 9757,
+        "orderbook:BTCUSDT@binance/spot": 3450,
+        "quote:BTCUSDT@binance/spot": 28040,
+        "tick:BTCUSDT@binance/spot": 9757,
     }
-    assert os.path.isdir(os.path.join(out, "channel=tick", "symbol=BTCUSDT", "date=2024-08-08"))
+    assert summary["unknown"] == []
+    day = ("channel=tick", "venue=binance", "market=spot", "symbol=BTCUSDT", "date=2024-08-08")
+    assert os.path.isdir(os.path.join(out, *day))
     for kind in ("tick", "quote", "orderbook"):
         assert events(out, kind, "BTCUSDT") == events(capture_path, kind, "BTCUSDT")
     # the ccxt spelling finds the same partition
@@ -36,7 +39,10 @@ def test_tardis_multi_symbol_split_by_symbol(tmp_path, capture_tables):
     src = shapes.tardis_trades(capture_tables, tmp_path / "trades.csv.gz", extra_symbol=True)
     out = str(tmp_path / "native")
     summary = convert(src, out, progress=False)
-    assert summary["events"] == {"tick:BTCUSDT": 9757, "tick:ETHUSDT": 3253}
+    assert summary["events"] == {
+        "tick:BTCUSDT@binance/spot": 9757,
+        "tick:ETHUSDT@binance/spot": 3253,
+    }
     assert events(out, "tick", "ETHUSDT") == events(src, "tick", "ETHUSDT")
 
 
@@ -101,3 +107,16 @@ def test_skipped_rows_reach_the_run_summary(tmp_path, capture_tables):
 
     text = format_report(run_report(c, s))
     assert "price must be > 0" in text
+
+
+def test_convert_progress_has_a_total_percentage_and_eta(tmp_path, capture_path, sample, capsys):
+    """Issue 35, item 14: the bar counts the bytes read against the files' total."""
+    convert([capture_path, sample.trades], str(tmp_path / "out"), progress=True)
+    err = capsys.readouterr().err.replace("\r", "\n")
+    last = [ln for ln in err.splitlines() if ln.startswith("convert:")][-1]
+    m = re.search(r"convert: 100%\|.*\| (\S+)/\1 \[\d\d:\d\d<\d\d:\d\d", last)
+    assert m, last
+    size = 3 * os.path.getsize(capture_path) + os.path.getsize(sample.trades)  # 3 channels
+    from tqdm import tqdm
+
+    assert m.group(1) == tqdm.format_sizeof(size)
