@@ -9,8 +9,8 @@ from . import datasets
 from .broker import FractionalCommInfo, MakerTaker, ProbQueue, RiskAverseQueue, TickBroker
 from .cerebro import Cerebro, RunMode
 from .channels import Channel, OrderBookChannel, QuoteChannel, TickChannel
-from .engine.queue import BacktestEventQueue
-from .errors import ChannelError, DataError
+from .dispatch.queue import BacktestEventQueue
+from .errors import BacktraderChannelsError, ChannelError, DataError
 from .events import (
     ChannelType,
     Event,
@@ -29,17 +29,19 @@ from .lines.bridge import ChannelBridge
 from .lines.instrument import InstrumentData
 from .live.queue import LiveEventQueue
 from .live.validator import LiveDataValidator
+from .venues import PROFILES as _VENUES  # noqa: F401 - registers every venue's profile
 
 __version__ = "0.2.0"
 
 
-#: modules imported on first use: ``feeds``/``live``/``testing`` bring ccxt (about 0.9 s to
-#: import); ``report``, ``recorder`` and ``plot`` are the names they had before ``app/``;
+#: modules imported on first use: ``feeds``/``live``/``loopback``/``testing`` bring ccxt (about
+#: 0.9 s to import); ``report``, ``recorder`` and ``plot`` are the names they had before ``app/``;
 #: ``sweep`` holds the parameter sweeps (grids, per-day splits, walk-forward, search).
 _LAZY = {
     "feeds": ".feeds",
     "brokers": ".brokers",
     "live": ".live",
+    "loopback": ".loopback",
     "testing": ".testing",
     "app": ".app",
     "report": ".app.report",
@@ -63,6 +65,7 @@ def __getattr__(name: str) -> object:
 
 __all__ = [
     "BacktestEventQueue",
+    "BacktraderChannelsError",
     "BarChannel",
     "Cerebro",
     "Channel",

@@ -1,11 +1,25 @@
-"""Exceptions raised by the package."""
+"""Exceptions raised by the package, and the check of mode strings.
+
+Every exception the package defines derives from :class:`BacktraderChannelsError`, and also
+from the builtin its callers have always caught (``DataError`` is a ``ValueError``, ``NotReady``
+a ``RuntimeError``, ...): ``except btch.BacktraderChannelsError`` catches all of the package's
+own, ``except ValueError`` still catches a ``DataError``.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TypeVar, overload
+
+#: an allowed value of :func:`check_choice` (what it returns)
+T = TypeVar("T")
 
 
-class DataError(ValueError):
+class BacktraderChannelsError(Exception):
+    """The base of every exception the package defines (``DataError``, ``ChannelError``,
+    ``NotReady``, ``FeedError``, ``SweepError``, ``SmokeError``, ``UsageError``, ...)."""
+
+
+class DataError(BacktraderChannelsError, ValueError):
     """Bad input data, located as precisely as the format allows.
 
     ``source`` is the file (or ``"<DataFrame>"``), ``line`` the 1-based text line for CSV (the
@@ -20,7 +34,7 @@ class DataError(ValueError):
         line: int | None = None,
         row: int | None = None,
         column: str | None = None,
-        value: Any = None,
+        value: object = None,
     ) -> None:
         self.source, self.reason = source, reason
         self.line, self.row, self.column, self.value = line, row, column, value
@@ -37,11 +51,17 @@ class DataError(ValueError):
         super().__init__(msg)
 
 
-class ChannelError(ValueError):
+class ChannelError(BacktraderChannelsError, ValueError):
     """A channel was configured wrongly (unknown type, missing source, duplicate key)."""
 
 
-def check_choice(name: str, value: Any, allowed: tuple[Any, ...], error: type = ValueError) -> Any:
+@overload
+def check_choice(name: str, value: object, allowed: tuple[T, ...]) -> T: ...
+@overload
+def check_choice(name: str, value: object, allowed: tuple[T, ...], error: type[Exception]) -> T: ...
+def check_choice(
+    name: str, value: object, allowed: tuple[object, ...], error: type[Exception] = ValueError
+) -> object:
     """``value`` if it is one of ``allowed``; else ``error`` naming the parameter and the choices.
 
     Every mode string of the package goes through here, so ``TickBroker(market_fill="bok")``

@@ -6,12 +6,18 @@ timestamp and the receive timestamp as integer nanoseconds since the Unix epoch,
 Each payload type also answers to the envelope interface of :class:`Event` (``priority``,
 ``channel_type``, ``channel_name``, ``data``), so the loop never wraps a recorded event in a
 second object.
+
+A live broker's news from its venue travels as a :class:`BrokerUpdate` holding one typed record
+per kind (:data:`VenueNews`: :class:`OrderUpdate`, :class:`TradesUpdate`,
+:class:`Reconciliation`, :class:`Outcome`, ...), built by the venue session and applied by the
+broker on the engine's thread.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from enum import IntEnum
-from typing import NamedTuple
+from typing import Any, Literal, NamedTuple, TypedDict
 
 NS_PER_DAY = 86_400_000_000_000
 #: backtrader's float-day value (``date2num``) of 1970-01-01T00:00:00.
@@ -202,16 +208,105 @@ class OrderBookEvent(_BookFields):
         return self
 
 
+# ---- a live broker's news from its venue ---------------------------------------------------------
+#: a ccxt structure (an order, a trade, a balance, a market) as ccxt returns it: the venue's JSON
+CcxtDict = dict[str, Any]
+#: where the venue's word came from: its private WebSocket stream, or a REST reply
+UpdateSource = Literal["ws", "rest"]
+#: what became of a submit, query or cancel that brought no order back
+OutcomeKind = Literal["rejected", "unknown", "not_found", "cancel_failed", "note"]
+
+
+class VenueSnapshot(TypedDict, total=False):
+    """What the venue says at a reconciliation: the markets traded, the balances, the open
+    orders, recent fills, each unfinished order of ours found by client id (``orders``) and the
+    client ids it does not know (``not_found``)."""
+
+    markets: dict[str, CcxtDict | None]
+    balance: CcxtDict
+    open: list[CcxtDict]
+    trades: list[CcxtDict]
+    orders: list[CcxtDict]
+    not_found: list[str]
+
+
+@dataclass(frozen=True, slots=True)
+class OrderUpdate:
+    """One order as the venue reports it (a create or cancel reply, a query's answer)."""
+
+    order: CcxtDict
+    source: UpdateSource
+
+
+@dataclass(frozen=True, slots=True)
+class OrdersUpdate:
+    """Orders from the private stream (``watch_orders``)."""
+
+    orders: tuple[CcxtDict, ...]
+    source: UpdateSource
+
+
+@dataclass(frozen=True, slots=True)
+class TradesUpdate:
+    """Our fills from the private stream (``watch_my_trades``)."""
+
+    trades: tuple[CcxtDict, ...]
+    source: UpdateSource
+
+
+@dataclass(frozen=True, slots=True)
+class Reconciliation:
+    """A REST sweep's snapshot; ``first``: the start's (it sets the venue's cash)."""
+
+    snapshot: VenueSnapshot
+    first: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What became of a request about order ``client_id`` that brought no order back:
+    ``"rejected"`` (``margin``: for lack of funds, backtrader's Margin), ``"unknown"`` (a
+    submit that may or may not be placed), ``"not_found"`` (a cancel's query),
+    ``"cancel_failed"`` or a ``"note"`` for the order's history; ``why`` says why."""
+
+    kind: OutcomeKind
+    client_id: str
+    why: str = ""
+    margin: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class PrivateStream:
+    """The private stream is subscribed (``up``) or down (``why``)."""
+
+    up: bool
+    why: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class VenueFault:
+    """A failure of the venue session (a failed sweep, a failed cancel-all), for the kill
+    switch and the reports."""
+
+    what: str
+
+
+#: one piece of a venue's news, a record per kind
+VenueNews = (
+    OrderUpdate | OrdersUpdate | TradesUpdate | Reconciliation | Outcome | PrivateStream
+    | VenueFault
+)  # fmt: skip
+
+
 class _BrokerUpdateFields(NamedTuple):
     timestamp: int
-    kind: str
-    payload: tuple
+    news: VenueNews
     venue: str = ""  # the session's venue ("" for a single-venue broker)
 
 
 class BrokerUpdate(_BrokerUpdateFields):
-    """What a live broker's venue session learnt (an ack, a fill, a reconciliation, ...),
-    carried through the live queue to the engine, which hands it to ``broker.on_update``.
+    """What a live broker's venue session learnt (``news``: an ack, a fill, a reconciliation,
+    ...), carried through the live queue to the engine, which hands it to ``broker.on_update``.
     ``timestamp`` is the local receive time (ns); strategies never see these events."""
 
     __slots__ = ()

@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from typing import Any
+from collections.abc import Hashable
 
 logger = logging.getLogger("backtrader_channels")
 logger.addHandler(logging.NullHandler())
@@ -26,11 +26,11 @@ class ThrottledLog:
     def __init__(self, interval: float = 30.0, log: logging.Logger = logger):
         self.interval = interval
         self.log = log
-        self._last: dict[tuple[Any, str], float] = {}
-        self._since: dict[tuple[Any, str], int] = {}
+        self._last: dict[tuple[Hashable, str], float] = {}
+        self._since: dict[tuple[Hashable, str], int] = {}
         self._lock = threading.Lock()
 
-    def __call__(self, level: int, key: Any, kind: str, detail: Any = None) -> bool:
+    def __call__(self, level: int, key: Hashable, kind: str, detail: object = None) -> bool:
         """Log ``kind`` on ``key`` unless it was logged less than ``interval`` seconds ago;
         True when a line was written."""
         now = time.monotonic()

@@ -8,7 +8,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from backtrader_channels.events import ns_to_num
-from backtrader_channels.testing.synthetic import write_synthetic_trades
+from backtrader_channels.loopback.synthetic import write_synthetic_trades
 
 N_TICKS = int(os.environ.get("BTCH_BENCH_TICKS", "1000000"))
 N_STOCK = int(os.environ.get("BTCH_BENCH_STOCK_TICKS", "100000"))

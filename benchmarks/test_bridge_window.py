@@ -97,8 +97,8 @@ def write_day(path: str, n: int, seed: int = 13) -> str:
     """``n`` synthetic trades (``iter_synthetic_trades``) squeezed into 24 hours."""
     import pyarrow as pa
 
+    from backtrader_channels.loopback.synthetic import START_NS, iter_synthetic_trades
     from backtrader_channels.sources.writer import write_parquet
-    from backtrader_channels.testing.synthetic import START_NS, iter_synthetic_trades
 
     scale = DAY_NS / n / 50e6  # the generator spaces trades 50 ms apart on average
 
@@ -144,7 +144,7 @@ def summary():
 @pytest.mark.parametrize("case", list(CASES))
 def test_bridge_window(benchmark, day_file, case, tree):
     strategy, h0, h1 = CASES[case]
-    from backtrader_channels.testing.synthetic import START_NS
+    from backtrader_channels.loopback.synthetic import START_NS
 
     start = 0 if h0 is None else START_NS + h0 * HOUR_NS
     end = 0 if h1 is None else START_NS + h1 * HOUR_NS

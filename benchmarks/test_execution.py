@@ -20,8 +20,12 @@ import pytest
 
 import backtrader_channels as btch
 from backtrader_channels.live.ccxt_feed import CCXTLiveFeed
-from backtrader_channels.testing.bybit_exchange import point_bybit_at, serve_bybit_in_subprocess
-from backtrader_channels.testing.replay_exchange import point_ccxt_at, serve_in_subprocess
+from backtrader_channels.loopback import (
+    point_bybit_at,
+    point_ccxt_at,
+    serve_bybit_in_subprocess,
+    serve_in_subprocess,
+)
 
 ORDERS = 60
 EVERY = 40

@@ -23,7 +23,7 @@ import pytest
 import backtrader_channels as btch
 from backtrader_channels import TickEvent
 from backtrader_channels.live.ccxt_feed import CCXTLiveFeed
-from backtrader_channels.testing.replay_exchange import point_ccxt_at, serve_in_subprocess
+from backtrader_channels.loopback import point_ccxt_at, serve_in_subprocess
 
 N_EVENTS = 1_000_000
 

@@ -15,7 +15,7 @@ import sys
 
 import pytest
 
-from backtrader_channels.testing.synthetic import write_synthetic_trades
+from backtrader_channels.loopback.synthetic import write_synthetic_trades
 
 from .vendor_files import tardis_trades_csv
 

@@ -14,11 +14,11 @@ import pandas as pd
 import pyarrow.csv as pacsv
 import pytest
 
-from backtrader_channels.engine.queue import BacktestEventQueue
+from backtrader_channels.dispatch.queue import BacktestEventQueue
 from backtrader_channels.events import EventPriority
 from backtrader_channels.gctune import streaming_gc
+from backtrader_channels.loopback.synthetic import write_synthetic_trades
 from backtrader_channels.sources.formats import open_source
-from backtrader_channels.testing.synthetic import write_synthetic_trades
 
 from . import vendor_files
 

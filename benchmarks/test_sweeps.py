@@ -46,7 +46,7 @@ def ray_address():
 
 @pytest.fixture(scope="module")
 def small_path(tmp_path_factory):
-    from backtrader_channels.testing.synthetic import write_synthetic_trades
+    from backtrader_channels.loopback.synthetic import write_synthetic_trades
 
     path = tmp_path_factory.mktemp("small") / "small.parquet"
     return write_synthetic_trades(str(path), SMALL_TICKS, seed=7)

@@ -11,8 +11,8 @@ import backtrader as bt
 import pytest
 
 import backtrader_channels as btch
+from backtrader_channels.loopback.synthetic import write_synthetic_trades
 from backtrader_channels.sources import read_native
-from backtrader_channels.testing.synthetic import write_synthetic_trades
 
 from .conftest import N_TICKS
 from .strategies import (

@@ -24,10 +24,14 @@ import pytest
 import backtrader_channels as btch
 from backtrader_channels.app.spread_commands import ORIGIN_MS
 from backtrader_channels.live.ccxt_feed import CCXTLiveFeed
-from backtrader_channels.live.sequence import BybitBookGuard
+from backtrader_channels.loopback import (
+    point_bybit_at,
+    point_ccxt_at,
+    serve_bybit_in_subprocess,
+    serve_in_subprocess,
+)
 from backtrader_channels.spread import SpreadStrategy
-from backtrader_channels.testing.bybit_exchange import point_bybit_at, serve_bybit_in_subprocess
-from backtrader_channels.testing.replay_exchange import point_ccxt_at, serve_in_subprocess
+from backtrader_channels.venues.bybit.stream import BybitBookGuard
 
 SECONDS = 12
 ROUNDS = 3

@@ -6,7 +6,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
-from backtrader_channels.testing.synthetic import iter_synthetic_trades
+from backtrader_channels.loopback.synthetic import iter_synthetic_trades
 
 
 def _write_csv(path: str, n: int, seed: int, shape, include_header: bool = True) -> str:

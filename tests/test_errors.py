@@ -47,3 +47,58 @@ def test_add_channel_refuses_unknown_modes(kwargs, message):
 def test_run_mode_is_checked():
     with pytest.raises(ValueError, match="RunMode"):
         btch.Cerebro().run(mode="ticks")
+
+
+def _package_exceptions() -> list[type[BaseException]]:
+    """Every exception class the package defines, in every module that imports here (a
+    module needing an optional extra that is not installed is left out)."""
+    import importlib
+    import inspect
+    import pkgutil
+
+    found = []
+    for info in pkgutil.walk_packages(btch.__path__, "backtrader_channels."):
+        if info.name.endswith("__main__"):
+            continue
+        try:
+            module = importlib.import_module(info.name)
+        except ModuleNotFoundError as exc:  # an optional extra (ray, optuna, ...)
+            if (exc.name or "").startswith("backtrader_channels"):
+                raise
+            continue
+        found.extend(
+            obj
+            for _, obj in inspect.getmembers(module, inspect.isclass)
+            if issubclass(obj, BaseException) and obj.__module__ == info.name
+        )
+    return found
+
+
+def test_every_exception_of_the_package_derives_from_one_base():
+    found = _package_exceptions()
+    names = {cls.__name__ for cls in found}
+    assert {"DataError", "ChannelError", "NotReady", "FeedError", "SweepError"} <= names
+    assert {"SmokeError", "UsageError"} <= names
+    outside = sorted(
+        f"{cls.__module__}.{cls.__name__}"
+        for cls in found
+        if not issubclass(cls, btch.BacktraderChannelsError)
+    )
+    assert outside == []
+
+
+@pytest.mark.parametrize(
+    ("name", "builtin"),
+    [
+        ("backtrader_channels.errors.DataError", ValueError),
+        ("backtrader_channels.errors.ChannelError", ValueError),
+        ("backtrader_channels.dispatch.hold.NotReady", RuntimeError),
+    ],
+)
+def test_each_keeps_the_builtin_base_it_had(name, builtin):
+    import importlib
+
+    module, _, cls = name.rpartition(".")
+    error = getattr(importlib.import_module(module), cls)
+    assert issubclass(error, builtin)
+    assert issubclass(error, btch.BacktraderChannelsError)

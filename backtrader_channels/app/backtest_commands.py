@@ -6,11 +6,13 @@ import argparse
 import json
 import math
 import os
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
+from ..btypes import JsonDict
 from .usage import UsageError, load_strategy, parse_params
 
 if TYPE_CHECKING:
+    from ..cerebro import Cerebro
     from ..sources.schema import Format
 
 
@@ -19,7 +21,8 @@ class DataChannel(NamedTuple):
 
     channel_type: str
     symbol: str
-    dataname: Any
+    #: the partitioned directory, or the files holding the channel
+    dataname: str | list[str]
     venue: str
     market: str
 
@@ -128,7 +131,7 @@ def check_data(args: argparse.Namespace) -> None:
             raise UsageError(f"--data {path}: no such file or directory")
 
 
-def add_data(cerebro: Any, args: argparse.Namespace) -> None:
+def add_data(cerebro: Cerebro, args: argparse.Namespace) -> None:
     """Cash, commission and a channel for every channel found under each ``--data``."""
     cerebro.broker.setcash(args.cash)
     if args.lot is not None:
@@ -165,7 +168,7 @@ def run_backtest_command(args: argparse.Namespace) -> int:
 
     from ..cerebro import Cerebro, RunMode
     from .recorder import RunRecorder
-    from .report import format_report, run_report
+    from .report import format_report, strategy_report
 
     check_data(args)
     strategy = load_strategy(args.strategy)
@@ -181,7 +184,7 @@ def run_backtest_command(args: argparse.Namespace) -> int:
     )
     cerebro.addanalyzer(RunRecorder, _name="recorder")
     strat = cerebro.run(mode=RunMode.TICK)[0]
-    report = run_report(cerebro, strat)
+    report = strategy_report(cerebro, strat)
     print(format_report(report))
     if args.json:
         with open(args.json, "w", encoding="utf-8") as fh:
@@ -217,7 +220,7 @@ def run_inspect_command(args: argparse.Namespace) -> int:
 
         if not is_partitioned(args.path):
             fmt = ", ".join(sorted({detect_format(p) for p in expand_paths(args.path)}))
-    rows: list[dict[str, Any]] = []
+    rows: list[JsonDict] = []
     for ctype, symbol, dataname, venue, market in _data_channels(
         args.path, args.format, None, every=True
     ):

@@ -7,7 +7,7 @@ import json
 import logging
 import sys
 import traceback
-from typing import Any, NoReturn
+from typing import NoReturn, TextIO
 
 from .. import __version__
 from ..errors import ChannelError, DataError
@@ -145,7 +145,7 @@ def _add_data_args(p: argparse.ArgumentParser) -> None:
     )
 
 
-def _add_sweep_parser(sub: Any) -> None:
+def _add_sweep_parser(sub: argparse._SubParsersAction[_Parser]) -> None:
     sw = sub.add_parser(
         "sweep",
         help="run a strategy over a parameter grid (or an Optuna search), ranked by a metric",
@@ -359,11 +359,11 @@ class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg,unused-ign
     a process that swaps stderr later (a test runner's capture) must not keep a closed one."""
 
     @property
-    def stream(self) -> Any:
+    def stream(self) -> TextIO:
         return sys.stderr
 
     @stream.setter
-    def stream(self, value: Any) -> None:
+    def stream(self, value: TextIO) -> None:
         pass
 
 

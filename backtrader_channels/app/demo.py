@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 import backtrader as bt
 
+from ..btypes import BtOrder
 from ..cerebro import Cerebro, RunMode
 from ..channels import OrderBookChannel, TickChannel
 from ..datasets import binance_btcusdt_sample
+
+if TYPE_CHECKING:
+    from ..events import TickEvent
+    from .report import StrategyReport
 
 
 class BookImbalanceScalper(bt.Strategy):
@@ -33,7 +38,7 @@ class BookImbalanceScalper(bt.Strategy):
         self.entry_ns = 0
         self.pending = False
 
-    def on_tick(self, tick: Any) -> None:
+    def on_tick(self, tick: TickEvent) -> None:
         if self.pending:
             return
         if not self.position:
@@ -48,7 +53,7 @@ class BookImbalanceScalper(bt.Strategy):
                 self.close()
                 self.pending = True
 
-    def notify_order(self, order: Any) -> None:
+    def notify_order(self, order: BtOrder) -> None:
         if order.status in (order.Submitted, order.Accepted):
             return
         self.pending = False
@@ -71,10 +76,10 @@ def build_demo(cash: float = 10_000.0, commission: float = 0.0001) -> Cerebro:
     return cerebro
 
 
-def run_demo() -> dict[str, Any]:
-    """Run the demo and return its report (see :func:`backtrader_channels.report.run_report`)."""
-    from .report import run_report
+def run_demo() -> StrategyReport:
+    """Run the demo and return its report (:func:`~backtrader_channels.report.strategy_report`)."""
+    from .report import strategy_report
 
     cerebro = build_demo()
     strats = cerebro.run(mode=RunMode.TICK)
-    return run_report(cerebro, strats[0])
+    return strategy_report(cerebro, strats[0])

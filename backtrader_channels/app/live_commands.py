@@ -5,12 +5,22 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 
+from ..btypes import BtStrategyClass
 from .usage import UsageError, load_strategy, parse_params
+
+if TYPE_CHECKING:
+    from ..execution.broker import CCXTBroker
+    from ..live.venue_parts import CcxtExchange
+    from ..venues.profile import Loopback
 
 #: the exit code of a run ended by Ctrl-C (128 + SIGINT), as a shell reports it
 EXIT_INTERRUPTED = 130
+#: a venue's loopback server (``--replay-server``) and the keys of its account (``api_key``,
+#: ``api_secret``): every registered one has them (``loopback.private_side``), but the venue
+#: profile types its servers as the plain ``LoopbackServer``, which has none: left untyped
+KeyedServer: TypeAlias = Any
 
 
 def _check_paper_args(args: argparse.Namespace) -> None:
@@ -25,13 +35,12 @@ def _check_paper_args(args: argparse.Namespace) -> None:
             )
 
 
-def run_live_command(args: argparse.Namespace, strategy: Any = None) -> int:
+def run_live_command(args: argparse.Namespace, strategy: BtStrategyClass | None = None) -> int:
     """Run ``backtrader-channels live``; return the exit code (130 after Ctrl-C)."""
     from ..cerebro import Cerebro, RunMode
     from ..live.ccxt_feed import CCXTLiveFeed
-    from ..testing.replay_exchange import ReplayExchange, point_ccxt_at
     from .demo import BookImbalanceScalper
-    from .report import format_report, run_report
+    from .report import format_report, strategy_report
 
     symbols = args.symbol or ["BTC/USDT"]
     channels = [c.strip() for c in args.channels.split(",") if c.strip()]
@@ -42,11 +51,10 @@ def run_live_command(args: argparse.Namespace, strategy: Any = None) -> int:
     server = None
     port = 0
     if args.replay_server:
-        if args.exchange != "binance" or symbols != ["BTC/USDT"]:
-            raise UsageError("the replay server speaks Binance and replays BTC/USDT")
-        server = ReplayExchange(rate=200.0, start_when=len(channels), loop_forever=True)
+        loopback = _loopback(args.exchange, symbols)
+        server = loopback.server(rate=200.0, start_when=len(channels), loop_forever=True)
         port = server.start()
-        exchange: Any = point_ccxt_at("binance", port)
+        exchange: str | CcxtExchange = loopback.point_at(args.exchange, port)
         print(f"replay exchange on 127.0.0.1:{port}", file=sys.stderr)
     else:
         exchange = args.exchange
@@ -67,7 +75,7 @@ def run_live_command(args: argparse.Namespace, strategy: Any = None) -> int:
     finally:
         if server is not None:
             server.stop()
-    report = run_report(cerebro, strats[0])
+    report = strategy_report(cerebro, strats[0])
     print(format_report(report))
     ended = cerebro.last_run.get("ended", "")
     if server is not None and server.lap:
@@ -87,7 +95,7 @@ def run_live_command(args: argparse.Namespace, strategy: Any = None) -> int:
     return 0
 
 
-def _real_broker(args: argparse.Namespace, server: Any, port: int) -> Any:
+def _real_broker(args: argparse.Namespace, server: KeyedServer | None, port: int) -> CCXTBroker:
     """The CCXTBroker of ``live --real``: keys from --config or the environment."""
     from ..execution.broker import CCXTBroker
     from ..execution.risk import RiskLimits
@@ -117,15 +125,35 @@ def _real_broker(args: argparse.Namespace, server: Any, port: int) -> Any:
     )
 
 
-def _keyed_exchange(args: argparse.Namespace, server: Any, port: int, secret: Any = None) -> Any:
+def _loopback(exchange: str, symbols: list[str] | None) -> Loopback:
+    """The loopback server of ``exchange`` (its venue profile's), checked to replay
+    ``symbols``; a UsageError naming the venues and symbols there are otherwise."""
+    from ..venues import PROFILES, profile
+
+    found = profile(exchange)
+    if found is None or found.loopback is None:
+        have = ", ".join(n for n, p in PROFILES.items() if p.loopback is not None)
+        raise UsageError(f"no replay server speaks {exchange}: the loopback venues are {have}")
+    loopback = found.loopback()
+    if symbols is not None and any(s not in loopback.symbols for s in symbols):
+        raise UsageError(
+            f"the {exchange} replay server replays {', '.join(loopback.symbols)}, not "
+            f"{', '.join(s for s in symbols if s not in loopback.symbols)}"
+        )
+    return loopback
+
+
+def _keyed_exchange(
+    args: argparse.Namespace, server: KeyedServer | None, port: int, secret: str | None = None
+) -> CcxtExchange:
     """A keyed ccxt.pro instance: the loopback venue's own keys (``server``), else the keys of
     ``--config`` or the environment (``secret`` overrides the key's secret, for a test)."""
     from ..live.ccxt_feed import exchange_from
-    from ..testing.replay_exchange import point_ccxt_at
 
     if server is not None:
         keys = {"apiKey": server.api_key, "secret": secret or server.api_secret}
-        return point_ccxt_at(exchange_from("binance", None, **keys), port)
+        loopback = _loopback(args.exchange, None)  # (its symbols checked when it started)
+        return loopback.point_at(exchange_from(args.exchange, None, **keys), port)
     try:
         return exchange_from(args.exchange, args.config)
     except (OSError, ValueError) as exc:
@@ -137,7 +165,6 @@ def run_smoke_command(args: argparse.Namespace) -> int:
     import asyncio
 
     from ..execution.smoke import SmokeError, format_timeline, smoke
-    from ..testing.replay_exchange import ReplayExchange
 
     server = None
     if args.config:  # read and checked in every mode, the loopback's too
@@ -150,7 +177,7 @@ def run_smoke_command(args: argparse.Namespace) -> int:
     try:
         port = 0
         if args.replay_server:
-            server = ReplayExchange(rate=200.0, loop_forever=True)
+            server = _loopback(args.exchange, [args.symbol]).server(rate=200.0, loop_forever=True)
             port = server.start()
         wrong = "wrong" if args.bad_keys_for_test else None
         ex = _keyed_exchange(args, server, port, secret=wrong)

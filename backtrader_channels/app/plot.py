@@ -3,10 +3,14 @@ and :func:`plot_run` (price with fills, equity and position from a ``RunRecorder
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ..cerebro import Cerebro
+    from .recorder import Recording
 
 
-def plot_run(recording: dict[str, Any], path: str, title: str = "") -> str:
+def plot_run(recording: Recording, path: str, title: str = "") -> str:
     """Write ``path`` (PNG) from a :class:`RunRecorder` analysis; return the path."""
     import matplotlib
 
@@ -43,7 +47,7 @@ def plot_run(recording: dict[str, Any], path: str, title: str = "") -> str:
     return path
 
 
-def save_run_plot(cerebro: Any, path: str, title: str = "", dpi: int = 110) -> str:
+def save_run_plot(cerebro: Cerebro, path: str, title: str = "", dpi: int = 110) -> str:
     """Write ``path`` (PNG) with ``cerebro.plot()``'s figure of its latest tick-mode run (the
     first strategy's): the trades with the best bid/ask, buy and sell fills, position, cash
     and value, closed trades' PnL, over UTC time; headless (Agg). Return the path.
@@ -63,7 +67,8 @@ def save_run_plot(cerebro: Any, path: str, title: str = "", dpi: int = 110) -> s
 
     fig = cerebro.plot(iplot=False, use="Agg")[0][0]
     if title:
-        own = fig._suptitle.get_text() if fig._suptitle is not None else ""  # (3.7: no getter)
+        # (matplotlib 3.7 has no getter; the attribute is private, so untyped)
+        own = fig._suptitle.get_text() if fig._suptitle is not None else ""  # type: ignore[attr-defined,unused-ignore]
         fig.suptitle(f"{title}\n{own}" if own else title, fontsize=10)
     try:
         fig.savefig(path, dpi=dpi)

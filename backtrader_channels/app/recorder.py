@@ -7,28 +7,46 @@ side, price and size. Memory grows with the number of samples and fills, not wit
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, TypedDict
 
 import backtrader as bt
+
+from ..btypes import BtOrder
+
+if TYPE_CHECKING:
+    from datetime import datetime
+
+
+class Recording(TypedDict):
+    """What a :class:`RunRecorder` kept (``get_analysis()``), what :func:`.plot.plot_run` draws."""
+
+    #: each sampling step's time, and the portfolio value then
+    times: list[datetime]
+    values: list[float]
+    #: per data (by name): its last price, and the position in it, at each step
+    prices: dict[str, list[float]]
+    positions: dict[str, list[float]]
+    #: every fill: (time, data name, is a buy, price, size)
+    fills: list[tuple[datetime, str, bool, float, float]]
 
 
 class RunRecorder(bt.Analyzer):
     """Equity, prices, positions per step and every fill (see module doc)."""
 
     def start(self) -> None:
-        self.times: list[Any] = []
+        self.times: list[datetime] = []
         self.values: list[float] = []
         self.prices: dict[str, list[float]] = {
             d._name or f"data{i}": [] for i, d in enumerate(self.strategy.datas)
         }
         self.positions: dict[str, list[float]] = {k: [] for k in self.prices}
-        self.fills: list[tuple[Any, str, bool, float, float]] = []
+        self.fills: list[tuple[datetime, str, bool, float, float]] = []
         self._value = float("nan")
 
     def notify_fund(self, cash: float, value: float, fundvalue: float, shares: float) -> None:
         self._value = value
 
-    def notify_order(self, order: Any) -> None:
+    def notify_order(self, order: BtOrder) -> None:
         if order.status in (order.Completed, order.Partial):
             bit = order.executed.exbits[-1] if order.executed.exbits else None
             size = bit.size if bit is not None else order.executed.size
@@ -45,7 +63,7 @@ class RunRecorder(bt.Analyzer):
             self.prices[name].append(d.close[0] if len(d) else float("nan"))
             self.positions[name].append(broker.getposition(d).size)
 
-    def get_analysis(self) -> dict[str, Any]:
+    def get_analysis(self) -> Recording:
         return {
             "times": self.times,
             "values": self.values,

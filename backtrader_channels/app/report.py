@@ -3,12 +3,25 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, TypedDict
+
+from ..btypes import BtStrategy
 
 # the minute-return Sharpe ratio lives with the sweeps, which rank by it; kept importable here
 from ..sweep.metrics import MIN_RETURNS, MINUTES_PER_YEAR, annualized_sharpe
 
-__all__ = ["MINUTES_PER_YEAR", "MIN_RETURNS", "annualized_sharpe", "format_report", "run_report"]
+if TYPE_CHECKING:
+    from ..cerebro import Cerebro
+
+__all__ = [
+    "MINUTES_PER_YEAR",
+    "MIN_RETURNS",
+    "annualized_sharpe",
+    "format_report",
+    "run_report",
+    "strategy_report",
+]
 
 
 def _iso(ts: int | None) -> str:
@@ -19,12 +32,70 @@ def _iso(ts: int | None) -> str:
     )
 
 
-def run_report(cerebro: Any, strategy: Any) -> dict[str, Any]:
+class _EveryRun(TypedDict):
+    """What every run reports (see :class:`StrategyReport`)."""
+
+    events: int
+    #: events per channel, by ``"type:symbol"``
+    events_by_channel: dict[str, int]
+    #: the first and last event's time (ISO, UTC; ``"-"`` without events)
+    start: str
+    end: str
+    seconds: float
+    events_per_second: int
+    orders: int
+    fills: int
+    fills_at_trades_book_stale: int
+    slippage_beyond_best: float
+    fees: float
+    starting_value: float
+    final_value: float
+    pnl: float
+    #: ``"SIZE @ PRICE"`` by data feed name
+    open_positions: dict[str, str]
+    #: book updates refused, per channel key: ``{reason: count}``
+    refused_book_updates: dict[tuple[str, ...], dict[str, int]]
+    #: by ``"file: reason"``
+    skipped_rows: dict[str, int]
+
+
+class StrategyReport(_EveryRun, total=False):
+    """The run report (:func:`strategy_report`): what every run has, then what the strategy's
+    analyzers, a live run or real orders add."""
+
+    #: with a ``TradeAnalyzer`` named ``trades``
+    trades_closed: int
+    trades_won: int
+    fees_closed_trades: float
+    #: with a ``DrawDown`` named ``drawdown``
+    max_drawdown_pct: float
+    #: with a ``SharpeRatio`` named ``sharpe`` (as backtrader computes it)
+    sharpe: float | None
+    #: with one-minute returns named ``minute_returns``: the ratio, or ``"n/a (why)"``
+    sharpe_annualized: float | str
+    #: a live run: how it ended, what its feeds saw
+    ended: str
+    anomalies: dict[str, int]
+    queue_dropped: int
+    no_data_from: dict[str, str]
+    frames_to_events: dict[str, str]
+    #: real orders (from the journal): orders by state, fills, fees, the account's holdings
+    venue_orders: dict[str, int]
+    venue_fills: int
+    venue_fees: float
+    holdings: dict[str, str]
+    corrections: int
+    foreign_orders: int
+    protection: dict[str, str]
+    kill_switch: str
+
+
+def strategy_report(cerebro: Cerebro, strategy: BtStrategy) -> StrategyReport:
     """Summarise a finished tick-mode run of ``cerebro`` for ``strategy``."""
     run = dict(cerebro.last_run)
     broker = cerebro.broker
     value, start = broker.getvalue(), broker.startingcash
-    report: dict[str, Any] = {
+    report: StrategyReport = {
         "events": run.get("events", 0),
         "events_by_channel": {
             f"{k[0]}:{k[1]}": n for k, n in run.get("events_by_channel", {}).items()
@@ -103,7 +174,7 @@ def run_report(cerebro: Any, strategy: Any) -> dict[str, Any]:
     return report
 
 
-def format_report(report: dict[str, Any]) -> str:
+def format_report(report: Mapping[str, object]) -> str:
     """The report as an aligned two-column table."""
     lines = []
     for key, val in report.items():
@@ -120,3 +191,7 @@ def format_report(report: dict[str, Any]) -> str:
             )
         lines.append(f"{key.replace('_', ' '):<22} {val}")
     return "\n".join(lines)
+
+
+#: the former name of :func:`strategy_report`, kept for callers that use it
+run_report = strategy_report

@@ -8,9 +8,18 @@ import argparse
 import datetime as dt
 import json
 import sys
-from typing import Any
+from typing import TYPE_CHECKING
 
+from ..btypes import JsonDict
 from .usage import UsageError
+
+if TYPE_CHECKING:
+    from ..cerebro import Cerebro
+    from ..execution.broker import CCXTBroker
+    from ..live.venue_parts import CcxtExchange
+    from ..spread.scanner import Signal
+    from .cli import _Parser
+    from .live_commands import KeyedServer
 
 #: the bundled Binance recording's first exchange time (ms): where the replays start
 ORIGIN_MS = 1_723_161_255_300
@@ -49,7 +58,7 @@ def _venue_data(values: list[str] | None) -> list[tuple[str, list[str]]]:
     return out
 
 
-def _add_recorded(cerebro: Any, symbol: str, venues: list[tuple[str, list[str]]]) -> None:
+def _add_recorded(cerebro: Cerebro, symbol: str, venues: list[tuple[str, list[str]]]) -> None:
     from ..sources.convert import contents
 
     for venue, paths in venues:
@@ -60,43 +69,40 @@ def _add_recorded(cerebro: Any, symbol: str, venues: list[tuple[str, list[str]]]
 
 
 def _add_live(
-    cerebro: Any, args: argparse.Namespace, symbol: str, keyed: dict[str, Any]
-) -> list[Any]:
+    cerebro: Cerebro, args: argparse.Namespace, symbol: str, keyed: dict[str, CcxtExchange]
+) -> list[KeyedServer]:
     """Live feeds (trades and books) for each ``--exchange``; with ``--replay-server``, a
     loopback Binance and a loopback Bybit replaying the bundled recordings. With ``--real``,
     ``keyed`` gets each venue's keyed client (the loopback servers' own keys, or the user's:
     ``--keys VENUE=FILE`` or the environment)."""
     from ..live.ccxt_feed import CCXTLiveFeed
     from ..live.keys import exchange_from
+    from ..venues import profile
 
-    servers: list[Any] = []
-    exchanges = args.exchange or ["binance", "bybit"]
+    servers: list[KeyedServer] = []
+    exchanges = args.exchange or loopback_venues()
     for name in exchanges:
-        exchange: Any = name
+        exchange: str | CcxtExchange = name
         if args.replay_server:
-            from ..testing.bybit_exchange import BybitExchange, point_bybit_at
-            from ..testing.replay_exchange import ReplayExchange, point_ccxt_at
-
-            # both replays in real time on one timeline (the Binance recording's start)
-            common: dict[str, Any] = {
-                "speed": 1.0,
-                "origin_ms": ORIGIN_MS,
-                "start_when": 2,
-                "loop_forever": True,
-                "balances": {"USDT": args.cash / 2, "BTC": 5 * args.size},
-            }
-            point: Any
-            if name == "binance":
-                srv: Any = ReplayExchange(**common)
-                point = point_ccxt_at
-            elif name == "bybit":
-                srv = BybitExchange(**common)
-                point = point_bybit_at
-            else:
-                raise UsageError("the replay servers speak Binance and Bybit")
+            found = profile(name)
+            if found is None or found.loopback is None:
+                raise UsageError(
+                    f"no replay server speaks {name}: the loopback venues are "
+                    f"{', '.join(loopback_venues())}"
+                )
+            loopback = found.loopback()
+            # every replay in real time on one timeline (the Binance recording's start)
+            srv: KeyedServer = loopback.server(
+                speed=1.0,
+                origin_ms=ORIGIN_MS,
+                start_when=2,
+                loop_forever=True,
+                balances={"USDT": args.cash / 2, "BTC": 5 * args.size},
+            )
             port = srv.start()
             servers.append(srv)
-            exchange = point(name, port)
+            exchange = loopback.point_at(name, port)
+            point = loopback.point_at
             if args.real:
                 own = exchange_from(name, None, apiKey=srv.api_key, secret=srv.api_secret)
                 keyed[name] = point(own, port)
@@ -125,8 +131,8 @@ def run_spread_command(args: argparse.Namespace) -> int:
     args.keys = _venue_files(args.keys)
     cerebro = Cerebro(stdstats=False)
     cerebro.broker.setcash(args.cash)
-    servers: list[Any] = []
-    keyed: dict[str, Any] = {}
+    servers: list[KeyedServer] = []
+    keyed: dict[str, CcxtExchange] = {}
     try:
         if args.live:
             servers = _add_live(cerebro, args, symbol, keyed)
@@ -188,7 +194,7 @@ def _venue_files(values: list[str] | None) -> dict[str, str]:
     return out
 
 
-def _real_broker(args: argparse.Namespace, keyed: dict[str, Any]) -> Any:
+def _real_broker(args: argparse.Namespace, keyed: dict[str, CcxtExchange]) -> CCXTBroker:
     """One CCXTBroker over every venue, each with its own risk limits."""
     from ..execution.broker import CCXTBroker
     from ..execution.risk import RiskLimits
@@ -198,9 +204,7 @@ def _real_broker(args: argparse.Namespace, keyed: dict[str, Any]) -> Any:
     return CCXTBroker(keyed, risk=risk, journal=args.journal)
 
 
-def format_spread(
-    report: dict[str, Any], signals: list[Any], hedge: bool, real: bool = False
-) -> str:
+def format_spread(report: JsonDict, signals: list[Signal], hedge: bool, real: bool = False) -> str:
     """The scanner's report as text: the signals, then each venue's feed health."""
     venues = sorted(report["health"])
     fee_text = ", ".join(
@@ -265,7 +269,7 @@ def format_spread(
     return "\n".join(lines)
 
 
-def add_spread_parser(sub: Any) -> None:
+def add_spread_parser(sub: argparse._SubParsersAction[_Parser]) -> None:
     """The ``spread`` subcommand's arguments."""
     sp = sub.add_parser(
         "spread",
@@ -317,3 +321,10 @@ def _run(args: argparse.Namespace) -> int:
     if args.duration is None and args.live:
         print("live scan until Ctrl-C (or --duration)", file=sys.stderr)
     return run_spread_command(args)
+
+
+def loopback_venues() -> list[str]:
+    """The venues a loopback server speaks (``--replay-server``), from their profiles."""
+    from ..venues import PROFILES
+
+    return [name for name, p in PROFILES.items() if p.loopback is not None]

@@ -4,19 +4,25 @@ from __future__ import annotations
 
 import argparse
 import json
-from typing import Any
+from typing import TYPE_CHECKING
 
+from ..btypes import BtStrategyClass, JsonDict
 from .usage import UsageError, _convert, load_strategy
 
+if TYPE_CHECKING:
+    from ..sweep import WalkForward
 
-def parse_grid(items: list[str] | None, strategy: Any, search: bool = False) -> dict[str, Any]:
+
+def parse_grid(
+    items: list[str] | None, strategy: BtStrategyClass, search: bool = False
+) -> dict[str, object]:
     """``--param`` values of a sweep, typed as the strategy's defaults.
 
     ``n=10,20,30`` is a list; ``k=1..5`` the integers 1 to 5; ``x=0.1..0.5:0.1`` 0.1 to 0.5 in
     steps of 0.1 (both ends included); ``n=10`` one value. With ``search`` a range stays a
     range for Optuna: ``(low, high)`` or ``(low, high, step)``."""
     defaults = dict(strategy.params._getitems())
-    grid: dict[str, Any] = {}
+    grid: dict[str, object] = {}
     for item in items or []:
         key, sep, raw = item.partition("=")
         key = key.strip()
@@ -35,7 +41,7 @@ def parse_grid(items: list[str] | None, strategy: Any, search: bool = False) -> 
     return grid
 
 
-def _values(key: str, raw: str, default: Any, search: bool) -> Any:
+def _values(key: str, raw: str, default: object, search: bool) -> list[object] | tuple[float, ...]:
     if ".." not in raw:
         return [_convert(key, v.strip(), default) for v in raw.split(",")]
     span, _, step_raw = raw.partition(":")
@@ -78,7 +84,7 @@ def run_sweep_command(args: argparse.Namespace) -> int:
     )
     add_data(cerebro, args)
     split = "day" if args.split_days else None
-    out: dict[str, Any]
+    out: JsonDict
     if args.walk_forward:
         fit, _, test = args.walk_forward.partition(":")
         if not fit.isdigit() or (test and not test.isdigit()):
@@ -117,7 +123,7 @@ def run_sweep_command(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
-def _walk_table(wf: Any) -> str:
+def _walk_table(wf: WalkForward) -> str:
     lines = [f"walk-forward, fitting {wf.metric}:"]
     for w in wf.windows:
         t = w.test

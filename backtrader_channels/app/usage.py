@@ -10,12 +10,15 @@ import sys
 import traceback
 from typing import Any
 
+from ..btypes import BtStrategyClass
+from ..errors import BacktraderChannelsError
 
-class UsageError(ValueError):
+
+class UsageError(BacktraderChannelsError, ValueError):
     """A bad command-line argument (exit code 2)."""
 
 
-def load_strategy(spec: str) -> Any:
+def load_strategy(spec: str) -> BtStrategyClass:
     """``module:Class`` or ``path/to/file.py:Class`` -> the class."""
     if ":" not in spec:
         raise UsageError(f"strategy {spec!r}: use module:Class or path.py:Class")
@@ -40,14 +43,16 @@ def load_strategy(spec: str) -> Any:
     return getattr(module, name)
 
 
-def parse_params(items: list[str] | None, strategy: Any = None) -> dict[str, Any]:
+def parse_params(
+    items: list[str] | None, strategy: BtStrategyClass | None = None
+) -> dict[str, object]:
     """``["period=20", "name=x"]`` -> ``{"period": 20, "name": "x"}``.
 
     With ``strategy`` (a ``bt.Strategy`` class) every name must be one of its parameters and
     each value is converted to the type of that parameter's default; a bad name or value is a
     :class:`UsageError` naming the parameter."""
     defaults = dict(strategy.params._getitems()) if strategy is not None else None
-    out: dict[str, Any] = {}
+    out: dict[str, object] = {}
     for item in items or []:
         key, sep, raw = item.partition("=")
         key = key.strip()
@@ -58,15 +63,15 @@ def parse_params(items: list[str] | None, strategy: Any = None) -> dict[str, Any
             continue
         if key not in defaults:
             known = ", ".join(defaults) or "none"
-            raise UsageError(
-                f"--param {key}: {strategy.__name__} has no parameter {key!r} (its parameters: "
-                f"{known})"
+            raise UsageError(  # (a strategy is given: defaults is None only without one)
+                f"--param {key}: {strategy.__name__} "  # type: ignore[union-attr]
+                f"has no parameter {key!r} (its parameters: {known})"
             )
         out[key] = _convert(key, raw, defaults[key])
     return out
 
 
-def _literal(raw: str) -> Any:
+def _literal(raw: str) -> object:
     try:
         return ast.literal_eval(raw)
     except (ValueError, SyntaxError):
@@ -76,8 +81,11 @@ def _literal(raw: str) -> Any:
 _TRUE, _FALSE = ("true", "yes", "on", "1"), ("false", "no", "off", "0")
 
 
-def _convert(key: str, raw: str, default: Any) -> Any:
-    """``raw`` as the type of ``default`` (a bool, int, float, str; else a Python literal)."""
+def _convert(key: str, raw: str, default: object) -> Any:
+    """``raw`` as the type of ``default`` (a bool, int, float, str; else a Python literal).
+
+    Untyped: a parameter's value is whatever the user's strategy takes (and the sweep does
+    arithmetic on the numbers)."""
     kind = type(default)
     try:
         if kind is bool:
@@ -100,7 +108,7 @@ def _convert(key: str, raw: str, default: Any) -> Any:
     return value
 
 
-def _wants(key: str, raw: str, default: Any) -> str:
+def _wants(key: str, raw: str, default: object) -> str:
     name = type(default).__name__
     article = "an" if name[0] in "aeiou" else "a"
     return f"--param {key}={raw}: {key} takes {article} {name} (default {default!r})"

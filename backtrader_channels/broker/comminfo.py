@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import math
 from decimal import Decimal
-from typing import Any
 
 import backtrader as bt
 
@@ -36,7 +35,7 @@ class FractionalCommInfo(bt.CommissionInfo):
 
     params = (("lot", 0.0),)
 
-    def __init__(self, **kwargs: Any) -> None:
+    def __init__(self, **kwargs: object) -> None:
         super().__init__(**kwargs)  # (the metaclass has taken the parameters out of kwargs)
         lot = self.p.lot
         if not isinstance(lot, (int, float)) or not math.isfinite(lot) or lot < 0:

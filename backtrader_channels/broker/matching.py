@@ -5,16 +5,24 @@ walking) plug in here.
 
 One :class:`Matcher` per broker. For each event the broker calls :meth:`Matcher.match` with the
 pending orders of the event's symbol; the book is looked at once, on the first order that can
-fill.
+fill and needs it (a resting limit order on a trade does not). Every fill goes through
+:meth:`Matcher.fill` (all that remains, or what is shown with ``partial_fills``): at the book's
+best (a taker), at a trade (a taker, when there is no fresh book), or at the order's limit (a
+resting maker).
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 import backtrader as bt
 
+from ..btypes import BtOrder
 from ..events import ns_to_num
+
+if TYPE_CHECKING:
+    from .models import QueueModel
+    from .tickbroker import TickBroker
 
 _Market, _Close, _Limit, _Stop, _StopLimit = (
     bt.Order.Market,
@@ -23,14 +31,18 @@ _Market, _Close, _Limit, _Stop, _StopLimit = (
     bt.Order.Stop,
     bt.Order.StopLimit,
 )
+#: how deep a walking taker order looks into the book
+WALK_LEVELS = 50
 
 
 class Matcher:
     """The fill rules of one :class:`~backtrader_channels.broker.tickbroker.TickBroker`."""
 
-    def __init__(self, broker: Any) -> None:
+    def __init__(self, broker: TickBroker) -> None:
         p = broker.p
         self.broker = broker
+        self.prices = broker.prices
+        self._top = broker.prices.top
         self.partial = bool(p.partial_fills)
         self.book_mode = p.market_fill != "trade"
         self.trade_ok = p.market_fill != "book"  # may a market order fill at a trade
@@ -46,14 +58,19 @@ class Matcher:
         }
         # the event being matched
         self.now = 0
-        self.trade_px: Any = None
+        self.trade_px: float | None = None
         self.trade_sz = 0.0
-        self.bid: Any = None
-        self.ask: Any = None
+        # its book top (:meth:`PriceSources.top`)
+        self.bid: float | None = None
+        self.ask: float | None = None
         self.bid_sz = self.ask_sz = 0.0
+        self.stale = False
 
-    def match(self, pending: list[Any], now: int, trade_px: Any, trade_sz: float) -> None:
-        """Fill what ``pending`` (orders of one symbol) can fill on this event."""
+    def match(
+        self, pending: list[BtOrder], now: int, trade_px: float | None, trade_sz: float
+    ) -> None:
+        """Fill what ``pending`` (orders of one symbol) can fill on this event: a trade at
+        ``trade_px`` of ``trade_sz``, or a book update (``trade_px`` None)."""
         broker = self.broker
         self.now, self.trade_px, self.trade_sz = now, trade_px, trade_sz
         looked = False
@@ -67,66 +84,55 @@ class Matcher:
                 broker.notify(order)
                 broker._ococheck(order)
                 continue
-            if not looked:
-                self.bid, self.ask, self.bid_sz, self.ask_sz = broker._book_prices(order.data)
+            if not looked and (trade_px is None or not order.rested):
+                # (a resting limit on a trade looks at the trade alone: no book top needed)
+                self.bid, self.ask, self.bid_sz, self.ask_sz, self.stale = self._top(order.data)
                 looked = True
             by_type[order.exectype](order)
             if not order.alive():
                 pending.remove(order)
 
     # ---- one order type each ------------------------------------------------------------------
-    def market(self, order: Any) -> None:
+    def market(self, order: BtOrder) -> None:
         """Market, close and triggered stop orders: the opposite best, else the next trade."""
         buy = order.ordtype == 0
         opp = self.ask if buy else self.bid
-        remaining = abs(order.executed.remsize)
+        trade_px = self.trade_px
         if self.book_mode and opp is not None:
-            self.take(order, buy, opp, remaining, None)
-        elif self.trade_px is not None and self.trade_ok:
-            size = min(remaining, self.trade_sz) if self.partial else remaining
-            self.broker.stale_book_fills += self.broker.book_stale
-            self.fill(order, size, self.trade_px, False)
+            self.take(order, buy, opp, None)
+        elif trade_px is not None and self.trade_ok:
+            self.at_trade(order, trade_px)
 
-    def limit(self, order: Any) -> None:
+    def limit(self, order: BtOrder) -> None:
         """Limit orders, and stop-limit orders once triggered."""
         buy = order.ordtype == 0
         created = order.created
         limit = created.pricelimit if order.exectype == _StopLimit else created.price
-        opp = self.ask if buy else self.bid
-        use_book = self.book_mode and opp is not None
+        opp = (self.ask if buy else self.bid) if self.book_mode else None
         trade_px = self.trade_px
         if not order.rested:  # marketable when it arrived: a taker fill; else it rests
-            if use_book:
-                if opp <= limit if buy else opp >= limit:
-                    self.take(order, buy, opp, abs(order.executed.remsize), limit)
-                else:
-                    order.rested = True
-            elif trade_px is not None:
-                if trade_px <= limit if buy else trade_px >= limit:
-                    remaining = abs(order.executed.remsize)
-                    size = min(remaining, self.trade_sz) if self.partial else remaining
-                    self.broker.stale_book_fills += self.broker.book_stale
-                    self.fill(order, size, trade_px, False)
-                else:
-                    order.rested = True
+            ref = trade_px if opp is None else opp
+            if ref is None:
+                return
+            if not (ref <= limit if buy else ref >= limit):
+                order.rested = True
+            elif opp is not None:
+                self.take(order, buy, opp, limit)
+            else:
+                self.at_trade(order, ref)
             return
-        if self.queue is not None and self._queued(order, buy, limit):
+        queue = self.queue
+        if queue is not None and self.queued(queue, order, buy, limit):
             return
-        remaining = abs(order.executed.remsize)
-        if trade_px is not None:  # resting: filled at the limit when crossed
-            crossed = (trade_px < limit if buy else trade_px > limit) or (
+        if trade_px is not None:  # resting: filled at the limit when a trade crosses it
+            if (trade_px < limit if buy else trade_px > limit) or (
                 self.touch and trade_px == limit
-            )
-            if crossed:
-                size = min(remaining, self.trade_sz) if self.partial else remaining
-                self.fill(order, size, limit, True)
-        elif use_book and (opp <= limit if buy else opp >= limit):
-            size = (
-                min(remaining, self.ask_sz if buy else self.bid_sz) if self.partial else remaining
-            )
-            self.fill(order, size, limit, True)
+            ):
+                self.fill(order, self.trade_sz, limit, True)
+        elif opp is not None and (opp <= limit if buy else opp >= limit):
+            self.fill(order, self.ask_sz if buy else self.bid_sz, limit, True)
 
-    def stop(self, order: Any) -> None:
+    def stop(self, order: BtOrder) -> None:
         """Stop and stop-limit orders: triggered by a trade at or through the stop (or the
         opposite best crossing it), then a market or a limit order."""
         if not order.triggered:
@@ -142,19 +148,37 @@ class Matcher:
             self.limit(order)
 
     # ---- fills --------------------------------------------------------------------------------
-    def take(self, order: Any, buy: bool, best: float, remaining: float, limit: Any) -> None:
+    def fill(self, order: BtOrder, shown: float, price: float, maker: bool) -> None:
+        """Fill ``order`` at ``price``: all that remains, or no more than ``shown`` (the size
+        at the level, or the trade's) with ``partial_fills``."""
+        size = abs(order.executed.remsize)
+        if self.partial and shown < size:
+            size = shown
+        if size:
+            self.broker._fill(order, size, price, self.now, maker)
+
+    def at_trade(self, order: BtOrder, price: float) -> None:
+        """A taker fill at the trade's price (no fresh book to take from); counted in
+        ``stale_book_fills`` when the book was there but stale."""
+        self.broker.stale_book_fills += self.stale
+        self.fill(order, self.trade_sz, price, False)
+
+    def take(self, order: BtOrder, buy: bool, best: float, limit: float | None) -> None:
         """A taker fill against the book: at the best level (its size with ``partial_fills``),
         or level by level up to ``limit`` with ``market_depth="walk"``."""
         shown = self.ask_sz if buy else self.bid_sz
         if not self.walk:
-            self.fill(order, min(remaining, shown) if self.partial else remaining, best, False)
+            self.fill(order, shown, best, False)
             return
-        src = self.broker._quote_src.get(order.data)
-        levels = getattr(src, "levels", None)
-        if levels is None:  # a quote channel: one level
-            self.fill(order, min(remaining, shown), best, False)
+        book = self.prices.depth(order.data)
+        remaining = abs(order.executed.remsize)
+        if book is None:  # a quote channel: one level, no deeper than what it shows
+            size = min(remaining, shown)
+            if size:
+                self.broker._fill(order, size, best, self.now, False)
             return
-        for level in (levels(50)[1] if buy else levels(50)[0]) or ():
+        bids, asks = book.levels(WALK_LEVELS)
+        for level in asks if buy else bids:
             if remaining <= 0 or not order.alive():
                 break
             px = level.price
@@ -164,29 +188,25 @@ class Matcher:
             if size <= 0:
                 continue
             self.broker.slippage += (px - best if buy else best - px) * size
-            self.fill(order, size, px, False)
+            self.broker._fill(order, size, px, self.now, False)
             remaining = abs(order.executed.remsize)
         if limit is not None and order.alive():
             order.rested = True  # what the book could not give at or inside the limit rests
 
-    def fill(self, order: Any, size: float, price: float, maker: bool) -> None:
-        if size:
-            self.broker._fill(order, size, price, self.now, maker)
-
-    def _queued(self, order: Any, buy: bool, limit: float) -> bool:
-        """Queue position of a resting limit on book data: True when the model decided this
-        event (filled the order, or kept it waiting); False to apply the plain rules."""
-        src = self.broker._quote_src.get(order.data)
-        size_at = getattr(src, "size_at", None)
-        if size_at is None:  # no order book with depth: the touch/through rules
+    def queued(self, queue: QueueModel, order: BtOrder, buy: bool, limit: float) -> bool:
+        """Queue position of a resting limit on book data (``queue``, the broker's model):
+        True when the model decided this event (filled the order, or kept it waiting); False
+        to apply the plain rules."""
+        book = self.prices.depth(order.data)
+        if book is None:  # no order book with depth: the touch/through rules
             return False
-        shown = size_at(limit, "bid" if buy else "ask")
+        shown = book.size_at(limit, "bid" if buy else "ask")
         ahead = order.queue_ahead
         if ahead is None:  # joins the back of the queue at its price
             order.queue_ahead, order.queue_shown = shown, shown
             ahead = shown
         elif shown < order.queue_shown:
-            ahead = order.queue_ahead = self.queue.on_decrease(ahead, order.queue_shown, shown)
+            ahead = order.queue_ahead = queue.on_decrease(ahead, order.queue_shown, shown)
         order.queue_shown = shown
         trade_px = self.trade_px
         if trade_px is None or trade_px != limit:
@@ -194,6 +214,5 @@ class Matcher:
         left = self.trade_sz - ahead  # the trade at our price eats the queue ahead first
         order.queue_ahead = max(ahead - self.trade_sz, 0.0)
         if left > 0:
-            remaining = abs(order.executed.remsize)
-            self.fill(order, min(remaining, left) if self.partial else remaining, limit, True)
+            self.fill(order, left, limit, True)
         return True

@@ -1,6 +1,7 @@
 """Fill models the tick broker can be given: fees by liquidity side, and queue position for
-resting limit orders on book data. Each is a small class behind a protocol; the broker's
-defaults (no model) reproduce the fills of earlier versions exactly.
+resting limit orders on book data. Each is a small class behind a runtime-checkable protocol (the
+broker checks what it is given with ``isinstance``); the broker's defaults (no model) reproduce
+the fills of earlier versions exactly. Latency models are in :mod:`.latency`.
 
 Queue position (``TickBroker(queue=...)``), for a resting limit order on a symbol with an order
 book channel:
@@ -19,11 +20,12 @@ book channel:
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 
+@runtime_checkable
 class FeeModel(Protocol):
-    """The commission of one fill."""
+    """The commission of one fill (``TickBroker(fees=...)``)."""
 
     def commission(self, size: float, price: float, maker: bool) -> float:
         """Commission (in quote currency, >= 0) for ``size`` (unsigned) at ``price``; ``maker``
@@ -54,8 +56,10 @@ class MakerTaker:
         return f"MakerTaker(maker={self.maker}, taker={self.taker})"
 
 
+@runtime_checkable
 class QueueModel(Protocol):
-    """How a decrease of the size shown at a resting order's price moves the order up."""
+    """How a decrease of the size shown at a resting order's price moves the order up
+    (``TickBroker(queue=...)``)."""
 
     def on_decrease(self, ahead: float, before: float, after: float) -> float:
         """The queue ahead after the size at the price went from ``before`` to ``after``

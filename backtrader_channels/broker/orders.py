@@ -10,27 +10,32 @@ from __future__ import annotations
 
 import datetime as _dt
 import itertools
-from typing import Any
+from collections.abc import Iterator
 
 import backtrader as bt
 from backtrader.order import OrderBase, OrderData
 from backtrader.utils import AutoOrderedDict
 
+from ..btypes import BtData, BtExecutionBit, BtOrder, BtOrderData, BtStrategy
+
 _ALIVE = (bt.Order.Created, bt.Order.Submitted, bt.Order.Partial, bt.Order.Accepted)
+#: an order's ``valid``: until a datetime (or date), for a timedelta from now, as backtrader
+#: float days, or None (good till cancelled)
+Valid = _dt.date | _dt.timedelta | float | None
 
 
 class _TickOrderMixin:
     """Fast clone (no ``copy`` module) and ``alive()`` (no list built per call) shared by
     the tick order classes."""
 
-    executed: Any
+    executed: BtOrderData
     status: int
 
     def alive(self) -> bool:
         """True while the order can still be executed (``Order.alive``)."""
         return self.status in _ALIVE
 
-    def clone(self) -> Any:
+    def clone(self) -> BtOrder:
         obj = object.__new__(type(self))
         obj.__dict__ = self.__dict__.copy()  # (a dict copy: faster than update into a new one)
         ex = self.executed
@@ -48,7 +53,7 @@ class PendingBits:
 
     __slots__ = ("_p1", "_p2", "comminfo", "data", "order", "owner", "p", "size", "tradeid")
 
-    def __init__(self, order: Any) -> None:
+    def __init__(self, order: BtOrder) -> None:
         ex = order.executed
         ex.markpending()  # what a clone does: the bits since the last notification
         self.order, self.data, self.tradeid = order, order.data, order.tradeid
@@ -59,7 +64,7 @@ class PendingBits:
     def executed(self) -> PendingBits:
         return self
 
-    def iterpending(self) -> Any:
+    def iterpending(self) -> Iterator[BtExecutionBit]:
         return itertools.islice(self.order.executed.exbits, self._p1, self._p2)
 
 
@@ -81,19 +86,19 @@ SUPPORTED_EXECTYPES = (
 
 
 def new_order(
-    cls: Any,
-    owner: Any,
-    data: Any,
+    cls: type[BtOrder],
+    owner: BtStrategy,
+    data: BtData,
     size: float,
     price: float | None,
     plimit: float | None,
     exectype: int | None,
-    valid: Any,
+    valid: Valid,
     tradeid: int,
     now_ns: int,
     dtnum: float,
     pclose: float,
-) -> Any:
+) -> BtOrder:
     """Build an order the way ``Order.__init__`` would, minus the costly parts it does not need.
     ``pclose`` is the data's close now (``data.close[0]``)."""
     asked = exectype  # (kept in params, as Order.__init__ does)
@@ -104,7 +109,7 @@ def new_order(
             f"exectype {bt.Order.ExecTypes[exectype]} is not supported by the tick broker "
             "(supported: Market, Close, Limit, Stop, StopLimit)"
         )
-    o: Any = object.__new__(cls)
+    o = object.__new__(cls)
     p = object.__new__(cls.params)  # (what params() does for a class without recursion)
     p.owner, p.data, p.size, p.price, p.pricelimit = owner, data, size, price, plimit
     p.exectype, p.valid, p.tradeid = asked, valid, tradeid
@@ -139,7 +144,7 @@ def new_order(
     return o
 
 
-def _valid_num(valid: Any, data: Any, dtnum: float) -> float | None:
+def _valid_num(valid: Valid, data: BtData, dtnum: float) -> float | None:
     """``valid`` as backtrader float days: a datetime/date, a timedelta from now, or None."""
     if valid is None:
         return None

@@ -1,11 +1,13 @@
 """TickBroker: backtrader's BackBroker accounting with fills decided event by event.
 
 Cash, positions, commissions (``CommissionInfo``), margin and ``notify_order``/``notify_trade``
-all go through ``BackBroker._execute``; what changes is *when* and *at what price* an order fills:
+are backtrader's (``BackBroker._execute``'s arithmetic, :mod:`.execution`); what changes is
+*when* and *at what price* an order fills (:mod:`.matching`, against :mod:`.book`):
 
 * An order placed while the strategy handles event *E* is activated after *E* and can fill from
-  the next event of its symbol on, even one with the same timestamp (no look-ahead). With
-  ``latency_ns`` it waits for the first event at or after ``created + latency``.
+  the next event of its symbol on, even one with the same timestamp (no look-ahead). With an
+  entry latency (``latency_ns``, or a latency model: :mod:`.latency`) it waits for the first
+  event at or after ``created + latency``.
 * Market orders fill at the opposite best price when a book or quote channel exists for the
   symbol (``market_fill="auto"`` or ``"book"``), else at the next trade price (``"trade"``).
 * Limit orders marketable when they arrive fill at the best opposite price (or the next trade
@@ -22,19 +24,28 @@ sockets or the event loop.
 
 from __future__ import annotations
 
-from typing import Any, Literal, get_args
+from array import array
+from collections.abc import Callable
+from typing import Literal, TypeVar, get_args
 
 import backtrader as bt
 
+from ..btypes import BtData, BtExecutionBit, BtOrder, BtPosition, BtStrategy, JsonDict, Kwargs
 from ..errors import check_choice
-from ..events import ns_to_num
-from .execution import execute_fill
-from .latency import DelayedNotifications, check_latency, feed_latency
+from ..events import BrokerUpdate, TickEvent, ns_to_num
+from .book import BookTop, PriceSources, TopOfBook, TradeSource
+from .fills import execute_fill
+from .latency import Clock, DelayedNotifications, LatencyModel, OrderLatency, latency_model
 from .matching import Matcher
 from .models import QUEUE_MODELS, FeeModel, QueueModel
-from .orders import PendingBits, TickBuyOrder, TickSellOrder, new_order
+from .orders import PendingBits, TickBuyOrder, TickSellOrder, Valid, new_order
 
 _Limit = bt.Order.Limit
+#: a data's datetime and close buffers and the index of their current slot
+Slots = tuple["array[float]", int, "array[float]", int]
+#: a live run's feed (``live.feed.LiveFeed``, a layer above the broker's): a live broker's
+#: venue sessions are feeds of the same kind, served beside the market feeds
+FeedT = TypeVar("FeedT")
 
 
 #: where market orders fill: the opposite best of the book/quote, else the next trade (auto)
@@ -46,6 +57,118 @@ LIMIT_FILLS: tuple[LimitFill, ...] = get_args(LimitFill)
 #: how much of the book a taker order may take: the best level, or level after level
 MarketDepth = Literal["top", "walk"]
 MARKET_DEPTHS: tuple[MarketDepth, ...] = get_args(MarketDepth)
+
+
+def _queue_model(queue: object) -> QueueModel | None:
+    """``TickBroker(queue=...)`` as a model: None, a name of :data:`QUEUE_MODELS`, or a
+    :class:`QueueModel`; else a ValueError naming the parameter."""
+    if queue is None or isinstance(queue, str):
+        name = check_choice("queue", queue, (None, *QUEUE_MODELS))
+        return None if name is None else QUEUE_MODELS[name]()
+    if not isinstance(queue, QueueModel):
+        raise ValueError(f"queue={queue!r}: must be None, 'risk_averse', 'prob' or a QueueModel")
+    return queue
+
+
+def _fee_model(fees: object) -> FeeModel | None:
+    """``TickBroker(fees=...)``: None or a :class:`FeeModel`; else a ValueError naming it."""
+    if fees is not None and not isinstance(fees, FeeModel):
+        raise ValueError(f"fees={fees!r}: must be None or a FeeModel (e.g. MakerTaker)")
+    return fees
+
+
+def _order_entry(side: type[BtOrder], stock: Callable[..., BtOrder]) -> Callable[..., BtOrder]:
+    """``TickBroker.buy`` (``side`` TickBuyOrder, ``stock`` BackBroker.buy) or ``sell``: one
+    order path for both sides. Outside tick mode it is ``stock``."""
+
+    def entry(
+        self: TickBroker,
+        owner: BtStrategy,
+        data: BtData,
+        size: float,
+        price: float | None = None,
+        plimit: float | None = None,
+        exectype: int | None = None,
+        valid: Valid = None,
+        tradeid: int = 0,
+        oco: BtOrder | None = None,
+        trailamount: float | None = None,
+        trailpercent: float | None = None,
+        parent: BtOrder | None = None,
+        transmit: bool = True,
+        histnotify: bool = False,
+        _checksubmit: bool = True,
+        **kwargs: Kwargs,
+    ) -> BtOrder:
+        if not self.tick_mode:
+            return stock(
+                self, owner, data, size, price, plimit, exectype, valid, tradeid, oco,
+                trailamount, trailpercent, parent, transmit, histnotify, _checksubmit, **kwargs,
+            )  # fmt: skip
+        if parent is not None or not transmit:
+            raise NotImplementedError(
+                "bracket orders (parent/transmit) are not supported by the tick broker"
+            )
+        if trailamount is not None or trailpercent is not None:
+            raise NotImplementedError("trailing orders are not supported by the tick broker")
+        data = self._trades_as.get(data, data)  # a bar feed trades its symbol
+        clock = self.clock
+        latest = None if clock is None else clock.latest
+        now = self.now_ns if latest is None else int(latest[0])
+        slots = self._slots.get(data)
+        if slots is None:
+            slots = self._lines(data)
+        dtnum = ns_to_num(now) if now else slots[0][slots[1]]
+        order = new_order(
+            side, owner, data, size, price, plimit, exectype, valid, tradeid, now, dtnum,
+            slots[2][slots[3]],
+        )  # fmt: skip
+        if kwargs:
+            order.addinfo(**kwargs)
+        if oco is not None:
+            self._join_oco(order, oco)
+        return self.submit(order, check=_checksubmit)
+
+    what = "buy" if side is TickBuyOrder else "sell"
+    entry.__name__ = what
+    entry.__qualname__ = f"TickBroker.{what}"
+    entry.__doc__ = _ENTRY_DOC.format(what=what)
+    return entry
+
+
+_ENTRY_DOC = """Create and submit a {what} order (``BackBroker.{what}``'s arguments).
+
+    Parameters
+    ----------
+    owner : bt.Strategy
+        The strategy placing it.
+    data : data feed
+        What it trades (a bar feed: its symbol's instrument, ``trade_as``).
+    size : float
+        The size (> 0).
+    price, plimit : float, optional
+        The limit of a Limit order, the stop of a Stop or StopLimit, and a StopLimit's limit.
+    exectype : int, optional
+        ``bt.Order.Market`` (default), ``Close``, ``Limit``, ``Stop`` or ``StopLimit``.
+    valid : datetime, date, timedelta or float, optional
+        Good until then (a timedelta: from now); None: until cancelled.
+    tradeid : int, default 0
+        The trade it belongs to.
+    oco : Order, optional
+        One cancels the other: the first of the group to end cancels the rest.
+    **kwargs
+        Kept in ``order.info``.
+
+    Returns
+    -------
+    Order
+        The submitted order: active after the current event and the entry latency.
+
+    Raises
+    ------
+    NotImplementedError
+        Brackets (``parent``, ``transmit=False``), trailing orders and other order types.
+    """
 
 
 class TickBroker(bt.brokers.BackBroker):
@@ -89,6 +212,10 @@ class TickBroker(bt.brokers.BackBroker):
     fees : FeeModel or None, default None
         Commission per fill by liquidity side, e.g. ``MakerTaker(maker=0.0002, taker=0.0005)``;
         None: the ``CommissionInfo`` (``setcommission``), as backtrader charges it.
+    latency : LatencyModel or None, default None
+        Entry and response latencies as a model (:mod:`~backtrader_channels.broker.latency`:
+        ``entry`` and ``response`` methods); None: the :class:`OrderLatency` of ``latency_ns``
+        and ``response_latency_ns`` (give one or the other).
     **kwargs
         Every ``BackBroker`` parameter (``cash``, ``commission``, ...).
     """
@@ -105,6 +232,7 @@ class TickBroker(bt.brokers.BackBroker):
         ("market_depth", "top"),  # top | walk
         ("queue", None),  # None | "risk_averse" | "prob" | a QueueModel
         ("fees", None),  # None (CommissionInfo) | a FeeModel
+        ("latency", None),  # None (latency_ns, response_latency_ns) | a LatencyModel
     )
 
     #: True while a tick-mode run drives this broker; otherwise it is a plain BackBroker
@@ -115,64 +243,60 @@ class TickBroker(bt.brokers.BackBroker):
     lean_notifications = False
     #: set by the engine when nothing hears order or trade notifications: called with an
     #: order at each fill, to update the strategy's trades at once (no notification queued)
-    trade_keeper: Any = None
+    trade_keeper: Callable[[BtOrder], None] | None = None
     #: set by the engine for a run that records its fills (``cerebro.trace``): called with the
     #: order and its new execution bit at each fill
-    fill_hook: Any = None
+    fill_hook: Callable[[BtOrder, BtExecutionBit], None] | None = None
 
     def init(self) -> None:
         super().init()
-        check_choice("market_fill", self.p.market_fill, MARKET_FILLS)
-        check_choice("limit_fill", self.p.limit_fill, LIMIT_FILLS)
-        check_choice("market_depth", self.p.market_depth, MARKET_DEPTHS)
-        check_latency("latency_ns", self.p.latency_ns)
-        if check_latency("response_latency_ns", self.p.response_latency_ns) != 0:
+        p = self.p
+        check_choice("market_fill", p.market_fill, MARKET_FILLS)
+        check_choice("limit_fill", p.limit_fill, LIMIT_FILLS)
+        check_choice("market_depth", p.market_depth, MARKET_DEPTHS)
+        #: entry and response latencies (``latency=``, or built from the ns parameters)
+        self.latency_model: LatencyModel = latency_model(
+            p.latency, p.latency_ns, p.response_latency_ns
+        )
+        model = self.latency_model
+        if not (isinstance(model, OrderLatency) and model.response_ns == 0):
             self.notifs = DelayedNotifications(self)
-        queue = self.p.queue
-        if isinstance(queue, str):
-            queue = QUEUE_MODELS[check_choice("queue", queue, (None, *QUEUE_MODELS))]()
-        elif queue is not None and not hasattr(queue, "on_decrease"):
-            raise ValueError(
-                f"queue={queue!r}: must be None, 'risk_averse', 'prob' or a QueueModel"
-            )
         #: the queue model of resting limit orders on book data (None: touch/through rules)
-        self.queue_model: QueueModel | None = queue
-        fees = self.p.fees
-        if fees is not None and not hasattr(fees, "commission"):
-            raise ValueError(f"fees={fees!r}: must be None or a FeeModel (e.g. MakerTaker)")
-        self._fees: FeeModel | None = fees
+        self.queue_model = _queue_model(p.queue)
+        self._fees = _fee_model(p.fees)
+        #: each data's book or quote and its trades: the book tops fills look at
+        self.prices = PriceSources(p.max_book_age_ns, p.market_fill != "trade")
         #: what taker orders paid beyond the best level when walking the book (quote currency)
         self.slippage = 0.0
         #: the commission of every fill of the run, open positions' included (quote currency)
         self.fees_paid = 0.0
-        self._age_ok = self.p.max_book_age_ns is not None  # None: a book is never stale
-        self._by_data: dict[Any, list[Any]] = {}
-        self._new: list[Any] = []
-        self._quote_src: dict[Any, Any] = {}
-        self._fill_size = 0.0
-        self._slots: dict[Any, tuple[Any, int, Any, int]] = {}  # line arrays per data
-        self._oco_groups: dict[int, list[Any]] = {}
-        self._trades_as: dict[Any, Any] = {}  # data feed -> the instrument its orders trade
-        self._tick_src: dict[Any, Any] = {}  # data feed -> its tick channel (book staleness)
-        #: whether the last book looked at was stale; fills on trades because of it, counted
-        self.book_stale = False
+        self._by_data: dict[BtData, list[BtOrder]] = {}
+        self._new: list[BtOrder] = []
+        self._slots: dict[BtData, Slots] = {}  # line arrays per one-slot data
+        self._oco_groups: dict[int, list[BtOrder]] = {}
+        self._trades_as: dict[BtData, BtData] = {}  # data feed -> the instrument it trades
+        #: fills at a trade because the book was stale (``max_book_age_ns``)
         self.stale_book_fills = 0
         self.now_ns = 0  # time of the last pushed event (when clock is None)
         #: the channel being dispatched; its latest event's timestamp is "now"
-        self.clock: Any = None
+        self.clock: Clock | None = None
         self.fills = 0
         self.orders_submitted = 0
         self._matcher = Matcher(self)
 
     # ---- wiring (engine) ----------------------------------------------------------------------
-    def live_sessions(self, stop: Any, feeds: list[Any]) -> list[Any]:
+    def live_sessions(self, stop: Callable[[], None] | None, feeds: list[FeedT]) -> list[FeedT]:
         """Feeds of the broker's own that a live run serves beside the market feeds (a venue
         session for a live broker; none for paper fills). ``stop`` ends the run."""
         return []
 
-    def run_report(self) -> dict[str, Any]:
+    def report_section(self) -> JsonDict:
         """What the broker adds to ``cerebro.last_run`` (nothing, for paper fills)."""
         return {}
+
+    def run_report(self) -> JsonDict:
+        """The former name of :meth:`report_section`, kept for callers that use it."""
+        return self.report_section()
 
     #: seconds a live run waits for the broker to be ready before its strategies start
     ready_timeout = 0.0
@@ -182,156 +306,61 @@ class TickBroker(bt.brokers.BackBroker):
         ready (paper fills always are: the strategies start at once)."""
         return None
 
-    def pending_list(self, data: Any) -> list[Any]:
+    def on_update(self, ev: BrokerUpdate) -> None:
+        """A venue's news (live brokers): paper fills get none."""
+
+    def pending_list(self, data: BtData) -> list[BtOrder]:
         """The live list of active orders on ``data`` (the engine checks its truthiness)."""
         return self._by_data.setdefault(data, [])
 
-    def trade_as(self, feed: Any, instrument: Any) -> None:
+    def trade_as(self, feed: BtData, instrument: BtData) -> None:
         """Orders and positions on ``feed`` (e.g. a bar feed) are those of ``instrument``."""
         self._trades_as[feed] = instrument
 
-    def set_trade_source(self, data: Any, channel: Any) -> None:
+    def set_trade_source(self, data: BtData, channel: TradeSource) -> None:
         """``channel`` (a tick channel) holds ``data``'s latest trade: books older than it by
         more than ``max_book_age_ns``, or contradicted by it, are stale."""
-        self._tick_src[data] = channel
+        self.prices.set_trades(data, channel)
 
-    def set_price_source(self, data: Any, channel: Any) -> None:
-        """Use ``channel`` (order book or quote channel) as the book of ``data`` for fills."""
-        if self.p.market_fill == "trade":
-            return
-        current = self._quote_src.get(data)
-        if current is None or channel.channel_type == "orderbook":
-            self._quote_src[data] = channel
+    def set_price_source(self, data: BtData, channel: object) -> None:
+        """Use ``channel`` (order book or quote channel: a :class:`~.book.TopOfBook`) as the
+        book of ``data`` for fills."""
+        if not isinstance(channel, TopOfBook):
+            raise TypeError(
+                f"set_price_source: {channel!r} is not an order book or quote channel (it needs "
+                "best_bid, best_ask, latest and channel_type)"
+            )
+        self.prices.set_book(data, channel)
+
+    def book_top(self, data: BtData) -> BookTop:
+        """``data``'s best bid and ask with their sizes, and whether its book is stale (then,
+        and without a book, the prices are None: orders fill on trades)."""
+        return self.prices.top(data)
 
     def current_ns(self) -> int:
         """Event time (ns) of the event being dispatched."""
         clock = self.clock
-        if clock is not None and clock.latest is not None:
-            return int(clock.latest[0])
-        return self.now_ns
+        latest = None if clock is None else clock.latest
+        return self.now_ns if latest is None else int(latest[0])
 
     @property
-    def new_orders(self) -> list[Any]:
+    def new_orders(self) -> list[BtOrder]:
         """Orders submitted during the current event, activated after it."""
         return self._new
 
     # ---- order entry (strategy) -------------------------------------------------------------
-    def buy(
-        self,
-        owner: Any,
-        data: Any,
-        size: float,
-        price: Any = None,
-        plimit: Any = None,
-        exectype: Any = None,
-        valid: Any = None,
-        tradeid: int = 0,
-        oco: Any = None,
-        trailamount: Any = None,
-        trailpercent: Any = None,
-        parent: Any = None,
-        transmit: bool = True,
-        histnotify: bool = False,
-        _checksubmit: bool = True,
-        **kwargs: Any,
-    ) -> Any:
-        """Create and submit a buy order (same arguments as ``BackBroker.buy``)."""
-        args = (price, plimit, exectype, valid, tradeid, oco, trailamount, trailpercent)
-        if not self.tick_mode:
-            return super().buy(
-                owner, data, size, *args, parent, transmit, histnotify, _checksubmit, **kwargs
-            )
-        return self._order(
-            TickBuyOrder, owner, data, size, *args, parent, transmit, _checksubmit, kwargs
-        )
+    buy = _order_entry(TickBuyOrder, bt.brokers.BackBroker.buy)
+    sell = _order_entry(TickSellOrder, bt.brokers.BackBroker.sell)
 
-    def sell(
-        self,
-        owner: Any,
-        data: Any,
-        size: float,
-        price: Any = None,
-        plimit: Any = None,
-        exectype: Any = None,
-        valid: Any = None,
-        tradeid: int = 0,
-        oco: Any = None,
-        trailamount: Any = None,
-        trailpercent: Any = None,
-        parent: Any = None,
-        transmit: bool = True,
-        histnotify: bool = False,
-        _checksubmit: bool = True,
-        **kwargs: Any,
-    ) -> Any:
-        """Create and submit a sell order (same arguments as ``BackBroker.sell``)."""
-        args = (price, plimit, exectype, valid, tradeid, oco, trailamount, trailpercent)
-        if not self.tick_mode:
-            return super().sell(
-                owner, data, size, *args, parent, transmit, histnotify, _checksubmit, **kwargs
-            )
-        return self._order(
-            TickSellOrder, owner, data, size, *args, parent, transmit, _checksubmit, kwargs
-        )
+    def _join_oco(self, order: BtOrder, oco: BtOrder) -> None:
+        """``order`` is cancelled when ``oco`` (or any order of its group) ends, and back."""
+        leader = getattr(oco, "_oco_leader", oco.ref)
+        order._oco_leader = oco._oco_leader = leader
+        self._oco_groups.setdefault(leader, [oco]).append(order)
 
-    def _order(
-        self,
-        cls: type,
-        owner: Any,
-        data: Any,
-        size: float,
-        price: Any,
-        plimit: Any,
-        exectype: Any,
-        valid: Any,
-        tradeid: int,
-        oco: Any,
-        trailamount: Any,
-        trailpercent: Any,
-        parent: Any,
-        transmit: bool,
-        _checksubmit: bool,
-        kwargs: dict[str, Any],
-    ) -> Any:
-        data = self._trades_as.get(data, data)  # a bar feed trades its symbol
-        if parent is not None or not transmit:
-            raise NotImplementedError(
-                "bracket orders (parent/transmit) are not supported by the tick broker"
-            )
-        if trailamount is not None or trailpercent is not None:
-            raise NotImplementedError("trailing orders are not supported by the tick broker")
-        clock = self.clock  # (current_ns, inline)
-        latest = None if clock is None else clock.latest
-        now = self.now_ns if latest is None else int(latest[0])
-        slots = self._slots.get(data)
-        if slots is None:
-            slots = self._lines(data)
-        dtnum = ns_to_num(now) if now else slots[0][slots[1]]
-        order = new_order(
-            cls,
-            owner,
-            data,
-            size,
-            price,
-            plimit,
-            exectype,
-            valid,
-            tradeid,
-            now,
-            dtnum,
-            slots[2][slots[3]],
-        )
-        if kwargs:
-            order.addinfo(**kwargs)
-        if oco is not None:
-            leader = getattr(oco, "_oco_leader", oco.ref)
-            order._oco_leader = leader
-            self._oco_groups.setdefault(leader, [oco]).append(order)
-            oco._oco_leader = leader
-        return self.submit(order, check=_checksubmit)
-
-    def submit(self, order: Any, check: bool = True) -> Any:
-        """Accept the order; it becomes active after the current event."""
+    def submit(self, order: BtOrder, check: bool = True) -> BtOrder:
+        """Accept the order; it becomes active after the current event (and the entry
+        latency)."""
         if not self.tick_mode:
             return super().submit(order, check)
         notifs = self.notifs
@@ -354,9 +383,8 @@ class TickBroker(bt.brokers.BackBroker):
         order.status = order.Accepted
         if not lean:
             notifs.append(order.clone())
-        latency = self.p.latency_ns
-        if latency == "feed":
-            latency = feed_latency(self.clock)
+        clock = self.clock
+        latency = self.latency_model.entry(None if clock is None else clock.latest)
         order.active_ns = order.created_ns + latency
         self._new.append(order)
         self.orders_submitted += 1
@@ -364,7 +392,7 @@ class TickBroker(bt.brokers.BackBroker):
             self.orders.append(order)
         return order
 
-    def notify(self, order: Any) -> None:
+    def notify(self, order: BtOrder) -> None:
         """Queue ``order``'s notification: a snapshot (backtrader's clone), or in a lean run
         only its new execution bits, for the trades."""
         if self.lean_notifications and self.tick_mode:
@@ -396,17 +424,18 @@ class TickBroker(bt.brokers.BackBroker):
             lst.append(order)
         self._new.clear()
 
-    def _marketable(self, order: Any) -> bool:
+    def _marketable(self, order: BtOrder) -> bool:
         limit = order.created.price
-        bid, ask, _, _ = self._book_prices(order.data)
-        ref = (ask if order.isbuy() else bid) if self.p.market_fill != "trade" else None
+        buy = order.ordtype == 0
+        top = self.prices.top(order.data)
+        ref = top.ask if buy else top.bid
         if ref is None:
             ref = order.data.close[0]
             if ref != ref:  # no price seen yet
                 return True
-        return ref <= limit if order.isbuy() else ref >= limit
+        return ref <= limit if buy else ref >= limit
 
-    def cancel(self, order: Any, bracket: bool = False) -> bool:
+    def cancel(self, order: BtOrder, bracket: bool = False) -> bool:
         """Cancel a pending order; False if it is no longer pending."""
         if not self.tick_mode:
             return super().cancel(order, bracket)
@@ -422,17 +451,17 @@ class TickBroker(bt.brokers.BackBroker):
         self._ococheck(order)
         return True
 
-    def getposition(self, data: Any) -> Any:
+    def getposition(self, data: BtData) -> BtPosition:
         """The position of ``data`` (of its symbol, for a bar feed)."""
         return super().getposition(self._trades_as.get(data, data))
 
-    def orderstatus(self, order: Any) -> int:
+    def orderstatus(self, order: BtOrder) -> int:
         """Status of ``order`` (orders are not all kept, so read it from the order)."""
         if not self.tick_mode:
             return super().orderstatus(order)
         return order.status
 
-    def get_orders_open(self, safe: bool = False) -> list[Any]:
+    def get_orders_open(self, safe: bool = False) -> list[BtOrder]:
         """Orders still pending."""
         if not self.tick_mode:
             return super().get_orders_open(safe)
@@ -441,7 +470,7 @@ class TickBroker(bt.brokers.BackBroker):
             out.extend(lst)
         return [o.clone() for o in out] if safe else out
 
-    def _ococheck(self, order: Any) -> None:
+    def _ococheck(self, order: BtOrder) -> None:
         if not self.tick_mode:
             return super()._ococheck(order)
         if not self._oco_groups:  # (getattr on an order without the attribute is costly)
@@ -453,26 +482,15 @@ class TickBroker(bt.brokers.BackBroker):
             if other is not order and other.alive():
                 self.cancel(other)
 
-    def _bracketize(self, order: Any, cancel: bool = False) -> None:
+    def _bracketize(self, order: BtOrder, cancel: bool = False) -> None:
         """Brackets are not supported by the tick broker: nothing to do in tick mode."""
         if not self.tick_mode:
             return super()._bracketize(order, cancel)
-
-    def _tick_filler(self, order: Any, price: float, ago: int) -> float:
-        return self._fill_size
 
     def start(self) -> None:
         super().start()
         self.fills = self.orders_submitted = self.stale_book_fills = 0  # per run
         self.slippage = self.fees_paid = 0.0
-        if self.tick_mode:
-            self._bar_filler = self.p.filler
-            self.p.filler = self._tick_filler
-
-    def stop(self) -> None:
-        super().stop()
-        if self.tick_mode:
-            self.p.filler = self._bar_filler
 
     # ---- valuation ----------------------------------------------------------------------------
     def get_value(self, datas=None, mkt=False, lever=False):
@@ -493,7 +511,7 @@ class TickBroker(bt.brokers.BackBroker):
                 pos.adjbase = close
 
     # ---- matching (engine) ------------------------------------------------------------------
-    def _lines(self, data: Any) -> tuple[Any, int, Any, int]:
+    def _lines(self, data: BtData) -> Slots:
         """``data``'s datetime and close buffers and the index of their current slot; cached for
         a symbol's one-slot data (tick mode rewrites that slot per event), read afresh for any
         other feed."""
@@ -503,7 +521,9 @@ class TickBroker(bt.brokers.BackBroker):
             self._slots[data] = slots
         return slots
 
-    def _fill(self, order: Any, size: float, price: float, now: int, maker: bool = False) -> None:
+    def _fill(self, order: BtOrder, size: float, price: float, now: int, maker: bool) -> None:
+        """Fill ``size`` (unsigned) of ``order`` at ``price`` at event time ``now``; ``maker``:
+        a resting order's fill (the fee model's maker rate)."""
         data = order.data
         dtnum = ns_to_num(now)
         slots = self._slots.get(data)
@@ -513,46 +533,13 @@ class TickBroker(bt.brokers.BackBroker):
         dt_arr[dt_i] = dtnum
         if close_arr[close_i] != close_arr[close_i]:  # no trade seen yet: mark at the fill
             close_arr[close_i] = price
-        if data._compensate is None:
-            execute_fill(self, order, size, price, dtnum, self._fees, maker)
-        else:  # rare: let backtrader handle compensating datas (fees as CommissionInfo's)
-            self._fill_size = size
-            comm = order.executed.comm
-            self._execute(order, ago=0, price=price, dtcoc=dtnum)
-            self.fees_paid += order.executed.comm - comm
+        execute_fill(self, order, size, price, dtnum, self._fees, maker)
         self.fills += 1
 
-    def _book_prices(self, data: Any) -> tuple[Any, Any, float, float]:
-        """Best bid and ask of ``data``'s book or quote, with sizes; all None/0 when there is
-        none, or when it is stale (``self.book_stale`` then says so): older than the latest
-        trade by more than ``max_book_age_ns``, or contradicted by a later trade printed
-        outside it. A market order then fills on the next trade instead."""
-        src = self._quote_src.get(data)
-        self.book_stale = False
-        if src is None:
-            return None, None, 0.0, 0.0
-        bid, ask = src.best_bid, src.best_ask
-        tick = self._tick_src.get(data)
-        trade, book = (tick.latest, src.latest) if tick is not None else (None, None)
-        if trade is not None and book is not None and trade[0] > book[0] and self._age_ok:
-            if (
-                trade[0] - book[0] > self.p.max_book_age_ns
-                or (bid is not None and trade[1] < bid.price)
-                or (ask is not None and trade[1] > ask.price)
-            ):
-                self.book_stale = True
-                return None, None, 0.0, 0.0
-        return (
-            None if bid is None else bid.price,
-            None if ask is None else ask.price,
-            0.0 if bid is None else bid.size,
-            0.0 if ask is None else ask.size,
-        )
-
-    def on_trade(self, pending: list[Any], ev: Any) -> None:
+    def on_trade(self, pending: list[BtOrder], ev: TickEvent) -> None:
         """Match ``pending`` (orders of the trade's symbol) against trade ``ev``."""
         self._matcher.match(pending, ev.timestamp, ev.price, ev.volume)
 
-    def on_book(self, pending: list[Any], ts: int) -> None:
+    def on_book(self, pending: list[BtOrder], ts: int) -> None:
         """Match ``pending`` against the book or quote of their symbol after an update."""
         self._matcher.match(pending, ts, None, 0.0)

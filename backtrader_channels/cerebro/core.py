@@ -8,21 +8,23 @@ inherited. Without ``mode=RunMode.TICK`` this class behaves exactly like ``bt.Ce
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, MutableMapping
 from enum import Enum
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import backtrader as bt
 
 from ..broker.tickbroker import TickBroker
+from ..btypes import BtStrategy, JsonDict, Kwargs
 from ..channels import CHANNEL_CLASSES, ChannelMap
-from ..channels.base import Channel
-from ..engine.hold import NotReady
-from ..engine.loop import BOOK, QUOTE, TICK, SourceTarget, TickLoop, fanout
-from ..engine.queue import BacktestEventQueue
+from ..channels.base import Channel, ChannelKey
+from ..dispatch.hold import NotReady
+from ..dispatch.loop import BOOK, QUOTE, TICK, SourceTarget, TickLoop, fanout
+from ..dispatch.queue import BacktestEventQueue, EventQueue, Run, Timed
+from ..dispatch.targets import EventHook, Targets
 from ..errors import ChannelError, check_choice
 from ..events import ChannelType, channel_key, instrument_name
-from ..lines.bars import BarChannel, bar_timeframe, parse_every
+from ..lines.bars import BarChannel, BarStep, bar_timeframe, parse_every
 from ..lines.bridge import BridgeRegistry
 from ..lines.groups import BridgeGroup, advancer, build_groups, next_caller
 from ..lines.instrument import InstrumentData
@@ -33,12 +35,16 @@ from ..sources.schema import FORMATS, ON_ERROR, Format, OnError
 from ..sources.venues import MARKETS, Market
 from ..symbols import same_symbol
 from .live_start import LiveStart
-from .plotting import plot_cerebro
+from .plotting import Figures, plot_cerebro
 from .recorded import ChannelSpec, column_values, open_recorded, recorded_runs, source_name, to_ns
-from .report import run_report
+from .report import ReportValue, build_run_report
 from .strategies import give_channels, has_bars, overrides_next, warn_frozen_indicators
-from .sweeps import optimise
+from .sweeps import RunResults, StratEntry, StratResult, optimise
 from .trace import RunTrace
+
+if TYPE_CHECKING:
+    from ..channels.base import MarketEvent
+    from .recorded import DataName, When
 
 LiveFeedT = TypeVar("LiveFeedT", bound=LiveFeed)
 
@@ -101,7 +107,7 @@ class Cerebro(bt.Cerebro):
         ("optretries", 1),
     )
 
-    def __init__(self, **kwargs: Any) -> None:
+    def __init__(self, **kwargs: Kwargs) -> None:
         super().__init__(**kwargs)
         check_choice("optengine", self.p.optengine, ENGINES, ChannelError)
         self._broker = TickBroker()
@@ -116,10 +122,10 @@ class Cerebro(bt.Cerebro):
         self._tickmode = False
         self._ticked = False
         #: the stats of the latest tick-mode run (events, orders, fills, skipped rows, ...)
-        self.last_run: dict[str, Any] = {}
+        self.last_run: MutableMapping[str, ReportValue] = {}
         #: every run's stats with the parameters it ran with, in run order: one entry per
         #: parameter set of ``optstrategy``, one for a plain run
-        self.run_stats: list[dict[str, Any]] = []
+        self.run_stats: list[JsonDict] = []
         #: bridges created by the strategies of the current run (``ChannelBridge`` adds itself)
         self.bridges = BridgeRegistry()
         self._groups: dict[int, list[BridgeGroup]] = {}  # bridge groups by id(strategy)
@@ -131,15 +137,15 @@ class Cerebro(bt.Cerebro):
         self,
         channel_cls: type[Channel] | str,
         symbol: str,
-        dataname: Any = None,
+        dataname: DataName = None,
         format: Format | None = None,
         chunk_rows: int = DEFAULT_CHUNK_ROWS,
         on_error: OnError = "raise",
-        start: Any = None,
-        end: Any = None,
+        start: When | None = None,
+        end: When | None = None,
         venue: str | None = None,
         market: Market | None = None,
-        **kwargs: Any,
+        **kwargs: Kwargs,
     ) -> Channel:
         """Add a channel of ``channel_cls`` for ``symbol`` fed from ``dataname``.
 
@@ -300,8 +306,8 @@ class Cerebro(bt.Cerebro):
         mode: RunMode | str = RunMode.BAR,
         duration: float | None = None,
         max_events: int | None = None,
-        **kwargs: Any,
-    ) -> Any:
+        **kwargs: Kwargs,
+    ) -> RunResults:
         """Run like ``bt.Cerebro.run``; ``mode=RunMode.TICK`` dispatches channel events.
 
         Live runs last until ``runstop()``, Ctrl-C, ``duration`` seconds or ``max_events``.
@@ -341,13 +347,15 @@ class Cerebro(bt.Cerebro):
             self.last_run.pop("params", None)
         return results
 
-    def plot(self, plotter: Any = None, numfigs: int = 1, iplot: bool = True, **kwargs: Any) -> Any:
+    def plot(
+        self, plotter: object = None, numfigs: int = 1, iplot: bool = True, **kwargs: Kwargs
+    ) -> Figures:
         """``bt.Cerebro.plot``, with the matplotlib backend you chose kept (``MPLBACKEND``, else
         ``Agg`` without a display). After a tick run: backtrader's plot of the bar channels
         (``add_bars``), else the figure of what the run did (:func:`.plotting.plot_cerebro`)."""
         return plot_cerebro(self, super().plot, plotter, numfigs, iplot, **kwargs)
 
-    def push_event(self, event: Any) -> None:
+    def push_event(self, event: Timed) -> None:
         """Insert an event (e.g. ``Event(ts, EventPriority.TIMER, "timer", name)``) into the
         running tick-mode queue; strategies receive it in ``on_event``."""
         queue = getattr(self, "_queue", None)
@@ -362,7 +370,9 @@ class Cerebro(bt.Cerebro):
         if queue is not None:
             queue.attention.append(None)
 
-    def runstrategies(self, iterstrat: Iterable[Any], predata: bool = False) -> Any:
+    def runstrategies(
+        self, iterstrat: Iterable[StratEntry], predata: bool = False
+    ) -> list[StratResult]:
         if not self._tickmode:
             return super().runstrategies(iterstrat, predata)
         for channel in self.channels.values():
@@ -377,19 +387,19 @@ class Cerebro(bt.Cerebro):
             results = super().runstrategies(self._with_channels(iterstrat), predata)
         except NotReady as exc:  # the strategies never started: the broker's files close
             self._broker.stop()
-            self.last_run = {"not_ready": str(exc), **self._broker.run_report()}
+            self.last_run = {"not_ready": str(exc), **self._broker.report_section()}
             raise
         finally:
             self._live_start = None
         if self.last_run and self._live_feeds:  # what the broker's stop changed (end of run
-            self.last_run.update(self._broker.run_report())  # cancels, the venue's late news)
+            self.last_run.update(self._broker.report_section())  # cancels, the venue's late news)
         if self._dooptimize and self.run_stats:  # each result carries its run's stats, also
             # back from a worker process (as its analyzers do): ``results[i][0].run_stats``
             for result in results:
                 result.run_stats = self.run_stats[-1]
         return results
 
-    def _with_channels(self, iterstrat: Iterable[Any]) -> Iterator[Any]:
+    def _with_channels(self, iterstrat: Iterable[StratEntry]) -> Iterator[StratEntry]:
         """Pass strategies through; once all exist (before ``start``), give them the channels.
         A live run's feeds start here: with a real broker the strategies' ``start()`` waits
         until it is ready (:mod:`.live_start`)."""
@@ -401,21 +411,23 @@ class Cerebro(bt.Cerebro):
             self._live_start = LiveStart(self, self._bare_targets())
             self._live_start.hold()
 
-    def _runonce(self, runstrats: list[Any]) -> None:
+    def _runonce(self, runstrats: list[BtStrategy]) -> None:
         if self._tickmode:
             return self._run_tick(runstrats)
         return super()._runonce(runstrats)
 
-    def _runnext(self, runstrats: list[Any]) -> None:
+    def _runnext(self, runstrats: list[BtStrategy]) -> None:
         if self._tickmode:
             return self._run_tick(runstrats)
         return super()._runnext(runstrats)
 
-    def _wire_bridges(self, strats: list[Any]) -> tuple[dict[Any, Any], dict[Any, list[Any]]]:
+    def _wire_bridges(
+        self, strats: list[BtStrategy]
+    ) -> tuple[dict[ChannelKey, EventHook | None], dict[ChannelKey, list[EventHook]]]:
         """Precompute what can be, then one advancer per channel and the next() callers."""
         specs = {spec.channel.key: spec for spec in self._specs}
-        by_channel: dict[Any, list[BridgeGroup]] = {}
-        next_callers: dict[Any, list[Any]] = {}
+        by_channel: dict[ChannelKey, list[BridgeGroup]] = {}
+        next_callers: dict[ChannelKey, list[EventHook]] = {}
         for strat in strats:
             groups = self._groups.get(id(strat), [])
             for group in groups:
@@ -431,9 +443,9 @@ class Cerebro(bt.Cerebro):
                     next_callers.setdefault(key, []).append(caller)
         return {k: advancer(v) for k, v in by_channel.items()}, next_callers
 
-    def _wire_bars(self, strats: list[Any]) -> dict[Any, list[Any]]:
+    def _wire_bars(self, strats: list[BtStrategy]) -> dict[ChannelKey, list[BarStep]]:
         """Per channel key, the bar-channel steps its events drive."""
-        steps: dict[Any, list[Any]] = {}
+        steps: dict[ChannelKey, list[BarStep]] = {}
         for bars in self._bars:
             tick = self.channels.get(channel_key(ChannelType.TICK, bars.symbol, bars.venue))
             if tick is None:
@@ -484,11 +496,11 @@ class Cerebro(bt.Cerebro):
         self._live_feeds.append(feed)
         return feed
 
-    def _bare_targets(self) -> dict[Any, SourceTarget]:
+    def _bare_targets(self) -> Targets:
         """One dispatch target per channel (channel, data, pending orders), no strategy hooks
         yet: what a live run's channels are kept current with before the strategies start."""
         broker = self._broker
-        targets: dict[Any, SourceTarget] = {}
+        targets: Targets = {}
         for key, ch in self.channels.items():
             data = self._instruments[ch.instrument_name]
             if ch.channel_type in (ChannelType.QUOTE, ChannelType.ORDERBOOK):
@@ -499,12 +511,12 @@ class Cerebro(bt.Cerebro):
             targets[key] = SourceTarget(kind, ch, data, broker.pending_list(data), None)
         return targets
 
-    def _hook_targets(self, targets: dict[Any, SourceTarget], strats: list[Any]) -> None:
+    def _hook_targets(self, targets: Targets, strats: list[BtStrategy]) -> None:
         """Attach the strategies to the targets: callbacks, bridges, bars, ``next()``."""
         advancers, next_callers = self._wire_bridges(strats)
         bar_steps = self._wire_bars(strats)
         for key, target in targets.items():
-            cbs = []
+            cbs: list[EventHook] = []
             for strat in strats:
                 for name in (_CALLBACK.get(target.channel.channel_type), "on_event"):
                     fn = getattr(strat, name, None) if name else None
@@ -514,7 +526,7 @@ class Cerebro(bt.Cerebro):
             target.callback = fanout(cbs)
             target.advance = _compose(bar_steps.get(key, []), advancers.get(key))
 
-    def _run_tick(self, strats: list[Any]) -> None:
+    def _run_tick(self, strats: list[BtStrategy]) -> None:
         broker = self._broker
         skip = SkipReport()
         for strat in strats:
@@ -523,8 +535,8 @@ class Cerebro(bt.Cerebro):
         live = self._live_start
         targets = live.targets if live is not None else self._bare_targets()
         self._hook_targets(targets, strats)
-        queue: Any
-        runs: Any
+        queue: EventQueue
+        runs: Iterator[Run]
         if live is not None:  # feeds and venue sessions started before the strategies
             live.watch_first_trade()
             queue, runs = live.queue, live.runs
@@ -537,8 +549,16 @@ class Cerebro(bt.Cerebro):
                     open_recorded(spec, skip), ch.priority, source_name(spec), targets[ch.key]
                 )
             runs = recorded_runs(queue, self._specs, self.p.progress)
-        self._queue = queue
-        loop = TickLoop(self, queue, runs, strats, broker, self.p.sample_ns, self.p.keep_orders)
+        self._queue: EventQueue | None = queue  # what push_event, runstop reach
+        loop = TickLoop(
+            queue,
+            runs,
+            strats,
+            broker,
+            self.p.sample_ns,
+            self.p.keep_orders,
+            should_stop=lambda: bool(self._event_stop),
+        )
         self.trace = trace = RunTrace.attach(loop, self._instruments, self.channels)
         t0 = time.perf_counter()
         try:
@@ -553,26 +573,26 @@ class Cerebro(bt.Cerebro):
             if hasattr(runs, "close"):
                 runs.close()  # stops live feeds when the loop ended early
         elapsed = time.perf_counter() - t0
-        self.last_run = run_report(self, queue, loop, broker, skip, elapsed)
+        self.last_run = build_run_report(self, queue, loop, broker, skip, elapsed)
         if live is not None:
             self.last_run.update(live.report())
         self.run_stats.append({"params": _params_of(strats), **self.last_run})
 
 
-def _compose(steps: list[Any], advance: Any) -> Any:
+def _compose(steps: list[BarStep], advance: EventHook | None) -> EventHook | None:
     """One per-event hook from bar steps and a bridge advancer (all taking the event)."""
     run = [*steps, advance] if advance is not None else list(steps)
     if len(run) <= 1:
         return run[0] if run else None
 
-    def hook(ev: Any) -> None:
+    def hook(ev: MarketEvent) -> None:
         for step in run:
             step(ev)
 
     return hook
 
 
-def _params_of(strats: list[Any]) -> dict[str, dict[str, Any]]:
+def _params_of(strats: list[BtStrategy]) -> dict[str, dict[str, object]]:
     """Each strategy's parameters by class name (what ``optstrategy`` varied)."""
     return {
         type(s).__name__: {k: getattr(s.params, k) for k in s.params._getkeys()} for s in strats

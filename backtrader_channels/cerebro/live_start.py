@@ -12,13 +12,28 @@ what was missing. Paper runs start at once.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, TypedDict
 
-from ..engine.hold import Held, NotReady, hold_until_ready
-from ..engine.loop import TICK, SourceTarget
+from ..dispatch.hold import Held, NotReady, hold_until_ready
+from ..dispatch.loop import TICK, SourceTarget
+from ..dispatch.targets import EventHook, Targets
 from ..events import key_label
 from ..live.queue import LiveEventQueue
 from ..live.run import live_runs
+
+if TYPE_CHECKING:
+    from ..channels.base import MarketEvent
+    from .core import Cerebro
+
+
+class StartReport(TypedDict):
+    """What a live run's start adds to ``last_run`` (:meth:`LiveStart.report`)."""
+
+    ended: str
+    held_back: int
+    held_back_by_channel: dict[str, int]
+    held_back_seconds: float
+    first_trade_id: int | None
 
 
 class LiveStart:
@@ -32,7 +47,7 @@ class LiveStart:
         The dispatch targets by channel key, their strategy hooks not attached yet.
     """
 
-    def __init__(self, cerebro: Any, targets: dict[Any, SourceTarget]) -> None:
+    def __init__(self, cerebro: Cerebro, targets: Targets) -> None:
         self.cerebro = cerebro
         self.broker = broker = cerebro._broker
         feeds = list(cerebro._live_feeds)
@@ -55,7 +70,7 @@ class LiveStart:
         #: whether the strategies wait for the broker (a real broker's venue sessions)
         self.gated = bool(sessions)
         self.held = Held()
-        self.first_trade_id: Any = None
+        self.first_trade_id: int | None = None
         self.first_trade_ts: int | None = None
 
     def hold(self) -> None:
@@ -86,10 +101,11 @@ class LiveStart:
             if target.kind == TICK:
                 target.advance = self._first_trade(target, target.advance)
 
-    def _first_trade(self, target: SourceTarget, inner: Any) -> Any:
-        def first(ev: Any) -> None:
+    def _first_trade(self, target: SourceTarget, inner: EventHook | None) -> EventHook:
+        def first(ev: MarketEvent) -> None:
             if self.first_trade_ts is None or ev[0] < self.first_trade_ts:
-                self.first_trade_id, self.first_trade_ts = ev.trade_id, ev[0]
+                # (a trade: only the tick channels' targets get this hook)
+                self.first_trade_id, self.first_trade_ts = ev.trade_id, ev[0]  # type: ignore[union-attr]
             target.advance = inner  # once per channel: the next run calls the hook itself
             if inner is not None:
                 inner(ev)
@@ -101,7 +117,7 @@ class LiveStart:
         self.cerebro._queue = None
         self.runs.close()
 
-    def report(self) -> dict[str, Any]:
+    def report(self) -> StartReport:
         """What ``last_run`` says of the start: events held back before the strategies
         started (per channel), for how long, and the first trade they were dispatched."""
         ended = self.outcome.get("ended") or ("stopped" if self.cerebro._event_stop else "")

@@ -10,8 +10,9 @@ strategy or touches the run's objects: it reads what the run left.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -21,6 +22,9 @@ from ..sources import SkipReport
 from ..sources.build import columns_from_streams
 from ..sources.formats import batch_streams
 from .trace import RunTrace
+
+if TYPE_CHECKING:
+    from .core import Cerebro
 
 #: a tick or quote channel with more rows than this is drawn from the trace's samples
 MAX_REREAD_ROWS = 20_000_000
@@ -105,7 +109,7 @@ def decimate(ts: np.ndarray, values: np.ndarray, buckets: int) -> tuple[np.ndarr
     return ts[keep], values[keep]
 
 
-def run_plot_data(cerebro: Any) -> RunPlotData:
+def run_plot_data(cerebro: Cerebro) -> RunPlotData:
     """What ``cerebro``'s latest tick-mode run left to draw (``cerebro.trace``, ``last_run``,
     its recorded channels)."""
     trace: RunTrace | None = cerebro.trace
@@ -196,7 +200,7 @@ def closed_trades(fills: dict[str, np.ndarray], owners: int) -> dict[int, Marks]
     }
 
 
-def _arr(col: Any) -> np.ndarray:
+def _arr(col: Sequence[float]) -> np.ndarray:
     return np.array(col, dtype=float)
 
 
@@ -224,11 +228,11 @@ def _position(
 
 
 def _recorded(
-    cerebro: Any,
+    cerebro: Cerebro,
     channel_type: str,
     name: str,
     columns: list[str],
-    counts: dict[Any, int],
+    counts: Mapping[tuple[str, ...], int],
     first_ts: int,
     last_ts: int,
 ) -> list[Series]:

@@ -6,21 +6,37 @@ from __future__ import annotations
 import datetime as dt
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, TypeAlias
 
+from ..btypes import BtLine, BtStrategy, Kwargs
 from ..errors import ChannelError
 from ..lines.instrument import InstrumentData
-from .recorded import to_ns
+from .recorded import When, to_ns
 
+if TYPE_CHECKING:
+    from array import array
+
+    from matplotlib.figure import Figure
+
+    from ..lines.blocks import LineNode
+    from .core import Cerebro
+
+#: what ``cerebro.plot()`` returns: per strategy, its figures
+Figures: TypeAlias = "list[list[Figure]]"
 #: what ``cerebro.plot()`` takes after a tick-mode run without bars
 TICK_PLOT_OPTIONS = ("numfigs", "iplot", "start", "end", "width", "height", "dpi", "tight", "use")
 
 
 def plot_cerebro(
-    cerebro: Any, bt_plot: Any, plotter: Any, numfigs: int, iplot: bool, **kwargs: Any
-) -> Any:
+    cerebro: Cerebro,
+    bt_plot: Callable[..., Figures],
+    plotter: object,
+    numfigs: int,
+    iplot: bool,
+    **kwargs: Kwargs,
+) -> Figures:
     """What ``Cerebro.plot`` does: the backend users chose kept (backtrader forces TkAgg when
     its plotting module loads, which fails without a display); a bar run, or a tick run with
     bar channels: backtrader's plot (``bt_plot``, one point per bar); a tick run without bars:
@@ -41,12 +57,12 @@ def plot_cerebro(
 
 
 @contextmanager
-def bars_only_plot(runstrats: list[list[Any]]) -> Iterator[None]:
+def bars_only_plot(runstrats: list[list[BtStrategy]]) -> Iterator[None]:
     """While plotting a tick-mode run: hide the per-symbol instrument feeds (one slot rewritten
     in place, no bars) and the observers on them, and drop the strategies' first line slot
     (the one before the first bar), so every plotted line is one point per bar."""
-    hidden: list[Any] = []
-    trimmed: list[tuple[Any, Any, int]] = []
+    hidden: list[LineNode] = []
+    trimmed: list[tuple[BtLine, array[float], int]] = []
     try:
         for strat in (s for lst in runstrats for s in lst):
             for obj in (*strat.datas, *strat.getobservers()):
@@ -87,19 +103,19 @@ def plot_backend(use: str | None) -> str | None:
 
 
 def plot_tick_run(
-    cerebro: Any,
-    plotter: Any = None,
+    cerebro: Cerebro,
+    plotter: object = None,
     numfigs: int = 1,
     iplot: bool = True,
-    start: Any = None,
-    end: Any = None,
+    start: When | dt.date | None = None,
+    end: When | dt.date | None = None,
     width: float | None = None,
     height: float | None = None,
     dpi: float | None = None,
     tight: bool = True,
     use: str | None = None,
-    **kwargs: Any,
-) -> list[list[Any]]:
+    **kwargs: object,
+) -> Figures:
     """``cerebro.plot()`` after a tick-mode run without bars: a figure of what the run did.
 
     Per strategy: the trades' price (decimated for display, every fill kept) with the best bid
@@ -179,7 +195,7 @@ def plot_tick_run(
     return figs
 
 
-def _span(first: int, last: int, start: Any, end: Any) -> tuple[int, int]:
+def _span(first: int, last: int, start: object, end: object) -> tuple[int, int]:
     """The part of the run ``[first, last]`` (ns) that ``start`` and ``end`` keep."""
     t0, t1 = first, last
     if start is not None:
@@ -194,7 +210,7 @@ def _span(first: int, last: int, start: Any, end: Any) -> tuple[int, int]:
     return t0, t1
 
 
-def _when(name: str, value: Any) -> int:
+def _when(name: str, value: object) -> int:
     if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
         value = dt.datetime(value.year, value.month, value.day)
     try:

@@ -6,10 +6,10 @@ from __future__ import annotations
 import datetime as dt
 import sys
 from collections.abc import Iterable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 from ..channels.base import Channel
-from ..engine.queue import chunk_events, window_chunks
+from ..dispatch.queue import BacktestEventQueue, Chunk, Run, chunk_events, window_chunks
 from ..errors import ChannelError
 from ..log import logger
 from ..sources import SkipReport
@@ -17,6 +17,19 @@ from ..sources.column_blocks import column_blocks
 from ..sources.formats import is_partitioned, open_source, source_files
 from ..sources.progress import MeterSum, ReadMeter
 from ..sources.schema import Format, OnError
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from ..lines.bridge import ChannelBridge
+
+#: what ``add_channel`` reads a channel from: a file, directory or glob, a list of them, a
+#: DataFrame, an arrow Table, or an iterable of events; told apart at run time
+#: (:func:`_is_recorded`), each kind read its own way
+DataName: TypeAlias = Any
+#: a time as ``add_channel`` and ``plot`` take it: ns since the epoch, a datetime (naive: UTC)
+#: or an ISO string
+When: TypeAlias = "int | str | dt.datetime"
 
 
 class ChannelSpec:
@@ -38,7 +51,7 @@ class ChannelSpec:
     def __init__(
         self,
         channel: Channel,
-        dataname: Any,
+        dataname: DataName,
         fmt: Format | None,
         chunk_rows: int,
         on_error: OnError,
@@ -81,7 +94,7 @@ class Windowed:
     at once (as the merge would at its start), so a source with none is known before the run;
     it remembers the first and last time of what it read, to say what the data covers."""
 
-    def __init__(self, spec: ChannelSpec, chunks: Iterable[Any]):
+    def __init__(self, spec: ChannelSpec, chunks: Iterable[Chunk]):
         self.spec = spec
         self.first: int | None = None
         self.last: int | None = None
@@ -91,7 +104,7 @@ class Windowed:
         self._head = next(self._inside, None)
         self.empty = self._head is None
 
-    def _seen(self) -> Iterator[Any]:
+    def _seen(self) -> Iterator[Chunk]:
         for ts, events in self._raw:
             if ts:
                 if self.first is None:
@@ -103,7 +116,7 @@ class Windowed:
     def __iter__(self) -> Windowed:
         return self
 
-    def __next__(self) -> Any:
+    def __next__(self) -> Chunk:
         head = self._head
         if head is not None:
             self._head = None
@@ -144,7 +157,7 @@ def _partition_span(spec: ChannelSpec) -> tuple[int | None, int | None]:
     return span if span is not None else (None, None)
 
 
-def with_progress(runs: Any, meter: Any = None) -> Iterator[Any]:
+def with_progress(runs: Iterable[Run], meter: ReadMeter | MeterSum | None = None) -> Iterator[Run]:
     """Pass runs through, counting handled events on a tqdm bar (updated every 256 runs).
 
     With a ``meter`` that knows the size of every source (``ReadMeter`` or ``MeterSum``), the
@@ -154,7 +167,7 @@ def with_progress(runs: Any, meter: Any = None) -> Iterator[Any]:
 
     sized = meter is not None and meter.known and meter.total > 0
     bar = tqdm(
-        total=meter.total if sized else None,
+        total=meter.total if sized else None,  # type: ignore[union-attr]  # (sized: a meter)
         unit="B" if sized else " events",
         unit_scale=True,
         file=sys.stderr,
@@ -166,7 +179,7 @@ def with_progress(runs: Any, meter: Any = None) -> Iterator[Any]:
 
     def show() -> None:
         if sized:
-            bar.update(meter.position - bar.n)
+            bar.update(meter.position - bar.n)  # type: ignore[union-attr]  # (sized: a meter)
             bar.set_postfix_str(f"{done:,} events", refresh=False)
         else:
             bar.update(done - bar.n)
@@ -186,7 +199,9 @@ def with_progress(runs: Any, meter: Any = None) -> Iterator[Any]:
         bar.close()
 
 
-def recorded_runs(queue: Any, specs: list[ChannelSpec], progress: bool | None) -> Any:
+def recorded_runs(
+    queue: BacktestEventQueue, specs: list[ChannelSpec], progress: bool | None
+) -> Iterator[Run]:
     """The runs of a recorded run's queue: a ChannelError when every channel has a window with
     no event in it (naming each and what its data covers), with a progress bar when asked
     (``progress``; None: when stderr is a terminal)."""
@@ -219,7 +234,7 @@ def _name(spec: ChannelSpec) -> str:
     return f"{key} ({source_name(spec)})"
 
 
-def to_ns(when: Any) -> int | None:
+def to_ns(when: object) -> int | None:
     """ns since the epoch from an int (ns), a datetime (naive = UTC) or an ISO string."""
     if when is None or isinstance(when, int):
         return when
@@ -237,7 +252,7 @@ def source_name(spec: ChannelSpec) -> str:
     return d if isinstance(d, str) else f"<{type(d).__name__}:{spec.channel.key}>"
 
 
-def _is_recorded(d: Any) -> bool:
+def _is_recorded(d: object) -> bool:
     """Whether a dataname is a file/dir/glob (or list of them), a DataFrame or a Table."""
     return (
         _is_path(d)
@@ -246,7 +261,9 @@ def _is_recorded(d: Any) -> bool:
     )
 
 
-def column_values(spec: ChannelSpec, bridge: Any) -> Iterator[Any]:
+def column_values(
+    spec: ChannelSpec, bridge: ChannelBridge
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """A bridge's values over the recorded source's window, block by block with their
     timestamps, read as the run reaches them (see
     :meth:`~backtrader_channels.lines.groups.BridgeGroup.precompute`)."""
@@ -266,11 +283,11 @@ def column_values(spec: ChannelSpec, bridge: Any) -> Iterator[Any]:
     return ((cols["timestamp"], bridge.values_from(cols)) for cols in blocks)
 
 
-def _is_path(d: Any) -> bool:
+def _is_path(d: object) -> bool:
     return isinstance(d, str) or hasattr(d, "__fspath__")
 
 
-def open_recorded(spec: ChannelSpec, skip: SkipReport) -> Iterator[Any]:
+def open_recorded(spec: ChannelSpec, skip: SkipReport) -> Iterator[Chunk]:
     """The chunks of one channel for this run. With a window, the source is read up to its
     first event in it at once: :func:`recorded_runs` then skips a channel with none, with a
     warning naming it, its data, the window and what its data covers."""
@@ -278,7 +295,7 @@ def open_recorded(spec: ChannelSpec, skip: SkipReport) -> Iterator[Any]:
     spec.meter, spec.opened = None, None
     if spec.recorded:
         spec.meter = ReadMeter()
-        chunks: Iterable[Any] = open_source(
+        chunks: Iterable[Chunk] = open_source(
             d,
             ch.channel_type,
             ch.symbol,

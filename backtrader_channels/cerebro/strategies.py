@@ -4,9 +4,15 @@ what decides whether ``next()`` follows bridges."""
 from __future__ import annotations
 
 import warnings
-from typing import Any
+from typing import TYPE_CHECKING
 
 import backtrader as bt
+
+from ..btypes import BtData, BtStrategy, BtStrategyClass
+
+if TYPE_CHECKING:
+    from ..channels import ChannelMap
+    from ..lines.blocks import LineNode
 
 
 class RunChannels:
@@ -14,7 +20,7 @@ class RunChannels:
     read through ``strategy.cerebro``. A non-data descriptor on the user's strategy class (not
     on ``bt.Strategy``: nothing of backtrader is patched); an instance attribute wins."""
 
-    def __get__(self, obj: Any, owner: Any = None) -> Any:
+    def __get__(self, obj: object, owner: object = None) -> RunChannels | ChannelMap:
         if obj is None:
             return self
         channels = getattr(getattr(obj, "cerebro", None), "channels", None)
@@ -23,7 +29,7 @@ class RunChannels:
         return channels
 
 
-def give_channels(stratcls: Any) -> None:
+def give_channels(stratcls: BtStrategyClass) -> None:
     """Let ``stratcls`` reach the channels in ``__init__`` (unless it defines the names).
     Backtrader's own classes (``bt.Strategy`` run as is) are left alone."""
     if stratcls.__module__.partition(".")[0] == "backtrader":
@@ -33,18 +39,18 @@ def give_channels(stratcls: Any) -> None:
             setattr(stratcls, name, RunChannels())
 
 
-def has_bars(strat: Any) -> bool:
+def has_bars(strat: BtStrategy) -> bool:
     return any(getattr(d, "is_bar_channel", False) for d in strat.datas)
 
 
-def overrides_next(strat: Any) -> bool:
+def overrides_next(strat: BtStrategy) -> bool:
     cls = type(strat)
     return any(
         getattr(cls, n) is not getattr(bt.Strategy, n) for n in ("next", "prenext", "nextstart")
     )
 
 
-def _clock_feed(it: Any) -> Any:
+def _clock_feed(it: LineNode) -> BtData | None:
     """The data feed that clocks indicator ``it`` (through indicators on indicators, line
     stubs and buffers), or None."""
     clk = it
@@ -58,7 +64,7 @@ def _clock_feed(it: Any) -> Any:
     return getattr(clk, "_owner", None)
 
 
-def warn_frozen_indicators(strat: Any) -> None:
+def warn_frozen_indicators(strat: BtStrategy) -> None:
     """Warn of indicators clocked by an ``InstrumentData``: its one slot never grows, so they
     never get a value, and with bars the strategy's ``next()`` is never called either."""
     from ..lines.instrument import InstrumentData

@@ -10,35 +10,54 @@ backtrader gives them: one list of strategies (or ``OptReturn``) per combination
 from __future__ import annotations
 
 import itertools
-from typing import Any, NamedTuple
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeAlias
 
+from ..btypes import BtStrategy, BtStrategyClass
 from ..errors import ChannelError
-from ..parallel import SweepError, TaskEngine, make_engine, run_all
+from ..parallel import SweepError, TaskEngine, TaskFailure, make_engine, run_all
+
+if TYPE_CHECKING:
+    from backtrader.cerebro import OptReturn
+
+    from .core import Cerebro
 
 Window = tuple[int | None, int | None]
+#: one strategy of a run as ``addstrategy``/``optstrategy`` stored it: its class, and the
+#: positional and keyword arguments it is built with (the user's values, passed on)
+StratEntry: TypeAlias = tuple[BtStrategyClass, tuple[object, ...], Mapping[str, object]]
+#: what a run gives back per strategy: the strategy, or with ``optreturn`` its ``OptReturn``
+#: (params, analyzers, ``run_stats``)
+StratResult: TypeAlias = "BtStrategy | OptReturn"
+#: what a failed task is named by: the parameters by strategy class name, and a split sweep's
+#: ``"window"`` (ISO times)
+SweepLabel: TypeAlias = dict[str, dict[str, object] | tuple[str | None, ...]]
+#: what ``Cerebro.run`` returns, as ``bt.Cerebro.run``: the run's strategies (``StratResult``),
+#: or with ``optstrategy`` a list of them per parameter set; which of the two, the run decides
+RunResults: TypeAlias = list[Any]
 
 
 class SweepTask(NamedTuple):
     """One run of a sweep: a strategy combination over an optional time window."""
 
     #: one ``(strategy class, args, kwargs)`` per strategy, as ``optstrategy`` stored them
-    combo: tuple[Any, ...]
+    combo: tuple[StratEntry, ...]
     #: ``(start_ns, end_ns)`` intersected with each channel's own window; None: the whole data
     window: Window | None = None
 
 
-def combo_label(combo: tuple[Any, ...]) -> dict[str, dict[str, Any]]:
+def combo_label(combo: tuple[StratEntry, ...]) -> SweepLabel:
     """The parameters a combination sets, by strategy class name (what a failure names)."""
     return {cls.__name__: dict(kwargs) for cls, _args, kwargs in combo}
 
 
-def combinations(cerebro: Any) -> list[tuple[Any, ...]]:
+def combinations(cerebro: Cerebro) -> list[tuple[StratEntry, ...]]:
     """Every strategy combination of ``cerebro``'s ``addstrategy``/``optstrategy`` calls, in
     backtrader's order."""
     return list(itertools.product(*cerebro.strats))
 
 
-def run_task(cerebro: Any, task: SweepTask) -> list[Any]:
+def run_task(cerebro: Cerebro, task: SweepTask) -> list[StratResult]:
     """Run one task on a private copy of a Cerebro; its strategies (or ``OptReturn``)."""
     cerebro._sweep_task = True
     cerebro._dooptimize = True  # results as optstrategy's: OptReturn with run_stats
@@ -57,18 +76,18 @@ def run_task(cerebro: Any, task: SweepTask) -> list[Any]:
     return list(results[0])
 
 
-def engine_of(cerebro: Any) -> TaskEngine:
+def engine_of(cerebro: Cerebro) -> TaskEngine:
     """The engine ``cerebro``'s parameters choose (``optengine``, ``maxcpus``, ``optaddress``)."""
     p = cerebro.p
     return make_engine(p.optengine, jobs=p.maxcpus, address=p.optaddress)
 
 
 def run_tasks(
-    cerebro: Any, tasks: list[SweepTask], engine: TaskEngine | None = None
-) -> tuple[list[Any], list[Any]]:
+    cerebro: Cerebro, tasks: list[SweepTask], engine: TaskEngine | None = None
+) -> tuple[list[Any], list[TaskFailure]]:
     """Run ``tasks`` on ``engine`` (default: :func:`engine_of`, closed after), retrying
     failures ``optretries`` times; results in task order (None for a task that failed every
-    time) and the failures."""
+    time: the callers index only the tasks that did not fail) and the failures."""
     p = cerebro.p
     for spec in cerebro._specs:
         if not spec.recorded and not isinstance(spec.dataname, (list, tuple)):
@@ -101,8 +120,8 @@ def run_tasks(
             engine.close()
 
 
-def _label(task: SweepTask) -> dict[str, Any]:
-    label: dict[str, Any] = combo_label(task.combo)
+def _label(task: SweepTask) -> SweepLabel:
+    label: SweepLabel = combo_label(task.combo)
     if task.window is not None:  # as ISO times (UTC): what a person reads in a failure
         label["window"] = tuple(None if ns is None else _iso(ns) for ns in task.window)
     return label
@@ -114,7 +133,7 @@ def _iso(ns: int) -> str:
     return dt.datetime.fromtimestamp(ns / 1e9, tz=dt.timezone.utc).isoformat()
 
 
-def optimise(cerebro: Any) -> list[list[Any]]:
+def optimise(cerebro: Cerebro) -> list[list[StratResult]]:
     """``optstrategy`` in tick mode: every combination as a task; results as backtrader's."""
     tasks = [SweepTask(combo) for combo in combinations(cerebro)]
     results, failures = run_tasks(cerebro, tasks)

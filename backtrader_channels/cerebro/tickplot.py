@@ -5,17 +5,23 @@ time."""
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from types import ModuleType
+from typing import TYPE_CHECKING
 
 import numpy as np
 
+from ..btypes import Kwargs
 from .plotdata import Instrument, Marks, RunPlotData, Series
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
 
 BUY, SELL = "tab:green", "tab:red"
 
 
 def draw_figure(
-    plt: Any,
+    plt: ModuleType,
     data: RunPlotData,
     owner: int,
     t0: int,
@@ -23,7 +29,7 @@ def draw_figure(
     figsize: tuple[float, float],
     dpi: float | None,
     end: bool = True,
-) -> Any:
+) -> Figure:
     """The figure of strategy ``owner`` over ``[t0, t1]`` (ns): one price panel per symbol,
     then position, cash and value, and closed trades; fills and trades at ``t1`` only when
     ``end`` (the last of figures splitting a run). Its axes carry ``gid``s for tests and
@@ -31,7 +37,7 @@ def draw_figure(
     ``"trades"``; the fill markers ``"buy"`` and ``"sell"``."""
     n = len(data.instruments)
     ratios = [3.0] * n + [1.0, 1.4, 1.2]
-    kw: dict[str, Any] = {"figsize": figsize}
+    kw: dict[str, object] = {"figsize": figsize}
     if dpi is not None:
         kw["dpi"] = dpi
     fig, axes = plt.subplots(
@@ -64,18 +70,18 @@ def _utc(ns: int) -> str:
     return when.strftime("%Y-%m-%d %H:%M:%S")
 
 
-def _line(ax: Any, s: Series | None, **kw: Any) -> None:
+def _line(ax: Axes, s: Series | None, **kw: Kwargs) -> None:
     if s is not None and len(s.ts):
         ax.plot(_dates(s.ts), s.values, label=s.label, **kw)
 
 
-def _plain(ax: Any) -> None:
+def _plain(ax: Axes) -> None:
     """Prices and amounts as they are (no offset, no scientific notation)."""
     ax.ticklabel_format(axis="y", useOffset=False, style="plain")
     ax.grid(True, lw=0.3, alpha=0.5)
 
 
-def _price(ax: Any, inst: Instrument, fills: Marks | None, t0: int, t1: int) -> None:
+def _price(ax: Axes, inst: Instrument, fills: Marks | None, t0: int, t1: int) -> None:
     ax.set_gid(f"price:{inst.name}")
     if inst.price is not None:
         _line(ax, inst.price.between(t0, t1), color="0.2", lw=0.7, zorder=2)
@@ -105,7 +111,7 @@ def _price(ax: Any, inst: Instrument, fills: Marks | None, t0: int, t1: int) -> 
     ax.legend(loc="upper left", fontsize=8, ncol=5, framealpha=0.8)
 
 
-def _position(ax: Any, instruments: list[Instrument], t0: int, t1: int) -> None:
+def _position(ax: Axes, instruments: list[Instrument], t0: int, t1: int) -> None:
     ax.set_gid("position")
     for inst in instruments:
         s = inst.position.between(t0, t1)
@@ -118,7 +124,7 @@ def _position(ax: Any, instruments: list[Instrument], t0: int, t1: int) -> None:
         ax.legend(loc="upper left", fontsize=8)
 
 
-def _value(ax: Any, value: Series, cash: Series) -> None:
+def _value(ax: Axes, value: Series, cash: Series) -> None:
     """Value on the left axis, cash on its own right axis (cash swings by a position's whole
     cost, value by its PnL: on one axis, the value would look flat)."""
     ax.set_gid("value")
@@ -133,16 +139,17 @@ def _value(ax: Any, value: Series, cash: Series) -> None:
     ax.set_zorder(right.get_zorder() + 1)  # the value over the cash
     ax.patch.set_visible(False)
     lines = ax.get_lines() + right.get_lines()
-    ax.legend(lines, [ln.get_label() for ln in lines], loc="upper left", fontsize=8, ncol=2)
+    # (matplotlib's stubs type a label as object: these are the lines' str labels)
+    ax.legend(lines, [ln.get_label() for ln in lines], loc="upper left", fontsize=8, ncol=2)  # type: ignore[call-overload]
 
 
-def _trades(ax: Any, trades: Marks | None) -> None:
+def _trades(ax: Axes, trades: Marks | None) -> None:
     ax.set_gid("trades")
     ax.axhline(0.0, color="0.5", lw=0.5)
     if trades is not None:
         x, pnl = _dates(trades.ts), trades.values
         colors = np.where(pnl >= 0, BUY, SELL)
-        ax.vlines(x, 0.0, pnl, colors=colors, lw=0.8)
+        ax.vlines(x, 0.0, pnl, colors=colors, lw=0.8)  # type: ignore[arg-type]  # (colour names)
         ax.scatter(x, pnl, c=colors, s=14, zorder=3)
         ax.text(
             0.005,
@@ -157,7 +164,7 @@ def _trades(ax: Any, trades: Marks | None) -> None:
     _plain(ax)
 
 
-def _time_axis(ax: Any, t0: int, t1: int) -> None:
+def _time_axis(ax: Axes, t0: int, t1: int) -> None:
     import matplotlib.dates as mdates
 
     locator = mdates.AutoDateLocator(tz=dt.timezone.utc, minticks=4, maxticks=10)
@@ -174,5 +181,6 @@ def _time_axis(ax: Any, t0: int, t1: int) -> None:
     )
     ax.xaxis.set_major_formatter(formatter)
     pad = max((t1 - t0) // 100, 100_000_000)  # (a run of one instant still has a width)
-    ax.set_xlim(np.datetime64(t0 - pad, "ns"), np.datetime64(t1 + pad, "ns"))
+    # (times as datetime64: matplotlib's date units take them, its stubs say float)
+    ax.set_xlim(np.datetime64(t0 - pad, "ns"), np.datetime64(t1 + pad, "ns"))  # type: ignore[arg-type]
     ax.set_xlabel("time (UTC)")

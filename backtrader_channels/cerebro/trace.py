@@ -16,9 +16,16 @@ same memory as a day. Reading the run never changes it: :func:`portfolio_value` 
 from __future__ import annotations
 
 from array import array
-from typing import Any
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
+from ..btypes import BtData, BtExecutionBit, BtOrder, BtStrategy
 from ..events import BT_EPOCH_DAYS, NS_PER_DAY, ChannelType
+
+if TYPE_CHECKING:
+    from ..broker.tickbroker import TickBroker
+    from ..channels.base import Channel
+    from ..dispatch.loop import TickLoop
 
 #: the fields of one fill, in the order :meth:`RunTrace.fill_columns` returns them
 FILL_FIELDS = (
@@ -34,7 +41,7 @@ FILL_FIELDS = (
 )
 
 
-def portfolio_value(broker: Any) -> float:
+def portfolio_value(broker: TickBroker) -> float:
     """``broker.getvalue()`` (backtrader's ``BackBroker._get_value``: positions marked at each
     data's ``close[0]``, long positions unlevered; its fund-history mode aside) without its side
     effects: it neither applies pending ``add_cash`` amounts nor refreshes the values
@@ -76,29 +83,29 @@ class RunTrace:
 
     def __init__(
         self,
-        broker: Any,
-        strats: list[Any],
-        instruments: dict[str, Any],
-        channels: dict[Any, Any],
+        broker: TickBroker,
+        strats: list[BtStrategy],
+        instruments: Mapping[str, BtData],
+        channels: Mapping[tuple[str, ...], Channel],
         max_samples: int = 200_000,
     ) -> None:
         if max_samples < 2:
             raise ValueError(f"max_samples={max_samples!r}: must be at least 2")
-        self._broker: Any = broker
+        self._broker: TickBroker | None = broker
         self._owners = {id(s): i for i, s in enumerate(strats)}
         #: the strategies' class names, by owner index
         self.strategies = [type(s).__name__ for s in strats]
         #: the symbols' data feed names, by instrument index
         self.names: list[str] = list(instruments)
-        self._datas: list[Any] = list(instruments.values())
+        self._datas: list[BtData] = list(instruments.values())
         self._index: dict[int, int] = {id(d): i for i, d in enumerate(self._datas)}
-        quotes: dict[str, Any] = {}
+        quotes: dict[str, Channel] = {}
         for ch in channels.values():
             if ch.channel_type == ChannelType.ORDERBOOK or (
                 ch.channel_type == ChannelType.QUOTE and ch.instrument_name not in quotes
             ):
                 quotes[ch.instrument_name] = ch
-        self._quotes: list[Any] = [quotes.get(name) for name in self.names]
+        self._quotes: list[Channel | None] = [quotes.get(name) for name in self.names]
         #: per instrument index: whether it had a book or quote channel (bid/ask sampled)
         self.quoted = [q is not None for q in self._quotes]
         traded = {
@@ -128,7 +135,12 @@ class RunTrace:
         self.fill_tradeid = array("q")
 
     @classmethod
-    def attach(cls, loop: Any, instruments: dict[str, Any], channels: dict[Any, Any]) -> RunTrace:
+    def attach(
+        cls,
+        loop: TickLoop[TickBroker],
+        instruments: Mapping[str, BtData],
+        channels: Mapping[tuple[str, ...], Channel],
+    ) -> RunTrace:
         """A trace of the run ``loop`` (a ``TickLoop``) is about to dispatch, hooked in until
         :meth:`close`: the broker's ``fill_hook`` is :meth:`fill`, the loop's ``tracer``
         :meth:`sample`."""
@@ -138,7 +150,7 @@ class RunTrace:
         return trace
 
     # ---- recording (called by the broker and the loop) -----------------------------------------
-    def fill(self, order: Any, bit: Any) -> None:
+    def fill(self, order: BtOrder, bit: BtExecutionBit) -> None:
         """One fill: ``order``'s new execution bit ``bit`` (the broker's hook, once per fill)."""
         data = order.data
         index = self._index.get(id(data))
@@ -177,7 +189,7 @@ class RunTrace:
 
     def _record(self, ts: int) -> None:
         times = self.sample_ts
-        broker = self._broker
+        broker: TickBroker = self._broker  # type: ignore[assignment]  # (set until close())
         times.append(ts)
         self.cash.append(broker.cash)
         self.value.append(portfolio_value(broker))
@@ -189,7 +201,7 @@ class RunTrace:
             ch = self._quotes[i]
             if ch is not None:
                 if ch.channel_type == ChannelType.ORDERBOOK:
-                    b, a = ch.best_bid_price, ch.best_ask_price
+                    b, a = ch.best_bid_price, ch.best_ask_price  # type: ignore[attr-defined]
                     bid, ask = nan if b is None else b, nan if a is None else a
                 elif ch.latest is not None:
                     bid, ask = ch.latest.bid_price, ch.latest.ask_price
@@ -229,6 +241,7 @@ class RunTrace:
         span = times[-1] - times[0]
         self.step_ns = max(self.step_ns * 2, span // max(len(times) - 1, 1))
 
+    # every sample column, int (times) and float alike: thinning treats them all the same
     def _sample_columns(self) -> list[array[Any]]:
         return [
             self.sample_ts,
@@ -246,7 +259,7 @@ class RunTrace:
         """The number of fills recorded."""
         return len(self.fill_owner)
 
-    def fill_columns(self) -> dict[str, array[Any]]:
+    def fill_columns(self) -> dict[str, array[int] | array[float]]:
         """The fill columns by name (``FILL_FIELDS``, plus ``owner``, ``instrument`` and
         ``tradeid``), in fill order."""
         return {

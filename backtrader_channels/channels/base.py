@@ -4,21 +4,49 @@ history."""
 from __future__ import annotations
 
 from collections import deque
-from typing import Any, ClassVar
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import ClassVar, Generic, TypeAlias, TypeVar
 
-from ..events import channel_key, instrument_name
+from ..events import OrderBookEvent, QuoteEvent, TickEvent, channel_key, instrument_name
+
+#: an event a channel applies: a trade, a quote or an order book update
+MarketEvent: TypeAlias = TickEvent | QuoteEvent | OrderBookEvent
+#: a channel's key: ``(type, symbol)``, or ``(type, symbol, venue)``
+ChannelKey: TypeAlias = tuple[str, ...]
+#: the type of event a channel holds (``TickEvent`` for a ``TickChannel``, ...); a bare
+#: ``Channel`` is a channel of any type
+EventT = TypeVar("EventT")
+
+#: the refusals of a channel that refuses nothing (every channel but the order book)
+_NO_REFUSALS: Mapping[str, int] = MappingProxyType({})
 
 
-class Channel:
+class Channel(Generic[EventT]):
     """State of one stream of events, keyed ``(channel_type, symbol)``, or
     ``(channel_type, symbol, venue)`` once :meth:`set_venue` named its venue.
 
     ``latest`` is the last event pushed (``None`` before the first), ``history`` a deque of the
     last ``history_size`` events, ``count`` the number of events pushed so far.
+
+    A subclass may override :meth:`push` (and return False for an event it refuses). The
+    dispatch loop applies a trade to a channel whose ``plain_push`` is True without calling
+    ``push`` (it does what ``Channel.push`` does, inline); ``plain_push`` turns False by
+    itself in every subclass that defines its own ``push``, so an override is always called.
     """
 
     channel_type: ClassVar[str] = ""
     priority: ClassVar[int] = 0
+    #: True while ``push`` is :meth:`Channel.push` (the loop may apply events inline); set to
+    #: False for every subclass that overrides ``push`` (:meth:`__init_subclass__`)
+    plain_push: ClassVar[bool] = True
+    #: events refused, by reason (only an order book refuses: ``OrderBookChannel.refused``)
+    refused: Mapping[str, int] = _NO_REFUSALS
+
+    def __init_subclass__(cls, **kwargs: object) -> None:
+        super().__init_subclass__(**kwargs)
+        if "push" in cls.__dict__:
+            cls.plain_push = False
 
     def __init__(self, symbol: str, history_size: int = 1000) -> None:
         if not symbol:
@@ -29,8 +57,8 @@ class Channel:
         #: the venue (``"bybit"``), or ``""`` in a run that names none
         self.venue = ""
         self.key: tuple[str, ...] = (self.channel_type, symbol)
-        self.latest: Any = None
-        self.history: deque[Any] = deque(maxlen=history_size)
+        self.latest: EventT | None = None
+        self.history: deque[EventT] = deque(maxlen=history_size)
         self.count = 0
 
     def set_venue(self, venue: str | None) -> None:
@@ -52,11 +80,19 @@ class Channel:
         self.history.clear()
         self.count = 0
 
-    def push(self, event: Any) -> None:
-        """Apply one event: it becomes ``latest`` and joins the history."""
+    @property
+    def mid_price(self) -> float | None:
+        """The mid of the best bid and ask: None here (a channel of trades has no book); a
+        quote or order book channel says it."""
+        return None
+
+    def push(self, event: EventT) -> bool:
+        """Apply one event: it becomes ``latest`` and joins the history. Returns True; a
+        subclass returns False for an event it refuses (it then reaches no strategy)."""
         self.latest = event
         self.history.append(event)
         self.count += 1
+        return True
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.instrument_name} events={self.count}>"

@@ -4,11 +4,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TypeVar, overload
 
 from ..events import key_label
 from ..symbols import same_symbol
 from .base import Channel
+
+#: what ``ChannelMap.get`` returns when no channel is found: the caller's ``default``
+DefaultT = TypeVar("DefaultT")
 
 
 class ChannelMap(dict[tuple[str, ...], Channel]):
@@ -19,7 +22,7 @@ class ChannelMap(dict[tuple[str, ...], Channel]):
     ``("quote", "BTC/USDT")`` finds the channel of no venue, else the only venue that has the
     symbol, and is ambiguous (a ``KeyError`` listing them) when several have it."""
 
-    def _matches(self, key: Any) -> list[Channel]:
+    def _matches(self, key: object) -> list[Channel]:
         if not (isinstance(key, tuple) and len(key) in (2, 3)):
             return []
         kind, symbol = key[0], key[1]
@@ -34,7 +37,7 @@ class ChannelMap(dict[tuple[str, ...], Channel]):
             return plain or found
         return found
 
-    def find(self, key: Any) -> Channel | None:
+    def find(self, key: object) -> Channel | None:
         """The channel ``key`` names under any spelling of its symbol, or None (also when a
         two-part key fits several venues)."""
         found = self._matches(key)
@@ -54,7 +57,16 @@ class ChannelMap(dict[tuple[str, ...], Channel]):
     def __contains__(self, key: object) -> bool:
         return dict.__contains__(self, key) or self.find(key) is not None
 
-    def get(self, key: Any, default: Any = None) -> Any:
+    @overload
+    def get(self, key: tuple[str, ...], default: None = None) -> Channel | None: ...
+
+    @overload
+    def get(self, key: tuple[str, ...], default: Channel) -> Channel: ...
+
+    @overload
+    def get(self, key: tuple[str, ...], default: DefaultT) -> Channel | DefaultT: ...
+
+    def get(self, key: tuple[str, ...], default: object = None) -> object:
         """``self[key]`` by any spelling of the symbol, else ``default``."""
         channel = dict.get(self, key)
         if channel is None:

@@ -24,7 +24,7 @@ def _apply_side(
             book[price] = size
 
 
-class OrderBookChannel(Channel):
+class OrderBookChannel(Channel[OrderBookEvent]):
     """L2 order book of one symbol.
 
     A snapshot replaces the book. A delta sets absolute sizes per level. When events carry
@@ -36,6 +36,7 @@ class OrderBookChannel(Channel):
 
     channel_type = ChannelType.ORDERBOOK
     priority = int(EventPriority.ORDERBOOK)
+    latest: OrderBookEvent | None
 
     def __init__(self, symbol: str, history_size: int = 100, require_snapshot: bool = True):
         super().__init__(symbol, history_size)
@@ -62,7 +63,7 @@ class OrderBookChannel(Channel):
         self.refused.clear()
         self.gaps.clear()
 
-    def push(self, event: OrderBookEvent) -> bool:  # type: ignore[override]
+    def push(self, event: OrderBookEvent) -> bool:
         """Apply a snapshot or delta; return False (and count why) when it is refused."""
         if event.is_snapshot:
             self.bids.clear()

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from ..events import ChannelType, EventPriority, Level
+from ..events import ChannelType, EventPriority, Level, QuoteEvent
 from .base import Channel
 
 
-class QuoteChannel(Channel):
+class QuoteChannel(Channel[QuoteEvent]):
     """Best bid/ask updates of one symbol; ``latest`` is the last :class:`QuoteEvent`."""
 
     channel_type = ChannelType.QUOTE
     priority = int(EventPriority.QUOTE)
+    latest: QuoteEvent | None
 
     @property
     def best_bid(self) -> Level | None:

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from ..events import ChannelType, EventPriority
+from ..events import ChannelType, EventPriority, TickEvent
 from .base import Channel
 
 
-class TickChannel(Channel):
+class TickChannel(Channel[TickEvent]):
     """Trades of one symbol; ``latest`` is the last :class:`~backtrader_channels.TickEvent`."""
 
     channel_type = ChannelType.TICK
     priority = int(EventPriority.TICK)
+    latest: TickEvent | None
 
     @property
     def last_price(self) -> float | None:

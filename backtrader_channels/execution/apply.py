@@ -19,12 +19,30 @@ Runs on the engine's thread (``CCXTBroker.on_update``). The rules:
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
-from ..broker.execution import execute_fill
-from ..events import ns_to_num
+from ..broker.fills import execute_fill
+from ..btypes import BtData
+from ..events import (
+    CcxtDict,
+    OrdersUpdate,
+    OrderUpdate,
+    Outcome,
+    PrivateStream,
+    Reconciliation,
+    TradesUpdate,
+    VenueFault,
+    VenueNews,
+    VenueSnapshot,
+    ns_to_num,
+)
 from ..log import logger
 from .states import CCXT_STATUS, LiveOrder, OrderState, Source
+
+if TYPE_CHECKING:
+    from .broker import CCXTBroker
+    from .ids import StoredOrder
+    from .venue import VenueSession
 
 _TOL = 1e-9
 
@@ -41,7 +59,7 @@ class _VenueFee:
         return self.fee * abs(size) / self.size if self.size else 0.0
 
 
-def _cid_of(o: dict[str, Any]) -> str | None:
+def _cid_of(o: CcxtDict) -> str | None:
     info = o.get("info") or {}
     return (
         info.get("origClientOrderId") or info.get("C") or o.get("clientOrderId")
@@ -63,26 +81,29 @@ class Applier:
         Where this venue's reasons to refuse new orders go (default: a dict of its own).
     """
 
-    def __init__(self, broker: Any, venue: str = "", protection: dict[str, str] | None = None):
+    def __init__(
+        self, broker: CCXTBroker, venue: str = "", protection: dict[str, str] | None = None
+    ) -> None:
         self.b = broker
         self.venue = venue
         #: why new orders to this venue are refused now
         self.protection: dict[str, str] = protection if protection is not None else {}
-        self.session: Any = None
+        self.session: VenueSession | None = None
         #: this venue's share of the broker's cash (set by its first reconciliation, then
         #: moved by its fills and corrections)
         self.cash = 0.0
         self.start_cash = 0.0
         self.start_value = 0.0  # the cash and the adopted positions, at the first reconcile
         self.started = False
-        self.markets: dict[str, Any] = {}
+        self.markets: dict[str, CcxtDict] = {}
         self.by_xid: dict[str, LiveOrder] = {}
         self.seen: set[tuple[str, str]] = set()  # (symbol, trade id) counted
-        self.orphans: dict[str, list[tuple[dict[str, Any], Source]]] = {}  # order id -> trades
-        self.foreign: list[dict[str, Any]] = []
+        self.orphans: dict[str, list[tuple[CcxtDict, Source]]] = {}  # order id -> trades
+        self.foreign: list[CcxtDict] = []
         self._foreign_ids: set[str] = set()
-        self._suspect: Any = None  # a balance mismatch seen once (corrected if seen again)
-        self._short: Any = None  # positions above the account's holdings, seen once
+        self._suspect: float | None = None  # a balance mismatch seen once (corrected if again)
+        #: positions above the account's holdings, seen once: ((symbol, (size, held)), ...)
+        self._short: tuple[tuple[str, tuple[float, float]], ...] | None = None
         #: what the account holds, by asset (the venue's totals at the last reconciliation,
         #: moved by the fills since)
         self.holdings: dict[str, float] = {}
@@ -91,37 +112,39 @@ class Applier:
         self._fee = _VenueFee()
 
     # ---- dispatch -----------------------------------------------------------------------------
-    def apply(self, kind: str, p: tuple[Any, ...]) -> None:
-        b = self.b
-        if kind == "order":
-            self.order(p[0], p[1])
-        elif kind == "orders":
-            for o in p[0]:
-                self.order(o, p[1])
-        elif kind == "trades":
-            for t in p[0]:
-                self.trade(t, p[1])
-        elif kind == "reconcile":
-            self.reconcile(p[0], p[1])
-        elif kind in ("rejected", "unknown", "not_found", "cancel_failed", "note"):
-            self.outcome(kind, p)
-        elif kind == "private":
-            if p[0] == "down":
-                self.protection["private"] = f"private stream down ({p[1]})"
-                b.fault(f"private stream down: {p[1]}")
-            else:
-                self.protection.pop("private", None)
-        elif kind == "fault":
-            logger.warning("venue: %s", p[0])
-            self.last_fault = str(p[0])
-            b.fault(str(p[0]))
+    def apply(self, news: VenueNews) -> None:
+        """Apply one piece of the venue's news (a record of :data:`~..events.VenueNews`)."""
+        match news:
+            case OrderUpdate():
+                self.order(news.order, news.source)
+            case OrdersUpdate():
+                for o in news.orders:
+                    self.order(o, news.source)
+            case TradesUpdate():
+                for t in news.trades:
+                    self.trade(t, news.source)
+            case Reconciliation():
+                self.reconcile(news.snapshot, news.first)
+            case Outcome():
+                self.outcome(news)
+            case PrivateStream():
+                if news.up:
+                    self.protection.pop("private", None)
+                else:
+                    self.protection["private"] = f"private stream down ({news.why})"
+                    self.b.fault(f"private stream down: {news.why}")
+            case VenueFault():
+                logger.warning("venue: %s", news.what)
+                self.last_fault = news.what
+                self.b.fault(news.what)
 
-    def outcome(self, kind: str, p: tuple[Any, ...]) -> None:
+    def outcome(self, news: Outcome) -> None:
+        """A request about one of our orders that brought no order back (see :class:`Outcome`)."""
         b = self.b
-        live = b.live.get(p[0])
+        live = b.live.get(news.client_id)
         if live is None:
             return
-        why = p[1] if len(p) > 1 else ""
+        kind, why = news.kind, news.why
         if kind == "unknown":
             if live.to(OrderState.UNKNOWN, "rest", why=why):
                 b.write(live, "unknown", "rest", why=why)
@@ -130,7 +153,7 @@ class Applier:
             if live.state in (OrderState.SUBMITTING, OrderState.UNKNOWN, OrderState.NEW):
                 live.reason = why or "not found at the venue"
                 live.to(OrderState.REJECTED, "rest", why=live.reason)
-                self._bt(live, "margin" if len(p) > 2 and p[2] else "reject")
+                self._bt(live, "margin" if news.margin else "reject")
                 b.write(live, "rejected", "rest")
                 b.fault(f"rejected {live.client_id}: {why}")
         else:  # cancel_failed, not_found (a cancel's query: the next sweep tells), note
@@ -138,7 +161,7 @@ class Applier:
             b.write(live, kind, "rest", why=why)
 
     # ---- orders -------------------------------------------------------------------------------
-    def order(self, o: dict[str, Any], source: Source) -> None:
+    def order(self, o: CcxtDict, source: Source) -> None:
         b = self.b
         xid = str(o.get("id")) if o.get("id") is not None else None
         live = b.live.get(_cid_of(o) or "") or (self.by_xid.get(xid) if xid else None)
@@ -216,7 +239,7 @@ class Applier:
             session.call(session.sweep, f"fills of {live.client_id}")
 
     # ---- fills --------------------------------------------------------------------------------
-    def trade(self, t: dict[str, Any], source: Source) -> None:
+    def trade(self, t: CcxtDict, source: Source) -> None:
         b = self.b
         symbol = str(t.get("symbol"))
         key = (symbol, str(t.get("id")))
@@ -260,7 +283,7 @@ class Applier:
 
     def _account(
         self, live: LiveOrder, trade_id: str, amount: float, price: float, fee: float,
-        fee_base: float, maker: bool, t: Any,
+        fee_base: float, maker: bool, t: CcxtDict,
     ) -> None:  # fmt: skip
         b = self.b
         signed = amount if live.side == "buy" else -amount
@@ -290,8 +313,8 @@ class Applier:
                                 price, fee, fee_base, (pos.size, pos.price))  # fmt: skip
 
     def _execute(
-        self, live: LiveOrder, data: Any, amount: float, price: float, fee: float, maker: bool,
-        t: Any,
+        self, live: LiveOrder, data: BtData, amount: float, price: float, fee: float,
+        maker: bool, t: CcxtDict,
     ) -> None:  # fmt: skip
         b = self.b
         ts = t.get("timestamp")
@@ -319,7 +342,7 @@ class Applier:
             if data is not None and size:
                 b.positions[data].set(size, price)
 
-    def resume(self, rows: list[dict[str, Any]]) -> None:
+    def resume(self, rows: list[StoredOrder]) -> None:
         """Orders an earlier run left unfinished (from the store), followed again."""
         for r in rows:
             symbol = r["symbol"].partition("@")[0]  # "BTC/USDT@bybit" on a several-venue broker
@@ -334,7 +357,7 @@ class Applier:
             if live.exchange_id:
                 self.by_xid[live.exchange_id] = live
 
-    def reconcile(self, snap: dict[str, Any], first: bool) -> None:
+    def reconcile(self, snap: VenueSnapshot, first: bool) -> None:
         b = self.b
         self.markets.update({k: v for k, v in snap.get("markets", {}).items() if v})
         for t in sorted(snap.get("trades", []), key=lambda t: t.get("timestamp") or 0):
@@ -363,7 +386,7 @@ class Applier:
         elif first or self.protection.get("reconcile", "").startswith("reconciliation pending"):
             self.protection.pop("reconcile", None)
 
-    def _balances(self, balance: dict[str, Any], first: bool) -> None:
+    def _balances(self, balance: CcxtDict, first: bool) -> None:
         b = self.b
         total = {a: float(x or 0.0) for a, x in (balance.get("total") or {}).items()}
         quotes = {m["quote"] for m in self.markets.values()}
@@ -435,7 +458,7 @@ class Applier:
                 note = LiveOrder("account", s, "", "", 0.0, None, venue=v)
                 b.journal.write(note, "correction: position cut", "rest", position=[size, held])
 
-    def _foreign(self, o: dict[str, Any]) -> None:
+    def _foreign(self, o: CcxtDict) -> None:
         xid = str(o.get("id"))
         if xid in self._foreign_ids:
             return

@@ -26,20 +26,29 @@ import os
 import time
 from collections.abc import Callable
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING
 
 import backtrader as bt
 
 from ..broker.tickbroker import TickBroker
-from ..engine.hold import NotReady
+from ..btypes import BtData, BtOrder, JsonDict, Kwargs
+from ..dispatch.hold import NotReady
 from ..errors import ChannelError
+from ..events import BrokerUpdate
+from ..live.feed import LiveFeed
+from ..live.venue_parts import CcxtExchange
 from ..log import logger
 from .apply import Applier
 from .ids import IdStore, client_order_id
 from .journal import Journal, order_summary
 from .risk import KillSwitch, RiskLimits, check_order
 from .states import LiveOrder, OrderState
-from .venue import VenueSession
+from .venue import SessionConfig, VenueSession
+
+if TYPE_CHECKING:
+    from ..channels.orderbook import OrderBookChannel
+    from ..channels.quote import QuoteChannel
+    from ..channels.tick import TickChannel
 
 _LIVE_TYPES = {bt.Order.Market: "market", bt.Order.Close: "market", bt.Order.Limit: "limit"}
 
@@ -71,7 +80,7 @@ class CCXTBroker(TickBroker):
         Seconds a live run waits for every venue to be ready (start reconciliation done,
         private stream subscribed) before it starts the strategies; market data arriving
         meanwhile keeps the channels current. Not ready by then: the run stops with
-        :class:`~backtrader_channels.engine.hold.NotReady`, saying what was missing.
+        :class:`~backtrader_channels.dispatch.hold.NotReady`, saying what was missing.
     """
 
     live_only = True
@@ -86,11 +95,15 @@ class CCXTBroker(TickBroker):
         ("ready_timeout", 30.0),
     )
 
-    def __init__(self, exchange: Any = None, **params: Any) -> None:
+    def __init__(
+        self,
+        exchange: CcxtExchange | dict[str, CcxtExchange] | None = None,
+        **params: Kwargs,
+    ) -> None:
         # backtrader's metaclass took the parameters out of ``params`` already
         self.exchange = exchange
         #: the venues by name ("" alone: a single-venue broker)
-        self.exchanges: dict[str, Any] = (
+        self.exchanges: dict[str, CcxtExchange | None] = (
             dict(exchange) if isinstance(exchange, dict) else {"": exchange}
         )
         super().__init__()
@@ -106,13 +119,14 @@ class CCXTBroker(TickBroker):
         }
         self.journal: Journal | None = None
         self.store: IdStore | None = None
-        self._feeds: list[Any] = []
+        self._feeds: list[LiveFeed] = []
         self._stop_run: Callable[[], None] | None = None
         #: live orders by client id, and by the backtrader order's ref
         self.live: dict[str, LiveOrder] = {}
         self._by_ref: dict[int, LiveOrder] = {}
-        self._data: dict[tuple[str, str], Any] = {}  # (venue, symbol) -> its data feed
-        self._nth: tuple[Any, int] = (None, 0)
+        self._data: dict[tuple[str, str], BtData] = {}  # (venue, symbol) -> its data feed
+        #: the event the last client id was made on, and how many were made on it before
+        self._nth: tuple[tuple[object, ...] | None, int] = (None, 0)
         self.kill: KillSwitch | None = None
 
     @property
@@ -148,7 +162,9 @@ class CCXTBroker(TickBroker):
         return risk.get(venue) if isinstance(risk, dict) else risk
 
     # ---- wiring -----------------------------------------------------------------------------
-    def live_sessions(self, stop: Callable[[], None] | None, feeds: list[Any]) -> list[Any]:
+    def live_sessions(  # type: ignore[override]  # (the base takes any feeds: here, live ones)
+        self, stop: Callable[[], None] | None, feeds: list[LiveFeed]
+    ) -> list[LiveFeed]:
         """The venue sessions, run beside the market feeds (called by Cerebro at run start)."""
         if not feeds:
             raise ChannelError(
@@ -195,10 +211,12 @@ class CCXTBroker(TickBroker):
                 self.exchanges[venue],
                 sorted(symbols[venue]),
                 partial(self.unfinished, venue),
-                self.p.sweep_interval,
-                self.p.unknown_retries,
-                self.p.unknown_retry_s,
-                cancel_on_stop=self.p.cancel_on_stop,
+                SessionConfig(
+                    self.p.sweep_interval,
+                    self.p.unknown_retries,
+                    self.p.unknown_retry_s,
+                    cancel_on_stop=self.p.cancel_on_stop,
+                ),
                 venue=venue,
             )
             applier.session = self.sessions[venue] = session
@@ -261,16 +279,21 @@ class CCXTBroker(TickBroker):
             if not o.state.terminal and venue in (None, o.venue)
         ]
 
-    def set_trade_source(self, data: Any, channel: Any) -> None:
+    # (the base takes any trade or price source; a live broker needs their channels' names)
+    def set_trade_source(  # type: ignore[override]
+        self, data: BtData, channel: TickChannel
+    ) -> None:
         super().set_trade_source(data, channel)
         self._data[self._venue_of(channel.instrument_name)] = data
 
-    def set_price_source(self, data: Any, channel: Any) -> None:
+    def set_price_source(  # type: ignore[override]
+        self, data: BtData, channel: OrderBookChannel | QuoteChannel
+    ) -> None:
         super().set_price_source(data, channel)
         self._data[self._venue_of(channel.instrument_name)] = data
 
     # ---- order entry (strategy) -------------------------------------------------------------
-    def submit(self, order: Any, check: bool = True) -> Any:
+    def submit(self, order: BtOrder, check: bool = True) -> BtOrder:
         """Check the order and send it to the venue; the venue's answer comes later."""
         if not self.tick_mode:
             return super().submit(order, check)
@@ -311,7 +334,7 @@ class CCXTBroker(TickBroker):
         return order
 
     def _whole_lots(
-        self, venue: str, symbol: str, order: Any, amount: float
+        self, venue: str, symbol: str, order: BtOrder, amount: float
     ) -> tuple[float, float]:
         """An order closing the whole position sends the whole lot steps of it: a fee taken in
         the base asset leaves a position (0.000999 of 0.001 bought) the venue will not sell to
@@ -332,11 +355,13 @@ class CCXTBroker(TickBroker):
         order.size = order.created.size = order.executed.remsize = signed
         return whole, position - (whole if position > 0 else -whole)
 
-    def _client_id(self, order: Any, symbol: str, side: str, amount: float, price: Any) -> str:
+    def _client_id(
+        self, order: BtOrder, symbol: str, side: str, amount: float, price: float | None
+    ) -> str:
         clock = self.clock
         ev = clock.latest if clock is not None else None
-        if ev is not None:
-            event: tuple[Any, ...] = (clock.channel_type, symbol, ev[0], _event_id(ev))
+        if clock is not None and ev is not None:
+            event: tuple[object, ...] = (clock.channel_type, symbol, ev[0], _event_id(ev))
         else:
             event = ("pushed", self.now_ns or time.time_ns())
         last, n = self._nth
@@ -345,13 +370,13 @@ class CCXTBroker(TickBroker):
         return client_order_id(type(order.owner).__name__, symbol, side, amount, price, event, n)
 
     def _refusal(
-        self, venue: str, symbol: str, side: str, amount: float, price: float | None, data: Any
+        self, venue: str, symbol: str, side: str, amount: float, price: float | None, data: BtData
     ) -> str | None:
         why = self.blocked(symbol, venue)
         if why is not None:
             return why
-        bid, ask, _, _ = self._book_prices(data)
-        ref = (ask if side == "buy" else bid) or (
+        top = self.book_top(data)
+        ref = (top.ask if side == "buy" else top.bid) or (
             data.close[0] if data.close[0] == data.close[0] else None
         )
         working = [o for o in self.live.values() if not o.state.terminal and o.venue == venue]
@@ -367,7 +392,7 @@ class CCXTBroker(TickBroker):
             len(working),
         )  # fmt: skip
 
-    def _refuse(self, order: Any, reason: str) -> Any:
+    def _refuse(self, order: BtOrder, reason: str) -> BtOrder:
         order.addinfo(reason=reason)
         order.reject(self)
         self.notify(order)
@@ -376,7 +401,7 @@ class CCXTBroker(TickBroker):
             self.fault(f"refused: {reason}")
         return order
 
-    def cancel(self, order: Any, bracket: bool = False) -> bool:
+    def cancel(self, order: BtOrder, bracket: bool = False) -> bool:
         """Ask the venue to cancel ``order``; Canceled is notified once it confirms."""
         if not self.tick_mode:
             return super().cancel(order, bracket)
@@ -409,11 +434,11 @@ class CCXTBroker(TickBroker):
         applier = self.appliers[venue] if venue is not None else self.applier
         return dict(applier.holdings)
 
-    def live_order(self, order: Any) -> LiveOrder | None:
+    def live_order(self, order: BtOrder) -> LiveOrder | None:
         """The venue side of a backtrader order: client id, state, history, fills."""
         return self._by_ref.get(order.ref)
 
-    def get_orders_open(self, safe: bool = False) -> list[Any]:
+    def get_orders_open(self, safe: bool = False) -> list[BtOrder]:
         if not self.tick_mode:
             return super().get_orders_open(safe)
         out = [o.bt_order for o in self.live.values() if not o.state.terminal and o.bt_order]
@@ -424,11 +449,11 @@ class CCXTBroker(TickBroker):
         self._new.clear()
 
     # ---- from the venue (engine thread) -----------------------------------------------------
-    def on_update(self, ev: Any) -> None:
+    def on_update(self, ev: BrokerUpdate) -> None:
         """Apply one ``BrokerUpdate`` (see :mod:`.apply`), on its venue's applier."""
-        self.appliers[ev.venue].apply(ev.kind, ev.payload)
+        self.appliers[ev.venue].apply(ev.news)
 
-    def write(self, live: LiveOrder, event: str, source: str, **details: Any) -> None:
+    def write(self, live: LiveOrder, event: str, source: str, **details: object) -> None:
         if self.journal is not None:
             self.journal.write(live, event, source, **details)
         if self.store is not None and event != "submit":
@@ -457,7 +482,7 @@ class CCXTBroker(TickBroker):
         if self.store is not None:
             self.store.close()
 
-    def run_report(self) -> dict[str, Any]:
+    def report_section(self) -> JsonDict:
         """The run report's execution section (from the journal)."""
         lines = self.journal.lines if self.journal is not None else []
         protection = dict(self.protection)
@@ -492,7 +517,9 @@ def _concerns(key: str, symbol: str | None, venue: str | None) -> bool:
     return (symbol is None or sym == symbol) and (not venue or not at or at == venue)
 
 
-def _event_id(ev: Any) -> Any:
+def _event_id(ev: object) -> object:
+    """The id of the event a decision was made on (a trade's, a book's or quote's update id),
+    or None."""
     for name in ("trade_id", "last_update_id", "update_id"):
         value = getattr(ev, name, None)
         if value is not None:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import hashlib
 import sqlite3
 import time
-from typing import Any
+from typing import TypedDict
 
 #: the id's prefix: orders this package placed are told from foreign ones by it
 PREFIX = "btch"
@@ -31,7 +31,7 @@ def client_order_id(
     side: str,
     size: float,
     price: float | None,
-    event: tuple[Any, ...],
+    event: tuple[object, ...],
     nth: int,
     prefix: str = PREFIX,
 ) -> str:
@@ -46,6 +46,20 @@ def client_order_id(
     if len(out) > MAX_LEN or not all(c.isalnum() or c in "-_" for c in out):
         raise ValueError(f"client id prefix {prefix!r}: at most 9 characters of [A-Za-z0-9_-]")
     return out
+
+
+class StoredOrder(TypedDict):
+    """An order as the store remembers it (``symbol``: ``"BTC/USDT@bybit"`` on a several-venue
+    broker)."""
+
+    client_id: str
+    symbol: str
+    side: str
+    kind: str
+    amount: float
+    price: float | None
+    state: str
+    exchange_id: str | None
 
 
 class IdStore:
@@ -96,7 +110,7 @@ class IdStore:
             (state, exchange_id, client_id),
         )
 
-    def get(self, client_id: str) -> dict[str, Any] | None:
+    def get(self, client_id: str) -> StoredOrder | None:
         row = self._db.execute(
             "SELECT client_id, symbol, side, kind, amount, price, state, exchange_id "
             "FROM orders WHERE client_id = ?",
@@ -104,7 +118,7 @@ class IdStore:
         ).fetchone()
         return None if row is None else _row(row)
 
-    def unfinished(self) -> list[dict[str, Any]]:
+    def unfinished(self) -> list[StoredOrder]:
         """Orders whose last known state is not terminal: to be resumed at start."""
         rows = self._db.execute(
             "SELECT client_id, symbol, side, kind, amount, price, state, exchange_id FROM orders "
@@ -168,6 +182,19 @@ class IdStore:
         self._db.close()
 
 
-def _row(row: tuple[Any, ...]) -> dict[str, Any]:
-    keys = ("client_id", "symbol", "side", "kind", "amount", "price", "state", "exchange_id")
-    return dict(zip(keys, row))
+#: a row of the store's orders, as its queries select it
+_Row = tuple[str, str, str, str, float, "float | None", str, "str | None"]
+
+
+def _row(row: _Row) -> StoredOrder:
+    client_id, symbol, side, kind, amount, price, state, exchange_id = row
+    return {
+        "client_id": client_id,
+        "symbol": symbol,
+        "side": side,
+        "kind": kind,
+        "amount": amount,
+        "price": price,
+        "state": state,
+        "exchange_id": exchange_id,
+    }

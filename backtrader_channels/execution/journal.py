@@ -10,9 +10,44 @@ from __future__ import annotations
 import json
 import os
 import time
-from typing import IO, Any
+from typing import IO, TypedDict
 
 from .states import LiveOrder
+
+
+class _JournalLine(TypedDict):
+    ns: int
+    client_id: str
+    exchange_id: str | None
+    symbol: str
+    side: str
+    kind: str
+    state: str
+    source: str
+    event: str
+    price: float | None
+    amount: float
+    filled: float
+    fee: float
+    reason: str
+
+
+class JournalLine(_JournalLine, total=False):
+    """One journal line (see module doc); ``venue`` on a several-venue broker, ``details``
+    when the event has any."""
+
+    venue: str
+    details: dict[str, object]
+
+
+class OrderSummary(TypedDict):
+    """The run report's order section (:func:`order_summary`)."""
+
+    orders: int
+    states: dict[str, int]
+    fills: int
+    fees: float
+    corrections: int
 
 
 class Journal:
@@ -29,12 +64,12 @@ class Journal:
     def __init__(self, path: str | None, fsync: bool = False):
         self.path = path
         self.fsync = fsync
-        self.lines: list[dict[str, Any]] = []
+        self.lines: list[JournalLine] = []
         self._fh: IO[str] | None = open(path, "a", encoding="utf-8") if path else None
 
-    def write(self, order: LiveOrder, event: str, source: str, **details: Any) -> None:
+    def write(self, order: LiveOrder, event: str, source: str, **details: object) -> None:
         """One line for ``order``'s ``event`` (its state after it)."""
-        line = {
+        line: JournalLine = {
             "ns": time.time_ns(),
             "client_id": order.client_id,
             "exchange_id": order.exchange_id,
@@ -67,7 +102,7 @@ class Journal:
             self._fh = None
 
 
-def read_journal(path: str) -> list[dict[str, Any]]:
+def read_journal(path: str) -> list[JournalLine]:
     """The journal's lines, in order (a line cut short by a crash is reported, not skipped)."""
     out = []
     with open(path, encoding="utf-8") as fh:
@@ -81,9 +116,9 @@ def read_journal(path: str) -> list[dict[str, Any]]:
     return out
 
 
-def order_summary(lines: list[dict[str, Any]]) -> dict[str, Any]:
+def order_summary(lines: list[JournalLine]) -> OrderSummary:
     """The run report's order section: per state the number of orders, fills, fees, faults."""
-    last: dict[str, dict[str, Any]] = {}
+    last: dict[str, JournalLine] = {}
     fills = 0
     corrections = 0
     for line in lines:

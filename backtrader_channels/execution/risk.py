@@ -12,7 +12,8 @@ import math
 import time
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Any
+
+from ..events import CcxtDict
 
 
 @dataclass
@@ -67,7 +68,7 @@ def _steps(value: float, step: float | None) -> bool:
 
 
 def check_order(
-    market: dict[str, Any] | None,
+    market: CcxtDict | None,
     limits: RiskLimits | None,
     symbol: str,
     side: str,
@@ -93,7 +94,7 @@ def check_order(
 
 
 def market_rule(
-    market: dict[str, Any], symbol: str, amount: float, price: float | None, value: float | None
+    market: CcxtDict, symbol: str, amount: float, price: float | None, value: float | None
 ) -> str | None:
     """The market's own rules (ccxt's ``limits`` and ``precision``)."""
     lim = market.get("limits") or {}

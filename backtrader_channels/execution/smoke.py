@@ -2,7 +2,7 @@
 
 It places a limit buy ``price_offset`` percent below the best bid (far from the market, so it
 does not fill), sees it open on the exchange (private stream and REST), cancels it, sees it
-cancelled, and prints the order's timeline. Any failure is one clear line and a non-zero exit;
+cancelled, and prints the order's timeline. Each failure is one clear line and a non-zero exit;
 an order it placed and could not see cancelled is named, so that it can be cancelled by hand.
 """
 
@@ -11,20 +11,21 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
-from typing import Any
 
 import ccxt
 
+from ..errors import BacktraderChannelsError
 from ..live.faults import describe_error
+from ..live.venue_parts import CcxtExchange
 from .ids import client_order_id
 
 
-class SmokeError(Exception):
+class SmokeError(BacktraderChannelsError):
     """A smoke check that failed: its message is the one line the user sees."""
 
 
 async def smoke(
-    exchange: Any,
+    exchange: CcxtExchange,
     symbol: str,
     qty: float,
     price_offset: float = 10.0,
@@ -39,7 +40,7 @@ async def smoke(
         timeline.append(((time.perf_counter() - t0) * 1000.0, source, event))
 
     ex = exchange
-    tasks: list[asyncio.Future[Any]] = []
+    tasks: list[asyncio.Future[None]] = []
     try:
         return await asyncio.wait_for(
             _steps(ex, symbol, qty, price_offset, timeout, note, timeline, tasks), timeout
@@ -65,14 +66,14 @@ def _last(timeline: list[tuple[float, str, str]]) -> str:
 
 
 async def _steps(
-    ex: Any,
+    ex: CcxtExchange,
     symbol: str,
     qty: float,
     offset: float,
     timeout: float,
     note: Callable[[str, str], None],
     timeline: list[tuple[float, str, str]],
-    tasks: list[asyncio.Future[Any]],
+    tasks: list[asyncio.Future[None]],
 ) -> list[tuple[float, str, str]]:
     if not getattr(ex, "apiKey", None) or not getattr(ex, "secret", None):
         raise SmokeError("no API key: give --config FILE or set the exchange's API key variables")
@@ -131,7 +132,7 @@ async def _steps(
 
 
 async def _watch_until(
-    ex: Any, cid: str, statuses: tuple[str, ...], note: Callable[[str, str], None]
+    ex: CcxtExchange, cid: str, statuses: tuple[str, ...], note: Callable[[str, str], None]
 ) -> None:
     while True:
         for order in await ex.watch_orders():

@@ -18,7 +18,9 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any, Literal
+from typing import Literal
+
+from ..btypes import BtOrder
 
 #: where a state change was learnt
 Source = Literal["ws", "rest", "local"]
@@ -105,11 +107,11 @@ class LiveOrder:
     fee: float = 0.0
     reason: str = ""
     #: (time ns, source, event, details) for every change, in order
-    history: list[tuple[int, str, str, dict[str, Any]]] = field(default_factory=list)
+    history: list[tuple[int, str, str, dict[str, object]]] = field(default_factory=list)
     #: trade ids already counted
     trade_ids: set[str] = field(default_factory=set)
     #: the backtrader order the strategy holds (None for an order resumed from an earlier run)
-    bt_order: Any = None
+    bt_order: BtOrder | None = None
     #: a sweep was asked for fills the venue reported and no trade has brought yet
     asked: bool = False
     #: the strategy cancelled it before the venue had it: sent once it is open
@@ -124,11 +126,11 @@ class LiveOrder:
     def remaining(self) -> float:
         return max(self.amount - self.filled, 0.0)
 
-    def note(self, source: Source, event: str, **details: Any) -> None:
+    def note(self, source: Source, event: str, **details: object) -> None:
         """Add a history line."""
         self.history.append((time.time_ns(), source, event, details))
 
-    def to(self, new: OrderState, source: Source, **details: Any) -> bool:
+    def to(self, new: OrderState, source: Source, **details: object) -> bool:
         """Move to ``new`` if that is forward; record it either way. True when it moved."""
         old = self.state
         if new is old:

@@ -21,22 +21,41 @@ import asyncio
 import copy
 import threading
 import time
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
+from typing import Literal
 
 import ccxt
 
-from ..events import BrokerUpdate
+from ..events import (
+    BrokerUpdate,
+    CcxtDict,
+    OrdersUpdate,
+    OrderUpdate,
+    Outcome,
+    PrivateStream,
+    Reconciliation,
+    TradesUpdate,
+    VenueFault,
+    VenueNews,
+    VenueSnapshot,
+)
 from ..live.driver import close_loop
 from ..live.faults import describe_error
+from ..live.queue import LiveEventQueue
+from ..live.streams import Backoff
+from ..live.validator import AnomalyReport
+from ..live.venue_parts import CcxtExchange
 from ..log import logger
 from .dialects import dialect_for
 
+#: the first pause of the start and private-stream retry loops (seconds; doubling)
+_FIRST_RETRY_S = 0.25
 #: the exchange attributes a session's own client copies from the user's instance
 _COPIED = ("apiKey", "secret", "password", "uid", "timeout", "enableRateLimit", "rateLimit")
 
 
-def own_client(exchange: Any) -> Any:
+def own_client(exchange: CcxtExchange) -> CcxtExchange:
     """A new instance of ``exchange``'s class with its keys, URLs and options: the session's
     sockets and HTTP session belong to its own loop, whatever loop the user's instance uses."""
     config = {k: getattr(exchange, k) for k in _COPIED if getattr(exchange, k, None)}
@@ -58,6 +77,32 @@ def outcome_of(exc: BaseException) -> str:
     return "unknown"
 
 
+@dataclass(frozen=True)
+class SessionConfig:
+    """How a :class:`VenueSession` works (the :class:`~.broker.CCXTBroker` parameters of the
+    same names).
+
+    Parameters
+    ----------
+    sweep_interval : float, default 10.0
+        Seconds between REST sweeps.
+    unknown_retries : int, default 5
+        Queries of an unknown submit's client id before it is declared not placed.
+    unknown_retry_s : float, default 0.5
+        The first pause between those queries (doubling, up to ``backoff_max``).
+    backoff_max : float, default 10.0
+        The longest pause of every retry loop (start, private streams, queries).
+    cancel_on_stop : bool, default True
+        Cancel the run's working orders when the run ends.
+    """
+
+    sweep_interval: float = 10.0
+    unknown_retries: int = 5
+    unknown_retry_s: float = 0.5
+    backoff_max: float = 10.0
+    cancel_on_stop: bool = True
+
+
 class VenueSession:
     """The asyncio side of a :class:`~.broker.CCXTBroker` (see module doc).
 
@@ -69,11 +114,8 @@ class VenueSession:
         The symbols traded.
     unfinished : callable
         Returns ``[(client_id, symbol), ...]`` of orders not yet terminal (read at each sweep).
-    sweep_interval : float
-        Seconds between REST sweeps.
-    unknown_retries, unknown_retry_s : int, float
-        Queries of an unknown submit's client id before it is declared not placed, and the
-        first pause between them (doubling).
+    config : SessionConfig, optional
+        Sweep interval, retries, back-off, cancel on stop.
     venue : str, default ""
         Stamped on every update, for a broker trading several venues.
     """
@@ -82,14 +124,10 @@ class VenueSession:
 
     def __init__(
         self,
-        exchange: Any,
+        exchange: CcxtExchange,
         symbols: list[str],
         unfinished: Callable[[], list[tuple[str, str]]],
-        sweep_interval: float = 10.0,
-        unknown_retries: int = 5,
-        unknown_retry_s: float = 0.5,
-        backoff_max: float = 10.0,
-        cancel_on_stop: bool = True,
+        config: SessionConfig | None = None,
         venue: str = "",
     ):
         self.ex = own_client(exchange)  # queries, sweeps, the private stream (rate-limited)
@@ -102,24 +140,22 @@ class VenueSession:
         self.dialect = dialect_for(self.ex)
         self.symbols = list(symbols)
         self.unfinished = unfinished
-        self.sweep_interval = sweep_interval
-        self.unknown_retries, self.unknown_retry_s = unknown_retries, unknown_retry_s
-        self.backoff_max = backoff_max
-        self.cancel_on_stop = cancel_on_stop
+        self.config = config = config if config is not None else SessionConfig()
         self.venue = venue  # stamped on every update (a broker trading several venues)
         #: updates that came after the run's queue closed (applied by the broker's stop)
         self.late: list[BrokerUpdate] = []
-        self.queue: Any = None
+        self.queue: LiveEventQueue | None = None
         self.private_up = False
         self._loop: asyncio.AbstractEventLoop | None = None
         self._driven = False
         self._thread: threading.Thread | None = None
-        self._main: asyncio.Future[Any] | None = None
-        self._tasks: list[asyncio.Future[Any]] = []
-        self._inflight: set[asyncio.Future[Any]] = set()
+        self._main: asyncio.Future[None] | None = None
+        self._tasks: list[asyncio.Future[None]] = []
+        self._inflight: set[asyncio.Future[None]] = set()
         self._ready = threading.Event()
         self._running = False
         self._wake = True  # stop the driven loop after each update (until detach())
+        self._login = asyncio.Lock()  # the private streams' logins, one at a time
         self._since_ms: dict[str, int] = {}  # per symbol: the last trade time seen (sweeps)
 
     # ---- LiveFeed / DrivenFeed ------------------------------------------------------------
@@ -129,7 +165,7 @@ class VenueSession:
     def ready(self) -> bool:
         return self._ready.is_set()
 
-    def attach(self, queue: Any, loop: asyncio.AbstractEventLoop) -> None:
+    def attach(self, queue: LiveEventQueue, loop: asyncio.AbstractEventLoop) -> None:
         self.queue, self._loop, self._driven, self._running = queue, loop, True, True
         self._main = loop.create_task(self._run())
 
@@ -137,7 +173,7 @@ class VenueSession:
         """The run is ending: updates no longer stop the driven loop."""
         self._wake = False
 
-    def start(self, queue: Any) -> None:
+    def start(self, queue: LiveEventQueue) -> None:
         self.queue, self._running = queue, True
         self._thread = threading.Thread(target=self._thread_main, name="venue", daemon=True)
         self._thread.start()
@@ -156,7 +192,7 @@ class VenueSession:
             self._ready.set()
             close_loop(loop)
 
-    def _main_done(self, task: asyncio.Future[Any]) -> None:
+    def _main_done(self, task: asyncio.Future[None]) -> None:
         if not task.cancelled() and task.exception() is not None:
             self.error = task.exception()  # surfaced to the engine
             self._ready.set()
@@ -164,7 +200,7 @@ class VenueSession:
     def loop_paused(self, seconds: float) -> None:
         pass
 
-    def anomaly_report(self) -> dict[str, Any]:
+    def anomaly_report(self) -> AnomalyReport:
         return {}
 
     def silent_streams(self) -> dict[str, str]:
@@ -191,8 +227,16 @@ class VenueSession:
         """In-flight requests end; working orders are cancelled (``cancel_on_stop``)."""
         if self._inflight:
             await asyncio.wait(list(self._inflight), timeout=timeout)
-        if self.cancel_on_stop and self.unfinished() and self.ex.markets:
-            await asyncio.wait_for(self.cancel_all("end of run"), timeout)
+        if self.ex.markets:
+            # cancel_all sweeps after cancelling; a sweep alone finds the fills of the run's
+            # last moments that the private stream did not bring before the loop ended (an
+            # order the create reply said was filled, whose trades had not come yet)
+            cancel = self.config.cancel_on_stop and self.unfinished()
+            last = self.cancel_all if cancel else self.sweep
+            try:
+                await asyncio.wait_for(last("end of run"), timeout)
+            except TimeoutError:
+                self._push(VenueFault(f"end of run: the venue did not answer in {timeout:g} s"))
         await self._shutdown()
 
     async def _shutdown(self) -> None:
@@ -208,8 +252,8 @@ class VenueSession:
                 pass
 
     # ---- to the engine ----------------------------------------------------------------------
-    def _push(self, kind: str, *payload: Any) -> None:
-        update = BrokerUpdate(time.time_ns(), kind, payload, self.venue)
+    def _push(self, news: VenueNews) -> None:
+        update = BrokerUpdate(time.time_ns(), news, self.venue)
         if self.queue is None or self.queue.stopped or not self.queue.push(update):
             self.late.append(update)
             return
@@ -217,11 +261,11 @@ class VenueSession:
             self._loop.stop()  # let the engine apply it now
 
     # ---- from the engine (any thread) -------------------------------------------------------
-    def call(self, coro_fn: Callable[..., Any], *args: Any) -> None:
+    def call(self, coro_fn: Callable[..., Coroutine[object, object, None]], *args: object) -> None:
         """Run ``coro_fn(*args)`` on the session's loop (tracked until it ends)."""
         loop = self._loop
         if loop is None or loop.is_closed():
-            self._push("fault", f"venue session not running: {coro_fn.__name__} not sent")
+            self._push(VenueFault(f"venue session not running: {coro_fn.__name__} not sent"))
             return
 
         def spawn() -> None:
@@ -245,25 +289,27 @@ class VenueSession:
             outcome = outcome_of(exc)
             why = describe_error(exc, self.ex)
             if outcome == "rejected":  # not enough funds: backtrader's Margin status
-                self._push("rejected", cid, why, isinstance(exc, ccxt.InsufficientFunds))
+                margin = isinstance(exc, ccxt.InsufficientFunds)
+                self._push(Outcome("rejected", cid, why, margin))
                 return
             if outcome == "unknown":
-                self._push("unknown", cid, why)
+                self._push(Outcome("unknown", cid, why))
             else:
-                self._push("note", cid, f"duplicate: {why}")
+                self._push(Outcome("note", cid, f"duplicate: {why}"))
             if isinstance(exc, ccxt.InvalidNonce):
                 await self._resync_clock()
             await self.resolve(cid, symbol)
             return
-        self._push("order", dict(order), "rest")
+        self._push(OrderUpdate(dict(order), "rest"))
 
     async def resolve(self, cid: str, symbol: str) -> None:
         """Find an order of unknown outcome by its client id; not found after the retries:
         it was not placed."""
-        delay = self.unknown_retry_s
+        config = self.config
+        backoff = Backoff(config.unknown_retry_s, config.backoff_max, jitter=False)
         misses = 0
-        while misses < self.unknown_retries:
-            await asyncio.sleep(delay)
+        while misses < config.unknown_retries:
+            await backoff.wait()
             try:
                 order = await self.dialect.fetch_by_client_id(self.ex, cid, symbol)
             except ccxt.OrderNotFound:
@@ -273,10 +319,9 @@ class VenueSession:
                 if isinstance(exc, ccxt.InvalidNonce):
                     await self._resync_clock()
             else:
-                self._push("order", dict(order), "rest")
+                self._push(OrderUpdate(dict(order), "rest"))
                 return
-            delay = min(delay * 2, self.backoff_max)
-        self._push("rejected", cid, f"not found at the venue after {misses} queries")
+        self._push(Outcome("rejected", cid, f"not found at the venue after {misses} queries"))
 
     async def cancel(self, cid: str, symbol: str) -> None:
         try:
@@ -284,30 +329,29 @@ class VenueSession:
         except ccxt.OrderNotFound:  # already closed, or never placed: ask what it is
             await self._query(cid, symbol)
         except Exception as exc:  # noqa: BLE001 - the sweep will tell what happened
-            self._push("cancel_failed", cid, describe_error(exc, self.ex))
+            self._push(Outcome("cancel_failed", cid, describe_error(exc, self.ex)))
             await self._query(cid, symbol)
         else:
-            self._push("order", order, "rest")
+            self._push(OrderUpdate(order, "rest"))
 
     async def cancel_all(self, reason: str) -> None:
         for symbol in self.symbols:
             try:
                 await self.ex.cancel_all_orders(symbol)
             except Exception as exc:  # noqa: BLE001 - reported; the orders are queried next
-                self._push(
-                    "fault", f"cancel_all_orders({symbol}) failed: {describe_error(exc, self.ex)}"
-                )
+                why = describe_error(exc, self.ex)
+                self._push(VenueFault(f"cancel_all_orders({symbol}) failed: {why}"))
         await self.sweep("cancel_all")
 
     async def _query(self, cid: str, symbol: str) -> None:
         try:
             order = await self.dialect.fetch_by_client_id(self.ex, cid, symbol)
         except ccxt.OrderNotFound:
-            self._push("not_found", cid)
+            self._push(Outcome("not_found", cid))
         except Exception as exc:  # noqa: BLE001 - the next sweep asks again
             logger.warning("query of %s failed: %s", cid, describe_error(exc, self.ex))
         else:
-            self._push("order", dict(order), "rest")
+            self._push(OrderUpdate(dict(order), "rest"))
 
     async def _resync_clock(self) -> None:
         try:
@@ -319,7 +363,7 @@ class VenueSession:
     # ---- the session's own work -------------------------------------------------------------
     async def _run(self) -> None:
         ex = self.ex
-        delay = 0.25
+        backoff = Backoff(_FIRST_RETRY_S, self.config.backoff_max)
         while self._running:
             try:
                 await ex.load_markets()
@@ -335,14 +379,14 @@ class VenueSession:
                 self._ready.set()
                 return
             except Exception as exc:  # noqa: BLE001 - retried; protection stays on meanwhile
-                self._push("fault", f"start reconciliation failed: {describe_error(exc, ex)}")
+                why = describe_error(exc, ex)
+                self._push(VenueFault(f"start reconciliation failed: {why}"))
                 if isinstance(exc, ccxt.InvalidNonce):  # a keyed load_markets signs too
                     await self._resync_clock()
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, self.backoff_max)
+                await backoff.wait()
         else:
             return
-        self._push("reconcile", snapshot, True)
+        self._push(Reconciliation(snapshot, True))
         self._ready.set()
         self._tasks = [
             asyncio.ensure_future(self._private("orders")),
@@ -359,14 +403,14 @@ class VenueSession:
         except Exception:  # noqa: BLE001 - only a warm-up: the orders will say what is wrong
             pass
 
-    async def _snapshot(self) -> dict[str, Any]:
+    async def _snapshot(self) -> VenueSnapshot:
         """What the venue says now: markets, balances, open orders, recent fills, and each
         unfinished order of ours by client id."""
         ex = self.ex
-        out: dict[str, Any] = {"markets": {s: ex.markets.get(s) for s in self.symbols}}
+        out: VenueSnapshot = {"markets": {s: ex.markets.get(s) for s in self.symbols}}
         out["balance"] = await ex.fetch_balance()
         out["open"] = [dict(o) for s in self.symbols for o in await ex.fetch_open_orders(s)]
-        trades: list[dict[str, Any]] = []
+        trades: list[CcxtDict] = []
         for s in self.symbols:
             since = self._since_ms.get(s)
             got = await ex.fetch_my_trades(s, since)
@@ -390,34 +434,36 @@ class VenueSession:
         try:
             snapshot = await self._snapshot()
         except Exception as exc:  # noqa: BLE001 - the next sweep tries again
-            self._push("fault", f"sweep ({why}) failed: {describe_error(exc, self.ex)}")
+            self._push(VenueFault(f"sweep ({why}) failed: {describe_error(exc, self.ex)}"))
             return
-        self._push("reconcile", snapshot, False)
+        self._push(Reconciliation(snapshot, False))
 
     async def _sweeper(self) -> None:
         while self._running:
-            await asyncio.sleep(self.sweep_interval)
+            await asyncio.sleep(self.config.sweep_interval)
             await self.sweep("periodic")
             await self._warm()  # keeps the order connection open (aiohttp closes idle ones)
 
-    async def _private(self, what: str) -> None:
+    async def _private(self, what: Literal["orders", "trades"]) -> None:
         """One private stream; after each (re)subscription a sweep recovers what was missed."""
         ex = self.ex
         watch = ex.watch_orders if what == "orders" else ex.watch_my_trades
-        delay = 0.25
+        news = OrdersUpdate if what == "orders" else TradesUpdate
+        backoff = Backoff(_FIRST_RETRY_S, self.config.backoff_max)
         while self._running:
             try:
-                await self.dialect.authenticate(ex)
+                async with self._login:  # one login at a time (the dialect relies on it)
+                    await self.dialect.authenticate(ex)
                 # the watch is waiting before the sweep: nothing falls between the two
                 pending = asyncio.ensure_future(watch())
                 if what == "orders" and not self.private_up:
                     await self.sweep("subscribed")
                     self.private_up = True
-                    self._push("private", "up", "")
-                delay = 0.25
+                    self._push(PrivateStream(True))
+                backoff.reset()
                 while self._running:
                     items = await pending
-                    self._push(what, [dict(x) for x in items], "ws")
+                    self._push(news(tuple(dict(x) for x in items), "ws"))
                     pending = asyncio.ensure_future(watch())
             except asyncio.CancelledError:
                 raise
@@ -427,6 +473,5 @@ class VenueSession:
                     why = describe_error(exc.__context__, ex)  # ccxt hides a refused subscribe
                 if self.private_up or what == "orders":
                     self.private_up = False
-                    self._push("private", "down", why)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, self.backoff_max)
+                    self._push(PrivateStream(False, why))
+                await backoff.wait()

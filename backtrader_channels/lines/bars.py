@@ -12,13 +12,18 @@ stamped with that trade's time. ``bars.partial`` shows the bar being built.
 from __future__ import annotations
 
 import re
-from typing import Any, NamedTuple
+from collections.abc import Callable
+from typing import NamedTuple, TypeAlias
 
 import backtrader as bt
 
+from ..btypes import BtStrategy, Kwargs
 from ..errors import ChannelError
 from ..events import ns_to_num
 
+#: a bar channel's step, as the engine wires it: called with each event of the bars' symbol
+#: (the bars bound as a default argument)
+BarStep: TypeAlias = Callable[..., None]
 _UNITS = {
     "ns": 1,
     "us": 1_000,
@@ -89,7 +94,7 @@ class BarChannel(bt.feed.DataBase):
         ("venue", ""),
     )
 
-    def __init__(self, **kwargs: Any) -> None:  # kwargs: backtrader params, consumed already
+    def __init__(self, **kwargs: Kwargs) -> None:  # kwargs: backtrader params, consumed already
         modes = [k for k in ("every_ns", "ticks", "volume", "value") if getattr(self.p, k)]
         if len(modes) != 1:
             raise ChannelError("a bar channel needs exactly one of every=, ticks=, volume=, value=")
@@ -100,7 +105,7 @@ class BarChannel(bt.feed.DataBase):
         self.symbol = self.p.symbol
         self.venue = self.p.venue or ""
         self.key = ("bar", self._name or self.symbol)
-        self.strategies: list[Any] = []  # set by the engine: whose _next runs on each bar
+        self.strategies: list[BtStrategy] = []  # set by the engine: whose _next runs on each bar
         self.count = 0
         self._reset_partial()
 
@@ -140,7 +145,7 @@ class BarChannel(bt.feed.DataBase):
         )
 
     def on_time(self, ts: int) -> None:
-        """Any event of the symbol: close a time bar whose end has been reached."""
+        """Each event of the symbol: close a time bar whose end has been reached."""
         if self._bucket is not None and ts // self.limit != self._bucket:
             self._deliver((self._bucket + 1) * self.limit)
 

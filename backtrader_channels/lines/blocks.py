@@ -20,13 +20,15 @@ from __future__ import annotations
 import math
 from array import array
 from collections.abc import Iterable, Iterator
-from typing import Any
+from typing import TypeAlias
 
+import backtrader as bt
 import numpy as np
 from backtrader.indicators.basicops import Average
 from backtrader.linebuffer import LineActions
 from backtrader.lineiterator import LineIterator
 
+from ..btypes import BtLine
 from .exact_mean import average_once
 
 _IND = LineIterator.IndType
@@ -39,13 +41,20 @@ _NAN_PAD = array("d", [math.nan]) * PAD
 
 
 Block = tuple["np.ndarray | None", np.ndarray]  #: (timestamps or None, values)
+#: a bridge's values ahead: one array, or blocks of arrays or of ``(timestamps, values)``
+BlockValues: TypeAlias = "np.ndarray | Iterable[np.ndarray | tuple[np.ndarray, np.ndarray]]"
+#: a node of an indicator's tree (what ``_lineiterators`` holds and what it reads): an
+#: indicator, a line operation (``a - b``, ``data(-1)``), a bridge or a data feed
+LineNode: TypeAlias = bt.LineRoot
 
 
-def value_blocks(values: Any, rows: int) -> Iterator[Block]:
+def value_blocks(values: BlockValues, rows: int) -> Iterator[Block]:
     """``values`` as ``(timestamps, values)`` blocks of at most ``rows`` float64 values, empty
     ones left out. ``values`` is one array, or an iterable of arrays or of ``(timestamps,
     values)`` pairs; timestamps are None when not given."""
-    parts: Iterable[Any] = [values] if isinstance(values, np.ndarray) else values
+    parts: Iterable[np.ndarray | tuple[np.ndarray, np.ndarray]] = (
+        [values] if isinstance(values, np.ndarray) else values
+    )
     for part in parts:
         ts, vals = part if isinstance(part, tuple) else (None, part)
         vals = np.asarray(vals, dtype=np.float64)
@@ -56,7 +65,7 @@ def value_blocks(values: Any, rows: int) -> Iterator[Block]:
             yield (None if ts is None else ts[start:stop]), vals[start:stop]
 
 
-def streamable(it: Any) -> bool:
+def streamable(it: LineNode) -> bool:
     """Whether ``it`` (and everything inside it) computes with backtrader's standard ``_once``,
     range by range (an indicator with its own ``_once`` or TA-Lib's whole-array ``once`` does
     not)."""
@@ -68,7 +77,7 @@ def streamable(it: Any) -> bool:
     return all(streamable(child) for child in it._lineiterators[_IND])
 
 
-def _fill(obj: Any, end: int) -> None:
+def _fill(obj: LineNode, end: int) -> None:
     """Lengthen each line of ``obj`` to ``end`` positions (NaN), in one C-level extend."""
     for line in obj.lines:
         missing = end - len(line.array)
@@ -76,14 +85,14 @@ def _fill(obj: Any, end: int) -> None:
             line.array.extend(array("d", [math.nan]) * missing)
 
 
-def _seek(obj: Any, pos: int, count: int) -> None:
+def _seek(obj: LineNode, pos: int, count: int) -> None:
     """Put each line of ``obj`` at array position ``pos``, ``count`` values long."""
     for line in obj.lines:
         line.idx = pos
         line.lencount = count
 
 
-def once_range(it: Any, start: int, end: int, base: int) -> None:
+def once_range(it: LineNode, start: int, end: int, base: int) -> None:
     """Compute ``it`` (an indicator or line operation) at array positions ``start <= i < end``,
     as its ``_once`` would over the whole series; ``base`` is the array position of the series'
     first value, and ``it``'s inputs hold their values up to ``end``."""
@@ -110,7 +119,7 @@ def once_range(it: Any, start: int, end: int, base: int) -> None:
         line.oncebinding()
 
 
-def trim(buffers: Iterable[Any], keep: int) -> int:
+def trim(buffers: Iterable[BtLine], keep: int) -> int:
     """Drop the values of each line older than its last ``keep``, leaving :data:`PAD` NaN in
     front of the rest; each line's index moves with its values. Returns the positions dropped
     from the longest line (0 when none was long enough to be worth it)."""
@@ -125,7 +134,7 @@ def trim(buffers: Iterable[Any], keep: int) -> int:
     return dropped
 
 
-def start_lines(buffers: Iterable[Any]) -> None:
+def start_lines(buffers: Iterable[BtLine]) -> None:
     """Empty each line but for the :data:`PAD` NaN in front, before its first value."""
     for buf in buffers:
         buf.reset()

@@ -14,22 +14,30 @@ the event before, and an indicator's minimum period counts events of that channe
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from numbers import Integral
 from operator import attrgetter
-from typing import Any
+from typing import TYPE_CHECKING, TypeAlias
 
 import backtrader as bt
 from backtrader.metabase import findowner
 
+from ..btypes import BtLine
 from ..channels.base import Channel
 from ..errors import ChannelError
 from ..events import ChannelType
 
+if TYPE_CHECKING:
+    import numpy as np
+
 #: how many past values a bridge keeps by default (``lookback=``)
 LOOKBACK = 4096
 
+#: how a field is computed from native columns: one column, or two and the function of them
+ColumnSpec: TypeAlias = "str | tuple[str, str, Callable[[np.ndarray, np.ndarray], np.ndarray]]"
+
 #: field -> how to compute it from native columns (for precomputing tick and quote bridges)
-COLUMN_FIELDS: dict[str, dict[str, Any]] = {
+COLUMN_FIELDS: dict[str, dict[str, ColumnSpec]] = {
     ChannelType.TICK: {
         "price": "price",
         "volume": "volume",
@@ -99,7 +107,7 @@ def channel_fields(channel: Channel) -> tuple[str, ...]:
     return (*FIELDS.get(channel.channel_type, ()), *own)
 
 
-def check_field(channel: Channel, field: Any) -> str:
+def check_field(channel: Channel, field: object) -> str:
     """``field`` if a bridge on ``channel`` can read it, else a ChannelError that names the
     field, the channel and the fields it has."""
     fields = channel_fields(channel)
@@ -111,7 +119,7 @@ def check_field(channel: Channel, field: Any) -> str:
     )
 
 
-def field_reader(channel: Channel, field: str) -> Any:
+def field_reader(channel: Channel, field: str) -> Callable[[], float]:
     """A function of no arguments returning ``field`` of ``channel`` now (NaN when unknown).
 
     The field is looked up on the channel first (``mid_price``, ``spread``, ``microprice``,
@@ -149,11 +157,11 @@ class BridgeRegistry:
     def __init__(self) -> None:
         self._by_owner: dict[int, list[ChannelBridge]] = {}
 
-    def add(self, owner: Any, bridge: ChannelBridge) -> None:
+    def add(self, owner: object, bridge: ChannelBridge) -> None:
         """Record that ``owner`` (a strategy) created ``bridge``."""
         self._by_owner.setdefault(id(owner), []).append(bridge)
 
-    def of(self, owner: Any) -> list[ChannelBridge]:
+    def of(self, owner: object) -> list[ChannelBridge]:
         """The bridges ``owner`` created, in creation order."""
         return list(self._by_owner.get(id(owner), ()))
 
@@ -231,7 +239,7 @@ class ChannelBridge(bt.LineSeries):
         registry.add(owner, self)
 
     @property
-    def value_line(self) -> Any:
+    def value_line(self) -> BtLine:
         """The bridge's line buffer."""
         return self.lines[0]
 
@@ -240,7 +248,7 @@ class ChannelBridge(bt.LineSeries):
         """The bridge whose channel advances this one (itself unless ``clock=`` was given)."""
         return self.p.clock.clock_bridge if self.p.clock is not None else self
 
-    def column_spec(self) -> Any:
+    def column_spec(self) -> ColumnSpec | None:
         """How to compute this field from native columns, or None if it cannot be."""
         return COLUMN_FIELDS.get(self.channel.channel_type, {}).get(self.field)
 
@@ -251,9 +259,10 @@ class ChannelBridge(bt.LineSeries):
             return []
         return [spec] if isinstance(spec, str) else list(spec[:2])
 
-    def values_from(self, columns: dict[str, Any]) -> Any:
+    def values_from(self, columns: dict[str, np.ndarray]) -> np.ndarray:
         """This field's values from a block of native columns (:meth:`column_names`)."""
         spec = self.column_spec()
         if isinstance(spec, str):
             return columns[spec]
-        return spec[2](columns[spec[0]], columns[spec[1]])
+        # (called only for a field that has a column spec: ``column_spec()`` is not None)
+        return spec[2](columns[spec[0]], columns[spec[1]])  # type: ignore[index]

@@ -12,14 +12,15 @@ are left to backtrader.
 from __future__ import annotations
 
 from array import array
-from typing import Any
 
 import numpy as np
+
+from ..btypes import BtIndicator
 
 _HUGE = 2.0**1000  # beyond this a window's sum may overflow a double: backtrader decides
 
 
-def sliding_means(src: Any, period: int, start: int, end: int) -> list[float] | None:
+def sliding_means(src: array[float], period: int, start: int, end: int) -> list[float] | None:
     """``[fsum(src[i - period + 1:i + 1]) / period for i in range(start, end)]``, or None when a
     window holds a non-finite value (then the caller computes it the usual way)."""
     first = start - period + 1
@@ -45,7 +46,7 @@ def sliding_means(src: Any, period: int, start: int, end: int) -> list[float] | 
     return out
 
 
-def average_once(it: Any, start: int, end: int) -> bool:
+def average_once(it: BtIndicator, start: int, end: int) -> bool:
     """Fill ``it`` (a ``bt.indicators.Average``) for ``start <= i < end`` as its ``once`` would;
     False if it must fall back to that ``once``."""
     period = int(it.p.period)

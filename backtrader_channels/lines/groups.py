@@ -20,10 +20,11 @@ time), unless the strategy has bar channels: then ``next()`` follows the bars.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING
 
 from backtrader.lineiterator import LineIterator
 
+from ..btypes import BtLine, BtStrategy
 from ..errors import ChannelError
 from . import blocks
 from .blocks import PAD, Block, once_range, start_lines, streamable, trim, value_blocks
@@ -31,14 +32,18 @@ from .bridge import ChannelBridge
 from .kernels import bridge_step, fused_sma, step_for, unbounded
 from .signal_kernels import cross_step, rsi_step
 
+if TYPE_CHECKING:
+    from ..channels.base import MarketEvent
+    from .blocks import BlockValues, LineNode
+
 _IND = LineIterator.IndType
 
 
-def _inputs(it: Any) -> list[Any]:
+def _inputs(it: LineNode) -> list[LineNode]:
     return list(getattr(it, "datas", None) or getattr(it, "_datas", None) or [])
 
 
-def _buffers(obj: Any, out: dict[int, Any], children: bool) -> None:
+def _buffers(obj: LineNode, out: dict[int, BtLine], children: bool) -> None:
     """The LineBuffers of ``obj`` (and of its child indicators if ``children``), by id."""
     for line in obj.lines:
         out.setdefault(id(line), line)
@@ -54,21 +59,21 @@ class BridgeGroup:
         self.clock = clock
         self.channel = clock.channel
         self.bridges: list[ChannelBridge] = [clock]
-        self.iterators: list[Any] = []
+        self.iterators: list[LineNode] = []
         self.minperiod = 1
         self.precomputed = False
-        self._visible: tuple[Any, ...] = ()
-        self._all: tuple[Any, ...] = ()  # every line of the group, nested ones too
+        self._visible: tuple[BtLine, ...] = ()
+        self._all: tuple[BtLine, ...] = ()  # every line of the group, nested ones too
         self._steps: list[Callable[[], None]] | None = None  # the incremental path's steps
         self._blocks: Iterator[Block] = iter(())
         self._base = PAD  # the array position of the series' first value
         self._left = 0  # values computed ahead and not reached yet (precomputed path)
         self._until_trim = blocks.BLOCK_ROWS  # events until old values go (incremental path)
 
-    def buffers(self, children: bool = False) -> list[Any]:
+    def buffers(self, children: bool = False) -> list[BtLine]:
         """The line buffers of the group's bridges and indicators, each once; with
         ``children``, also those of indicators nested inside them."""
-        found: dict[int, Any] = {}
+        found: dict[int, BtLine] = {}
         for obj in [*self.bridges, *self.iterators]:
             _buffers(obj, found, children)
         return list(found.values())
@@ -90,7 +95,7 @@ class BridgeGroup:
             and unbounded(*self.buffers(children=True))
         )
 
-    def precompute(self, values: Any) -> None:
+    def precompute(self, values: BlockValues) -> None:
         """Take the bridge's values ahead: one array, or an iterable of arrays or of
         ``(timestamps, values)`` pairs (blocks, read as the run reaches them). With timestamps,
         each block's first one must be its first event's."""
@@ -102,7 +107,7 @@ class BridgeGroup:
         self.precomputed = True
         self._left = 0  # the first block is computed at the first event
 
-    def next_block(self, ev: Any = None) -> int:
+    def next_block(self, ev: MarketEvent | None = None) -> int:
         """Drop the values no longer kept, compute the next block of every line; returns its
         length. ``ev`` is the event about to take the block's first value. Raises ChannelError
         when the values run out before the channel's events, or belong to other events."""
@@ -132,7 +137,7 @@ class BridgeGroup:
             "of the recorded source disagree; precompute=False avoids the second)"
         )
 
-    def advance_precomputed(self, ev: Any = None) -> None:
+    def advance_precomputed(self, ev: MarketEvent | None = None) -> None:
         """One more value: move every line's index (and compute the next block when due)."""
         if not self._left:
             self._left = self.next_block(ev)
@@ -147,7 +152,7 @@ class BridgeGroup:
             self._all = tuple(self.buffers(children=True))
         trim(self._all, self.keep)
 
-    def advance_incremental(self, _ev: Any = None) -> None:
+    def advance_incremental(self, _ev: MarketEvent | None = None) -> None:
         """One more value: append each bridge's current value, then run the indicators."""
         steps = self._steps
         if steps is None:
@@ -183,7 +188,7 @@ class BridgeGroup:
         return len(self.clock.value_line) >= self.minperiod
 
 
-def build_groups(strat: Any, bridges: list[ChannelBridge]) -> list[BridgeGroup]:
+def build_groups(strat: BtStrategy, bridges: list[ChannelBridge]) -> list[BridgeGroup]:
     """Group ``bridges`` (those ``strat`` created) and the indicators on them; take those
     indicators out of the strategy's own list. Raises ChannelError for an indicator mixing
     clocks."""
@@ -223,7 +228,7 @@ def build_groups(strat: Any, bridges: list[ChannelBridge]) -> list[BridgeGroup]:
     return list(groups.values())
 
 
-def _incremental_advancer(g: BridgeGroup) -> Callable[[Any], None]:
+def _incremental_advancer(g: BridgeGroup) -> Callable[[MarketEvent], None]:
     """One callable advancing one group on the incremental path: fused, or its steps
     unrolled for the common small groups; every ``BLOCK_ROWS`` events it drops the values
     the group no longer keeps."""
@@ -237,7 +242,7 @@ def _incremental_advancer(g: BridgeGroup) -> Callable[[Any], None]:
     if len(own) == 2:  # the common case, a bridge and one indicator
         push, indicator = own
 
-        def advance_pair(_ev: Any) -> None:
+        def advance_pair(_ev: MarketEvent) -> None:
             nonlocal left
             push()
             indicator()
@@ -255,13 +260,13 @@ def _incremental_advancer(g: BridgeGroup) -> Callable[[Any], None]:
         if fused is not None:  # the bridge and its SMA in one call (and the trimming)
             sma_then = fused
 
-            def advance_fused(_ev: Any) -> None:
+            def advance_fused(_ev: MarketEvent) -> None:
                 sma_then(_ev)
                 second()
 
             return advance_fused
 
-        def advance_three(_ev: Any) -> None:
+        def advance_three(_ev: MarketEvent) -> None:
             nonlocal left
             push()
             first()
@@ -275,7 +280,7 @@ def _incremental_advancer(g: BridgeGroup) -> Callable[[Any], None]:
     return g.advance_incremental
 
 
-def _precomputed_advancer(g: BridgeGroup) -> Callable[[Any], None]:
+def _precomputed_advancer(g: BridgeGroup) -> Callable[[MarketEvent], None]:
     """One callable advancing one precomputed group: move each line's index by one, and
     compute the next block when the event reaches its end."""
     bufs = g._visible
@@ -284,7 +289,7 @@ def _precomputed_advancer(g: BridgeGroup) -> Callable[[Any], None]:
     a, b = bufs  # the common case, a bridge and one indicator line
     left, next_block = g._left, g.next_block
 
-    def advance_two(ev: Any) -> None:
+    def advance_two(ev: MarketEvent) -> None:
         nonlocal left
         if not left:
             left = next_block(ev)
@@ -297,7 +302,7 @@ def _precomputed_advancer(g: BridgeGroup) -> Callable[[Any], None]:
     return advance_two
 
 
-def advancer(groups: list[BridgeGroup]) -> Callable[[Any], None] | None:
+def advancer(groups: list[BridgeGroup]) -> Callable[[MarketEvent], None] | None:
     """One callable (taking the event) advancing every group of one channel, or None."""
     if not groups:
         return None
@@ -306,19 +311,19 @@ def advancer(groups: list[BridgeGroup]) -> Callable[[Any], None] | None:
         return _precomputed_advancer(g) if g.precomputed else _incremental_advancer(g)
     steps = [g.advance_precomputed if g.precomputed else g.advance_incremental for g in groups]
 
-    def advance_all(ev: Any) -> None:
+    def advance_all(ev: MarketEvent) -> None:
         for step in steps:
             step(ev)
 
     return advance_all
 
 
-def next_caller(strat: Any, groups: list[BridgeGroup]) -> Callable[[Any], None]:
+def next_caller(strat: BtStrategy, groups: list[BridgeGroup]) -> Callable[[MarketEvent], None]:
     """The callback that runs ``prenext``/``nextstart``/``next`` after a bridged event."""
     ready = False
     nxt = strat.next
 
-    def call(_ev: Any) -> None:
+    def call(_ev: MarketEvent) -> None:
         nonlocal ready
         if ready:
             nxt()

@@ -17,23 +17,30 @@ from __future__ import annotations
 import math
 from collections import deque
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING
 
 import backtrader as bt
 from backtrader.indicators.basicops import Average, ExponentialSmoothing
 from backtrader.linebuffer import LineBuffer, _LineDelay
 
+from ..btypes import BtIndicator, BtLine
+
+if TYPE_CHECKING:
+    from ..channels.base import MarketEvent
+    from .blocks import LineNode
+    from .bridge import ChannelBridge
+
 _IND = bt.LineIterator.IndType
 _NAN = float("nan")
 
 
-def same_kind(cls: Any, base: Any) -> bool:
+def same_kind(cls: object, base: type[BtIndicator]) -> bool:
     """Whether indicator class ``cls`` computes what ``base`` does: ``base`` itself, one of
     backtrader's aliases of it (``SMA``, ``SimpleMovingAverage``, ``MovingAverageSimple`` are
     three classes), or a subclass changing only its parameters."""
     if not isinstance(cls, type):
         return False
-    kind: Any = cls
+    kind: type[BtIndicator] = cls
     return (
         kind.__init__ is base.__init__
         and kind.next is base.next
@@ -42,31 +49,31 @@ def same_kind(cls: Any, base: Any) -> bool:
     )
 
 
-def _children(it: Any, cls: Any) -> tuple[Any, Any] | None:
+def _children(it: BtIndicator, cls: type[BtIndicator]) -> tuple[BtIndicator, BtLine] | None:
     """``(child, delay)`` of an indicator whose line is ``self.lines[0] = cls(...)``:
     backtrader binds the child's line to the indicator's through a ``_LineDelay`` of 0."""
     children = it._lineiterators[_IND]
     if len(children) != 2:
         return None
-    child: Any = children[0]
-    delay: Any = children[1]
+    child = children[0]
+    delay = children[1]
     if type(child) is not cls or type(delay) is not _LineDelay:
         return None
     bound = getattr(delay, "a", None) is child.lines[0]
     return (child, delay) if delay.ago == 0 and bound else None
 
 
-def _fed_by(it: Any, line: Any) -> bool:
-    data: Any = it.data
+def _fed_by(it: BtIndicator, line: BtLine) -> bool:
+    data = it.data
     return data is line or (hasattr(data, "lines") and data.lines[0] is line)
 
 
-def unbounded(*lines: Any) -> bool:
+def unbounded(*lines: BtLine) -> bool:
     """Whether every line grows by appending (the steps' precondition)."""
     return all(getattr(ln, "mode", None) == LineBuffer.UnBounded for ln in lines)
 
 
-def bridge_step(bridge: Any) -> Callable[[], None]:
+def bridge_step(bridge: ChannelBridge) -> Callable[[], None]:
     """Append the bridge's current value to its line (``forward(value)``, without the loop)."""
     line, read = bridge.value_line, bridge.read
     if not unbounded(line):
@@ -81,7 +88,7 @@ def bridge_step(bridge: Any) -> Callable[[], None]:
     return step
 
 
-def step_for(it: Any, source: Any) -> Callable[[], None] | None:
+def step_for(it: LineNode, source: BtLine) -> Callable[[], None] | None:
     """A step advancing ``it`` by the value ``source`` (a bridge's line) just received, or
     None when ``it`` is not an indicator this module covers."""
     found = _covered(it, source)
@@ -95,8 +102,8 @@ def step_for(it: Any, source: Any) -> Callable[[], None] | None:
 
 
 def fused_sma(
-    it: Any, bridge: Any, every: int = 0, tidy: Callable[[], None] | None = None
-) -> Callable[[Any], None] | None:
+    it: LineNode, bridge: ChannelBridge, every: int = 0, tidy: Callable[[], None] | None = None
+) -> Callable[[MarketEvent | None], None] | None:
     """One callable doing a whole event for a group of one bridge and one ``SMA`` on it:
     append the bridge's value, then the SMA's (one call per event instead of four), and every
     ``every`` events call ``tidy`` (which drops old values); None when ``it`` is not such an
@@ -112,7 +119,7 @@ def fused_sma(
     win_append = window.append
     left, tidy_up = (every, tidy) if tidy is not None else (-1, _nothing)  # -1: never 0
 
-    def advance(_ev: Any = None) -> None:
+    def advance(_ev: MarketEvent | None = None) -> None:
         nonlocal left
         value = read()
         src_append(value)
@@ -134,7 +141,9 @@ def _nothing() -> None:
     pass
 
 
-def _covered(it: Any, source: Any) -> tuple[Any, Any, tuple[Any, ...]] | None:
+def _covered(
+    it: LineNode, source: BtLine
+) -> tuple[type[BtIndicator], BtIndicator, tuple[BtLine, BtLine, BtLine]] | None:
     """``(kind, child, (child line, delay line, indicator line))`` when a step covers ``it``
     fed by ``source``; else None."""
     kind = type(it)
@@ -155,7 +164,7 @@ def _covered(it: Any, source: Any) -> tuple[Any, Any, tuple[Any, ...]] | None:
     return kind, child, lines
 
 
-def appender(out: Any) -> Callable[[float], None]:
+def appender(out: BtLine) -> Callable[[float], None]:
     """Append one value to the line ``out`` (what ``forward`` and a store do, minus the loop).
     Steps write the indicator's own line only: the lines nested inside it (a child's, a
     binding delay's) stay where they are, as on the precomputed path; nothing outside the
@@ -170,7 +179,7 @@ def appender(out: Any) -> Callable[[float], None]:
     return push
 
 
-def _sma_step(source: Any, lines: tuple[Any, ...], period: int) -> Callable[[], None]:
+def _sma_step(source: BtLine, lines: tuple[BtLine, ...], period: int) -> Callable[[], None]:
     src, out = source.array, lines[-1]
     append, fsum = out.array.append, math.fsum  # (the push inlined: one call less per event)
     window: deque[float] = deque(maxlen=period)  # fsum over floats: no array slice to box
@@ -187,7 +196,7 @@ def _sma_step(source: Any, lines: tuple[Any, ...], period: int) -> Callable[[], 
 
 
 def _ema_step(
-    source: Any, lines: tuple[Any, ...], period: int, alpha: float, alpha1: float
+    source: BtLine, lines: tuple[BtLine, ...], period: int, alpha: float, alpha1: float
 ) -> Callable[[], None]:
     src, out = source.array, lines[-1]
     dst, fsum = out.array, math.fsum

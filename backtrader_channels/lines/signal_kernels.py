@@ -20,22 +20,27 @@ from __future__ import annotations
 import math
 from collections import deque
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING
 
 import backtrader as bt
 from backtrader.linebuffer import LineBuffer
 
+from ..btypes import BtLine
 from .kernels import appender, same_kind, unbounded
+
+if TYPE_CHECKING:
+    from .blocks import LineNode
 
 _NAN = float("nan")
 
 
-def _line(obj: Any) -> Any:
-    """The line buffer behind ``obj`` (a line, or a line series' first line)."""
+def _line(obj: LineNode) -> BtLine:
+    """The line buffer behind ``obj`` (a line, or a line series' first line; None for an
+    object without lines, which no step covers)."""
     return obj if isinstance(obj, LineBuffer) else getattr(obj, "lines", [None])[0]
 
 
-def _smoothing(movav: Any, period: int) -> float | None:
+def _smoothing(movav: object, period: int) -> float | None:
     """The ``alpha`` of the moving average ``movav`` builds, 0.0 for a simple average, None
     for one this module does not know."""
     if same_kind(movav, bt.indicators.SmoothedMovingAverage):
@@ -47,7 +52,7 @@ def _smoothing(movav: Any, period: int) -> float | None:
     return None
 
 
-def rsi_step(it: Any, source: Any) -> Callable[[], None] | None:
+def rsi_step(it: LineNode, source: BtLine) -> Callable[[], None] | None:
     """A step for an ``RSI`` fed by ``source`` (a bridge's line), or None."""
     if not same_kind(type(it), bt.indicators.RSI) or _line(it.data) is not source:
         return None
@@ -100,7 +105,7 @@ def rsi_step(it: Any, source: Any) -> Callable[[], None] | None:
     return step
 
 
-def cross_step(it: Any, advanced: set[int]) -> Callable[[], None] | None:
+def cross_step(it: LineNode, advanced: set[int]) -> Callable[[], None] | None:
     """A step for a ``CrossOver`` whose two inputs are among ``advanced`` (ids of the line
     buffers already advanced for the event), or None."""
     if not same_kind(type(it), bt.indicators.CrossOver) or len(it.datas) != 2:

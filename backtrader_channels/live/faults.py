@@ -4,17 +4,19 @@ the error a feed gives up with."""
 from __future__ import annotations
 
 import re
-from typing import Any
 
 import ccxt
 
+from ..errors import BacktraderChannelsError
+from .venue_parts import CcxtExchange
 
-class FeedError(RuntimeError):
+
+class FeedError(BacktraderChannelsError, RuntimeError):
     """A live feed gave up: a stream or ``load_markets`` failed ``max_failures`` times in a row
     with errors that are not network errors, or a symbol is unknown to the venue."""
 
 
-def describe_error(exc: BaseException, exchange: Any) -> str:
+def describe_error(exc: BaseException, exchange: CcxtExchange) -> str:
     """``Type: message`` of an error, short, with signatures and the exchange's keys redacted
     (ccxt puts the request URL, query included, in its messages)."""
     text = re.sub(r"(signature|apiKey|secret)=[^&\s\"']+", r"\1=***", str(exc))

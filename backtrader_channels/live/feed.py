@@ -9,9 +9,10 @@ either in a thread of its own (:meth:`LiveFeed.start`) or, when it also offers t
 from __future__ import annotations
 
 import asyncio
-from typing import Any, Protocol, runtime_checkable
+from typing import Protocol, runtime_checkable
 
 from .queue import LiveEventQueue
+from .validator import AnomalyReport
 
 
 @runtime_checkable
@@ -34,7 +35,7 @@ class LiveFeed(Protocol):
         """Stop delivering; close sockets and files. Called once, at the end of the run."""
         ...
 
-    def anomaly_report(self) -> dict[str, Any]:
+    def anomaly_report(self) -> AnomalyReport:
         """What went wrong per channel (counts, details), for ``cerebro.last_run``."""
         ...
 

@@ -7,44 +7,13 @@ a backtest may see a few hundred of them live, on a client that reads slower tha
 :class:`FrameCounter` sits in front of the exchange instance's message handler (an attribute of
 that one instance; ccxt itself is not changed) and counts each public market-data frame by
 ``(channel type, venue market id)``, so that the run report can say how many frames each
-stream's events stand for. Venues whose frames it knows: Binance (raw or combined streams:
-``trade``, ``depthUpdate``, ``bookTicker``) and Bybit v5 (``publicTrade``, ``orderbook.N``;
-``orderbook.1`` is the best bid/ask).
+stream's events stand for. How to tell a venue's frames apart is the venue's to say (its
+``frame_kind``, ``live/venue_parts.py``); a venue that says nothing has its frames uncounted.
 """
 
 from __future__ import annotations
 
-from typing import Any
-
-#: ccxt exchange ids whose public frames :class:`FrameCounter` can tell apart
-COUNTED = ("binance", "bybit")
-
-_BINANCE = {"trade": "tick", "depthUpdate": "orderbook"}
-
-
-def _binance(message: Any) -> tuple[str, str] | None:
-    data = message.get("data", message) if "stream" in message else message
-    if type(data) is not dict:
-        return None
-    e = data.get("e")
-    if e is None:  # bookTicker carries no event type: its update id and both sides
-        return ("quote", data["s"]) if "u" in data and "b" in data and "s" in data else None
-    kind = _BINANCE.get(e)
-    return (kind, data.get("s", "")) if kind is not None else None
-
-
-def _bybit(message: Any) -> tuple[str, str] | None:
-    topic = message.get("topic")
-    if type(topic) is not str:
-        return None
-    head, _, market = topic.rpartition(".")
-    if head == "publicTrade":
-        return ("tick", market)
-    if head == "orderbook.1":
-        return ("quote", market)
-    if head.startswith("orderbook."):
-        return ("orderbook", market)
-    return None
+from .venue_parts import CcxtClient, CcxtExchange, FrameKind, live_parts
 
 
 class FrameCounter:
@@ -53,17 +22,24 @@ class FrameCounter:
     Parameters
     ----------
     exchange : ccxt.pro.Exchange
-        A Binance or Bybit instance; its ``handle_message`` is wrapped.
+        The instance whose ``handle_message`` is wrapped.
+    kind_of : callable, optional
+        The venue's ``frame_kind``: ``message -> (channel type, market id)`` or None; default:
+        the one its venue registered (a ValueError when it registered none).
     """
 
-    def __init__(self, exchange: Any) -> None:
+    def __init__(self, exchange: CcxtExchange, kind_of: FrameKind | None = None) -> None:
         self.exchange = exchange
-        self._kind_of = _binance if exchange.id == "binance" else _bybit
+        if kind_of is None:
+            kind_of = live_parts(exchange).frame_kind
+            if kind_of is None:
+                raise ValueError(f"{getattr(exchange, 'id', exchange)}: no venue says its frames")
+        self._kind_of = kind_of
         self.counts: dict[tuple[str, str], int] = {}  # (type, venue market id) -> frames
         self.inner = exchange.handle_message
         exchange.handle_message = self.handle_message
 
-    def handle_message(self, client: Any, message: Any) -> Any:
+    def handle_message(self, client: CcxtClient, message: object) -> None:
         if type(message) is dict:
             key = self._kind_of(message)
             if key is not None:

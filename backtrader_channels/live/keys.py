@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import json
 import os
-from typing import Any
 
 import ccxt.pro as ccxtpro
+
+from ..btypes import Kwargs
+from .venue_parts import CcxtExchange
 
 
 def credentials(exchange_id: str, config: str | None) -> dict[str, str]:
@@ -32,7 +34,7 @@ def credentials(exchange_id: str, config: str | None) -> dict[str, str]:
     return {k: v for k, v in creds.items() if v}
 
 
-def exchange_from(exchange_id: str, config: str | None = None, **options: Any) -> Any:
+def exchange_from(exchange_id: str, config: str | None = None, **options: Kwargs) -> CcxtExchange:
     """A new ccxt.pro instance of ``exchange_id`` with the keys of :func:`credentials`."""
     if not hasattr(ccxtpro, exchange_id):
         raise ValueError(f"ccxt.pro has no exchange {exchange_id!r}")

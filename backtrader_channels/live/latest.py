@@ -10,13 +10,14 @@ replay's very last) instead of calling the stream stale.
 
 from __future__ import annotations
 
-from typing import Any
-
-from ..events import OrderBookEvent, QuoteEvent
+from ..events import CcxtDict, OrderBookEvent, QuoteEvent
 from .trades import int_id
 from .validator import LiveDataValidator
+from .venue_parts import CcxtExchange
 
 _MS = 1_000_000
+#: one side of a book event: ``(price, size)`` levels
+_Side = tuple[tuple[float, float], ...]
 
 
 class LatestState:
@@ -37,11 +38,13 @@ class LatestState:
         self.venue = venue
         self.validator = validator
         self._book_ts: dict[str, int] = {}
-        self._book_last: dict[str, tuple[Any, Any, Any]] = {}  # delivered (nonce, bids, asks)
-        self._quote_last: dict[str, Any] = {}  # the ccxt dict each symbol's last quote came from
+        #: per symbol: the book delivered last, as (nonce, bids, asks)
+        self._book_last: dict[str, tuple[int | None, _Side, _Side]] = {}
+        #: per symbol: the ccxt dict its last quote came from
+        self._quote_last: dict[str, CcxtDict] = {}
 
     # ---- order book ---------------------------------------------------------------------------
-    def book_event(self, ob: Any, symbol: str, recv: int) -> list[Any]:
+    def book_event(self, ob: CcxtDict, symbol: str, recv: int) -> list[OrderBookEvent]:
         """The book as an event; none when it is the one delivered last, unchanged."""
         depth = self.book_depth
         bids = tuple((float(p), float(s)) for p, s, *_ in ob["bids"][:depth])
@@ -62,7 +65,9 @@ class LatestState:
         self._book_last[symbol] = (nonce, bids, asks)
         return [OrderBookEvent(ts, bids, asks, True, symbol, recv, nonce, nonce, self.venue)]
 
-    def book_from_cache(self, exchange: Any, symbol: str, recv: int) -> list[Any]:
+    def book_from_cache(
+        self, exchange: CcxtExchange, symbol: str, recv: int
+    ) -> list[OrderBookEvent]:
         """ccxt's book for ``symbol`` if it moved on since the last delivery."""
         ob = getattr(exchange, "orderbooks", {}).get(symbol)
         if ob is None or ob.get("nonce") is None:
@@ -72,7 +77,7 @@ class LatestState:
         return self.book_event(ob, symbol, recv)
 
     # ---- best bid/ask -------------------------------------------------------------------------
-    def quote_event(self, q: Any, symbol: str, recv: int) -> list[Any]:
+    def quote_event(self, q: CcxtDict, symbol: str, recv: int) -> list[QuoteEvent]:
         """ccxt's best bid/ask dict as a :class:`QuoteEvent`; a missing side is recorded."""
         self._quote_last[symbol] = q
         if q.get("bid") is None or q.get("ask") is None:  # an empty side, or a bad frame
@@ -94,7 +99,7 @@ class LatestState:
             )
         ]
 
-    def quote_from_cache(self, exchange: Any, symbol: str, recv: int) -> list[Any]:
+    def quote_from_cache(self, exchange: CcxtExchange, symbol: str, recv: int) -> list[QuoteEvent]:
         """ccxt's best bid/ask for ``symbol`` if no watch call returned it yet.
 
         ccxt parses each frame into a new dict, so a dict other than the one delivered last is

@@ -14,19 +14,39 @@ from __future__ import annotations
 import heapq
 import threading
 from collections import deque
-from collections.abc import Callable, Generator, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
 from operator import itemgetter
-from typing import Any, Literal, get_args
+from typing import TYPE_CHECKING, Any, Literal, TypeAlias, TypeVar, get_args
 
-from ..engine.queue import EventSource, Run
+from ..dispatch.queue import EventSource, Run, Timed
 from ..errors import check_choice
-from ..events import event_key, key_label
+from ..events import (
+    BrokerUpdate,
+    Event,
+    OrderBookEvent,
+    QuoteEvent,
+    TickEvent,
+    event_key,
+    key_label,
+)
+
+if TYPE_CHECKING:
+    from _typeshed import SupportsRichComparison
+
+    from ..dispatch.targets import SourceTarget
 
 #: what a full queue drops: the earliest waiting events, or the incoming ones
 Overflow = Literal["drop_oldest", "drop_newest"]
 OVERFLOW: tuple[Overflow, ...] = get_args(Overflow)
 
 _timestamp_of = itemgetter(0)
+_Key = TypeVar("_Key", bound="SupportsRichComparison")
+
+#: what the queue carries: market events, a live broker's news, timers and user events (each a
+#: NamedTuple whose first field is its timestamp)
+LiveEvent: TypeAlias = TickEvent | QuoteEvent | OrderBookEvent | BrokerUpdate | Event
+#: a channel key, ``(channel_type, symbol[, venue])``, or None when not known
+_ChannelKey: TypeAlias = "tuple[str, ...] | None"
 
 
 class LiveEventQueue:
@@ -38,10 +58,11 @@ class LiveEventQueue:
         # Batches pushed in key order (the usual case: a frame's events, later than what waits)
         # queue whole in a deque as [events, next index, seq of events[0], channel key]: pushing
         # and popping them costs per batch, not per event. Late or unordered arrivals go through
-        # a heap of (timestamp, priority, seq, event); pop merges the two by full key.
+        # a heap of (timestamp, priority, seq, event); pop merges the two by full key. (A batch
+        # is a list, not a record type, for speed: mypy has no type for such a list.)
         self._fifo: deque[list[Any]] = deque()
         self._tail: tuple[int, int] | None = None  # key of the last event in the deque
-        self._heap: list[tuple[int, int, int, Any]] = []
+        self._heap: list[tuple[int, int, int, LiveEvent]] = []
         self._seq = 0
         self._size = 0
         self._cond = threading.Condition(threading.Lock())
@@ -50,7 +71,7 @@ class LiveEventQueue:
         self.dropped = 0
         self.pushed = 0
         #: non-empty when the consumer must leave its current run (a stop request)
-        self.attention: list[Any] = []
+        self.attention: list[Timed | None] = []
         self.sources: list[EventSource] = []
         #: called with the timeout instead of sleeping when the queue is empty: it serves the
         #: feeds that run on the consumer's thread until one pushes (see LoopDriver)
@@ -59,12 +80,12 @@ class LiveEventQueue:
     def __len__(self) -> int:
         return self._size
 
-    def push(self, event: Any) -> bool:
+    def push(self, event: LiveEvent) -> bool:
         """Add one event (any thread); False if it was dropped."""
         return self.push_many([event]) == 1
 
     def push_many(  # noqa: C901 - per frame on the live hot path: one pass, no helper calls
-        self, events: Iterable[Any], key: tuple[str, ...] | None = None
+        self, events: Iterable[LiveEvent], key: tuple[str, ...] | None = None
     ) -> int:
         """Add events under one lock; return how many were kept.
 
@@ -127,11 +148,11 @@ class LiveEventQueue:
                 self._cond.notify()
         return kept
 
-    def _take(self, max_items: int) -> list[tuple[list[Any], Any]]:
+    def _take(self, max_items: int) -> list[tuple[list[LiveEvent], _ChannelKey]]:
         """Up to ``max_items`` events in key order as (events, channel key or None) segments;
         call with the lock held."""
         fifo, heap = self._fifo, self._heap
-        out: list[tuple[list[Any], Any]] = []
+        out: list[tuple[list[LiveEvent], _ChannelKey]] = []
         left = min(max_items, self._size)
         self._size -= left
         if not heap:  # the usual case: whole batches, no per-event work
@@ -148,7 +169,7 @@ class LiveEventQueue:
                     b[1] = i + left
                     left = 0
         else:
-            merged: list[Any] = []
+            merged: list[LiveEvent] = []
             append, hpop = merged.append, heapq.heappop
             for _ in range(left):
                 if fifo:
@@ -169,7 +190,7 @@ class LiveEventQueue:
             self._tail = None
         return out
 
-    def pop_many(self, max_items: int = 4096, timeout: float | None = None) -> list[Any]:
+    def pop_many(self, max_items: int = 4096, timeout: float | None = None) -> list[LiveEvent]:
         """Up to ``max_items`` events in order, waiting up to ``timeout`` s for the first."""
         segments = self.pop_segments(max_items, timeout)
         if len(segments) == 1:
@@ -178,7 +199,7 @@ class LiveEventQueue:
 
     def pop_segments(
         self, max_items: int = 4096, timeout: float | None = None
-    ) -> list[tuple[list[Any], Any]]:
+    ) -> list[tuple[list[LiveEvent], _ChannelKey]]:
         """Like :meth:`pop_many`, as ``(events, key)`` segments; ``key`` is the channel all the
         segment's events belong to, or None when unknown."""
         driver = self.driver
@@ -194,7 +215,7 @@ class LiveEventQueue:
                     self._waiting -= 1
             return self._take(max_items)
 
-    def pop(self, timeout: float | None = None) -> Any:
+    def pop(self, timeout: float | None = None) -> LiveEvent | None:
         """One event, or None after ``timeout`` seconds (or once stopped and empty)."""
         out = self.pop_many(1, timeout)
         return out[0] if out else None
@@ -208,8 +229,8 @@ class LiveEventQueue:
 
     def runs(
         self,
-        targets: dict[Any, Any],
-        keep_going: Any,
+        targets: Mapping[tuple[str, ...], SourceTarget],
+        keep_going: Callable[[], bool],
         poll: float = 0.2,
         max_events: int | None = None,
     ) -> Iterator[Run]:
@@ -217,7 +238,7 @@ class LiveEventQueue:
         ``(channel_type, symbol)`` to a SourceTarget; ``keep_going()`` is asked after every
         batch and every ``poll`` seconds without events; events of unknown channels go out as
         pushed events (target None)."""
-        sources: dict[Any, EventSource] = {}
+        sources: dict[_ChannelKey, EventSource] = {}
         for key, target in targets.items():
             src = EventSource(
                 (),
@@ -237,10 +258,10 @@ class LiveEventQueue:
                     return
                 yield loose, 0, 0  # heartbeat: lets the loop check its clocks
                 continue
-            for k, (batch, key) in enumerate(segments):
+            for k, (batch, batch_key) in enumerate(segments):
                 if left > 0:
                     left -= len(batch)
-                rest = yield from _segment_runs(batch, sources.get(key), sources, loose)
+                rest = yield from _segment_runs(batch, sources.get(batch_key), sources, loose)
                 if rest is not None:  # the loop stopped early: the rest goes back
                     for evs in (rest, *(seg[0] for seg in segments[k + 1 :])):
                         if evs:
@@ -249,15 +270,20 @@ class LiveEventQueue:
 
 
 def _segment_runs(
-    batch: list[Any], src: EventSource | None, sources: dict[Any, EventSource], loose: EventSource
-) -> Generator[Run, None, list[Any] | None]:
+    batch: list[LiveEvent],
+    src: EventSource | None,
+    sources: dict[_ChannelKey, EventSource],
+    loose: EventSource,
+) -> Generator[Run, None, list[LiveEvent] | None]:
     """Yield the runs of one popped segment; return the events left unhandled if the loop
     stopped early. ``src`` is the segment's source when all its events are of one channel."""
     if src is not None:  # one channel: one run, no per-event look-up
         n = src.pos = len(batch)
         src.events = batch
-        yield src, 0, n
-        src.count += src.pos
+        try:
+            yield src, 0, n
+        finally:  # (also when the loop stopped here: what it dispatched counts)
+            src.count += src.pos
         return batch[src.pos :] if src.pos < n else None
     i, n = 0, len(batch)
     while i < n:
@@ -282,13 +308,15 @@ def _segment_runs(
             j += 1
         found.events = batch
         found.pos = j
-        yield found, i, j
-        found.count += found.pos - i
+        try:
+            yield found, i, j
+        finally:
+            found.count += found.pos - i
         if found.pos < j:
             return batch[found.pos :]
         i = j
     return None
 
 
-def _non_decreasing(values: list[Any]) -> bool:
+def _non_decreasing(values: list[_Key]) -> bool:
     return values == sorted(values)  # timsort on sorted input: one C-level pass

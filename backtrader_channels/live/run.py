@@ -6,13 +6,17 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Callable, Generator, Sequence
-from typing import Any
+from collections.abc import Callable, Generator, Mapping, Sequence
+from types import FrameType
+from typing import TYPE_CHECKING
 
-from ..engine.queue import Run
+from ..dispatch.queue import Run
 from .driver import LoopDriver
 from .feed import DrivenFeed, LiveFeed
 from .queue import LiveEventQueue
+
+if TYPE_CHECKING:
+    from ..dispatch.targets import SourceTarget
 
 SWITCH_INTERVAL_S = 0.0002
 
@@ -20,7 +24,7 @@ SWITCH_INTERVAL_S = 0.0002
 def live_runs(
     stop_requested: Callable[[], bool],
     queue: LiveEventQueue,
-    targets: dict[tuple[str, str], Any],
+    targets: Mapping[tuple[str, ...], SourceTarget],
     feeds: Sequence[LiveFeed],
     duration: float | None,
     max_events: int | None,
@@ -98,7 +102,7 @@ def _ctrl_c_asks_to_stop(interrupted: list[bool]) -> Callable[[], None]:
     if previous is not signal.default_int_handler:
         return lambda: None
 
-    def on_sigint(signum: int, frame: Any) -> None:
+    def on_sigint(signum: int, frame: FrameType | None) -> None:
         interrupted.append(True)
         signal.signal(signal.SIGINT, previous)  # the next Ctrl-C: KeyboardInterrupt
 

@@ -5,19 +5,19 @@ the feed's; this is the part that reads it out)."""
 from __future__ import annotations
 
 import asyncio
-from typing import Any
 
 from ..events import channel_key, key_label
 from ..log import logger
-from .faults import describe_error
 from .frames import FrameCounter
-from .validator import LiveDataValidator
+from .streams import StreamState
+from .validator import AnomalyReport, LiveDataValidator
+from .venue_parts import CcxtExchange
 
 
 class StreamReports:
     """Mixin of :class:`~.ccxt_feed.CCXTLiveFeed`: its streams' reports."""
 
-    exchange: Any
+    exchange: CcxtExchange
     exchange_id: str
     venue: str
     kinds: list[str]
@@ -25,9 +25,8 @@ class StreamReports:
     validator: LiveDataValidator
     frame_counter: FrameCounter | None
     connect_timeout: float
-    _events: dict[tuple[str, ...], int]
-    _down: dict[tuple[str, str], str]
-    _last_error: dict[tuple[str, str], str]
+    _streams: dict[tuple[str, str], StreamState]
+    _markets_error: str
 
     @property
     def channel_keys(self) -> list[tuple[str, ...]]:
@@ -43,7 +42,7 @@ class StreamReports:
         """A stream as the reports name it: ``"quote:BTC/USDT"`` (``"...@venue"`` on a venue)."""
         return key_label(channel_key(key[0], key[1], self.venue))
 
-    def anomaly_report(self) -> dict[str, Any]:
+    def anomaly_report(self) -> AnomalyReport:
         """Per channel: what the validator and the connection saw (counts and details)."""
         report = self.validator.report()
         if not self.venue:
@@ -61,7 +60,7 @@ class StreamReports:
         return {
             self.label(key): {
                 "frames": counter.frames(*key),
-                "events": self._events.get(channel_key(key[0], key[1], self.venue), 0),
+                "events": self._streams[key].events,
             }
             for key in self.streams
         }
@@ -69,7 +68,7 @@ class StreamReports:
     def health(self) -> dict[str, str]:
         """Streams (``"type:symbol"``) that are not healthy now, with why: never delivered yet,
         failing, or stalled and reconnecting (a live broker sends no order on their symbol)."""
-        out = {self.label(k): why for k, why in list(self._down.items())}
+        out = {self.label(k): st.down for k, st in self._streams.items() if st.down}
         for key in self.streams:
             if not self.validator.seen(key):
                 out.setdefault(self.label(key), "no data yet")
@@ -78,12 +77,12 @@ class StreamReports:
     def silent_streams(self) -> dict[str, str]:
         """The streams that have delivered no event yet, each with why (its last error, the
         markets' error, or that nothing arrived: "connecting" while the markets are not loaded)."""
-        markets = self._last_error.get(("markets", "*"))
+        markets = self._markets_error
         nothing = "no data received" if getattr(self.exchange, "markets", None) else "connecting"
         out = {}
         for key in self.streams:
             if not self.validator.seen(key):
-                why = self._last_error.get(key) or (markets and f"load_markets: {markets}")
+                why = self._streams[key].last_error or (markets and f"load_markets: {markets}")
                 out[self.label(key)] = why or nothing
         return out
 
@@ -98,6 +97,3 @@ class StreamReports:
                 self.connect_timeout,
                 why,
             )
-
-    def _note_error(self, key: tuple[str, str], exc: BaseException) -> None:
-        self._last_error[key] = describe_error(exc, self.exchange)

@@ -6,12 +6,13 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
-from typing import Any
 
-from ..events import TickEvent
+from ..events import CcxtDict, TickEvent
 from ..log import logger
 from .backfill import trade_source
+from .streams import StreamState
 from .validator import LiveDataValidator
+from .venue_parts import CcxtExchange
 
 _MS = 1_000_000
 _NO_END = 2**63 - 1  # "up to the venue's newest trade"
@@ -31,7 +32,11 @@ class TradeContinuity:
     """
 
     def __init__(
-        self, exchange: Any, validator: LiveDataValidator, enabled: bool = True, venue: str = ""
+        self,
+        exchange: CcxtExchange,
+        validator: LiveDataValidator,
+        enabled: bool = True,
+        venue: str = "",
     ):
         self.venue = venue
         self.exchange_id = str(getattr(exchange, "id", "exchange"))
@@ -42,8 +47,9 @@ class TradeContinuity:
         #: the last trade id delivered, per symbol
         self.last_id: dict[str, int] = {}
         self._from_cache_upto: dict[str, int] = {}
-        #: (last id, validator clock) of the last trades the feed delivered, per symbol
-        self._delivered: dict[str, tuple[int | None, Any]] = {}
+        #: (last id, validator clock) of the last trades the feed delivered, per symbol (the
+        #: clock: what the validator's ``last_time`` gives, handed back to its ``rewind``)
+        self._delivered: dict[str, tuple[int | None, object]] = {}
         self._last_time = getattr(validator, "last_time", None)  # (a validator of the user's)
 
     def delivered(self, symbol: str) -> None:
@@ -67,7 +73,7 @@ class TradeContinuity:
         if rewind is not None:
             rewind(("tick", symbol), clock)
 
-    async def from_watch(self, trades: list[Any], symbol: str, recv: int) -> list[Any]:
+    async def from_watch(self, trades: list[CcxtDict], symbol: str, recv: int) -> list[TickEvent]:
         """Trades of a watch call: duplicates dropped, gaps backfilled (or reported)."""
         out, i = self._continuing(trades, 0, symbol, recv)
         while i < len(trades):  # trades[i] is after a gap in ids
@@ -79,7 +85,7 @@ class TradeContinuity:
             out.extend(more)
         return out
 
-    def from_cache(self, trades: list[Any], symbol: str, recv: int) -> list[Any]:
+    def from_cache(self, trades: list[CcxtDict], symbol: str, recv: int) -> list[TickEvent]:
         """Trades from ccxt's cache (no backfill: the next watch call will see any gap)."""
         out, _ = self._continuing(trades, 0, symbol, recv)
         last = self.last_id.get(symbol)
@@ -88,13 +94,13 @@ class TradeContinuity:
         return out
 
     def _continuing(
-        self, trades: list[Any], start: int, symbol: str, recv: int
-    ) -> tuple[list[Any], int]:
+        self, trades: list[CcxtDict], start: int, symbol: str, recv: int
+    ) -> tuple[list[TickEvent], int]:
         """Events of ``trades[start:]`` that continue the symbol's last trade id, up to the first
         gap; and the index of the trade after that gap (``len(trades)`` when there is none).
         Ids already seen are dropped (counted as ``duplicate_trade`` unless they are the ones
         this feed took from ccxt's cache)."""
-        out: list[Any] = []
+        out: list[TickEvent] = []
         last = self.last_id.get(symbol)
         n = len(trades)
         i = start
@@ -117,7 +123,7 @@ class TradeContinuity:
             self.last_id[symbol] = last
         return out, i
 
-    async def catch_up(self, symbol: str, recv: int) -> list[Any]:
+    async def catch_up(self, symbol: str, recv: int) -> list[TickEvent]:
         """After a reconnect: the trades the venue made since the last one delivered, from its
         REST, so that a quiet market's missed trades do not wait for its next trade to show the
         gap. What it cannot give below the newest it found is reported as a ``trade_gap``; when
@@ -134,11 +140,11 @@ class TradeContinuity:
         self._from_cache_upto[symbol] = newest  # the stream may send these again: not duplicates
         return out
 
-    async def backfill(self, symbol: str, first: int, last: int, recv: int) -> list[Any]:
+    async def backfill(self, symbol: str, first: int, last: int, recv: int) -> list[TickEvent]:
         """Trades ``first..last`` from the venue's REST (:mod:`.backfill`), in id order; every
         id it cannot give is reported as a ``trade_gap`` range (logged with the reason)."""
         source = self.source
-        trades: list[Any]
+        trades: list[CcxtDict]
         reason: str | None
         if not self.enabled:
             trades, reason = [], "backfill is off"
@@ -149,8 +155,14 @@ class TradeContinuity:
         return self._report(symbol, first, last, trades, reason, recv)
 
     def _report(
-        self, symbol: str, first: int, last: int, trades: list[Any], reason: str | None, recv: int
-    ) -> list[Any]:
+        self,
+        symbol: str,
+        first: int,
+        last: int,
+        trades: list[CcxtDict],
+        reason: str | None,
+        recv: int,
+    ) -> list[TickEvent]:
         """``trades`` (of ``first..last``, in id order) as events; the ids missing from them
         reported as ``trade_gap`` ranges."""
         key = ("tick", symbol)
@@ -167,24 +179,23 @@ class TradeContinuity:
 
 
 async def watch_catching_up(
-    exchange: Any,
+    exchange: CcxtExchange,
     continuity: TradeContinuity,
     symbol: str,
-    deliver: Callable[[list[Any]], None],
-    watched_since: dict[tuple[str, str], float],
-) -> Any:
+    deliver: Callable[[list[TickEvent]], None],
+    stream: StreamState,
+) -> list[CcxtDict]:
     """A stream's first ``watch_trades`` after a reconnect: subscribe first (so nothing more is
     missed), ``deliver`` the trades the venue made since the last one delivered
     (:meth:`TradeContinuity.catch_up`), then wait for the stream's trades. The catch-up is no
-    stall: the watchdog's clock (``watched_since``) starts after it (its REST call takes
+    stall: the watchdog's clock (``stream.since``) starts after it (its REST call takes
     0.1-0.2 s on loopback, ccxt's rate limiter and then ~40 ms parsing 1,000 trades, and more
     on a loaded machine)."""
-    key = ("tick", symbol)
     pending = asyncio.ensure_future(exchange.watch_trades(symbol))
-    watched_since.pop(key, None)
+    stream.since = None
     try:
         deliver(await continuity.catch_up(symbol, time.time_ns()))
-        watched_since[key] = asyncio.get_running_loop().time()
+        stream.since = asyncio.get_running_loop().time()
         return await pending
     finally:
         if not pending.done():
@@ -204,16 +215,16 @@ def id_ranges(ids: list[int]) -> list[tuple[int, int]]:
     return out
 
 
-def int_id(value: Any) -> int | None:
+def int_id(value: object) -> int | None:
+    """An id (ccxt's are strings, a venue's own fields numbers) as an int; None when it is
+    missing or not a number."""
     try:
-        return int(value)
+        return int(value)  # type: ignore[call-overload]  # (refused: a TypeError, below)
     except (TypeError, ValueError):
         return None
 
 
-def tick_event(
-    t: dict[str, Any], symbol: str, tid: int | None, recv: int, venue: str = ""
-) -> TickEvent:
+def tick_event(t: CcxtDict, symbol: str, tid: int | None, recv: int, venue: str = "") -> TickEvent:
     ts = int(t["timestamp"]) * _MS if t.get("timestamp") is not None else recv
     side = t.get("side") or "unknown"
     return TickEvent(ts, float(t["price"]), float(t["amount"]), side, tid, symbol, recv, venue)

@@ -22,13 +22,22 @@ from __future__ import annotations
 import logging
 import threading
 from collections import Counter
-from typing import Any
+from typing import Any, TypeAlias
 
+from ..events import OrderBookEvent, QuoteEvent, TickEvent
 from ..log import ThrottledLog
 
 REJECT = ("out_of_order", "non_positive_price", "negative_size")
 #: anomalies that are good news (logged at INFO); every other one is a WARNING
 _INFO = ("backfilled", "reconnect", "connected")
+
+#: what a live feed delivers, and the validator checks
+MarketEvent: TypeAlias = TickEvent | QuoteEvent | OrderBookEvent
+#: a channel's anomalies: each one's count, and under ``"details"`` up to 100
+#: ``(anomaly, detail)`` pairs (a gap's id range, the two times of a jump, a reason...)
+AnomalyEntry: TypeAlias = dict[str, "int | list[tuple[str, object]]"]
+#: :meth:`LiveDataValidator.report`: per channel (``"type:symbol"``), its anomalies
+AnomalyReport: TypeAlias = dict[str, AnomalyEntry]
 
 
 class LiveDataValidator:
@@ -52,13 +61,13 @@ class LiveDataValidator:
         self._log = ThrottledLog(log_interval)
         self._last: dict[tuple[str, str], int] = {}
         self._counts: dict[tuple[str, str], Counter[str]] = {}
-        self._details: dict[tuple[str, str], list[Any]] = {}
+        self._details: dict[tuple[str, str], list[tuple[str, object]]] = {}
         self._lock = threading.Lock()
         self.accepted = 0
         #: the venue the feed names (set by it), for the log lines
         self.venue = ""
 
-    def record(self, key: tuple[str, str], anomaly: str, detail: Any = None) -> None:
+    def record(self, key: tuple[str, str], anomaly: str, detail: object = None) -> None:
         """Count an anomaly of ``key`` (and keep up to 100 details, e.g. gap id ranges)."""
         with self._lock:
             self._counts.setdefault(key, Counter())[anomaly] += 1
@@ -85,7 +94,7 @@ class LiveDataValidator:
         else:
             self._last[key] = ts
 
-    def validate(self, event: Any) -> bool:
+    def validate(self, event: MarketEvent) -> bool:
         """True to deliver the event; False (counted) to reject it."""
         key = (event.channel_type, event.channel_name)
         ts = event[0]
@@ -116,7 +125,7 @@ class LiveDataValidator:
         self.accepted += 1
         return True
 
-    def _doubt(self, key: tuple[str, str], anomaly: str, detail: Any) -> bool:
+    def _doubt(self, key: tuple[str, str], anomaly: str, detail: object) -> bool:
         """Reject an event whose time goes back, or jumps ahead of the receive clock by more
         than ``max_jump_ns``; but after ``rebase_after`` such events in a row the channel's
         clock really moved (or the last accepted event was the odd one): accept it, say so
@@ -130,6 +139,8 @@ class LiveDataValidator:
         self.record(key, "clock_rebased", detail)
         return True
 
+    # ``ev``: a MarketEvent, told apart by its ``channel_type`` (a plain ``str``, which mypy
+    # cannot narrow the union on; an isinstance per event would cost on the hot path)
     @staticmethod
     def _check_values(ev: Any) -> str | None:
         ctype = ev.channel_type
@@ -160,12 +171,12 @@ class LiveDataValidator:
             return bool(max(p for p, _ in ev.bids) >= min(p for p, _ in ev.asks))
         return False
 
-    def report(self) -> dict[str, Any]:
+    def report(self) -> AnomalyReport:
         """``{"type:symbol": {anomaly: count, ..., "details": [...]}}``."""
         with self._lock:
-            out: dict[str, Any] = {}
+            out: AnomalyReport = {}
             for key, counts in self._counts.items():
-                entry: dict[str, Any] = dict(counts)
+                entry: AnomalyEntry = dict(counts)
                 if key in self._details:
                     entry["details"] = list(self._details[key])
                 out[f"{key[0]}:{key[1]}"] = entry

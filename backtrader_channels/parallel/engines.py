@@ -14,50 +14,27 @@ import multiprocessing
 import os
 import pickle
 import sys
-import traceback
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
-from typing import Any, Literal, Protocol
+from typing import Literal, Protocol, TypeVar
 
-from ..errors import check_choice
+from ..errors import BacktraderChannelsError, check_choice
+from .tasks import (
+    ItemT,
+    Outcome,
+    PayloadT,
+    TaskEngine,
+    TaskFn,
+    TaskLabel,
+    TaskValue,
+    call_task,
+    error_text,
+)
 
 EngineName = Literal["local", "ray"]
 ENGINES: tuple[str, ...] = ("local", "ray")
-
-Outcome = tuple[int, bool, Any]  #: (item index, ok, result or error text)
-TaskFn = Callable[[Any, Any], Any]
-
-
-class TaskEngine(Protocol):
-    """Runs ``fn(payload, item)`` for each item and yields outcomes as tasks finish."""
-
-    #: how many tasks run at once
-    jobs: int
-
-    def run(self, fn: TaskFn, payload: Any, items: Sequence[tuple[int, Any]]) -> Iterator[Outcome]:
-        """Run every ``(index, item)``; yield ``(index, ok, value)`` once for each."""
-        ...
-
-    def close(self) -> None:
-        """Release what the engine started (worker processes, a local Ray instance)."""
-        ...
-
-
-def error_text(exc: BaseException) -> str:
-    """``Type: message`` and the innermost frame: enough to find the failing line."""
-    cause = getattr(exc, "cause", None)  # Ray wraps the task's exception
-    if isinstance(cause, BaseException):
-        exc = cause
-    frames = traceback.extract_tb(exc.__traceback__)
-    where = f" ({frames[-1].filename}:{frames[-1].lineno})" if frames else ""
-    return f"{type(exc).__name__}: {exc}{where}"
-
-
-def _call(fn: TaskFn, blob: bytes, item: Any) -> Outcome:
-    try:
-        return -1, True, fn(pickle.loads(blob), item)
-    except Exception as exc:  # noqa: BLE001 - a task's own code may raise anything: report it
-        return -1, False, error_text(exc)
+#: what the task function of :func:`run_all` returns
+ResultT = TypeVar("ResultT")
 
 
 class SequentialEngine:
@@ -65,10 +42,12 @@ class SequentialEngine:
 
     jobs = 1
 
-    def run(self, fn: TaskFn, payload: Any, items: Sequence[tuple[int, Any]]) -> Iterator[Outcome]:
+    def run(
+        self, fn: TaskFn[PayloadT, ItemT], payload: PayloadT, items: Sequence[tuple[int, ItemT]]
+    ) -> Iterator[Outcome]:
         blob = pickle.dumps(payload)
         for index, item in items:
-            _, ok, value = _call(fn, blob, item)
+            _, ok, value = call_task(fn, blob, item)
             yield index, ok, value
 
     def close(self) -> None:
@@ -83,8 +62,8 @@ def _init_worker(blob: bytes) -> None:
     _PAYLOAD = blob
 
 
-def _in_worker(fn: TaskFn, item: Any) -> Outcome:
-    return _call(fn, _PAYLOAD, item)
+def _in_worker(fn: TaskFn[PayloadT, ItemT], item: ItemT) -> Outcome:
+    return call_task(fn, _PAYLOAD, item)
 
 
 class ProcessEngine:
@@ -100,7 +79,9 @@ class ProcessEngine:
     def __init__(self, jobs: int | None = None) -> None:
         self.jobs = max(1, jobs or os.cpu_count() or 1)
 
-    def run(self, fn: TaskFn, payload: Any, items: Sequence[tuple[int, Any]]) -> Iterator[Outcome]:
+    def run(
+        self, fn: TaskFn[PayloadT, ItemT], payload: PayloadT, items: Sequence[tuple[int, ItemT]]
+    ) -> Iterator[Outcome]:
         if not items:
             return
         method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
@@ -149,7 +130,7 @@ class TaskFailure:
 
     __slots__ = ("attempts", "error", "index", "label")
 
-    def __init__(self, index: int, label: Any, error: str, attempts: int) -> None:
+    def __init__(self, index: int, label: TaskLabel, error: str, attempts: int) -> None:
         self.index, self.label, self.error, self.attempts = index, label, error, attempts
 
     def __repr__(self) -> str:
@@ -159,11 +140,11 @@ class TaskFailure:
         )
 
 
-class SweepError(RuntimeError):
+class SweepError(BacktraderChannelsError, RuntimeError):
     """Some tasks failed on every attempt. ``results`` holds the others' results in task
     order (None where a task failed); ``failures`` says which failed, with their parameters."""
 
-    def __init__(self, failures: list[TaskFailure], results: list[Any]) -> None:
+    def __init__(self, failures: list[TaskFailure], results: list[TaskValue]) -> None:
         self.failures, self.results = failures, results
         lines = "\n  ".join(repr(f) for f in failures)
         super().__init__(f"{len(failures)} of {len(results)} runs failed:\n  {lines}")
@@ -171,21 +152,21 @@ class SweepError(RuntimeError):
 
 def run_all(
     engine: TaskEngine,
-    fn: TaskFn,
-    payload: Any,
-    items: Sequence[Any],
-    labels: Sequence[Any] | None = None,
+    fn: Callable[[PayloadT, ItemT], ResultT],
+    payload: PayloadT,
+    items: Sequence[ItemT],
+    labels: Sequence[TaskLabel] | None = None,
     retries: int = 1,
     progress: bool | None = None,
-    on_done: Callable[[int, Any], None] | None = None,
-) -> tuple[list[Any], list[TaskFailure]]:
+    on_done: Callable[[int, ResultT], None] | None = None,
+) -> tuple[list[ResultT | None], list[TaskFailure]]:
     """Run ``fn(payload, item)`` for every item on ``engine``; return the results in item order
     and the tasks that failed ``retries + 1`` times (None in their result slots).
 
     A failed task is run again, up to ``retries`` more times, after the round it failed in.
     ``progress`` shows a bar over tasks on stderr (None: when stderr is a terminal);
     ``on_done(index, result)`` is called as each task succeeds."""
-    results: list[Any] = [None] * len(items)
+    results: list[ResultT | None] = [None] * len(items)
     errors: dict[int, str] = {}
     todo = list(enumerate(items))
     bar = _bar(len(items), progress)
@@ -214,7 +195,15 @@ def run_all(
     return results, failures
 
 
-def _bar(total: int, progress: bool | None) -> Any:
+class _Progress(Protocol):
+    """A progress bar (tqdm's): advanced by each task done, closed at the end."""
+
+    def update(self, n: int = 1) -> object: ...
+
+    def close(self) -> None: ...
+
+
+def _bar(total: int, progress: bool | None) -> _Progress | None:
     if not (progress or (progress is None and sys.stderr.isatty())):
         return None
     from tqdm import tqdm

@@ -16,9 +16,17 @@ import sysconfig
 import types
 import uuid
 from collections.abc import Iterator, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 
-from .engines import Outcome, TaskFn, _call, error_text
+from .tasks import ItemT, Outcome, PayloadT, TaskFn, call_task, error_text
+
+if TYPE_CHECKING:
+    from _pickle import _ReducedType  # typeshed's: what a reducer gives pickle
+
+    from backtrader.metabase import MetaParams
+
+#: a class body's namespace, as its metaclass gets it: names to whatever the class holds
+ClassNamespace: TypeAlias = dict[str, Any]
 
 _LOOPBACK = ("127.0.0.1", "localhost", "::1")
 #: modules every node must have installed: never sent by value
@@ -80,7 +88,9 @@ class RayEngine:
                 ray.init(address=address, log_to_driver=False)
         self.jobs = int(ray.cluster_resources().get("CPU", 1))
 
-    def run(self, fn: TaskFn, payload: Any, items: Sequence[tuple[int, Any]]) -> Iterator[Outcome]:
+    def run(
+        self, fn: TaskFn[PayloadT, ItemT], payload: PayloadT, items: Sequence[tuple[int, ItemT]]
+    ) -> Iterator[Outcome]:
         ray = self._ray
         blob = ray.put(_dumps_for_workers(payload))
         remote = ray.remote(max_retries=0)(_call_pickled)
@@ -100,19 +110,63 @@ class RayEngine:
                 yield index, ok, value
 
     def close(self) -> None:
+        """Disconnect; a local instance the engine started is stopped, and ``close`` returns
+        once its processes have exited (``ray.shutdown`` returns before they all have: on a
+        loaded machine its servers still listened for seconds after it)."""
         if self._started:
+            children = _children()
             self._ray.shutdown()
             self._started = False
+            _wait_gone(children, timeout=30.0)
 
 
-def _call_pickled(fn: TaskFn, blob: bytes, item: bytes) -> Outcome:
-    """``_call`` with the item pickled as the payload is (the classes in it rebuilt alike),
+def _children() -> list[int]:
+    """The pids of this process's children (Linux; elsewhere none are known)."""
+    me = str(os.getpid())
+    out: list[int] = []
+    try:
+        names = os.listdir("/proc")
+    except OSError:
+        return out
+    for name in names:
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/stat", encoding="utf-8") as fh:
+                fields = fh.read().rpartition(")")[2].split()
+        except OSError:
+            continue
+        if len(fields) > 1 and fields[1] == me:
+            out.append(int(name))
+    return out
+
+
+def _wait_gone(pids: list[int], timeout: float) -> None:
+    """Wait (up to ``timeout`` s) until none of ``pids`` runs any more, reaping those that are
+    this process's (an exited child stays in /proc until reaped)."""
+    import contextlib
+    import time
+
+    deadline = time.monotonic() + timeout
+    left = list(pids)
+    while left and time.monotonic() < deadline:
+        for pid in list(left):
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(pid, os.WNOHANG)
+            if not os.path.exists(f"/proc/{pid}"):
+                left.remove(pid)
+        if left:
+            time.sleep(0.05)
+
+
+def _call_pickled(fn: TaskFn[PayloadT, ItemT], blob: bytes, item: bytes) -> Outcome:
+    """``call_task`` with the item pickled as the payload is (the classes in it rebuilt alike),
     and the result pickled so (its classes become the driver's own again)."""
-    index, ok, value = _call(fn, blob, pickle.loads(item))
+    index, ok, value = call_task(fn, blob, pickle.loads(item))
     return index, ok, _dumps_for_workers(value) if ok else value
 
 
-def _installed(module: Any) -> bool:
+def _installed(module: types.ModuleType) -> bool:
     name = module.__name__
     if name.split(".")[0] in _INSTALLED or name in sys.builtin_module_names:
         return True
@@ -124,7 +178,7 @@ def _installed(module: Any) -> bool:
     return any(os.path.abspath(path).startswith(os.path.abspath(r)) for r in roots)
 
 
-def _dumps_for_workers(payload: Any) -> bytes:
+def _dumps_for_workers(payload: object) -> bytes:
     """cloudpickle ``payload``, sending by value the modules a worker may not import."""
     out = io.BytesIO()
     _pickler()(out, protocol=pickle.HIGHEST_PROTOCOL).dump(payload)
@@ -166,7 +220,7 @@ def _pickler() -> type:
     from ray import cloudpickle
 
     class BacktraderPickler(cloudpickle.Pickler):
-        def reducer_override(self, obj: Any) -> Any:
+        def reducer_override(self, obj: object) -> _ReducedType:
             if isinstance(obj, (type, types.FunctionType)):
                 module = getattr(obj, "__module__", None)
                 sent = isinstance(module, str) and _by_value(module)  # registers it first
@@ -203,7 +257,7 @@ _DERIVED = (
 )
 
 
-def _declarations(cls: Any) -> dict[str, Any]:
+def _declarations(cls: MetaParams) -> ClassNamespace:
     """What the ``class`` statement of ``cls`` declared, as a namespace for its metaclass."""
     ns = {k: v for k, v in vars(cls).items() if k not in _DERIVED and k not in _SLOTS}
     ns["params"] = tuple(cls.params._getpairs().items())
@@ -228,7 +282,7 @@ _REBUILT: dict[tuple[str, int], type] = {}  # the classes rebuilt here, by origi
 
 
 def _rebuild_class(
-    meta: type, name: str, bases: tuple[type, ...], ns: dict[str, Any], origin: tuple[str, int]
+    meta: type, name: str, bases: tuple[type, ...], ns: ClassNamespace, origin: tuple[str, int]
 ) -> type:
     """The class a declaration came from: the original in the process that sent it (results
     coming back), else one rebuilt once per process (so its helper classes keep their names)."""

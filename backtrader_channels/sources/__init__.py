@@ -1,9 +1,13 @@
 """Readers and writers of recorded market data."""
 
+from __future__ import annotations
+
+import os
+
 from .batches import SkipReport, expand_paths
-from .binance_capture import read_binance_capture
+from .formats import read_tables
 from .native import DEFAULT_CHUNK_ROWS, read_native
-from .schema import schema_for
+from .schema import NativeTable, schema_for
 
 __all__ = [
     "DEFAULT_CHUNK_ROWS",
@@ -11,5 +15,14 @@ __all__ = [
     "expand_paths",
     "read_binance_capture",
     "read_native",
+    "read_tables",
     "schema_for",
 ]
+
+
+def read_binance_capture(
+    path: str | os.PathLike[str], symbol: str = "BTC/USDT"
+) -> dict[str, NativeTable]:
+    """A raw Binance WebSocket capture, whole, as native-schema arrow tables keyed by channel
+    type (tick, quote, orderbook): :func:`.formats.read_tables` of its ``binance_ws`` format."""
+    return read_tables(os.fspath(path), symbol, "binance_ws")

@@ -13,8 +13,8 @@ import io
 import os
 import zlib
 from collections import Counter
-from collections.abc import Iterator
-from typing import IO, Any
+from collections.abc import Callable, Iterator
+from typing import IO, TYPE_CHECKING
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -25,6 +25,11 @@ from ..errors import DataError
 from . import storage
 from .progress import ReadMeter, reading
 
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from .schema import Paths
+
 # 2 MB blocks: 4 MB ones doubled peak RSS (pyarrow reads several blocks ahead) at no speed gain
 _CSV_BLOCK_BYTES = 2 << 20
 _DICTIONARY_COLUMNS = ("side", "symbol", "venue", "market")
@@ -32,6 +37,8 @@ DATA_SUFFIXES = (".csv", ".csv.gz", ".parquet", ".txt", ".txt.gz", ".data.zip", 
 #: what reading a damaged or cut-short text file raises (gzip: EOFError, zlib.error; pyarrow:
 #: OSError); zip archives add zipfile.BadZipFile where they are read
 BROKEN = (OSError, EOFError, zlib.error, UnicodeDecodeError)
+#: what pyarrow's CSV reader asks about a row with a wrong number of fields: "skip" or "error"
+RowHandler = Callable[[pacsv.InvalidRow], str]
 
 
 class SkipReport:
@@ -63,7 +70,7 @@ class SkipReport:
         return {src: dict(c) for src, c in self.counts.items()}
 
 
-def expand_paths(dataname: Any) -> list[str]:
+def expand_paths(dataname: Paths) -> list[str]:
     """A file, a list of files, a directory (its data files, recursively, sorted) or a glob."""
     if isinstance(dataname, (list, tuple)):
         return [p for d in dataname for p in expand_paths(d)]
@@ -100,7 +107,9 @@ def open_text_raw(path: str) -> tuple[IO[str], IO[bytes]]:
     """``path`` as UTF-8 text (decompressed when it ends in ``.gz``) and the raw file under it,
     whose position says how far into the file a reader is; close both."""
     raw = open(path, "rb")
-    stream: Any = gzip.GzipFile(fileobj=raw) if path.endswith(".gz") else raw
+    stream: gzip.GzipFile | io.BufferedReader = (
+        gzip.GzipFile(fileobj=raw) if path.endswith(".gz") else raw
+    )
     return io.TextIOWrapper(stream, encoding="utf-8"), raw
 
 
@@ -164,9 +173,9 @@ def csv_batches(
     first_line_no = 1 if column_names else 2
     row = 0
     counted = 0  # rows with a wrong number of fields counted so far
-    bad_rows: list[Any] = []
+    bad_rows: list[pacsv.InvalidRow] = []
 
-    def on_bad_row(r: Any) -> str:
+    def on_bad_row(r: pacsv.InvalidRow) -> str:
         bad_rows.append(r)
         return "skip"
 
@@ -221,7 +230,7 @@ def _whole_lines(path: str, at_least: int) -> int:
     return max(n, at_least)
 
 
-def _open_raw(path: str) -> Any:
+def _open_raw(path: str) -> pa.OSFile:
     try:
         return pa.OSFile(path)
     except OSError as exc:
@@ -229,8 +238,8 @@ def _open_raw(path: str) -> Any:
 
 
 def _text_reader(
-    path: str, types: dict[str, pa.DataType], column_names: list[str] | None, handler: Any
-) -> Any:
+    path: str, types: dict[str, pa.DataType], column_names: list[str] | None, handler: RowHandler
+) -> pacsv.CSVStreamingReader:
     return pacsv.open_csv(
         path,
         read_options=pacsv.ReadOptions(
@@ -243,7 +252,7 @@ def _text_reader(
     )
 
 
-def _bad_values(texts: list[Any], typ: pa.DataType) -> list[int]:
+def _bad_values(texts: list[str | None], typ: pa.DataType) -> list[int]:
     """Indices of values that do not convert to ``typ`` (empty values are left to the checks)."""
     bad = []
     for i, text in enumerate(texts):
@@ -272,9 +281,9 @@ def _csv_batches_as_text(
 ) -> Iterator[tuple[pa.RecordBatch, int]]:
     """Skip mode's slow path for a file with unconvertible values: read text, drop bad rows.
     ``start_row`` rows were already yielded and ``counted`` short rows already counted."""
-    short_rows: list[Any] = []
+    short_rows: list[int] = []
 
-    def on_bad_row(r: Any) -> str:
+    def on_bad_row(r: pacsv.InvalidRow) -> str:
         short_rows.append(r.number)
         return "skip"
 
@@ -291,7 +300,7 @@ def _kept_as_text(
     column_names: list[str] | None,
     skip: SkipReport,
     start_row: int,
-    on_bad_row: Any,
+    on_bad_row: RowHandler,
 ) -> Iterator[tuple[pa.RecordBatch, int]]:
     row = 0
     for batch in _text_reader(path, types, column_names, on_bad_row):
@@ -320,7 +329,7 @@ def _locate_csv_error(
     first_line_no = 1 if column_names else 2
     bad: list[DataError] = []
 
-    def on_bad_row(r: Any) -> str:
+    def on_bad_row(r: pacsv.InvalidRow) -> str:
         if not bad:
             bad.append(
                 DataError(
@@ -380,7 +389,7 @@ def parquet_batches(
             raise _broken_row_group(path, pf.metadata, row, exc) from exc
 
 
-def _broken_row_group(path: str, meta: Any, row: int, exc: Exception) -> DataError:
+def _broken_row_group(path: str, meta: pq.FileMetaData, row: int, exc: Exception) -> DataError:
     """The DataError of a row group that cannot be read (its first row is ``row`` or before)."""
     starts = [0]
     for i in range(meta.num_row_groups):
@@ -447,7 +456,7 @@ def table_batches(
         row += batch.num_rows
 
 
-def dataframe_table(df: Any) -> pa.Table:
+def dataframe_table(df: pd.DataFrame) -> pa.Table:
     """A pandas DataFrame as an arrow Table (a ``timestamp`` index becomes a column)."""
     if df.index.name == "timestamp":
         df = df.reset_index()

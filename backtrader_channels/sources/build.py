@@ -14,24 +14,25 @@ import sys
 from collections.abc import Iterable, Iterator, Sequence
 from functools import partial
 from itertools import repeat
-from typing import Any
+from typing import Literal, overload
 
 import numpy as np
 import pyarrow as pa
 
 from ..events import ChannelType, OrderBookEvent, QuoteEvent, TickEvent
 from .batches import SkipReport
-from .checks import StreamChecker, _as_int64_ns, in_values
+from .checks import BookRow, StreamChecker, _as_int64_ns, in_values
 from .lazy import LazyEvents
-from .schema import OnError
+from .schema import Batches, ChannelEvent, OnError
 
-Chunk = tuple[list[int], Sequence[Any]]
+#: timestamps, ascending, and their events (of the channel type read)
+Chunk = tuple[list[int], Sequence[ChannelEvent]]
 
 _make_tick = partial(tuple.__new__, TickEvent)
 _make_quote = partial(tuple.__new__, QuoteEvent)
 
 # a stream of checked-to-be batches: (label, line offset or None, iterator of (batch, first row))
-BatchStream = tuple[str, "int | None", Iterator[tuple[pa.RecordBatch, Any]]]
+BatchStream = tuple[str, "int | None", Batches]
 
 
 def _numpy(batch: pa.RecordBatch, name: str) -> np.ndarray:
@@ -41,7 +42,9 @@ def _numpy(batch: pa.RecordBatch, name: str) -> np.ndarray:
     return arr.to_numpy(zero_copy_only=False)
 
 
-def _present(batch: pa.RecordBatch, name: str, cur: StreamChecker, rows: np.ndarray) -> Any:
+def _present(
+    batch: pa.RecordBatch, name: str, cur: StreamChecker, rows: np.ndarray
+) -> np.ndarray | None:
     """A column as a numpy array (timestamps as int64 ns), or ``None`` if the column is absent
     (or has no value at all: an all-null optional column, as some writers leave, is absent)."""
     if name not in batch.schema.names:
@@ -55,13 +58,28 @@ def _present(batch: pa.RecordBatch, name: str, cur: StreamChecker, rows: np.ndar
     return _numpy(batch, name)
 
 
-def _col_list(batch: pa.RecordBatch, name: str, cur: StreamChecker, rows: np.ndarray) -> Any:
-    """A column as a Python list, or ``None`` if the column is absent."""
+@overload
+def _col_list(
+    batch: pa.RecordBatch, name: Literal["timestamp"], cur: StreamChecker, rows: np.ndarray
+) -> list[int]: ...
+
+
+@overload
+def _col_list(
+    batch: pa.RecordBatch, name: str, cur: StreamChecker, rows: np.ndarray
+) -> list[int] | None: ...
+
+
+def _col_list(
+    batch: pa.RecordBatch, name: str, cur: StreamChecker, rows: np.ndarray
+) -> list[int] | None:
+    """An integer (or bool) column as a Python list, or ``None`` if the column is absent (a
+    checked batch always has its timestamps)."""
     col = _present(batch, name, cur, rows)
     return None if col is None else col.tolist()
 
 
-def _side_labels(side: pa.Array) -> Any:
+def _side_labels(side: pa.Array) -> Iterable[str]:
     """Interned side strings, one per row (an iterator when only buy/sell occur)."""
     if in_values(side, ("unknown",)).any():
         return [sys.intern(s) for s in side.to_pylist()]
@@ -76,7 +94,7 @@ def _tick_events(batch: pa.RecordBatch, rows: np.ndarray, cur: StreamChecker, ve
     price, volume, side = batch.column("price"), batch.column("volume"), batch.column("side")
     symbol = cur.symbol
 
-    def build() -> list[Any]:
+    def build() -> list[TickEvent]:
         return list(
             map(
                 _make_tick,
@@ -104,7 +122,7 @@ def _quote_events(batch: pa.RecordBatch, rows: np.ndarray, cur: StreamChecker, v
     cols = [batch.column(c) for c in ("bid_price", "bid_size", "ask_price", "ask_size")]
     symbol = cur.symbol
 
-    def build() -> list[Any]:
+    def build() -> list[QuoteEvent]:
         bp, bs, ap, asz = (c.to_numpy().tolist() for c in cols)
         return list(
             map(
@@ -135,13 +153,13 @@ def _book_events(
     ts = _col_list(batch, "timestamp", cur, rows) or []
     recv = _col_list(batch, "recv_timestamp", cur, rows) or ts
     snap = _col_list(batch, "is_snapshot", cur, rows) or [False] * n
-    uid = _col_list(batch, "update_id", cur, rows) or [None] * n
-    fuid = _col_list(batch, "first_update_id", cur, rows) or uid
+    uid: Sequence[int | None] = _col_list(batch, "update_id", cur, rows) or [None] * n
+    fuid: Sequence[int | None] = _col_list(batch, "first_update_id", cur, rows) or uid
     is_bid = in_values(batch.column("side"), ("bid",)).tolist()
     px = batch.column("price").to_numpy().tolist() if n else []
     sz = batch.column("size").to_numpy().tolist() if n else []
     out_ts: list[int] = []
-    out: list[Any] = []
+    out: list[OrderBookEvent] = []
     group = cur.book_carry
     head = group[0] if group else None
     for row in zip(ts, snap, uid, recv, fuid, is_bid, px, sz):
@@ -163,7 +181,7 @@ def _book_events(
     return out_ts, out
 
 
-def _book_event(group: list[tuple[Any, ...]], symbol: str, venue: str = "") -> OrderBookEvent:
+def _book_event(group: list[BookRow], symbol: str, venue: str = "") -> OrderBookEvent:
     first = group[0]
     bids = tuple((r[6], r[7]) for r in group if r[5])
     asks = tuple((r[6], r[7]) for r in group if not r[5])

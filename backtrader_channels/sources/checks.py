@@ -5,7 +5,7 @@ bad rows and counts them per file and reason.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Sequence
 
 import numpy as np
 import pyarrow as pa
@@ -14,11 +14,15 @@ import pyarrow.compute as pc
 from ..errors import ChannelError, DataError, check_choice
 from ..symbols import same_symbol, symbol_aliases
 from .batches import SkipReport
-from .schema import ON_ERROR, REQUIRED, SIDES, VALUE_RULES, OnError
+from .schema import ON_ERROR, REQUIRED, SIDES, VALUE_RULES, OnError, RowBase
 from .venues import UNKNOWN, venue_key
 
+#: one book row as the event builder groups them: ``(timestamp, is_snapshot, update_id,
+#: recv_timestamp, first_update_id, is_bid, price, size)``
+BookRow = tuple[int, int, int | None, int, int | None, bool, float, float]
 
-def _as_int64_ns(arr: Any) -> Any:
+
+def _as_int64_ns(arr: pa.Array) -> pa.Array:
     if pa.types.is_timestamp(arr.type):
         return arr.cast(pa.timestamp("ns")).cast(pa.int64())
     return arr
@@ -70,7 +74,7 @@ class StreamChecker:
         self.wanted = {"venue": venue_key(venue) if venue else None, "market": market}
         self.seen: dict[str, str] = {}
         #: book rows of an update not yet complete at the end of a batch
-        self.book_carry: list[Any] = []
+        self.book_carry: list[BookRow] = []
         self.skipping = on_error == "skip"
         self.skip = skip if skip is not None else SkipReport()
         #: CSV: line of data row 0 (2 with a header, 1 without); None for Parquet/tables (rows)
@@ -78,7 +82,7 @@ class StreamChecker:
         self.last_ts: int | None = None
 
     def error(
-        self, reason: str, row: int, column: str | None = None, value: Any = None
+        self, reason: str, row: int, column: str | None = None, value: object = None
     ) -> DataError:
         """A DataError at data row ``row`` of the current file."""
         if self.line_offset is not None:
@@ -88,21 +92,26 @@ class StreamChecker:
         return DataError(self.label, reason, row=row, column=column, value=value)
 
     def _bad(
-        self, mask: np.ndarray, rows: np.ndarray, reason: str, column: str, values: Any = None
+        self,
+        mask: np.ndarray,
+        rows: np.ndarray,
+        reason: str,
+        column: str,
+        values: np.ndarray | Sequence[object] | None = None,
     ) -> np.ndarray:
         """Raise at the first bad row, or count them all; return the rows to keep."""
         if not mask.any():
             return np.ones(len(mask), dtype=bool)
         if not self.skipping:
             i = int(np.flatnonzero(mask)[0])
-            value: Any = None if values is None else values[i]
+            value: object = None if values is None else values[i]
             if hasattr(value, "item"):
                 value = value.item()
             raise self.error(reason, int(rows[i]), column, value)
         self.skip.add(self.label, reason, int(mask.sum()))
         return ~mask
 
-    def check(self, batch: pa.RecordBatch, base: Any) -> tuple[pa.RecordBatch, np.ndarray]:
+    def check(self, batch: pa.RecordBatch, base: RowBase) -> tuple[pa.RecordBatch, np.ndarray]:
         """This stream's valid rows of ``batch`` and their original row numbers (``base`` is the
         first row's number, or an array of every row's number when rows were reshaped)."""
         if isinstance(base, np.ndarray):

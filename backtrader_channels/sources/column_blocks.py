@@ -9,7 +9,6 @@ rows with ``start <= timestamp < end`` are given, as the run's events are.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
 
 import numpy as np
 
@@ -19,11 +18,11 @@ from .build import _numpy, checked_batches
 from .formats import batch_streams
 from .layout import Window
 from .native import DEFAULT_CHUNK_ROWS
-from .schema import Format, OnError
+from .schema import DataName, Format, OnError
 
 
 def column_blocks(
-    dataname: Any,
+    dataname: DataName,
     channel_type: str,
     symbol: str,
     columns: list[str],

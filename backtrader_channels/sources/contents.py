@@ -4,10 +4,8 @@ and the "no rows of this symbol" error ask here.
 
 | format | venue and market from |
 |---|---|
-| ``tardis`` | the ``exchange`` column (``binance-futures``: binance, linear; table in ``venues``) |
-| ``binance`` | binance; spot, USD-M (linear) or COIN-M (inverse) from the layout and the symbol |
-| ``binance_ws`` | binance; the frames' fields (futures depth frames carry ``pu``) and the symbol |
-| ``bybit`` | bybit; the trade layout (spot or derivatives), the book depth, the symbol |
+| ``tardis`` | the ``exchange`` column (``binance-futures``: binance, linear; venues' names) |
+| a venue's own (``binance``, ...) | that venue; the market as its ``FileFormat`` tells |
 | ``native`` | its ``venue`` and ``market`` columns, if it has them |
 
 What a format cannot say is ``unknown`` here; ``convert(venue=, market=)`` fills it in.
@@ -15,33 +13,20 @@ What a format cannot say is ``unknown`` here; ``convert(venue=, market=)`` fills
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
-from typing import Any, NamedTuple
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ..errors import ChannelError
-from ..events import ChannelType
-from .batches import BROKEN, SkipReport, broken, csv_batches, csv_header, is_csv, open_text
+from .batches import SkipReport, broken, csv_batches, csv_header, is_csv
 from .batches import parquet_schema as _parquet_schema
-from .binance_dumps import dump_kind, dump_market, dump_symbol
-from .bybit import book_contents, is_book_file, trade_contents
 from .detect import detect_format
 from .native import check_columns, check_types
+from .registry import UNKNOWN, Content, file_format
 from .schema import REQUIRED, TAGS, Format
 from .tardis import channel_type_of, tardis_kind
-from .venues import UNKNOWN, tardis_market
-
-
-class Content(NamedTuple):
-    """One channel of a file: its type, symbol (as the file spells it), venue and market."""
-
-    channel_type: str
-    symbol: str
-    venue: str = UNKNOWN
-    market: str = UNKNOWN
+from .venues import tardis_market
 
 
 def file_contents(
@@ -50,25 +35,16 @@ def file_contents(
     """The channels a file holds, sorted; ``symbol`` names the symbol of a file that does not
     (a native file without a symbol column, a renamed Bybit spot trade file)."""
     fmt = format or detect_format(path)
-    if fmt == "tardis":
+    venue_format = file_format(fmt)
+    if venue_format is not None:  # a venue's own format says what its files hold
+        found = venue_format.contents(path, symbol)
+    elif fmt == "tardis":
         kind = tardis_kind(csv_header(path))
         if kind is None:
             raise ChannelError(f"{path}: not a Tardis file")
         rows = _unique_rows(path, ["symbol", "exchange"])
-        found = [Content(channel_type_of(kind), s, *tardis_market(e, s)) for s, e in rows]
-    elif fmt == "binance":
-        if dump_kind(path) is None:
-            raise ChannelError(f"{path}: not a Binance dump file name")
-        found = [Content(ChannelType.TICK, dump_symbol(path), "binance", dump_market(path))]
-    elif fmt == "binance_ws":
-        found = _capture_contents(path)
-    elif fmt == "bybit":
-        if is_book_file(path):
-            sym, market = book_contents(path)
-            found = [Content(ChannelType.ORDERBOOK, sym, "bybit", market)]
-        else:
-            sym, market = trade_contents(path, symbol)
-            found = [Content(ChannelType.TICK, sym, "bybit", market)]
+        # text: pyarrow reads an empty CSV cell of a string column as "", never as null
+        found = [Content(channel_type_of(kind), s, *tardis_market(e, s)) for s, e in rows]  # type: ignore[arg-type]
     else:
         found = _native_contents(path, symbol)
     return sorted(set(found))
@@ -110,19 +86,19 @@ def _native_contents(path: str, symbol: str | None) -> list[Content]:
     ]
 
 
-def _tags(tags: list[str], values: tuple[Any, ...]) -> tuple[str, str]:
+def _tags(tags: list[str], values: tuple[str | None, ...]) -> tuple[str, str]:
     """``(venue, market)`` from the values of a file's tag columns (absent: unknown)."""
     have = dict(zip(tags, values))
     return have.get("venue") or UNKNOWN, have.get("market") or UNKNOWN
 
 
-def _unique_rows(path: str, columns: list[str]) -> list[tuple[Any, ...]]:
+def _unique_rows(path: str, columns: list[str]) -> list[tuple[str | None, ...]]:
     """The distinct value combinations of ``columns``, read in chunks (memory stays flat)."""
     if not is_csv(path):
         constant = _parquet_constants(path, columns)
         if constant is not None:
             return [constant]
-    found: set[tuple[Any, ...]] = set()
+    found: set[tuple[str | None, ...]] = set()
     for batch in _column_batches(path, columns):
         if not batch.num_rows:
             continue
@@ -144,7 +120,7 @@ def _column_batches(path: str, columns: list[str]) -> Iterable[pa.RecordBatch]:
         raise broken(path, exc) from exc
 
 
-def _parquet_constants(path: str, columns: list[str]) -> tuple[Any, ...] | None:
+def _parquet_constants(path: str, columns: list[str]) -> tuple[str | None, ...] | None:
     """The one value of each column, when the file's statistics show every column constant
     (as the partitioned layout writes them): no data is read; else None."""
     try:
@@ -166,61 +142,3 @@ def _parquet_constants(path: str, columns: list[str]) -> tuple[Any, ...] | None:
         value = seen.pop()
         values.append(value.decode() if isinstance(value, bytes) else value)
     return tuple(values) if meta.num_row_groups else None
-
-
-_STREAM_KINDS = {
-    "trade": ChannelType.TICK,
-    "aggTrade": ChannelType.TICK,
-    "bookTicker": ChannelType.QUOTE,
-    "depth": ChannelType.ORDERBOOK,
-}
-
-
-def _frame_market(kind: str, data: Any) -> str | None:
-    """Spot or futures, from a Binance frame's fields (futures frames carry ``pu`` in depth,
-    ``E`` in bookTicker, no ``M`` in trades); None if the frame does not say."""
-    if not isinstance(data, dict):
-        return None
-    if kind == "depth":
-        return "futures" if "pu" in data else "spot"
-    if kind == "bookTicker":
-        return "futures" if "E" in data else "spot"
-    return "spot" if "M" in data else "futures"
-
-
-def _capture_contents(path: str) -> list[Content]:
-    found: set[tuple[str, str]] = set()
-    markets: dict[str, str] = {}
-    lineno = 0
-    try:
-        with open_text(path) as fh:
-            for lineno, line in enumerate(fh, 1):  # noqa: B007 - named if the file breaks
-                try:
-                    msg = json.loads(line.partition(" ")[2])
-                    stream = msg.get("stream")
-                except (ValueError, AttributeError):
-                    continue  # left to the reader, which names the line (or skips and counts it)
-                if not isinstance(stream, str):
-                    continue
-                sym, _, rest = stream.partition("@")
-                kind = rest.split("@")[0]
-                ctype = _STREAM_KINDS.get(kind)
-                if ctype is None:
-                    continue
-                sym = sym.upper()
-                found.add((ctype, sym))
-                if sym not in markets:
-                    verdict = _frame_market(kind, msg.get("data"))
-                    if verdict is not None:
-                        markets[sym] = verdict
-    except BROKEN as exc:
-        raise broken(path, exc, lineno) from exc
-    return [Content(c, s, "binance", _futures(s, markets.get(s))) for c, s in found]
-
-
-def _futures(symbol: str, verdict: str | None) -> str:
-    if verdict is None:
-        return UNKNOWN
-    if verdict == "spot":
-        return "spot"
-    return "inverse" if "_" in symbol else "linear"

@@ -8,7 +8,7 @@ summary lists those).
 from __future__ import annotations
 
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, TypedDict
 
 from ..errors import ChannelError
 from ..gctune import streaming_gc
@@ -17,14 +17,27 @@ from .batches import SkipReport, expand_paths
 from .contents import Content, contents, file_contents
 from .formats import open_source
 from .progress import ReadMeter
-from .schema import Format, OnError
+from .schema import Format, OnError, Paths
 from .storage import size
 from .venues import UNKNOWN, Market, market_name, venue_name
 from .writer import PartitionedWriter
 
+if TYPE_CHECKING:
+    from tqdm import tqdm
+
 __all__ = ["FLUSH_EVENTS", "contents", "convert", "plan"]
 
 FLUSH_EVENTS = 1_000_000
+
+
+class ConvertSummary(TypedDict):
+    """What :func:`convert` did (see its Returns)."""
+
+    events: dict[str, int]
+    rows_written: int
+    files: int
+    skipped: dict[str, dict[str, int]]
+    unknown: list[str]
 
 
 def plan(
@@ -72,7 +85,7 @@ def _either(path: str, c: Content, name: str, known: str, given: str) -> str:
 
 
 def convert(
-    src: Any,
+    src: Paths,
     dst: str,
     format: Format | None = None,
     symbols: list[str] | None = None,
@@ -80,7 +93,7 @@ def convert(
     progress: bool | None = None,
     venue: str | None = None,
     market: Market | None = None,
-) -> dict[str, Any]:
+) -> ConvertSummary:
     """Rewrite every file of ``src`` into the partitioned native layout under ``dst``.
 
     Parameters
@@ -116,7 +129,7 @@ def convert(
     if progress is None:
         progress = sys.stderr.isatty()
     meter = ReadMeter()  # open_source adds each file it reads (once per channel it holds)
-    bar: Any = None
+    bar: tqdm | None = None
     if progress:
         from tqdm import tqdm
 

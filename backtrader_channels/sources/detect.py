@@ -20,20 +20,15 @@ import re
 from ..errors import ChannelError, DataError
 from . import storage
 from .batches import BROKEN, csv_header, is_csv, open_text
-from .binance_capture import is_capture
-from .binance_dumps import dump_kind
-from .bybit import is_book_archive, is_book_file, trade_layout
 from .native import check_columns
-from .schema import FORMATS, REQUIRED
+from .registry import file_formats, format_names
+from .schema import REQUIRED
 from .tardis import tardis_kind
 
-#: what each format reads, for messages
-FORMAT_NAMES = {
+#: what the readers' own formats read, for messages (a venue's format describes itself)
+_OWN_FORMATS = {
     "native": "the package's schema as CSV, .csv.gz or Parquet",
     "tardis": "Tardis.dev CSV",
-    "binance": "Binance's trade and aggTrade dumps",
-    "binance_ws": "raw Binance WebSocket captures ('<receive_ns> <json>' lines)",
-    "bybit": "Bybit's public archive (trades, ob500 books)",
 }
 #: cryptofeed's raw-data recorder: a first line ``<url> <-> <unix time>``, then frames
 _CRYPTOFEED = re.compile(r"^(?P<url>(?:wss?|https?)://(?P<host>[^/\s:]+)\S*) <-> \d+(\.\d+)?$")
@@ -41,7 +36,8 @@ _CRYPTOFEED = re.compile(r"^(?P<url>(?:wss?|https?)://(?P<host>[^/\s:]+)\S*) <->
 
 def supported() -> str:
     """The formats read, as a message lists them."""
-    return "; ".join(f"{k} ({v})" for k, v in FORMAT_NAMES.items())
+    named = {**_OWN_FORMATS, **{f.name: f.describe for f in file_formats()}}
+    return "; ".join(f"{k} ({v})" for k, v in named.items())
 
 
 def detect_format(path: str) -> str:
@@ -54,16 +50,13 @@ def detect_format(path: str) -> str:
             f"{path}: over a URI only Parquet is read; convert it (backtrader-channels "
             "convert) or give a local or mounted path"
         )
-    if is_book_archive(path):
-        return "bybit"
-    if is_capture(path):
-        return "binance_ws"
+    for fmt in file_formats():  # a venue's file told by its name, first line or container
+        if fmt.sniff(path, None):
+            return fmt.name
     _refuse_cryptofeed(path)
     if is_csv(path):
         return _csv_format(path)
-    if is_book_file(path):
-        return "bybit"
-    raise ChannelError(f"cannot tell the format of {path}; pass format= one of {FORMATS}")
+    raise ChannelError(f"cannot tell the format of {path}; pass format= one of {format_names()}")
 
 
 def _csv_format(path: str) -> str:
@@ -73,10 +66,9 @@ def _csv_format(path: str) -> str:
     header = csv_header(path)
     if tardis_kind(header) is not None:
         return "tardis"
-    if dump_kind(path) is not None:
-        return "binance"
-    if trade_layout(header) is not None:
-        return "bybit"
+    for fmt in file_formats():  # a venue's CSV layout, told by its header (and name)
+        if fmt.sniff(path, header):
+            return fmt.name
     if any(all(c in header for c in req) for req in REQUIRED.values()):
         return "native"
     near = _nearest_native(header)
@@ -84,7 +76,7 @@ def _csv_format(path: str) -> str:
         check_columns(path, header, near, 1)
     raise ChannelError(
         f"cannot tell the format of {path} (first line: {','.join(header)[:120]!r}); "
-        f"pass format= one of {FORMATS}"
+        f"pass format= one of {format_names()}"
     )
 
 

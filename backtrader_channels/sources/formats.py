@@ -7,16 +7,12 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Iterator
-from typing import Any
 
 from ..errors import ChannelError, check_choice
 from ..symbols import same_symbol
 from . import storage
 from .batches import SkipReport, expand_paths
-from .binance_capture import capture_batches
-from .binance_dumps import dump_batches, dump_line_offset
 from .build import BatchStream, Chunk, events_from_streams
-from .bybit import bybit_batches, is_book_file
 from .contents import file_contents
 from .detect import detect_format
 from .layout import (
@@ -29,7 +25,8 @@ from .layout import (
 )
 from .native import DEFAULT_CHUNK_ROWS, native_streams
 from .progress import ReadMeter
-from .schema import COLUMNS, FORMATS, ON_ERROR, Format, OnError
+from .registry import file_format, format_names
+from .schema import COLUMNS, ON_ERROR, DataName, Format, NativeTable, OnError
 from .tardis import tardis_batches
 from .venues import UNKNOWN, venue_key
 
@@ -48,7 +45,7 @@ __all__ = [
 
 
 def open_source(
-    dataname: Any,
+    dataname: DataName,
     channel_type: str,
     symbol: str,
     format: Format | None = None,
@@ -69,7 +66,7 @@ def open_source(
     ChannelError naming them (a typo must not run on nothing). ``meter`` follows how much of
     the files has been read (:mod:`.progress`): their sizes are added to its total at once."""
     if format is not None:
-        check_choice("format", format, FORMATS, ChannelError)
+        check_choice("format", format, format_names(), ChannelError)
     check_choice("on_error", on_error, ON_ERROR, ChannelError)
     if channel_type not in COLUMNS:
         raise ChannelError(f"unknown channel type {channel_type!r}")
@@ -89,7 +86,7 @@ def open_source(
 
 
 def batch_streams(
-    dataname: Any,
+    dataname: DataName,
     channel_type: str,
     symbol: str,
     format: Format | None,
@@ -115,7 +112,7 @@ def batch_streams(
 
 
 def source_files(
-    dataname: Any,
+    dataname: DataName,
     channel_type: str,
     symbol: str,
     window: Window | None = None,
@@ -137,7 +134,7 @@ def _streams(
     files: list[str],
     channel_type: str,
     symbol: str,
-    format: Format | None,
+    format: str | None,
     chunk_rows: int,
     skip: SkipReport | None,
     meter: ReadMeter | None = None,
@@ -147,23 +144,19 @@ def _streams(
         fmt = format or detect_format(path)
         if storage.is_uri(path) and not path.endswith(".parquet"):
             detect_format(path)  # says what a URI can hold
-        if fmt == "tardis":
+        venue_format = file_format(fmt)
+        if venue_format is not None:  # a venue's own format
+            first, batches = venue_format.streams(path, channel_type, symbol, skip, meter)
+            yield path, first, batches
+        elif fmt == "tardis":
             yield path, 2, tardis_batches(path, channel_type, skip, meter)
-        elif fmt == "binance":
-            batches = dump_batches(path, channel_type, skip, meter, symbol)
-            yield path, dump_line_offset(path), batches
-        elif fmt == "binance_ws":
-            yield path, 1, capture_batches(path, channel_type, symbol, skip, meter)
-        elif fmt == "bybit":
-            first = 1 if is_book_file(path) else 2
-            yield path, first, bybit_batches(path, channel_type, symbol, skip, meter)
         else:  # native: its header is checked once, by native_streams
             yield from native_streams(path, channel_type, chunk_rows, skip, meter)
 
 
 def _or_what_it_holds(
     chunks: Iterator[Chunk],
-    dataname: Any,
+    dataname: DataName,
     files: list[str] | None,
     format: Format | None,
     wanted: tuple[str, str, str, str | None],
@@ -186,7 +179,7 @@ def _or_what_it_holds(
             )
 
 
-def _label(dataname: Any) -> str:
+def _label(dataname: DataName) -> str:
     if isinstance(dataname, (str, os.PathLike)):
         return os.fspath(dataname)
     if isinstance(dataname, (list, tuple)):
@@ -195,7 +188,7 @@ def _label(dataname: Any) -> str:
 
 
 def _held(
-    dataname: Any,
+    dataname: DataName,
     files: list[str] | None,
     format: Format | None,
     wanted: tuple[str, str, str, str | None],
@@ -207,7 +200,8 @@ def _held(
     if files is None:  # a Table (column_names) or a DataFrame (columns)
         names = getattr(dataname, "column_names", None) or list(getattr(dataname, "columns", []))
         if "symbol" in names:
-            for s in (str(v) for v in dataname["symbol"].unique()):
+            # a Table or a DataFrame here (no files), which mypy cannot tell from the paths
+            for s in (str(v) for v in dataname["symbol"].unique()):  # type: ignore[index, call-overload, union-attr]
                 if same_symbol(s, symbol):
                     return []
                 found[f"{channel_type} {s}"] = None
@@ -223,3 +217,22 @@ def _held(
                 return []
             found[f"{c.channel_type} {c.symbol} ({c.venue}/{c.market})"] = None
     return list(found)
+
+
+def read_tables(path: str, symbol: str, format: Format | None = None) -> dict[str, NativeTable]:
+    """A whole file as native-schema arrow tables keyed by channel type (tick, quote,
+    orderbook; a type the file does not hold is an empty table)."""
+    import pyarrow as pa
+
+    from .schema import schema_for
+
+    fmt = format or detect_format(path)
+    out = {}
+    for kind in COLUMNS:
+        batches = [
+            batch
+            for _, _, stream in _streams([path], kind, symbol, fmt, DEFAULT_CHUNK_ROWS, None)
+            for batch, _ in stream
+        ]
+        out[kind] = pa.Table.from_batches(batches, schema=schema_for(kind))
+    return out

@@ -12,20 +12,23 @@ bytes) instead of its objects'.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any, overload
+from typing import TypeVar, overload
+
+#: the type of the events (a reader's: TickEvent or QuoteEvent)
+_E = TypeVar("_E")
 
 
-class LazyEvents(Sequence[Any]):
+class LazyEvents(Sequence[_E]):
     """A read-only sequence of ``n`` events produced by ``build()`` on first access."""
 
     __slots__ = ("_build", "_events", "_n")
 
-    def __init__(self, n: int, build: Callable[[], list[Any]]):
+    def __init__(self, n: int, build: Callable[[], list[_E]]):
         self._n = n
-        self._build: Callable[[], list[Any]] | None = build
-        self._events: list[Any] | None = None
+        self._build: Callable[[], list[_E]] | None = build
+        self._events: list[_E] | None = None
 
-    def materialize(self) -> list[Any]:
+    def materialize(self) -> list[_E]:
         """The events as a list (built on the first call, then cached)."""
         events = self._events
         if events is None:
@@ -45,15 +48,15 @@ class LazyEvents(Sequence[Any]):
         return self._n
 
     @overload
-    def __getitem__(self, i: int) -> Any: ...
+    def __getitem__(self, i: int) -> _E: ...
 
     @overload
-    def __getitem__(self, i: slice) -> list[Any]: ...
+    def __getitem__(self, i: slice) -> list[_E]: ...
 
-    def __getitem__(self, i: int | slice) -> Any:
+    def __getitem__(self, i: int | slice) -> _E | list[_E]:
         return self.materialize()[i]
 
-    def __iter__(self) -> Iterator[Any]:
+    def __iter__(self) -> Iterator[_E]:
         return iter(self.materialize())
 
     def __eq__(self, other: object) -> bool:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from typing import Any
 
 import pyarrow as pa
 
@@ -23,7 +22,7 @@ from .batches import (
 )
 from .build import BatchStream, Chunk, events_from_streams
 from .progress import ReadMeter
-from .schema import COLUMNS, REQUIRED, TAGS, OnError
+from .schema import COLUMNS, REQUIRED, TAGS, DataName, OnError
 
 DEFAULT_CHUNK_ROWS = 65_536
 
@@ -68,7 +67,7 @@ def _fits(have: pa.DataType, need: pa.DataType, name: str) -> bool:
 
 
 def native_streams(
-    dataname: Any,
+    dataname: DataName,
     channel_type: str,
     chunk_rows: int,
     skip: SkipReport | None = None,
@@ -107,7 +106,7 @@ def native_streams(
 
 
 def read_native(
-    dataname: Any,
+    dataname: DataName,
     channel_type: str,
     symbol: str,
     chunk_rows: int = DEFAULT_CHUNK_ROWS,

@@ -7,18 +7,45 @@ skipped when a file holds several). See ``docs/data.md``.
 
 from __future__ import annotations
 
-from typing import Literal, get_args
+import os
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any, Literal, TypeAlias, get_args
 
 import pyarrow as pa
 
 from ..events import ChannelType
 
-#: a reader, by name (``add_channel(format=...)``, ``--format``); None detects it from the file
+if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
+
+#: a reader, by name (``add_channel(format=...)``, ``--format``); None detects it from the file.
+#: ``native`` and ``tardis`` are the readers' own; the rest are venues' formats, each registered
+#: by its venue (``registry.format_names()`` lists what is read; these are the bundled ones)
 Format = Literal["native", "tardis", "binance", "binance_ws", "bybit"]
 FORMATS: tuple[Format, ...] = get_args(Format)
 #: what a bad row does: stop the run with its location, or be dropped and counted
 OnError = Literal["raise", "skip"]
 ON_ERROR: tuple[OnError, ...] = get_args(OnError)
+
+#: files to read: a path (a file, a directory, a glob or a URI), or a list or tuple of paths
+Paths: TypeAlias = (
+    "str | os.PathLike[str] | list[str | os.PathLike[str]] | tuple[str | os.PathLike[str], ...]"
+)
+#: what a reader reads (``dataname``): :data:`Paths`, or data in memory: a pandas DataFrame
+#: or an arrow Table of native columns
+DataName: TypeAlias = "Paths | pd.DataFrame | pa.Table"
+#: an event of the channel type a reader reads or a writer writes: a TickEvent, QuoteEvent or
+#: OrderBookEvent, as that channel type says. Untyped: the caller knows which from the type it
+#: asked for, and a union of the three would make every caller narrow what it already knows
+ChannelEvent: TypeAlias = Any
+#: an arrow table of one channel type's rows in the native schema (:func:`schema_for`)
+NativeTable: TypeAlias = pa.Table
+#: where a batch's rows are in their file: the first row's number, or each row's number (a
+#: reader that reshaped rows, as a wide book snapshot becomes one row per level)
+RowBase: TypeAlias = "int | np.ndarray"
+#: a reader's native-schema record batches, each with where its rows are (:data:`RowBase`)
+Batches: TypeAlias = Iterator[tuple[pa.RecordBatch, RowBase]]
 
 #: column -> arrow type, per channel type; required columns first, then optional ones
 COLUMNS: dict[str, dict[str, pa.DataType]] = {

@@ -9,7 +9,10 @@ CSV and capture files need a local (or mounted) path.
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import pyarrow.fs as pafs
 
 
 def is_uri(path: str) -> bool:
@@ -17,7 +20,7 @@ def is_uri(path: str) -> bool:
     return "://" in path
 
 
-def _resolve(uri: str) -> tuple[Any, str, str]:
+def _resolve(uri: str) -> tuple[pafs.FileSystem, str, str]:
     """``(filesystem, path in it, prefix)``; ``prefix + path`` is the URI again."""
     import pyarrow.fs as pafs
 
@@ -28,7 +31,7 @@ def _resolve(uri: str) -> tuple[Any, str, str]:
     return fs, path, uri.split("://", 1)[0] + "://"
 
 
-def _info(path: str) -> Any:
+def _info(path: str) -> pafs.FileInfo:
     fs, p, _ = _resolve(path)
     return fs.get_file_info(p)
 

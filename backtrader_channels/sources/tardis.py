@@ -15,9 +15,6 @@ they become nanoseconds. Files may hold many symbols; the channel's symbol selec
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Any
-
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -26,6 +23,7 @@ from ..errors import ChannelError
 from ..events import ChannelType
 from .batches import SkipReport, csv_batches, csv_header
 from .progress import ReadMeter
+from .schema import Batches
 
 PREFIX = ["exchange", "symbol", "timestamp", "local_timestamp"]
 _US = 1000
@@ -60,7 +58,7 @@ def channel_type_of(kind: str) -> str:
 
 def tardis_batches(
     path: str, channel_type: str, skip: SkipReport | None = None, meter: ReadMeter | None = None
-) -> Iterator[tuple[pa.RecordBatch, Any]]:
+) -> Batches:
     """Native-schema batches of one Tardis file (raises ChannelError on a type mismatch)."""
     header = csv_header(path)
     kind = tardis_kind(header)
@@ -105,7 +103,7 @@ def tardis_batches(
             yield _snapshots(batch, row, levels)
 
 
-def _times(batch: pa.RecordBatch) -> dict[str, Any]:
+def _times(batch: pa.RecordBatch) -> dict[str, pa.Array]:
     return {
         "timestamp": pc.multiply(batch.column("timestamp"), _US),
         "recv_timestamp": pc.multiply(batch.column("local_timestamp"), _US),

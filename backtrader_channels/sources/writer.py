@@ -14,16 +14,19 @@ from __future__ import annotations
 import datetime as dt
 import os
 from collections import defaultdict
-from collections.abc import Callable, Iterable
-from typing import Any
+from collections.abc import Callable, Iterable, Mapping
+from typing import TYPE_CHECKING
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ..events import ChannelType
 from .layout import partition_folder, safe_symbol
-from .schema import REQUIRED, TAGS, schema_for
+from .schema import REQUIRED, TAGS, ChannelEvent, schema_for
 from .venues import UNKNOWN, market_name, venue_name
+
+if TYPE_CHECKING:
+    import numpy.typing as npt
 
 __all__ = [
     "PartitionedWriter",
@@ -42,7 +45,7 @@ def concat_tables(tables: Iterable[pa.Table]) -> pa.Table:
     return pa.concat_tables(tables)
 
 
-def columns_table(columns: dict[str, Any], channel_type: str) -> pa.Table:
+def columns_table(columns: Mapping[str, npt.ArrayLike], channel_type: str) -> pa.Table:
     """Native-schema table from whole columns (arrays or lists, by column name)."""
     schema = schema_for(channel_type)
     return pa.table({f.name: pa.array(columns[f.name], f.type) for f in schema}, schema=schema)
@@ -59,12 +62,15 @@ def write_parquet(
 
 
 def events_table(
-    events: list[Any], channel_type: str, venue: str | None = None, market: str | None = None
+    events: list[ChannelEvent],
+    channel_type: str,
+    venue: str | None = None,
+    market: str | None = None,
 ) -> pa.Table:
     """Events of one channel type as a native-schema table (book events: one row per level),
     with ``venue`` and ``market`` columns when they are given."""
     schema = schema_for(channel_type)
-    cols: dict[str, list[Any]] = {f.name: [] for f in schema}
+    cols: dict[str, list[object]] = {f.name: [] for f in schema}
     if channel_type == ChannelType.TICK:
         for e in events:
             for key, val in (
@@ -145,7 +151,7 @@ class PartitionedWriter:
         self.venue = venue_name(venue) if venue else UNKNOWN
         self._market = market
         self._markets: dict[str, str] = {}  # per symbol, once known
-        self._buffers: dict[tuple[str, str, str, str, str], list[Any]] = defaultdict(list)
+        self._buffers: dict[tuple[str, str, str, str, str], list[ChannelEvent]] = defaultdict(list)
         self._parts: dict[tuple[str, str, str, str, str], int] = defaultdict(int)
         self.rows_written = 0
         self.files: list[str] = []
@@ -164,7 +170,7 @@ class PartitionedWriter:
         self,
         channel_type: str,
         symbol: str,
-        events: Iterable[Any],
+        events: Iterable[ChannelEvent],
         venue: str | None = None,
         market: str | None = None,
     ) -> None:

@@ -2,7 +2,7 @@
 scanner (``docs/venues.md``): :class:`QuoteEngine`, :class:`SpreadScanner`,
 :class:`SpreadStrategy`."""
 
-from .engine import QuoteEngine, VenueQuote
+from .quotes import QuoteEngine, VenueQuote
 from .scanner import Signal, SpreadScanner
 from .strategy import SpreadStrategy
 

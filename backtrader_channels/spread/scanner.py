@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import NamedTuple
 
-from .engine import QuoteEngine
+from .quotes import QuoteEngine
 
 
 class Signal(NamedTuple):

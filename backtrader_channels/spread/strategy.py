@@ -4,12 +4,11 @@ real orders through the execution layer when the broker is live)."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import backtrader as bt
 
-from ..events import ChannelType, instrument_name
-from .engine import QuoteEngine
+from ..btypes import BtData, BtOrder, JsonDict
+from ..events import ChannelType, OrderBookEvent, QuoteEvent, instrument_name
+from .quotes import QuoteEngine
 from .scanner import Signal, SpreadScanner
 
 
@@ -59,7 +58,7 @@ class SpreadStrategy(bt.Strategy):
         }
 
     # ---- market data ---------------------------------------------------------------------
-    def on_quote(self, ev: Any) -> None:
+    def on_quote(self, ev: QuoteEvent) -> None:
         self.engine.update(
             ev.venue,
             ev.bid_price,
@@ -71,7 +70,7 @@ class SpreadStrategy(bt.Strategy):
         )
         self._scan()
 
-    def on_orderbook(self, ev: Any) -> None:
+    def on_orderbook(self, ev: OrderBookEvent) -> None:
         book = self._books.get((ev.symbol, ev.venue))
         if book is None:
             return
@@ -123,7 +122,7 @@ class SpreadStrategy(bt.Strategy):
             self.buy(data=self._data(sold), size=size, exectype=bt.Order.Market)
             self.open_pair = None
 
-    def notify_order(self, order: Any) -> None:
+    def notify_order(self, order: BtOrder) -> None:
         if order.status in (order.Rejected, order.Margin):
             why = (order.info.get("reason") if order.info else None) or order.getstatusname()
             self.refused.append(f"{order.data._name}: {why}")
@@ -133,11 +132,11 @@ class SpreadStrategy(bt.Strategy):
         blocked = getattr(self.broker, "blocked", None)
         return blocked is not None and any(blocked(self.symbol, v) for v in venues)
 
-    def _data(self, venue: str) -> Any:
+    def _data(self, venue: str) -> BtData:
         return self.getdatabyname(instrument_name(self.symbol, venue))
 
     # ---- report --------------------------------------------------------------------------
-    def report(self) -> dict[str, Any]:
+    def report(self) -> JsonDict:
         """Signals (count, the first few), the best net spread seen, hedges and each venue's
         feed health."""
         best = self.scanner.max_net_bps

@@ -16,20 +16,29 @@ day before; run the whole data (``split=None``) to carry them.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterable, Mapping
-from typing import Any, Literal
+from collections.abc import Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Literal, TypeAlias, TypeGuard
 
 import backtrader as bt
 
+from ..btypes import BtStrategy, BtStrategyClass, JsonDict, Kwargs
 from ..cerebro.sweeps import SweepTask, run_tasks
 from ..errors import ChannelError, check_choice
 from ..parallel import SweepError, TaskEngine, TaskFailure
 from ..sources.formats import day_window, partition_days
 from .metrics import RETURNS_ANALYZER, check_metric, run_metrics, sort_key
 
+if TYPE_CHECKING:
+    from ..cerebro import Cerebro
+
 Split = Literal["day"]
 OnFailure = Literal["raise", "report"]
 TRADES_ANALYZER = "_sweep_trades"
+#: one parameter set: the strategy's parameter names and their values
+ParamSet: TypeAlias = Mapping[str, object]
+#: what one run gives back: its strategy, or (``optreturn``, the default) backtrader's
+#: ``OptReturn`` with its params, analyzers and ``run_stats``
+RunResult: TypeAlias = "BtStrategy | bt.OptReturn"
 
 
 class Part:
@@ -37,9 +46,9 @@ class Part:
 
     __slots__ = ("day", "result", "returns", "stats", "trades")
 
-    def __init__(self, day: str | None, result: Any) -> None:
+    def __init__(self, day: str | None, result: RunResult) -> None:
         self.day, self.result = day, result
-        self.stats: dict[str, Any] = result.run_stats
+        self.stats: JsonDict = result.run_stats
         analyzers = result.analyzers
         minute = getattr(analyzers, RETURNS_ANALYZER, None)
         self.returns = list(minute.get_analysis().values()) if minute is not None else []
@@ -51,10 +60,10 @@ class SweepRun:
     """One parameter set's outcome: its runs (one, or one per day), their figures added up,
     and the metrics; ``error`` says why it has none (its run failed on every attempt)."""
 
-    def __init__(self, params: dict[str, Any], parts: list[Part], error: str | None) -> None:
+    def __init__(self, params: ParamSet, parts: list[Part], error: str | None) -> None:
         self.params, self.parts, self.error = params, parts, error
         self.stats = combine([p.stats for p in parts]) if parts and error is None else {}
-        self.metrics: dict[str, Any] = (
+        self.metrics: JsonDict = (
             run_metrics(
                 self.stats,
                 [r for p in parts for r in p.returns],
@@ -65,11 +74,11 @@ class SweepRun:
         )
 
     @property
-    def results(self) -> list[Any]:
+    def results(self) -> list[RunResult]:
         """Each run's strategy (or ``OptReturn`` with params and analyzers), by day."""
         return [p.result for p in self.parts]
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JsonDict:
         out = {"params": self.params, **self.metrics, "error": self.error}
         days = [p.day for p in self.parts if p.day is not None]
         if days:
@@ -77,12 +86,12 @@ class SweepRun:
         return out
 
 
-def combine(stats: list[dict[str, Any]]) -> dict[str, Any]:
+def combine(stats: list[JsonDict]) -> JsonDict:
     """Stats of consecutive runs added up (counts, PnL, seconds; the span first to last)."""
     if len(stats) == 1:
         return dict(stats[0])
     start = stats[0]["final_value"] - stats[0]["pnl"]
-    out: dict[str, Any] = {
+    out: JsonDict = {
         k: sum(s[k] for s in stats) for k in ("events", "orders", "fills", "pnl", "seconds")
     }
     out["stale_book_fills"] = sum(s.get("stale_book_fills", 0) for s in stats)
@@ -145,7 +154,7 @@ class SweepResult:
         lines += [f"failed: {r.params}: {r.error}" for r in self.failures]
         return "\n".join(lines)
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JsonDict:
         return {
             "metric": self.metric,
             "days": self.days,
@@ -153,11 +162,11 @@ class SweepResult:
         }
 
 
-def _cell(value: Any) -> str:
+def _cell(value: object) -> str:
     return f"{value:g}" if isinstance(value, float) else str(value)
 
 
-def expand_grid(grid: Mapping[str, Any]) -> list[dict[str, Any]]:
+def expand_grid(grid: Mapping[str, object]) -> list[dict[str, object]]:
     """Every combination of ``grid``'s values, in ``optstrategy``'s order (the last name
     varies fastest); a single value is a one-value list."""
     keys = list(grid)
@@ -165,15 +174,15 @@ def expand_grid(grid: Mapping[str, Any]) -> list[dict[str, Any]]:
     return [dict(zip(keys, combo)) for combo in itertools.product(*values)]
 
 
-def _iterable(value: Any) -> bool:
+def _iterable(value: object) -> TypeGuard[Iterable[object]]:
     return isinstance(value, Iterable) and not isinstance(value, (str, bytes))
 
 
 def sweep(
-    cerebro: Any,
-    strategy: type,
-    grid: Mapping[str, Any],
-    **kwargs: Any,
+    cerebro: Cerebro,
+    strategy: BtStrategyClass,
+    grid: Mapping[str, object],
+    **kwargs: Kwargs,
 ) -> SweepResult:
     """Run ``strategy`` for every combination of ``grid`` on ``cerebro``'s channels.
 
@@ -183,9 +192,9 @@ def sweep(
 
 
 def run_param_sets(
-    cerebro: Any,
-    strategy: type,
-    param_sets: list[dict[str, Any]],
+    cerebro: Cerebro,
+    strategy: BtStrategyClass,
+    param_sets: Sequence[ParamSet],
     split: Split | None = None,
     metric: str = "pnl",
     on_failure: OnFailure = "raise",
@@ -220,7 +229,7 @@ def run_param_sets(
         raise ChannelError("sweep runs the strategy it is given: the Cerebro must have none")
     _add_analyzers(cerebro)
     days = sweep_days(cerebro) if split == "day" else None
-    windows: list[tuple[str | None, Any]] = (
+    windows: list[tuple[str | None, tuple[int, int] | None]] = (
         [(d, day_window(d)) for d in days] if days is not None else [(None, None)]
     )
     tasks = [
@@ -249,7 +258,7 @@ def _why(errors: list[TaskFailure]) -> str | None:
     return f"{first.error}{where}" + (f" (+{len(errors) - 1} more)" if len(errors) > 1 else "")
 
 
-def _add_analyzers(cerebro: Any) -> None:
+def _add_analyzers(cerebro: Cerebro) -> None:
     have = {kw.get("_name") for _cls, _args, kw in cerebro.analyzers}
     if RETURNS_ANALYZER not in have:
         cerebro.addanalyzer(
@@ -259,7 +268,7 @@ def _add_analyzers(cerebro: Any) -> None:
         cerebro.addanalyzer(bt.analyzers.TradeAnalyzer, _name=TRADES_ANALYZER)
 
 
-def sweep_days(cerebro: Any) -> list[str]:
+def sweep_days(cerebro: Cerebro) -> list[str]:
     """The days of a Cerebro's partitioned channels (every day any channel has), sorted."""
     days: set[str] = set()
     for spec in cerebro._specs:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import math
-from typing import Any
+from collections.abc import Callable
 
+from ..btypes import JsonDict
 from ..errors import check_choice
 
 MINUTES_PER_YEAR = 365 * 24 * 60
@@ -42,7 +43,7 @@ def check_metric(metric: str) -> str:
     return check_choice("metric", metric, METRICS)
 
 
-def run_metrics(stats: dict[str, Any], returns: list[float], trades: int) -> dict[str, Any]:
+def run_metrics(stats: JsonDict, returns: list[float], trades: int) -> JsonDict:
     """Every metric of one run (or of days added up) from its stats and minute returns."""
     start = stats["final_value"] - stats["pnl"]
     sharpe, _why = annualized_sharpe(returns, MINUTES_PER_YEAR)
@@ -57,11 +58,11 @@ def run_metrics(stats: dict[str, Any], returns: list[float], trades: int) -> dic
     }
 
 
-def sort_key(metric: str) -> Any:
+def sort_key(metric: str) -> Callable[[float | None], tuple[int, float]]:
     """A key that sorts runs best first by ``metric``; runs without a value (a Sharpe ratio of
     too few returns, a failed run) go last."""
 
-    def key(value: Any) -> tuple[int, float]:
+    def key(value: float | None) -> tuple[int, float]:
         if value is None or (isinstance(value, float) and math.isnan(value)):
             return 1, 0.0
         return 0, -float(value)

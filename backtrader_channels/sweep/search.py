@@ -10,14 +10,21 @@ run that fails on every attempt is told as a failed trial. With a seeded sampler
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING
 
+from ..btypes import BtStrategyClass, Kwargs
 from ..cerebro.sweeps import engine_of
 from .core import SweepResult, SweepRun, run_param_sets
 from .metrics import check_metric
 
+if TYPE_CHECKING:
+    from optuna.study import Study
+    from optuna.trial import Trial
 
-def _suggest(trial: Any, name: str, spec: Any) -> Any:
+    from ..cerebro import Cerebro
+
+
+def _suggest(trial: Trial, name: str, spec: object) -> object:
     """A value for ``name``: a list is a choice, ``(low, high)`` a range (ints stay ints),
     ``(low, high, step)`` a stepped one."""
     if isinstance(spec, list):
@@ -33,17 +40,17 @@ def _suggest(trial: Any, name: str, spec: Any) -> Any:
 
 
 def search(
-    cerebro: Any,
-    strategy: type,
-    space: Mapping[str, Any],
+    cerebro: Cerebro,
+    strategy: BtStrategyClass,
+    space: Mapping[str, object],
     n_trials: int,
     metric: str = "pnl",
     seed: int | None = 0,
     batch: int | None = None,
-    study: Any = None,
+    study: Study | None = None,
     quiet: bool = False,
-    **kwargs: Any,
-) -> tuple[SweepResult, Any]:
+    **kwargs: Kwargs,
+) -> tuple[SweepResult, Study]:
     """Search ``space`` for the parameters of ``strategy`` that maximise ``metric``.
 
     Parameters

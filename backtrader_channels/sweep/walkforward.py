@@ -10,10 +10,14 @@ window's fit and test days again would give.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING
 
-from .core import SweepRun, combine, expand_grid, run_param_sets
+from ..btypes import BtStrategyClass, JsonDict, Kwargs
+from .core import ParamSet, SweepRun, combine, expand_grid, run_param_sets
 from .metrics import check_metric, run_metrics, sort_key
+
+if TYPE_CHECKING:
+    from ..cerebro import Cerebro
 
 
 class Window:
@@ -26,14 +30,14 @@ class Window:
         self,
         fit_days: list[str],
         test_days: list[str],
-        params: dict[str, Any],
-        fit_score: Any,
-        test: dict[str, Any],
+        params: ParamSet,
+        fit_score: float | None,
+        test: JsonDict,
     ) -> None:
         self.fit_days, self.test_days, self.params = fit_days, test_days, params
         self.fit_score, self.test = fit_score, test
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JsonDict:
         return {
             "fit_days": self.fit_days,
             "test_days": self.test_days,
@@ -54,7 +58,7 @@ class WalkForward:
             "trades": sum(w.test["trades"] for w in windows),
         }
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JsonDict:
         return {
             "metric": self.metric,
             "windows": [w.to_dict() for w in self.windows],
@@ -62,7 +66,7 @@ class WalkForward:
         }
 
 
-def _over(run: SweepRun, days: list[str]) -> dict[str, Any]:
+def _over(run: SweepRun, days: list[str]) -> JsonDict:
     """``run``'s metrics over some of its days."""
     parts = [p for p in run.parts if p.day in days]
     stats = combine([p.stats for p in parts])
@@ -70,13 +74,13 @@ def _over(run: SweepRun, days: list[str]) -> dict[str, Any]:
 
 
 def walk_forward(
-    cerebro: Any,
-    strategy: type,
-    grid: Mapping[str, Any],
+    cerebro: Cerebro,
+    strategy: BtStrategyClass,
+    grid: Mapping[str, object],
     fit_days: int,
     test_days: int = 1,
     metric: str = "pnl",
-    **kwargs: Any,
+    **kwargs: Kwargs,
 ) -> WalkForward:
     """Walk ``strategy`` forward over the days of ``cerebro``'s partitioned data.
 

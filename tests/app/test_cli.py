@@ -206,7 +206,7 @@ def test_an_error_in_the_users_strategy_shows_where(tmp_path):
     debug = cli("--debug", "backtest", f"{strat}:Bad", "--data", TRADES)
     assert debug.returncode == 1
     assert "Traceback (most recent call last)" in debug.stderr
-    assert "backtrader_channels/engine/loop.py" in debug.stderr
+    assert "backtrader_channels/dispatch/loop.py" in debug.stderr
 
 
 @pytest.mark.parametrize(

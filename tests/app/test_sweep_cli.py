@@ -11,7 +11,7 @@ import pytest
 from backtrader_channels.app.cli import main
 from backtrader_channels.app.sweep_commands import parse_grid
 from backtrader_channels.app.usage import UsageError
-from backtrader_channels.testing.synthetic import write_synthetic_days
+from backtrader_channels.loopback.synthetic import write_synthetic_days
 
 STRATEGY = """
 import backtrader as bt

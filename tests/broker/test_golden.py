@@ -11,7 +11,7 @@ import backtrader as bt
 import pytest
 
 import backtrader_channels as btch
-from backtrader_channels.engine.notify import Notifier
+from backtrader_channels.dispatch.notify import Notifier
 
 
 class Mixed(bt.Strategy):

@@ -83,6 +83,56 @@ def test_a_bad_latency_names_the_parameter(bad):
         btch.TickBroker(response_latency_ns=bad)
 
 
+class Spiky:
+    """A latency model of one's own: 2,500 ns to enter, 1,500 ns to respond, and the events
+    each was asked at."""
+
+    def __init__(self):
+        self.asked = []
+
+    def entry(self, event):
+        self.asked.append(("entry", event.timestamp))
+        return 2_500
+
+    def response(self, event):
+        self.asked.append(("response", event.timestamp))
+        return 1_500
+
+
+def test_a_latency_model_of_ones_own():
+    """``latency=`` takes any object with ``entry`` and ``response`` (a ``LatencyModel``); the
+    broker asks it with the event being handled, and fills and notifies as the ns parameters
+    would for the same numbers."""
+    model = Spiky()
+    assert isinstance(model, btch.broker.LatencyModel)
+    s = run(BUY, TICKS, latency=model)
+    same = run(BUY, TICKS, latency_ns=2_500, response_latency_ns=1_500)
+    assert s.log == same.log
+    assert _heard(s) == [("Submitted", 3000), ("Accepted", 3000), ("Completed", 5000)]
+    assert ("entry", 1000) in model.asked
+    assert ("response", 4000) in model.asked
+
+
+def test_the_ns_parameters_build_an_order_latency():
+    feed = [T(t.timestamp, t.price, t.timestamp + 1500) for t in TICKS]
+    model = btch.broker.OrderLatency(entry_ns="feed", response_ns=1500)
+    assert (
+        run(BUY, feed, latency=model).log
+        == run(BUY, feed, latency_ns="feed", response_latency_ns=1500).log
+    )
+    broker = btch.TickBroker(latency_ns=7, response_latency_ns="feed")
+    assert repr(broker.latency_model) == "OrderLatency(entry_ns=7, response_ns='feed')"
+
+
+def test_a_bad_latency_model_says_what_it_needs():
+    with pytest.raises(ValueError, match=r"latency=5: must be None or a LatencyModel"):
+        btch.TickBroker(latency=5)
+    with pytest.raises(ValueError, match="not both"):
+        btch.TickBroker(latency=btch.broker.OrderLatency(), latency_ns=5)
+    with pytest.raises(ValueError, match="entry_ns=-1: must be an int of ns >= 0 or 'feed'"):
+        btch.broker.OrderLatency(entry_ns=-1)
+
+
 @settings(max_examples=50, deadline=None)
 @given(
     st.lists(st.integers(1, 5_000), min_size=3, max_size=40),

@@ -65,6 +65,32 @@ def test_fees_none_charges_the_commission_info_as_backtrader():
     assert completed(s) == [(2, 101.0, 1.0)]
 
 
+def test_models_of_ones_own_are_taken_for_what_they_do():
+    """A fee or queue model is any object with the protocol's method (``FeeModel`` and
+    ``QueueModel`` are runtime-checkable protocols): no base class to inherit."""
+
+    class Flat:
+        def commission(self, size, price, maker):
+            return 0.5
+
+    class Front:
+        def on_decrease(self, ahead, before, after):
+            return 0.0  # every cancellation was ahead of us
+
+    assert isinstance(Flat(), btch.broker.FeeModel)
+    assert isinstance(Front(), btch.broker.QueueModel)
+    assert not isinstance(Flat(), btch.broker.QueueModel)
+    c, s = run({1: lambda s: s.buy(size=1.0)}, [SNAP, T(2, 100.0)], fees=Flat())
+    assert completed(s) == [(2, 101.0, 1.0)]
+    assert c.broker.getcash() == pytest.approx(10_000.0 - 101.0 - 0.5)
+    events = [SNAP, T(2, 100.0), B(3, [(99.0, 5.0)], []), B(4, [(99.0, 2.0)], []), T(5, 99.0, 0.5)]
+    buy = {2: lambda s: s.buy(size=0.5, price=99.0, exectype=bt.Order.Limit)}
+    _, s = run(buy, events, queue=Front())
+    assert completed(s) == [(5, 99.0, 0.5)]  # first in the queue after the decrease
+    _, s = run(buy, events, queue="risk_averse")
+    assert completed(s) == []  # 2.0 still ahead of it
+
+
 DEEP = B(1, [(99.0, 5.0)], [(101.0, 1.0), (102.0, 2.0), (103.0, 5.0)], snapshot=True)
 
 

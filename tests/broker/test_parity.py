@@ -19,7 +19,7 @@ import pytest
 import backtrader_channels as btch
 from backtrader_channels import TickEvent
 from backtrader_channels.events import ns_to_num
-from backtrader_channels.testing.synthetic import synthetic_trades
+from backtrader_channels.loopback.synthetic import synthetic_trades
 
 N = 3_000
 SEC = 1_000_000_000

@@ -8,7 +8,7 @@ import backtrader as bt
 from hypothesis import given
 from hypothesis import strategies as st
 
-from backtrader_channels.broker.execution import pseudo_update, record_execution
+from backtrader_channels.broker.fills import pseudo_update, record_execution
 from backtrader_channels.broker.orders import TickBuyOrder, TickSellOrder, new_order
 
 sizes = st.one_of(

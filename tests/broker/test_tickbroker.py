@@ -210,3 +210,58 @@ def test_unsupported_order_types_say_so():
             {1: lambda s: s.sell(size=1, exectype=bt.Order.StopTrail, trailamount=1)},
             ticks=[T(1, 100)],
         )
+
+
+def test_the_book_top_comes_with_its_staleness():
+    """``book_top`` returns the best bid and ask with their sizes, and whether the book is
+    stale: a trade printed below the bid makes it so, and its prices are then not used."""
+    seen = []
+
+    def look(s):
+        seen.append(s.broker.book_top(s.data))
+
+    quotes = [Q(1, 99, 101, bsize=2.0, asize=3.0)]
+    ticks = [T(2, 100), T(3, 98)]
+    run({1: look, 2: look, 3: look}, ticks=ticks, quotes=quotes)
+    fresh = btch.broker.BookTop(99.0, 101.0, 2.0, 3.0, False)
+    assert seen == [fresh, fresh, btch.broker.BookTop(None, None, 0.0, 0.0, True)]
+    assert seen[0].ask == 101.0
+    assert not seen[0].stale
+    _c, _s = run({1: look}, ticks=ticks)  # no book at all: not stale, no prices
+    assert seen[-1] == (None, None, 0.0, 0.0, False)
+
+
+def test_buy_and_sell_are_one_order_path_with_backtraders_arguments():
+    """Both sides take ``BackBroker``'s arguments (extra keywords become the order's info)."""
+
+    def place(s):
+        s.a = s.buy(size=1, price=99.0, exectype=bt.Order.Limit, tag="a")
+        s.b = s.sell(size=1, price=103.0, exectype=bt.Order.Limit, tag="b")
+
+    _c, s = run({1: place}, ticks=[T(1, 100), T(2, 98), T(3, 104)])
+    assert (s.a.info.tag, s.b.info.tag) == ("a", "b")
+    assert (s.a.isbuy(), s.b.issell()) == (True, True)
+    assert completed(s) == [(2, 99.0, 1.0), (3, 103.0, -1.0)]
+    assert btch.TickBroker.buy.__name__ == "buy"
+    assert btch.TickBroker.sell.__name__ == "sell"
+
+
+def test_a_user_filler_is_left_alone_in_tick_mode():
+    """Tick mode sizes each fill itself: ``BackBroker``'s ``filler`` is neither called nor
+    swapped out during the run (it is the bar mode's)."""
+    calls = []
+
+    def filler(order, price, ago):
+        calls.append(order)
+        return 0.0
+
+    seen = []
+    c, s = run(
+        {1: lambda s: s.buy(size=2), 2: lambda s: seen.append(s.broker.p.filler)},
+        ticks=[T(1, 100), T(2, 100), T(3, 100)],
+        filler=filler,
+    )
+    assert completed(s) == [(2, 100.0, 2.0)]
+    assert seen == [filler]
+    assert c.broker.p.filler is filler
+    assert calls == []

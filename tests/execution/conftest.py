@@ -14,8 +14,12 @@ import pytest
 import backtrader_channels as btch
 from backtrader_channels.execution.journal import read_journal
 from backtrader_channels.feeds import CCXTLiveFeed
-from backtrader_channels.testing.bybit_exchange import BybitExchange, point_bybit_at
-from backtrader_channels.testing.replay_exchange import ReplayExchange, point_ccxt_at
+from backtrader_channels.loopback import (
+    BybitExchange,
+    ReplayExchange,
+    point_bybit_at,
+    point_ccxt_at,
+)
 
 KEY, SECRET = "loopback-key", "loopback-secret"
 

@@ -131,7 +131,7 @@ def test_without_keys_the_broker_refuses_to_start(server):
     import ccxt.pro as ccxtpro
 
     from backtrader_channels.feeds import CCXTLiveFeed
-    from backtrader_channels.testing.replay_exchange import point_ccxt_at
+    from backtrader_channels.loopback import point_ccxt_at
 
     cerebro = btch.Cerebro()
     cerebro.add_live_feed(CCXTLiveFeed(point_ccxt_at(ccxtpro.binance(), server.port), ["BTC/USDT"]))
@@ -154,7 +154,7 @@ def test_bad_keys_stop_the_run_with_one_clear_error(server, tmp_path):
     import ccxt.pro as ccxtpro
 
     from backtrader_channels.feeds import CCXTLiveFeed
-    from backtrader_channels.testing.replay_exchange import point_ccxt_at
+    from backtrader_channels.loopback import point_ccxt_at
 
     cerebro = btch.Cerebro()
     cerebro.add_live_feed(

@@ -7,7 +7,7 @@ import backtrader as bt
 import pytest
 
 import backtrader_channels as btch
-from backtrader_channels.engine.hold import NotReady
+from backtrader_channels.dispatch.hold import NotReady
 
 from .conftest import (
     assert_books_agree,

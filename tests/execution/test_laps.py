@@ -8,7 +8,7 @@ import backtrader as bt
 import pytest
 
 import backtrader_channels as btch
-from backtrader_channels.testing.replay_exchange import ReplayExchange
+from backtrader_channels.loopback import ReplayExchange
 
 from .conftest import KEY, SECRET, keyed, public
 

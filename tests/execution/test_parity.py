@@ -6,7 +6,7 @@ import ccxt.pro as ccxtpro
 
 import backtrader_channels as btch
 from backtrader_channels.feeds import CCXTLiveFeed
-from backtrader_channels.testing.replay_exchange import point_ccxt_at
+from backtrader_channels.loopback import point_ccxt_at
 
 from .conftest import assert_books_agree, keyed
 
@@ -60,7 +60,7 @@ def test_backtest_paper_and_real_make_the_same_decisions_and_fills(server, sampl
 
     _paper_cerebro, paper = _live(server)
 
-    from backtrader_channels.testing.replay_exchange import ReplayExchange
+    from backtrader_channels.loopback import ReplayExchange
 
     venue = ReplayExchange(rate=3_000, start_when=1, balances={"USDT": 10_000.0, "BTC": 0.01})
     venue.start()
@@ -136,7 +136,7 @@ def test_decisions_reading_the_position_agree_on_an_account_holding_coins(server
 
     _paper_cerebro, paper = live(server)
 
-    from backtrader_channels.testing.replay_exchange import ReplayExchange
+    from backtrader_channels.loopback import ReplayExchange
 
     venue = ReplayExchange(rate=3_000, start_when=1, balances={"USDT": 10_000.0, "BTC": 0.01})
     venue.start()

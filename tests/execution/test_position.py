@@ -12,8 +12,7 @@ import pytest
 
 import backtrader_channels as btch
 from backtrader_channels.execution.journal import read_journal
-from backtrader_channels.testing.bybit_exchange import BybitExchange
-from backtrader_channels.testing.replay_exchange import ReplayExchange
+from backtrader_channels.loopback import BybitExchange, ReplayExchange
 
 from .conftest import KEY, SECRET, keyed, public, venue_totals
 

@@ -11,8 +11,7 @@ import pytest
 
 import backtrader_channels as btch
 from backtrader_channels.feeds import CCXTLiveFeed
-from backtrader_channels.testing.bybit_exchange import BybitExchange
-from backtrader_channels.testing.replay_exchange import ReplayExchange
+from backtrader_channels.loopback import BybitExchange, ReplayExchange
 
 from .conftest import (
     SETTLE_S,

@@ -193,7 +193,8 @@ def test_the_journal_is_json_lines_and_a_cut_line_is_named(tmp_path):
 def test_several_venues_route_by_the_instrument_name_and_keep_their_own_limits():
     import backtrader_channels as btch
     from backtrader_channels.execution.broker import _concerns
-    from backtrader_channels.execution.dialects import BybitDialect, UnifiedDialect, dialect_for
+    from backtrader_channels.execution.dialects import UnifiedDialect, dialect_for
+    from backtrader_channels.venues.bybit.orders import BybitDialect
 
     one = btch.brokers.CCXTBroker(object())
     assert not one.several
@@ -221,3 +222,31 @@ def test_several_venues_route_by_the_instrument_name_and_keep_their_own_limits()
     assert isinstance(dialect_for(Ex()), BybitDialect)
     Ex.id = "kraken"
     assert type(dialect_for(Ex())) is UnifiedDialect
+
+
+def test_the_venues_news_is_one_typed_record_per_kind_applied_on_its_venue():
+    import backtrader_channels as btch
+    from backtrader_channels.events import (
+        BrokerUpdate,
+        Outcome,
+        PrivateStream,
+        Reconciliation,
+        VenueFault,
+    )
+
+    two = btch.brokers.CCXTBroker({"binance": object(), "bybit": object()})
+    bybit = two.appliers["bybit"]
+    two.on_update(BrokerUpdate(1, PrivateStream(False, "reset"), "bybit"))
+    assert bybit.protection == {"private": "private stream down (reset)"}
+    assert two.appliers["binance"].protection == {}
+    two.on_update(BrokerUpdate(2, PrivateStream(True), "bybit"))
+    assert bybit.protection == {}
+    two.on_update(BrokerUpdate(3, VenueFault("sweep (periodic) failed: timeout"), "bybit"))
+    assert bybit.last_fault == "sweep (periodic) failed: timeout"
+    two.on_update(BrokerUpdate(4, Outcome("not_found", "btch-nobody"), "bybit"))  # not ours
+    snapshot = {"markets": {"BTC/USDT": {"base": "BTC", "quote": "USDT"}},
+                "balance": {"total": {"USDT": 500.0, "BTC": 0.0}}}  # fmt: skip
+    two.on_update(BrokerUpdate(5, Reconciliation(snapshot, True), "bybit"))
+    assert (bybit.cash, bybit.started, two.cash) == (500.0, True, 500.0)
+    with pytest.raises(AttributeError):  # records are frozen
+        VenueFault("x").what = "y"

@@ -8,12 +8,12 @@ import numpy as np
 import pytest
 
 import backtrader_channels as btch
-from backtrader_channels.engine.queue import window_chunks
+from backtrader_channels.dispatch.queue import window_chunks
 from backtrader_channels.lines import blocks
+from backtrader_channels.loopback.synthetic import START_NS, iter_synthetic_trades
 from backtrader_channels.sources.column_blocks import column_blocks
 from backtrader_channels.sources.formats import open_source
 from backtrader_channels.sources.writer import write_parquet
-from backtrader_channels.testing.synthetic import START_NS, iter_synthetic_trades
 
 from .test_kernels import _same
 

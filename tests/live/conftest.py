@@ -10,7 +10,7 @@ import pytest
 
 import backtrader_channels as btch
 from backtrader_channels.live.ccxt_feed import CCXTLiveFeed
-from backtrader_channels.testing.replay_exchange import ReplayExchange, point_ccxt_at
+from backtrader_channels.loopback import ReplayExchange, point_ccxt_at
 
 LAST_TRADE_ID = 3735693015  # the capture's last trade
 FIRST_TRADE_ID = 3735683259

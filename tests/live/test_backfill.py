@@ -10,9 +10,10 @@ import copy
 import ccxt.pro as ccxtpro
 import pytest
 
-from backtrader_channels.live.backfill import BinanceTrades, trade_source
+from backtrader_channels.live.backfill import trade_source
 from backtrader_channels.live.ccxt_feed import CCXTLiveFeed
-from backtrader_channels.testing.replay_exchange import ReplayExchange, point_ccxt_at
+from backtrader_channels.loopback import ReplayExchange, point_ccxt_at
+from backtrader_channels.venues.binance.stream import BinanceTrades
 
 from .conftest import FIRST_TRADE_ID, LAST_TRADE_ID, gap_ranges
 

@@ -10,7 +10,7 @@ import pytest
 
 import backtrader_channels as btch
 from backtrader_channels.live.ccxt_feed import CCXTLiveFeed
-from backtrader_channels.testing.bybit_exchange import BybitExchange, point_bybit_at
+from backtrader_channels.loopback import BybitExchange, point_bybit_at
 
 from .conftest import BYBIT_FIRST_ID as FIRST_ID
 from .conftest import BYBIT_ITEM_TRADES as N_TRADES

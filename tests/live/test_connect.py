@@ -14,7 +14,7 @@ import pytest
 
 import backtrader_channels as btch
 from backtrader_channels.live.ccxt_feed import CCXTLiveFeed
-from backtrader_channels.testing.replay_exchange import ReplayExchange, point_ccxt_at
+from backtrader_channels.loopback import ReplayExchange, point_ccxt_at
 
 from .conftest import BOTH_MODES, Collector
 

@@ -10,8 +10,7 @@ import pytest
 
 import backtrader_channels as btch
 from backtrader_channels.live.ccxt_feed import CCXTLiveFeed
-from backtrader_channels.testing.bybit_exchange import BybitExchange, point_bybit_at
-from backtrader_channels.testing.replay_exchange import LAP_ID_GAP, ReplayExchange
+from backtrader_channels.loopback import LAP_ID_GAP, BybitExchange, ReplayExchange, point_bybit_at
 
 from .conftest import BYBIT_FIRST_ID, BYBIT_ITEMS, FIRST_TRADE_ID, LAST_TRADE_ID, run_live
 

@@ -15,7 +15,7 @@ from typing import ClassVar
 
 import pytest
 
-from backtrader_channels.testing.replay_exchange import ReplayExchange
+from backtrader_channels.loopback import ReplayExchange
 
 from .conftest import LAST_TRADE_ID, Collector, gap_ranges, run_live
 

@@ -13,8 +13,12 @@ import pytest
 
 import backtrader_channels as btch
 from backtrader_channels.live.ccxt_feed import CCXTLiveFeed
-from backtrader_channels.testing.bybit_exchange import BybitExchange, point_bybit_at
-from backtrader_channels.testing.replay_exchange import ReplayExchange, point_ccxt_at
+from backtrader_channels.loopback import (
+    BybitExchange,
+    ReplayExchange,
+    point_bybit_at,
+    point_ccxt_at,
+)
 
 from .conftest import (
     BYBIT_FIRST_ID,

@@ -9,9 +9,13 @@ import pytest
 import backtrader_channels as btch
 from backtrader_channels import ChannelError, DataError, OrderBookChannel
 from backtrader_channels.sources import SkipReport
-from backtrader_channels.sources.bybit_writer import book_messages, write_book, write_trades
 from backtrader_channels.sources.convert import contents, convert
 from backtrader_channels.sources.formats import detect_format, open_source
+from backtrader_channels.venues.bybit.archive_writer import (
+    book_messages,
+    write_book,
+    write_trades,
+)
 
 
 def events(path, kind="tick", symbol="BTC/USDT", **kw):

@@ -13,6 +13,7 @@ import pytest
 
 import backtrader_channels as btch
 from backtrader_channels import ChannelError
+from backtrader_channels.loopback.synthetic import write_synthetic_days
 from backtrader_channels.sources.contents import file_contents
 from backtrader_channels.sources.convert import convert
 from backtrader_channels.sources.formats import open_source
@@ -24,7 +25,6 @@ from backtrader_channels.sources.venues import (
     tardis_market,
 )
 from backtrader_channels.sources.writer import PartitionedWriter
-from backtrader_channels.testing.synthetic import write_synthetic_days
 
 from . import shapes
 

@@ -7,9 +7,9 @@ import pytest
 
 import backtrader_channels as btch
 from backtrader_channels.errors import ChannelError
+from backtrader_channels.loopback.synthetic import write_synthetic_days
 from backtrader_channels.sources import storage
 from backtrader_channels.sweep import sweep
-from backtrader_channels.testing.synthetic import write_synthetic_days
 
 from ..sweep.strategies import Every
 

@@ -6,9 +6,9 @@ import pytest
 
 import backtrader_channels as btch
 from backtrader_channels.errors import ChannelError
+from backtrader_channels.loopback.synthetic import write_synthetic_days
 from backtrader_channels.sources.formats import day_window, partition_days, partition_files
 from backtrader_channels.sweep import sweep, sweep_days
-from backtrader_channels.testing.synthetic import write_synthetic_days
 
 from .strategies import Phased
 

@@ -7,8 +7,8 @@ import json
 import pytest
 
 import backtrader_channels as btch
+from backtrader_channels.loopback.synthetic import write_synthetic_days
 from backtrader_channels.sweep import search, sweep, walk_forward
-from backtrader_channels.testing.synthetic import write_synthetic_days
 
 from .strategies import Every, Flaky, Phased
 

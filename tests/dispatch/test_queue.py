@@ -4,7 +4,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from backtrader_channels import Event
-from backtrader_channels.engine.queue import BacktestEventQueue, chunk_events
+from backtrader_channels.dispatch.queue import BacktestEventQueue, chunk_events
 
 # a source: (priority, sorted timestamps, chunk size)
 source_st = st.tuples(

@@ -17,7 +17,8 @@ import zipfile
 from collections.abc import Iterable
 from typing import Any
 
-from ..events import OrderBookEvent, TickEvent
+from ...btypes import JsonDict
+from ...events import OrderBookEvent, TickEvent
 
 _MS = 1_000_000
 
@@ -55,7 +56,7 @@ def book_messages(
     lag_ms: int = 0,
     snapshot_every: int | None = None,
     depth: int = 500,
-) -> Iterable[dict[str, Any]]:
+) -> Iterable[JsonDict]:
     """Bybit ``orderbook.{depth}`` messages for a book's events: a snapshot first, then deltas
     with ``u`` one more each; after every ``snapshot_every`` deltas a snapshot of the whole
     book as it then is (its ``u`` restarting at 1, as after a restart of Bybit's service)."""
@@ -90,8 +91,15 @@ def book_messages(
 
 
 def _message(
-    topic: str, kind: str, ts: int, symbol: str, bids: Any, asks: Any, u: int, seq: int
-) -> dict[str, Any]:
+    topic: str,
+    kind: str,
+    ts: int,
+    symbol: str,
+    bids: Iterable[tuple[float, float]],
+    asks: Iterable[tuple[float, float]],
+    u: int,
+    seq: int,
+) -> JsonDict:
     return {
         "topic": topic,
         "type": kind,
@@ -107,7 +115,7 @@ def _message(
     }
 
 
-def write_book(path: str, messages: Iterable[dict[str, Any]]) -> int:
+def write_book(path: str, messages: Iterable[JsonDict]) -> int:
     """An order-book archive (``*_ob500.data.zip``: one ``.data`` member of JSON lines);
     returns the messages written."""
     member = os.path.basename(path)[: -len(".zip")] if path.endswith(".zip") else None
@@ -130,11 +138,12 @@ def write_book(path: str, messages: Iterable[dict[str, Any]]) -> int:
 def write_sample(directory: str, lag_ms: int = 150, snapshot_every: int = 1000) -> dict[str, str]:
     """The bundled Binance sample in Bybit's archive formats under ``directory`` (how
     ``datasets.bybit_btcusdt_sample()`` was made); returns the two paths."""
-    from ..datasets import binance_btcusdt_sample
-    from .formats import open_source
+    from ...datasets import binance_btcusdt_sample
+    from ...sources.formats import open_source
 
     sample = binance_btcusdt_sample()
 
+    # (the events of ``kind``: ticks or books, which the type cannot say)
     def events(path: str, kind: str) -> Iterable[Any]:
         for _, chunk in open_source(path, kind, sample.symbol):
             yield from chunk

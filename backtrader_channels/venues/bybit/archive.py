@@ -28,16 +28,16 @@ import os
 import re
 import zipfile
 from collections.abc import Iterator
-from typing import IO, Any
+from typing import IO, Protocol
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ..errors import ChannelError, DataError
-from ..events import ChannelType
-from ..symbols import plain_symbol
-from .batches import (
+from ...btypes import JsonDict
+from ...errors import ChannelError, DataError
+from ...events import ChannelType
+from ...sources.batches import (
     BROKEN,
     SkipReport,
     broken,
@@ -46,10 +46,11 @@ from .batches import (
     open_text,
     open_text_raw,
 )
-from .progress import ReadMeter, reading
-from .schema import schema_for
-from .storage import size as raw_size
-from .venues import UNKNOWN, derivative_market
+from ...sources.progress import ReadMeter, reading
+from ...sources.schema import schema_for
+from ...sources.storage import size as raw_size
+from ...sources.venues import UNKNOWN, derivative_market
+from ...symbols import plain_symbol
 
 _MS = 1_000_000
 _LINES_PER_BATCH = 5_000
@@ -76,7 +77,7 @@ def is_book_file(path: str) -> bool:
         return False
 
 
-def _is_book_message(msg: Any) -> bool:
+def _is_book_message(msg: object) -> bool:
     return (
         isinstance(msg, dict)
         and str(msg.get("topic", "")).startswith("orderbook.")
@@ -84,7 +85,7 @@ def _is_book_message(msg: Any) -> bool:
     )
 
 
-def first_book_message(path: str) -> dict[str, Any]:
+def first_book_message(path: str) -> JsonDict:
     """The first message of a Bybit book file (a DataError naming the file if there is none)."""
     text, closer, _ = _open_book(path)
     lineno, line = 0, ""
@@ -181,7 +182,7 @@ def bybit_batches(
     symbol: str,
     skip: SkipReport | None = None,
     meter: ReadMeter | None = None,
-) -> Iterator[tuple[pa.RecordBatch, Any]]:
+) -> Iterator[tuple[pa.RecordBatch, int | np.ndarray]]:
     """Native batches of one Bybit archive file; yields ``(batch, first row or row numbers)``.
     A spot trade file named for another symbol (``ETHUSDT_2024-12-01.csv.gz``) has no rows of
     ``symbol``."""
@@ -203,7 +204,7 @@ def bybit_batches(
 
 def _derivative_trades(
     path: str, skip: SkipReport | None, meter: ReadMeter | None
-) -> Iterator[tuple[pa.RecordBatch, Any]]:
+) -> Iterator[tuple[pa.RecordBatch, int]]:
     types = {
         "timestamp": pa.float64(),
         "symbol": pa.string(),
@@ -234,7 +235,7 @@ def _derivative_trades(
 
 def _spot_trades(
     path: str, skip: SkipReport | None, meter: ReadMeter | None
-) -> Iterator[tuple[pa.RecordBatch, Any]]:
+) -> Iterator[tuple[pa.RecordBatch, int]]:
     types = {
         "id": pa.int64(),
         "timestamp": pa.int64(),
@@ -261,7 +262,7 @@ def _spot_trades(
         )
 
 
-def _open_book(path: str) -> tuple[IO[str], Any, IO[bytes]]:
+def _open_book(path: str) -> tuple[IO[str], _Closing, IO[bytes]]:
     """The archive's JSON-lines text (the one member of a ``.zip``), what to close, and the raw
     file (its position: how far the read is)."""
     if not path.endswith(".zip"):
@@ -288,10 +289,14 @@ def _open_book(path: str) -> tuple[IO[str], Any, IO[bytes]]:
     return text, _Closing(text, archive, raw), raw
 
 
+class _Closable(Protocol):
+    def close(self) -> None: ...
+
+
 class _Closing:
     """Closes several files, in order, as one context."""
 
-    def __init__(self, *files: Any):
+    def __init__(self, *files: _Closable):
         self.files = files
 
     def __enter__(self) -> _Closing:
@@ -314,7 +319,7 @@ class _BookParser:
         self._clear()
 
     def _clear(self) -> None:
-        self.cols: dict[str, list[Any]] = {f.name: [] for f in self.schema}
+        self.cols: dict[str, list[object]] = {f.name: [] for f in self.schema}
         self.rows: list[int] = []
 
     def feed(self, lineno: int, line: str) -> None:

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from backtrader_channels.testing.loopback import SendTimes
-from backtrader_channels.testing.replay_exchange import ReplayExchange
+from backtrader_channels.loopback import BinanceLoopback, SendTimes
 
 
 def test_send_times_read_back_as_a_dict_the_latest_send_winning():
@@ -15,8 +14,8 @@ def test_send_times_read_back_as_a_dict_the_latest_send_winning():
 
 
 def test_a_replay_exchange_records_send_times_only_when_asked():
-    assert ReplayExchange().send_times is None
-    srv = ReplayExchange(record_send_times=True)
+    assert BinanceLoopback().send_times is None
+    srv = BinanceLoopback(record_send_times=True)
     assert srv.send_times == {}
     assert srv.book_send_times == {}
     assert srv.quote_send_times == {}

@@ -9,7 +9,21 @@ of that timeline is stale, and stays out of the signals until it sends again.
 from __future__ import annotations
 
 from collections import deque
-from typing import Any
+from typing import TypedDict
+
+
+class VenueHealth(TypedDict):
+    """How lively one venue's feed is (:meth:`QuoteEngine.health`)."""
+
+    updates: int
+    last_age_s: float
+    per_second: int
+    mean_per_second: float
+    longest_gap_s: float
+    went_stale: int
+    stale: bool
+    last_exchange_ts: int
+    last_receive_ts: int
 
 
 class VenueQuote:
@@ -116,11 +130,11 @@ class QuoteEngine:
         now, limit = self.now, self.stale_after_ns
         return [q for q in self.quotes.values() if now - q.ts <= limit and q.bid and q.ask]
 
-    def health(self) -> dict[str, dict[str, Any]]:
+    def health(self) -> dict[str, VenueHealth]:
         """Per venue: updates, the last update's age (s, on the shared timeline), updates in the
         last whole second, the mean rate, the longest silence (s), times it went stale, and
         whether it is stale now."""
-        out = {}
+        out: dict[str, VenueHealth] = {}
         for venue, q in self.quotes.items():
             span = (q.ts - q.first_ts) / 1e9
             out[venue] = {

@@ -1,7 +1,7 @@
 """Synthetic data is seeded: the same seed gives the same trades, in the native schema."""
 
+from backtrader_channels.loopback.synthetic import synthetic_trades, write_synthetic_trades
 from backtrader_channels.sources.schema import schema_for
-from backtrader_channels.testing.synthetic import synthetic_trades, write_synthetic_trades
 
 
 def test_same_seed_same_trades(tmp_path):

@@ -14,21 +14,25 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any, TypeAlias
 
 import numpy as np
 import pyarrow as pa
 
-from ..errors import DataError
-from ..events import ChannelType
-from ..symbols import plain_symbol
-from .batches import BROKEN, SkipReport, broken, open_text, open_text_raw
-from .progress import ReadMeter, reading
-from .schema import schema_for
+from ...btypes import JsonDict
+from ...errors import DataError
+from ...events import ChannelType
+from ...sources.batches import BROKEN, SkipReport, broken, open_text, open_text_raw
+from ...sources.progress import ReadMeter, reading
+from ...sources.registry import UNKNOWN, Content
+from ...sources.schema import schema_for
+from ...symbols import plain_symbol
 
 _MS = 1_000_000
 _LINES_PER_BATCH = 20_000
+#: a book side's ``[price, size]`` levels, as the venue's JSON has them (strings)
+_Levels: TypeAlias = Iterable[Sequence["str | float"]]
 
 
 class _CaptureParser:
@@ -39,10 +43,10 @@ class _CaptureParser:
         self.want = plain_symbol(symbol)
         #: per stream-name symbol (``btcusdt``, ``btcusd_perp``): whether it is the channel's
         self._mine: dict[str, bool] = {}
-        self.cols: dict[str, list[Any]] = {f.name: [] for f in schema_for(channel_type)}
+        self.cols: dict[str, list[object]] = {f.name: [] for f in schema_for(channel_type)}
         self.rows: list[int] = []  # 0-based line index of each row (line - 1)
-        self.snapshot: tuple[int, int, dict[str, Any]] | None = None
-        self.pending: list[tuple[int, int, Any]] = []
+        self.snapshot: tuple[int, int, JsonDict] | None = None
+        self.pending: list[tuple[int, int, JsonDict]] = []  # depth diffs waiting to join
         self.synced = False
 
     def feed(self, lineno: int, line: str) -> None:
@@ -74,7 +78,8 @@ class _CaptureParser:
             return
         raise DataError(self.path, f"{reason}: {detail}", line=lineno, value=line[:80]) from exc
 
-    def _route(self, lineno: int, recv: int, msg: Any, stream: Any) -> None:
+    # ``msg``: the line's JSON, any value (a frame with a ``stream`` is a dict)
+    def _route(self, lineno: int, recv: int, msg: Any, stream: str | None) -> None:
         if stream is None:
             if isinstance(msg, dict) and "lastUpdateId" in msg:
                 if self.channel_type == ChannelType.ORDERBOOK:
@@ -97,12 +102,12 @@ class _CaptureParser:
             if self.snapshot is not None:
                 self._join()
 
-    def _add(self, lineno: int, **values: Any) -> None:
+    def _add(self, lineno: int, **values: object) -> None:
         for key, col in self.cols.items():
             col.append(values.get(key))
         self.rows.append(lineno - 1)
 
-    def _trade(self, lineno: int, recv: int, d: dict[str, Any], id_key: str) -> None:
+    def _trade(self, lineno: int, recv: int, d: JsonDict, id_key: str) -> None:
         self._add(
             lineno,
             timestamp=int(d["T"]) * _MS,
@@ -113,7 +118,7 @@ class _CaptureParser:
             trade_id=int(d[id_key]),
         )
 
-    def _quote(self, lineno: int, recv: int, d: dict[str, Any]) -> None:
+    def _quote(self, lineno: int, recv: int, d: JsonDict) -> None:
         self._add(
             lineno,
             timestamp=recv,
@@ -149,7 +154,15 @@ class _CaptureParser:
         self.pending.clear()
 
     def _levels(
-        self, lineno: int, ts: int, recv: int, bids: Any, asks: Any, snap: bool, uid: int, fuid: int
+        self,
+        lineno: int,
+        ts: int,
+        recv: int,
+        bids: _Levels,
+        asks: _Levels,
+        snap: bool,
+        uid: int,
+        fuid: int,
     ) -> None:
         for side, levels in (("bid", bids), ("ask", asks)):
             for price, size in levels:
@@ -229,3 +242,64 @@ def read_binance_capture(
         batches = [b for b, _ in capture_batches(path, kind, symbol)]
         out[kind] = pa.Table.from_batches(batches, schema=schema_for(kind))
     return out
+
+
+#: the venue whose captures these are
+VENUE = "binance"
+_STREAM_KINDS = {
+    "trade": ChannelType.TICK,
+    "aggTrade": ChannelType.TICK,
+    "bookTicker": ChannelType.QUOTE,
+    "depth": ChannelType.ORDERBOOK,
+}
+
+
+def _frame_market(kind: str, data: object) -> str | None:
+    """Spot or futures, from a Binance frame's fields (futures frames carry ``pu`` in depth,
+    ``E`` in bookTicker, no ``M`` in trades); None if the frame does not say."""
+    if not isinstance(data, dict):
+        return None
+    if kind == "depth":
+        return "futures" if "pu" in data else "spot"
+    if kind == "bookTicker":
+        return "futures" if "E" in data else "spot"
+    return "spot" if "M" in data else "futures"
+
+
+def capture_contents(path: str, symbol: str | None = None) -> list[Content]:
+    """The channels a capture holds, by its streams; spot or futures from its frames."""
+    found: set[tuple[str, str]] = set()
+    markets: dict[str, str] = {}
+    lineno = 0
+    try:
+        with open_text(path) as fh:
+            for lineno, line in enumerate(fh, 1):  # noqa: B007 - named if the file breaks
+                try:
+                    msg = json.loads(line.partition(" ")[2])
+                    stream = msg.get("stream")
+                except (ValueError, AttributeError):
+                    continue  # left to the reader, which names the line (or skips and counts it)
+                if not isinstance(stream, str):
+                    continue
+                sym, _, rest = stream.partition("@")
+                kind = rest.split("@")[0]
+                ctype = _STREAM_KINDS.get(kind)
+                if ctype is None:
+                    continue
+                sym = sym.upper()
+                found.add((ctype, sym))
+                if sym not in markets:
+                    verdict = _frame_market(kind, msg.get("data"))
+                    if verdict is not None:
+                        markets[sym] = verdict
+    except BROKEN as exc:
+        raise broken(path, exc, lineno) from exc
+    return [Content(c, s, VENUE, _futures(s, markets.get(s))) for c, s in found]
+
+
+def _futures(symbol: str, verdict: str | None) -> str:
+    if verdict is None:
+        return UNKNOWN
+    if verdict == "spot":
+        return "spot"
+    return "inverse" if "_" in symbol else "linear"

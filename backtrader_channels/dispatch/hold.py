@@ -11,16 +11,17 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
-from typing import Any
 
+from ..errors import BacktraderChannelsError
 from ..events import BT_EPOCH_DAYS, NS_PER_DAY, BrokerUpdate
-from .loop import TICK
+from .protocols import LoopBroker
 from .queue import Run
+from .targets import TICK, SourceTarget
 
 _DAYS_PER_NS = 1.0 / NS_PER_DAY
 
 
-class NotReady(RuntimeError):
+class NotReady(BacktraderChannelsError, RuntimeError):
     """A live run's broker was not ready to trade within its ``ready_timeout``: the strategies
     were not started. The message says what was missing."""
 
@@ -36,7 +37,7 @@ class Held:
 
 def hold_until_ready(
     runs: Iterator[Run],
-    broker: Any,
+    broker: LoopBroker,
     ready: Callable[[], str | None],
     timeout: float,
     stopped: Callable[[], bool],
@@ -65,9 +66,9 @@ def hold_until_ready(
     return held
 
 
-def _apply(run: Run, broker: Any, held: Held) -> None:
+def _apply(run: Run, broker: LoopBroker, held: Held) -> None:
     src, start, end = run
-    t = src.target
+    t: SourceTarget | None = src.target
     events = src.events
     if t is None:
         for ev in events[start:end]:

@@ -18,16 +18,15 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ..errors import ChannelError, DataError
-from ..events import ChannelType
-from ..symbols import same_symbol
-from .batches import SkipReport, csv_batches, first_line
-from .progress import ReadMeter
+from ...errors import ChannelError, DataError
+from ...events import ChannelType
+from ...sources.batches import SkipReport, csv_batches, first_line
+from ...sources.progress import ReadMeter
+from ...symbols import same_symbol
 
 TRADES = ["id", "price", "qty", "quote_qty", "time", "is_buyer_maker", "is_best_match"]
 AGG = [
@@ -102,7 +101,7 @@ def dump_batches(
     skip: SkipReport | None = None,
     meter: ReadMeter | None = None,
     symbol: str | None = None,
-) -> Iterator[tuple[pa.RecordBatch, Any]]:
+) -> Iterator[tuple[pa.RecordBatch, int]]:
     """Native trade batches of one Binance dump; yields ``(batch, first_row)``. A dump of
     another symbol than ``symbol`` (by its file name) has no rows of it."""
     kind = dump_kind(path)

@@ -14,13 +14,32 @@ import heapq
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Iterator, Sequence
 from itertools import islice
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeAlias
 
 from ..errors import DataError
+from ..events import Event
+from .targets import SourceTarget
 
-Chunk = tuple[list[int], Sequence[Any]]
+#: an event as a source holds it: a market event of the source's channel (the loop reads
+#: ``ev[0]``, ``ev[1]``) or, in the source of pushed events, whatever was pushed (a timer, a
+#: user's event, a ``BrokerUpdate``: anything with a ``timestamp``); which one it is, the
+#: source's ``target`` says (None: pushed), not the event's type
+QueuedEvent: TypeAlias = Any
+#: ``(timestamps, events)``: a chunk of one source (events of its channel's type, or pushed)
+Chunk = tuple[list[int], Sequence[QueuedEvent]]
 #: what the loop iterates: ``source.events[start:end]`` is handed out next
 Run = tuple["EventSource", int, int]
+
+
+class Timed(Protocol):
+    """What the queue orders an event by: its time (ns since the epoch) and its priority at
+    that time (``EventPriority``). Every event type has both; a pushed event needs them."""
+
+    @property
+    def timestamp(self) -> int: ...
+
+    @property
+    def priority(self) -> int: ...
 
 
 class EventQueue(Protocol):
@@ -30,11 +49,12 @@ class EventQueue(Protocol):
 
     #: the sources whose runs are handed out (their ``count`` is the run's event count)
     sources: list[EventSource]
-    #: non-empty when the consumer must leave its current run (a push or a stop request)
-    attention: list[Any]
+    #: non-empty when the consumer must leave its current run (a push, or None: a stop)
+    attention: list[Timed | None]
 
-    def push(self, event: Any) -> Any:
-        """Insert an event (``timestamp`` and ``priority`` attributes) during the run."""
+    def push(self, event: Event) -> object:
+        """Insert a pushed event (a timer, a user's event) during the run: an :class:`Event`
+        is what both queues take (the recorded one takes anything :class:`Timed`)."""
         ...
 
 
@@ -54,11 +74,18 @@ class EventSource:
         "ts",
     )
 
-    def __init__(self, chunks: Iterable[Chunk], priority: int, index: int, name: str, target: Any):
+    def __init__(
+        self,
+        chunks: Iterable[Chunk],
+        priority: int,
+        index: int,
+        name: str,
+        target: SourceTarget | None,
+    ):
         self.name, self.priority, self.index, self.target = name, int(priority), index, target
         self._chunks = iter(chunks)
         self.ts: list[int] = []
-        self.events: Sequence[Any] = []
+        self.events: Sequence[QueuedEvent] = []
         self.pos = 0
         self.count = 0  # events handed out
         self._last_ts: int | None = None
@@ -84,7 +111,7 @@ class EventSource:
         return False
 
 
-def chunk_events(events: Iterable[Any], name: str, size: int = 65_536) -> Iterator[Chunk]:
+def chunk_events(events: Iterable[Timed], name: str, size: int = 65_536) -> Iterator[Chunk]:
     """Chunk an iterable of events (anything with ``.timestamp``), checking time order."""
     it = iter(events)
     last: int | None = None
@@ -126,14 +153,18 @@ class BacktestEventQueue:
 
     def __init__(self) -> None:
         self.sources: list[EventSource] = []
-        self._pushed: list[tuple[int, int, int, Any]] = []
+        self._pushed: list[tuple[int, int, int, Timed]] = []
         self._push_seq = 0
         #: non-empty when the consumer must leave its current run (a push or a stop request)
-        self.attention: list[Any] = []
+        self.attention: list[Timed | None] = []
         self._started = False
 
     def add_source(
-        self, chunks: Iterable[Chunk], priority: int, name: str = "", target: Any = None
+        self,
+        chunks: Iterable[Chunk],
+        priority: int,
+        name: str = "",
+        target: SourceTarget | None = None,
     ) -> EventSource:
         """Add a stream of ``(timestamps, events)`` chunks; ``target`` is handed back with runs."""
         if self._started:
@@ -144,7 +175,7 @@ class BacktestEventQueue:
         self.sources.append(src)
         return src
 
-    def push(self, event: Any) -> None:
+    def push(self, event: Timed) -> None:
         """Insert an event (``timestamp`` and ``priority`` attributes) at any time."""
         heapq.heappush(self._pushed, (event.timestamp, int(event.priority), self._push_seq, event))
         self._push_seq += 1
@@ -153,8 +184,10 @@ class BacktestEventQueue:
     def runs(self) -> Iterator[Run]:
         """Yield ``(source, start, end)``: hand out ``source.events[start:end]`` in order.
 
-        A consumer that stops early sets ``source.pos`` to the first event it did not handle.
-        Pushed events come as runs of length one from a source whose ``target`` is ``None``.
+        A consumer that stops early sets ``source.pos`` to the first event it did not handle;
+        the events before it count in ``source.count`` once the consumer takes the next run or
+        closes the iterator (``close()``, as ``Cerebro`` does when the loop returns). Pushed
+        events come as runs of length one from a source whose ``target`` is ``None``.
         """
         self._started = True
         heap = [(src.ts[0], src.priority, src.index) for src in self.sources if src.load()]
@@ -190,14 +223,16 @@ class BacktestEventQueue:
                     else:
                         end = bisect_left(stamps, ots, start)
             src.pos = end
-            yield src, start, end
-            src.count += src.pos - start
+            try:
+                yield src, start, end
+            finally:  # also when the consumer stops here (the run's events are counted)
+                src.count += src.pos - start
             if src.pos >= len(src.ts) and not src.load():
                 heapq.heappop(heap)
             else:
                 heapq.heapreplace(heap, (src.ts[src.pos], prio, idx))
 
-    def __iter__(self) -> Iterator[Any]:
+    def __iter__(self) -> Iterator[QueuedEvent]:
         """Every event in order, one at a time (convenient; the engine uses :meth:`runs`)."""
         attention = self.attention
         for src, start, end in self.runs():

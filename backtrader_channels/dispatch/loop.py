@@ -2,9 +2,13 @@
 
 The loop is written for speed: everything it touches per event is a local variable, recorded
 events are never wrapped, and nothing is logged or allocated per event beyond the event itself.
-For each event, in this order:
+Trades and book updates go through one copy of the steps; a trade whose channel has no ``push``
+of its own (``Channel.plain_push``) is applied inline, without the call. For each event, in
+this order:
 
-1. the channel applies it (a refused book delta stops here, counted by the channel);
+1. the channel applies it (a refused book delta stops here, counted by the channel) and the
+   symbol's data feed follows: a trade's price and time, else the book's mid until the
+   symbol's first trade; bars and bridges on the channel advance;
 2. the broker matches the orders pending on that symbol against the new state;
 3. order and trade notifications are delivered (``notify_order``, then ``notify_trade``);
 4. the strategies' ``on_tick`` / ``on_quote`` / ``on_orderbook`` and ``on_event`` run;
@@ -16,56 +20,27 @@ For each event, in this order:
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import Generic, TypeVar
 
+from ..btypes import BtStrategy
 from ..channels.base import Channel
 from ..events import BT_EPOCH_DAYS, NS_PER_DAY, BrokerUpdate, ns_to_num
 from ..gctune import streaming_gc
 from .notify import Notifier
-from .queue import EventQueue, Run
+from .protocols import LoopBroker
+from .queue import EventQueue, Run, Timed
+from .targets import BOOK, NO_TRADES, QUOTE, TICK, EventHook, SourceTarget
 
-TICK, QUOTE, BOOK = 0, 1, 2
 _DAYS_PER_NS = 1.0 / NS_PER_DAY
 
+E = TypeVar("E")
+#: the run's broker: a ``TickBroker`` (``CCXTBroker``), or a test's own :class:`LoopBroker`
+BrokerT = TypeVar("BrokerT", bound=LoopBroker)
 
-class SourceTarget:
-    """What the loop needs to know about one recorded source."""
-
-    __slots__ = (
-        "advance",
-        "callback",
-        "channel",
-        "data",
-        "inline_push",
-        "kind",
-        "lines",
-        "pending",
-    )
-
-    def __init__(
-        self,
-        kind: int,
-        channel: Channel,
-        data: Any,
-        pending: list[Any],
-        callback: Callable[[Any], Any] | None,
-    ):
-        self.kind, self.channel, self.data = kind, channel, data
-        self.pending, self.callback = pending, callback
-        self.inline_push = type(channel).push is Channel.push
-        #: per-event hook: bars built from this channel, bridges (and their indicators) on it
-        self.advance: Callable[[Any], None] | None = None
-        #: (close array, close idx, datetime array, datetime idx) of ``data``, bound at first use
-        self.lines: tuple[Any, int, Any, int] | None = None
-
-    def bind_lines(self) -> tuple[Any, int, Any, int]:
-        """The buffers the loop writes per event (the data feed's one rewritten slot)."""
-        lines = self.data.lines
-        self.lines = (lines.close.array, lines.close.idx, lines.datetime.array, lines.datetime.idx)
-        return self.lines
+__all__ = ["BOOK", "QUOTE", "TICK", "SourceTarget", "TickLoop", "fanout"]
 
 
-def fanout(callbacks: list[Callable[[Any], Any]]) -> Callable[[Any], Any] | None:
+def fanout(callbacks: list[Callable[[E], object]]) -> Callable[[E], object] | None:
     """One callable for a list of callbacks (the callback itself when there is one)."""
     if not callbacks:
         return None
@@ -73,34 +48,53 @@ def fanout(callbacks: list[Callable[[Any], Any]]) -> Callable[[Any], Any] | None
         return callbacks[0]
     cbs = tuple(callbacks)
 
-    def call_all(ev: Any) -> None:
+    def call_all(ev: E) -> None:
         for cb in cbs:
             cb(ev)
 
     return call_all
 
 
-class TickLoop:
-    """Runs one tick-mode backtest over a queue for a list of strategies."""
+class TickLoop(Generic[BrokerT]):
+    """Runs one tick-mode backtest or live run over a queue for a list of strategies.
+
+    Parameters
+    ----------
+    queue : EventQueue
+        The queue whose ``attention`` list asks the loop to leave a run (a push, a stop).
+    runs : iterable of (source, start, end)
+        What to dispatch: ``queue.runs()``, or a live run's runs.
+    strats : list of strategies
+        The running strategies (the first one gets the orders that name no owner).
+    broker : LoopBroker
+        The broker (``TickBroker``): it matches, fills and queues notifications.
+    sample_ns : int
+        The sampling period in event time (ns): analyzers, ``notify_cashvalue``, the trace.
+    keep_orders : bool
+        Keep order notifications in ``strategy._orders`` and every trade in ``_trades``.
+    should_stop : callable
+        A stop request (``cerebro.runstop()``): asked after pushed events and broker updates,
+        at live heartbeats, and when the queue asks for attention; True ends the run there.
+    """
 
     def __init__(
         self,
-        cerebro: Any,
         queue: EventQueue,
         runs: Iterable[Run],
-        strats: list[Any],
-        broker: Any,
+        strats: list[BtStrategy],
+        broker: BrokerT,
         sample_ns: int,
         keep_orders: bool,
+        should_stop: Callable[[], bool],
     ):
-        self.cerebro, self.queue, self.strats, self.broker = cerebro, queue, strats, broker
+        self.queue, self.strats, self.broker = queue, strats, broker
         self.runs = runs  # (source, start, end) runs: queue.runs() or a live queue's
         self.sample_ns = max(int(sample_ns), 1)
         self.keep_orders = keep_orders
+        self.should_stop = should_stop
         #: called with the event time on the sampling clock: the run's trace (set by
         #: ``cerebro.trace.RunTrace.attach``), or None
         self.tracer: Callable[[int], None] | None = None
-        self.quicknotify = bool(cerebro.p.quicknotify)
         self.event_callbacks = fanout(
             [s.on_event for s in strats if callable(getattr(s, "on_event", None))]
         )
@@ -109,30 +103,29 @@ class TickLoop:
             s for s in strats if any(getattr(d, "is_bar_channel", False) for d in s.datas)
         }
         self.needs_sample = self._sampling_needed()
-        self.samples = 0
+        #: the time of the first and the last event dispatched (None before the first)
         self.first_ts: int | None = None
         self.last_ts: int | None = None
+        #: (time, cash, value) of the latest sample, None before the first
+        self._last_sample: tuple[int, float, float] | None = None
         self._started_analyzers = False
 
     # ---- helpers called from the hot loop when something happened ----------------------------
     def _sampling_needed(self) -> bool:
         """Sampling costs a few microseconds: skip it when nothing would observe it."""
-        import backtrader as bt
-
         for strat in self.strats:
             if len(strat.analyzers):
                 return True
             cls = type(strat)
             if (
-                cls.notify_cashvalue is not bt.Strategy.notify_cashvalue
-                or cls.notify_fund is not bt.Strategy.notify_fund
+                cls.notify_cashvalue is not BtStrategy.notify_cashvalue
+                or cls.notify_fund is not BtStrategy.notify_fund
             ):
                 return True
         return any(not ci.stocklike for ci in self.broker.comminfo.values())
 
     def sample(self, ts: int) -> int:
         """Mark to market and advance analyzers; return the next sampling time."""
-        self.samples += 1
         broker = self.broker
         broker.mark_to_market()
         cash, value = broker.getcash(), broker.getvalue()
@@ -173,11 +166,22 @@ class TickLoop:
     def _sampled_as_now(self, ts: int) -> bool:
         """Whether the latest sample was taken at ``ts`` with today's cash and value: sampling
         again would give analyzers one more step of the same state (one bar too many)."""
-        last = getattr(self, "_last_sample", None)
+        last = self._last_sample
         if last is None or last[0] != ts:
             return False
         self.broker.mark_to_market()
         return last[1:] == (self.broker.getcash(), self.broker.getvalue())
+
+    def _trades_of(self, t: SourceTarget) -> Channel:
+        """The channel whose trades price ``t``'s data feed: the tick channel of the same
+        feed, else :data:`NO_TRADES`; kept in ``t.trades``."""
+        for src in self.queue.sources:
+            other = src.target
+            if other is not None and other.kind == TICK and other.data is t.data:
+                t.trades = other.channel
+                return other.channel
+        t.trades = NO_TRADES
+        return NO_TRADES
 
     def dispatch_update(self, ev: BrokerUpdate) -> None:
         """A live broker's news from its venue: the broker applies it (on this thread), and the
@@ -189,16 +193,18 @@ class TickLoop:
         if broker.new_orders:
             broker.activate()
 
-    def dispatch_pushed(self, ev: Any) -> None:
-        """A pushed event (timer, user event): strategies see it in ``on_event``."""
-        self.broker.clock = None
-        self.broker.now_ns = ev.timestamp
-        if self.broker.notifs:
+    def dispatch_pushed(self, ev: Timed) -> None:
+        """A pushed event (timer, user event: anything with a ``timestamp``): strategies see it
+        in ``on_event``."""
+        broker = self.broker
+        broker.clock = None
+        broker.now_ns = ev.timestamp
+        if broker.notifs:
             self.deliver()
         if self.event_callbacks is not None:
             self.event_callbacks(ev)
-        if self.broker.new_orders:
-            self.broker.activate()
+        if broker.new_orders:
+            broker.activate()
 
     # ---- the loop ----------------------------------------------------------------------------
     def run(self) -> None:
@@ -207,7 +213,7 @@ class TickLoop:
             self._run()
 
     def _run(self) -> None:  # noqa: C901 - one hot loop, kept in one place on purpose
-        cerebro, broker, queue = self.cerebro, self.broker, self.queue
+        broker, queue, should_stop = self.broker, self.queue, self.should_stop
         attention = queue.attention
         notifs = broker.notifs
         new = broker.new_orders
@@ -224,90 +230,81 @@ class TickLoop:
             events = src.events
             if t is None:
                 if start == end:  # a live heartbeat: no event, just a chance to stop
-                    if cerebro._event_stop:
+                    if should_stop():
                         break
                     continue
                 ev = events[start]
                 if type(ev) is BrokerUpdate:  # not market time: no sampling
                     self.dispatch_update(ev)
-                    if cerebro._event_stop:
+                    if should_stop():
                         break
                     continue
                 ts = ev.timestamp
                 self.dispatch_pushed(ev)
                 if ts >= next_sample:
                     next_sample = sample(ts)
-                if cerebro._event_stop:
+                if should_stop():
                     break
                 continue
-            kind, ch, pending, cb, advance = t.kind, t.channel, t.pending, t.callback, t.advance
+            ch, pending, cb, advance = t.channel, t.pending, t.callback, t.advance
+            tick, inline = t.kind == TICK, t.inline_push
+            # a book prices the data feed with its mid until the symbol's first trade
+            mark = not tick and (t.trades or self._trades_of(t)).latest is None
+            # inline: Channel.push's work is done here, ``apply`` is the history's append;
+            # else ``apply`` is the channel's push
+            apply: EventHook = ch.history.append if inline else ch.push
             # a slice, not islice: islice walks from the chunk's start, which made interleaved
             # sources (runs of a few events deep in a chunk) quadratic
             run = events if start == 0 and end == len(events) else events[start:end]
             broker.clock = ch  # the broker reads "now" from the channel's latest event
             close, ci, dta, di = t.lines or t.bind_lines()
             i = start
-            if kind == TICK and t.inline_push:
-                hist = ch.history.append
-                for ev in run:
-                    ts = ev[0]
+            for ev in run:
+                ts = ev[0]
+                i += 1
+                # 1. the channel applies it, the data feed's price follows
+                if inline:  # a trade, as Channel.push applies it (the count: after the run)
                     ch.latest = ev
-                    hist(ev)
+                    apply(ev)
                     close[ci] = ev[1]
                     dta[di] = ts * k + c
-                    if advance is not None:
-                        advance(ev)
-                    if pending:
+                elif apply(ev) is False:  # a refused book delta: counted by the channel
+                    if attention:
+                        break
+                    continue
+                elif tick:
+                    close[ci] = ev[1]
+                    dta[di] = ts * k + c
+                elif mark:
+                    mid = ch.mid_price
+                    if mid is not None:
+                        close[ci] = mid
+                if advance is not None:  # bars, bridges and their indicators
+                    advance(ev)
+                # 2. the broker matches the symbol's active orders
+                if pending:
+                    if tick:
                         on_trade(pending, ev)
-                    if notifs:
-                        deliver()
-                    if cb is not None:
-                        cb(ev)
-                    if new:
-                        activate()
-                    if ts >= next_sample:
-                        next_sample = sample(ts)
-                    i += 1
-                    if attention:
-                        break
-                ch.count += i - start
-            else:
-                push = ch.push
-                for ev in run:
-                    ts = ev[0]
-                    i += 1
-                    if push(ev) is False:  # a refused book delta: counted by the channel
-                        if attention:
-                            break
-                        continue
-                    if advance is not None:
-                        advance(ev)
-                    if kind == TICK:
-                        close[ci] = ev[1]
-                        dta[di] = ts * k + c
-                        if pending:
-                            on_trade(pending, ev)
                     else:
-                        if close[ci] != close[ci]:  # no trade yet: mark at the mid
-                            mid = ch.mid_price
-                            if mid is not None:
-                                close[ci] = mid
-                        if pending:
-                            on_book(pending, ts)
-                    if notifs:
-                        deliver()
-                    if cb is not None:
-                        cb(ev)
-                    if new:
-                        activate()
-                    if ts >= next_sample:
-                        next_sample = sample(ts)
-                    if attention:
-                        break
+                        on_book(pending, ts)
+                # 3. notifications, 4. callbacks, 5. orders placed in them become active
+                if notifs:
+                    deliver()
+                if cb is not None:
+                    cb(ev)
+                if new:
+                    activate()
+                # 6. sampling
+                if ts >= next_sample:
+                    next_sample = sample(ts)
+                if attention:
+                    break
+            if inline:
+                ch.count += i - start
             src.pos = i
             if self.first_ts is None:
                 self.first_ts = src.ts[start] if start < len(src.ts) else ts
-            if attention and cerebro._event_stop:
+            if attention and should_stop():
                 break
         self.last_ts = ts
         if notifs:

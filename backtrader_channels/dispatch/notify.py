@@ -10,25 +10,37 @@ every batch of order notifications, order notifications are not accumulated in
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import MutableSequence
 
-import backtrader as bt
-from backtrader.trade import Trade
+from ..broker.latency import DelayedNotifications
+from ..btypes import (
+    BtAnalyzer,
+    BtCommInfo,
+    BtData,
+    BtExecutionBit,
+    BtOrder,
+    BtStrategy,
+    BtTrade,
+)
+from .protocols import LoopBroker
+
+#: where a one-slot data's length and datetime are: (length, datetime array, index)
+Slots = dict[BtData, tuple[int, MutableSequence[float], int]]
 
 
-def _copy(obj: Any) -> Any:
-    new = object.__new__(type(obj))
-    new.__dict__ = obj.__dict__.copy()
+def _copy(trade: BtTrade) -> BtTrade:
+    new = object.__new__(type(trade))
+    new.__dict__ = trade.__dict__.copy()
     return new
 
 
 def _trade_update(
-    trade: Any,
-    order: Any,
+    trade: BtTrade,
+    order: BtOrder,
     size: float,
     price: float,
     commission: float,
-    comminfo: Any,
+    comminfo: BtCommInfo,
     bars: int,
     dt: float,
 ) -> None:
@@ -52,9 +64,9 @@ def _trade_update(
         trade.isopen = False
         trade.barclose = bars
         trade.dtclose = dt
-        trade.status = Trade.Closed
+        trade.status = BtTrade.Closed
     elif trade.isopen:
-        trade.status = Trade.Open
+        trade.status = BtTrade.Open
     if abs(new) > abs(oldsize):
         trade.price = (oldsize * trade.price + size * price) / new
         pnl = 0.0
@@ -65,7 +77,7 @@ def _trade_update(
     trade.value = comminfo.getvaluesize(new, trade.price)
 
 
-def _now(data: Any, slots: dict[Any, Any]) -> tuple[int, float]:
+def _now(data: BtData, slots: Slots) -> tuple[int, float]:
     """``(len(data), data.datetime[0])``, read through the buffers; for a symbol's one-slot data
     (``InstrumentData``: its one slot rewritten in place, its length fixed) where they are is
     kept in ``slots``."""
@@ -78,7 +90,9 @@ def _now(data: Any, slots: dict[Any, Any]) -> tuple[int, float]:
     return slot[0], slot[1][slot[2]]
 
 
-def _update_trades(strat: Any, order: Any, out: list[Any] | None, slots: dict[Any, Any]) -> None:
+def _update_trades(
+    strat: BtStrategy, order: BtOrder, out: list[BtTrade] | None, slots: Slots
+) -> None:
     """Apply the order's pending execution bits to the strategy's trades; collect notifications
     (a copy of each trade opened or closed) in ``out``, unless it is None (nobody reads them).
     ``slots``: the cache of :func:`_now`."""
@@ -87,7 +101,7 @@ def _update_trades(strat: Any, order: Any, out: list[Any] | None, slots: dict[An
         data = order.data
     datatrades = strat._trades[data][order.tradeid]
     if not datatrades:
-        trade = Trade(data=data, tradeid=order.tradeid, historyon=strat._tradehistoryon)
+        trade = BtTrade(data=data, tradeid=order.tradeid, historyon=strat._tradehistoryon)
         datatrades.append(trade)
     else:
         trade = datatrades[-1]
@@ -101,7 +115,7 @@ def _update_trades(strat: Any, order: Any, out: list[Any] | None, slots: dict[An
                 out.append(_copy(trade))
         if exbit.opened:
             if trade.isclosed:
-                trade = Trade(data=data, tradeid=order.tradeid, historyon=strat._tradehistoryon)
+                trade = BtTrade(data=data, tradeid=order.tradeid, historyon=strat._tradehistoryon)
                 datatrades.append(trade)
             _update(trade, order, exbit, exbit.opened, exbit.openedvalue, exbit.openedcomm, bars)
             if trade.isclosed and out is not None:
@@ -111,62 +125,68 @@ def _update_trades(strat: Any, order: Any, out: list[Any] | None, slots: dict[An
 
 
 def _update(
-    trade: Any, order: Any, exbit: Any, size: float, value: float, comm: float, bars: Any
+    trade: BtTrade,
+    order: BtOrder,
+    exbit: BtExecutionBit,
+    size: float,
+    value: float,
+    comm: float,
+    bars: tuple[int, float],
 ) -> None:
     """One update of ``trade`` from an execution bit: the lean one, or backtrader's own for a
     trade keeping history (or of a subclass). ``bars``: the data's length and datetime."""
     comminfo = order.comminfo
-    if trade.historyon or type(trade) is not Trade:
+    if trade.historyon or type(trade) is not BtTrade:
         trade.update(order, size, exbit.price, value, comm, exbit.pnl, comminfo=comminfo)
     else:
         _trade_update(trade, order, size, exbit.price, comm, comminfo, bars[0], bars[1])
 
 
-def _own(obj: Any, base: Any, name: str) -> bool:
+def _own(obj: object, base: type, name: str) -> bool:
     """Whether ``obj`` has a ``name`` method of its own (also one set on the instance)."""
     return getattr(getattr(obj, name), "__func__", None) is not getattr(base, name)
 
 
-def _reads(strat: Any, name: str) -> bool:
+def _reads(strat: BtStrategy, name: str) -> bool:
     """Whether the strategy or any of its analyzers (their children too) defines ``name``."""
 
-    def analyzer_reads(analyzer: Any) -> bool:
-        return _own(analyzer, bt.Analyzer, name) or any(
-            analyzer_reads(child) for child in getattr(analyzer, "_children", ())
+    def analyzer_reads(analyzer: BtAnalyzer) -> bool:
+        return _own(analyzer, BtAnalyzer, name) or any(
+            analyzer_reads(child) for child in analyzer._children
         )
 
-    return _own(strat, bt.Strategy, name) or any(analyzer_reads(a) for a in strat.analyzers)
+    return _own(strat, BtStrategy, name) or any(analyzer_reads(a) for a in strat.analyzers)
 
 
 class Notifier:
     """Routes the broker's notification deque to the strategies that own the orders."""
 
-    def __init__(self, broker: Any, strats: list[Any], keep_orders: bool):
-        self.notifs = broker.notifs
+    def __init__(self, broker: LoopBroker, strats: list[BtStrategy], keep_orders: bool):
+        self.notifs = notifs = broker.notifs
         self.default = strats[0]
         self.keep_orders = keep_orders
         self.single = len(strats) == 1
         #: where each one-slot data's length and datetime are (``_now``)
-        self.slots: dict[Any, Any] = {}
+        self.slots: Slots = {}
         #: notifications held for a response latency (``broker.latency.DelayedNotifications``)
-        self.delayed = hasattr(self.notifs, "due")
+        self.delayed: DelayedNotifications | None = (
+            notifs if isinstance(notifs, DelayedNotifications) else None
+        )
+        lean = self.single and self._unread(strats, broker)
+        broker.lean_notifications = lean
         #: one strategy, and nothing reads its order or trade notifications: trades are kept
         #: up to date, but no notification is copied or delivered
-        self.unheard = False
-        if hasattr(broker, "lean_notifications"):
-            lean = self.single and self._unread(strats, broker)
-            broker.lean_notifications = lean
-            self.unheard = lean and not _reads(strats[0], "notify_trade")
-            broker.trade_keeper = self._keep_trades if self.unheard else None
+        self.unheard = lean and not _reads(strats[0], "notify_trade")
+        broker.trade_keeper = self._keep_trades if self.unheard else None
 
-    def _keep_trades(self, order: Any) -> None:
+    def _keep_trades(self, order: BtOrder) -> None:
         """A fill nobody hears (``unheard``): the strategy's trades from its new execution
         bits, at once, with the values ``deliver`` would give them right after the event."""
         ex = order.executed
         ex.p1, ex.p2 = ex.p2, len(ex.exbits)  # (OrderData.markpending)
         _update_trades(self.default, order, None, self.slots)
 
-    def _unread(self, strats: list[Any], broker: Any) -> bool:
+    def _unread(self, strats: list[BtStrategy], broker: LoopBroker) -> bool:
         """Whether nothing reads order notifications in this run: no ``notify_order`` on the
         strategy or any analyzer, no kept orders, no response latency, no trade history (which
         keeps the orders), and the tick broker's own notify and submit."""
@@ -174,7 +194,7 @@ class Notifier:
 
         return not (
             self.keep_orders
-            or self.delayed
+            or self.delayed is not None
             or _reads(strats[0], "notify_order")
             or strats[0]._tradehistoryon
             or type(broker).notify is not TickBroker.notify
@@ -184,12 +204,13 @@ class Notifier:
     def deliver(self, final: bool = False) -> None:
         """Deliver every pending notification (orders first, then trades, per strategy); with
         a response latency, those due (all of them when ``final``: the data has ended)."""
-        notifs = self.notifs
-        if self.delayed:
-            due = notifs.due(final)
+        delayed = self.delayed
+        if delayed is not None:
+            due = delayed.due(final)
             if due:
                 self._route(due)
             return
+        notifs = self.notifs
         if self.single:  # one strategy: no grouping needed
             orders = list(notifs)
             notifs.clear()
@@ -199,7 +220,7 @@ class Notifier:
                     if order.executed.size:
                         _update_trades(strat, order, None, self.slots)
                 return
-            trades: list[Any] = []
+            trades: list[BtTrade] = []
             for order in orders:
                 if order.executed.size:
                     _update_trades(strat, order, trades, self.slots)
@@ -209,9 +230,9 @@ class Notifier:
         notifs.clear()
         self._route(orders)
 
-    def _route(self, orders: list[Any]) -> None:
+    def _route(self, orders: list[BtOrder]) -> None:
         """Deliver ``orders`` to their strategies, with the trades they open or close."""
-        batches: dict[Any, tuple[list[Any], list[Any]]] = {}
+        batches: dict[BtStrategy, tuple[list[BtOrder], list[BtTrade]]] = {}
         for order in orders:
             strat = order.owner
             if strat is None:  # (a Strategy's truth value is a line operation: avoid it)
@@ -225,7 +246,9 @@ class Notifier:
         for strat, (orders, trades) in batches.items():
             self._notify(strat, orders, trades)
 
-    def _notify(self, strat: Any, orders: list[Any], trades: list[Any]) -> None:
+    def _notify(self, strat: BtStrategy, orders: list[BtOrder], trades: list[BtTrade]) -> None:
+        """``notify_order`` for each order, then ``notify_trade`` for each trade (the strategy,
+        then its analyzers)."""
         analyzers = strat.analyzers
         notify_order = strat.notify_order
         for order in orders:

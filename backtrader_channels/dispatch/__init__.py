@@ -1,0 +1,1 @@
+"""The dispatch pipeline: event queue, tick loop, order and trade notifications."""

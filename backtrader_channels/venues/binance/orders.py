@@ -1,0 +1,26 @@
+"""Binance's orders through ccxt: what its unified client-id parameters leave out."""
+
+from __future__ import annotations
+
+import ccxt
+
+from ...execution.dialects import UnifiedDialect
+from ...live.venue_parts import CcxtExchange
+
+#: the prefix of the futures ccxt.pro's Binance login leaves on its clients while one is in flight
+_LOGIN_FLIGHT = "authenticate:"
+
+
+class BinanceDialect(UnifiedDialect):
+    """Binance: ``clientOrderId`` is ccxt's unified parameter; the user data stream logs in on
+    the WebSocket API before it is watched."""
+
+    async def authenticate(self, ex: CcxtExchange) -> None:
+        """Log the user data stream in. The session calls this one at a time, so a login
+        flight ccxt.pro still holds is stale: a login refused while its socket closed raised
+        ``KeyError`` inside ccxt before the flight was settled, and every later login waited
+        on it for ever (the private stream never came back). Such a flight is failed first."""
+        for client in list(ex.clients.values()):
+            for key in [k for k in client.futures if str(k).startswith(_LOGIN_FLIGHT)]:
+                client.reject(ccxt.NetworkError("an earlier login did not finish"), key)
+        await ex.authenticate()
