@@ -20,6 +20,7 @@ from enum import IntEnum
 from typing import Any, Literal, NamedTuple, TypedDict
 
 NS_PER_DAY = 86_400_000_000_000
+NAN = float("nan")
 #: backtrader's float-day value (``date2num``) of 1970-01-01T00:00:00.
 BT_EPOCH_DAYS = 719163.0
 
@@ -32,6 +33,7 @@ def ns_to_num(ts_ns: int) -> float:
 class EventPriority(IntEnum):
     """Order of events that share a timestamp: lower first (book updates before trades)."""
 
+    DERIVATIVE = 15
     ORDERBOOK = 20
     QUOTE = 25
     TICK = 30
@@ -46,6 +48,7 @@ class ChannelType:
     TICK = "tick"
     QUOTE = "quote"
     ORDERBOOK = "orderbook"
+    DERIVATIVE = "derivative"
 
 
 def channel_key(channel_type: str, symbol: str, venue: str | None = None) -> tuple[str, ...]:
@@ -206,6 +209,50 @@ class OrderBookEvent(_BookFields):
     def data(self) -> OrderBookEvent:
         """The event itself (envelope interface)."""
         return self
+
+
+class _DerivativeFields(NamedTuple):
+    timestamp: int
+    mark_price: float = NAN
+    index_price: float = NAN
+    funding_rate: float = NAN
+    next_funding_ts: int | None = None
+    symbol: str = ""
+    recv_timestamp: int | None = None
+    venue: str = ""
+    funding_ts: int | None = None
+
+
+class DerivativeEvent(_DerivativeFields):
+    """A perpetual contract's mark price, index price and funding (Binance ``markPrice``,
+    Bybit ``tickers``, Tardis ``derivative_ticker``, Binance's ``markPriceKlines``).
+
+    A field the source does not give is NaN (``next_funding_ts``: None). ``funding_rate`` is
+    the rate in force for the next funding (``next_funding_ts``, ns). An event with
+    ``funding_ts`` set is a *settlement*: funding paid at ``funding_ts`` at ``funding_rate``
+    (Binance's ``fundingRate`` history); a broker settles each funding time once, at that
+    rate if a settlement comes, else at the last rate in force when the time passes.
+    Derivative events go before book updates and trades of the same timestamp.
+    """
+
+    __slots__ = ()
+    priority = int(EventPriority.DERIVATIVE)
+    channel_type = ChannelType.DERIVATIVE
+
+    @property
+    def channel_name(self) -> str:
+        """The symbol (envelope interface)."""
+        return self.symbol
+
+    @property
+    def data(self) -> DerivativeEvent:
+        """The event itself (envelope interface)."""
+        return self
+
+    @property
+    def is_settlement(self) -> bool:
+        """A funding settlement (``funding_ts`` set), not a mark or funding-estimate update."""
+        return self.funding_ts is not None
 
 
 # ---- a live broker's news from its venue ---------------------------------------------------------
