@@ -127,21 +127,3 @@ class BybitBookGuard:
             return str(self.exchange.safe_market(market_id, None, None, "spot")["symbol"])
         except Exception:  # noqa: BLE001 - the id as it came
             return str(market_id)
-
-
-def forget_rejected_book(exchange: CcxtExchange, symbol: str) -> None:
-    """Drop the settled book futures ccxt.pro keeps for ``symbol`` after a sequence break.
-
-    ccxt.pro 4.5.90 rejects a book's future when its update ids break; with no watch call
-    waiting (the engine was dispatching) it stores the rejection, and the next call's future
-    takes it and *stays* in the client's futures, rejected: every watch call until the new
-    snapshot resolves it raises the same break again (seen: five in 0.8 s for one break, the
-    backoff doubling each time). Forgetting it lets the next call wait for the new snapshot."""
-    needle = "orderbook::" + symbol
-    for client in list(getattr(exchange, "clients", {}).values()):
-        futures = getattr(client, "futures", None)
-        if not isinstance(futures, dict):
-            continue
-        for message_hash, future in list(futures.items()):
-            if needle in str(message_hash) and future.done():
-                del futures[message_hash]
