@@ -6,7 +6,17 @@
 """
 
 from . import datasets
-from .broker import FractionalCommInfo, MakerTaker, ProbQueue, RiskAverseQueue, TickBroker
+from .broker import (
+    Bracket,
+    FractionalCommInfo,
+    Instrument,
+    Instruments,
+    MakerTaker,
+    PerpetualCommInfo,
+    ProbQueue,
+    RiskAverseQueue,
+    TickBroker,
+)
 from .cerebro import Cerebro, RunMode
 from .channels import Channel, OrderBookChannel, QuoteChannel, TickChannel
 from .dispatch.queue import BacktestEventQueue
@@ -67,6 +77,7 @@ __all__ = [
     "BacktestEventQueue",
     "BacktraderChannelsError",
     "BarChannel",
+    "Bracket",
     "Cerebro",
     "Channel",
     "ChannelBridge",
@@ -76,7 +87,9 @@ __all__ = [
     "Event",
     "EventPriority",
     "FractionalCommInfo",
+    "Instrument",
     "InstrumentData",
+    "Instruments",
     "Level",
     "LiveDataValidator",
     "LiveEventQueue",
@@ -84,6 +97,7 @@ __all__ = [
     "OrderBookChannel",
     "OrderBookEvent",
     "PartialBar",
+    "PerpetualCommInfo",
     "ProbQueue",
     "QuoteChannel",
     "QuoteEvent",

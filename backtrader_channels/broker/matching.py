@@ -21,6 +21,7 @@ from ..btypes import BtOrder
 from ..events import ns_to_num
 
 if TYPE_CHECKING:
+    from .book import DepthBook
     from .models import QueueModel
     from .tickbroker import TickBroker
 
@@ -153,6 +154,8 @@ class Matcher:
         at the level, or the trade's) with ``partial_fills``."""
         size = abs(order.executed.remsize)
         if self.partial and shown < size:
+            if order.tif == "fok":  # all of it or nothing: it expires after this event
+                return
             size = shown
         if size:
             self.broker._fill(order, size, price, self.now, maker)
@@ -172,6 +175,8 @@ class Matcher:
             return
         book = self.prices.depth(order.data)
         remaining = abs(order.executed.remsize)
+        if order.tif == "fok" and not self.fok_fits(book, buy, shown, remaining, limit):
+            return
         if book is None:  # a quote channel: one level, no deeper than what it shows
             size = min(remaining, shown)
             if size:
@@ -192,6 +197,20 @@ class Matcher:
             remaining = abs(order.executed.remsize)
         if limit is not None and order.alive():
             order.rested = True  # what the book could not give at or inside the limit rests
+
+    def fok_fits(
+        self, book: DepthBook | None, buy: bool, shown: float, size: float, limit: float | None
+    ) -> bool:
+        """Whether a walking fill-or-kill order finds all of ``size`` within ``limit``."""
+        if book is None:
+            return shown >= size
+        bids, asks = book.levels(WALK_LEVELS)
+        total = 0.0
+        for level in asks if buy else bids:
+            if limit is not None and (level.price > limit if buy else level.price < limit):
+                break
+            total += level.size
+        return total >= size
 
     def queued(self, queue: QueueModel, order: BtOrder, buy: bool, limit: float) -> bool:
         """Queue position of a resting limit on book data (``queue``, the broker's model):

@@ -30,6 +30,9 @@ class _TickOrderMixin:
 
     executed: BtOrderData
     status: int
+    #: order flags (:mod:`.flags`), set from ``buy``/``sell``'s ``reduce_only`` and ``tif``
+    reduce_only = False
+    tif = "gtc"
 
     def alive(self) -> bool:
         """True while the order can still be executed (``Order.alive``)."""

@@ -35,10 +35,18 @@ from ..errors import check_choice
 from ..events import BrokerUpdate, TickEvent, ns_to_num
 from .book import BookTop, PriceSources, TopOfBook, TradeSource
 from .fills import execute_fill
+from .flags import (
+    apply_flags,
+    cut_to_position,
+    end_immediate,
+    refused_at_activation,
+    refused_at_submission,
+)
 from .latency import Clock, DelayedNotifications, LatencyModel, OrderLatency, latency_model
 from .matching import Matcher
 from .models import QUEUE_MODELS, FeeModel, QueueModel
 from .orders import PendingBits, TickBuyOrder, TickSellOrder, Valid, new_order
+from .perpetual import PerpAccount, PerpPosition
 
 _Limit = bt.Order.Limit
 #: a data's datetime and close buffers and the index of their current slot
@@ -125,6 +133,7 @@ def _order_entry(side: type[BtOrder], stock: Callable[..., BtOrder]) -> Callable
         )  # fmt: skip
         if kwargs:
             order.addinfo(**kwargs)
+            apply_flags(order, kwargs)
         if oco is not None:
             self._join_oco(order, oco)
         return self.submit(order, check=_checksubmit)
@@ -157,7 +166,8 @@ _ENTRY_DOC = """Create and submit a {what} order (``BackBroker.{what}``'s argume
     oco : Order, optional
         One cancels the other: the first of the group to end cancels the rest.
     **kwargs
-        Kept in ``order.info``.
+        Kept in ``order.info``; ``reduce_only=True`` and ``tif`` ("gtc", "ioc", "fok",
+        "post_only") are order flags (:mod:`~backtrader_channels.broker.flags`).
 
     Returns
     -------
@@ -174,7 +184,9 @@ _ENTRY_DOC = """Create and submit a {what} order (``BackBroker.{what}``'s argume
 class TickBroker(bt.brokers.BackBroker):
     """A BackBroker that fills orders on individual trade, quote and book events.
 
-    The fill rules are in the module docstring and ``docs/concepts.md``.
+    The fill rules are in the module docstring and ``docs/concepts.md``. A data whose commission
+    scheme is a ``PerpetualCommInfo`` is a perpetual contract: margin, funding and liquidation
+    (:mod:`.perpetual`, ``docs/perpetuals.md``); order flags: :mod:`.flags`.
 
     Parameters
     ----------
@@ -283,6 +295,11 @@ class TickBroker(bt.brokers.BackBroker):
         self.fills = 0
         self.orders_submitted = 0
         self._matcher = Matcher(self)
+        #: the perpetual account (:mod:`.perpetual`), built at ``start`` when a commission
+        #: scheme is a ``PerpetualCommInfo``; None for a spot run
+        self.perp: PerpAccount | None = None
+        #: ioc/fok orders watched until their first matching event (:mod:`.flags`)
+        self.immediate: list[BtOrder] = []
 
     # ---- wiring (engine) ----------------------------------------------------------------------
     def live_sessions(self, stop: Callable[[], None] | None, feeds: list[FeedT]) -> list[FeedT]:
@@ -291,8 +308,14 @@ class TickBroker(bt.brokers.BackBroker):
         return []
 
     def report_section(self) -> JsonDict:
-        """What the broker adds to ``cerebro.last_run`` (nothing, for paper fills)."""
-        return {}
+        """What the broker adds to ``cerebro.last_run`` (paper fills: the perpetuals' mark
+        sources, funding and liquidations, when there are perpetuals)."""
+        return {} if self.perp is None else self.perp.report()
+
+    def perp_position(self, data: BtData) -> PerpPosition | None:
+        """``data``'s perpetual position: entry and mark price, leverage, unrealized profit,
+        margins and liquidation price (None: ``data`` is not a perpetual)."""
+        return None if self.perp is None else self.perp.position(self._trades_as.get(data, data))
 
     def run_report(self) -> JsonDict:
         """The former name of :meth:`report_section`, kept for callers that use it."""
@@ -380,6 +403,10 @@ class TickBroker(bt.brokers.BackBroker):
             self.notify(order)
             self._ococheck(order)
             return order
+        if (getattr(order, "reduce_only", False) or self.perp is not None) and (
+            refused_at_submission(self, order)
+        ):
+            return order
         order.status = order.Accepted
         if not lean:
             notifs.append(order.clone())
@@ -416,6 +443,8 @@ class TickBroker(bt.brokers.BackBroker):
             if not order.alive():
                 continue
             data = order.data
+            if getattr(order, "tif", "gtc") != "gtc" and refused_at_activation(self, order):
+                continue
             if order.exectype == _Limit and order.active_ns == order.created_ns:
                 order.rested = not self._marketable(order)
             lst = by_data.get(data)
@@ -423,6 +452,10 @@ class TickBroker(bt.brokers.BackBroker):
                 lst = by_data[data] = []
             lst.append(order)
         self._new.clear()
+
+    def marketable(self, order: BtOrder) -> bool:
+        """Whether ``order`` (a limit) would take liquidity now."""
+        return self._marketable(order)
 
     def _marketable(self, order: BtOrder) -> bool:
         limit = order.created.price
@@ -491,12 +524,16 @@ class TickBroker(bt.brokers.BackBroker):
         super().start()
         self.fills = self.orders_submitted = self.stale_book_fills = 0  # per run
         self.slippage = self.fees_paid = 0.0
+        self.perp = PerpAccount.create(self)
+        self.immediate = []
 
     # ---- valuation ----------------------------------------------------------------------------
     def get_value(self, datas=None, mkt=False, lever=False):
         """Portfolio value marked at each data's last trade price, always current."""
         if self.tick_mode and datas is None and not mkt:
             self._get_value()
+            if self.perp is not None:
+                self.perp.revalue()
         return super().get_value(datas=datas, mkt=mkt, lever=lever)
 
     getvalue = get_value
@@ -533,13 +570,23 @@ class TickBroker(bt.brokers.BackBroker):
         dt_arr[dt_i] = dtnum
         if close_arr[close_i] != close_arr[close_i]:  # no trade seen yet: mark at the fill
             close_arr[close_i] = price
-        execute_fill(self, order, size, price, dtnum, self._fees, maker)
+        if order.reduce_only and cut_to_position(self, order, size, price, now, maker):
+            return
+        perp = self.perp
+        if perp is not None and (st := perp.state_of(data)) is not None:
+            perp.fill(st, order, size, price, dtnum, maker)
+        else:
+            execute_fill(self, order, size, price, dtnum, self._fees, maker)
         self.fills += 1
 
     def on_trade(self, pending: list[BtOrder], ev: TickEvent) -> None:
         """Match ``pending`` (orders of the trade's symbol) against trade ``ev``."""
         self._matcher.match(pending, ev.timestamp, ev.price, ev.volume)
+        if self.immediate:
+            end_immediate(self, pending, ev.timestamp)
 
     def on_book(self, pending: list[BtOrder], ts: int) -> None:
         """Match ``pending`` against the book or quote of their symbol after an update."""
         self._matcher.match(pending, ts, None, 0.0)
+        if self.immediate:
+            end_immediate(self, pending, ts)

@@ -35,6 +35,7 @@ from ..sources.schema import FORMATS, ON_ERROR, Format, OnError
 from ..sources.venues import MARKETS, Market
 from ..symbols import same_symbol
 from .live_start import LiveStart
+from .perpetuals import perpetual_steps
 from .plotting import Figures, plot_cerebro
 from .recorded import ChannelSpec, column_values, open_recorded, recorded_runs, source_name, to_ns
 from .report import ReportValue, build_run_report
@@ -514,7 +515,7 @@ class Cerebro(bt.Cerebro):
     def _hook_targets(self, targets: Targets, strats: list[BtStrategy]) -> None:
         """Attach the strategies to the targets: callbacks, bridges, bars, ``next()``."""
         advancers, next_callers = self._wire_bridges(strats)
-        bar_steps = self._wire_bars(strats)
+        bar_steps = perpetual_steps(self._broker, targets, strats, self._wire_bars(strats))
         for key, target in targets.items():
             cbs: list[EventHook] = []
             for strat in strats:
@@ -527,8 +528,7 @@ class Cerebro(bt.Cerebro):
             target.advance = _compose(bar_steps.get(key, []), advancers.get(key))
 
     def _run_tick(self, strats: list[BtStrategy]) -> None:
-        broker = self._broker
-        skip = SkipReport()
+        broker, skip = self._broker, SkipReport()
         for strat in strats:
             strat.lines.forward()
             warn_frozen_indicators(strat)

@@ -19,7 +19,7 @@ from typing import Literal, overload
 import numpy as np
 import pyarrow as pa
 
-from ..events import ChannelType, OrderBookEvent, QuoteEvent, TickEvent
+from ..events import ChannelType, DerivativeEvent, OrderBookEvent, QuoteEvent, TickEvent
 from .batches import SkipReport
 from .checks import BookRow, StreamChecker, _as_int64_ns, in_values
 from .lazy import LazyEvents
@@ -30,6 +30,7 @@ Chunk = tuple[list[int], Sequence[ChannelEvent]]
 
 _make_tick = partial(tuple.__new__, TickEvent)
 _make_quote = partial(tuple.__new__, QuoteEvent)
+_make_derivative = partial(tuple.__new__, DerivativeEvent)
 
 # a stream of checked-to-be batches: (label, line offset or None, iterator of (batch, first row))
 BatchStream = tuple[str, "int | None", Batches]
@@ -144,6 +145,47 @@ def _quote_events(batch: pa.RecordBatch, rows: np.ndarray, cur: StreamChecker, v
     return ts, LazyEvents(len(ts), build)
 
 
+def _floats_or_nan(batch: pa.RecordBatch, name: str) -> Iterable[float]:
+    """A float column as a list, a missing value (null) as NaN; all NaN when it is absent."""
+    if name not in batch.schema.names:
+        return repeat(float("nan"))
+    return batch.column(name).cast(pa.float64()).to_numpy(zero_copy_only=False).tolist()
+
+
+def _ints_or_none(batch: pa.RecordBatch, name: str) -> Iterable[int | None]:
+    """An integer (or timestamp) column as a list, a missing value as None; all None when it
+    is absent."""
+    if name not in batch.schema.names:
+        return repeat(None)
+    return _as_int64_ns(batch.column(name)).to_pylist()
+
+
+def _derivative_events(
+    batch: pa.RecordBatch, rows: np.ndarray, cur: StreamChecker, venue: str
+) -> Chunk:
+    """One DerivativeEvent per row (about one a second: built at once); a value a row leaves
+    out is NaN (times: None)."""
+    ts = _col_list(batch, "timestamp", cur, rows)
+    recv = _present(batch, "recv_timestamp", cur, rows)
+    events = list(
+        map(
+            _make_derivative,
+            zip(
+                ts,
+                _floats_or_nan(batch, "mark_price"),
+                _floats_or_nan(batch, "index_price"),
+                _floats_or_nan(batch, "funding_rate"),
+                _ints_or_none(batch, "next_funding_ts"),
+                repeat(cur.symbol),
+                ts if recv is None else recv.tolist(),
+                repeat(venue),
+                _ints_or_none(batch, "funding_ts"),
+            ),
+        )
+    )
+    return ts, events
+
+
 def _book_events(
     batch: pa.RecordBatch, rows: np.ndarray, cur: StreamChecker, final: bool, venue: str
 ) -> Chunk:
@@ -236,6 +278,8 @@ def events_from_streams(
             chunk = _tick_events(batch, rows, cur, venue)
         elif channel_type == ChannelType.QUOTE:
             chunk = _quote_events(batch, rows, cur, venue)
+        elif channel_type == ChannelType.DERIVATIVE:
+            chunk = _derivative_events(batch, rows, cur, venue)
         else:
             chunk = _book_events(batch, rows, cur, False, venue)
         if chunk[0]:
@@ -252,7 +296,7 @@ def columns_from_streams(
     market: str | None = None,
 ) -> dict[str, np.ndarray]:
     """Whole checked columns (the rows events would be built from), for one-row-one-event
-    channel types (tick, quote)."""
+    channel types (tick, quote, derivative)."""
     if channel_type == ChannelType.ORDERBOOK:
         raise ValueError("book rows are not one row per event")
     parts: dict[str, list[np.ndarray]] = {c: [] for c in columns}

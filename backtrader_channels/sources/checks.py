@@ -14,7 +14,7 @@ import pyarrow.compute as pc
 from ..errors import ChannelError, DataError, check_choice
 from ..symbols import same_symbol, symbol_aliases
 from .batches import SkipReport
-from .schema import ON_ERROR, REQUIRED, SIDES, VALUE_RULES, OnError, RowBase
+from .schema import NULLABLE, ON_ERROR, REQUIRED, SIDES, VALUE_RULES, OnError, RowBase
 from .venues import UNKNOWN, venue_key
 
 #: one book row as the event builder groups them: ``(timestamp, is_snapshot, update_id,
@@ -182,17 +182,22 @@ class StreamChecker:
     def _valid_rows(self, batch: pa.RecordBatch, rows: np.ndarray) -> np.ndarray:
         """Which rows have every required value, values in range and a known side."""
         keep = np.ones(batch.num_rows, dtype=bool)
+        nullable = NULLABLE.get(self.channel_type, ())
         for name in REQUIRED[self.channel_type]:
             col = batch.column(name)
-            if col.null_count:
+            if col.null_count and name not in nullable:
                 nulls = col.is_null().to_numpy(zero_copy_only=False) & keep
                 keep &= self._bad(nulls, rows, "missing value", name)
         for name, rule in VALUE_RULES[self.channel_type]:
+            if name not in batch.schema.names:
+                continue  # an optional column left out (derivative rows)
             values = batch.column(name).to_numpy(zero_copy_only=False)
             with np.errstate(invalid="ignore"):
-                bad = values <= 0 if rule == "positive" else values < 0
-            bad = (bad | np.isnan(values)) & keep
-            what = "must be > 0" if rule == "positive" else "must be >= 0"
+                bad = values < 0 if rule == "nonneg" else values <= 0
+            if rule != "positive_nan":  # a missing value is bad, unless it may be missing
+                bad = bad | np.isnan(values)
+            bad = bad & keep
+            what = "must be >= 0" if rule == "nonneg" else "must be > 0"
             keep &= self._bad(bad, rows, f"{name} {what}", name, values)
         if self.channel_type in SIDES:
             side = batch.column("side")

@@ -102,7 +102,7 @@ def convert(
         The input files, of any supported format.
     dst : str
         The output directory (``DST/channel=*/venue=*/market=*/symbol=*/date=*/``).
-    format : {"native", "tardis", "binance", "binance_ws", "bybit"} or None
+    format : {"native", "tardis", "binance", "binance_futures", "binance_ws", "bybit"} or None
         The input format; None detects it per file.
     symbols : list of str, optional
         Only these symbols (any spelling: ``BTC/USDT`` matches ``BTCUSDT``).

@@ -5,7 +5,8 @@
 | ``native`` | the package's schema (CSV, .csv.gz, Parquet, partitioned directory, DataFrame) | ``.parquet``; a CSV header with the native required columns |
 | ``tardis`` | Tardis.dev CSV: trades, quotes, incremental_book_L2, book_snapshot_25/5 | header starting ``exchange,symbol,timestamp,local_timestamp`` |
 | ``binance`` | Binance public dumps: trades, aggTrades (spot, USD-M, COIN-M; with or without header) | ``-trades-`` / ``-aggTrades-`` in the file name |
-| ``binance_ws`` | raw Binance WebSocket capture (``<receive_ns> <json>`` lines) | first line |
+| ``binance_futures`` | Binance public dumps: fundingRate, markPriceKlines, indexPriceKlines, premiumIndexKlines (plain, gzip or zip) | ``-fundingRate-`` / ``-markPriceKlines-`` / ... in the file name |
+| ``binance_ws`` | raw Binance WebSocket capture (``<receive_ns> <json>`` lines; spot and futures, mark price frames included) | first line |
 | ``bybit`` | Bybit's public archive: trades (derivatives and spot CSV), ``*_ob500.data.zip`` books | book file name or first message; trade header ``timestamp,symbol,side,size,price`` / ``id,timestamp,price,volume,side`` |
 
 Files no reader reads are named as such: cryptofeed's raw WebSocket captures (a first line
@@ -119,10 +120,10 @@ def _is_empty(path: str) -> bool:
 
 def _nearest_native(header: list[str]) -> str | None:
     """The native channel type whose required columns ``header`` mostly has (at least the
-    timestamp and half of them), or None."""
+    timestamp, another and half of them), or None."""
     best, best_have = None, 0
     for kind, req in REQUIRED.items():
         have = sum(c in header for c in req)
-        if "timestamp" in header and have * 2 >= len(req) and have > best_have:
+        if "timestamp" in header and have >= 2 and have * 2 >= len(req) and have > best_have:
             best, best_have = kind, have
     return best

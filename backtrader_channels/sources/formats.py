@@ -221,7 +221,8 @@ def _held(
 
 def read_tables(path: str, symbol: str, format: Format | None = None) -> dict[str, NativeTable]:
     """A whole file as native-schema arrow tables keyed by channel type (tick, quote,
-    orderbook; a type the file does not hold is an empty table)."""
+    orderbook, derivative; a type the file does not hold is an empty table; the venue and
+    market columns some readers add are left out)."""
     import pyarrow as pa
 
     from .schema import schema_for
@@ -229,10 +230,11 @@ def read_tables(path: str, symbol: str, format: Format | None = None) -> dict[st
     fmt = format or detect_format(path)
     out = {}
     for kind in COLUMNS:
+        schema = schema_for(kind)
         batches = [
-            batch
+            batch.select(schema.names)
             for _, _, stream in _streams([path], kind, symbol, fmt, DEFAULT_CHUNK_ROWS, None)
             for batch, _ in stream
         ]
-        out[kind] = pa.Table.from_batches(batches, schema=schema_for(kind))
+        out[kind] = pa.Table.from_batches(batches, schema=schema)
     return out

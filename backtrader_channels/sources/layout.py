@@ -147,13 +147,23 @@ def _matching(every: list[Partition], symbol: str) -> list[Partition]:
     order = {a: i for i, a in reversed(list(enumerate(aliases)))}
     best: dict[tuple[str, str], Partition] = {}
     for p in every:
-        if p.symbol not in order and not same_symbol(p.symbol, symbol):
+        if p.symbol not in order and not (
+            same_symbol(p.symbol, symbol) or same_symbol(_perpetual_pair(p.symbol), symbol)
+        ):
             continue
         have = best.get((p.venue, p.market))
         rank = order.get(p.symbol, len(order))
         if have is None or rank < order.get(have.symbol, len(order)):
             best[(p.venue, p.market)] = p
     return list(best.values())
+
+
+def _perpetual_pair(folder_symbol: str) -> str:
+    """The pair of a perpetual's folder name (``ETH-USDT-USDT``, written for ``ETH/USDT:USDT``:
+    ``ETH-USDT``), so that ``ETHUSDT`` finds it; other names unchanged (a delivery contract's,
+    ``ETH-USD-ETH-240927``, has a date: it is not the pair's)."""
+    parts = folder_symbol.split("-")
+    return "-".join(parts[:2]) if len(parts) == 3 else folder_symbol
 
 
 def _narrow(found: list[Partition], attr: str, want: str) -> list[Partition]:

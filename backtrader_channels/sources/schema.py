@@ -1,8 +1,13 @@
-"""The package's native schema for trades, quotes and book updates (CSV and Parquet).
+"""The package's native schema for trades, quotes, book updates and derivative tickers (CSV and
+Parquet).
 
 Timestamps are integer nanoseconds since the Unix epoch (UTC). ``recv_timestamp`` defaults to
 ``timestamp`` and ``symbol`` to the symbol given to ``add_channel`` (rows of other symbols are
 skipped when a file holds several). See ``docs/data.md``.
+
+Derivative rows (mark price, index price, funding: ``events.DerivativeEvent``) may leave any value
+out (an empty cell, null or NaN: not given by the source); ``funding_ts`` set makes the row a
+funding settlement at that time.
 """
 
 from __future__ import annotations
@@ -22,7 +27,7 @@ if TYPE_CHECKING:
 #: a reader, by name (``add_channel(format=...)``, ``--format``); None detects it from the file.
 #: ``native`` and ``tardis`` are the readers' own; the rest are venues' formats, each registered
 #: by its venue (``registry.format_names()`` lists what is read; these are the bundled ones)
-Format = Literal["native", "tardis", "binance", "binance_ws", "bybit"]
+Format = Literal["native", "tardis", "binance", "binance_futures", "binance_ws", "bybit"]
 FORMATS: tuple[Format, ...] = get_args(Format)
 #: what a bad row does: stop the run with its location, or be dropped and counted
 OnError = Literal["raise", "skip"]
@@ -79,6 +84,16 @@ COLUMNS: dict[str, dict[str, pa.DataType]] = {
         "update_id": pa.int64(),
         "first_update_id": pa.int64(),
     },
+    ChannelType.DERIVATIVE: {
+        "timestamp": pa.int64(),
+        "mark_price": pa.float64(),
+        "index_price": pa.float64(),
+        "funding_rate": pa.float64(),
+        "next_funding_ts": pa.int64(),
+        "recv_timestamp": pa.int64(),
+        "symbol": pa.string(),
+        "funding_ts": pa.int64(),
+    },
 }
 
 #: optional columns of every channel type: where the rows come from (``sources.venues``); the
@@ -89,9 +104,24 @@ REQUIRED: dict[str, tuple[str, ...]] = {
     ChannelType.TICK: ("timestamp", "price", "volume", "side"),
     ChannelType.QUOTE: ("timestamp", "bid_price", "bid_size", "ask_price", "ask_size"),
     ChannelType.ORDERBOOK: ("timestamp", "side", "price", "size"),
+    # mark_price is required as a column (it tells the type), not as a value: see NULLABLE
+    ChannelType.DERIVATIVE: ("timestamp", "mark_price"),
 }
 
-#: (column, rule) checks applied to every row: "positive" (> 0) or "nonneg" (>= 0)
+#: columns whose missing values (null or NaN) mean "not given", per channel type; every
+#: other column of REQUIRED must have a value on every row
+NULLABLE: dict[str, tuple[str, ...]] = {
+    ChannelType.DERIVATIVE: (
+        "mark_price",
+        "index_price",
+        "funding_rate",
+        "next_funding_ts",
+        "funding_ts",
+    ),
+}
+
+#: (column, rule) checks applied to every row: "positive" (> 0), "nonneg" (>= 0) or "positive
+#: if given" (> 0 or missing)
 VALUE_RULES: dict[str, tuple[tuple[str, str], ...]] = {
     ChannelType.TICK: (("price", "positive"), ("volume", "nonneg")),
     ChannelType.QUOTE: (
@@ -101,6 +131,7 @@ VALUE_RULES: dict[str, tuple[tuple[str, str], ...]] = {
         ("ask_size", "nonneg"),
     ),
     ChannelType.ORDERBOOK: (("price", "positive"), ("size", "nonneg")),
+    ChannelType.DERIVATIVE: (("mark_price", "positive_nan"), ("index_price", "positive_nan")),
 }
 
 #: allowed values of the ``side`` column

@@ -8,6 +8,11 @@ Data types, by header (after ``exchange,symbol,timestamp,local_timestamp``):
   message share ``local_timestamp``; a run of ``is_snapshot`` rows replaces the book)
 * ``book_snapshot_25`` / ``book_snapshot_5``: ``asks[i].price,asks[i].amount,bids[i].price,
   bids[i].amount`` for each level ``i`` (one row, one snapshot)
+* ``derivative_ticker``: ``funding_timestamp,funding_rate,predicted_funding_rate,open_interest,
+  last_price,index_price,mark_price`` (derivative rows: ``mark_price``, ``index_price``,
+  ``funding_rate`` the rate of the next funding, at ``funding_timestamp``: ``next_funding_ts``;
+  an empty cell is a value not given; ``predicted_funding_rate``, ``open_interest`` and
+  ``last_price`` are not kept)
 
 Times are microseconds since the epoch (``timestamp``: exchange, ``local_timestamp``: received);
 they become nanoseconds. Files may hold many symbols; the channel's symbol selects its rows.
@@ -32,7 +37,17 @@ _KINDS = {
     "trades": ChannelType.TICK,
     "quotes": ChannelType.QUOTE,
     "incremental_book_L2": ChannelType.ORDERBOOK,
+    "derivative_ticker": ChannelType.DERIVATIVE,
 }
+DERIVATIVE_TICKER = [
+    "funding_timestamp",
+    "funding_rate",
+    "predicted_funding_rate",
+    "open_interest",
+    "last_price",
+    "index_price",
+    "mark_price",
+]
 
 
 def tardis_kind(header: list[str]) -> str | None:
@@ -46,6 +61,8 @@ def tardis_kind(header: list[str]) -> str | None:
         return "quotes"
     if rest == ["is_snapshot", "side", "price", "amount"]:
         return "incremental_book_L2"
+    if rest == DERIVATIVE_TICKER:
+        return "derivative_ticker"
     if rest and rest[0] == "asks[0].price" and len(rest) % 4 == 0:
         return f"book_snapshot_{len(rest) // 4}"
     return None
@@ -96,6 +113,16 @@ def tardis_batches(
         )
         for batch, row in csv_batches(path, types, skip=skip, meter=meter):
             yield _l2(batch), row
+    elif kind == "derivative_ticker":
+        types = dict(
+            base_types,
+            funding_timestamp=pa.int64(),
+            funding_rate=pa.float64(),
+            index_price=pa.float64(),
+            mark_price=pa.float64(),
+        )
+        for batch, row in csv_batches(path, types, skip=skip, meter=meter):
+            yield _derivative(batch), row
     else:
         levels = [c for c in header[4:]]
         types = dict(base_types, **{c: pa.float64() for c in levels})
@@ -148,6 +175,18 @@ def _l2(batch: pa.RecordBatch) -> pa.RecordBatch:
             side=batch.column("side"),
             price=batch.column("price"),
             size=batch.column("amount"),
+        )
+    )
+
+
+def _derivative(batch: pa.RecordBatch) -> pa.RecordBatch:
+    return pa.RecordBatch.from_pydict(
+        dict(
+            _times(batch),
+            mark_price=batch.column("mark_price"),
+            index_price=batch.column("index_price"),
+            funding_rate=batch.column("funding_rate"),
+            next_funding_ts=pc.multiply(batch.column("funding_timestamp"), _US),
         )
     )
 

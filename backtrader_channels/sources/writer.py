@@ -67,8 +67,9 @@ def events_table(
     venue: str | None = None,
     market: str | None = None,
 ) -> pa.Table:
-    """Events of one channel type as a native-schema table (book events: one row per level),
-    with ``venue`` and ``market`` columns when they are given."""
+    """Events of one channel type as a native-schema table (book events: one row per level;
+    a derivative value not given, NaN, as null), with ``venue`` and ``market`` columns when
+    they are given."""
     schema = schema_for(channel_type)
     cols: dict[str, list[object]] = {f.name: [] for f in schema}
     if channel_type == ChannelType.TICK:
@@ -96,19 +97,10 @@ def events_table(
                 "update_id",
             ):
                 cols[key].append(getattr(e, key))
+    elif channel_type == ChannelType.DERIVATIVE:
+        _derivative_columns(events, cols)
     else:
-        for e in events:
-            for side, levels in (("bid", e.bids), ("ask", e.asks)):
-                for price, size in levels:
-                    cols["timestamp"].append(e.timestamp)
-                    cols["side"].append(side)
-                    cols["price"].append(price)
-                    cols["size"].append(size)
-                    cols["is_snapshot"].append(e.is_snapshot)
-                    cols["recv_timestamp"].append(e.recv_timestamp)
-                    cols["symbol"].append(e.symbol)
-                    cols["update_id"].append(e.last_update_id)
-                    cols["first_update_id"].append(e.first_update_id)
+        _book_columns(events, cols)
     # an optional value no event has (a quote without update ids) is left out, not written as
     # an all-null column: it reads back as absent, as it was
     required = REQUIRED[channel_type]
@@ -120,6 +112,30 @@ def events_table(
             fields.append(pa.field(name, TAGS[name]))
             arrays.append(pa.array([value] * n, TAGS[name]))
     return pa.Table.from_arrays(arrays, schema=pa.schema(fields))
+
+
+def _book_columns(events: list[ChannelEvent], cols: dict[str, list[object]]) -> None:
+    """Book events into ``cols``: one row per level."""
+    for e in events:
+        for side, levels in (("bid", e.bids), ("ask", e.asks)):
+            for price, size in levels:
+                cols["timestamp"].append(e.timestamp)
+                cols["side"].append(side)
+                cols["price"].append(price)
+                cols["size"].append(size)
+                cols["is_snapshot"].append(e.is_snapshot)
+                cols["recv_timestamp"].append(e.recv_timestamp)
+                cols["symbol"].append(e.symbol)
+                cols["update_id"].append(e.last_update_id)
+                cols["first_update_id"].append(e.first_update_id)
+
+
+def _derivative_columns(events: list[ChannelEvent], cols: dict[str, list[object]]) -> None:
+    """Derivative events' values into ``cols``; one not given (NaN) as missing (null)."""
+    for e in events:
+        for key, val in zip(e._fields, e):
+            if key in cols:  # not its venue: the venue column is the writer's
+                cols[key].append(None if val != val else val)
 
 
 class PartitionedWriter:

@@ -205,7 +205,7 @@ def test_a_coin_m_capture_is_inverse_and_reads(tmp_path, capture_path):
     path = tmp_path / "coinm.jsonl"
     path.write_text("\n".join(lines) + "\n")
     assert [tuple(c) for c in file_contents(str(path))] == [
-        ("tick", "BTCUSD_PERP", "binance", "inverse")
+        ("tick", "BTC/USD:BTC", "binance", "inverse")
     ]
     assert len(events(path, symbol="BTCUSD_PERP")) == len(lines) == 9757
 

@@ -46,6 +46,8 @@ def _capture_streams(
     return 1, capture_batches(path, channel_type, symbol, skip, meter)
 
 
+from .futures_dumps import FUTURES_DUMPS  # noqa: E402 - beside the formats it precedes
+
 DUMPS = FileFormat(
     name="binance",
     venue=NAME,
@@ -100,7 +102,7 @@ PROFILE = register(
         live=live,
         live_ids=("binance",),  # its spot streams and REST trades (futures: their own ids)
         dialect=dialect,
-        formats=(DUMPS, CAPTURE),
+        formats=(FUTURES_DUMPS, DUMPS, CAPTURE),  # futures dumps are sniffed first
         tardis={"binance": "spot", "binance-futures": "linear", "binance-delivery": "inverse"},
         loopback=loopback,
     )

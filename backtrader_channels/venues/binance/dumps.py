@@ -11,7 +11,8 @@ Layouts (spot files have no header row; USD-M futures files have one):
 
 ``time`` is milliseconds in older files and microseconds in newer spot files; the unit is read
 from the first value's magnitude. ``is_buyer_maker`` true means the aggressor sold. The symbol is
-the file's (``BTCUSDT-trades-2024-08-08.csv``); there is no symbol column.
+the file's (``BTCUSDT-trades-2024-08-08.csv``); there is no symbol column. The futures dumps of
+mark, index, premium and funding are :mod:`.futures_dumps`'.
 """  # noqa: E501
 
 from __future__ import annotations
@@ -27,6 +28,10 @@ from ...events import ChannelType
 from ...sources.batches import SkipReport, csv_batches, first_line
 from ...sources.progress import ReadMeter
 from ...symbols import same_symbol
+
+# the futures dumps of mark, index, premium and funding: read by their own module (its import
+# registers their format, ``binance_futures``); ``format="binance"`` reads them too
+from .futures_dumps import futures_dump_batches, futures_dump_kind, futures_dump_line_offset
 
 TRADES = ["id", "price", "qty", "quote_qty", "time", "is_buyer_maker", "is_best_match"]
 AGG = [
@@ -104,6 +109,9 @@ def dump_batches(
 ) -> Iterator[tuple[pa.RecordBatch, int]]:
     """Native trade batches of one Binance dump; yields ``(batch, first_row)``. A dump of
     another symbol than ``symbol`` (by its file name) has no rows of it."""
+    if futures_dump_kind(path) is not None:
+        yield from futures_dump_batches(path, channel_type, skip, meter, symbol)
+        return
     kind = dump_kind(path)
     if kind is None:
         raise ChannelError(f"{path}: not a Binance trades/aggTrades dump file name")
@@ -158,5 +166,7 @@ def dump_batches(
 
 def dump_line_offset(path: str) -> int:
     """Line number of data row 0 (1 without a header row, 2 with one)."""
+    if futures_dump_kind(path) is not None:
+        return futures_dump_line_offset(path)
     kind = dump_kind(path) or "trades"
     return 2 if _layout(path, kind)[1] else 1

@@ -57,6 +57,8 @@ def _streams(
     return first, bybit_batches(path, channel_type, symbol, skip, meter)
 
 
+from .tickers import TICKERS  # noqa: E402 - beside the format it follows
+
 ARCHIVE = FileFormat(
     name="bybit",
     venue=NAME,
@@ -100,7 +102,7 @@ PROFILE = register(
         markets=("spot", "linear", "inverse"),
         live=live,
         dialect=dialect,
-        formats=(ARCHIVE,),
+        formats=(ARCHIVE, TICKERS),
         tardis={"bybit-spot": "spot", "bybit": None},
         loopback=loopback,
     )
