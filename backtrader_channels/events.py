@@ -275,6 +275,12 @@ class VenueSnapshot(TypedDict, total=False):
     trades: list[CcxtDict]
     orders: list[CcxtDict]
     not_found: list[str]
+    #: perpetuals: the venue's positions, wallet balance (in the margin asset), and the
+    #: funding payments and liquidations since the run started
+    positions: list[CcxtDict]
+    wallet: float
+    funding: list[CcxtDict]
+    liquidations: list[CcxtDict]
 
 
 @dataclass(frozen=True, slots=True)

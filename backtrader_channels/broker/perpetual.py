@@ -135,6 +135,9 @@ class PerpAccount:
         self.listeners: list[FundingListener] = []
         #: the run's liquidations
         self.liquidations: list[JsonDict] = []
+        #: a live broker's account: the venue settles funding and liquidates, and says so
+        #: (:meth:`venue_funding`, :meth:`venue_liquidation`); marks and rates are still kept
+        self.venue_driven = False
         insts = [
             ci.instrument for ci in broker.comminfo.values() if isinstance(ci, PerpetualCommInfo)
         ]
@@ -307,9 +310,11 @@ class PerpAccount:
         dtnum: float,
         maker: bool,
         checked: bool = True,
+        fee: float | None = None,
     ) -> None:
         """Fill ``size`` (unsigned) of ``order`` at ``price``: realized profit and fees into the
-        wallet; what opens must fit the margin (``checked``), else it gets ``Margin``."""
+        wallet; what opens must fit the margin (``checked``), else it gets ``Margin``. ``fee``:
+        the venue's fee of the fill (a live broker's), instead of the scheme's."""
         broker = self.broker
         signed = -size if order.ordtype else size
         position = broker.positions[st.data]
@@ -320,10 +325,14 @@ class PerpAccount:
             pprice = psize / (old / entry + opened / price)
         pnl = inst.pnl(-closed, entry, price) if closed else 0.0
         closedcomm = scheme.fee(closed, price, maker) if closed and checked else 0.0
+        if fee is not None:
+            closedcomm = fee * abs(closed) / size if size else 0.0
         closedvalue = inst.notional(closed, entry) / lev if closed else 0.0
         popened, openedcomm, openedvalue = opened, 0.0, 0.0
         if opened:
             openedcomm = scheme.fee(opened, price, maker)
+            if fee is not None:
+                openedcomm = fee * abs(opened) / size
             if checked and not self._fits(st, order, psize, pprice, pnl - closedcomm - openedcomm):
                 opened, openedcomm = 0, 0.0
                 psize, pprice, _, _ = pseudo_update(old, entry, closed, price)
@@ -354,6 +363,8 @@ class PerpAccount:
     def on_market(self, st: _Perp, ts: int) -> None:
         """A trade or book event of ``st``'s symbol: a funding time passed is settled; without
         a derivative channel the mark moved, so liquidation is checked."""
+        if self.venue_driven:
+            return
         nxt = st.next_ts
         if nxt is not None and ts >= nxt and nxt not in st.settled:
             self.settle(st, nxt, st.rate, math.nan, ts)
@@ -365,6 +376,12 @@ class PerpAccount:
         the next funding (a funding time passed is settled at the rate in force before)."""
         assert isinstance(ev, DerivativeEvent)
         ts = ev.timestamp
+        if self.venue_driven:
+            if ev.next_funding_ts is not None:
+                st.next_ts = ev.next_funding_ts
+            if ev.funding_rate == ev.funding_rate and ev.funding_ts is None:
+                st.rate = ev.funding_rate
+            return
         if ev.funding_ts is not None:
             self.settle(st, ev.funding_ts, ev.funding_rate, ev.mark_price, ts)
         else:
@@ -397,6 +414,43 @@ class PerpAccount:
             cb(st.data, rate, payment, mark)
         self.check(ts)
 
+    def venue_funding(self, data: BtData, rate: float, payment: float, mark: float) -> bool:
+        """A funding payment the venue made (``payment`` paid, negative: received): into the
+        wallet, the symbol's totals and the strategies' ``notify_funding``. False: ``data``
+        is not a perpetual."""
+        st = self.state_of(data)
+        if st is None:
+            return False
+        self.broker.cash -= payment
+        st.paid += payment
+        st.count += 1
+        for cb in self.listeners:
+            cb(st.data, rate, payment, mark)
+        return True
+
+    def forced_close(
+        self, st: _Perp, size: float, price: float, ts: int, fee: float | None = None
+    ) -> BtOrder:
+        """Close ``size`` (the signed position closed) of ``st`` at ``price``, as a market
+        order the strategy did not place, filled without a margin check and notified with
+        ``order.info.liquidation`` True (a liquidation: the backtest's, or the venue's)."""
+        broker = self.broker
+        cls = TickSellOrder if size > 0 else TickBuyOrder
+        data, dtnum = st.data, ns_to_num(ts)
+        order = new_order(
+            cls, st.owner, data, abs(size), None, None, _Market, None, 0, ts, dtnum,
+            data.close[0],
+        )  # fmt: skip
+        order.info.liquidation = True
+        order.status, order.broker = order.Accepted, broker
+        self.fill(st, order, abs(size), price, dtnum, False, checked=False, fee=fee)
+        broker.fills += 1
+        return order
+
+    def venue_liquidation(self, record: JsonDict) -> None:
+        """A liquidation the venue carried out (its fill already applied), for the report."""
+        self.liquidations.append(record)
+
     # ---- liquidation --------------------------------------------------------------------------
     def check(self, ts: int) -> None:
         """Liquidate when equity <= total maintenance margin (with an open position)."""
@@ -420,7 +474,6 @@ class PerpAccount:
         for o in broker.get_orders_open():
             if self.state_of(o.data) is not None:
                 broker.cancel(o)
-        dtnum = ns_to_num(ts)
         opened = sorted(opened, key=lambda o: maintenance_margin(o[0].inst, o[1], o[3]))
         for i, (st, size, entry, m) in enumerate(opened):
             before = broker.cash
@@ -428,16 +481,7 @@ class PerpAccount:
             if i == len(opened) - 1:
                 bp = bankruptcy_price(st.inst, size, entry, broker.cash)
                 price = bp if bp is not None else m
-            cls = TickSellOrder if size > 0 else TickBuyOrder
-            data = st.data
-            order = new_order(
-                cls, st.owner, data, abs(size), None, None, _Market, None, 0, ts, dtnum,
-                data.close[0],
-            )  # fmt: skip
-            order.info.liquidation = True
-            order.status, order.broker = order.Accepted, broker
-            self.fill(st, order, abs(size), price, dtnum, False, checked=False)
-            broker.fills += 1
+            self.forced_close(st, size, price, ts)
             self.liquidations.append(
                 {
                     "symbol": st.name,

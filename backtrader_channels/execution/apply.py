@@ -37,6 +37,7 @@ from ..events import (
     ns_to_num,
 )
 from ..log import logger
+from .perps import PerpApplier
 from .states import CCXT_STATUS, LiveOrder, OrderState, Source
 
 if TYPE_CHECKING:
@@ -110,6 +111,8 @@ class Applier:
         #: the venue session's last fault (a failed REST call at start, say), for reports
         self.last_fault = ""
         self._fee = _VenueFee()
+        #: perpetual data: the venue's positions, funding and liquidations (:mod:`.perps`)
+        self.perp = PerpApplier(self)
 
     # ---- dispatch -----------------------------------------------------------------------------
     def apply(self, news: VenueNews) -> None:
@@ -166,7 +169,8 @@ class Applier:
         xid = str(o.get("id")) if o.get("id") is not None else None
         live = b.live.get(_cid_of(o) or "") or (self.by_xid.get(xid) if xid else None)
         if live is None:
-            self._foreign(o)
+            if not self.perp.liquidation_order(o):
+                self._foreign(o)
             return
         if xid and live.exchange_id is None:
             live.exchange_id = xid
@@ -289,7 +293,7 @@ class Applier:
         signed = amount if live.side == "buy" else -amount
         market = self.markets.get(live.symbol) or {}
         base, quote = market.get("base"), market.get("quote")
-        if base and quote:
+        if base and quote and not market.get("contract"):
             self.holdings[base] = self.holdings.get(base, 0.0) + signed - fee_base
             self.holdings[quote] = self.holdings.get(quote, 0.0) - signed * price - fee
         data = b._data.get((self.venue, live.symbol))
@@ -320,10 +324,14 @@ class Applier:
         ts = t.get("timestamp")
         dtnum = ns_to_num(int(ts) * 1_000_000) if ts else data.datetime[0]
         order = live.bt_order
+        st = self.perp.state(data)
         if order is None or (not order.alive() and order.status != order.Canceled):
             # no backtrader order to execute (resumed from an earlier run, or one declared
             # rejected before the venue's fill came): the account follows the fill alone
             signed = amount if live.side == "buy" else -amount
+            if st is not None:
+                self.perp.follow(st, signed, price, fee)
+                return
             b.positions[data].update(signed, price)
             b.cash -= signed * price + fee
             b.fees_paid += fee
@@ -331,6 +339,9 @@ class Applier:
         self._fee.fee, self._fee.size = fee, amount
         if order.status == order.Canceled:  # a fill that beat the cancel: it counts
             order.status = order.Partial
+        if st is not None and b.perp is not None:  # the venue checked the margin
+            b.perp.fill(st, order, amount, price, dtnum, maker, checked=False, fee=fee)
+            return
         execute_fill(b, order, amount, price, dtnum, self._fee, maker)
 
     # ---- reconciliation -----------------------------------------------------------------------
@@ -379,21 +390,23 @@ class Applier:
             if live.to(OrderState.REJECTED, "rest"):
                 self._bt(live, "reject")
                 b.write(live, "correction: rejected", "rest")
-        self._balances(snap.get("balance") or {}, first)
+        self.perp.reconcile(snap, first)
+        self._balances(snap.get("balance") or {}, first, snap.get("wallet"))
         if refuse:
             self.protection["reconcile"] = "start refused: " + "; ".join(refuse)
             logger.error("%s", self.protection["reconcile"])
         elif first or self.protection.get("reconcile", "").startswith("reconciliation pending"):
             self.protection.pop("reconcile", None)
 
-    def _balances(self, balance: CcxtDict, first: bool) -> None:
+    def _balances(self, balance: CcxtDict, first: bool, wallet: float | None = None) -> None:
         b = self.b
         total = {a: float(x or 0.0) for a, x in (balance.get("total") or {}).items()}
         quotes = {m["quote"] for m in self.markets.values()}
         if len(quotes) != 1:
             return
         (quote,) = quotes
-        venue_cash = total.get(quote, 0.0)
+        # a derivatives wallet: the venue's wallet balance (its total counts unrealized profit)
+        venue_cash = wallet if wallet is not None else total.get(quote, 0.0)
         v = self.venue
         self.holdings = {a: x for a, x in total.items() if x}  # the venue's word on what is held
         if first:
@@ -435,7 +448,7 @@ class Applier:
         over = {}
         for s, m in self.markets.items():
             data = b._data.get((v, s))
-            if data is None:
+            if data is None or m.get("contract"):  # a contract's position is no holding
                 continue
             size, held = b.positions[data].size, max(total.get(m["base"], 0.0), 0.0)
             if size > held + 1e-12 * max(1.0, size):

@@ -81,6 +81,11 @@ class CCXTBroker(TickBroker):
         private stream subscribed) before it starts the strategies; market data arriving
         meanwhile keeps the channels current. Not ready by then: the run stops with
         :class:`~backtrader_channels.dispatch.hold.NotReady`, saying what was missing.
+    adopt : sequence of str, optional
+        Perpetuals: symbols whose venue position at start the store cannot explain and that
+        the strategy takes over (``["BTC/USDT:USDT"]``); other such symbols are not traded.
+        A perpetual data (its scheme a ``PerpetualCommInfo``) is traded with the scheme's
+        leverage, set at the venue at start (``docs/perpetuals.md``).
     """
 
     live_only = True
@@ -93,6 +98,7 @@ class CCXTBroker(TickBroker):
         ("unknown_retry_s", 0.5),
         ("cancel_on_stop", True),
         ("ready_timeout", 30.0),
+        ("adopt", ()),
     )
 
     def __init__(
@@ -216,11 +222,22 @@ class CCXTBroker(TickBroker):
                     self.p.unknown_retries,
                     self.p.unknown_retry_s,
                     cancel_on_stop=self.p.cancel_on_stop,
+                    leverage=self._leverages(venue),
                 ),
                 venue=venue,
             )
             applier.session = self.sessions[venue] = session
         return list(self.sessions.values())
+
+    def _leverages(self, venue: str) -> dict[str, float]:
+        """The leverage of each perpetual symbol at ``venue`` (its scheme's)."""
+        out = {}
+        for name, ci in self.comminfo.items():
+            lev = getattr(ci, "leverage", None) if hasattr(ci, "instrument") else None
+            v, symbol = self._venue_of(str(name)) if name else ("", "")
+            if lev and v == venue:
+                out[symbol] = float(lev)
+        return out
 
     @property
     def ready_timeout(self) -> float:  # type: ignore[override]
@@ -292,6 +309,11 @@ class CCXTBroker(TickBroker):
         super().set_price_source(data, channel)
         self._data[self._venue_of(channel.instrument_name)] = data
 
+    def start(self) -> None:
+        super().start()
+        if self.perp is not None:  # the venue settles funding and liquidates, and says so
+            self.perp.venue_driven = True
+
     # ---- order entry (strategy) -------------------------------------------------------------
     def submit(self, order: BtOrder, check: bool = True) -> BtOrder:
         """Check the order and send it to the venue; the venue's answer comes later."""
@@ -329,7 +351,7 @@ class CCXTBroker(TickBroker):
         risk = self.risk_for(venue)
         if risk is not None:
             risk.note_sent(time.monotonic())
-        session.call(session.submit, cid, symbol, kind, side, amount, price)
+        session.call(session.submit, cid, symbol, kind, side, amount, price, _venue_flags(order))
         self.orders_submitted += 1
         return order
 
@@ -373,6 +395,9 @@ class CCXTBroker(TickBroker):
         self, venue: str, symbol: str, side: str, amount: float, price: float | None, data: BtData
     ) -> str | None:
         why = self.blocked(symbol, venue)
+        if why is not None:
+            return why
+        why = self.appliers[venue].perp.untradable.get(symbol)
         if why is not None:
             return why
         top = self.book_top(data)
@@ -507,7 +532,24 @@ class CCXTBroker(TickBroker):
                 }
                 for v, a in self.appliers.items()
             }
-        return {"execution": out}
+        perps = super().report_section()  # the perpetuals' funding and liquidations
+        return {"execution": out, **perps}
+
+
+#: an order's time in force -> ccxt's unified parameters
+_TIF_PARAMS: dict[str, JsonDict] = {
+    "ioc": {"timeInForce": "IOC"},
+    "fok": {"timeInForce": "FOK"},
+    "post_only": {"postOnly": True},
+}
+
+
+def _venue_flags(order: BtOrder) -> JsonDict:
+    """The order's flags (``reduce_only``, ``tif``) as ccxt's unified order parameters."""
+    out: JsonDict = dict(_TIF_PARAMS.get(getattr(order, "tif", "gtc") or "gtc", {}))
+    if getattr(order, "reduce_only", False):
+        out["reduceOnly"] = True
+    return out
 
 
 def _concerns(key: str, symbol: str | None, venue: str | None) -> bool:

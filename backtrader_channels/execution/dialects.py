@@ -31,6 +31,10 @@ class Dialect(Protocol):
         """Log the private stream in, where the venue needs it done before watching. The
         venue session never runs two logins at once."""
 
+    def wallet(self, balance: CcxtDict, asset: str) -> float | None:
+        """A derivatives account's wallet balance in ``asset`` (without unrealized profit)
+        from ``fetch_balance``'s answer, or None when it does not say."""
+
 
 class UnifiedDialect:
     """ccxt's unified client-id parameter (Binance and most venues)."""
@@ -48,6 +52,10 @@ class UnifiedDialect:
 
     async def authenticate(self, ex: CcxtExchange) -> None:
         return None
+
+    def wallet(self, balance: CcxtDict, asset: str) -> float | None:
+        total = (balance.get("total") or {}).get(asset)
+        return None if total is None else float(total)
 
 
 #: per ccxt exchange id, what gives its dialect's class (registered by the venues' modules,

@@ -22,7 +22,7 @@ import copy
 import threading
 import time
 from collections.abc import Callable, Coroutine
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 import ccxt
@@ -48,6 +48,15 @@ from ..live.validator import AnomalyReport
 from ..live.venue_parts import CcxtExchange
 from ..log import logger
 from .dialects import dialect_for
+from .perp_session import (
+    DUPLICATES,
+    REFUSALS,
+    StartRefused,
+    perp_snapshot,
+    perp_symbols,
+    prepare_perps,
+    venue_code,
+)
 
 #: the first pause of the start and private-stream retry loops (seconds; doubling)
 _FIRST_RETRY_S = 0.25
@@ -69,6 +78,9 @@ def outcome_of(exc: BaseException) -> str:
     """What a failed submit means: ``"duplicate"`` (already placed), ``"rejected"`` (the venue
     refused it) or ``"unknown"`` (it may or may not be placed)."""
     if isinstance(exc, ccxt.InvalidOrder) and "uplicate" in str(exc):
+        return "duplicate"
+    code = venue_code(exc)
+    if code in DUPLICATES and "uplicate" in str(exc):
         return "duplicate"
     if isinstance(exc, (ccxt.NetworkError, ccxt.BadResponse, ccxt.NullResponse)):
         return "unknown"
@@ -94,6 +106,8 @@ class SessionConfig:
         The longest pause of every retry loop (start, private streams, queries).
     cancel_on_stop : bool, default True
         Cancel the run's working orders when the run ends.
+    leverage : dict, optional
+        Perpetuals: the leverage to set per symbol at start.
     """
 
     sweep_interval: float = 10.0
@@ -101,6 +115,7 @@ class SessionConfig:
     unknown_retry_s: float = 0.5
     backoff_max: float = 10.0
     cancel_on_stop: bool = True
+    leverage: dict[str, float] = field(default_factory=dict)
 
 
 class VenueSession:
@@ -157,6 +172,8 @@ class VenueSession:
         self._wake = True  # stop the driven loop after each update (until detach())
         self._login = asyncio.Lock()  # the private streams' logins, one at a time
         self._since_ms: dict[str, int] = {}  # per symbol: the last trade time seen (sweeps)
+        self.perps: list[str] = []  # the perpetual symbols traded (known after load_markets)
+        self._start_ms = 0  # funding and liquidations are the run's from here on
 
     # ---- LiveFeed / DrivenFeed ------------------------------------------------------------
     channel_keys: list[tuple[str, ...]] = []  # noqa: RUF012 - no market channels
@@ -279,18 +296,21 @@ class VenueSession:
             loop.call_soon_threadsafe(spawn)
 
     async def submit(self, cid: str, symbol: str, kind: str, side: str, amount: float,
-                     price: float | None) -> None:  # fmt: skip
-        """Place one order with client id ``cid``; the outcome goes to the engine."""
+                     price: float | None, flags: CcxtDict | None = None) -> None:  # fmt: skip
+        """Place one order with client id ``cid`` (and ``flags``: ccxt's ``reduceOnly``,
+        ``timeInForce``, ``postOnly``); the outcome goes to the engine."""
         try:
             order = await self.fast.create_order(
-                symbol, kind, side, amount, price, {"clientOrderId": cid}
+                symbol, kind, side, amount, price, {**(flags or {}), "clientOrderId": cid}
             )
         except Exception as exc:  # noqa: BLE001 - every outcome is reported
             outcome = outcome_of(exc)
             why = describe_error(exc, self.ex)
             if outcome == "rejected":  # not enough funds: backtrader's Margin status
-                margin = isinstance(exc, ccxt.InsufficientFunds)
-                self._push(Outcome("rejected", cid, why, margin))
+                # by the venue's code: ccxt types Binance's futures codes only on its hosts
+                what, margin = REFUSALS.get(venue_code(exc) or 0, ("", False))
+                margin = margin or isinstance(exc, ccxt.InsufficientFunds)
+                self._push(Outcome("rejected", cid, f"{what}: {why}" if what else why, margin))
                 return
             if outcome == "unknown":
                 self._push(Outcome("unknown", cid, why))
@@ -369,6 +389,10 @@ class VenueSession:
                 await ex.load_markets()
                 self.fast.set_markets(ex.markets, ex.currencies)
                 await self.dialect.prepare(ex, self.fast)
+                self.perps = perp_symbols(ex, self.symbols)
+                if self.perps:
+                    await prepare_perps(ex, self.perps, self.config.leverage)
+                    self._start_ms = self._start_ms or int(ex.milliseconds())
                 await self._warm()
                 snapshot = await self._snapshot()
                 break
@@ -376,6 +400,10 @@ class VenueSession:
                 self.error = RuntimeError(
                     f"{ex.id}: the API key was refused ({describe_error(exc, ex)})"
                 )
+                self._ready.set()
+                return
+            except StartRefused as exc:
+                self.error = RuntimeError(str(exc))
                 self._ready.set()
                 return
             except Exception as exc:  # noqa: BLE001 - retried; protection stays on meanwhile
@@ -428,6 +456,8 @@ class VenueSession:
             except ccxt.OrderNotFound:
                 out.setdefault("not_found", []).append(cid)
         out["orders"] = orders
+        if self.perps:
+            await perp_snapshot(ex, self.perps, self._start_ms, self.dialect.wallet, out)
         return out
 
     async def sweep(self, why: str) -> None:

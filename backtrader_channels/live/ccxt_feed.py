@@ -2,8 +2,9 @@
 
 One thread runs an asyncio loop with one task per (channel, symbol): ``watch_trades`` (tick),
 ``watch_order_book`` (orderbook: snapshots of the top ``book_depth`` levels of the book ccxt
-keeps), ``watch_bids_asks`` (quote). What ccxt.pro does not do by itself (measured on 4.5.90),
-this does:
+keeps), ``watch_bids_asks`` (quote), and a contract's mark-price stream (derivative: mark, index,
+funding, and the funding settlements it reveals; :mod:`.derivative`). What ccxt.pro does not do
+by itself (measured on 4.5.90), this does:
 
 * **reconnect** with capped exponential backoff after any ``ccxt.NetworkError`` (disconnects,
   ``ChecksumError`` on a book sequence gap, which resyncs the book, ``ExchangeNotAvailable`` after
@@ -27,15 +28,17 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from typing import TypeAlias, cast
 
 import ccxt
 
 from ..errors import check_choice
-from ..events import channel_key
+from ..events import DerivativeEvent, channel_key
 from ..log import logger
 from ..sources.venues import market_of
 from ..sources.writer import PartitionedWriter
+from .derivative import FundingClock, LiveDerivatives, derivative_venue, is_contract
 from .driver import close_loop
 from .faults import FeedError, anomaly_of, describe_error, error_family
 from .frames import FrameCounter
@@ -49,14 +52,17 @@ from .trades import TradeContinuity, int_id, watch_catching_up
 from .validator import LiveDataValidator, MarketEvent
 from .venue_parts import CcxtExchange, live_parts
 
-KINDS = ("tick", "orderbook", "quote")
+KINDS = ("tick", "orderbook", "quote", "derivative")
+#: what the feed delivers: market events, and a contract's mark price and funding
+FeedEvent: TypeAlias = MarketEvent | DerivativeEvent
 #: why a book stream is down while it rebuilds its book after a break in the update ids
 RESYNCING = "resyncing the book (a break in its update ids)"
-__all__ = ["KINDS", "CCXTLiveFeed", "credentials", "exchange_from"]
+__all__ = ["KINDS", "CCXTLiveFeed", "FeedEvent", "credentials", "exchange_from"]
 
 
 class CCXTLiveFeed(StreamReports):
-    """Live trades, books and best bid/ask from any ccxt.pro exchange (see module doc).
+    """Live trades, books, best bid/ask and mark prices from any ccxt.pro exchange (see
+    module doc).
 
     Parameters
     ----------
@@ -65,8 +71,12 @@ class CCXTLiveFeed(StreamReports):
         ``"binance"`` (keys then come from ``config`` or the environment).
     symbols : iterable of str
         Unified ccxt symbols, e.g. ``["BTC/USDT"]``.
-    channels : iterable of {"tick", "orderbook", "quote"}
-        The streams to watch for every symbol (default: all three).
+    channels : iterable of {"tick", "orderbook", "quote", "derivative"}
+        The streams to watch for every symbol (default: the first three). ``"derivative"`` (mark
+        price, index price, funding: ``DerivativeChannel`` events, with a settlement event
+        for each funding time passed) needs contract symbols (``"BTC/USDT:USDT"``) on a venue
+        with a mark-price stream (Binance USDⓈ-M/COIN-M, Bybit; :mod:`.derivative`): a
+        ValueError otherwise.
     record_to : str, optional
         A directory: every delivered event is written there in the native partitioned
         layout, flushed every second.
@@ -105,7 +115,7 @@ class CCXTLiveFeed(StreamReports):
         self,
         exchange: CcxtExchange | str,
         symbols: Iterable[str],
-        channels: Iterable[str] = KINDS,
+        channels: Iterable[str] = ("tick", "orderbook", "quote"),
         record_to: str | None = None,
         book_depth: int = 20,
         stall_timeout: float = 10.0,
@@ -130,6 +140,10 @@ class CCXTLiveFeed(StreamReports):
         else:
             self.exchange = exchange
         self.exchange_id = str(getattr(self.exchange, "id", "exchange"))
+        deriv_venue = None  # the venue's mark-price stream: refused on spot or an unknown venue
+        if "derivative" in self.kinds:
+            for symbol in self.symbols:
+                deriv_venue = derivative_venue(self.exchange_id, symbol)
         #: how the streams are watched (checked once, here)
         self.config = FeedConfig(
             book_depth, stall_timeout, backoff_initial, backoff_max, backfill,
@@ -170,6 +184,13 @@ class CCXTLiveFeed(StreamReports):
         self.error: BaseException | None = None
         #: the books and best bid/ask delivered last (and what waits in ccxt's caches)
         self.latest = LatestState(book_depth, self.venue, self.validator)
+        #: the mark prices delivered last, and the funding settlements due (derivative only)
+        self.derivatives = (
+            LiveDerivatives(deriv_venue, self.venue, self.validator)
+            if deriv_venue is not None
+            else None
+        )
+        self.funding = FundingClock(self.venue) if deriv_venue is not None else None
         self._running = False
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -292,6 +313,13 @@ class CCXTLiveFeed(StreamReports):
                     f"{self.exchange_id} has no market {', '.join(unknown)}"
                     + (f" (similar: {', '.join(near)})" if near else "")
                 )
+            if self.derivatives is not None:
+                spot = [s for s in self.symbols if not is_contract(markets.get(s))]
+                if spot and self._running:
+                    raise FeedError(
+                        f"{self.exchange_id}: no mark price or funding for {', '.join(spot)} "
+                        "(not a contract): the derivative channel needs a swap or future"
+                    )
             for st in self._streams.values():
                 st.task = asyncio.ensure_future(self._stream(st))
             self._tasks = [
@@ -346,6 +374,7 @@ class CCXTLiveFeed(StreamReports):
             "tick": self._watch_trades,
             "orderbook": self._watch_book,
             "quote": self._watch_quote,
+            "derivative": self._watch_derivative,
         }[kind]
         failures = 0
         loop = asyncio.get_running_loop()
@@ -509,11 +538,38 @@ class CCXTLiveFeed(StreamReports):
 
     async def _reset_socket(self, kind: str, symbol: str) -> None:
         """Tear down the socket a stream uses, so the next watch dials a new one."""
-        await reset_socket(self.exchange, kind, symbol, self.book_guard)
+        if kind == "derivative":
+            await self._reset_derivative_socket(symbol)
+        else:
+            await reset_socket(self.exchange, kind, symbol, self.book_guard)
         self.validator.record((kind, symbol), "reconnect")
 
-    def _deliver(self, events: Sequence[MarketEvent], st: StreamState | None = None) -> None:
-        ok = [e for e in events if self.validator.validate(e)]
+    async def _reset_derivative_socket(self, symbol: str) -> None:
+        """:func:`.sequence.reset_socket` for a mark-price stream: its subscription keys are
+        the venue's own (``markPrice:markPrice@ETH/USDT:USDT``, ``ticker:BTC/USDT:USDT``)."""
+        assert self.derivatives is not None
+        marker, name = self.derivatives.spec.marker, symbol.lower()
+        ex = self.exchange
+        for url, client in list(getattr(ex, "clients", {}).items()):
+            subs = " ".join(str(k) for k in getattr(client, "subscriptions", {})).lower()
+            if (marker in subs and name in subs) or not subs:
+                if self.book_guard is not None:
+                    self.book_guard.forget(url)
+                try:
+                    await client.close()
+                except Exception:  # noqa: BLE001 - the socket may be half dead already
+                    pass
+                ex.clients.pop(url, None)
+
+    def _deliver(self, events: Sequence[FeedEvent], st: StreamState | None = None) -> None:
+        funding = self.funding
+        if funding is not None and events:
+            due = funding.due(events)
+            if due:  # a funding time passed: its settlement goes first (see .derivative)
+                self._deliver(due)
+        # (the validator checks a derivative event's time; its prices: LiveDerivatives)
+        validate = cast("Callable[[FeedEvent], bool]", self.validator.validate)
+        ok = [e for e in events if validate(e)]
         if not ok:
             if events and events[0].channel_type == "tick":
                 self.trades.delivered(events[0].channel_name)  # (rejected, and counted)
@@ -524,13 +580,15 @@ class CCXTLiveFeed(StreamReports):
         # one watch call's events are of one channel: the engine runs them without a look-up
         first = ok[0]
         key = channel_key(first.channel_type, first.channel_name, self.venue)
-        n = self.queue.push_many(ok, key)  # type: ignore[union-attr]
+        n = self.queue.push_many(ok, key)  # type: ignore[union-attr, arg-type]
         self.delivered += n
         if st is None:
             st = self._streams[(first.channel_type, first.channel_name)]
         st.events += n
         if first.channel_type == "tick":
             self.trades.delivered(first.channel_name)
+        elif funding is not None and first.channel_type == "derivative":
+            funding.delivered(cast("list[DerivativeEvent]", ok))
         if self._main_task is not None:  # on the engine's thread: let it dispatch now
             if self._running and self._wake:
                 self._loop.stop()  # type: ignore[union-attr]
@@ -539,7 +597,7 @@ class CCXTLiveFeed(StreamReports):
             # (feed receipt -> callback p50 520 -> 170 us at 10k trades/s, test_live.py)
             time.sleep(0)
 
-    def _from_cache(self, kind: str, symbol: str) -> Sequence[MarketEvent]:
+    def _from_cache(self, kind: str, symbol: str) -> Sequence[FeedEvent]:
         """Updates waiting in ccxt's caches that no watch call has returned yet."""
         recv = time.time_ns()
         ex = self.exchange
@@ -550,6 +608,9 @@ class CCXTLiveFeed(StreamReports):
             return self.trades.from_cache(new, symbol, recv)
         if kind == "orderbook":
             return self.latest.book_from_cache(ex, symbol, recv)
+        if kind == "derivative":
+            assert self.derivatives is not None
+            return self.derivatives.from_cache(ex, symbol, recv)
         return self.latest.quote_from_cache(ex, symbol, recv)
 
     # ---- conversions -------------------------------------------------------------------------
@@ -570,3 +631,9 @@ class CCXTLiveFeed(StreamReports):
         recv = time.time_ns()
         q = tickers.get(symbol) or next(iter(tickers.values()))
         return self.latest.quote_event(q, symbol, recv)
+
+    async def _watch_derivative(self, symbol: str) -> Sequence[FeedEvent]:
+        derivs = self.derivatives
+        assert derivs is not None
+        ticker = await getattr(self.exchange, derivs.spec.watch)(symbol)
+        return derivs.event(ticker, symbol, time.time_ns())

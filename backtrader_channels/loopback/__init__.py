@@ -5,6 +5,8 @@ benchmarks and ``live`` / ``spread --replay-server`` run on them. Also seeded sy
 (:mod:`.synthetic`).
 
 - ``BinanceLoopback``, ``BybitLoopback``: the servers (:mod:`.binance`, :mod:`.bybit`);
+- ``BinanceFuturesLoopback``: Binance USDⓈ-M perpetuals, on a margin account of its own
+  (:mod:`.binance.futures`), pointed at by ``point_binance_futures_at``;
 - ``point_binance_at``, ``point_bybit_at``: point an unmodified ``ccxt.pro`` client at one;
 - ``serve_binance_in_subprocess``, ``serve_bybit_in_subprocess``: one in a process of its own
   (:mod:`.serve`);
@@ -26,6 +28,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from .base import Faults, LoopbackServer, SendTimes, pace_to
     from .binance.exchange import LAP_ID_GAP, BinanceLoopback, point_binance_at
+    from .binance.futures import BinanceFuturesLoopback, point_binance_futures_at
     from .bybit.exchange import BybitLoopback, point_bybit_at
     from .private_side import PrivateFaults
     from .serve import (
@@ -45,6 +48,8 @@ _HOMES = {
     "BinanceLoopback": ".binance.exchange",
     "LAP_ID_GAP": ".binance.exchange",
     "point_binance_at": ".binance.exchange",
+    "BinanceFuturesLoopback": ".binance.futures",
+    "point_binance_futures_at": ".binance.futures",
     "BybitLoopback": ".bybit.exchange",
     "point_bybit_at": ".bybit.exchange",
     "Faults": ".base",
@@ -83,6 +88,7 @@ def __dir__() -> list[str]:
 
 __all__ = [
     "LAP_ID_GAP",
+    "BinanceFuturesLoopback",
     "BinanceLoopback",
     "BybitExchange",
     "BybitLoopback",
@@ -94,6 +100,7 @@ __all__ = [
     "StopServer",
     "pace_to",
     "point_binance_at",
+    "point_binance_futures_at",
     "point_bybit_at",
     "point_ccxt_at",
     "serve_binance_in_subprocess",

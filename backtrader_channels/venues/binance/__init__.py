@@ -102,6 +102,7 @@ PROFILE = register(
         live=live,
         live_ids=("binance",),  # its spot streams and REST trades (futures: their own ids)
         dialect=dialect,
+        dialect_ids=("binance", "binanceusdm", "binancecoinm"),
         formats=(FUTURES_DUMPS, DUMPS, CAPTURE),  # futures dumps are sniffed first
         tardis={"binance": "spot", "binance-futures": "linear", "binance-delivery": "inverse"},
         loopback=loopback,

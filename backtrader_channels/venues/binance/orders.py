@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ccxt
 
+from ...events import CcxtDict
 from ...execution.dialects import UnifiedDialect
 from ...live.venue_parts import CcxtExchange
 
@@ -24,3 +25,11 @@ class BinanceDialect(UnifiedDialect):
             for key in [k for k in client.futures if str(k).startswith(_LOGIN_FLIGHT)]:
                 client.reject(ccxt.NetworkError("an earlier login did not finish"), key)
         await ex.authenticate()
+
+    def wallet(self, balance: CcxtDict, asset: str) -> float | None:
+        """USDⓈ-M and COIN-M: the asset's ``walletBalance`` in the account answer (ccxt's
+        ``total`` there includes the unrealized profit); spot: its total."""
+        for row in (balance.get("info") or {}).get("assets") or []:
+            if row.get("asset") == asset:
+                return float(row.get("walletBalance") or 0.0)
+        return super().wallet(balance, asset)

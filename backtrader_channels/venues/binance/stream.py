@@ -17,12 +17,12 @@ from ...events import CcxtDict
 from ...live.backfill import by_id, int_id
 from ...live.venue_parts import CcxtExchange
 
-_BINANCE = {"trade": "tick", "depthUpdate": "orderbook"}
+_BINANCE = {"trade": "tick", "depthUpdate": "orderbook", "markPriceUpdate": "derivative"}
 
 
 def frame_kind(message: JsonDict) -> tuple[str, str] | None:
     """``(channel type, market id)`` of a public frame (raw or combined streams: ``trade``,
-    ``depthUpdate``, ``bookTicker``), else None."""
+    ``depthUpdate``, ``bookTicker``, a contract's ``markPriceUpdate``), else None."""
     data = message.get("data", message) if "stream" in message else message
     if type(data) is not dict:
         return None

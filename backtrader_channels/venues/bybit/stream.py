@@ -28,7 +28,8 @@ from ...live.venue_parts import CcxtClient, CcxtExchange, OnGap
 
 def frame_kind(message: JsonDict) -> tuple[str, str] | None:
     """``(channel type, market id)`` of a public frame (``publicTrade``, ``orderbook.N``;
-    ``orderbook.1`` is the best bid/ask), else None."""
+    ``orderbook.1`` is the best bid/ask; ``tickers``, a contract's mark price and funding, is
+    derivative), else None."""
     topic = message.get("topic")
     if type(topic) is not str:
         return None
@@ -39,6 +40,8 @@ def frame_kind(message: JsonDict) -> tuple[str, str] | None:
         return ("quote", market)
     if head.startswith("orderbook."):
         return ("orderbook", market)
+    if head == "tickers":
+        return ("derivative", market)
     return None
 
 
