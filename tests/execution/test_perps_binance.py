@@ -142,6 +142,43 @@ def _real(srv, strategy, tmp_path, duration=60, **kwargs):
     return cerebro, strat
 
 
+def _paper(srv, strategy, duration=30):
+    """The same strategy paper-traded (the tick broker's margin account) on the loopback's
+    live feed."""
+    feed = CCXTLiveFeed(
+        point_binance_futures_at(ccxtpro.binanceusdm(), srv.port), [SYMBOL],
+        channels=("tick", "derivative"), stall_timeout=10.0,
+    )  # fmt: skip
+    cerebro = _perp_cerebro(strategy)
+    cerebro.add_live_feed(feed)
+    return cerebro, cerebro.run(mode=btch.RunMode.TICK, duration=duration)[0]
+
+
+def test_paper_on_the_live_feed_holds_over_funding_as_the_backtest(tmp_path):
+    sample = binance_ethusdt_perp_sample()
+    back = _perp_cerebro(HoldOverFunding)
+    back.add_channel("tick", SYMBOL, sample.trades)
+    back.add_channel("derivative", SYMBOL, sample.derivative)
+    bt_strat = back.run(mode=btch.RunMode.TICK)[0]
+    srv = BinanceFuturesLoopback(wallet=1_000.0, speed=10.0, start_when=2)
+    srv.start()
+    try:
+        cerebro, strat = _paper(srv, HoldOverFunding, duration=20)
+    finally:
+        srv.stop()
+    assert strat.decisions == bt_strat.decisions
+    assert strat.fills == bt_strat.fills
+    # one settlement, at the backtest's rate; the mark: the live feed settles at the mark of
+    # the update that shows the next funding time (the broker's rule for marks without
+    # settlement rows), the bundled sample's settlement row at the mark a second before
+    assert len(strat.funding) == 1
+    assert strat.funding[0][0] == bt_strat.funding[0][0]
+    assert strat.funding[0][2] == pytest.approx(bt_strat.funding[0][2], abs=0.5)
+    assert strat.funding[0][1] == pytest.approx(bt_strat.funding[0][1], rel=1e-3)
+    assert cerebro.last_run["funding"][SYMBOL]["count"] == 1
+    assert cerebro.last_run["funding"][SYMBOL]["ignored"] == 0
+
+
 def test_backtest_and_real_hold_over_funding_alike(tmp_path):
     sample = binance_ethusdt_perp_sample()
     back = _perp_cerebro(HoldOverFunding)
