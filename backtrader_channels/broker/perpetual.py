@@ -99,6 +99,7 @@ class _Perp:
         "deriv",
         "ignored",
         "inst",
+        "last_mark",
         "lev",
         "name",
         "next_ts",
@@ -118,6 +119,7 @@ class _Perp:
         self.source = "last trade"
         self.next_ts: int | None = None
         self.rate = math.nan
+        self.last_mark = math.nan  # the derivative channel's mark before its latest event
         self.settled: set[int] = set()
         self.paid = 0.0
         self.count = self.ignored = 0
@@ -387,11 +389,14 @@ class PerpAccount:
         else:
             nxt = st.next_ts
             if nxt is not None and ts >= nxt and nxt not in st.settled:
-                self.settle(st, nxt, st.rate, math.nan, ts)
+                # at the mark in force before this update: the one at the funding time
+                self.settle(st, nxt, st.rate, st.last_mark, ts)
             if ev.next_funding_ts is not None:
                 st.next_ts = ev.next_funding_ts
             if ev.funding_rate == ev.funding_rate:
                 st.rate = ev.funding_rate
+        if ev.mark_price == ev.mark_price:
+            st.last_mark = ev.mark_price
         self.check(ts)
 
     def settle(self, st: _Perp, fts: int, rate: float, mark: float, ts: int) -> None:
@@ -500,6 +505,34 @@ class PerpAccount:
             broker.cash = 0.0  # the margin balance is lost (the insurance fund takes a deficit)
             if self.liquidations:
                 self.liquidations[-1]["wallet_after"] = 0.0
+
+    def after_order(
+        self, data: BtData, signed: float, price: float | None
+    ) -> tuple[float, float | None] | None:
+        """If ``signed`` of ``data`` filled at ``price`` (None: the mark): the account's
+        effective leverage (the positions' notional at the mark over the equity) and how far
+        ``data``'s position would be from its liquidation price, as a fraction of the mark
+        (None: no liquidation price). None: not a perpetual, or no mark yet."""
+        st = self.state_of(data)
+        if st is None:
+            return None
+        mark = self.mark(st)
+        at = price if price is not None else mark
+        if not (mark == mark and at == at and mark > 0):
+            return None
+        pos = self.broker.positions[data]
+        size, entry, _, _ = pseudo_update(pos.size, pos.price, signed, at)
+        notional = st.inst.notional(size, mark) if size else 0.0
+        w = self.broker.cash
+        for other, osize, oentry, om in self._open():
+            if other is not st:
+                notional += other.inst.notional(osize, om)
+                w += other.inst.pnl(osize, oentry, om) - maintenance_margin(other.inst, osize, om)
+        equity = self.equity()
+        leverage = notional / equity if equity > 0 else float("inf")
+        liq = liquidation_price(st.inst, size, entry, w) if size else None
+        far = abs(mark - liq) / mark if liq is not None and liq != float("inf") else None
+        return leverage, far
 
     # ---- what the broker shows ----------------------------------------------------------------
     def position(self, data: BtData) -> PerpPosition | None:

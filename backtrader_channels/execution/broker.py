@@ -41,7 +41,7 @@ from ..log import logger
 from .apply import Applier
 from .ids import IdStore, client_order_id
 from .journal import Journal, order_summary
-from .risk import KillSwitch, RiskLimits, check_order
+from .risk import KillSwitch, RiskLimits, check_order, perp_rule
 from .states import LiveOrder, OrderState
 from .venue import SessionConfig, VenueSession
 
@@ -397,9 +397,15 @@ class CCXTBroker(TickBroker):
         why = self.blocked(symbol, venue)
         if why is not None:
             return why
-        why = self.appliers[venue].perp.untradable.get(symbol)
+        perps = self.appliers[venue].perp
+        why = perps.untradable.get(symbol)
         if why is not None:
             return why
+        after = perps.after_order(data, side, amount, price)
+        if after is not None:
+            why = perp_rule(self.risk_for(venue), symbol, *after)
+            if why is not None:
+                return why
         top = self.book_top(data)
         ref = (top.ask if side == "buy" else top.bid) or (
             data.close[0] if data.close[0] == data.close[0] else None

@@ -35,6 +35,10 @@ class Dialect(Protocol):
         """A derivatives account's wallet balance in ``asset`` (without unrealized profit)
         from ``fetch_balance``'s answer, or None when it does not say."""
 
+    def funding_paid(self, row: CcxtDict) -> float:
+        """What a ``fetch_funding_history`` row paid (negative: received): ccxt keeps each
+        venue's sign of ``amount``."""
+
 
 class UnifiedDialect:
     """ccxt's unified client-id parameter (Binance and most venues)."""
@@ -56,6 +60,10 @@ class UnifiedDialect:
     def wallet(self, balance: CcxtDict, asset: str) -> float | None:
         total = (balance.get("total") or {}).get(asset)
         return None if total is None else float(total)
+
+    def funding_paid(self, row: CcxtDict) -> float:
+        """ccxt's income convention (Binance's ``income``): ``amount`` received is positive."""
+        return -float(row.get("amount") or 0.0)
 
 
 #: per ccxt exchange id, what gives its dialect's class (registered by the venues' modules,

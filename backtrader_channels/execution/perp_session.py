@@ -16,12 +16,13 @@ codes to its typed errors only for Binance's own host names (:func:`venue_code`)
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 
 import ccxt
 
+from ..errors import BacktraderChannelsError
 from ..events import CcxtDict, VenueSnapshot
 from ..live.venue_parts import CcxtExchange
+from .dialects import Dialect
 
 #: the venue's error code in a ccxt exception's text (Binance ``"code":-2019``, Bybit
 #: ``"retCode":110007``)
@@ -43,7 +44,7 @@ DUPLICATES = {-4116, -2010, 110072}
 _ALREADY = {-4046, 110026, 110043}
 
 
-class StartRefused(Exception):
+class StartRefused(BacktraderChannelsError):
     """The account cannot be traded as the run asks (hedge mode, leverage refused)."""
 
 
@@ -63,10 +64,10 @@ async def prepare_perps(ex: CcxtExchange, symbols: list[str], leverage: dict[str
     """One-way mode verified, cross margin and the leverage set, per symbol (module doc)."""
     for symbol in symbols:
         try:
-            mode = await ex.fetch_position_mode(symbol)
-        except ccxt.NotSupported:
-            mode = {}
-        if mode.get("hedged"):
+            hedged = bool((await ex.fetch_position_mode(symbol)).get("hedged"))
+        except ccxt.NotSupported:  # Bybit: its positions say (positionIdx 1 and 2)
+            hedged = any(p.get("hedged") for p in await ex.fetch_positions([symbol]))
+        if hedged:
             raise StartRefused(
                 f"{ex.id}: the account is in hedge mode (long and short positions of "
                 f"{symbol} at once); the broker trades one-way positions: switch the "
@@ -93,7 +94,7 @@ async def perp_snapshot(
     ex: CcxtExchange,
     symbols: list[str],
     since_ms: int,
-    wallet: Callable[[CcxtDict, str], float | None],
+    dialect: Dialect,
     out: VenueSnapshot,
 ) -> None:
     """Add the perpetuals' part of a reconciliation snapshot to ``out`` (module doc)."""
@@ -102,7 +103,9 @@ async def perp_snapshot(
     funding: list[CcxtDict] = []
     liquidations: list[CcxtDict] = []
     for s in symbols:
-        funding.extend(dict(f) for f in await ex.fetch_funding_history(s, since_ms))
+        rows = await ex.fetch_funding_history(s, since_ms)
+        # what was paid (negative: received), by the venue's sign (ccxt keeps each venue's)
+        funding.extend(dict(f, paid=dialect.funding_paid(dict(f))) for f in rows)
         try:
             got = await ex.fetch_my_liquidations(s, since_ms)
         except ccxt.NotSupported:
@@ -117,6 +120,6 @@ async def perp_snapshot(
     settle = {(ex.markets[s] or {}).get("settle") for s in symbols}
     if len(settle) == 1:
         (asset,) = settle
-        value = wallet(dict(balance), str(asset))
+        value = dialect.wallet(dict(balance), str(asset))
         if value is not None:
             out["wallet"] = value

@@ -36,6 +36,9 @@ if TYPE_CHECKING:
 _TOL = 1e-9
 #: the client order id prefix of Binance's liquidation orders
 LIQUIDATION_PREFIX = "autoclose-"
+#: Bybit's ``createType`` of liquidation orders: a laddered close at the mark, the takeover at
+#: the bankruptcy price
+BYBIT_LIQUIDATIONS = ("CreateByLiq", "CreateByTakeOverPassThrough")
 
 
 def signed_position(p: CcxtDict) -> float:
@@ -77,12 +80,26 @@ class PerpApplier:
         pos.update(signed, price)
         pos.price = pprice if psize else 0.0
 
+    def after_order(
+        self, data: BtData, side: str, amount: float, price: float | None
+    ) -> tuple[float, float | None] | None:
+        """The account's effective leverage after an order of ``data`` and the distance of
+        the position after it from liquidation (``PerpAccount.after_order``); None: not a
+        perpetual, or no mark yet."""
+        perp = self.account
+        if perp is None:
+            return None
+        return perp.after_order(data, amount if side == "buy" else -amount, price)
+
     # ---- liquidations ------------------------------------------------------------------------
     def liquidation_order(self, o: CcxtDict) -> bool:
         """Whether ``o`` is a liquidation order of the venue (then applied once filled)."""
         info = o.get("info") or {}
         cid = str(o.get("clientOrderId") or info.get("c") or info.get("clientOrderId") or "")
-        if not cid.startswith(LIQUIDATION_PREFIX):
+        if (
+            not cid.startswith(LIQUIDATION_PREFIX)
+            and info.get("createType") not in BYBIT_LIQUIDATIONS
+        ):
             return False
         filled = float(o.get("filled") or info.get("z") or info.get("executedQty") or 0.0)
         price = float(o.get("average") or info.get("ap") or info.get("avgPrice") or 0.0)
@@ -126,8 +143,9 @@ class PerpApplier:
         for liq in snap.get("liquidations", []):
             info = liq.get("info") or {}
             xid = str(info.get("orderId") or liq.get("id") or "")
-            qty = float(info.get("executedQty") or liq.get("contracts") or 0.0)
-            price = float(info.get("avgPrice") or liq.get("price") or 0.0)
+            # Binance's forced orders, Bybit's liquidation executions
+            qty = float(info.get("executedQty") or info.get("execQty") or liq.get("contracts") or 0)
+            price = float(info.get("avgPrice") or info.get("execPrice") or liq.get("price") or 0)
             if xid and qty > 0 and price > 0:
                 side = str(info.get("side") or liq.get("side") or "")
                 self._liquidate(xid, str(liq.get("symbol")), side, qty, price,
@@ -149,7 +167,7 @@ class PerpApplier:
         perp = self.account
         if st is None or perp is None or data is None:
             return
-        payment = -float(f.get("amount") or 0.0)  # the venue's amount: received is positive
+        payment = float(f.get("paid", -float(f.get("amount") or 0.0)))  # the session's sign
         mark = perp.mark(st)
         perp.venue_funding(data, st.rate, payment, mark)
         a.cash -= payment

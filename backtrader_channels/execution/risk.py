@@ -33,7 +33,13 @@ class RiskLimits:
         New orders in any one-second window.
     kill_after : tuple of (int, float), optional
         ``(n, seconds)``: after ``n`` faults within ``seconds`` the kill switch cancels every
-        open order and stops the run.
+        open order and stops the run (a liquidation by the venue counts as a fault).
+    max_leverage : float, optional
+        Perpetuals: largest effective leverage after the order (the perpetual positions'
+        notional at the mark over the account's equity).
+    min_liquidation_distance : float, optional
+        Perpetuals: an order is refused when the position after it would be liquidated by a
+        mark move smaller than this fraction of the mark (0.1: a 10% move).
     """
 
     max_order_notional: float | None = None
@@ -41,6 +47,8 @@ class RiskLimits:
     max_open_orders: int | None = None
     max_orders_per_second: float | None = None
     kill_after: tuple[int, float] | None = None
+    max_leverage: float | None = None
+    min_liquidation_distance: float | None = None
     _sent: deque[float] = field(default_factory=deque, repr=False)
 
     def position_limit(self, symbol: str) -> float | None:
@@ -184,3 +192,23 @@ class KillSwitch:
             )
             return True
         return False
+
+
+def perp_rule(
+    limits: RiskLimits | None, symbol: str, leverage: float, distance: float | None
+) -> str | None:
+    """The perpetual limits: ``leverage`` is the account's effective leverage after the order,
+    ``distance`` how far (a fraction of the mark) the position after it is from liquidation
+    (None: it cannot be liquidated)."""
+    if limits is None:
+        return None
+    cap = limits.max_leverage
+    if cap is not None and leverage > cap * (1 + 1e-9):
+        return f"max_leverage: {symbol} would take the account to {leverage:.2f}x, limit {cap:g}x"
+    floor = limits.min_liquidation_distance
+    if floor is not None and distance is not None and distance < floor:
+        return (
+            f"min_liquidation_distance: {symbol} would be liquidated by a {distance:.2%} mark "
+            f"move, limit {floor:.2%}"
+        )
+    return None

@@ -457,7 +457,7 @@ class VenueSession:
                 out.setdefault("not_found", []).append(cid)
         out["orders"] = orders
         if self.perps:
-            await perp_snapshot(ex, self.perps, self._start_ms, self.dialect.wallet, out)
+            await perp_snapshot(ex, self.perps, self._start_ms, self.dialect, out)
         return out
 
     async def sweep(self, why: str) -> None:

@@ -143,7 +143,7 @@ class CCXTLiveFeed(StreamReports):
         deriv_venue = None  # the venue's mark-price stream: refused on spot or an unknown venue
         if "derivative" in self.kinds:
             for symbol in self.symbols:
-                deriv_venue = derivative_venue(self.exchange_id, symbol)
+                deriv_venue = derivative_venue(self.exchange, symbol)
         #: how the streams are watched (checked once, here)
         self.config = FeedConfig(
             book_depth, stall_timeout, backoff_initial, backoff_max, backfill,

@@ -24,8 +24,8 @@ it and the channel's mark; ``broker/perpetual.py``). Live, the feed emits that s
 itself, as a :class:`DerivativeEvent` with ``funding_ts=T``, just before the first event of the
 symbol that passes ``T`` (a trade, a book, a quote or the mark-price update, whichever comes
 first), or before the mark-price update whose next funding time moved past ``T``. It carries
-what the broker's own rule would have used (the rate last in force; the mark the channel holds
-then: the update's own mark when the update is what passes ``T``, else the last one), so that a
+what the broker's own rule would have used (the rate last in force; the last mark before the
+event that passes ``T``: the mark in force at the funding time, as the venue settles), so that a
 live paper run pays the same funding as the recorded run of the same frames and the broker's own
 rule, finding ``T`` settled, neither settles it again nor counts an ``ignored`` settlement.
 """
@@ -38,7 +38,7 @@ from typing import Protocol
 
 from ..events import NAN, CcxtDict, ChannelType, DerivativeEvent
 from .validator import LiveDataValidator
-from .venue_parts import CcxtExchange
+from .venue_parts import CcxtExchange, live_parts
 
 _MS = 1_000_000
 DERIVATIVE = ChannelType.DERIVATIVE
@@ -150,25 +150,22 @@ class DerivativeVenue:
     marker: str
 
 
-_BINANCE = DerivativeVenue("watch_mark_price", binance_mark, False, "markprice")
-#: per ccxt id: the venue's mark-price stream
-VENUES: dict[str, DerivativeVenue] = {
-    "binanceusdm": _BINANCE,
-    "binancecoinm": _BINANCE,
-    "binance": _BINANCE,
-    "bybit": DerivativeVenue("watch_ticker", bybit_ticker, True, "ticker:"),
-}
+#: the mark-price streams ccxt.pro reads the same way on every venue that has them
+BINANCE_MARK = DerivativeVenue("watch_mark_price", binance_mark, False, "markprice")
+BYBIT_TICKER = DerivativeVenue("watch_ticker", bybit_ticker, True, "ticker:")
 
 
-def derivative_venue(exchange_id: str, symbol: str) -> DerivativeVenue:
-    """The mark-price stream of ``symbol`` on the venue ``exchange_id`` (a ccxt id); a
-    ValueError naming both when the venue has none or ``symbol`` is not a contract (a unified
-    contract symbol names its settle asset: ``BTC/USDT:USDT``)."""
-    venue = VENUES.get(exchange_id)
+def derivative_venue(exchange: CcxtExchange | str, symbol: str) -> DerivativeVenue:
+    """The mark-price stream of ``symbol`` on ``exchange``'s venue (its ``mark_stream``, from
+    its venue module); a ValueError naming both when the venue has none or ``symbol`` is not a
+    contract (a unified contract symbol names its settle asset: ``BTC/USDT:USDT``)."""
+    exchange_id = str(getattr(exchange, "id", exchange))
+    venue = live_parts(exchange).mark_stream
     if venue is None:
         raise ValueError(
             f"channels: 'derivative' for {symbol!r} on {exchange_id!r}: the feed knows no "
-            f"mark-price stream there (it knows {', '.join(sorted(VENUES))})"
+            "mark-price stream there (a venue module says how its stream is read: "
+            "LiveParts.mark_stream)"
         )
     if ":" not in symbol:
         raise ValueError(
@@ -283,8 +280,6 @@ class FundingClock:
             if ev.timestamp < fts and not moved:
                 return []
             ts = min(fts, ev.timestamp)
-            if ev.mark_price == ev.mark_price:  # the channel holds it when the broker settles
-                mark = ev.mark_price
         else:
             last = events[-1][0]
             assert isinstance(last, int)

@@ -19,6 +19,8 @@ if TYPE_CHECKING:  # (annotations only: importing the package imports no ccxt)
     import ccxt.pro
     from ccxt.async_support.base.ws.client import Client
 
+    from .derivative import DerivativeVenue
+
 #: a ccxt.pro exchange instance (``ccxt.pro.bybit(...)``): its REST calls, its streams, and
 #: the caches they fill (``orderbooks``, ``trades``, ``bidsasks``, ``clients``)
 CcxtExchange: TypeAlias = "ccxt.pro.Exchange"
@@ -71,11 +73,15 @@ class LiveParts:
         Builds the guard of the venue's book sequence (when ccxt.pro does not check it).
     trade_source : callable, optional
         Builds the backfill source whose REST trades carry the stream's own trade ids.
+    mark_stream : DerivativeVenue, optional
+        How its contracts' mark-price and funding stream is watched and read (the live
+        ``derivative`` channel).
     """
 
     frame_kind: FrameKind | None = None
     book_guard: BookGuardFactory | None = None
     trade_source: TradeSourceFactory | None = None
+    mark_stream: DerivativeVenue | None = None
 
 
 _NONE = LiveParts()
@@ -92,9 +98,10 @@ def register_live_parts(exchange_id: str, parts: Callable[[], LiveParts]) -> Non
     _PARTS.pop(exchange_id, None)
 
 
-def live_parts(exchange: CcxtExchange) -> LiveParts:
-    """The parts registered for ``exchange``'s ccxt id (none: empty parts)."""
-    cid = str(getattr(exchange, "id", ""))
+def live_parts(exchange: CcxtExchange | str) -> LiveParts:
+    """The parts registered for ``exchange``'s ccxt id, or the id itself (none: empty
+    parts)."""
+    cid = exchange if isinstance(exchange, str) else str(getattr(exchange, "id", ""))
     parts = _PARTS.get(cid)
     if parts is None:
         factory = _FACTORIES.get(cid)

@@ -7,6 +7,9 @@ benchmarks and ``live`` / ``spread --replay-server`` run on them. Also seeded sy
 - ``BinanceLoopback``, ``BybitLoopback``: the servers (:mod:`.binance`, :mod:`.bybit`);
 - ``BinanceFuturesLoopback``: Binance USDⓈ-M perpetuals, on a margin account of its own
   (:mod:`.binance.futures`), pointed at by ``point_binance_futures_at``;
+- ``BybitLinearLoopback``: Bybit USDT perpetuals (``category=linear``) on the same margin account,
+  the Binance perp recording re-framed as Bybit's (:mod:`.bybit.linear`), pointed at by
+  ``point_bybit_linear_at``;
 - ``point_binance_at``, ``point_bybit_at``: point an unmodified ``ccxt.pro`` client at one;
 - ``serve_binance_in_subprocess``, ``serve_bybit_in_subprocess``: one in a process of its own
   (:mod:`.serve`);
@@ -30,6 +33,7 @@ if TYPE_CHECKING:
     from .binance.exchange import LAP_ID_GAP, BinanceLoopback, point_binance_at
     from .binance.futures import BinanceFuturesLoopback, point_binance_futures_at
     from .bybit.exchange import BybitLoopback, point_bybit_at
+    from .bybit.linear import BybitLinearLoopback, point_bybit_linear_at
     from .private_side import PrivateFaults
     from .serve import (
         StopServer,
@@ -52,6 +56,8 @@ _HOMES = {
     "point_binance_futures_at": ".binance.futures",
     "BybitLoopback": ".bybit.exchange",
     "point_bybit_at": ".bybit.exchange",
+    "BybitLinearLoopback": ".bybit.linear",
+    "point_bybit_linear_at": ".bybit.linear",
     "Faults": ".base",
     "LoopbackServer": ".base",
     "SendTimes": ".base",
@@ -91,6 +97,7 @@ __all__ = [
     "BinanceFuturesLoopback",
     "BinanceLoopback",
     "BybitExchange",
+    "BybitLinearLoopback",
     "BybitLoopback",
     "Faults",
     "LoopbackServer",
@@ -102,6 +109,7 @@ __all__ = [
     "point_binance_at",
     "point_binance_futures_at",
     "point_bybit_at",
+    "point_bybit_linear_at",
     "point_ccxt_at",
     "serve_binance_in_subprocess",
     "serve_bybit_in_subprocess",

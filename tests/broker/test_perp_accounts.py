@@ -368,3 +368,35 @@ def test_a_run_without_derivative_channel_says_how_it_marks_once(caplog):
     said = [r.getMessage() for r in caplog.records if LIN_SYM in r.getMessage()]
     assert said == [f"{LIN_SYM}: no derivative channel: marked to the book mid (no funding)"]
     assert c.last_run["mark_source"] == {LIN_SYM: "book mid"}
+
+
+def test_leverage_and_liquidation_distance_after_an_order_by_hand():
+    from backtrader_channels.execution.risk import RiskLimits, perp_rule
+
+    seen = []
+
+    def probe(s):
+        perp = s.broker.perp
+        data = s.datas[0]
+        seen.append((perp.after_order(data, 0.0, None), perp.after_order(data, 2.0, None)))
+
+    run_perp(
+        {1: lambda s: s.buy(size=2), 3: probe},
+        quotes=[Q(1, 1999, 2000), Q(2, 1999, 2000), Q(20, 1509, 1511)],
+        derivs=[D(3, 2050, 0.0001, 8)],
+    )
+    (now, more) = seen[0]
+    # 2 ETH at the mark 2050 over the equity 998 + 100: 4100 / 1098
+    assert now[0] == pytest.approx(4100 / 1098)
+    # liquidated at 1507.03: a (2050 - 1507.03) / 2050 move away
+    assert now[1] == pytest.approx((2050 - 1507.0281) / 2050, abs=1e-6)
+    # two more at the mark: 4 x 2050 / 1098, liquidated at (998 - 8100) / (4 x 0.004 - 4)
+    assert more[0] == pytest.approx(8200 / 1098)
+    liq = (998 - 8100) / (4 * 0.004 - 4)
+    assert more[1] == pytest.approx((2050 - liq) / 2050, abs=1e-6)
+    limits = RiskLimits(max_leverage=5, min_liquidation_distance=0.1)
+    assert perp_rule(limits, LIN_SYM, *now) is None
+    assert perp_rule(limits, LIN_SYM, *more).startswith("max_leverage: ")
+    assert perp_rule(RiskLimits(min_liquidation_distance=0.3), LIN_SYM, *now).startswith(
+        "min_liquidation_distance: "
+    )

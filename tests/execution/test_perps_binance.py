@@ -280,3 +280,36 @@ def test_backtest_and_real_are_liquidated_alike_by_a_mark_move(tmp_path):
     # the broker's own rule (the backtest's) and the venue's put the price at the bankruptcy
     # price of their own entries
     assert bt_strat.liquidated[0] == pytest.approx(venue_price, rel=0.01)
+
+
+class BuyOnce(HoldOverFunding):
+    def notify_order(self, order):
+        super().notify_order(order)
+        if order.status in (order.Rejected, order.Margin):
+            self.refused = order.info.get("reason")
+            self.env.runstop()
+
+
+def test_risk_limits_refuse_leverage_and_liquidation_distance(tmp_path):
+    from backtrader_channels.execution.risk import RiskLimits
+
+    srv = BinanceFuturesLoopback(wallet=1_000.0, speed=10.0, start_when=3)
+    srv.start()
+    try:
+        feed = CCXTLiveFeed(
+            point_binance_futures_at(ccxtpro.binanceusdm(), srv.port), [SYMBOL],
+            channels=("tick", "derivative"), stall_timeout=10.0,
+        )  # fmt: skip
+        cerebro = _perp_cerebro(BuyOnce)
+        cerebro.add_live_feed(feed)
+        # 1 ETH (~2,680 USDT) on a 1,000 USDT wallet: 2.7x
+        broker = CCXTBroker(keyed(srv), risk=RiskLimits(max_leverage=2.0))
+        broker.addcommissioninfo(
+            btch.PerpetualCommInfo(ETH, leverage=10, maker=0.0002, taker=0.0005), name=SYMBOL
+        )
+        cerebro.setbroker(broker)
+        strat = cerebro.run(mode=btch.RunMode.TICK, duration=20)[0]
+    finally:
+        srv.stop()
+    assert strat.refused.startswith("max_leverage: ETH/USDT:USDT would take the account to 2.")
+    assert srv.order_requests == []  # nothing reached the venue

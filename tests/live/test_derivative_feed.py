@@ -249,8 +249,8 @@ def test_the_update_moving_the_next_funding_time_is_preceded_by_one_settlement()
     assert len(settlements) == 1
     s = settlements[0]
     assert out.index(s) == 2  # before the update that shows the new next time
-    # at the funding time, at the rate in force before it, at the mark the broker would take
-    assert (s.timestamp, s.funding_ts, s.funding_rate, s.mark_price) == (t, t, 0.0002, 2503.0)
+    # at the funding time, at the rate and the mark in force then (the last before the update)
+    assert (s.timestamp, s.funding_ts, s.funding_rate, s.mark_price) == (t, t, 0.0002, 2501.0)
 
 
 def test_a_trade_past_the_funding_time_brings_the_settlement_first_with_the_last_mark():

@@ -149,6 +149,7 @@ class BinanceFuturesLoopback(LoopbackServer, BinanceFuturesPrivate):
         r.add_get("/fapi/v1/exchangeInfo", self._exchange_info)
         r.add_get("/fapi/v1/depth", self._depth)
         r.add_get("/fapi/v1/trades", self._trades)
+        r.add_get("/fapi/v1/historicalTrades", self._historical_trades)
         r.add_get("/fapi/v1/aggTrades", self._agg_trades)
         r.add_get("/fapi/v1/premiumIndex", self._premium_index)
         r.add_get("/fapi/v1/fundingRate", self._funding_rates)
@@ -197,6 +198,16 @@ class BinanceFuturesLoopback(LoopbackServer, BinanceFuturesPrivate):
 
     async def _trades(self, request: web.Request) -> web.Response:
         return web.json_response([_trade_json(t) for t in self.history.recent(_limit(request))])
+
+    async def _historical_trades(self, request: web.Request) -> web.Response:
+        from_id = request.query.get("fromId")
+        limit = _limit(request)
+        trades = (
+            self.history.recent(limit)
+            if from_id is None
+            else self.history.from_id(int(from_id), limit)
+        )
+        return web.json_response([_trade_json(t) for t in trades])
 
     async def _agg_trades(self, request: web.Request) -> web.Response:
         from_id = request.query.get("fromId")

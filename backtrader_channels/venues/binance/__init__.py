@@ -68,9 +68,10 @@ CAPTURE = FileFormat(
 
 def live() -> LiveParts:
     """Its streams' frames, and the REST trades that backfill a gap in the stream's ids."""
+    from ...live.derivative import BINANCE_MARK
     from .stream import BinanceTrades, frame_kind
 
-    return LiveParts(frame_kind=frame_kind, trade_source=BinanceTrades)
+    return LiveParts(frame_kind=frame_kind, trade_source=BinanceTrades, mark_stream=BINANCE_MARK)
 
 
 def us_live() -> LiveParts:
@@ -100,7 +101,8 @@ PROFILE = register(
         ccxt_ids={"binance": None, "binanceusdm": "linear", "binancecoinm": "inverse"},
         markets=("spot", "linear", "inverse"),
         live=live,
-        live_ids=("binance",),  # its spot streams and REST trades (futures: their own ids)
+        # its streams' frames and the REST trades with the streams' ids (fapi / dapi for futures)
+        live_ids=("binance", "binanceusdm", "binancecoinm"),
         dialect=dialect,
         dialect_ids=("binance", "binanceusdm", "binancecoinm"),
         formats=(FUTURES_DUMPS, DUMPS, CAPTURE),  # futures dumps are sniffed first

@@ -72,12 +72,14 @@ ARCHIVE = FileFormat(
 def live() -> LiveParts:
     """Its streams' frames, its book's sequence guard, its recent trades as backfill."""
     from ...live.backfill import RecentTrades
+    from ...live.derivative import BYBIT_TICKER
     from .stream import BybitBookGuard, frame_kind
 
     return LiveParts(
         frame_kind=frame_kind,
         book_guard=BybitBookGuard,
         trade_source=lambda exchange: RecentTrades(exchange, RECENT_TRADES),
+        mark_stream=BYBIT_TICKER,
     )
 
 

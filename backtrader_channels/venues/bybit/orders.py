@@ -37,3 +37,18 @@ class BybitDialect(UnifiedDialect):
     async def cancel_by_client_id(self, ex: CcxtExchange, cid: str, symbol: str) -> CcxtDict:
         order = dict(await ex.cancel_order(None, symbol, {"orderLinkId": cid}))
         return dict(order, clientOrderId=order.get("clientOrderId") or cid)
+
+    def wallet(self, balance: CcxtDict, asset: str) -> float | None:
+        """A unified account's ``walletBalance`` of ``asset`` (without unrealized profit:
+        its ``equity`` has it)."""
+        result = (balance.get("info") or {}).get("result") or {}
+        for account in result.get("list") or []:
+            for row in account.get("coin") or []:
+                if row.get("coin") == asset and row.get("walletBalance") not in (None, ""):
+                    return float(row["walletBalance"])
+        return super().wallet(balance, asset)
+
+    def funding_paid(self, row: CcxtDict) -> float:
+        """Bybit's funding ``execFee`` (ccxt's ``amount``) is what the account paid: positive
+        paid, negative received."""
+        return float(row.get("amount") or 0.0)
