@@ -267,7 +267,11 @@ def build_parser() -> argparse.ArgumentParser:
         description="Run a strategy on live WebSocket data through ccxt.pro with the paper broker "
         "(or with real orders through ccxt: --real, keys from --config or the environment). "
         "--replay-server starts a local exchange replaying a real recording, to try live mode "
-        "without an account or network.",
+        "without an account or network. Perpetuals (ccxt's BASE/QUOTE:SETTLE symbols, e.g. "
+        "ETH/USDT:USDT) add the derivative channel (mark price, funding), trade on a margin "
+        "account (--leverage) and report funding and liquidations; --replay-server --exchange "
+        "binanceusdm replays the bundled ETH/USDT:USDT sample (real trades and book, generated "
+        "marks and funding) once, with a funding-aware demo strategy.",
     )
     live.add_argument(
         "strategy",
@@ -285,7 +289,8 @@ def build_parser() -> argparse.ArgumentParser:
     live.add_argument(
         "--commission",
         type=float,
-        help="paper commission per trade, a fraction of value (e.g. 0.001; not with --real)",
+        help="paper commission per trade, a fraction of value (e.g. 0.001; a perpetual's maker "
+        "and taker rate, else Binance's 0.02%%/0.05%%; not with --real)",
     )
     live.add_argument(
         "--ready-timeout",
@@ -294,6 +299,21 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="S",
         help="--real: seconds to wait for the venue (start reconciliation, private stream) "
         "before the strategy starts; not ready by then: exit 1 (default 30)",
+    )
+    live.add_argument(
+        "--leverage",
+        type=int,
+        default=10,
+        metavar="N",
+        help="perpetuals: the leverage of each symbol (default 10; set at the venue with --real)",
+    )
+    live.add_argument(
+        "--replay-speed",
+        type=float,
+        default=None,
+        metavar="S",
+        help="--replay-server --exchange binanceusdm: the replay's speed, 1 is real time "
+        "(default 10: the 100 s sample in about 10 s)",
     )
     _add_real_args(live)
     live.set_defaults(func=_live)

@@ -122,9 +122,11 @@ def order_summary(lines: list[JournalLine]) -> OrderSummary:
     fills = 0
     corrections = 0
     for line in lines:
+        corrections += line["event"].startswith("correction")
+        if line["client_id"] == "account":  # the account's own lines (corrections, funding)
+            continue
         last[line["client_id"]] = line
         fills += line["event"] == "fill"
-        corrections += line["event"].startswith("correction")
     states: dict[str, int] = {}
     for line in last.values():
         states[line["state"]] = states.get(line["state"], 0) + 1

@@ -67,7 +67,8 @@ _COPIED = ("apiKey", "secret", "password", "uid", "timeout", "enableRateLimit", 
 def own_client(exchange: CcxtExchange) -> CcxtExchange:
     """A new instance of ``exchange``'s class with its keys, URLs and options: the session's
     sockets and HTTP session belong to its own loop, whatever loop the user's instance uses."""
-    config = {k: getattr(exchange, k) for k in _COPIED if getattr(exchange, k, None)}
+    # (a False enableRateLimit is copied too: only what the instance does not have is left)
+    config = {k: getattr(exchange, k) for k in _COPIED if getattr(exchange, k, None) is not None}
     config["options"] = copy.deepcopy(getattr(exchange, "options", {}) or {})
     clone = type(exchange)(config)
     clone.urls = copy.deepcopy(exchange.urls)
@@ -173,6 +174,10 @@ class VenueSession:
         self._login = asyncio.Lock()  # the private streams' logins, one at a time
         self._since_ms: dict[str, int] = {}  # per symbol: the last trade time seen (sweeps)
         self.perps: list[str] = []  # the perpetual symbols traded (known after load_markets)
+        #: the sweep asked for while one runs (its waiters), and whether one runs
+        self._next_sweep: asyncio.Future[None] | None = None
+        self._sweep_why = ""
+        self._sweeping = False
         self._start_ms = 0  # funding and liquidations are the run's from here on
 
     # ---- LiveFeed / DrivenFeed ------------------------------------------------------------
@@ -461,6 +466,34 @@ class VenueSession:
         return out
 
     async def sweep(self, why: str) -> None:
+        """A reconciliation snapshot, pushed to the engine. Sweeps asked for while one runs are
+        one more sweep after it (each caller returns once a sweep that started after its call
+        has ended): a sweep weighs tens of requests, and one per order awaiting its fills, on
+        top of the periodic ones, queued up behind the rate limiter."""
+        loop = asyncio.get_running_loop()
+        waiter = self._next_sweep
+        if waiter is None or waiter.done():
+            waiter = self._next_sweep = loop.create_future()
+            self._sweep_why = why
+        if self._sweeping:
+            await asyncio.shield(waiter)
+            return
+        self._sweeping = True
+        current: asyncio.Future[None] | None = None
+        try:
+            while self._next_sweep is not None and not self._next_sweep.done():
+                current, reason = self._next_sweep, self._sweep_why
+                self._next_sweep = None
+                await self._sweep_once(reason)
+                current.set_result(None)
+        finally:
+            self._sweeping = False
+            # this runner stopped (cancelled at the end of the run): nobody waits for ever
+            for pending in (current, self._next_sweep):
+                if pending is not None and not pending.done():
+                    pending.set_result(None)
+
+    async def _sweep_once(self, why: str) -> None:
         try:
             snapshot = await self._snapshot()
         except Exception as exc:  # noqa: BLE001 - the next sweep tries again

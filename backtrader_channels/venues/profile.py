@@ -45,11 +45,15 @@ class Loopback:
         ``(exchange instance or ccxt id, port) -> exchange``: only its URLs change.
     symbols : tuple of str
         The unified symbols the server replays.
+    one_pass : bool, default False
+        The server replays its recording once, paced by ``speed`` (a perpetual's, whose
+        funding time falls at its end), instead of lap after lap (``loop_forever``).
     """
 
     server: Callable[..., ReplayServer]
     point_at: Callable[[CcxtExchange | str, int], CcxtExchange]
     symbols: tuple[str, ...] = ("BTC/USDT",)
+    one_pass: bool = False
 
 
 @dataclass(frozen=True)
@@ -85,6 +89,8 @@ class VenueProfile:
         The venue's own rule for a derivative's market from its symbol.
     loopback : callable, optional
         Gives its loopback server (:class:`Loopback`).
+    loopbacks : mapping of str to callable, optional
+        Per ccxt id, a loopback server other than ``loopback`` (Binance USDⓈ-M's own).
     """
 
     name: str
@@ -98,6 +104,12 @@ class VenueProfile:
     tardis: Mapping[str, Market | None] = field(default_factory=dict)
     symbol_market: Callable[[str], Market | None] | None = None
     loopback: Callable[[], Loopback] | None = None
+    loopbacks: Mapping[str, Callable[[], Loopback]] = field(default_factory=dict)
+
+    def loopback_for(self, exchange_id: str) -> Loopback | None:
+        """The loopback server that speaks the ccxt id ``exchange_id`` of this venue."""
+        factory = self.loopbacks.get(exchange_id, self.loopback)
+        return factory() if factory is not None else None
 
 
 #: every registered profile, by venue name

@@ -15,6 +15,9 @@ assert EXAMPLES, f"no examples under {ROOT}/examples"
 
 #: what each backtest example prints (exact), or a pattern for the live replay
 EXPECTED = {
+    "perp_funding.py": "orders: 23  fills: 17  flattened before funding: yes  position at "
+    "funding: flat  funding payments: 0  funding paid: 0.0000 USDT  liquidations: 0  "
+    "final equity: 997.97",
     "cross_venue_spread.py": "signals: 9  hedges: 8  fills: 32  net BTC exposure: 0.0000  "
     "pnl: 3.55",
     "bars_from_ticks.py": "ticks: 9,757  bars: 344  orders: 3  max drawdown: 0.0195%  "

@@ -95,6 +95,15 @@ def loopback() -> Loopback:
     return Loopback(BinanceLoopback, point_binance_at)
 
 
+def futures_loopback() -> Loopback:
+    """Its USDⓈ-M loopback server (one pass over the bundled perpetual sample)."""
+    from ...loopback.binance.futures import BinanceFuturesLoopback, point_binance_futures_at
+
+    return Loopback(
+        BinanceFuturesLoopback, point_binance_futures_at, ("ETH/USDT:USDT",), one_pass=True
+    )
+
+
 PROFILE = register(
     VenueProfile(
         name=NAME,
@@ -108,6 +117,7 @@ PROFILE = register(
         formats=(FUTURES_DUMPS, DUMPS, CAPTURE),  # futures dumps are sniffed first
         tardis={"binance": "spot", "binance-futures": "linear", "binance-delivery": "inverse"},
         loopback=loopback,
+        loopbacks={"binanceusdm": futures_loopback},
     )
 )
 US = register(
