@@ -200,6 +200,8 @@ class PerpApplier:
                     logger.error("%s", why)
                     self._journal(symbol, "unexplained position", venue=theirs, store=ours)
             return
+        for symbol in self.untradable:  # not the run's: reported at start, left alone
+            differ.pop(symbol, None)
         seen = tuple(sorted((s, d[1]) for s, d in differ.items()))
         if not differ or self._mismatch != seen:
             self._mismatch = seen or None  # fills may be on their way: correct if it persists

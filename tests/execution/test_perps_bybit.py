@@ -33,7 +33,8 @@ def _real(srv, strategy, tmp_path, duration=30):
     )  # fmt: skip
     cerebro = _perp_cerebro(strategy)
     cerebro.add_live_feed(feed)
-    ex = point_bybit_linear_at(ccxtpro.bybit({"apiKey": KEY, "secret": SECRET}), srv.port)
+    config = {"apiKey": KEY, "secret": SECRET, "rateLimit": 5}  # (no pacing on loopback)
+    ex = point_bybit_linear_at(ccxtpro.bybit(config), srv.port)
     broker = CCXTBroker(ex, journal=str(tmp_path / "journal.jsonl"), sweep_interval=1.0)
     broker.addcommissioninfo(
         btch.PerpetualCommInfo(ETH, leverage=10, maker=0.0002, taker=0.00055), name=SYMBOL
@@ -86,3 +87,25 @@ def test_bybit_linear_liquidation_as_the_backtest(tmp_path):
     (liq,) = cerebro.last_run["liquidations"]
     assert liq["source"] == "venue"
     assert bt_strat.liquidated[0] == pytest.approx(strat.liquidated[0], rel=0.01)
+
+
+def test_bybit_linear_paper_holds_over_funding_as_the_backtest():
+    _, bt_strat = _backtest(binance_ethusdt_perp_sample(), HoldOverFunding)
+    srv = BybitLinearLoopback(wallet=1_000.0, speed=10.0, start_when=2)
+    srv.start()
+    try:
+        feed = CCXTLiveFeed(
+            point_bybit_linear_at(ccxtpro.bybit(), srv.port), [SYMBOL],
+            channels=("tick", "derivative"), stall_timeout=10.0,
+        )  # fmt: skip
+        cerebro = _perp_cerebro(HoldOverFunding)
+        cerebro.add_live_feed(feed)
+        strat = cerebro.run(mode=btch.RunMode.TICK, duration=20)[0]
+    finally:
+        srv.stop()
+    assert strat.decisions == bt_strat.decisions
+    assert strat.fills == bt_strat.fills
+    assert len(strat.funding) == 1
+    assert strat.funding[0][0] == bt_strat.funding[0][0]
+    assert strat.funding[0][1] == pytest.approx(bt_strat.funding[0][1], rel=1e-3)
+    assert cerebro.last_run["funding"][SYMBOL]["ignored"] == 0
