@@ -17,6 +17,7 @@ from aiohttp import WSMsgType, web
 from ..btypes import JsonDict
 from .account import Account, FeeAsset
 from .book import LevelBook
+from .futures_account import FuturesAccount
 
 #: what a private WebSocket does with one client request: ``(socket, its send queue, the
 #: request)`` -> the reply
@@ -72,6 +73,28 @@ class PrivateSide:
         self.private_faults = PrivateFaults()
         start = balances if balances is not None else {"USDT": 10_000.0}
         self.account = Account(start, symbols, fee_asset=fee_asset)
+        self._open_logs()
+
+    def _open_margin_account(
+        self,
+        wallet: float,
+        symbols: dict[str, JsonDict],
+        leverage: int,
+        fees: tuple[float, float],
+        api_key: str,
+        api_secret: str,
+    ) -> None:
+        """A perpetual futures venue's: its margin account (``wallet`` USDT, ``fees`` taker and
+        maker), the keys it accepts, its faults and the log of its order requests."""
+        self.api_key, self.api_secret = api_key, api_secret
+        self.private_faults = PrivateFaults()
+        self.account = FuturesAccount(  # type: ignore[assignment]  # (a venue's own account)
+            wallet, symbols, taker=fees[0], maker=fees[1], leverage=leverage,
+            clock=self.server_ms,
+        )  # fmt: skip
+        self._open_logs()
+
+    def _open_logs(self) -> None:
         #: every order request carried out, in order: ("new" or "cancel", the client order id)
         self.order_requests: list[tuple[str, str]] = []
         #: client order id -> time.time_ns() when its new-order request arrived, and when its

@@ -30,7 +30,7 @@ from ...btypes import JsonDict
 from ..account import VenueError
 from ..base import unavailable
 from ..futures_account import FuturesAccount, public_order
-from ..private_side import PrivateFaults, drain
+from ..private_side import drain
 from .private import BinancePrivate, _err
 from .rest import binance_error
 
@@ -46,15 +46,7 @@ class BinanceFuturesPrivate(BinancePrivate):
         self, wallet: float, leverage: int, taker: float, maker: float, key: str, secret: str
     ) -> None:
         """The margin account, the keys it accepts, its faults and its logs."""
-        self.api_key, self.api_secret = key, secret
-        self.private_faults = PrivateFaults()
-        self.account = FuturesAccount(
-            wallet, self.symbols, taker=taker, maker=maker, leverage=leverage,
-            clock=self.server_ms,
-        )  # fmt: skip
-        self.order_requests: list[tuple[str, str]] = []
-        self.order_times: dict[str, int] = {}
-        self.fill_times: dict[str, int] = {}
+        self._open_margin_account(wallet, self.symbols, leverage, (taker, maker), key, secret)
         self.listen_key: str | None = None
         self._user_sockets: dict[web.WebSocketResponse, asyncio.Queue[str]] = {}
 

@@ -36,7 +36,6 @@ from ..account import TERMINAL, VenueError, dec, dec_text
 from ..base import unavailable
 from ..futures_account import FuturesAccount
 from ..futures_rules import ZERO, new_order, text8
-from ..private_side import PrivateFaults
 from .linear_wire import (
     funding_execution,
     linear_error,
@@ -79,15 +78,7 @@ class BybitLinearPrivate(BybitPrivate):
         self, wallet: float, leverage: int, taker: float, maker: float, key: str, secret: str
     ) -> None:
         """The margin account, the keys it accepts, its faults and its logs."""
-        self.api_key, self.api_secret = key, secret
-        self.private_faults = PrivateFaults()
-        self.account = FuturesAccount(
-            wallet, self.symbols, taker=taker, maker=maker, leverage=leverage,
-            clock=self.server_ms,
-        )  # fmt: skip
-        self.order_requests: list[tuple[str, str]] = []
-        self.order_times: dict[str, int] = {}
-        self.fill_times: dict[str, int] = {}
+        self._open_margin_account(wallet, self.symbols, leverage, (taker, maker), key, secret)
         #: Bybit-only orders the account never saw (post-only orders that would take), by id
         self.refused: dict[int, JsonDict] = {}
         self._unlinked = 0  # orders placed without an orderLinkId
