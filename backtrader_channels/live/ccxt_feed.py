@@ -38,14 +38,15 @@ from ..events import DerivativeEvent, channel_key
 from ..log import logger
 from ..sources.venues import market_of
 from ..sources.writer import PartitionedWriter
-from .derivative import FundingClock, LiveDerivatives, derivative_venue, is_contract
+from .book_recovery import BookRecovery
+from .derivative import FundingClock, LiveDerivatives
 from .driver import close_loop
 from .faults import FeedError, anomaly_of, describe_error, error_family
 from .frames import FrameCounter
 from .keys import credentials, exchange_from
 from .latest import LatestState
 from .queue import LiveEventQueue
-from .sequence import forget_rejected_book, reset_socket, resubscribe_book
+from .sequence import reset_socket
 from .stream_reports import StreamReports
 from .streams import Backoff, FeedConfig, StreamState
 from .trades import TradeContinuity, int_id, watch_catching_up
@@ -56,11 +57,10 @@ KINDS = ("tick", "orderbook", "quote", "derivative")
 #: what the feed delivers: market events, and a contract's mark price and funding
 FeedEvent: TypeAlias = MarketEvent | DerivativeEvent
 #: why a book stream is down while it rebuilds its book after a break in the update ids
-RESYNCING = "resyncing the book (a break in its update ids)"
 __all__ = ["KINDS", "CCXTLiveFeed", "FeedEvent", "credentials", "exchange_from"]
 
 
-class CCXTLiveFeed(StreamReports):
+class CCXTLiveFeed(BookRecovery, StreamReports):
     """Live trades, books, best bid/ask and mark prices from any ccxt.pro exchange (see
     module doc).
 
@@ -140,10 +140,6 @@ class CCXTLiveFeed(StreamReports):
         else:
             self.exchange = exchange
         self.exchange_id = str(getattr(self.exchange, "id", "exchange"))
-        deriv_venue = None  # the venue's mark-price stream: refused on spot or an unknown venue
-        if "derivative" in self.kinds:
-            for symbol in self.symbols:
-                deriv_venue = derivative_venue(self.exchange, symbol)
         #: how the streams are watched (checked once, here)
         self.config = FeedConfig(
             book_depth, stall_timeout, backoff_initial, backoff_max, backfill,
@@ -184,13 +180,15 @@ class CCXTLiveFeed(StreamReports):
         self.error: BaseException | None = None
         #: the books and best bid/ask delivered last (and what waits in ccxt's caches)
         self.latest = LatestState(book_depth, self.venue, self.validator)
-        #: the mark prices delivered last, and the funding settlements due (derivative only)
+        #: the mark prices delivered last, and the funding settlements due (derivative only;
+        #: refused on spot symbols or a venue without a mark-price stream)
+        derivative = "derivative" in self.kinds
         self.derivatives = (
-            LiveDerivatives(deriv_venue, self.venue, self.validator)
-            if deriv_venue is not None
+            LiveDerivatives.of(self.exchange, self.symbols, self.venue, self.validator)
+            if derivative
             else None
         )
-        self.funding = FundingClock(self.venue) if deriv_venue is not None else None
+        self.funding = FundingClock(self.venue) if derivative else None
         self._running = False
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -313,13 +311,9 @@ class CCXTLiveFeed(StreamReports):
                     f"{self.exchange_id} has no market {', '.join(unknown)}"
                     + (f" (similar: {', '.join(near)})" if near else "")
                 )
-            if self.derivatives is not None:
-                spot = [s for s in self.symbols if not is_contract(markets.get(s))]
-                if spot and self._running:
-                    raise FeedError(
-                        f"{self.exchange_id}: no mark price or funding for {', '.join(spot)} "
-                        "(not a contract): the derivative channel needs a swap or future"
-                    )
+            why = self.derivatives.refusal(markets, self.symbols) if self.derivatives else None
+            if why and self._running:
+                raise FeedError(f"{self.exchange_id}: {why}")
             for st in self._streams.values():
                 st.task = asyncio.ensure_future(self._stream(st))
             self._tasks = [
@@ -445,52 +439,6 @@ class CCXTLiveFeed(StreamReports):
         st.down = "stalled, reconnecting"
         await self._reset_socket(kind, symbol)
 
-    async def _on_sequence_break(self, st: StreamState, exc: Exception) -> bool:
-        """Whether ``exc`` is ccxt seeing a break in the book's update ids (it then drops the
-        book, by Binance's rules): a normal venue event, not a failure. Recorded once
-        (``book_resync``); the next watch subscribes again and rebuilds the book from a REST
-        snapshot, without a growing backoff."""
-        kind, symbol = st.key
-        if kind != "orderbook" or anomaly_of(kind, exc) != "book_resync":
-            return False
-        if st.down != RESYNCING:  # ccxt may hand the one break over again
-            st.last_error = describe_error(exc, self.exchange)
-            self.validator.record(st.key, "book_resync", type(exc).__name__)
-        st.down = RESYNCING
-        forget_rejected_book(self.exchange, symbol)
-        await Backoff(self.config.backoff_initial, self.config.backoff_max).wait()
-        return True
-
-    def _on_book_restart(self, symbol: str, last: int, u: int) -> None:
-        """The venue restarted the book's sequence (a snapshot with ``u`` back at ``u``, after
-        ``last``): the snapshot replaced the book; recorded as a resync."""
-        self.validator.record(
-            ("orderbook", symbol), "book_resync", f"venue snapshot: u {last} -> {u}"
-        )
-
-    def _on_book_gap(self, symbol: str, first: int, last: int) -> None:
-        """The guard saw ``u`` skip ``first..last``: restart the symbol's book stream (a stream
-        not waiting on ccxt now takes the gap before its next watch call)."""
-        self._gaps[symbol] = (first, last)
-        st = self._streams.get(("orderbook", symbol))
-        if st is not None and st.task is not None and st.since is not None and not st.stalled:
-            st.since = None
-            st.stalled = True
-            st.task.cancel()
-
-    async def _resync_book(self, symbol: str) -> bool:
-        """A gap the guard saw in the book's ``u``: record it and resubscribe (a new
-        subscription starts with a snapshot). False when no gap is pending."""
-        gap = self._gaps.pop(symbol, None)
-        if gap is None:
-            return False
-        key = ("orderbook", symbol)
-        self.validator.record(key, "book_gap", gap)
-        self._streams[key].down = "sequence gap, resubscribing"
-        if not await resubscribe_book(self.exchange, symbol, self.stall_timeout):
-            await self._reset_socket("orderbook", symbol)  # no unsubscribe here: a new socket
-        return True
-
     def _failed(self, st: StreamState, exc: BaseException, failures: int) -> bool:
         """Record a stream's error; True when the feed must fail: ``max_failures`` errors in a
         row that are not network errors (a network outage is retried for as long as it lasts).
@@ -538,28 +486,9 @@ class CCXTLiveFeed(StreamReports):
 
     async def _reset_socket(self, kind: str, symbol: str) -> None:
         """Tear down the socket a stream uses, so the next watch dials a new one."""
-        if kind == "derivative":
-            await self._reset_derivative_socket(symbol)
-        else:
-            await reset_socket(self.exchange, kind, symbol, self.book_guard)
+        marker = self.derivatives.spec.marker if self.derivatives and kind == "derivative" else None
+        await reset_socket(self.exchange, kind, symbol, self.book_guard, marker)
         self.validator.record((kind, symbol), "reconnect")
-
-    async def _reset_derivative_socket(self, symbol: str) -> None:
-        """:func:`.sequence.reset_socket` for a mark-price stream: its subscription keys are
-        the venue's own (``markPrice:markPrice@ETH/USDT:USDT``, ``ticker:BTC/USDT:USDT``)."""
-        assert self.derivatives is not None
-        marker, name = self.derivatives.spec.marker, symbol.lower()
-        ex = self.exchange
-        for url, client in list(getattr(ex, "clients", {}).items()):
-            subs = " ".join(str(k) for k in getattr(client, "subscriptions", {})).lower()
-            if (marker in subs and name in subs) or not subs:
-                if self.book_guard is not None:
-                    self.book_guard.forget(url)
-                try:
-                    await client.close()
-                except Exception:  # noqa: BLE001 - the socket may be half dead already
-                    pass
-                ex.clients.pop(url, None)
 
     def _deliver(self, events: Sequence[FeedEvent], st: StreamState | None = None) -> None:
         funding = self.funding
@@ -633,7 +562,4 @@ class CCXTLiveFeed(StreamReports):
         return self.latest.quote_event(q, symbol, recv)
 
     async def _watch_derivative(self, symbol: str) -> Sequence[FeedEvent]:
-        derivs = self.derivatives
-        assert derivs is not None
-        ticker = await getattr(self.exchange, derivs.spec.watch)(symbol)
-        return derivs.event(ticker, symbol, time.time_ns())
+        return await self.derivatives.watch(self.exchange, symbol)  # type: ignore[union-attr]

@@ -32,6 +32,7 @@ rule, finding ``T`` settled, neither settles it again nor counts an ``ignored`` 
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
@@ -201,6 +202,38 @@ class LiveDerivatives:
         self._last_ticker: dict[str, CcxtDict] = {}
         #: per symbol: the (mark, index, rate, next) of the last event
         self._last_values: dict[str, tuple[float, float, float, int | None]] = {}
+
+    @classmethod
+    def of(
+        cls,
+        exchange: CcxtExchange,
+        symbols: Sequence[str],
+        venue: str,
+        validator: LiveDataValidator,
+    ) -> LiveDerivatives:
+        """The stream reader of ``exchange``'s venue for ``symbols`` (a ValueError naming the
+        symbol and venue when it has no mark-price stream or a symbol is spot)."""
+        spec = None
+        for symbol in symbols:
+            spec = derivative_venue(exchange, symbol)
+        assert spec is not None
+        return cls(spec, venue, validator)
+
+    def refusal(self, markets: dict[str, CcxtDict], symbols: Sequence[str]) -> str | None:
+        """Why the stream cannot serve ``symbols`` once ``markets`` are loaded (one that is
+        not a contract), or None."""
+        spot = [s for s in symbols if not is_contract(markets.get(s))]
+        if not spot:
+            return None
+        return (
+            f"no mark price or funding for {', '.join(spot)} (not a contract): the derivative "
+            "channel needs a swap or future"
+        )
+
+    async def watch(self, exchange: CcxtExchange, symbol: str) -> list[DerivativeEvent]:
+        """The next events of ``symbol``'s stream (one watch call)."""
+        ticker = await getattr(exchange, self.spec.watch)(symbol)
+        return self.event(ticker, symbol, time.time_ns())
 
     def event(self, ticker: CcxtDict, symbol: str, recv: int) -> list[DerivativeEvent]:
         """The ticker as an event (none: not mark data, unchanged where only changes count, or

@@ -46,12 +46,17 @@ _MARKER = {"tick": "trade", "orderbook": "orderbook", "quote": "bidsask"}
 
 
 async def reset_socket(
-    exchange: CcxtExchange, kind: str, symbol: str, guard: BookGuard | None = None
+    exchange: CcxtExchange,
+    kind: str,
+    symbol: str,
+    guard: BookGuard | None = None,
+    marker: str | None = None,
 ) -> None:
     """Close and forget the socket that ``kind``'s stream of ``symbol`` uses (and any socket
     with no subscription), so that the next watch dials a new one; ``guard`` (a book sequence
-    guard) forgets what it knew of it."""
-    marker = _MARKER[kind]
+    guard) forgets what it knew of it. ``marker``: a word of ccxt's subscription keys for the
+    stream, where the kind's own does not do (a venue's mark-price stream)."""
+    marker = marker or _MARKER[kind]
     for url, client in list(getattr(exchange, "clients", {}).items()):
         subs = " ".join(str(k) for k in getattr(client, "subscriptions", {})).lower()
         if (marker in subs and symbol.lower() in subs) or not subs:

@@ -250,3 +250,38 @@ def test_the_venues_news_is_one_typed_record_per_kind_applied_on_its_venue():
     assert (bybit.cash, bybit.started, two.cash) == (500.0, True, 500.0)
     with pytest.raises(AttributeError):  # records are frozen
         VenueFault("x").what = "y"
+
+
+def test_a_session_client_keeps_a_false_enable_rate_limit():
+    import ccxt.pro as ccxtpro
+
+    from backtrader_channels.execution.venue import own_client
+
+    ex = ccxtpro.binance({"apiKey": "k", "secret": "s", "enableRateLimit": False})
+    try:
+        clone = own_client(ex)
+        assert clone.enableRateLimit is False  # was dropped: a False is not "not set"
+        assert clone.apiKey == "k"
+    finally:
+        import asyncio
+
+        asyncio.run(ex.close())
+
+
+def test_the_accounts_own_journal_lines_are_not_orders():
+    from backtrader_channels.execution.journal import order_summary
+
+    def line(cid, event, state="FILLED"):
+        return {"client_id": cid, "event": event, "state": state, "fee": 0.0}
+
+    lines = [
+        line("a", "submit", "SUBMITTING"),
+        line("a", "fill"),
+        line("account", "correction: balances", "NEW"),
+        line("account", "funding", "NEW"),
+    ]
+    summary = order_summary(lines)
+    assert summary["orders"] == 1
+    assert summary["states"] == {"FILLED": 1}
+    assert summary["fills"] == 1
+    assert summary["corrections"] == 1
