@@ -32,6 +32,8 @@ _Market, _Close, _Limit, _Stop, _StopLimit = (
     bt.Order.Stop,
     bt.Order.StopLimit,
 )
+#: a resting order's side as a trade's aggressor names it, by ``buy``
+_SIDE = ("sell", "buy")
 #: how deep a walking taker order looks into the book
 WALK_LEVELS = 50
 
@@ -50,6 +52,10 @@ class Matcher:
         self.touch = p.limit_fill == "touch"
         self.walk = p.market_depth == "walk"
         self.queue = broker.queue_model
+        #: only trades whose aggressor is on the other side fill resting limits
+        self.aggressor = p.trade_side == "aggressor"
+        #: how much a trade must exceed the queue ahead by to fill (None: 1e-9 of the size)
+        self.tolerance: float | None = p.queue_tolerance
         self.by_type = {
             _Market: self.market,
             _Close: self.market,
@@ -61,6 +67,7 @@ class Matcher:
         self.now = 0
         self.trade_px: float | None = None
         self.trade_sz = 0.0
+        self.trade_side = ""
         # its book top (:meth:`PriceSources.top`)
         self.bid: float | None = None
         self.ask: float | None = None
@@ -68,12 +75,19 @@ class Matcher:
         self.stale = False
 
     def match(
-        self, pending: list[BtOrder], now: int, trade_px: float | None, trade_sz: float
+        self,
+        pending: list[BtOrder],
+        now: int,
+        trade_px: float | None,
+        trade_sz: float,
+        trade_side: str = "",
     ) -> None:
         """Fill what ``pending`` (orders of one symbol) can fill on this event: a trade at
-        ``trade_px`` of ``trade_sz``, or a book update (``trade_px`` None)."""
+        ``trade_px`` of ``trade_sz`` by a ``trade_side`` aggressor ("buy", "sell"; "": not
+        known), or a book update (``trade_px`` None)."""
         broker = self.broker
         self.now, self.trade_px, self.trade_sz = now, trade_px, trade_sz
+        self.trade_side = trade_side
         looked = False
         by_type = self.by_type
         for order in list(pending):
@@ -115,13 +129,17 @@ class Matcher:
             ref = trade_px if opp is None else opp
             if ref is None:
                 return
-            if not (ref <= limit if buy else ref >= limit):
-                order.rested = True
-            elif opp is not None:
-                self.take(order, buy, opp, limit)
-            else:
-                self.at_trade(order, ref)
-            return
+            if ref <= limit if buy else ref >= limit:
+                if opp is not None:
+                    self.take(order, buy, opp, limit)
+                else:
+                    self.at_trade(order, ref)
+                return
+            order.rested = True  # it rests from its arrival: this event's trade may fill it
+            if trade_px is None or opp is None:
+                return
+        if trade_px is not None and self.aggressor and self.trade_side == _SIDE[buy]:
+            return  # (trade_side="aggressor") a print by a buyer took asks, never our bid
         queue = self.queue
         if queue is not None and self.queued(queue, order, buy, limit):
             return
@@ -232,6 +250,9 @@ class Matcher:
             return False  # a trade or the book through the limit: the plain rules fill it
         left = self.trade_sz - ahead  # the trade at our price eats the queue ahead first
         order.queue_ahead = max(ahead - self.trade_sz, 0.0)
-        if left > 0:
+        tol = self.tolerance
+        if tol is None:  # a float remainder (0.3 - 0.1 - 0.2) is not a fill
+            tol = abs(order.executed.remsize) * 1e-9
+        if left > tol:
             self.fill(order, left, limit, True)
         return True

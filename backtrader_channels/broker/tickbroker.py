@@ -30,13 +30,13 @@ from typing import Literal, TypeVar, get_args
 
 import backtrader as bt
 
-from ..btypes import BtData, BtExecutionBit, BtOrder, BtPosition, BtStrategy, JsonDict, Kwargs
+from ..btypes import BtData, BtExecutionBit, BtOrder, BtPosition, JsonDict
 from ..errors import check_choice
 from ..events import BrokerUpdate, TickEvent, ns_to_num
 from .book import BookTop, PriceSources, TopOfBook, TradeSource
+from .entry import order_entry
 from .fills import execute_fill
 from .flags import (
-    apply_flags,
     cut_to_position,
     end_immediate,
     refused_at_activation,
@@ -45,7 +45,7 @@ from .flags import (
 from .latency import Clock, DelayedNotifications, LatencyModel, OrderLatency, latency_model
 from .matching import Matcher
 from .models import QUEUE_MODELS, FeeModel, QueueModel
-from .orders import PendingBits, TickBuyOrder, TickSellOrder, Valid, new_order
+from .orders import PendingBits, TickBuyOrder, TickSellOrder
 from .perpetual import PerpAccount, PerpPosition
 
 _Limit = bt.Order.Limit
@@ -65,6 +65,26 @@ LIMIT_FILLS: tuple[LimitFill, ...] = get_args(LimitFill)
 #: how much of the book a taker order may take: the best level, or level after level
 MarketDepth = Literal["top", "walk"]
 MARKET_DEPTHS: tuple[MarketDepth, ...] = get_args(MarketDepth)
+#: when an order placed on an event may first fill: from the next event (even of the same
+#: timestamp), or from the first event of a later timestamp (hftbacktest's rule)
+OrderEntry = Literal["event", "timestamp"]
+ORDER_ENTRIES: tuple[OrderEntry, ...] = get_args(OrderEntry)
+#: which trades fill a resting limit: any trade at or through it, or only trades whose
+#: aggressor is on the other side (a sell print fills bids, a buy print fills asks)
+TradeSide = Literal["any", "aggressor"]
+TRADE_SIDES: tuple[TradeSide, ...] = get_args(TradeSide)
+#: a named set of fill rules (``docs/concepts.md``, "Fill profiles")
+FillProfile = Literal["default", "hftbacktest"]
+FILL_PROFILES: tuple[FillProfile, ...] = get_args(FillProfile)
+#: what the default profile sets for ``order_entry`` and ``trade_side`` left at None
+DEFAULT_RULES: dict[str, object] = {"order_entry": "event", "trade_side": "any"}
+#: what ``fill_profile="hftbacktest"`` sets, for each parameter left at its default
+HFTBACKTEST_RULES: dict[str, object] = {
+    "order_entry": "timestamp",
+    "trade_side": "aggressor",
+    "queue": "risk_averse",
+    "max_book_age_ns": None,
+}
 
 
 def _queue_model(queue: object) -> QueueModel | None:
@@ -83,102 +103,6 @@ def _fee_model(fees: object) -> FeeModel | None:
     if fees is not None and not isinstance(fees, FeeModel):
         raise ValueError(f"fees={fees!r}: must be None or a FeeModel (e.g. MakerTaker)")
     return fees
-
-
-def _order_entry(side: type[BtOrder], stock: Callable[..., BtOrder]) -> Callable[..., BtOrder]:
-    """``TickBroker.buy`` (``side`` TickBuyOrder, ``stock`` BackBroker.buy) or ``sell``: one
-    order path for both sides. Outside tick mode it is ``stock``."""
-
-    def entry(
-        self: TickBroker,
-        owner: BtStrategy,
-        data: BtData,
-        size: float,
-        price: float | None = None,
-        plimit: float | None = None,
-        exectype: int | None = None,
-        valid: Valid = None,
-        tradeid: int = 0,
-        oco: BtOrder | None = None,
-        trailamount: float | None = None,
-        trailpercent: float | None = None,
-        parent: BtOrder | None = None,
-        transmit: bool = True,
-        histnotify: bool = False,
-        _checksubmit: bool = True,
-        **kwargs: Kwargs,
-    ) -> BtOrder:
-        if not self.tick_mode:
-            return stock(
-                self, owner, data, size, price, plimit, exectype, valid, tradeid, oco,
-                trailamount, trailpercent, parent, transmit, histnotify, _checksubmit, **kwargs,
-            )  # fmt: skip
-        if parent is not None or not transmit:
-            raise NotImplementedError(
-                "bracket orders (parent/transmit) are not supported by the tick broker"
-            )
-        if trailamount is not None or trailpercent is not None:
-            raise NotImplementedError("trailing orders are not supported by the tick broker")
-        data = self._trades_as.get(data, data)  # a bar feed trades its symbol
-        clock = self.clock
-        latest = None if clock is None else clock.latest
-        now = self.now_ns if latest is None else int(latest[0])
-        slots = self._slots.get(data)
-        if slots is None:
-            slots = self._lines(data)
-        dtnum = ns_to_num(now) if now else slots[0][slots[1]]
-        order = new_order(
-            side, owner, data, size, price, plimit, exectype, valid, tradeid, now, dtnum,
-            slots[2][slots[3]],
-        )  # fmt: skip
-        if kwargs:
-            order.addinfo(**kwargs)
-            apply_flags(order, kwargs)
-        if oco is not None:
-            self._join_oco(order, oco)
-        return self.submit(order, check=_checksubmit)
-
-    what = "buy" if side is TickBuyOrder else "sell"
-    entry.__name__ = what
-    entry.__qualname__ = f"TickBroker.{what}"
-    entry.__doc__ = _ENTRY_DOC.format(what=what)
-    return entry
-
-
-_ENTRY_DOC = """Create and submit a {what} order (``BackBroker.{what}``'s arguments).
-
-    Parameters
-    ----------
-    owner : bt.Strategy
-        The strategy placing it.
-    data : data feed
-        What it trades (a bar feed: its symbol's instrument, ``trade_as``).
-    size : float
-        The size (> 0).
-    price, plimit : float, optional
-        The limit of a Limit order, the stop of a Stop or StopLimit, and a StopLimit's limit.
-    exectype : int, optional
-        ``bt.Order.Market`` (default), ``Close``, ``Limit``, ``Stop`` or ``StopLimit``.
-    valid : datetime, date, timedelta or float, optional
-        Good until then (a timedelta: from now); None: until cancelled.
-    tradeid : int, default 0
-        The trade it belongs to.
-    oco : Order, optional
-        One cancels the other: the first of the group to end cancels the rest.
-    **kwargs
-        Kept in ``order.info``; ``reduce_only=True`` and ``tif`` ("gtc", "ioc", "fok",
-        "post_only") are order flags (:mod:`~backtrader_channels.broker.flags`).
-
-    Returns
-    -------
-    Order
-        The submitted order: active after the current event and the entry latency.
-
-    Raises
-    ------
-    NotImplementedError
-        Brackets (``parent``, ``transmit=False``), trailing orders and other order types.
-    """
 
 
 class TickBroker(bt.brokers.BackBroker):
@@ -228,6 +152,24 @@ class TickBroker(bt.brokers.BackBroker):
         Entry and response latencies as a model (:mod:`~backtrader_channels.broker.latency`:
         ``entry`` and ``response`` methods); None: the :class:`OrderLatency` of ``latency_ns``
         and ``response_latency_ns`` (give one or the other).
+    order_entry : {"event", "timestamp"} or None, default None
+        An order placed on an event may fill from the next event on, even one of the same
+        timestamp (``"event"``), or only from the first event of a later timestamp, after
+        every event of its own (``"timestamp"``: hftbacktest's rule). None: the fill
+        profile's (``"event"`` by default).
+    trade_side : {"any", "aggressor"} or None, default None
+        Which trades fill a resting limit: any trade at (queue, ``"touch"``) or through its
+        price, or only one whose aggressor is on the other side (``"aggressor"``: a sell print
+        fills bids, a buy print fills asks; hftbacktest's rule). None: the fill profile's
+        (``"any"`` by default).
+    queue_tolerance : float or None, default None
+        With a queue model, a trade at a resting order's price fills it when it is larger than
+        the queue ahead by more than this (a quantity; hftbacktest's is half a lot); None: a
+        billionth of the order's size, so a float remainder (1e-18) is not a fill.
+    fill_profile : {"default", "hftbacktest"}, default "default"
+        A named set of rules: ``"hftbacktest"`` sets ``order_entry="timestamp"`` and
+        ``trade_side="aggressor"`` unless given, and ``queue="risk_averse"`` and
+        ``max_book_age_ns=None`` when left at their defaults (:data:`HFTBACKTEST_RULES`).
     **kwargs
         Every ``BackBroker`` parameter (``cash``, ``commission``, ...).
     """
@@ -245,6 +187,10 @@ class TickBroker(bt.brokers.BackBroker):
         ("queue", None),  # None | "risk_averse" | "prob" | a QueueModel
         ("fees", None),  # None (CommissionInfo) | a FeeModel
         ("latency", None),  # None (latency_ns, response_latency_ns) | a LatencyModel
+        ("order_entry", None),  # event | timestamp; None: the fill profile's
+        ("trade_side", None),  # any | aggressor; None: the fill profile's
+        ("queue_tolerance", None),  # None (1e-9 of the order's size) | a quantity
+        ("fill_profile", "default"),  # default | hftbacktest
     )
 
     #: True while a tick-mode run drives this broker; otherwise it is a plain BackBroker
@@ -266,6 +212,16 @@ class TickBroker(bt.brokers.BackBroker):
         check_choice("market_fill", p.market_fill, MARKET_FILLS)
         check_choice("limit_fill", p.limit_fill, LIMIT_FILLS)
         check_choice("market_depth", p.market_depth, MARKET_DEPTHS)
+        profile = check_choice("fill_profile", p.fill_profile, FILL_PROFILES)
+        rules = HFTBACKTEST_RULES if profile == "hftbacktest" else DEFAULT_RULES
+        defaults = type(p)._getkwargsdefault()
+        for name, value in rules.items():
+            if getattr(p, name) == defaults[name]:
+                setattr(p, name, value)
+        check_choice("order_entry", p.order_entry, ORDER_ENTRIES)
+        check_choice("trade_side", p.trade_side, TRADE_SIDES)
+        #: 1 ns added to each order's entry latency: ``order_entry="timestamp"``
+        self._entry_after = int(p.order_entry == "timestamp")
         #: entry and response latencies (``latency=``, or built from the ns parameters)
         self.latency_model: LatencyModel = latency_model(
             p.latency, p.latency_ns, p.response_latency_ns
@@ -372,8 +328,8 @@ class TickBroker(bt.brokers.BackBroker):
         return self._new
 
     # ---- order entry (strategy) -------------------------------------------------------------
-    buy = _order_entry(TickBuyOrder, bt.brokers.BackBroker.buy)
-    sell = _order_entry(TickSellOrder, bt.brokers.BackBroker.sell)
+    buy = order_entry(TickBuyOrder, bt.brokers.BackBroker.buy)
+    sell = order_entry(TickSellOrder, bt.brokers.BackBroker.sell)
 
     def _join_oco(self, order: BtOrder, oco: BtOrder) -> None:
         """``order`` is cancelled when ``oco`` (or any order of its group) ends, and back."""
@@ -412,7 +368,7 @@ class TickBroker(bt.brokers.BackBroker):
             notifs.append(order.clone())
         clock = self.clock
         latency = self.latency_model.entry(None if clock is None else clock.latest)
-        order.active_ns = order.created_ns + latency
+        order.active_ns = order.created_ns + latency + self._entry_after
         self._new.append(order)
         self.orders_submitted += 1
         if self.p.keep_orders:
@@ -581,7 +537,7 @@ class TickBroker(bt.brokers.BackBroker):
 
     def on_trade(self, pending: list[BtOrder], ev: TickEvent) -> None:
         """Match ``pending`` (orders of the trade's symbol) against trade ``ev``."""
-        self._matcher.match(pending, ev.timestamp, ev.price, ev.volume)
+        self._matcher.match(pending, ev.timestamp, ev.price, ev.volume, ev.direction)
         if self.immediate:
             end_immediate(self, pending, ev.timestamp)
 
