@@ -51,6 +51,11 @@ class TopOfBook(Protocol):
     @property
     def latest(self) -> MarketEvent | None: ...
 
+    @property
+    def latest_ts(self) -> int | None:
+        """The time of ``latest`` (ns), None before the first."""
+        ...
+
 
 @runtime_checkable
 class DepthBook(Protocol):
@@ -125,11 +130,11 @@ class PriceSources:
         bid, ask = src.best_bid, src.best_ask
         tick = self._trades.get(data)
         if tick is not None and self._age_ok:
-            trade, book = tick.latest, src.latest
-            if trade is not None and book is not None and trade[0] > book[0]:
+            trade, book_ts = tick.latest, src.latest_ts
+            if trade is not None and book_ts is not None and trade[0] > book_ts:
                 px = trade[1]
                 if (
-                    trade[0] - book[0] > self._max_age
+                    trade[0] - book_ts > self._max_age
                     or (bid is not None and px < bid.price)
                     or (ask is not None and px > ask.price)
                 ):

@@ -90,9 +90,23 @@ class Matcher:
         self.trade_side = trade_side
         looked = False
         by_type = self.by_type
+        queue = self.queue is not None
         for order in list(pending):
             if now < order.active_ns or order.status > 3:  # not yet active, or done (OCO)
                 continue
+            if (
+                trade_px is not None
+                and order.rested
+                and order.exectype == _Limit
+                and order.valid is None
+                and (order.queue_ahead is not None or not queue)
+                and (
+                    trade_px > order.created.price
+                    if order.ordtype == 0
+                    else trade_px < order.created.price
+                )
+            ):
+                continue  # a trade that does not reach a resting limit changes nothing for it
             if order.valid is not None and ns_to_num(now) > order.valid:
                 pending.remove(order)
                 order.status = order.Expired

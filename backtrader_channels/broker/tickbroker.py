@@ -45,6 +45,7 @@ from .flags import (
 from .latency import Clock, DelayedNotifications, LatencyModel, OrderLatency, latency_model
 from .matching import Matcher
 from .models import QUEUE_MODELS, FeeModel, QueueModel
+from .modify import Modifications
 from .orders import PendingBits, TickBuyOrder, TickSellOrder
 from .perpetual import PerpAccount, PerpPosition
 
@@ -166,6 +167,9 @@ class TickBroker(bt.brokers.BackBroker):
         With a queue model, a trade at a resting order's price fills it when it is larger than
         the queue ahead by more than this (a quantity; hftbacktest's is half a lot); None: a
         billionth of the order's size, so a float remainder (1e-18) is not a fill.
+    cancel_latency_ns : int, default 0
+        How long a cancel or an amend takes to reach the venue: until then the order fills at
+        its old terms (a fill can race a cancel). 0: at once (:mod:`.modify`).
     fill_profile : {"default", "hftbacktest"}, default "default"
         A named set of rules: ``"hftbacktest"`` sets ``order_entry="timestamp"`` and
         ``trade_side="aggressor"`` unless given, and ``queue="risk_averse"`` and
@@ -190,6 +194,7 @@ class TickBroker(bt.brokers.BackBroker):
         ("order_entry", None),  # event | timestamp; None: the fill profile's
         ("trade_side", None),  # any | aggressor; None: the fill profile's
         ("queue_tolerance", None),  # None (1e-9 of the order's size) | a quantity
+        ("cancel_latency_ns", 0),  # cancels and amends reach the venue after this (ns)
         ("fill_profile", "default"),  # default | hftbacktest
     )
 
@@ -251,6 +256,8 @@ class TickBroker(bt.brokers.BackBroker):
         self.fills = 0
         self.orders_submitted = 0
         self._matcher = Matcher(self)
+        #: cancels and amends on their way to the venue (:mod:`.modify`)
+        self.modifications = Modifications(self, p.cancel_latency_ns)
         #: the perpetual account (:mod:`.perpetual`), built at ``start`` when a commission
         #: scheme is a ``PerpetualCommInfo``; None for a spot run
         self.perp: PerpAccount | None = None
@@ -392,7 +399,10 @@ class TickBroker(bt.brokers.BackBroker):
         """Make the orders of the event just handled eligible for the following events.
 
         A limit order that is not marketable on arrival (against the book, or the last trade
-        without a book) rests from the start, so it can only fill at its limit.
+        without a book) rests from the start, so it can only fill at its limit. Without an
+        entry latency it arrives now (with ``order_entry="timestamp"`` too: it is checked
+        against the book it was placed on, and the events left at its timestamp can no longer
+        fill it, as in hftbacktest, where it reaches the book when that timestamp ends).
         """
         by_data = self._by_data
         for order in self._new:
@@ -401,7 +411,7 @@ class TickBroker(bt.brokers.BackBroker):
             data = order.data
             if getattr(order, "tif", "gtc") != "gtc" and refused_at_activation(self, order):
                 continue
-            if order.exectype == _Limit and order.active_ns == order.created_ns:
+            if order.exectype == _Limit and order.active_ns - order.created_ns <= self._entry_after:
                 order.rested = not self._marketable(order)
             lst = by_data.get(data)
             if lst is None:
@@ -425,9 +435,35 @@ class TickBroker(bt.brokers.BackBroker):
         return ref <= limit if buy else ref >= limit
 
     def cancel(self, order: BtOrder, bracket: bool = False) -> bool:
-        """Cancel a pending order; False if it is no longer pending."""
+        """Cancel a pending order (after ``cancel_latency_ns``: until then it may still
+        fill); False if it is no longer pending."""
         if not self.tick_mode:
             return super().cancel(order, bracket)
+        mods = self.modifications
+        if mods.latency_ns or self._entry_after:
+            return mods.cancel(order)
+        return self.cancel_now(order)
+
+    def amend(self, order: BtOrder, price: float | None = None, size: float | None = None) -> bool:
+        """Change a pending limit order's price and/or total size, keeping its identity; it
+        applies after ``cancel_latency_ns``, with the venue's queue-priority rule
+        (:mod:`.modify`). False when the order is no longer pending."""
+        return self.modifications.amend(order, price, size)
+
+    @property
+    def amends_refused(self) -> dict[str, int]:
+        """Amends the venue refused, by reason."""
+        return dict(self.modifications.refused)
+
+    @property
+    def cancels_too_late(self) -> int:
+        """Cancels that arrive after their order has ended (a fill won the race), those still
+        on their way included."""
+        mods = self.modifications
+        return mods.too_late + sum(r.cancel and not r.order.alive() for r in mods.inflight)
+
+    def cancel_now(self, order: BtOrder) -> bool:
+        """Cancel a pending order at once; False if it is no longer pending."""
         lst = self._by_data.get(order.data)
         if lst is not None and order in lst:
             lst.remove(order)
@@ -537,12 +573,16 @@ class TickBroker(bt.brokers.BackBroker):
 
     def on_trade(self, pending: list[BtOrder], ev: TickEvent) -> None:
         """Match ``pending`` (orders of the trade's symbol) against trade ``ev``."""
+        if self.modifications.inflight:
+            self.modifications.due(ev.timestamp)
         self._matcher.match(pending, ev.timestamp, ev.price, ev.volume, ev.direction)
         if self.immediate:
             end_immediate(self, pending, ev.timestamp)
 
     def on_book(self, pending: list[BtOrder], ts: int) -> None:
         """Match ``pending`` against the book or quote of their symbol after an update."""
+        if self.modifications.inflight:
+            self.modifications.due(ts)
         self._matcher.match(pending, ts, None, 0.0)
         if self.immediate:
             end_immediate(self, pending, ts)

@@ -81,6 +81,12 @@ class Channel(Generic[EventT]):
         self.count = 0
 
     @property
+    def latest_ts(self) -> int | None:
+        """The time (ns) of the latest event, None before the first."""
+        ev = self.latest
+        return None if ev is None else ev[0]  # type: ignore[index]
+
+    @property
     def mid_price(self) -> float | None:
         """The mid of the best bid and ask: None here (a channel of trades has no book); a
         quote or order book channel says it."""
