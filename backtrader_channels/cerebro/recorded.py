@@ -307,6 +307,7 @@ def open_recorded(spec: ChannelSpec, skip: SkipReport) -> Iterator[Chunk]:
             ch.venue,
             spec.market,
             spec.meter,
+            columnar=hasattr(ch, "apply_columns"),  # (a ColumnarBookChannel: hear=...)
         )
     else:
         chunks = chunk_events(d, source_name(spec), spec.chunk_rows)

@@ -38,7 +38,30 @@ class OrderBookChannel(Channel[OrderBookEvent]):
     priority = int(EventPriority.ORDERBOOK)
     latest: OrderBookEvent | None
 
-    def __init__(self, symbol: str, history_size: int = 100, require_snapshot: bool = True):
+    def __new__(
+        cls,
+        symbol: str,
+        history_size: int = 100,
+        require_snapshot: bool = True,
+        hear: object = "all",
+    ) -> OrderBookChannel:
+        """``hear`` other than ``"all"`` makes a
+        :class:`~backtrader_channels.channels.columnar.ColumnarBookChannel`: the fast L2
+        path, where strategies hear best-price changes (``"best"``), a message per N ms (an
+        int) or none (``"none"``)."""
+        if cls is OrderBookChannel and hear != "all":
+            from .columnar import ColumnarBookChannel
+
+            return super().__new__(ColumnarBookChannel)
+        return super().__new__(cls)
+
+    def __init__(
+        self,
+        symbol: str,
+        history_size: int = 100,
+        require_snapshot: bool = True,
+        hear: object = "all",
+    ):
         super().__init__(symbol, history_size)
         self.require_snapshot = require_snapshot
         self.bids: dict[float, float] = {}

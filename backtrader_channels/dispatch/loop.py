@@ -26,6 +26,7 @@ from ..btypes import BtStrategy
 from ..channels.base import Channel
 from ..events import BT_EPOCH_DAYS, NS_PER_DAY, BrokerUpdate, ns_to_num
 from ..gctune import streaming_gc
+from .book_run import book_columns_run
 from .notify import Notifier
 from .protocols import LoopBroker
 from .queue import EventQueue, Run, Timed
@@ -109,6 +110,8 @@ class TickLoop(Generic[BrokerT]):
         #: (time, cash, value) of the latest sample, None before the first
         self._last_sample: tuple[int, float, float] | None = None
         self._started_analyzers = False
+        #: the next time each columnar book's strategies hear it (``hear=N`` ms)
+        self.book_hear_at: dict[Channel, int] = {}
 
     # ---- helpers called from the hot loop when something happened ----------------------------
     def _sampling_needed(self) -> bool:
@@ -244,6 +247,16 @@ class TickLoop(Generic[BrokerT]):
                 if ts >= next_sample:
                     next_sample = sample(ts)
                 if should_stop():
+                    break
+                continue
+            if t.columnar and type(events) is not list:  # the fast L2 path (book_run.py)
+                i, ts, next_sample, leave = book_columns_run(
+                    self, src, start, end, next_sample, sample
+                )
+                src.pos = i
+                if self.first_ts is None:
+                    self.first_ts = src.ts[start]
+                if leave and should_stop():
                     break
                 continue
             ch, pending, cb, advance = t.channel, t.pending, t.callback, t.advance

@@ -45,6 +45,7 @@ class SourceTarget:
         "advance",
         "callback",
         "channel",
+        "columnar",
         "data",
         "inline_push",
         "kind",
@@ -80,6 +81,9 @@ class SourceTarget:
         #: run; :data:`NO_TRADES` when there is none). Until its first trade, the book's mid
         #: is the data feed's price
         self.trades: Channel | None = None
+        #: a book kept in the compiled L2 book and fed columns (``channels.columnar``): the
+        #: loop hands its runs to ``book_run.book_columns_run``
+        self.columnar = hasattr(type(channel), "apply_columns")
 
     def bind_lines(self) -> LineSlots:
         """The buffers the loop writes per event (the data feed's one rewritten slot)."""

@@ -9,9 +9,11 @@ import os
 from collections.abc import Iterable, Iterator
 
 from ..errors import ChannelError, check_choice
+from ..events import ChannelType
 from ..symbols import same_symbol
 from . import storage
 from .batches import SkipReport, expand_paths
+from .book_columns import book_column_chunks
 from .build import BatchStream, Chunk, events_from_streams
 from .contents import file_contents
 from .detect import detect_format
@@ -56,9 +58,11 @@ def open_source(
     venue: str = "",
     market: str | None = None,
     meter: ReadMeter | None = None,
+    columnar: bool = False,
 ) -> Iterator[Chunk]:
     """Event chunks of ``channel_type`` for ``symbol`` from ``dataname`` in any known format,
-    each event carrying ``venue``.
+    each event carrying ``venue``; with ``columnar``, an order book's chunks are
+    :class:`~.book_columns.BookColumns` (the fast L2 path: events built only when read).
 
     ``venue`` and ``market`` also choose among the venues and markets of a partitioned
     directory (:mod:`.layout`) and the rows of a native file with ``venue``/``market``
@@ -81,7 +85,12 @@ def open_source(
         if meter is not None:
             meter.expect(files)
         streams = _streams(files, channel_type, symbol, format, chunk_rows, row_skip, meter)
-    chunks = events_from_streams(streams, channel_type, symbol, on_error, skip, venue, market)
+    if columnar and channel_type == ChannelType.ORDERBOOK:
+        chunks: Iterator[Chunk] = book_column_chunks(
+            streams, symbol, on_error, skip, venue, market
+        )
+    else:
+        chunks = events_from_streams(streams, channel_type, symbol, on_error, skip, venue, market)
     return _or_what_it_holds(chunks, dataname, files, format, (channel_type, symbol, venue, market))
 
 
