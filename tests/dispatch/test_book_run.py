@@ -210,3 +210,16 @@ def test_a_bad_hear_names_the_field(hear):
 
 def test_which_book_runs_is_said():
     assert isinstance(COMPILED, bool)
+
+
+def test_the_pure_python_book_gives_the_same_run(monkeypatch):
+    """The fallback a machine without a C compiler gets (``BTCH_PURE_PYTHON=1``, or no
+    extension built): the same run, fill for fill."""
+    import backtrader_channels.channels.columnar as columnar
+    from backtrader_channels.channels.l2book import PyL2Book
+
+    want = outcome(*run("best", fill_profile="hftbacktest"))
+    monkeypatch.setattr(columnar, "L2Book", PyL2Book)
+    got = run("best", fill_profile="hftbacktest")
+    assert isinstance(got[2].book, PyL2Book)
+    assert outcome(*got) == want
