@@ -54,9 +54,11 @@ liquidation and funding; :mod:`.futures_rules` holds the formulas):
   fund; a deficit is not charged). Each close is an order ``autoclose-<time><n>`` (LIMIT, IOC;
   its events show type LIQUIDATION and execution CALCULATED), listed in
   :attr:`FuturesAccount.liquidations`.
+* **Amends** (:func:`.amend_rules.amend_futures`): in place, the id kept; resting orders
+  fill in queue order, which an amend may change (each venue's rule, :mod:`.amend_rules`).
 * **Events** to :attr:`FuturesAccount.listeners`: ``ORDER_TRADE_UPDATE`` (NEW, TRADE, CANCELED,
-  EXPIRED, CALCULATED) and ``ACCOUNT_UPDATE`` (after each fill, reason ORDER, and each funding
-  payment, reason FUNDING_FEE), in Binance's USDⓈ-M formats.
+  EXPIRED, CALCULATED, AMENDMENT) and ``ACCOUNT_UPDATE`` (after each fill, reason ORDER, and
+  each funding payment, reason FUNDING_FEE), in Binance's USDⓈ-M formats.
 
 An answer to a new order is the order once carried out (Binance's own answer is usually the
 NEW state, the fills coming on the stream).
@@ -70,6 +72,7 @@ from decimal import Decimal
 
 from ..btypes import JsonDict
 from .account import TERMINAL, VenueError, dec, dec_text
+from .amend_rules import queue_key
 from .futures_rules import (
     ZERO,
     FuturesPosition,
@@ -206,7 +209,7 @@ class FuturesAccount(MarginBook):
     def on_trade(self, price: float, ts_ms: int | None = None) -> None:
         """A replayed trade at ``price``: resting limits it goes through fill at their limit."""
         p = dec(price)
-        for order in sorted(self._resting.values(), key=lambda o: o["orderId"]):
+        for order in sorted(self._resting.values(), key=queue_key):  # amends may requeue
             if order["orderId"] not in self._resting:  # expired by an earlier fill
                 continue
             limit = dec(order["price"])

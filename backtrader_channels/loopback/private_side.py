@@ -95,7 +95,8 @@ class PrivateSide:
         self._open_logs()
 
     def _open_logs(self) -> None:
-        #: every order request carried out, in order: ("new" or "cancel", the client order id)
+        #: every order request carried out, in order: ("new", "cancel" or "amend", the client
+        #: order id)
         self.order_requests: list[tuple[str, str]] = []
         #: client order id -> time.time_ns() when its new-order request arrived, and when its
         #: last fill's event was handed to the private sockets (latency benchmarks)

@@ -2,7 +2,8 @@
 user data stream, on the venue's own margin account (:mod:`..futures_account`).
 
 * Signed REST (as spot: HMAC-SHA256 of the query or form body, ``X-MBX-APIKEY``, ``timestamp``
-  within ``recvWindow``): ``POST/GET/DELETE /fapi/v1/order``, ``GET /fapi/v1/openOrders``,
+  within ``recvWindow``): ``POST/GET/DELETE /fapi/v1/order``, ``PUT /fapi/v1/order`` (modify:
+  :mod:`.amend`), ``GET /fapi/v1/openOrders``,
   ``DELETE /fapi/v1/allOpenOrders``, ``GET /fapi/v1/userTrades``, ``GET /fapi/v1/income``,
   ``GET /fapi/v2|v3/account``, ``GET /fapi/v2|v3/balance``, ``GET /fapi/v2|v3/positionRisk``,
   ``GET /fapi/v1/leverageBracket``, ``POST /fapi/v1/leverage``, ``POST /fapi/v1/marginType``,
@@ -31,11 +32,12 @@ from ..account import VenueError
 from ..base import unavailable
 from ..futures_account import FuturesAccount, public_order
 from ..private_side import drain
+from .amend import BinanceFuturesAmend
 from .private import BinancePrivate, _err
 from .rest import binance_error
 
 
-class BinanceFuturesPrivate(BinancePrivate):
+class BinanceFuturesPrivate(BinanceFuturesAmend, BinancePrivate):
     """The private routes of :class:`~.futures.BinanceFuturesLoopback` (see module doc)."""
 
     account: FuturesAccount  # type: ignore[assignment]  # the futures account, not spot's
@@ -57,6 +59,7 @@ class BinanceFuturesPrivate(BinancePrivate):
         r.add_post("/fapi/v1/order", s(self._new_order))
         r.add_get("/fapi/v1/order", s(self._get_order))
         r.add_delete("/fapi/v1/order", s(self._cancel_order))
+        r.add_put("/fapi/v1/order", s(self._modify_order))
         r.add_get("/fapi/v1/openOrders", s(self._open_orders))
         r.add_delete("/fapi/v1/allOpenOrders", s(self._cancel_all))
         r.add_get("/fapi/v1/userTrades", s(self._user_trades))

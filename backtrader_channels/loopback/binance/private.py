@@ -1,9 +1,10 @@
 """The loopback Binance's private side: Binance spot's signed REST and WebSocket-API user data.
 
-* Signed REST (HMAC-SHA256 of the query, or of the form body for POST, with the ``X-MBX-APIKEY``
-  header; ``timestamp`` within ``recvWindow`` of the server's clock): ``POST/GET/DELETE
-  /api/v3/order``, ``GET/DELETE /api/v3/openOrders``, ``GET /api/v3/myTrades``,
-  ``GET /api/v3/account``; Binance's error codes and messages.
+* Signed REST (HMAC-SHA256 of the query, or of the form body for POST and PUT, with the
+  ``X-MBX-APIKEY`` header; ``timestamp`` within ``recvWindow`` of the server's clock):
+  ``POST/GET/DELETE /api/v3/order``, ``POST /api/v3/order/cancelReplace`` (:mod:`.amend`),
+  ``GET/DELETE /api/v3/openOrders``, ``GET /api/v3/myTrades``, ``GET /api/v3/account``;
+  Binance's error codes and messages.
 * ``/ws-api/v3``: ``userDataStream.subscribe.signature`` (signed over the key-sorted params),
   then ``executionReport`` and ``outboundAccountPosition`` events as
   ``{"subscriptionId": 0, "event": {...}}``.
@@ -26,7 +27,8 @@ from ...btypes import JsonDict
 from ..account import VenueError, public_order
 from ..base import unavailable
 from ..book import BinanceBook
-from ..private_side import PrivateFaults, PrivateSide, SignedHandler, sign
+from ..private_side import PrivateFaults, SignedHandler, sign
+from .amend import BinanceSpotAmend
 from .rest import binance_error
 
 __all__ = ["BinancePrivate", "PrivateFaults"]
@@ -36,7 +38,7 @@ def _err(e: VenueError) -> web.Response:
     return binance_error(e.status, e.code, e.msg)
 
 
-class BinancePrivate(PrivateSide):
+class BinancePrivate(BinanceSpotAmend):
     """The private routes; :class:`~.exchange.BinanceLoopback` mixes them in and opens the
     account (:meth:`~..private_side.PrivateSide._open_account`)."""
 
@@ -49,6 +51,7 @@ class BinancePrivate(PrivateSide):
         r.add_post("/api/v3/order", self._signed(self._new_order))
         r.add_get("/api/v3/order", self._signed(self._get_order))
         r.add_delete("/api/v3/order", self._signed(self._cancel_order))
+        r.add_post("/api/v3/order/cancelReplace", self._signed(self._cancel_replace))
         r.add_get("/api/v3/openOrders", self._signed(self._open_orders))
         r.add_delete("/api/v3/openOrders", self._signed(self._cancel_open))
         r.add_get("/api/v3/myTrades", self._signed(self._my_trades))
@@ -77,7 +80,7 @@ class BinancePrivate(PrivateSide):
                 return _err(VenueError(429, -1003, "Too many requests; current limit is 6000."))
             payload = request.query_string
             params = dict(request.query)
-            if request.method == "POST":
+            if request.method in ("POST", "PUT"):
                 body = await request.text()
                 if body:
                     payload = f"{payload}&{body}" if payload else body

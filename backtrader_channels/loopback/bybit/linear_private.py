@@ -8,9 +8,10 @@ a cross-margin, one-way linear account), its answers translated by :mod:`.linear
   trading account) are the spot side's (:class:`~.private.BybitPrivate`).
 * ``POST /v5/order/create`` (Market / Limit; GTC, IOC, FOK, PostOnly; ``reduceOnly``;
   ``orderLinkId``, unique per account: 110072), ``/v5/order/cancel`` (by ``orderId`` or
-  ``orderLinkId``), ``/v5/order/cancel-all``; ``GET /v5/order/realtime`` (open orders, or any
-  order by id), ``/v5/order/history``, ``/v5/execution/list`` (``execType`` Trade, BustTrade,
-  Funding), ``/v5/position/list``, ``/v5/account/wallet-balance`` (UNIFIED),
+  ``orderLinkId``), ``/v5/order/cancel-all``, ``/v5/order/amend`` (:mod:`.amend`);
+  ``GET /v5/order/realtime`` (open orders, or any order by id), ``/v5/order/history``,
+  ``/v5/execution/list`` (``execType`` Trade, BustTrade, Funding), ``/v5/position/list``,
+  ``/v5/account/wallet-balance`` (UNIFIED),
   ``/v5/account/transaction-log`` (TRADE, SETTLEMENT and LIQUIDATION rows),
   ``/v5/account/fee-rate``;
   ``POST /v5/position/set-leverage`` (110043 when unchanged), ``/v5/position/switch-mode``
@@ -36,6 +37,7 @@ from ..account import TERMINAL, VenueError, dec, dec_text
 from ..base import unavailable
 from ..futures_account import FuturesAccount
 from ..futures_rules import ZERO, new_order, text8
+from .amend import BybitLinearAmend
 from .linear_wire import (
     funding_execution,
     linear_error,
@@ -67,7 +69,7 @@ def _link(order: JsonDict) -> str:
     return "" if order.get("_liquidation") or cid.startswith(_UNLINKED) else cid
 
 
-class BybitLinearPrivate(BybitPrivate):
+class BybitLinearPrivate(BybitLinearAmend, BybitPrivate):
     """The private routes of :class:`~.linear.BybitLinearLoopback` (see module doc)."""
 
     account: FuturesAccount  # type: ignore[assignment]  # the margin account, not spot's
@@ -100,6 +102,7 @@ class BybitLinearPrivate(BybitPrivate):
             ("/v5/order/create", self._create),
             ("/v5/order/cancel", self._cancel),
             ("/v5/order/cancel-all", self._cancel_all),
+            ("/v5/order/amend", self._amend),
             ("/v5/position/set-leverage", self._set_leverage),
             ("/v5/position/switch-mode", self._switch_mode),
             ("/v5/position/switch-isolated", self._switch_isolated),
@@ -150,6 +153,10 @@ class BybitLinearPrivate(BybitPrivate):
             ):
                 return o
         raise BybitError(110001, "Order does not exist")
+
+    def _ids(self, order: JsonDict) -> JsonDict:
+        """An order's ``orderId`` and ``orderLinkId``, as Bybit answers an order request."""
+        return {"orderId": str(order["orderId"]), "orderLinkId": _link(order)}
 
     def _engine_params(self, q: dict[str, str]) -> dict[str, str]:
         """``/v5/order/create``'s parameters in the account's (Binance's) names."""

@@ -3,7 +3,10 @@
 * Signed REST: the ``X-BAPI-API-KEY``, ``X-BAPI-TIMESTAMP``, ``X-BAPI-RECV-WINDOW`` and
   ``X-BAPI-SIGN`` headers, the signature an HMAC-SHA256 of ``timestamp + key + recvWindow +``
   the query string (GET) or the JSON body (POST); the timestamp within the window of the
-  server's clock. ``POST /v5/order/create``, ``/v5/order/cancel``, ``/v5/order/cancel-all``;
+  server's clock. ``POST /v5/order/create``, ``/v5/order/cancel``, ``/v5/order/cancel-all``,
+  ``/v5/order/amend`` (a limit order's ``qty`` and / or ``price``, in place, the id kept:
+  :func:`..amend_rules.amend_spot`, Bybit's queue rule; 10001 "order not modified" when
+  nothing changes, 10001 for a quantity at most the filled one);
   ``GET /v5/order/realtime`` (open orders, or any recent order by ``orderId`` /
   ``orderLinkId``), ``/v5/order/history``, ``/v5/execution/list``,
   ``/v5/account/wallet-balance``; and what ccxt asks of a keyed client before trading:
@@ -35,6 +38,7 @@ from aiohttp.typedefs import Handler
 
 from ...btypes import JsonDict
 from ..account import TERMINAL, VenueError, dec, dec_text
+from ..amend_rules import AT_MOST_FILLED, amend_spot
 from ..base import unavailable
 from ..book import BybitBook
 from ..private_side import PrivateSide, SignedHandler, sign
@@ -171,6 +175,7 @@ class BybitPrivate(PrivateSide):
             ("/v5/order/create", self._create),
             ("/v5/order/cancel", self._cancel),
             ("/v5/order/cancel-all", self._cancel_all),
+            ("/v5/order/amend", self._amend_spot),
         ):
             r.add_post(path, self._signed(handler))
         for path, handler in (
@@ -283,6 +288,28 @@ class BybitPrivate(PrivateSide):
             self.order_requests.append(("cancel", order["clientOrderId"]))
             out.append({"orderId": str(order["orderId"]), "orderLinkId": order["clientOrderId"]})
         return ok({"list": out, "success": "1"})
+
+    async def _amend_spot(self, request: web.Request, q: dict[str, str]) -> web.StreamResponse:
+        if q.get("category") != "spot":
+            raise BybitError(10001, "params error: category only support spot")
+        order = self._find(q)
+        if order["status"] in TERMINAL:
+            raise BybitError(170213, "Order does not exist.")
+        try:
+            qty = dec(q["qty"]) if q.get("qty") else dec(order["origQty"])
+            price = dec(q["price"]) if q.get("price") else dec(order["price"])
+            amend_spot(self.account, order, qty, price, self._best())
+        except ArithmeticError:
+            raise BybitError(10001, "params error: qty or price invalid") from None
+        except VenueError as e:
+            if e.code == -5027:
+                raise BybitError(10001, "order not modified") from None
+            if e.code == AT_MOST_FILLED:
+                raise BybitError(10001, "params error: qty must exceed the filled qty") from None
+            raise bybit_error(e) from None
+        self.order_requests.append(("amend", order["clientOrderId"]))
+        result = {"orderId": str(order["orderId"]), "orderLinkId": order["clientOrderId"]}
+        return await self._answer(request, result)
 
     async def _realtime(self, request: web.Request, q: dict[str, str]) -> web.StreamResponse:
         if "orderId" in q or "orderLinkId" in q:  # one order, open or recently closed
