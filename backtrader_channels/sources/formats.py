@@ -86,9 +86,7 @@ def open_source(
             meter.expect(files)
         streams = _streams(files, channel_type, symbol, format, chunk_rows, row_skip, meter)
     if columnar and channel_type == ChannelType.ORDERBOOK:
-        chunks: Iterator[Chunk] = book_column_chunks(
-            streams, symbol, on_error, skip, venue, market
-        )
+        chunks: Iterator[Chunk] = book_column_chunks(streams, symbol, on_error, skip, venue, market)
     else:
         chunks = events_from_streams(streams, channel_type, symbol, on_error, skip, venue, market)
     return _or_what_it_holds(chunks, dataname, files, format, (channel_type, symbol, venue, market))
