@@ -114,6 +114,11 @@ class PriceSources:
         """``channel`` (a tick channel) holds ``data``'s latest trade."""
         self._trades[data] = channel
 
+    @property
+    def can_be_stale(self) -> bool:
+        """Whether a book may ever be stale (``max_book_age_ns`` is not None)."""
+        return self._age_ok
+
     def book(self, data: object) -> TopOfBook | None:
         """``data``'s book or quote channel (None without one)."""
         return self._books.get(data)

@@ -121,6 +121,28 @@ class Matcher:
             if not order.alive():
                 pending.remove(order)
 
+    def out_of_reach(self, pending: list[BtOrder], now: int, trade_px: float) -> bool:
+        """Whether a trade at ``trade_px`` leaves every order of ``pending`` as it is: each one
+        is a resting limit (active, in its queue when there is a queue model, no expiry, no
+        time in force) that the trade does not reach (above a buy's limit, below a sell's)."""
+        queue = self.queue is not None
+        for order in pending:
+            if (
+                now < order.active_ns
+                or not order.rested
+                or order.exectype != _Limit
+                or order.valid is not None
+                or (queue and order.queue_ahead is None)
+                or (
+                    trade_px <= order.created.price
+                    if order.ordtype == 0
+                    else trade_px >= order.created.price
+                )
+                or order.tif != "gtc"
+            ):
+                return False
+        return True
+
     # ---- one order type each ------------------------------------------------------------------
     def market(self, order: BtOrder) -> None:
         """Market, close and triggered stop orders: the opposite best, else the next trade."""

@@ -575,6 +575,8 @@ class TickBroker(bt.brokers.BackBroker):
         """Match ``pending`` (orders of the trade's symbol) against trade ``ev``."""
         if self.modifications.inflight:
             self.modifications.due(ev.timestamp)
+        elif self._matcher.out_of_reach(pending, ev[0], ev[1]):
+            return  # resting limits the trade does not reach: nothing to do
         self._matcher.match(pending, ev.timestamp, ev.price, ev.volume, ev.direction)
         if self.immediate:
             end_immediate(self, pending, ev.timestamp)

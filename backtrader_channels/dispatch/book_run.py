@@ -92,7 +92,8 @@ def book_columns_run(  # noqa: C901 - the loop's hot path, kept in one place on 
     mods = getattr(broker, "modifications", None)
     has_queue = getattr(broker, "queue_model", None) is not None
     data = t.data
-    top = getattr(broker, "book_top", None)
+    prices = getattr(broker, "prices", None)  # (a TickBroker's: may its books go stale)
+    top = broker.book_top if prices is not None and prices.can_be_stale else None
     mts = cols.ts
     sample_clock = loop.needs_sample or loop.tracer is not None
     next_hear = loop.book_hear_at.get(ch, 0) if every_ms else _NEVER
