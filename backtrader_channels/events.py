@@ -261,7 +261,7 @@ CcxtDict = dict[str, Any]
 #: where the venue's word came from: its private WebSocket stream, or a REST reply
 UpdateSource = Literal["ws", "rest"]
 #: what became of a submit, query or cancel that brought no order back
-OutcomeKind = Literal["rejected", "unknown", "not_found", "cancel_failed", "note"]
+OutcomeKind = Literal["rejected", "unknown", "not_found", "cancel_failed", "amend_failed", "note"]
 
 
 class VenueSnapshot(TypedDict, total=False):
@@ -320,7 +320,8 @@ class Outcome:
     """What became of a request about order ``client_id`` that brought no order back:
     ``"rejected"`` (``margin``: for lack of funds, backtrader's Margin), ``"unknown"`` (a
     submit that may or may not be placed), ``"not_found"`` (a cancel's query),
-    ``"cancel_failed"`` or a ``"note"`` for the order's history; ``why`` says why."""
+    ``"cancel_failed"``, ``"amend_failed"`` or a ``"note"`` for the order's history; ``why``
+    says why."""
 
     kind: OutcomeKind
     client_id: str

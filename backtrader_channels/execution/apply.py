@@ -37,6 +37,7 @@ from ..events import (
     ns_to_num,
 )
 from ..log import logger
+from .amend import amend_failed, on_venue_terms
 from .perps import PerpApplier
 from .states import CCXT_STATUS, LiveOrder, OrderState, Source
 
@@ -159,6 +160,8 @@ class Applier:
                 self._bt(live, "margin" if news.margin else "reject")
                 b.write(live, "rejected", "rest")
                 b.fault(f"rejected {live.client_id}: {why}")
+        elif kind == "amend_failed":
+            amend_failed(self, live, why)
         else:  # cancel_failed, not_found (a cancel's query: the next sweep tells), note
             live.note("rest", kind, why=why)
             b.write(live, kind, "rest", why=why)
@@ -196,6 +199,7 @@ class Applier:
             return
         if state in (OrderState.OPEN, OrderState.FILLED):  # FILLED comes from the trades
             self._accept(live, source)
+            on_venue_terms(self, live, o, source)  # (an open limit's price and amount)
         else:
             self._end(live, state, source)
 

@@ -38,6 +38,7 @@ from ..events import BrokerUpdate
 from ..live.feed import LiveFeed
 from ..live.venue_parts import CcxtExchange
 from ..log import logger
+from .amend import send_amend
 from .apply import Applier
 from .ids import IdStore, client_order_id
 from .journal import Journal, order_summary
@@ -334,7 +335,7 @@ class CCXTBroker(TickBroker):
             return self._refuse(order, f"no exchange for venue {venue!r} (the broker has "
                                 f"{sorted(self.exchanges)})")  # fmt: skip
         amount, dust = self._whole_lots(venue, symbol, order, amount)
-        reason = self._refusal(venue, symbol, side, amount, price, order.data)
+        reason = self.order_refusal(venue, symbol, side, amount, price, order.data)
         if reason is not None:
             return self._refuse(order, reason)
         cid = self._client_id(order, symbol, side, amount, price)
@@ -391,9 +392,18 @@ class CCXTBroker(TickBroker):
         self._nth = (event, n)
         return client_order_id(type(order.owner).__name__, symbol, side, amount, price, event, n)
 
-    def _refusal(
-        self, venue: str, symbol: str, side: str, amount: float, price: float | None, data: BtData
+    def order_refusal(
+        self,
+        venue: str,
+        symbol: str,
+        side: str,
+        amount: float,
+        price: float | None,
+        data: BtData,
+        amending: LiveOrder | None = None,
     ) -> str | None:
+        """Why an order (or what an amend of ``amending`` adds) may not be sent: the kill
+        switch, protection, the market's rules, the risk limits; None when it may."""
         why = self.blocked(symbol, venue)
         if why is not None:
             return why
@@ -410,7 +420,11 @@ class CCXTBroker(TickBroker):
         ref = (top.ask if side == "buy" else top.bid) or (
             data.close[0] if data.close[0] == data.close[0] else None
         )
-        working = [o for o in self.live.values() if not o.state.terminal and o.venue == venue]
+        working = [
+            o
+            for o in self.live.values()
+            if not o.state.terminal and o.venue == venue and o is not amending
+        ]
         pending = sum(
             (o.remaining if o.side == "buy" else -o.remaining)
             for o in working
@@ -447,6 +461,13 @@ class CCXTBroker(TickBroker):
             return True
         self.send_cancel(live)
         return True
+
+    def amend(self, order: BtOrder, price: float | None = None, size: float | None = None) -> bool:
+        """Ask the venue to change ``order``'s price and/or total size in place (its
+        ``edit_order``), checked and journaled (:mod:`.amend`); False when not sent."""
+        if not self.tick_mode:
+            return False
+        return send_amend(self, order, price, size)
 
     def send_cancel(self, live: LiveOrder) -> None:
         """Ask the venue to cancel ``live`` (journaled)."""

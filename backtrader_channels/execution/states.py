@@ -116,6 +116,8 @@ class LiveOrder:
     asked: bool = False
     #: the strategy cancelled it before the venue had it: sent once it is open
     cancel_wanted: bool = False
+    #: the terms (price, amount) of an amend on its way to the venue (:mod:`.amend`)
+    amending: tuple[float | None, float] | None = None
     #: the venue it goes to ("" for a single-venue broker)
     venue: str = ""
     #: what closing the whole position left below the venue's lot step (signed as the

@@ -359,6 +359,21 @@ class VenueSession:
         else:
             self._push(OrderUpdate(order, "rest"))
 
+    async def amend(
+        self, cid: str, xid: str, symbol: str, side: str, amount: float, price: float | None
+    ) -> None:
+        """Amend order ``xid`` (client id ``cid``) in place to ``amount`` at ``price``: sent
+        once; a lost reply is answered by querying the order (its terms tell)."""
+        try:
+            order = await self.fast.edit_order(xid, symbol, "limit", side, amount, price)
+        except Exception as exc:  # noqa: BLE001 - every outcome is reported
+            self._push(Outcome("amend_failed", cid, describe_error(exc, self.ex)))
+            if isinstance(exc, ccxt.InvalidNonce):
+                await self._resync_clock()
+            await self._query(cid, symbol)
+        else:
+            self._push(OrderUpdate(dict(order), "rest"))
+
     async def cancel_all(self, reason: str) -> None:
         for symbol in self.symbols:
             try:

@@ -1,0 +1,148 @@
+"""Amending a live order in place: ``CCXTBroker.amend`` through ccxt's ``edit_order``.
+
+The tick broker's ``amend`` (``broker/modify.py``) changes a resting limit's price or total
+size and keeps the order's identity; a live broker asks the venue to do the same where the
+venue amends in place (:data:`IN_PLACE`: Binance USDⓈ-M's modify, ``PUT /fapi/v1/order``;
+Bybit's ``/v5/order/amend``, linear and spot), with the guarantees of every order it sends:
+
+* checked first: the order is open at the venue (sent, acknowledged, not ended), no other amend
+  of it is on its way, the new size is above what has filled, and the new terms pass the
+  market's rules and the risk limits (the kill switch and protection included);
+* journaled when sent (``amend``), and when the venue answers: ``amended`` with the terms the
+  venue reports (from the reply or the private stream, whichever comes first), or
+  ``amend failed`` with why;
+* never sent twice: a lost reply is answered by querying the order, whose terms say whether
+  the amend happened (a money-moving request is not repeated by accident);
+* the backtrader order keeps its ``ref`` and follows the venue's terms: ``notify_order`` sees
+  it with its status unchanged and ``order.info["amended"]`` counting amends, or
+  ``order.info["amend_refused"]`` saying why the venue refused.
+
+Binance spot has no amend in place (ccxt's ``edit_order`` there is ``cancelReplace``: a new
+order with a new id): an amend there is refused with that reason, and the strategy cancels and
+places a new order. The queue-priority rule is the venue's own (``loopback/amend_rules.py``).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from ..btypes import BtOrder
+from ..events import CcxtDict
+from .states import LiveOrder, OrderState, Source
+
+if TYPE_CHECKING:
+    from .apply import Applier
+    from .broker import CCXTBroker
+
+#: ccxt ids of the venues whose ``edit_order`` amends in place (same id, same client id)
+IN_PLACE = frozenset({"binanceusdm", "bybit"})
+_OPEN = (OrderState.OPEN, OrderState.PARTIALLY_FILLED)
+_TOL = 1e-9
+
+
+def send_amend(b: CCXTBroker, order: BtOrder, price: float | None, size: float | None) -> bool:
+    """Check and send an amend of ``order`` (see the module doc). True when it was sent;
+    False (with a journal line and ``order.info["amend_refused"]``) when it was not; a
+    ValueError for what no venue would take."""
+    if price is None and size is None:
+        raise ValueError("amend: give a new price, a new size or both")
+    if size is not None and not size > 0:
+        raise ValueError(f"amend: size={size!r} must be > 0 (the order's new total size)")
+    if price is not None and not price > 0:
+        raise ValueError(f"amend: price={price!r} must be > 0")
+    live = b.live_order(order)
+    if live is None or live.state.terminal:
+        return False
+    if live.kind != "limit":
+        raise ValueError(f"amend: order {order.ref} is not a limit order (only limits amend)")
+    session = b.sessions.get(live.venue)
+    new_price = live.price if price is None else float(price)
+    new_amount = live.amount if size is None else float(size)
+    why = _refusal(b, live, new_price, new_amount)
+    if why is not None or session is None:
+        why = why or f"no session for venue {live.venue!r}"
+        live.note("local", "amend refused", why=why)
+        b.write(live, "amend refused", "local", why=why)
+        order.addinfo(amend_refused=why)
+        return False
+    live.amending = (new_price, new_amount)
+    live.note("local", "amend sent", price=new_price, amount=new_amount)
+    b.write(live, "amend", "local", price=new_price, amount=new_amount)
+    session.call(
+        session.amend, live.client_id, live.exchange_id, live.symbol, live.side, new_amount,
+        new_price,
+    )  # fmt: skip
+    return True
+
+
+def _refusal(b: CCXTBroker, live: LiveOrder, price: float | None, amount: float) -> str | None:
+    """Why this amend is not sent (None: it is)."""
+    ex = b.exchanges.get(live.venue) if live.venue else next(iter(b.exchanges.values()), None)
+    venue_id = getattr(ex, "id", "")
+    if venue_id not in IN_PLACE:
+        return (
+            f"{venue_id} has no amend in place (ccxt's edit_order there replaces the order "
+            "with a new id): cancel it and place a new order"
+        )
+    if live.state not in _OPEN or live.exchange_id is None:
+        return f"the venue does not have the order open yet ({live.state.value})"
+    if live.amending is not None:
+        return "an amend of this order is on its way"
+    if amount <= live.filled + _TOL:
+        return f"size {amount} is not above what has filled ({live.filled})"
+    order = live.bt_order
+    if order is None:
+        return None
+    # the new terms in place of the old (the order's old remainder is left out of the exposure)
+    return b.order_refusal(live.venue, live.symbol, live.side, amount, price, order.data, live)
+
+
+def on_venue_terms(a: Applier, live: LiveOrder, o: CcxtDict, source: Source) -> None:
+    """The venue reports ``live`` open with price ``o["price"]`` and amount ``o["amount"]``:
+    when they differ from the order's (an amend applied, ours or anyone's), the order and the
+    backtrader order follow, journaled."""
+    price, amount = o.get("price"), o.get("amount")
+    if live.kind != "limit" or o.get("status") != "open" or price is None or amount is None:
+        return
+    price, amount = float(price), float(amount)
+    asked = live.amending
+    if abs(price - (live.price or 0.0)) <= _TOL * max(price, 1.0) and abs(
+        amount - live.amount
+    ) <= _TOL * max(amount, 1.0):
+        if asked is not None and source == "rest" and _same(asked, price, amount):
+            live.amending = None  # (the reply to an amend that changed nothing)
+        return
+    live.price, live.amount = price, amount
+    mine = asked is not None and _same(asked, price, amount)
+    if mine:
+        live.amending = None
+    live.note(source, "amended", price=price, amount=amount, asked=mine)
+    a.b.write(live, "amended", source, price=price, amount=amount)
+    order = live.bt_order
+    if order is None or not order.alive():
+        return
+    signed = -amount if order.ordtype else amount
+    order.executed.remsize += signed - order.size
+    order.size = order.p.size = order.created.size = signed
+    order.price = order.p.price = order.created.price = price
+    order.info.amended = order.info.get("amended", 0) + 1
+    a.b.notify(order)
+
+
+def amend_failed(a: Applier, live: LiveOrder, why: str) -> None:
+    """The venue refused the amend (or its reply was lost: the order's query tells the
+    terms): the order keeps its terms."""
+    live.amending = None
+    live.note("rest", "amend failed", why=why)
+    a.b.write(live, "amend failed", "rest", why=why)
+    order = live.bt_order
+    if order is not None and order.alive():
+        order.info.amend_refused = why
+        a.b.notify(order)
+
+
+def _same(asked: tuple[float | None, float], price: float, amount: float) -> bool:
+    p, q = asked
+    return (p is None or abs(p - price) <= _TOL * max(price, 1.0)) and abs(
+        q - amount
+    ) <= _TOL * max(amount, 1.0)
