@@ -8,7 +8,7 @@ import math
 import os
 from typing import TYPE_CHECKING, NamedTuple
 
-from ..btypes import JsonDict
+from ..btypes import JsonDict, Kwargs
 from .usage import UsageError, load_strategy, parse_params
 
 if TYPE_CHECKING:
@@ -133,6 +133,12 @@ def check_data(args: argparse.Namespace) -> None:
 
 def add_data(cerebro: Cerebro, args: argparse.Namespace) -> None:
     """Cash, commission and a channel for every channel found under each ``--data``."""
+    profile = getattr(args, "fill_profile", "default")
+    if profile != "default":
+        from ..broker.tickbroker import TickBroker
+
+        cerebro.setbroker(TickBroker(fill_profile=profile))
+    hear = _hear(getattr(args, "book_hear", "all"))
     cerebro.broker.setcash(args.cash)
     if args.lot is not None:
         from ..broker.comminfo import FractionalCommInfo
@@ -149,6 +155,9 @@ def add_data(cerebro: Cerebro, args: argparse.Namespace) -> None:
         for ch in _data_channels(path, args.format, args.symbol, venue, market):
             if (ch.channel_type, ch.symbol) in cerebro.channels:
                 continue
+            book: dict[str, Kwargs] = (
+                {"hear": hear} if ch.channel_type == "orderbook" and hear != "all" else {}
+            )
             cerebro.add_channel(
                 ch.channel_type,
                 symbol=ch.symbol,
@@ -159,7 +168,19 @@ def add_data(cerebro: Cerebro, args: argparse.Namespace) -> None:
                 end=args.to,
                 venue=venue,
                 market=market,
+                **book,
             )
+
+
+def _hear(text: str) -> str | int:
+    """``--book-hear``: all, best, none or a number of milliseconds; else a UsageError."""
+    from ..channels.columnar import check_hear
+
+    value: str | int = int(text) if text.strip().isdigit() else text.strip()
+    try:
+        return check_hear(value)
+    except ValueError as exc:
+        raise UsageError(f"--book-hear {text}: {exc}") from None
 
 
 def run_backtest_command(args: argparse.Namespace) -> int:

@@ -132,6 +132,19 @@ def _add_data_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--from", dest="from", metavar="TIME", help="start (ISO time, UTC)")
     p.add_argument("--to", metavar="TIME", help="end, exclusive (ISO time, UTC)")
     p.add_argument(
+        "--book-hear",
+        default="all",
+        metavar="WHAT",
+        help="what strategies hear of order books: all (default), best (best-price changes), "
+        "none, or N (at most one update per N ms); anything but all takes the fast L2 path",
+    )
+    p.add_argument(
+        "--fill-profile",
+        choices=("default", "hftbacktest"),
+        default="default",
+        help="the broker's fill rules (docs/concepts.md, 'Fill rules')",
+    )
+    p.add_argument(
         "--on-error",
         choices=ON_ERROR,
         default="raise",

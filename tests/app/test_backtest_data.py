@@ -145,3 +145,37 @@ def test_inspect_lists_each_venue_and_market(spot_and_linear, capsys):
     out = capsys.readouterr().out
     assert re.search(r"tick\s+BTCUSDT\s+binance/linear\s+300 events", out), out
     assert re.search(r"tick\s+BTCUSDT\s+binance/spot\s+100 events", out), out
+
+
+# ---- the fast L2 path and the fill rules from the command line --------------------------------
+HEARD = """
+import backtrader as bt
+class Heard(bt.Strategy):
+    def start(self):
+        self.books = 0
+    def on_orderbook(self, ev):
+        self.books += 1
+    def stop(self):
+        print(f"heard {self.books} book updates; broker {self.broker.p.fill_profile}")
+"""
+
+
+def test_book_hear_and_fill_profile_on_the_command_line(capsys, tmp_path):
+    path = tmp_path / "heard.py"
+    path.write_text(HEARD)
+    sample = btch.datasets.binance_ethusdt_perp_sample()
+    common = ("backtest", f"{path}:Heard", "--data", sample.orderbook)
+    assert run_backtest_command(args(*common)) == 0
+    assert "heard 1900 book updates; broker default" in capsys.readouterr().out
+    assert (
+        run_backtest_command(args(*common, "--book-hear", "best", "--fill-profile", "hftbacktest"))
+        == 0
+    )
+    out = capsys.readouterr().out
+    heard = int(re.search(r"heard (\d+) book updates; broker hftbacktest", out).group(1))
+    assert 0 < heard < 1900
+    assert run_backtest_command(args(*common, "--book-hear", "1000")) == 0
+    # 100 s of data from xx:21.145 to xx:01.145: 101 one-second windows, one update heard in each
+    assert "heard 101 book updates" in capsys.readouterr().out
+    with pytest.raises(UsageError, match=r"--book-hear sometimes: hear='sometimes': must be"):
+        run_backtest_command(args(*common, "--book-hear", "sometimes"))

@@ -22,6 +22,8 @@ EXPECTED = {
     "pnl: 3.55",
     "bars_from_ticks.py": "ticks: 9,757  bars: 344  orders: 3  max drawdown: 0.0195%  "
     "final value: 9,998.98",
+    "market_maker.py": "orders: 159  fills: 158  amends: 224  cancel+replace: 0  post-only "
+    "refusals: 0  position: +0.10  fees: 0.8475  final value: 9,998.52",
     "imbalance_limit_orders.py": "orders: 10  fills: 5  closed trades: 2  final value: 9,998.47",
     "sma_bridge.py": "orders: 36  closed trades: 18  final value: 10,000.96",
     "tick_scalper.py": "events: 13,207  orders: 322  closed trades: 161  final value: 10,003.44",
