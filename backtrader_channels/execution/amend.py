@@ -17,9 +17,16 @@ Bybit's ``/v5/order/amend``, linear and spot), with the guarantees of every orde
   it with its status unchanged and ``order.info["amended"]`` counting amends, or
   ``order.info["amend_refused"]`` saying why the venue refused.
 
-Binance spot has no amend in place (ccxt's ``edit_order`` there is ``cancelReplace``: a new
-order with a new id): an amend there is refused with that reason, and the strategy cancels and
-places a new order. The queue-priority rule is the venue's own (``loopback/amend_rules.py``).
+Binance spot has no amend in place: ccxt's ``edit_order`` there is ``cancelReplace``
+(:data:`REPLACE`), which cancels the order and places a new one with a new venue id. The broker
+sends it with a new client id of its own (the first one's, ``-r1``, ``-r2``...) claimed in the
+id store first, and keeps **one order**: the backtrader order and its ``ref``, the journal's
+``client_id`` (the first one; ``venue_client_id`` says the venue's current one) and the fills of
+both venue orders. The old order's CANCELED is the replacement's, not the order's end. If the
+venue cancels the old order but refuses the new one, the order ends cancelled (with the venue's
+reason); if the cancel fails (a fill came first), nothing was replaced. A partly filled order is
+not replaced (the new order's size would not be the order's): cancel it and place a new one.
+The queue-priority rule is the venue's own (``loopback/amend_rules.py``).
 """
 
 from __future__ import annotations
@@ -36,6 +43,8 @@ if TYPE_CHECKING:
 
 #: ccxt ids of the venues whose ``edit_order`` amends in place (same id, same client id)
 IN_PLACE = frozenset({"binanceusdm", "bybit"})
+#: ccxt ids of the venues whose ``edit_order`` is a cancel-replace (a new order, a new id)
+REPLACE = frozenset({"binance"})
 _OPEN = (OrderState.OPEN, OrderState.PARTIALLY_FILLED)
 _TOL = 1e-9
 
@@ -65,28 +74,57 @@ def send_amend(b: CCXTBroker, order: BtOrder, price: float | None, size: float |
         b.write(live, "amend refused", "local", why=why)
         order.addinfo(amend_refused=why)
         return False
+    new_cid = None
+    if _venue_id(b, live) in REPLACE:
+        new_cid = _claim_replacement(b, live, new_price, new_amount)
+        if new_cid is None:
+            return False
     live.amending = (new_price, new_amount)
-    live.note("local", "amend sent", price=new_price, amount=new_amount)
-    b.write(live, "amend", "local", price=new_price, amount=new_amount)
+    live.note("local", "amend sent", price=new_price, amount=new_amount, new_client_id=new_cid)
+    b.write(live, "amend", "local", price=new_price, amount=new_amount, new_client_id=new_cid)
+    flags = {"postOnly": True} if new_cid is not None and order.tif == "post_only" else None
     session.call(
         session.amend, live.client_id, live.exchange_id, live.symbol, live.side, new_amount,
-        new_price,
+        new_price, new_cid, flags,
     )  # fmt: skip
     return True
 
 
+def _venue_id(b: CCXTBroker, live: LiveOrder) -> str:
+    ex = b.exchanges.get(live.venue) if live.venue else next(iter(b.exchanges.values()), None)
+    return str(getattr(ex, "id", ""))
+
+
+def _claim_replacement(
+    b: CCXTBroker, live: LiveOrder, price: float | None, amount: float
+) -> str | None:
+    """The new client id of a cancel-replace, claimed in the id store (None: already used)."""
+    origin = live.origin_id or live.client_id
+    live.replaced += 1
+    new_cid = f"{origin}-r{live.replaced}"
+    assert b.store is not None
+    stored = f"{live.symbol}@{live.venue}" if live.venue else live.symbol
+    if not b.store.claim(new_cid, stored, live.side, live.kind, amount, price):
+        live.note("local", "amend refused", why=f"{new_cid} was sent before")
+        return None
+    b.appliers[live.venue].replacements[new_cid] = live
+    live.replacing = new_cid
+    return new_cid
+
+
 def _refusal(b: CCXTBroker, live: LiveOrder, price: float | None, amount: float) -> str | None:
     """Why this amend is not sent (None: it is)."""
-    ex = b.exchanges.get(live.venue) if live.venue else next(iter(b.exchanges.values()), None)
-    venue_id = getattr(ex, "id", "")
-    if venue_id not in IN_PLACE:
+    venue_id = _venue_id(b, live)
+    if venue_id not in IN_PLACE and venue_id not in REPLACE:
+        return f"{venue_id or 'this venue'} has no amend: cancel the order and place a new one"
+    if venue_id in REPLACE and live.filled > _TOL:
         return (
-            f"{venue_id} has no amend in place (ccxt's edit_order there replaces the order "
-            "with a new id): cancel it and place a new order"
+            f"{venue_id} amends by cancel-replace, and this order is partly filled: cancel it "
+            "and place a new one"
         )
     if live.state not in _OPEN or live.exchange_id is None:
         return f"the venue does not have the order open yet ({live.state.value})"
-    if live.amending is not None:
+    if live.amending is not None or live.replacing is not None:
         return "an amend of this order is on its way"
     if amount <= live.filled + _TOL:
         return f"size {amount} is not above what has filled ({live.filled})"
@@ -127,6 +165,46 @@ def on_venue_terms(a: Applier, live: LiveOrder, o: CcxtDict, source: Source) -> 
     order.price = order.p.price = order.created.price = price
     order.info.amended = order.info.get("amended", 0) + 1
     a.b.notify(order)
+
+
+def replaced(a: Applier, live: LiveOrder, o: CcxtDict, cid: str | None, xid: str | None) -> bool:
+    """A cancel-replace on its way (``live.replacing``) and news of one of its two venue
+    orders: the new one completes the replacement (the order goes on as it); the old one's
+    CANCELED is skipped (True: nothing more to do with ``o``)."""
+    new = live.replacing
+    if new is None:
+        return False
+    if cid == new and xid is not None and xid != live.exchange_id:
+        old_cid, old_xid = live.client_id, live.exchange_id
+        live.origin_id = live.origin_id or old_cid
+        live.client_id, live.exchange_id, live.replacing = new, xid, None
+        a.by_xid[xid] = live
+        if old_xid is not None:
+            a.retired.add(old_xid)
+        a.replacements.pop(new, None)
+        a.b.live.pop(old_cid, None)
+        a.b.live[new] = live
+        if a.b.store is not None:
+            a.b.store.update(old_cid, "CANCELLED", old_xid)
+        live.note("rest", "replaced", old_client_id=old_cid, old_exchange_id=old_xid)
+        return False  # its terms and state follow as any order update's
+    if (cid == live.client_id or xid == live.exchange_id) and o.get("status") == "canceled":
+        live.note("rest", "old order cancelled by the cancel-replace")
+        return True
+    return False
+
+
+def replacement_missing(a: Applier, live: LiveOrder, cid: str) -> bool:
+    """The query of a cancel-replace's new order found nothing: it was not placed (the old
+    order's query, next, tells whether the cancel went through). True when ``cid`` was it."""
+    if live.replacing != cid:
+        return False
+    live.replacing = None
+    a.replacements.pop(cid, None)
+    if a.b.store is not None:
+        a.b.store.update(cid, "REJECTED", None)
+    live.note("rest", "replacement not placed", client_id=cid)
+    return True
 
 
 def amend_failed(a: Applier, live: LiveOrder, why: str) -> None:

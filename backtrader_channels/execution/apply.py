@@ -37,7 +37,7 @@ from ..events import (
     ns_to_num,
 )
 from ..log import logger
-from .amend import amend_failed, on_venue_terms
+from .amend import amend_failed, on_venue_terms, replaced, replacement_missing
 from .perps import PerpApplier
 from .states import CCXT_STATUS, LiveOrder, OrderState, Source
 
@@ -114,6 +114,11 @@ class Applier:
         self._fee = _VenueFee()
         #: perpetual data: the venue's positions, funding and liquidations (:mod:`.perps`)
         self.perp = PerpApplier(self)
+        #: cancel-replace amends on their way: the new order's client id -> the order
+        self.replacements: dict[str, LiveOrder] = {}
+        #: venue ids of orders a cancel-replace replaced: their late news is not the order's
+        #: (their fills, which come as trades, still are)
+        self.retired: set[str] = set()
 
     # ---- dispatch -----------------------------------------------------------------------------
     def apply(self, news: VenueNews) -> None:
@@ -145,7 +150,7 @@ class Applier:
     def outcome(self, news: Outcome) -> None:
         """A request about one of our orders that brought no order back (see :class:`Outcome`)."""
         b = self.b
-        live = b.live.get(news.client_id)
+        live = b.live.get(news.client_id) or self.replacements.get(news.client_id)
         if live is None:
             return
         kind, why = news.kind, news.why
@@ -162,18 +167,34 @@ class Applier:
                 b.fault(f"rejected {live.client_id}: {why}")
         elif kind == "amend_failed":
             amend_failed(self, live, why)
+        elif kind == "not_found" and replacement_missing(self, live, news.client_id):
+            return
         else:  # cancel_failed, not_found (a cancel's query: the next sweep tells), note
             live.note("rest", kind, why=why)
             b.write(live, kind, "rest", why=why)
 
     # ---- orders -------------------------------------------------------------------------------
-    def order(self, o: CcxtDict, source: Source) -> None:
-        b = self.b
+    def _ours(self, o: CcxtDict) -> tuple[LiveOrder | None, str | None]:
+        """The live order ``o`` is about, and its venue id; None for a foreign order or a
+        liquidation (handled here) and for the old half of a cancel-replace amend."""
         xid = str(o.get("id")) if o.get("id") is not None else None
-        live = b.live.get(_cid_of(o) or "") or (self.by_xid.get(xid) if xid else None)
+        cid = _cid_of(o)
+        live = self.b.live.get(cid or "") or self.replacements.get(cid or "")
+        if live is None and xid:
+            live = self.by_xid.get(xid)
         if live is None:
             if not self.perp.liquidation_order(o):
                 self._foreign(o)
+            return None, xid
+        if live.replacing is not None and replaced(self, live, o, cid, xid):
+            return None, xid
+        if xid is not None and xid in self.retired and xid != live.exchange_id:
+            return None, xid  # the replaced venue order's late news (its CANCELED)
+        return live, xid
+
+    def order(self, o: CcxtDict, source: Source) -> None:
+        live, xid = self._ours(o)
+        if live is None:
             return
         if xid and live.exchange_id is None:
             live.exchange_id = xid

@@ -34,10 +34,12 @@ class _JournalLine(TypedDict):
 
 class JournalLine(_JournalLine, total=False):
     """One journal line (see module doc); ``venue`` on a several-venue broker, ``details``
-    when the event has any."""
+    when the event has any, ``venue_client_id`` when a cancel-replace amend gave the order a
+    new client id at the venue (``client_id`` stays the first one)."""
 
     venue: str
     details: dict[str, object]
+    venue_client_id: str
 
 
 class OrderSummary(TypedDict):
@@ -71,7 +73,7 @@ class Journal:
         """One line for ``order``'s ``event`` (its state after it)."""
         line: JournalLine = {
             "ns": time.time_ns(),
-            "client_id": order.client_id,
+            "client_id": order.origin_id or order.client_id,
             "exchange_id": order.exchange_id,
             "symbol": order.symbol,
             "side": order.side,
@@ -87,6 +89,8 @@ class Journal:
         }
         if order.venue:
             line["venue"] = order.venue
+        if order.origin_id:  # a cancel-replace amend: the venue knows it by a new client id
+            line["venue_client_id"] = order.client_id
         if details:
             line["details"] = details
         self.lines.append(line)

@@ -118,6 +118,13 @@ class LiveOrder:
     cancel_wanted: bool = False
     #: the terms (price, amount) of an amend on its way to the venue (:mod:`.amend`)
     amending: tuple[float | None, float] | None = None
+    #: the client id the order was first sent with, when a cancel-replace amend gave it a new
+    #: one (``client_id`` is then the venue's current one; the journal keeps this one)
+    origin_id: str | None = None
+    #: a cancel-replace amend on its way: the new order's client id
+    replacing: str | None = None
+    #: cancel-replace amends sent so far (the next new client id's number)
+    replaced: int = 0
     #: the venue it goes to ("" for a single-venue broker)
     venue: str = ""
     #: what closing the whole position left below the venue's lot step (signed as the

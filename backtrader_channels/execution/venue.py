@@ -360,16 +360,31 @@ class VenueSession:
             self._push(OrderUpdate(order, "rest"))
 
     async def amend(
-        self, cid: str, xid: str, symbol: str, side: str, amount: float, price: float | None
+        self,
+        cid: str,
+        xid: str,
+        symbol: str,
+        side: str,
+        amount: float,
+        price: float | None,
+        new_cid: str | None = None,
+        flags: CcxtDict | None = None,
     ) -> None:
-        """Amend order ``xid`` (client id ``cid``) in place to ``amount`` at ``price``: sent
-        once; a lost reply is answered by querying the order (its terms tell)."""
+        """Amend order ``xid`` (client id ``cid``) to ``amount`` at ``price``: in place, or
+        by a cancel-replace whose new order gets ``new_cid`` (and the order's ``flags``, e.g.
+        ccxt's ``postOnly``). Sent once; a lost reply is answered by querying the order (and
+        its replacement): what the venue has tells."""
+        params = dict(flags or {})
+        if new_cid is not None:
+            params["newClientOrderId"] = new_cid
         try:
-            order = await self.fast.edit_order(xid, symbol, "limit", side, amount, price)
+            order = await self.fast.edit_order(xid, symbol, "limit", side, amount, price, params)
         except Exception as exc:  # noqa: BLE001 - every outcome is reported
             self._push(Outcome("amend_failed", cid, describe_error(exc, self.ex)))
             if isinstance(exc, ccxt.InvalidNonce):
                 await self._resync_clock()
+            if new_cid is not None:
+                await self._query(new_cid, symbol)
             await self._query(cid, symbol)
         else:
             self._push(OrderUpdate(dict(order), "rest"))

@@ -144,8 +144,11 @@ class Account:
         side, otype = q.get("side", ""), q.get("type", "")
         if side not in ("BUY", "SELL"):
             raise VenueError(400, -1102, "Mandatory parameter 'side' was not sent.")
-        if otype not in ("MARKET", "LIMIT"):
+        if otype not in ("MARKET", "LIMIT", "LIMIT_MAKER"):
             raise VenueError(400, -1116, "Invalid orderType.")
+        maker_only = otype == "LIMIT_MAKER"  # a limit refused when it would take (post-only)
+        if maker_only:
+            otype = "LIMIT"
         cid = q.get("newClientOrderId") or f"loopback{self._next_order}"
         if any(o["clientOrderId"] == cid for o in self.open_orders(symbol)):
             raise VenueError(400, -2010, "Duplicate order sent.")
@@ -158,6 +161,8 @@ class Account:
             fill_at is not None
             and (dec(fill_at) <= price if side == "BUY" else dec(fill_at) >= price)  # type: ignore[operator]
         )
+        if maker_only and marketable:
+            raise VenueError(400, -2010, "Order would immediately match and take.")
         base, quote = info["baseAsset"], info["quoteAsset"]
         need_price = dec(fill_at) if marketable and fill_at is not None else price
         if need_price is None:
@@ -179,7 +184,7 @@ class Account:
             "cummulativeQuoteQty": "0",
             "status": "NEW",
             "timeInForce": "GTC",
-            "type": otype,
+            "type": "LIMIT_MAKER" if maker_only else otype,
             "side": side,
             "stopPrice": "0",
             "icebergQty": "0",

@@ -145,22 +145,91 @@ def test_bybit_linear_amends_in_place(tmp_path):
     _check(strat, lines, venue_order)
 
 
-def test_binance_spot_refuses_an_amend_before_sending_it(server, tmp_path):
-    """ccxt's edit_order on Binance spot is a cancelReplace (a new order id): the broker
-    refuses the amend with that reason, journaled, and sends nothing."""
+def test_binance_spot_amends_by_cancel_replace_as_one_order(server, tmp_path):
+    """ccxt's edit_order on Binance spot is a cancelReplace: the venue cancels the order and
+    places a new one with a new id. The broker sends it with a client id of its own
+    (``<first>-r1``) and keeps one order: one backtrader ref, one journal client id (the
+    venue's current one in ``venue_client_id``), the old order's CANCELED not taken for the
+    order's end; a later cancel cancels the new venue order."""
     seen = {}
 
     def place(s, t):
         s.orders["o"] = s.buy(size=0.001, price=round(t.price * 0.9, 2), exectype=bt.Order.Limit)
 
     def amend(s, t):
-        seen["sent"] = s.broker.amend(s.orders["o"], price=round(t.price * 0.8, 2))
-        seen["why"] = s.orders["o"].info.get("amend_refused")
+        seen["price"] = round(t.price * 0.85, 2)
+        seen["sent"] = s.broker.amend(s.orders["o"], price=seen["price"])
+
+    def cancel(s, t):
+        seen["amended"] = s.orders["o"].info.get("amended")
+        seen["status_before_cancel"] = s.orders["o"].getstatusname()
         s.cancel(s.orders["o"])
 
-    run_real(server, {5: place, 200: amend}, stop_at=300, tmp=str(tmp_path))
-    assert seen["sent"] is False
-    assert "no amend in place" in seen["why"]
-    assert not [kind for kind, _ in server.order_requests if kind == "amend"]
+    _, strat = run_real(server, {5: place, 150: amend, 400: cancel}, stop_at=500, tmp=str(tmp_path))
+    assert seen["sent"] is True
+    assert seen["amended"] == 1
+    assert seen["status_before_cancel"] == "Accepted"
+    order = strat.orders["o"]
+    assert order.price == seen["price"]
+    assert strat.statuses(order.ref)[-1] == "Canceled"
     lines = read_journal(str(tmp_path / "orders.jsonl"))
-    assert [line["event"] for line in lines].count("amend refused") == 1
+    first = lines[0]["client_id"]
+    assert {line["client_id"] for line in lines} == {first}  # one order in the journal
+    assert [line["event"] for line in lines].count("amended") == 1
+    assert lines[-1]["venue_client_id"] == f"{first}-r1"
+    assert lines[-1]["state"] == "CANCELLED"
+    venue = {o["clientOrderId"]: o for o in server.account.orders.values()}
+    assert venue[first]["status"] == "CANCELED"
+    assert venue[f"{first}-r1"]["status"] == "CANCELED"
+    assert float(venue[f"{first}-r1"]["price"]) == pytest.approx(seen["price"])
+    new = [cid for kind, cid in server.order_requests if kind == "new"]
+    assert new == [first, f"{first}-r1"]
+
+
+def test_a_partly_filled_order_is_not_replaced(server, tmp_path):
+    """A cancel-replace's new order would not be the order (its size, its fills): refused
+    before sending, with the reason."""
+    seen = {}
+
+    def place(s, t):
+        s.orders["o"] = s.buy(size=0.002, price=round(t.price * 0.9, 2), exectype=bt.Order.Limit)
+
+    def amend(s, t):
+        live = s.broker.live_order(s.orders["o"])
+        live.filled = 0.001  # (as if a fill had come: the rule under test is the broker's)
+        seen["sent"] = s.broker.amend(s.orders["o"], price=round(t.price * 0.85, 2))
+        seen["why"] = s.orders["o"].info.get("amend_refused")
+        live.filled = 0.0
+        s.cancel(s.orders["o"])
+
+    run_real(server, {5: place, 150: amend}, stop_at=300, tmp=str(tmp_path))
+    assert seen["sent"] is False
+    assert "partly filled" in seen["why"]
+
+
+def test_a_refused_replacement_ends_the_order_cancelled(server, tmp_path):
+    """A post-only (LIMIT_MAKER) bid amended to a price that would take: Binance cancels the
+    old order and refuses the new one (-2021). The order ends Canceled, with the venue's
+    reason; no replacement is left behind."""
+    seen = {}
+
+    def place(s, t):
+        s.orders["o"] = s.buy(
+            size=0.001, price=round(t.price * 0.9, 2), exectype=bt.Order.Limit, tif="post_only"
+        )
+
+    def amend(s, t):
+        seen["sent"] = s.broker.amend(s.orders["o"], price=round(t.price * 1.001, 2))
+        seen["why"] = s.orders["o"].info.get("amend_refused")
+
+    _, strat = run_real(server, {5: place, 150: amend}, stop_at=400, tmp=str(tmp_path))
+    assert seen["sent"] is True, seen["why"]
+    order = strat.orders["o"]
+    assert strat.statuses(order.ref)[-1] == "Canceled"
+    assert order.info.get("amend_refused")
+    lines = read_journal(str(tmp_path / "orders.jsonl"))
+    events = [line["event"] for line in lines]
+    assert "amend failed" in events
+    assert events[-1] == "cancelled"
+    assert {line["client_id"] for line in lines} == {lines[0]["client_id"]}
+    assert server.account.open_orders("BTCUSDT") == []
