@@ -24,7 +24,7 @@ Reading it is reading an ``OrderBookChannel``: ``best_bid``, ``levels()``, ``siz
 from __future__ import annotations
 
 from collections import Counter
-from typing import Literal, Protocol, TypeAlias
+from typing import Literal, Protocol, TypeAlias, cast
 
 import numpy as np
 
@@ -163,6 +163,34 @@ class ColumnarBookChannel(OrderBookChannel):
     @asks.setter
     def asks(self, value: object) -> None:
         pass
+
+    # ---- pickling (a sweep sends its Cerebro, channels included, to its workers) -----------
+    def __getstate__(self) -> dict[str, object]:
+        state = dict(self.__dict__)
+        book = state.pop("book")
+        state["_cols"], state["_event"] = None, self.latest
+        state["_levels"] = (book.bids_dict(), book.asks_dict(), book.last_update_id, book.synced)
+        return state
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        levels_state = cast(
+            "tuple[dict[float, float], dict[float, float], int | None, bool]",
+            state.pop("_levels"),
+        )
+        bids, asks, last_id, synced = levels_state
+        self.__dict__.update(state)
+        self.book = L2Book(self.require_snapshot)
+        if synced or bids or asks:  # the levels again, as a snapshot with the last id
+            levels = (*bids.items(), *asks.items())
+            n = len(levels)
+            is_bid = np.zeros(n, _U1)
+            is_bid[: len(bids)] = 1
+            self.book.apply_messages(
+                np.array((0, n), _I8), np.zeros(1, _I8), np.ones(1, _U1),
+                np.array((_NO_ID,), _I8), np.array((_NO_ID if last_id is None else last_id,), _I8),
+                is_bid, np.array([p for p, _ in levels], _F8),
+                np.array([q for _, q in levels], _F8), 0, 1, _NO_WATCH, False, _NEVER,
+            )  # fmt: skip
 
     def reset(self) -> None:
         """Empty the book and forget counters and gaps."""

@@ -38,17 +38,12 @@ class OrderBookChannel(Channel[OrderBookEvent]):
     priority = int(EventPriority.ORDERBOOK)
     latest: OrderBookEvent | None
 
-    def __new__(
-        cls,
-        symbol: str,
-        history_size: int = 100,
-        require_snapshot: bool = True,
-        hear: object = "all",
-    ) -> OrderBookChannel:
-        """``hear`` other than ``"all"`` makes a
+    def __new__(cls, *args: object, **kwargs: object) -> OrderBookChannel:
+        """``hear`` (the fourth argument) other than ``"all"`` makes a
         :class:`~backtrader_channels.channels.columnar.ColumnarBookChannel`: the fast L2
         path, where strategies hear best-price changes (``"best"``), a message per N ms (an
-        int) or none (``"none"``)."""
+        int) or none (``"none"``). (Unpickling calls it with no arguments.)"""
+        hear = kwargs.get("hear", args[3] if len(args) > 3 else "all")
         if cls is OrderBookChannel and hear != "all":
             from .columnar import ColumnarBookChannel
 

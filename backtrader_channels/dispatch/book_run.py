@@ -33,17 +33,18 @@ if TYPE_CHECKING:
     from ..channels.columnar import ColumnarBookChannel, MessageColumns
     from .loop import TickLoop
     from .queue import EventSource
+    from .targets import SourceTarget
 
 _NEVER = (1 << 63) - 1
 _NO_WATCH = np.empty(0, np.float64)
 _Limit = 2  # bt.Order.Limit
 
 
-def _orders_watch(pending: list[BtOrder], now: int, queue: bool) -> tuple[np.ndarray, bool, int]:
+def _orders_watch(pending: list[BtOrder], now: int, queue: bool) -> tuple[list[float], bool, int]:
     """What ``pending`` needs of the book: the prices of resting limits (their levels), whether
     some order must see the very next message (eager), and the time the next one becomes
     active (``_NEVER``: none waits)."""
-    prices = []
+    prices: list[float] = []
     eager = False
     until = _NEVER
     for order in pending:
@@ -61,7 +62,42 @@ def _orders_watch(pending: list[BtOrder], now: int, queue: bool) -> tuple[np.nda
             eager = True
             break
         prices.append(order.created.price)
-    return (np.array(prices, np.float64) if prices else _NO_WATCH), eager, until
+    return prices, eager, until
+
+
+class BookRunner:
+    """What :func:`book_columns_run` needs of one target, looked up once per run of the loop
+    (a run of a few book messages between trades is common: its setup must cost little)."""
+
+    def __init__(self, loop: TickLoop, t: SourceTarget) -> None:
+        ch = cast("ColumnarBookChannel", t.channel)
+        broker = loop.broker
+        self.t, self.ch, self.book, self.loop = t, ch, ch.book, loop
+        cb = t.callback
+        hear = ch.hear
+        self.hear_best = cb is not None and hear == "best"
+        self.every_ms = hear * 1_000_000 if cb is not None and isinstance(hear, int) else 0
+        self.each = t.advance is not None or (cb is not None and hear == "all")
+        self.mods = getattr(broker, "modifications", None)
+        self.has_queue = getattr(broker, "queue_model", None) is not None
+        prices = getattr(broker, "prices", None)  # (a TickBroker's: may its books go stale)
+        self.top = broker.book_top if prices is not None and prices.can_be_stale else None
+        self.sample_clock = loop.needs_sample or loop.tracer is not None
+        self.next_hear = 0
+        self._watch: dict[tuple[float, ...], np.ndarray] = {}
+
+    def watch(self, pending: list[BtOrder], now: int) -> tuple[np.ndarray, bool, int]:
+        """:func:`_orders_watch`, with the watched prices' array kept per set of prices."""
+        prices, eager, until = _orders_watch(pending, now, self.has_queue)
+        if eager or not prices:
+            return _NO_WATCH, eager, until
+        key = tuple(prices)
+        arr = self._watch.get(key)
+        if arr is None:
+            if len(self._watch) > 64:
+                self._watch.clear()
+            arr = self._watch[key] = np.array(prices, np.float64)
+        return arr, eager, until
 
 
 def book_columns_run(  # noqa: C901 - the loop's hot path, kept in one place on purpose
@@ -77,45 +113,38 @@ def book_columns_run(  # noqa: C901 - the loop's hot path, kept in one place on 
     last event time, the next sampling time and whether the loop must leave (attention)."""
     t = src.target
     assert t is not None
+    r = loop.book_runners.get(t)
+    if r is None:
+        r = loop.book_runners[t] = BookRunner(loop, t)
     cols = cast("MessageColumns", src.events)
-    ch = cast("ColumnarBookChannel", t.channel)
-    broker, queue = loop.broker, loop.queue
-    attention, notifs, new = queue.attention, broker.notifs, broker.new_orders
-    deliver, activate = loop.deliver, broker.activate
+    ch, book = r.ch, r.book
+    broker = loop.broker
+    attention, notifs, new = loop.queue.attention, broker.notifs, broker.new_orders
     pending, cb, advance = t.pending, t.callback, t.advance
-    hear = ch.hear
-    hear_best = cb is not None and hear == "best"
-    every_ms = hear * 1_000_000 if cb is not None and isinstance(hear, int) else 0
-    each = advance is not None or (cb is not None and hear == "all")
+    hear_best, every_ms, each, mods, top = r.hear_best, r.every_ms, r.each, r.mods, r.top
     mark = (t.trades or loop._trades_of(t)).latest is None
     close, ci, _, _ = t.lines or t.bind_lines()
-    mods = getattr(broker, "modifications", None)
-    has_queue = getattr(broker, "queue_model", None) is not None
     data = t.data
-    prices = getattr(broker, "prices", None)  # (a TickBroker's: may its books go stale)
-    top = broker.book_top if prices is not None and prices.can_be_stale else None
     mts = cols.ts
-    sample_clock = loop.needs_sample or loop.tracer is not None
-    next_hear = loop.book_hear_at.get(ch, 0) if every_ms else _NEVER
+    sample_clock = r.sample_clock
+    next_hear = r.next_hear if every_ms else _NEVER
     broker.clock = ch
-    book = ch.book
     best = (book.best_bid(), book.best_ask())
     i, ts, leave = start, 0, False
     while i < end:
-        now = int(mts[i])
         until = next_sample if sample_clock else _NEVER
         if every_ms and next_hear < until:
             until = next_hear
         m1, watch, stop_best = end, _NO_WATCH, hear_best or mark
         if pending:
-            watch, eager, active_at = _orders_watch(pending, now, has_queue)
+            watch, eager, active_at = r.watch(pending, int(mts[i]))
             if eager or (top is not None and top(data).stale):
                 m1 = i + 1
             stop_best = True
             if active_at < until:
                 until = active_at
         if mods is not None and mods.inflight:
-            due = min(r.due_ns for r in mods.inflight)
+            due = min(q.due_ns for q in mods.inflight)
             if due < until:
                 until = due
         if each:
@@ -150,7 +179,7 @@ def book_columns_run(  # noqa: C901 - the loop's hot path, kept in one place on 
         if pending:
             broker.on_book(pending, ts)
         if notifs:
-            deliver()
+            loop.deliver()
         # 4. callbacks: what the strategies hear
         if cb is not None and (each or (hear_best and moved) or (every_ms and ts >= next_hear)):
             ev = cast("OrderBookEvent", ch.latest)
@@ -160,7 +189,7 @@ def book_columns_run(  # noqa: C901 - the loop's hot path, kept in one place on 
                 next_hear = (ts // every_ms + 1) * every_ms
         # 5. orders placed become active
         if new:
-            activate()
+            broker.activate()
         # 6. sampling
         if ts >= next_sample:
             next_sample = sample(ts)
@@ -168,5 +197,5 @@ def book_columns_run(  # noqa: C901 - the loop's hot path, kept in one place on 
             leave = True
             break
     if every_ms:
-        loop.book_hear_at[ch] = next_hear
+        r.next_hear = next_hear
     return i, ts, next_sample, leave

@@ -26,7 +26,7 @@ from ..btypes import BtStrategy
 from ..channels.base import Channel
 from ..events import BT_EPOCH_DAYS, NS_PER_DAY, BrokerUpdate, ns_to_num
 from ..gctune import streaming_gc
-from .book_run import book_columns_run
+from .book_run import BookRunner, book_columns_run
 from .notify import Notifier
 from .protocols import LoopBroker
 from .queue import EventQueue, Run, Timed
@@ -110,8 +110,8 @@ class TickLoop(Generic[BrokerT]):
         #: (time, cash, value) of the latest sample, None before the first
         self._last_sample: tuple[int, float, float] | None = None
         self._started_analyzers = False
-        #: the next time each columnar book's strategies hear it (``hear=N`` ms)
-        self.book_hear_at: dict[Channel, int] = {}
+        #: what the fast L2 path keeps per columnar book target (``book_run.BookRunner``)
+        self.book_runners: dict[SourceTarget, BookRunner] = {}
 
     # ---- helpers called from the hot loop when something happened ----------------------------
     def _sampling_needed(self) -> bool:

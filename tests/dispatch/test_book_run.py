@@ -223,3 +223,33 @@ def test_the_pure_python_book_gives_the_same_run(monkeypatch):
     got = run("best", fill_profile="hftbacktest")
     assert isinstance(got[2].book, PyL2Book)
     assert outcome(*got) == want
+
+
+def test_a_fast_path_channel_pickles_for_sweeps_with_its_book():
+    """A sweep sends its Cerebro, channels included, to worker processes: the compiled book
+    does not pickle, so the channel carries its levels and ids and rebuilds it."""
+    import pickle
+
+    _, _, book = run("none", analyzers=False)
+    again = pickle.loads(pickle.dumps(book))
+    assert isinstance(again, ColumnarBookChannel)
+    assert again.levels(20) == book.levels(20)
+    assert (again.last_update_id, again.synced, again.count) == (
+        book.last_update_id,
+        book.synced,
+        book.count,
+    )
+    fresh = pickle.loads(pickle.dumps(btch.OrderBookChannel(SYMBOL, hear="best")))
+    assert fresh.depth() == (0, 0)
+    assert fresh.synced is False
+
+
+def test_a_sweep_runs_the_fast_path_in_worker_processes():
+    from backtrader_channels.sweep import sweep
+
+    c = btch.Cerebro(stdstats=False, maxcpus=2)  # (worker processes: the pickled Cerebro)
+    c.add_channel("orderbook", SYMBOL, dataname=SAMPLE.orderbook, hear="best")
+    c.add_channel("tick", SYMBOL, dataname=SAMPLE.trades)
+    result = sweep(c, Quoter, {"market_every": [0, 7]})
+    assert not result.failures
+    assert sorted(r.params["market_every"] for r in result.ranked()) == [0, 7]
