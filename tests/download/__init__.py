@@ -1,0 +1,1 @@
+"""Tests of the downloader against the loopback archive."""
