@@ -10,6 +10,7 @@ import datetime as dt
 import sys
 from typing import TYPE_CHECKING
 
+from ..btypes import Kwargs
 from .usage import UsageError
 
 if TYPE_CHECKING:
@@ -75,6 +76,7 @@ def add_download_parser(sub: argparse._SubParsersAction[_Parser]) -> None:
     bn.add_argument("--kinds", default="trades", metavar="K,K", help="kinds (trades)")
     bn.add_argument("--interval", default="1m", help="klines' interval (1m)")
     _common(bn)
+    bn.set_defaults(archive=_binance)
     by = venues.add_parser(
         "bybit",
         help="public.bybit.com trades, quote-saver.bycsi.com order books",
@@ -87,7 +89,20 @@ def add_download_parser(sub: argparse._SubParsersAction[_Parser]) -> None:
     by.add_argument("--kinds", default="trades", metavar="K,K", help="trades,orderbook (trades)")
     by.add_argument("--depth", type=int, metavar="500|200", help="book depth (500; spot 200)")
     _common(by)
+    by.set_defaults(archive=_bybit)
     dl.set_defaults(func=run_download_command)
+
+
+def _binance(args: argparse.Namespace, common: dict[str, Kwargs]) -> DownloadSummary:
+    from ..download import download_binance
+
+    return download_binance(market=args.market, interval=args.interval, **common)
+
+
+def _bybit(args: argparse.Namespace, common: dict[str, Kwargs]) -> DownloadSummary:
+    from ..download import download_bybit
+
+    return download_bybit(category=args.category, depth=args.depth, **common)
 
 
 def _day(text: str | None, option: str) -> dt.date:
@@ -124,10 +139,10 @@ def run_download_command(args: argparse.Namespace) -> int:
     UsageError
         A bad argument, naming its option.
     """
-    from ..download import DownloadError, download_binance, download_bybit
+    from ..download import DownloadError
 
-    venue = getattr(args, "venue", None)
-    if venue not in ("binance", "bybit"):
+    archive = getattr(args, "archive", None)  # (each venue's subcommand sets its own)
+    if archive is None:
         raise UsageError("download: name the archive: download binance ... or download bybit ...")
     if not args.symbol:
         raise UsageError("--symbol is required (e.g. --symbol BTCUSDT)")
@@ -148,10 +163,7 @@ def run_download_command(args: argparse.Namespace) -> int:
         "progress": args.progress,
     }
     try:
-        if venue == "binance":
-            summary = download_binance(market=args.market, interval=args.interval, **common)
-        else:
-            summary = download_bybit(category=args.category, depth=args.depth, **common)
+        summary = archive(args, common)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     except DownloadError as exc:

@@ -124,7 +124,9 @@ def _item(
     rel = f"data/{folder}/{cadence}/{kind}/{symbol}/{sub}{name}"
     url = f"{base}/{rel}"
     csv = f"{symbol}-{kind}-{interval}-{period.label}.csv" if kind in KLINES else name[:-4] + ".csv"
-    return Item("binance", kind, symbol, mkt, period, url, rel, url + ".CHECKSUM", root, csv)
+    return Item(
+        "binance", kind, symbol, mkt, period, url, rel, url + ".CHECKSUM", root, csv, unzip=True
+    )
 
 
 def binance_items(

@@ -53,6 +53,8 @@ class Item:
         downloaded (``raw/<venue>/...``).
     csv_name : str
         The name its data is read under when converted (the readers know a dump by its name).
+    unzip : bool
+        The file is a zip of that one CSV, extracted before it is converted (Binance's).
     fallback : list of Item
         For a month: its days, fetched instead when the month's file is not published.
     """
@@ -67,6 +69,7 @@ class Item:
     checksum_url: str | None = None
     root: str | None = None
     csv_name: str = ""
+    unzip: bool = False
     fallback: list[Item] = field(default_factory=list)
 
     @property

@@ -63,7 +63,7 @@ def convert_item(item: Item, path: str, dest: str) -> tuple[int, list[str]]:
     work = tempfile.mkdtemp(prefix="convert-", dir=os.path.join(dest, STAGING))
     try:
         src = path
-        if item.venue == "binance" and path.endswith(".zip"):
+        if item.unzip:
             src = _extract(path, work, item.csv_name)
         out = os.path.join(work, "out")
         market: Market = item.market  # type: ignore[assignment]

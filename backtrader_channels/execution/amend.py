@@ -2,8 +2,9 @@
 
 The tick broker's ``amend`` (``broker/modify.py``) changes a resting limit's price or total
 size and keeps the order's identity; a live broker asks the venue to do the same where the
-venue amends in place (:data:`IN_PLACE`: Binance USDⓈ-M's modify, ``PUT /fapi/v1/order``;
-Bybit's ``/v5/order/amend``, linear and spot), with the guarantees of every order it sends:
+venue amends in place (its dialect's ``amend_style``, ``venues/``: Binance USDⓈ-M's modify,
+``PUT /fapi/v1/order``; Bybit's ``/v5/order/amend``, linear and spot), with the guarantees of
+every order it sends:
 
 * checked first: the order is open at the venue (sent, acknowledged, not ended), no other amend
   of it is on its way, the new size is above what has filled, and the new terms pass the
@@ -18,9 +19,9 @@ Bybit's ``/v5/order/amend``, linear and spot), with the guarantees of every orde
   ``order.info["amend_refused"]`` saying why the venue refused.
 
 Binance spot has no amend in place: ccxt's ``edit_order`` there is ``cancelReplace``
-(:data:`REPLACE`), which cancels the order and places a new one with a new venue id. The broker
-sends it with a new client id of its own (the first one's, ``-r1``, ``-r2``...) claimed in the
-id store first, and keeps **one order**: the backtrader order and its ``ref``, the journal's
+(``amend_style`` "replace"), which cancels the order and places a new one with a new venue id.
+The broker sends it with a new client id of its own (the first one's, ``-r1``, ``-r2``...)
+claimed in the id store first, and keeps **one order**: the backtrader order and its ``ref``, the journal's
 ``client_id`` (the first one; ``venue_client_id`` says the venue's current one) and the fills of
 both venue orders. The old order's CANCELED is the replacement's, not the order's end. If the
 venue cancels the old order but refuses the new one, the order ends cancelled (with the venue's
@@ -35,16 +36,13 @@ from typing import TYPE_CHECKING
 
 from ..btypes import BtOrder
 from ..events import CcxtDict
+from .dialects import AmendStyle
 from .states import LiveOrder, OrderState, Source
 
 if TYPE_CHECKING:
     from .apply import Applier
     from .broker import CCXTBroker
 
-#: ccxt ids of the venues whose ``edit_order`` amends in place (same id, same client id)
-IN_PLACE = frozenset({"binanceusdm", "bybit"})
-#: ccxt ids of the venues whose ``edit_order`` is a cancel-replace (a new order, a new id)
-REPLACE = frozenset({"binance"})
 _OPEN = (OrderState.OPEN, OrderState.PARTIALLY_FILLED)
 _TOL = 1e-9
 
@@ -75,7 +73,7 @@ def send_amend(b: CCXTBroker, order: BtOrder, price: float | None, size: float |
         order.addinfo(amend_refused=why)
         return False
     new_cid = None
-    if _venue_id(b, live) in REPLACE:
+    if _style(b, live) == "replace":
         new_cid = _claim_replacement(b, live, new_price, new_amount)
         if new_cid is None:
             return False
@@ -90,9 +88,12 @@ def send_amend(b: CCXTBroker, order: BtOrder, price: float | None, size: float |
     return True
 
 
-def _venue_id(b: CCXTBroker, live: LiveOrder) -> str:
-    ex = b.exchanges.get(live.venue) if live.venue else next(iter(b.exchanges.values()), None)
-    return str(getattr(ex, "id", ""))
+def _style(b: CCXTBroker, live: LiveOrder) -> AmendStyle:
+    """How the order's venue amends it (its dialect says: ``venues/``)."""
+    session = b.sessions.get(live.venue)
+    if session is None:
+        return "none"
+    return session.dialect.amend_style(session.ex, live.symbol)
 
 
 def _claim_replacement(
@@ -114,12 +115,12 @@ def _claim_replacement(
 
 def _refusal(b: CCXTBroker, live: LiveOrder, price: float | None, amount: float) -> str | None:
     """Why this amend is not sent (None: it is)."""
-    venue_id = _venue_id(b, live)
-    if venue_id not in IN_PLACE and venue_id not in REPLACE:
-        return f"{venue_id or 'this venue'} has no amend: cancel the order and place a new one"
-    if venue_id in REPLACE and live.filled > _TOL:
+    style = _style(b, live)
+    if style == "none":
+        return "this venue has no amend known to the broker: cancel the order and place a new one"
+    if style == "replace" and live.filled > _TOL:
         return (
-            f"{venue_id} amends by cancel-replace, and this order is partly filled: cancel it "
+            "this venue amends by cancel-replace, and this order is partly filled: cancel it "
             "and place a new one"
         )
     if live.state not in _OPEN or live.exchange_id is None:

@@ -9,10 +9,14 @@ in ``venues/``: Binance's stream login, Bybit's ``orderLinkId`` and order endpoi
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Protocol
+from typing import Literal, Protocol
 
 from ..events import CcxtDict
 from ..live.venue_parts import CcxtExchange
+
+#: how a venue amends an order (``CCXTBroker.amend``, :mod:`.amend`): in place (the same
+#: order), by a cancel-replace (a new order with a new id), or not at all
+AmendStyle = Literal["in_place", "replace", "none"]
 
 
 class Dialect(Protocol):
@@ -39,6 +43,9 @@ class Dialect(Protocol):
         """What a ``fetch_funding_history`` row paid (negative: received): ccxt keeps each
         venue's sign of ``amount``."""
 
+    def amend_style(self, ex: CcxtExchange, symbol: str) -> AmendStyle:
+        """How ccxt's ``edit_order`` amends an order of ``symbol`` on this venue."""
+
 
 class UnifiedDialect:
     """ccxt's unified client-id parameter (Binance and most venues)."""
@@ -64,6 +71,10 @@ class UnifiedDialect:
     def funding_paid(self, row: CcxtDict) -> float:
         """ccxt's income convention (Binance's ``income``): ``amount`` received is positive."""
         return -float(row.get("amount") or 0.0)
+
+    def amend_style(self, ex: CcxtExchange, symbol: str) -> AmendStyle:
+        """Not known to amend: a venue's dialect says how it does."""
+        return "none"
 
 
 #: per ccxt exchange id, what gives its dialect's class (registered by the venues' modules,

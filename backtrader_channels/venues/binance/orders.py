@@ -5,7 +5,7 @@ from __future__ import annotations
 import ccxt
 
 from ...events import CcxtDict
-from ...execution.dialects import UnifiedDialect
+from ...execution.dialects import AmendStyle, UnifiedDialect
 from ...live.venue_parts import CcxtExchange
 
 #: the prefix of the futures ccxt.pro's Binance login leaves on its clients while one is in flight
@@ -25,6 +25,11 @@ class BinanceDialect(UnifiedDialect):
             for key in [k for k in client.futures if str(k).startswith(_LOGIN_FLIGHT)]:
                 client.reject(ccxt.NetworkError("an earlier login did not finish"), key)
         await ex.authenticate()
+
+    def amend_style(self, ex: CcxtExchange, symbol: str) -> AmendStyle:
+        """Futures (USDⓈ-M, COIN-M) modify an order in place; spot's ``edit_order`` is
+        ``cancelReplace``: a new order with a new id."""
+        return "replace" if ex.market(symbol).get("spot") else "in_place"
 
     def wallet(self, balance: CcxtDict, asset: str) -> float | None:
         """USDⓈ-M and COIN-M: the asset's ``walletBalance`` in the account answer (ccxt's

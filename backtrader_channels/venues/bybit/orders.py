@@ -11,12 +11,16 @@ from __future__ import annotations
 import ccxt
 
 from ...events import CcxtDict
-from ...execution.dialects import UnifiedDialect
+from ...execution.dialects import AmendStyle, UnifiedDialect
 from ...live.venue_parts import CcxtExchange
 
 
 class BybitDialect(UnifiedDialect):
     """Bybit v5 (unified trading account): see module doc."""
+
+    def amend_style(self, ex: CcxtExchange, symbol: str) -> AmendStyle:
+        """``/v5/order/amend`` amends in place (spot, linear, inverse)."""
+        return "in_place"
 
     async def prepare(self, ex: CcxtExchange, fast: CcxtExchange) -> None:
         # create_order asks whether the account is unified (two requests) unless it is known
