@@ -361,9 +361,11 @@ def build_parser() -> argparse.ArgumentParser:
     bt_.add_argument("--json", metavar="FILE", help="write the report as JSON")
     bt_.set_defaults(func=_backtest)
     _add_sweep_parser(sub)
+    from .data_commands import add_data_parser
     from .download_commands import add_download_parser
 
     add_download_parser(sub)
+    add_data_parser(sub)
     add_spread_parser(sub)
 
     ins = sub.add_parser(

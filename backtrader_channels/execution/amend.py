@@ -20,14 +20,15 @@ every order it sends:
 
 Binance spot has no amend in place: ccxt's ``edit_order`` there is ``cancelReplace``
 (``amend_style`` "replace"), which cancels the order and places a new one with a new venue id.
-The broker sends it with a new client id of its own (the first one's, ``-r1``, ``-r2``...)
-claimed in the id store first, and keeps **one order**: the backtrader order and its ``ref``, the journal's
-``client_id`` (the first one; ``venue_client_id`` says the venue's current one) and the fills of
-both venue orders. The old order's CANCELED is the replacement's, not the order's end. If the
-venue cancels the old order but refuses the new one, the order ends cancelled (with the venue's
-reason); if the cancel fails (a fill came first), nothing was replaced. A partly filled order is
-not replaced (the new order's size would not be the order's): cancel it and place a new one.
-The queue-priority rule is the venue's own (``loopback/amend_rules.py``).
+The broker sends it with a new client id of its own (the first one's, ``-r1``, ``-r2``...),
+claimed in the id store first, and keeps **one order**: the backtrader order and its ``ref``,
+the journal's ``client_id`` (the first one; ``venue_client_id`` says the venue's current one)
+and the fills of both venue orders. The old order's CANCELED is the replacement's, not the
+order's end. If the venue cancels the old order but refuses the new one, the order ends
+cancelled (with the venue's reason); if the cancel fails (a fill came first), nothing was
+replaced. A partly filled order is not replaced (the new order's size would not be the
+order's): cancel it and place a new one. The queue-priority rule is the venue's own
+(``loopback/amend_rules.py``).
 """
 
 from __future__ import annotations

@@ -74,8 +74,11 @@ class RayEngine:
             ) from exc
         self._ray = ray
         self._started = False
+        #: children this process had before Ray started (close waits only for Ray's own)
+        self._others: set[int] = set()
         if not ray.is_initialized():
             if address is None:
+                self._others = set(_children())
                 ray.init(
                     address="local",  # a new instance, even if a cluster runs on this machine
                     num_cpus=jobs,
@@ -112,9 +115,10 @@ class RayEngine:
     def close(self) -> None:
         """Disconnect; a local instance the engine started is stopped, and ``close`` returns
         once its processes have exited (``ray.shutdown`` returns before they all have: on a
-        loaded machine its servers still listened for seconds after it)."""
+        loaded machine its servers still listened for seconds after it). Child processes that
+        were not Ray's (started before it: a test's server) are not waited for."""
         if self._started:
-            children = _children()
+            children = [pid for pid in _children() if pid not in self._others]
             self._ray.shutdown()
             self._started = False
             _wait_gone(children, timeout=30.0)

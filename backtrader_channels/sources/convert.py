@@ -3,6 +3,10 @@
 Each channel a file holds (:mod:`.contents`) is written under its venue and market: what the
 format says, else what the caller gives (``venue=``, ``market=``), else ``unknown`` (the
 summary lists those).
+
+The destination may be a URI (``s3://bucket/prefix``, ``gs://...``, ``file:///...``; see
+:mod:`.storage`): each part is then written as one object, streamed as locally (memory stays
+flat), and a bucket that does not exist is an error before any input is read.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from .contents import Content, contents, file_contents
 from .formats import open_source
 from .progress import ReadMeter
 from .schema import Format, OnError, Paths
-from .storage import size
+from .storage import check_destination, size
 from .venues import UNKNOWN, Market, market_name, venue_name
 from .writer import PartitionedWriter
 
@@ -101,7 +105,9 @@ def convert(
     src : path, list of paths, directory or glob
         The input files, of any supported format.
     dst : str
-        The output directory (``DST/channel=*/venue=*/market=*/symbol=*/date=*/``).
+        The output directory (``DST/channel=*/venue=*/market=*/symbol=*/date=*/``), or a URI:
+        ``s3://bucket/prefix``, ``gs://bucket/prefix``, ``file:///path`` (credentials and
+        endpoints from the environment or the URI's query, see :mod:`.storage`).
     format : {"native", "tardis", "binance", "binance_futures", "binance_ws", "bybit"} or None
         The input format; None detects it per file.
     symbols : list of str, optional
@@ -124,6 +130,7 @@ def convert(
         ``skipped`` rows (``{file: {reason: count}}``) and ``unknown``: the channels written
         with an unknown venue or market.
     """
+    check_destination(dst)
     files = expand_paths(src)
     todo = plan(files, format, symbols, venue, market)
     if progress is None:

@@ -44,7 +44,7 @@ def supported() -> str:
 def detect_format(path: str) -> str:
     """The format of one file, or a ChannelError saying it cannot tell (or that no reader
     reads it)."""
-    if path.endswith(".parquet"):
+    if storage.split_query(path)[0].endswith(".parquet"):  # (a URI may carry ?options)
         return "native"
     if storage.is_uri(path):
         raise ChannelError(

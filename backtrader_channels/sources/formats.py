@@ -149,7 +149,7 @@ def _streams(
     """One batch stream per file, each read with its (given or detected) format, lazily."""
     for path in files:
         fmt = format or detect_format(path)
-        if storage.is_uri(path) and not path.endswith(".parquet"):
+        if storage.is_uri(path) and not storage.split_query(path)[0].endswith(".parquet"):
             detect_format(path)  # says what a URI can hold
         venue_format = file_format(fmt)
         if venue_format is not None:  # a venue's own format

@@ -7,12 +7,15 @@ Every row also names its venue and market (the ``venue`` and ``market`` columns)
 :meth:`PartitionedWriter.flush` writes complete Parquet files (a new part per partition), so
 whatever was flushed is readable even if the process dies later: converting flushes every
 chunk, live recording every second. ``cerebro.add_channel(..., dataname=ROOT)`` reads it back.
+
+``ROOT`` (and :func:`write_parquet`'s path) may be a URI (``s3://bucket/prefix``, ``gs://...``,
+``file:///...``, see :mod:`.storage`): each part is then one object, which appears whole when
+it is written.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import os
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING
@@ -21,6 +24,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ..events import ChannelType
+from . import storage
 from .layout import partition_folder, safe_symbol
 from .schema import REQUIRED, TAGS, ChannelEvent, schema_for
 from .venues import UNKNOWN, market_name, venue_name
@@ -54,8 +58,28 @@ def columns_table(columns: Mapping[str, npt.ArrayLike], channel_type: str) -> pa
 def write_parquet(
     path: str, tables: Iterable[pa.Table], channel_type: str, row_group_size: int = 262_144
 ) -> str:
-    """Write native-schema ``tables`` one after another into one Parquet file (flat memory)."""
-    with pq.ParquetWriter(path, schema_for(channel_type)) as writer:
+    """Write native-schema ``tables`` one after another into one Parquet file (flat memory).
+
+    Parameters
+    ----------
+    path : str
+        The file: a local path or a URI (:mod:`.storage`).
+    tables : iterable of pyarrow.Table
+        Tables in the native schema of ``channel_type``.
+    channel_type : str
+        ``"tick"``, ``"quote"``, ``"orderbook"`` or ``"derivative"``.
+    row_group_size : int, default 262,144
+        Rows per Parquet row group.
+
+    Returns
+    -------
+    str
+        ``path``.
+    """
+    with (
+        storage.open_output(path) as sink,
+        pq.ParquetWriter(sink, schema_for(channel_type)) as writer,
+    ):
         for table in tables:
             writer.write_table(table, row_group_size=row_group_size)
     return path
@@ -145,7 +169,8 @@ class PartitionedWriter:
     Parameters
     ----------
     root : str
-        The directory (created as needed).
+        The directory (created as needed), or a URI (``s3://bucket/prefix``, ``gs://...``,
+        ``file:///...``; see :mod:`.storage`): each part is then one object, written whole.
     compression : str, default "zstd"
         Parquet compression.
     venue : str, optional
@@ -212,17 +237,19 @@ class PartitionedWriter:
                 continue
             channel_type, venue, market, symbol, day = key
             folder = partition_folder(self.root, channel_type, venue, market, symbol, day)
-            os.makedirs(folder, exist_ok=True)
-            path = os.path.join(folder, f"part-{self._next_part(key, folder):06d}.parquet")
+            storage.makedirs(folder)
+            path = storage.join(folder, f"part-{self._next_part(key, folder):06d}.parquet")
             table = events_table(events, channel_type, venue, market)
-            pq.write_table(table, path, compression=self.compression)
+            with storage.open_output(path) as sink:
+                pq.write_table(table, sink, compression=self.compression)
             self.rows_written += table.num_rows
             self.files.append(path)
         self._buffers.clear()
 
     def _next_part(self, key: tuple[str, str, str, str, str], folder: str) -> int:
         if key not in self._parts:  # continue after parts already on disk
-            self._parts[key] = len([f for f in os.listdir(folder) if f.endswith(".parquet")])
+            names = storage.listdir(folder, missing_ok=True)
+            self._parts[key] = len([f for f in names if f.endswith(".parquet")])
         n = self._parts[key]
         self._parts[key] = n + 1
         return n
