@@ -32,7 +32,9 @@ def _common(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--from", dest="start", metavar="DAY", help="first day, YYYY-MM-DD (UTC)")
     p.add_argument("--to", dest="end", metavar="DAY", help="last day, YYYY-MM-DD, included")
-    p.add_argument("--dest", metavar="DIR", help="destination folder")
+    p.add_argument(
+        "--dest", metavar="DIR", help="destination folder, or s3://, gs:// URI (a bucket)"
+    )
     p.add_argument("--base-url", metavar="URL", help="a mirror of the archive")
     p.add_argument(
         "--raw", action="store_true", help="keep the files as downloaded (under DIR/raw/)"

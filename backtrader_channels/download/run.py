@@ -12,8 +12,10 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 
 from ..errors import BacktraderChannelsError
+from ..sources import storage
 from .fetch import DownloadError, Manifest, NotFound, Progress, fetch_file, get_text, sha256_of
 from .plan import Item
+from .remote import RemoteDest
 from .store import STAGING, convert_item, raw_path, staging_path
 
 #: a check of a fetched file: None when it is fine, else what is wrong with it
@@ -105,6 +107,10 @@ class Downloader:
     ) -> None:
         if jobs < 1:
             raise ValueError(f"jobs must be 1 or more, not {jobs}")
+        #: a destination in object storage: the run works in a local folder and copies up
+        self.remote = RemoteDest(dest) if storage.is_uri(dest) else None
+        if self.remote is not None:
+            dest = self.remote.local
         self.dest, self.check, self.jobs = dest, check, jobs
         self.retries, self.backoff = retries, backoff
         self.progress = Progress(sys.stderr.isatty() if progress is None else progress)
@@ -197,7 +203,12 @@ class Downloader:
             os.remove(path)
             with self._lock:
                 self.summary.rows += rows
+        if self.remote is not None:  # the files up first, then the manifest that lists them
+            self.remote.push(_files_of(record, checksum))
         self.manifest.put(key, record)
+        if self.remote is not None:
+            with self._lock:
+                self.remote.push_manifest()
         with self._lock:
             self.summary.fetched.append(item.name)
         return []
@@ -220,6 +231,15 @@ class Downloader:
             self._say(f"{item.name}: {problem}; fetching it again")
             with self._lock:
                 self.summary.refetched += 1
+
+
+def _files_of(record: dict[str, object], checksum: str) -> list[str]:
+    """The files one manifest record wrote (relative to the destination)."""
+    parts = record.get("parts")
+    if isinstance(parts, list):
+        return [str(p) for p in parts]
+    path = str(record["path"])
+    return [path, path + ".CHECKSUM"] if checksum else [path]
 
 
 def _prune(folder: str) -> None:
