@@ -1,7 +1,7 @@
 """The ``download`` command: the venues' public archives (Binance's data.binance.vision,
-Bybit's public.bybit.com and quote-saver.bycsi.com) into ``--dest``, converted to the
-partitioned layout ``convert`` writes (``add_channel(..., dataname=DEST)`` reads it) or kept
-as downloaded (``--raw``)."""
+Bybit's public.bybit.com and quote-saver.bycsi.com) and Tardis.dev's CSV datasets into
+``--dest``, converted to the partitioned layout ``convert`` writes (``add_channel(...,
+dataname=DEST)`` reads it) or kept as downloaded (``--raw``)."""
 
 from __future__ import annotations
 
@@ -49,7 +49,7 @@ def _common(p: argparse.ArgumentParser) -> None:
 
 
 def add_download_parser(sub: argparse._SubParsersAction[_Parser]) -> None:
-    """Add the ``download`` subcommand (``download binance ...``, ``download bybit ...``).
+    """Add the ``download`` subcommand (``download binance|bybit|tardis ...``).
 
     Parameters
     ----------
@@ -58,9 +58,11 @@ def add_download_parser(sub: argparse._SubParsersAction[_Parser]) -> None:
     """
     dl = sub.add_parser(
         "download",
-        help="download a venue's public archive (Binance, Bybit), converted or raw",
+        help="download a venue's public archive (Binance, Bybit) or Tardis.dev CSV datasets, "
+        "converted or raw",
         description="Download the public archives of Binance (data.binance.vision) or Bybit, "
-        "checked (Binance's .CHECKSUM files; Bybit: gzip/zip integrity), resumable and "
+        "or Tardis.dev's CSV datasets, checked (Binance's .CHECKSUM files; Bybit, Tardis: "
+        "gzip/zip integrity), resumable and "
         "idempotent (manifest.json in DIR), converted to DIR/channel=*/venue=*/market=*/"
         "symbol=*/date=*/ Parquet (or --raw).",
     )
@@ -92,6 +94,27 @@ def add_download_parser(sub: argparse._SubParsersAction[_Parser]) -> None:
     by.add_argument("--depth", type=int, metavar="500|200", help="book depth (500; spot 200)")
     _common(by)
     by.set_defaults(archive=_bybit)
+    td = venues.add_parser(
+        "tardis",
+        help="Tardis.dev CSV datasets (datasets.tardis.dev; an API key for most days)",
+        description="Data types: trades, incremental_book_L2, book_snapshot_25, "
+        "book_snapshot_5, quotes, derivative_ticker (converted; venue and market from the "
+        "exchange); liquidations, options_chain, book_ticker (kept raw). Daily files. Without "
+        "an API key Tardis.dev serves only the first day of each month. Base URL: --base-url "
+        "or $BTCH_TARDIS_URL.",
+    )
+    td.add_argument(
+        "--exchange", metavar="ID", help="Tardis exchange id, e.g. binance-futures (required)"
+    )
+    td.add_argument("--kinds", default="trades", metavar="K,K", help="data types (trades)")
+    td.add_argument(
+        "--api-key",
+        metavar="KEY",
+        help="Tardis.dev API key (default $TARDIS_API_KEY; the variable keeps it out of the "
+        "process list)",
+    )
+    _common(td)
+    td.set_defaults(archive=_tardis)
     dl.set_defaults(func=run_download_command)
 
 
@@ -105,6 +128,14 @@ def _bybit(args: argparse.Namespace, common: dict[str, Kwargs]) -> DownloadSumma
     from ..download import download_bybit
 
     return download_bybit(category=args.category, depth=args.depth, **common)
+
+
+def _tardis(args: argparse.Namespace, common: dict[str, Kwargs]) -> DownloadSummary:
+    from ..download import download_tardis
+
+    if not args.exchange:
+        raise UsageError("--exchange is required (Tardis's exchange id, e.g. binance-futures)")
+    return download_tardis(exchange=args.exchange, api_key=args.api_key, **common)
 
 
 def _day(text: str | None, option: str) -> dt.date:
@@ -124,7 +155,7 @@ def _print_summary(summary: DownloadSummary) -> None:
 
 
 def run_download_command(args: argparse.Namespace) -> int:
-    """Run ``download binance|bybit``; the exit code (0 done, 1 files failed).
+    """Run ``download binance|bybit|tardis``; the exit code (0 done, 1 files failed).
 
     Parameters
     ----------
@@ -145,7 +176,10 @@ def run_download_command(args: argparse.Namespace) -> int:
 
     archive = getattr(args, "archive", None)  # (each venue's subcommand sets its own)
     if archive is None:
-        raise UsageError("download: name the archive: download binance ... or download bybit ...")
+        raise UsageError(
+            "download: name the archive: download binance ... or download bybit ... "
+            "(or download tardis ...)"
+        )
     if not args.symbol:
         raise UsageError("--symbol is required (e.g. --symbol BTCUSDT)")
     if not args.dest:

@@ -1,7 +1,8 @@
 """Downloading the venues' public archives (Binance's data.binance.vision, Bybit's
-public.bybit.com and quote-saver.bycsi.com) into the partitioned native layout (or raw):
-checked against the published checksums (Bybit: the files' own integrity), resumed, idempotent,
-several files at once. The ``download`` command's engine (:mod:`.binance`, :mod:`.bybit`)."""
+public.bybit.com and quote-saver.bycsi.com, Tardis.dev's datasets API) into the partitioned
+native layout (or raw): checked against the published checksums (Bybit, Tardis: the files' own
+integrity), resumed, idempotent, several files at once. The ``download`` command's engine
+(:mod:`.binance`, :mod:`.bybit`, :mod:`.tardis`)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from .bybit import bybit_items, download_bybit
 from .fetch import DownloadError, NotFound
 from .plan import Item, Period, periods
 from .run import Downloader, DownloadSummary
+from .tardis import download_tardis, tardis_items
 
 __all__ = [
     "DownloadError",
@@ -22,6 +24,8 @@ __all__ = [
     "bybit_items",
     "download_binance",
     "download_bybit",
+    "download_tardis",
     "list_archive",
     "periods",
+    "tardis_items",
 ]

@@ -77,8 +77,11 @@ def convert_item(item: Item, path: str, dest: str) -> tuple[int, list[str]]:
 def _move_parts(out: str, root: str, dest: str, item: Item) -> list[str]:
     """Move the parts written under ``out`` into ``root``, named after ``item``; in each
     partition folder of a day ``item`` covers, the parts of the same symbol and kind converted
-    from another archive file (a month's, where days come, and the reverse) are removed."""
+    from the other granularity's file of the same days (a month's, where its days come, and the
+    reverse) are removed. Another day's file is never touched: its rows past midnight (a
+    Tardis day is cut by local time) live in this day's folder too."""
     stem, kin = part_stem(item), f"part-{item.symbol}-{item.kind}-"
+    label = item.period.label
     days = {f"date={d.isoformat()}" for d in item.period.days}
     moved: list[str] = []
     for folder, _, names in sorted(os.walk(out)):
@@ -88,7 +91,8 @@ def _move_parts(out: str, root: str, dest: str, item: Item) -> list[str]:
         target = os.path.join(root, os.path.relpath(folder, out))
         os.makedirs(target, exist_ok=True)
         for old in os.listdir(target) if os.path.basename(target) in days else ():
-            if old.startswith(kin) and old[5 : -len("-000.parquet")] != stem:
+            other = old[len(kin) : -len("-000.parquet")]  # its file's period label
+            if old.startswith(kin) and len(other) != len(label) and other[:7] == label[:7]:
                 os.remove(os.path.join(target, old))
         for i, name in enumerate(parts):
             final = os.path.join(target, f"part-{stem}-{i:03d}.parquet")

@@ -1,10 +1,11 @@
 """A loopback of the venues' public archives on 127.0.0.1: Binance's data.binance.vision (its
 S3 bucket listing, ``.zip`` + ``.CHECKSUM``, 404 for a day or a month not published) and
-Bybit's public.bybit.com and quote-saver.bycsi.com paths (``.csv.gz``, ``.data.zip``), with
+Bybit's public.bybit.com and quote-saver.bycsi.com paths (``.csv.gz``, ``.data.zip``) and
+Tardis.dev's datasets API (``/v1/...``, its keys: :mod:`.tardis_archive`), with
 Range requests and fault switches (a slow transfer, a connection cut mid-file, a corrupted
 file, a 503), and a log of every request. Its files are made from the bundled recordings
 (:mod:`.archive_files`). Point the downloader at it with ``base_url=server.url`` (or
-``$BTCH_BINANCE_ARCHIVE_URL`` / ``$BTCH_BYBIT_ARCHIVE_URL``)."""
+``$BTCH_BINANCE_ARCHIVE_URL`` / ``$BTCH_BYBIT_ARCHIVE_URL`` / ``$BTCH_TARDIS_URL``)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,8 @@ from xml.sax.saxutils import escape
 from aiohttp import web
 
 from .archive_files import ArchiveFiles
+from .tardis_archive import PREFIX as TARDIS_PREFIX
+from .tardis_archive import TardisFiles
 
 S3_NS = "http://s3.amazonaws.com/doc/2006-03-01/"
 
@@ -64,6 +67,8 @@ class ArchiveServer:
     ----------
     files : ArchiveFiles, optional
         What it serves (by default :class:`ArchiveFiles` ``()``).
+    tardis : TardisFiles, optional
+        Tardis.dev's datasets (by default :class:`~.tardis_archive.TardisFiles` ``()``).
 
     Examples
     --------
@@ -71,8 +76,11 @@ class ArchiveServer:
     ...     download_binance(["BTCUSDT"], ["trades"], d0, d1, "data/", base_url=server.url)
     """
 
-    def __init__(self, files: ArchiveFiles | None = None) -> None:
+    def __init__(
+        self, files: ArchiveFiles | None = None, tardis: TardisFiles | None = None
+    ) -> None:
         self.files = files or ArchiveFiles()
+        self.tardis = tardis or TardisFiles()
         self.faults = ArchiveFaults()
         self.hits: list[Hit] = []
         self.port = 0
@@ -148,7 +156,14 @@ class ArchiveServer:
         if any(m in path for m in f.missing):
             self._log(path, rng, 404)
             return web.Response(status=404, text="Not Found")
-        body = self.files.get(path)
+        tardis = path.startswith(TARDIS_PREFIX)
+        refused = (
+            self.tardis.refusal(path, request.headers.get("Authorization")) if tardis else None
+        )
+        if refused is not None:
+            self._log(path, rng, refused.status)
+            return refused
+        body = self.tardis.get(path) if tardis else self.files.get(path)
         if body is None:
             self._log(path, rng, 404)
             return _not_found(path)
