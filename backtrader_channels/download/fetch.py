@@ -37,6 +37,15 @@ class NotFound(BacktraderChannelsError, LookupError):
         super().__init__(f"not published (404): {url}")
 
 
+class Refused(DownloadError):
+    """The server refused the file (HTTP 401 or 403): no key, or one not good for it (the
+    message names no header: a key never shows)."""
+
+    def __init__(self, code: int) -> None:
+        self.code = code
+        super().__init__(f"HTTP {code}")
+
+
 class Transient(Exception):
     """A network error worth retrying (the message says which)."""
 
@@ -54,13 +63,15 @@ def open_url(
     url: str, headers: dict[str, str] | None = None, timeout: float = TIMEOUT
 ) -> http.client.HTTPResponse:
     """GET ``url``: the response (status 200 or 206), :class:`NotFound` on a 404,
-    :class:`Transient` on what a retry may cure (connection errors, timeouts, 5xx, 429), a
-    :class:`DownloadError` on any other status."""
+    :class:`Refused` on a 401 or 403, :class:`Transient` on what a retry may cure (connection
+    errors, timeouts, 5xx, 429), a :class:`DownloadError` on any other status."""
     req = urllib.request.Request(url, headers={"User-Agent": USER_AGENT, **(headers or {})})
     try:
         resp: http.client.HTTPResponse = _opener(url).open(req, timeout=timeout)
     except urllib.error.HTTPError as exc:
         exc.close()
+        if exc.code in (401, 403):
+            raise Refused(exc.code) from None
         if exc.code == 404:
             raise NotFound(url) from None
         if exc.code == 416:
@@ -150,11 +161,13 @@ def fetch_file(
     progress: Progress,
     retries: int = 3,
     backoff: float = 0.5,
+    headers: dict[str, str] | None = None,
 ) -> bool:
     """Fetch ``url`` into ``path`` through ``path + ".part"``, resuming a part left by an
     earlier attempt with a Range request (a server that answers 200 instead is read from the
-    start). Returns whether a part was resumed. NotFound on a 404; a DownloadError naming the
-    file after ``retries`` retries of network errors (the part stays, for the next run)."""
+    start), sending ``headers`` (an API key's). Returns whether a part was resumed. NotFound
+    on a 404, :class:`Refused` on a 401 or 403; a DownloadError naming the file after
+    ``retries`` retries of network errors (the part stays, for the next run)."""
     part = path + ".part"
     os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
     resumed = False
@@ -162,9 +175,9 @@ def fetch_file(
     def once() -> None:
         nonlocal resumed
         have = os.path.getsize(part) if os.path.exists(part) else 0
-        headers = {"Range": f"bytes={have}-"} if have else {}
+        extra = {"Range": f"bytes={have}-"} if have else {}
         try:
-            resp = open_url(url, headers)
+            resp = open_url(url, {**(headers or {}), **extra})
         except urllib.error.HTTPError:  # 416: the part is no prefix of the file
             os.remove(part)
             raise Transient(f"{url}: the range of the partial file was refused") from None

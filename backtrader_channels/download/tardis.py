@@ -17,7 +17,7 @@ already on disk without checking it, cannot resume a cut transfer, gives up the 
 first 401, and keeps no manifest; it would also add aiohttp/aiofiles/dateutil as run-time needs
 of a download. The package's own fetcher (:mod:`.fetch`, :mod:`.run`) gives resume, retries,
 the sha256 manifest, idempotence, parallel files and the progress bar, as for Binance and Bybit.
-The one thing it lacks, a request header, is added here (:func:`fetch_with_headers`).
+The key goes as a request header (``fetch_file(headers=...)``).
 
 Tardis publishes no checksums: a file is checked by decompressing it whole (gzip's own CRC) and
 fetched again once when that fails; ``manifest.json`` keeps the sha256 of everything fetched.
@@ -46,28 +46,14 @@ from __future__ import annotations
 
 import datetime as dt
 import gzip
-import http.client
 import os
-import urllib.error
-import urllib.request
 from collections.abc import Callable
 
 from ..errors import DataError
 from ..sources.tardis import channel_type_of
 from ..sources.venues import UNKNOWN, tardis_exchange, tardis_market
 from .bybit import integrity_check
-from .fetch import (
-    CHUNK,
-    TIMEOUT,
-    USER_AGENT,
-    DownloadError,
-    NotFound,
-    Progress,
-    Transient,
-    _opener,
-    sha256_of,
-    with_retries,
-)
+from .fetch import DownloadError, Refused, fetch_file, sha256_of
 from .plan import Item, Period, periods
 from .run import Downloader, DownloadSummary
 from .store import staging_path
@@ -90,14 +76,6 @@ KEY_HINT = (
     "without an API key Tardis.dev serves only the first day of each month: give --api-key "
     f"KEY or set ${ENV_KEY}"
 )
-
-
-class Refused(DownloadError):
-    """The API refused a file (HTTP 401 or 403): no key, or one not good for it."""
-
-    def __init__(self, code: int) -> None:
-        self.code = code
-        super().__init__(f"HTTP {code}")
 
 
 def base_url(given: str | None = None) -> str:
@@ -202,84 +180,6 @@ def tardis_items(
     return items
 
 
-def _open(url: str, headers: dict[str, str]) -> http.client.HTTPResponse:
-    """As :func:`~.fetch.open_url`, with ``headers`` sent, and :class:`Refused` for a 401 or
-    a 403 (no error names a header)."""
-    req = urllib.request.Request(url, headers={"User-Agent": USER_AGENT, **headers})
-    try:
-        resp: http.client.HTTPResponse = _opener(url).open(req, timeout=TIMEOUT)
-    except urllib.error.HTTPError as exc:
-        exc.close()
-        if exc.code in (401, 403):
-            raise Refused(exc.code) from None
-        if exc.code == 404:
-            raise NotFound(url) from None
-        if exc.code == 416:
-            raise
-        if exc.code >= 500 or exc.code == 429:
-            raise Transient(f"HTTP {exc.code} from {url}") from None
-        raise DownloadError(f"{url}: HTTP {exc.code} {exc.reason}") from None
-    except (urllib.error.URLError, OSError, http.client.HTTPException) as exc:
-        raise Transient(f"{url}: {exc}") from None
-    return resp
-
-
-def fetch_with_headers(
-    url: str,
-    path: str,
-    progress: Progress,
-    headers: dict[str, str],
-    retries: int = 3,
-    backoff: float = 0.5,
-) -> bool:
-    """:func:`~.fetch.fetch_file` with request ``headers`` (the API key): ``url`` into
-    ``path`` through ``path + ".part"``, resumed with a Range request, retried on network
-    errors. Returns whether a part was resumed; NotFound on a 404, :class:`Refused` on a 401
-    or 403."""
-    part = path + ".part"
-    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-    resumed = False
-
-    def once() -> None:
-        nonlocal resumed
-        have = os.path.getsize(part) if os.path.exists(part) else 0
-        extra = {"Range": f"bytes={have}-"} if have else {}
-        try:
-            resp = _open(url, {**headers, **extra})
-        except urllib.error.HTTPError:  # 416: the part is no prefix of the file
-            os.remove(part)
-            raise Transient(f"{url}: the range of the partial file was refused") from None
-        with resp:
-            mode = "wb"
-            if resp.status == 206 and have:
-                if not resp.headers.get("Content-Range", "").startswith(f"bytes {have}-"):
-                    os.remove(part)
-                    raise Transient(f"{url}: unexpected Content-Range")
-                resumed, mode = True, "ab"
-            else:
-                have = 0
-            length = int(resp.headers.get("Content-Length") or -1)
-            progress.expect(length)
-            got = 0
-            with open(part, mode) as out:
-                try:
-                    while block := resp.read1(CHUNK):
-                        out.write(block)
-                        out.flush()
-                        got += len(block)
-                        progress.add(len(block))
-                except (OSError, http.client.HTTPException) as exc:
-                    raise Transient(
-                        f"{url}: transfer broke after {have + got} bytes: {exc}"
-                    ) from None
-            if length >= 0 and got < length:
-                raise Transient(f"{url}: transfer broke after {have + got} of {have + length}")
-        os.replace(part, path)
-
-    with_retries(once, f"{os.path.basename(path)} ({url})", retries, backoff)
-    return resumed
-
-
 def _empty(path: str) -> bool:
     """Whether a gzip file holds nothing (Tardis's answer for a day without data)."""
     try:
@@ -324,8 +224,8 @@ class TardisDownloader(Downloader):
         for attempt in (1, 2):
             if not (attempt == 1 and os.path.exists(path)):
                 try:
-                    resumed = fetch_with_headers(
-                        item.url, path, self.progress, self._headers, self.retries, self.backoff
+                    resumed = fetch_file(
+                        item.url, path, self.progress, self.retries, self.backoff, self._headers
                     )
                 except Refused as exc:
                     hint = (
