@@ -59,6 +59,9 @@ _LAZY = {
     "plot": ".app.plot",
     "sweep": ".sweep",
     "spread": ".spread",
+    "alerts": ".alerts",
+    "download": ".download",
+    "html_report": ".app.html_report",
 }
 
 

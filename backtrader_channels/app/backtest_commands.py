@@ -204,6 +204,11 @@ def run_backtest_command(args: argparse.Namespace) -> int:
         bt.analyzers.TimeReturn, _name="minute_returns", timeframe=bt.TimeFrame.Minutes
     )
     cerebro.addanalyzer(RunRecorder, _name="recorder")
+    if args.report:  # resting orders and funding payments, for the HTML report
+        from .html_report import ReportRecorder, require_bokeh
+
+        require_bokeh()
+        cerebro.addanalyzer(ReportRecorder, _name="report_recorder")
     strat = cerebro.run(mode=RunMode.TICK)[0]
     report = strategy_report(cerebro, strat)
     print(format_report(report))
@@ -219,6 +224,11 @@ def run_backtest_command(args: argparse.Namespace) -> int:
             title=f"{args.strategy} on {', '.join(args.data)}",
         )
         print(f"plot written to {args.plot}")
+    if args.report:
+        from .html_report import write_html
+
+        write_html(cerebro, args.report, summary=report, strategy=strat)
+        print(f"report written to {args.report}")
     return 0
 
 

@@ -328,6 +328,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="--replay-server --exchange binanceusdm: the replay's speed, 1 is real time "
         "(default 10: the 100 s sample in about 10 s)",
     )
+    live.add_argument(
+        "--alert",
+        action="append",
+        metavar="SPEC",
+        help="send alerts (kill switch, stream down, corrections, unknown orders, near "
+        "liquidation, run stopped) to webhook:URL or telegram:BOT_TOKEN:CHAT_ID (repeatable; "
+        'also the --config file\'s "alerts" list)',
+    )
     _add_real_args(live)
     live.set_defaults(func=_live)
     smoke = sub.add_parser(
@@ -359,6 +367,9 @@ def build_parser() -> argparse.ArgumentParser:
     bt_.add_argument("--param", action="append", metavar="K=V", help="strategy parameter")
     bt_.add_argument("--plot", metavar="PNG", help="write price/fills, equity and position")
     bt_.add_argument("--json", metavar="FILE", help="write the report as JSON")
+    bt_.add_argument(
+        "--report", metavar="HTML", help="write the interactive report (needs the report extra)"
+    )
     bt_.set_defaults(func=_backtest)
     _add_sweep_parser(sub)
     from .data_commands import add_data_parser

@@ -26,10 +26,14 @@ from ..btypes import BtData, BtOrder, BtStrategy, BtStrategyClass
 from .usage import UsageError, load_strategy, parse_params
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from ..alerts import Alerts
     from ..broker.perpcomm import PerpetualCommInfo
     from ..cerebro import Cerebro
     from ..events import TickEvent
     from ..execution.broker import CCXTBroker
+    from ..live.ccxt_feed import CCXTLiveFeed
     from ..live.venue_parts import CcxtExchange
     from ..venues.profile import Loopback
 
@@ -72,6 +76,7 @@ def run_live_command(args: argparse.Namespace, strategy: BtStrategyClass | None 
         strategy = load_strategy(args.strategy) if args.strategy else default
     params = parse_params(getattr(args, "param", None), strategy)
     schemes = {s: _perp_scheme(s, args) for s in perpetuals}
+    alerts = _alerts(args)
     server, port, exchange = _start_replay(args, futures, symbols, channels)
     cerebro = Cerebro(stdstats=False)
     finished = threading.Event()
@@ -79,7 +84,7 @@ def run_live_command(args: argparse.Namespace, strategy: BtStrategyClass | None 
         if args.real:
             # the loopback's funding is read from its income history at each sweep: often
             sweep = 1.0 if futures is not None else None
-            cerebro.setbroker(_real_broker(args, server, port, futures, sweep))
+            cerebro.setbroker(_real_broker(args, server, port, futures, sweep, alerts))
             print("real orders: CCXTBroker, journal " + args.journal, file=sys.stderr)
         else:
             cerebro.broker.setcash(args.cash if args.cash is not None else 10_000.0)
@@ -93,7 +98,14 @@ def run_live_command(args: argparse.Namespace, strategy: BtStrategyClass | None 
         cerebro.addstrategy(strategy, **params)
         if futures is not None:
             _stop_when_replayed(server, cerebro, finished, grace=3.0 if args.real else 1.0)
-        strats = cerebro.run(mode=RunMode.TICK, duration=args.duration, max_events=args.max_events)
+        strats = _alerted(
+            alerts,
+            cerebro,
+            None if args.real else [feed],  # (a real broker watches its own run)
+            lambda: cerebro.run(
+                mode=RunMode.TICK, duration=args.duration, max_events=args.max_events
+            ),
+        )
     finally:
         finished.set()
         if server is not None:
@@ -118,6 +130,43 @@ def run_live_command(args: argparse.Namespace, strategy: BtStrategyClass | None 
         print("backtrader-channels: interrupted (Ctrl-C): the run stopped early", file=sys.stderr)
         return EXIT_INTERRUPTED
     return 0
+
+
+def _alerts(args: argparse.Namespace) -> Alerts | None:
+    """The run's alerts: ``--alert`` specs and the ``--config`` file's ``"alerts"``."""
+    from ..alerts import alerts_from_args
+
+    try:
+        return alerts_from_args(getattr(args, "alert", None), getattr(args, "config", None))
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def _alerted(
+    alerts: Alerts | None,
+    cerebro: Cerebro,
+    paper_feeds: list[CCXTLiveFeed] | None,
+    run: Callable[[], list[BtStrategy]],
+) -> list[BtStrategy]:
+    """``run()`` with its alerts: a paper run's feeds and perpetuals watched (``paper_feeds``),
+    the run-stopped alert with the run's reason and P&L (or its error), everything sent."""
+    if alerts is None:
+        return run()
+    from ..alerts import paper_probe
+
+    if paper_feeds is not None:
+        pct, after = alerts.liquidation_pct, alerts.stream_down_s
+        alerts.watch(paper_probe(paper_feeds, cerebro.broker, after, pct))
+    try:
+        strats = run()
+    except BaseException as exc:
+        alerts.run_stopped(f"error: {type(exc).__name__}: {exc}")
+        raise
+    else:
+        alerts.run_ended(cerebro.last_run)
+    finally:
+        alerts.close()
+    return strats
 
 
 def _start_replay(
@@ -152,6 +201,7 @@ def _real_broker(
     port: int,
     loopback: Loopback | None = None,
     sweep_interval: float | None = None,
+    alerts: Alerts | None = None,
 ) -> CCXTBroker:
     """The CCXTBroker of ``live --real``: keys from --config or the environment (the server's
     with a replay server; ``loopback``: its own, else the venue profile's)."""
@@ -188,6 +238,7 @@ def _real_broker(
         journal=args.journal,
         risk=risk,
         ready_timeout=getattr(args, "ready_timeout", 30.0),
+        alerts=alerts,
         **more,
     )
 

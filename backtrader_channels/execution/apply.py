@@ -37,6 +37,7 @@ from ..events import (
     ns_to_num,
 )
 from ..log import logger
+from .alerting import start_alerts, stop_alerts  # noqa: F401 - broker.py's (at its size limit)
 from .amend import amend_failed, on_venue_terms, replaced, replacement_missing
 from .perps import PerpApplier
 from .states import CCXT_STATUS, LiveOrder, OrderState, Source

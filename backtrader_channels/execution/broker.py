@@ -39,7 +39,7 @@ from ..live.feed import LiveFeed
 from ..live.venue_parts import CcxtExchange
 from ..log import logger
 from .amend import send_amend
-from .apply import Applier
+from .apply import Applier, start_alerts, stop_alerts
 from .ids import IdStore, client_order_id
 from .journal import Journal, order_summary
 from .risk import KillSwitch, RiskLimits, check_order, perp_rule
@@ -100,6 +100,7 @@ class CCXTBroker(TickBroker):
         ("cancel_on_stop", True),
         ("ready_timeout", 30.0),
         ("adopt", ()),
+        ("alerts", None),
     )
 
     def __init__(
@@ -228,6 +229,7 @@ class CCXTBroker(TickBroker):
                 venue=venue,
             )
             applier.session = self.sessions[venue] = session
+        start_alerts(self, feeds)  # alerts=: its probe, polled off the engine's thread
         return list(self.sessions.values())
 
     def _leverages(self, venue: str) -> dict[str, float]:
@@ -529,6 +531,7 @@ class CCXTBroker(TickBroker):
                 self.on_update(ev)
             session.late.clear()
         super().stop()
+        stop_alerts(self)
         if self.journal is not None:
             self.journal.close()
         if self.store is not None:
