@@ -46,7 +46,7 @@ class Refused(DownloadError):
         super().__init__(f"HTTP {code}")
 
 
-class Transient(Exception):
+class Transient(BacktraderChannelsError, ConnectionError):
     """A network error worth retrying (the message says which)."""
 
 
