@@ -26,7 +26,7 @@ def _report(stdout: str) -> dict[str, str]:
 def test_live_replay_server_binanceusdm_paper_runs_the_perp_demo():
     out = cli(
         "live", "--replay-server", "--exchange", "binanceusdm", "--symbol", SYMBOL,
-        "--param", "hold=true", "--duration", "40", timeout=120,
+        "--param", "hold=true", "--duration", "40", "--replay-speed", "20", timeout=120,
     )  # fmt: skip
     assert out.returncode == 0, out.stderr
     assert "paper broker: simulated fills" in out.stderr
@@ -47,7 +47,7 @@ def test_live_replay_server_binanceusdm_paper_runs_the_perp_demo():
 def test_live_replay_server_binanceusdm_funding_aware_closes_before_funding():
     out = cli(
         "live", "--replay-server", "--exchange", "binanceusdm", "--channels", "tick",
-        "--param", "every=150", "--duration", "40", timeout=120,
+        "--param", "every=150", "--duration", "40", "--replay-speed", "20", timeout=120,
     )  # fmt: skip
     assert out.returncode == 0, out.stderr
     rows = _report(out.stdout)
@@ -63,7 +63,7 @@ def test_live_replay_server_binanceusdm_real_orders(tmp_path):
     out = cli(
         "live", "--replay-server", "--exchange", "binanceusdm", "--real",
         "--channels", "tick", "--param", "hold=true", "--param", "every=300",
-        "--journal", str(journal), "--duration", "45", timeout=150,
+        "--journal", str(journal), "--duration", "45", "--replay-speed", "20", timeout=150,
     )  # fmt: skip
     assert out.returncode == 0, out.stderr
     assert "real orders: CCXTBroker" in out.stderr

@@ -160,7 +160,7 @@ def test_paper_on_the_live_feed_holds_over_funding_as_the_backtest(tmp_path):
     back.add_channel("tick", SYMBOL, sample.trades)
     back.add_channel("derivative", SYMBOL, sample.derivative)
     bt_strat = back.run(mode=btch.RunMode.TICK)[0]
-    srv = BinanceFuturesLoopback(wallet=1_000.0, speed=10.0, start_when=2)
+    srv = BinanceFuturesLoopback(wallet=1_000.0, speed=20.0, start_when=2)
     srv.start()
     try:
         cerebro, strat = _paper(srv, HoldOverFunding, duration=20)
@@ -188,7 +188,7 @@ def test_backtest_and_real_hold_over_funding_alike(tmp_path):
     assert bt_strat.decisions == [("buy", 1.0)]
     assert len(bt_strat.funding) == 1
 
-    srv = BinanceFuturesLoopback(wallet=1_000.0, speed=10.0, start_when=3)
+    srv = BinanceFuturesLoopback(wallet=1_000.0, speed=20.0, start_when=3)
     srv.start()
     try:
         cerebro, strat = _real(srv, HoldOverFunding, tmp_path, duration=30)
@@ -254,7 +254,7 @@ def test_backtest_and_real_are_liquidated_alike_by_a_mark_move(tmp_path):
     assert back.broker.getcash() == 0.0
     assert len(back.last_run["liquidations"]) == 1
 
-    srv = BinanceFuturesLoopback(sample=sample, wallet=1_000.0, speed=10.0, start_when=3)
+    srv = BinanceFuturesLoopback(sample=sample, wallet=1_000.0, speed=20.0, start_when=3)
     srv.start()
     try:
         cerebro, strat = _real(srv, HoldToLiquidation, tmp_path, duration=30)
@@ -293,7 +293,7 @@ class BuyOnce(HoldOverFunding):
 def test_risk_limits_refuse_leverage_and_liquidation_distance(tmp_path):
     from backtrader_channels.execution.risk import RiskLimits
 
-    srv = BinanceFuturesLoopback(wallet=1_000.0, speed=10.0, start_when=3)
+    srv = BinanceFuturesLoopback(wallet=1_000.0, speed=20.0, start_when=3)
     srv.start()
     try:
         feed = CCXTLiveFeed(
@@ -331,7 +331,7 @@ def _open_at_venue(srv, amount):
 
 @pytest.mark.parametrize("adopt", [False, True])
 def test_a_venue_position_the_store_cannot_explain_is_not_traded_unless_adopted(tmp_path, adopt):
-    srv = BinanceFuturesLoopback(wallet=1_000.0, speed=10.0, start_when=3)
+    srv = BinanceFuturesLoopback(wallet=1_000.0, speed=20.0, start_when=3)
     srv.start()
     try:
         # the book is the server's from its start: a market order fills at its best ask
@@ -371,7 +371,7 @@ def test_paper_on_the_live_feed_is_liquidated_as_the_backtest(tmp_path):
     back.add_channel("tick", SYMBOL, sample.trades)
     back.add_channel("derivative", SYMBOL, sample.derivative)
     bt_strat = back.run(mode=btch.RunMode.TICK)[0]
-    srv = BinanceFuturesLoopback(sample=sample, wallet=1_000.0, speed=10.0, start_when=2)
+    srv = BinanceFuturesLoopback(sample=sample, wallet=1_000.0, speed=20.0, start_when=2)
     srv.start()
     try:
         cerebro, strat = _paper(srv, HoldToLiquidation, duration=20)

@@ -52,7 +52,7 @@ def _backtest(sample, strategy):
 
 def test_bybit_linear_holds_over_funding_as_the_backtest(tmp_path):
     _, bt_strat = _backtest(binance_ethusdt_perp_sample(), HoldOverFunding)
-    srv = BybitLinearLoopback(wallet=1_000.0, speed=10.0, start_when=3)
+    srv = BybitLinearLoopback(wallet=1_000.0, speed=20.0, start_when=3)
     srv.start()
     try:
         cerebro, strat = _real(srv, HoldOverFunding, tmp_path)
@@ -71,7 +71,7 @@ def test_bybit_linear_liquidation_as_the_backtest(tmp_path):
     sample = _moved_sample(tmp_path, -1_100.0, after_s=60)
     _back, bt_strat = _backtest(sample, HoldToLiquidation)
     assert len(bt_strat.liquidated) == 1
-    srv = BybitLinearLoopback(sample=sample, wallet=1_000.0, speed=10.0, start_when=3)
+    srv = BybitLinearLoopback(sample=sample, wallet=1_000.0, speed=20.0, start_when=3)
     srv.start()
     try:
         cerebro, strat = _real(srv, HoldToLiquidation, tmp_path)
@@ -91,7 +91,7 @@ def test_bybit_linear_liquidation_as_the_backtest(tmp_path):
 
 def test_bybit_linear_paper_holds_over_funding_as_the_backtest():
     _, bt_strat = _backtest(binance_ethusdt_perp_sample(), HoldOverFunding)
-    srv = BybitLinearLoopback(wallet=1_000.0, speed=10.0, start_when=2)
+    srv = BybitLinearLoopback(wallet=1_000.0, speed=20.0, start_when=2)
     srv.start()
     try:
         feed = CCXTLiveFeed(

@@ -64,7 +64,7 @@ def test_hold_keeps_the_position_and_pays_funding_once():
 
 
 def test_live_paper_on_the_loopback_flattens_before_funding():
-    stdout, s = run("--live", "--speed", "10", "--duration", "25", timeout=90)
+    stdout, s = run("--live", "--speed", "20", "--duration", "25", timeout=90)
     assert "loopback Binance USDⓈ-M on 127.0.0.1:" in stdout
     assert int(s["orders"]) >= 1
     assert s["flattened before funding"] == "yes"  # the quoter keeps a long: it would pay
