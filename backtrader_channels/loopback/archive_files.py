@@ -6,6 +6,7 @@ formats, on the days asked for (each day a slice of a recording, moved to that d
 | Binance ``data/spot/{daily,monthly}/{trades,aggTrades}/{BTCUSDT,ETHUSDT}/...zip`` | the spot BTC/USDT sample's trades; ETHUSDT: the perp sample's (headerless spot layout) |
 | Binance ``data/futures/um/...`` ``trades``, ``aggTrades`` | the same trades, futures layout (a header row) |
 | Binance ``data/futures/um/...`` ``bookTicker`` | the perp sample's best bid/ask |
+| Binance ``data/futures/cm/...`` ``trades``, ``fundingRate`` of ``ETHUSD_PERP`` | the ETH perp sample's trades in COIN-M's layout (``base_qty``), generated funding |
 | Binance ``fundingRate`` (monthly), ``{mark,index,premiumIndex}PriceKlines/1m``, ``bookDepth``, ``metrics`` | generated, smooth and deterministic (three fundings a day at 0.01% +- a little) |
 | Bybit ``trading/BTCUSDT/BTCUSDT{day}.csv.gz``, ``orderbook/linear/BTCUSDT/{day}_BTCUSDT_ob500.data.zip`` | the bundled Bybit-format sample, its times moved by whole days (books: its first 600 messages) |
 | Bybit ``spot/BTCUSDT/BTCUSDT_{day}.csv.gz``, ``orderbook/spot/.../ob200`` | the BTC/USDT sample's trades in the spot layout; the same books as ``orderbook.200`` |
@@ -38,6 +39,7 @@ FIRST_DAY, LAST_DAY, TODAY = dt.date(2024, 6, 28), dt.date(2024, 8, 3), dt.date(
 SAMPLE_DAY = dt.date(2024, 8, 8)
 SPOT_TRADES = "id,price,qty,quote_qty,time,is_buyer_maker,is_best_match"
 UM_TRADES = "id,price,qty,quote_qty,time,is_buyer_maker"
+CM_TRADES = "id,price,qty,base_qty,time,is_buyer_maker"
 UM_AGG = "agg_trade_id,price,quantity,first_trade_id,last_trade_id,transact_time,is_buyer_maker"
 FUNDING = "calc_time,funding_interval_hours,last_funding_rate"
 KLINE = (
@@ -54,6 +56,9 @@ METRICS = (
     "sum_taker_long_short_vol_ratio"
 )
 BINANCE_SYMBOLS = ("BTCUSDT", "ETHUSDT")
+#: COIN-M: the ETH perp sample's trades as a coin-margined perpetual's (quantities in contracts)
+CM_SYMBOLS = ("ETHUSD_PERP",)
+CM_KINDS = ("trades", "fundingRate")
 UM_KINDS = (
     "trades",
     "aggTrades",
@@ -174,13 +179,17 @@ class ArchiveFiles:
         ]
         for label, days in periods:
             cadence = "monthly" if len(label) == 7 else "daily"
-            for market, kinds in (("spot", ("trades", "aggTrades")), ("futures/um", UM_KINDS)):
+            for market, kinds, symbols in (
+                ("spot", ("trades", "aggTrades"), BINANCE_SYMBOLS),
+                ("futures/um", UM_KINDS, BINANCE_SYMBOLS),
+                ("futures/cm", CM_KINDS, CM_SYMBOLS),
+            ):
                 for kind in kinds:
                     if (cadence == "daily" and kind in MONTHLY_ONLY) or (
                         cadence == "monthly" and kind in DAILY_ONLY
                     ):
                         continue
-                    for sym in BINANCE_SYMBOLS:
+                    for sym in symbols:
                         tag, sub = ("1m", "1m/") if kind in KLINES else (kind, "")
                         name = f"{sym}-{tag}-{label}"
                         path = f"data/{market}/{cadence}/{kind}/{sym}/{sub}{name}.zip"
@@ -207,7 +216,7 @@ class ArchiveFiles:
         for day in days:
             rows += self._rows(kind, sym, day, spot)
         header = {
-            "trades": UM_TRADES,
+            "trades": CM_TRADES if market == "futures/cm" else UM_TRADES,
             "aggTrades": UM_AGG,
             "fundingRate": FUNDING,
             "bookTicker": BOOK_TICKER,

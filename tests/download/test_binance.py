@@ -290,3 +290,20 @@ def test_network_errors_after_the_retries_name_the_file(archive, tmp_path, quiet
     archive.faults.unavailable["BTCUSDT-trades-2024-08-01.zip"] = 5
     with pytest.raises(DownloadError, match=r"BTCUSDT-trades-2024-08-01\.zip .*3 attempt"):
         _run(archive, tmp_path, quiet, start=D(2024, 8, 1), end=D(2024, 8, 1), retries=2)
+
+
+def test_coin_m_trades_and_funding_read_as_an_inverse_perpetual(archive, tmp_path, quiet):
+    """``--market cm``: COIN-M's layout (``futures/cm``, ``base_qty``), converted as the
+    inverse market of ``ETHUSD_PERP``."""
+    kw = {"symbols": ["ETHUSD_PERP"], "kinds": ["trades", "fundingRate"], "market": "cm"}
+    s = _run(archive, tmp_path, quiet, start=D(2024, 6, 1), end=D(2024, 7, 31), **kw)
+    assert not s.missing
+    assert not s.failed
+    assert s.rows > 0
+    parts = sorted(p.relative_to(tmp_path).parts[:4] for p in tmp_path.rglob("*.parquet"))
+    assert {p[:3] for p in parts} == {
+        ("channel=tick", "venue=binance", "market=inverse"),
+        ("channel=derivative", "venue=binance", "market=inverse"),
+    }
+    ticks = [e for _, c in open_source(str(tmp_path), "tick", "ETHUSD_PERP") for e in c]
+    assert len(ticks) > 0
