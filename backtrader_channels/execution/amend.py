@@ -138,25 +138,29 @@ def _refusal(b: CCXTBroker, live: LiveOrder, price: float | None, amount: float)
 
 
 def on_venue_terms(a: Applier, live: LiveOrder, o: CcxtDict, source: Source) -> None:
-    """The venue reports ``live`` open with price ``o["price"]`` and amount ``o["amount"]``:
-    when they differ from the order's (an amend applied, ours or anyone's), the order and the
-    backtrader order follow, journaled."""
+    """The venue reports ``live`` open with price ``o["price"]`` and amount ``o["amount"]``.
+    Terms that are an amend of ours (on its way, or one whose reply was lost) are applied: the
+    order and the backtrader order follow, journaled once. Other terms are late news (the
+    private stream's update from before an amend, arriving after the amend's reply): noted,
+    never applied, so the order's terms never go back. Only the broker amends its orders."""
     price, amount = o.get("price"), o.get("amount")
     if live.kind != "limit" or o.get("status") != "open" or price is None or amount is None:
         return
     price, amount = float(price), float(amount)
-    asked = live.amending
-    if abs(price - (live.price or 0.0)) <= _TOL * max(price, 1.0) and abs(
-        amount - live.amount
-    ) <= _TOL * max(amount, 1.0):
+    asked, lost = live.amending, live.unconfirmed
+    if _same((live.price, live.amount), price, amount):
         if asked is not None and source == "rest" and _same(asked, price, amount):
             live.amending = None  # (the reply to an amend that changed nothing)
         return
+    if not (
+        (asked is not None and _same(asked, price, amount))
+        or (lost is not None and _same(lost, price, amount))
+    ):
+        live.note(source, "late terms ignored", price=price, amount=amount)
+        return
+    live.amending = live.unconfirmed = None
     live.price, live.amount = price, amount
-    mine = asked is not None and _same(asked, price, amount)
-    if mine:
-        live.amending = None
-    live.note(source, "amended", price=price, amount=amount, asked=mine)
+    live.note(source, "amended", price=price, amount=amount)
     a.b.write(live, "amended", source, price=price, amount=amount)
     order = live.bt_order
     if order is None or not order.alive():
@@ -211,8 +215,9 @@ def replacement_missing(a: Applier, live: LiveOrder, cid: str) -> bool:
 
 def amend_failed(a: Applier, live: LiveOrder, why: str) -> None:
     """The venue refused the amend (or its reply was lost: the order's query tells the
-    terms): the order keeps its terms."""
-    live.amending = None
+    terms): the order keeps its terms. What was asked is kept as unconfirmed: a venue that
+    reports those terms later (a lost reply, not a refusal) is believed."""
+    live.unconfirmed, live.amending = live.amending, None
     live.note("rest", "amend failed", why=why)
     a.b.write(live, "amend failed", "rest", why=why)
     order = live.bt_order

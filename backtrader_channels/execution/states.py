@@ -118,6 +118,8 @@ class LiveOrder:
     cancel_wanted: bool = False
     #: the terms (price, amount) of an amend on its way to the venue (:mod:`.amend`)
     amending: tuple[float | None, float] | None = None
+    #: the terms of the last amend that failed (a refusal, or a reply lost on its way)
+    unconfirmed: tuple[float | None, float] | None = None
     #: the client id the order was first sent with, when a cancel-replace amend gave it a new
     #: one (``client_id`` is then the venue's current one; the journal keeps this one)
     origin_id: str | None = None
