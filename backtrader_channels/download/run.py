@@ -213,15 +213,21 @@ class Downloader:
             self.summary.fetched.append(item.name)
         return []
 
+    #: request headers every file is fetched with (an API key's: :mod:`.tardis`)
+    headers: dict[str, str] | None = None
+
+    def _fetch(self, item: Item, path: str) -> bool:
+        """Fetch ``item`` into ``path``; whether a partial file was resumed."""
+        return fetch_file(item.url, path, self.progress, self.retries, self.backoff, self.headers)
+
     def _fetch_checked(self, item: Item, path: str, expected: str | None) -> None:
         """Fetch ``item`` into ``path`` (a file finished by an earlier run and not converted
         yet is kept if it checks out); a failed check fetches it once more, then is an error
         naming the file."""
         for attempt in (1, 2):
-            if not (attempt == 1 and os.path.exists(path)):
-                if fetch_file(item.url, path, self.progress, self.retries, self.backoff):
-                    with self._lock:
-                        self.summary.resumed += 1
+            if not (attempt == 1 and os.path.exists(path)) and self._fetch(item, path):
+                with self._lock:
+                    self.summary.resumed += 1
             problem = self.check(item, path, expected)
             if problem is None:
                 return

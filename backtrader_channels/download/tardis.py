@@ -53,7 +53,7 @@ from ..errors import DataError
 from ..sources.tardis import channel_type_of
 from ..sources.venues import UNKNOWN, tardis_exchange, tardis_market
 from .bybit import integrity_check
-from .fetch import DownloadError, Refused, fetch_file, sha256_of
+from .fetch import DownloadError, Refused, sha256_of
 from .plan import Item, Period, periods
 from .run import Downloader, DownloadSummary
 from .store import staging_path
@@ -214,41 +214,25 @@ class TardisDownloader(Downloader):
         echo: Callable[[str], None] = print,
     ) -> None:
         super().__init__(dest, integrity_check, jobs, progress, retries, backoff, echo)
-        self._headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+        self.headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
 
     def __repr__(self) -> str:
-        return f"TardisDownloader({self.dest!r}, key {'given' if self._headers else 'none'})"
+        return f"TardisDownloader({self.dest!r}, key {'given' if self.headers else 'none'})"
 
-    def _fetch_checked(self, item: Item, path: str, expected: str | None) -> None:
+    def _fetch(self, item: Item, path: str) -> bool:
         """As the base's, the key sent; a 401/403 is an error naming the day and the hint."""
-        for attempt in (1, 2):
-            if not (attempt == 1 and os.path.exists(path)):
-                try:
-                    resumed = fetch_file(
-                        item.url, path, self.progress, self.retries, self.backoff, self._headers
-                    )
-                except Refused as exc:
-                    hint = (
-                        "the API key was not accepted for it (check the key, and that its "
-                        "subscription covers this exchange and day)"
-                        if self._headers
-                        else KEY_HINT
-                    )
-                    raise DownloadError(
-                        f"{item.what}: refused by the API (HTTP {exc.code}): {hint}"
-                    ) from None
-                if resumed:
-                    with self._lock:
-                        self.summary.resumed += 1
-            problem = self.check(item, path, expected)
-            if problem is None:
-                return
-            os.remove(path)
-            if attempt == 2:
-                raise DownloadError(f"{problem}; fetched twice ({item.url})")
-            self._say(f"{item.name}: {problem}; fetching it again")
-            with self._lock:
-                self.summary.refetched += 1
+        try:
+            return super()._fetch(item, path)
+        except Refused as exc:
+            hint = (
+                "the API key was not accepted for it (check the key, and that its "
+                "subscription covers this exchange and day)"
+                if self.headers
+                else KEY_HINT
+            )
+            raise DownloadError(
+                f"{item.what}: refused by the API (HTTP {exc.code}): {hint}"
+            ) from None
 
     def _one(self, item: Item) -> list[Item]:
         """As the base's; a day without data (an empty gzip) is recorded as done, 0 rows."""
