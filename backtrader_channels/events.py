@@ -15,6 +15,7 @@ broker on the engine's thread.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import IntEnum
 from typing import Any, Literal, NamedTuple, TypedDict
@@ -345,10 +346,19 @@ class VenueFault:
     what: str
 
 
-#: one piece of a venue's news, a record per kind
+@dataclass(frozen=True, slots=True)
+class EngineCall:
+    """Not a venue's news: ``fn()`` to be run on the engine's thread, between two events (the
+    dashboard's controls: pause, resume, cancel all, stop). Carried by a ``BrokerUpdate``
+    through the live queue, so that it runs where the broker and the strategies run."""
+
+    fn: Callable[[], None]
+
+
+#: one piece of a venue's news, a record per kind (or a call for the engine's thread)
 VenueNews = (
     OrderUpdate | OrdersUpdate | TradesUpdate | Reconciliation | Outcome | PrivateStream
-    | VenueFault
+    | VenueFault | EngineCall
 )  # fmt: skip
 
 

@@ -336,6 +336,18 @@ def build_parser() -> argparse.ArgumentParser:
         "liquidation, run stopped) to webhook:URL or telegram:BOT_TOKEN:CHAT_ID (repeatable; "
         'also the --config file\'s "alerts" list)',
     )
+    live.add_argument(
+        "--dashboard",
+        metavar="[HOST:]PORT",
+        help="serve the run's dashboard (positions, orders, fills, equity, feed health; "
+        "pause, resume, cancel all, stop) on 127.0.0.1:PORT (0: a free port); its URL, with "
+        "the access token, is printed at the start",
+    )
+    live.add_argument(
+        "--dashboard-allow-remote",
+        action="store_true",
+        help="let --dashboard bind a host that is not a loopback address (it controls the run)",
+    )
     _add_real_args(live)
     live.set_defaults(func=_live)
     smoke = sub.add_parser(

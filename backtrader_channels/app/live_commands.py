@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from ..alerts import Alerts
     from ..broker.perpcomm import PerpetualCommInfo
     from ..cerebro import Cerebro
+    from ..dashboard import Dashboard
     from ..events import TickEvent
     from ..execution.broker import CCXTBroker
     from ..live.ccxt_feed import CCXTLiveFeed
@@ -77,6 +78,7 @@ def run_live_command(args: argparse.Namespace, strategy: BtStrategyClass | None 
     params = parse_params(getattr(args, "param", None), strategy)
     schemes = {s: _perp_scheme(s, args) for s in perpetuals}
     alerts = _alerts(args)
+    dashboard = _dashboard(args)
     server, port, exchange = _start_replay(args, futures, symbols, channels)
     cerebro = Cerebro(stdstats=False)
     finished = threading.Event()
@@ -103,7 +105,10 @@ def run_live_command(args: argparse.Namespace, strategy: BtStrategyClass | None 
             cerebro,
             None if args.real else [feed],  # (a real broker watches its own run)
             lambda: cerebro.run(
-                mode=RunMode.TICK, duration=args.duration, max_events=args.max_events
+                mode=RunMode.TICK,
+                duration=args.duration,
+                max_events=args.max_events,
+                dashboard=dashboard,
             ),
         )
     finally:
@@ -140,6 +145,19 @@ def _alerts(args: argparse.Namespace) -> Alerts | None:
         return alerts_from_args(getattr(args, "alert", None), getattr(args, "config", None))
     except ValueError as exc:
         raise UsageError(str(exc)) from None
+
+
+def _dashboard(args: argparse.Namespace) -> Dashboard | None:
+    """``--dashboard [HOST:]PORT`` (checked before anything starts)."""
+    spec = getattr(args, "dashboard", None)
+    if spec is None:
+        return None
+    from ..dashboard import Dashboard
+
+    try:
+        return Dashboard(spec, allow_remote=bool(getattr(args, "dashboard_allow_remote", False)))
+    except ValueError as exc:
+        raise UsageError(f"--{exc}") from None
 
 
 def _alerted(

@@ -71,6 +71,16 @@ def refused_at_submission(broker: TickBroker, order: BtOrder) -> bool:
     return True
 
 
+def refused_while_paused(broker: TickBroker, order: BtOrder) -> None:
+    """Refuse ``order`` (``Rejected``, its ``info.reason`` the pause's) while new orders are
+    paused (``broker.paused``: the dashboard's pause); counted in ``paused_refusals``."""
+    order.addinfo(reason=broker.paused)
+    order.reject(broker)
+    broker.notify(order)
+    broker._ococheck(order)
+    broker.paused_refusals += 1
+
+
 def refused_at_activation(broker: TickBroker, order: BtOrder) -> bool:
     """A ``post_only`` order that is not a limit or would take liquidity now is rejected
     (True); an ``ioc``/``fok`` order is watched until its first matching event."""

@@ -41,6 +41,7 @@ from .flags import (
     end_immediate,
     refused_at_activation,
     refused_at_submission,
+    refused_while_paused,
 )
 from .latency import Clock, DelayedNotifications, LatencyModel, OrderLatency, latency_model
 from .matching import Matcher
@@ -210,6 +211,9 @@ class TickBroker(bt.brokers.BackBroker):
     #: set by the engine for a run that records its fills (``cerebro.trace``): called with the
     #: order and its new execution bit at each fill
     fill_hook: Callable[[BtOrder, BtExecutionBit], None] | None = None
+    #: why new orders are refused now (the dashboard's pause; cancels still go), or None
+    paused: str | None = None
+    paused_refusals = 0  # orders refused while paused
 
     def init(self) -> None:
         super().init()
@@ -354,6 +358,9 @@ class TickBroker(bt.brokers.BackBroker):
         order.status, order.broker = order.Submitted, self  # Order.submit, minus len(data)
         if not lean:
             notifs.append(order.clone())
+        if self.paused is not None:
+            refused_while_paused(self, order)
+            return order
         if (
             self.p.tick_checksubmit
             and check

@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable, Iterator, MutableMapping
 from enum import Enum
+from functools import partial
 from typing import TYPE_CHECKING, TypeVar
 
 import backtrader as bt
@@ -39,12 +40,14 @@ from .perpetuals import perpetual_steps
 from .plotting import Figures, plot_cerebro
 from .recorded import ChannelSpec, column_values, open_recorded, recorded_runs, source_name, to_ns
 from .report import ReportValue, build_run_report
-from .strategies import give_channels, has_bars, overrides_next, warn_frozen_indicators
+from .strategies import give_channels, has_bars, overrides_next, params_of, warn_frozen_indicators
 from .sweeps import RunResults, StratEntry, StratResult, optimise
 from .trace import RunTrace
+from .watch import watched
 
 if TYPE_CHECKING:
     from ..channels.base import MarketEvent
+    from ..dashboard import Dashboard
     from .recorded import DataName, When
 
 LiveFeedT = TypeVar("LiveFeedT", bound=LiveFeed)
@@ -307,11 +310,13 @@ class Cerebro(bt.Cerebro):
         mode: RunMode | str = RunMode.BAR,
         duration: float | None = None,
         max_events: int | None = None,
+        dashboard: Dashboard | str | int | None = None,
         **kwargs: Kwargs,
     ) -> RunResults:
         """Run like ``bt.Cerebro.run``; ``mode=RunMode.TICK`` dispatches channel events.
 
-        Live runs last until ``runstop()``, Ctrl-C, ``duration`` seconds or ``max_events``.
+        Live runs last until ``runstop()``, Ctrl-C, ``duration`` seconds or ``max_events``;
+        ``dashboard`` (a port, ``"HOST:PORT"`` or a ``Dashboard``) serves a live run's page.
         """
         mode = RunMode(mode)
         self._live_limits = (duration, max_events)
@@ -336,7 +341,7 @@ class Cerebro(bt.Cerebro):
                         setattr(self.params, key, value)
                 results = self.runstrats = optimise(self)
             else:
-                results = super().run(**kwargs)
+                results = watched(self, dashboard, partial(super().run, **kwargs))
         finally:
             self._tickmode = False
             self._broker.tick_mode = False
@@ -576,7 +581,7 @@ class Cerebro(bt.Cerebro):
         self.last_run = build_run_report(self, queue, loop, broker, skip, elapsed)
         if live is not None:
             self.last_run.update(live.report())
-        self.run_stats.append({"params": _params_of(strats), **self.last_run})
+        self.run_stats.append({"params": params_of(strats), **self.last_run})
 
 
 def _compose(steps: list[BarStep], advance: EventHook | None) -> EventHook | None:
@@ -590,10 +595,3 @@ def _compose(steps: list[BarStep], advance: EventHook | None) -> EventHook | Non
             step(ev)
 
     return hook
-
-
-def _params_of(strats: list[BtStrategy]) -> dict[str, dict[str, object]]:
-    """Each strategy's parameters by class name (what ``optstrategy`` varied)."""
-    return {
-        type(s).__name__: {k: getattr(s.params, k) for k in s.params._getkeys()} for s in strats
-    }

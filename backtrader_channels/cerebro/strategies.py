@@ -86,3 +86,10 @@ def warn_frozen_indicators(strat: BtStrategy) -> None:
             UserWarning,
             stacklevel=2,
         )
+
+
+def params_of(strats: list[BtStrategy]) -> dict[str, dict[str, object]]:
+    """Each strategy's parameters by class name (what ``optstrategy`` varied)."""
+    return {
+        type(s).__name__: {k: getattr(s.params, k) for k in s.params._getkeys()} for s in strats
+    }

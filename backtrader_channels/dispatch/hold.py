@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable, Iterator
 
 from ..errors import BacktraderChannelsError
-from ..events import BT_EPOCH_DAYS, NS_PER_DAY, BrokerUpdate
+from ..events import BT_EPOCH_DAYS, NS_PER_DAY, BrokerUpdate, EngineCall
 from .protocols import LoopBroker
 from .queue import Run
 from .targets import TICK, SourceTarget
@@ -73,7 +73,10 @@ def _apply(run: Run, broker: LoopBroker, held: Held) -> None:
     if t is None:
         for ev in events[start:end]:
             if type(ev) is BrokerUpdate:
-                broker.on_update(ev)
+                if type(ev.news) is EngineCall:  # a control (the dashboard's)
+                    ev.news.fn()
+                else:
+                    broker.on_update(ev)
         src.pos = end
         return
     ch = t.channel

@@ -24,7 +24,7 @@ from typing import Generic, TypeVar
 
 from ..btypes import BtStrategy
 from ..channels.base import Channel
-from ..events import BT_EPOCH_DAYS, NS_PER_DAY, BrokerUpdate, ns_to_num
+from ..events import BT_EPOCH_DAYS, NS_PER_DAY, BrokerUpdate, EngineCall, ns_to_num
 from ..gctune import streaming_gc
 from .book_run import BookRunner, book_columns_run
 from .notify import Notifier
@@ -190,7 +190,11 @@ class TickLoop(Generic[BrokerT]):
         """A live broker's news from its venue: the broker applies it (on this thread), and the
         strategies hear what it changed (``notify_order``, ``notify_trade``)."""
         broker = self.broker
-        broker.on_update(ev)
+        news = ev.news
+        if type(news) is EngineCall:  # a control from outside the engine (the dashboard)
+            news.fn()
+        else:
+            broker.on_update(ev)
         if broker.notifs:
             self.deliver()
         if broker.new_orders:

@@ -277,7 +277,7 @@ class CCXTBroker(TickBroker):
         broker's own protection (:attr:`protection`: start or sweep reconciliation, private
         stream, kill switch; per venue with several) or market data that is down, stale or
         resyncing."""
-        reasons = list(self.protection.values())
+        reasons = [*self.protection.values(), *([self.paused] if self.paused else [])]
         for v, applier in self.appliers.items():
             if applier.protection is not self.protection and venue in (None, v):
                 reasons += [f"{why} ({v})" for why in applier.protection.values()]

@@ -2,7 +2,9 @@
 
 A line: ``{"ns", "client_id", "exchange_id", "symbol", "side", "state", "source", "event",
 "price", "amount", "filled", "fee", "reason"}`` (plus ``details`` for fills and corrections).
-Only order fields are written: never a key, a secret or a request.
+Only order fields are written: never a key, a secret or a request. Lines that are not about an
+order have ``client_id`` ``"account"`` (corrections, funding) or ``"run"`` (the dashboard's
+controls, :meth:`Journal.note`).
 """
 
 from __future__ import annotations
@@ -100,6 +102,11 @@ class Journal:
             if self.fsync:
                 os.fsync(self._fh.fileno())
 
+    def note(self, event: str, source: str, **details: object) -> None:
+        """One line about the run, not an order (``client_id`` ``"run"``): e.g. the dashboard's
+        ``"dashboard: pause"`` with who asked and when in ``details``."""
+        self.write(LiveOrder("run", "", "", "", 0.0, None), event, source, **details)
+
     def close(self) -> None:
         if self._fh is not None:
             self._fh.close()
@@ -127,7 +134,7 @@ def order_summary(lines: list[JournalLine]) -> OrderSummary:
     corrections = 0
     for line in lines:
         corrections += line["event"].startswith("correction")
-        if line["client_id"] == "account":  # the account's own lines (corrections, funding)
+        if line["client_id"] in ("account", "run"):  # the account's and the run's own lines
             continue
         last[line["client_id"]] = line
         fills += line["event"] == "fill"
