@@ -98,6 +98,9 @@ class Modifications:
             raise ValueError(f"amend: price={price!r} must be > 0")
         if not order.alive():
             return False
+        if self.broker.paused is not None:  # the dashboard's pause: as a live broker, not sent
+            self.refused["paused"] += 1
+            return False
         due = self.delay(order)
         self.inflight.append(Request(due, order, False, price, size))
         if not due:

@@ -106,14 +106,14 @@ def test_a_real_run_watched_and_controlled_in_the_browser(browser, venue, tmp_pa
 
 def screenshot(png: str) -> None:
     """Run a real-order loopback run for a while and save its dashboard's screenshot."""
-    venue = ReplayExchange(rate=1_000, start_when=1, loop_forever=True, lap_pause=0.2,
-                           balances={"USDT": 10_000.0, "BTC": 0.01})  # fmt: skip
+    # paced by the recording's clock (real time): the latencies shown are the loopback's
+    venue = ReplayExchange(speed=1.0, start_when=1, balances={"USDT": 10_000.0, "BTC": 0.01})
     venue.start()
     driver = _driver(1400, 1000)
     run = LiveRun(venue, real=True, duration=30.0).start()
     try:
         driver.get(run.dashboard.url)
-        time.sleep(12)
+        time.sleep(20)
         driver.save_screenshot(png)
     finally:
         run.cerebro.runstop()
