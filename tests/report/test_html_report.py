@@ -198,6 +198,18 @@ def test_million_ticks_under_5_mb(tmp_path):
     size = os.path.getsize(path)
     print(f"1M-tick report: {size:,} bytes in {built:.2f} s")
     assert size < FIVE_MB
+    # and it opens in the browser with every fill (where Chromium is: see test_browser.py)
+    from .test_browser import CHROMIUM, DRIVER, _driver, _wait
+
+    if CHROMIUM is None or DRIVER is None or importlib.util.find_spec("selenium") is None:
+        return
+    driver = _driver()
+    try:
+        driver.get("file://" + path)
+        drawn = _wait(driver, "return window.BTCH_REPORT ? window.BTCH_REPORT.fills.length : null")
+    finally:
+        driver.quit()
+    assert drawn == cerebro.trace.fills > 100
 
 
 class AmendOnce(bt.Strategy):
