@@ -43,7 +43,8 @@ FILL_FIELDS = (
 
 def portfolio_value(broker: TickBroker) -> float:
     """``broker.getvalue()`` (backtrader's ``BackBroker._get_value``: positions marked at each
-    data's ``close[0]``, long positions unlevered; its fund-history mode aside) without its side
+    data's ``close[0]``, long positions unlevered, and a perpetual's unrealized profit at its
+    mark; its fund-history mode aside) without its side
     effects: it neither applies pending ``add_cash`` amounts nor refreshes the values
     ``getvalue(mkt=True)`` returns."""
     total = broker.cash
@@ -61,6 +62,9 @@ def portfolio_value(broker: TickBroker) -> float:
             unrealized = comminfo.profitandloss(position.size, position.price, price)
             value = (value - unrealized) / comminfo.get_leverage() + unrealized
         total += value
+    perp = broker.perp
+    if perp is not None:  # a perpetual counts 0 above: its unrealized profit at the mark
+        total += perp.unrealized()
     return total
 
 

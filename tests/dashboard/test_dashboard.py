@@ -172,3 +172,31 @@ def test_a_control_when_no_run_dispatches_is_refused(venue):
     run.join()
     with pytest.raises(urllib.error.URLError):  # the run ended: the dashboard is gone
         get_json(f"{base}/api/state?token={token}")
+
+
+def test_a_perpetual_shows_its_leverage_and_distance_to_liquidation():
+    """By hand (tests/broker/test_perp_accounts.py's case): 2 bought at 2000 at 10x, 998.00 of
+    wallet after the fee, the mark at 2050: liquidation at 1507.0281, 26.49% below the mark."""
+    from backtrader_channels.cerebro.watch import CerebroWatch
+    from backtrader_channels.dashboard import RunState
+
+    from ..broker.test_perp_accounts import LIN_SYM, D, Q, run_perp
+
+    cerebro, _ = run_perp(
+        {1: lambda s: s.buy(size=2)},
+        quotes=[Q(1, 1999, 2000), Q(2, 1999, 2000)],
+        derivs=[D(3, 2050)],
+    )
+    state = RunState(CerebroWatch(cerebro), "PAPER").sample()
+    (pos,) = state["positions"]
+    assert pos["symbol"] == LIN_SYM
+    assert pos["size"] == 2
+    assert pos["entry"] == 2000
+    assert pos["price"] == 2050
+    assert pos["unrealized"] == pytest.approx(100.0)
+    assert pos["leverage"] == 10
+    assert pos["liquidation"] == pytest.approx(1507.0281, abs=1e-4)
+    assert pos["liquidation_pct"] == pytest.approx(26.49, abs=0.005)
+    assert state["account"]["equity"] == pytest.approx(1098.0, abs=0.005)
+    # the run's trace (the plot's and the HTML report's equity) counts it too: it left it out
+    assert cerebro.trace.value[-1] == pytest.approx(cerebro.broker.getvalue()) == 1098.0
