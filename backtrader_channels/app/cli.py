@@ -321,6 +321,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="perpetuals: the leverage of each symbol (default 10; set at the venue with --real)",
     )
     live.add_argument(
+        "--replay-rate",
+        type=float,
+        default=None,
+        metavar="N",
+        help="--replay-server (spot): the frames per second the looping replay sends (default "
+        "200: about the real market's pace)",
+    )
+    live.add_argument(
         "--replay-speed",
         type=float,
         default=None,

@@ -207,7 +207,11 @@ def _start_replay(
     if not args.replay_server:
         return None, 0, args.exchange
     loopback = _loopback(args.exchange, symbols)
-    server = loopback.server(rate=200.0, start_when=len(channels), loop_forever=True)
+    rate = getattr(args, "replay_rate", None)
+    rate = REPLAY_RATE if rate is None else rate
+    if not rate > 0:
+        raise UsageError(f"--replay-rate {rate:g}: frames per second, > 0")
+    server = loopback.server(rate=rate, start_when=len(channels), loop_forever=True)
     port = server.start()
     print(f"replay exchange on 127.0.0.1:{port}", file=sys.stderr)
     return server, port, loopback.point_at(args.exchange, port)
@@ -362,6 +366,8 @@ _BRACKETS = os.path.join(
 )
 #: a perpetual's fees on the paper broker (Binance USDⓈ-M's base tier) without ``--commission``
 PERP_MAKER, PERP_TAKER = 0.0002, 0.0005
+#: the frames per second of a looping replay server without ``--replay-rate``
+REPLAY_RATE = 200.0
 #: the replay speed of a one-pass replay server without ``--replay-speed``
 REPLAY_SPEED = 10.0
 

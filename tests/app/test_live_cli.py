@@ -43,8 +43,8 @@ def test_live_takes_params_and_a_paper_commission(tmp_path):
     strat = tmp_path / "flip.py"
     strat.write_text(PAPER)
     out = cli(
-        "live", f"{strat}:Flip", "--replay-server", "--channels", "tick", "--param", "every=50",
-        "--commission", "0.001", "--duration", "6",
+        "live", f"{strat}:Flip", "--replay-server", "--replay-rate", "1000", "--channels", "tick",
+        "--param", "every=50", "--commission", "0.001", "--duration", "3",
     )  # fmt: skip
     assert out.returncode == 0, out.stderr
     assert "EVERY=50" in out.stdout
@@ -60,6 +60,9 @@ def test_paper_flags_are_refused_with_real_orders():
     out = cli("live", "--replay-server", "--real", "--commission", "0.001", "--duration", "3")
     assert out.returncode == 2
     assert "--commission sets the paper broker's" in out.stderr
+    out = cli("live", "--replay-server", "--replay-rate", "0", "--duration", "3")
+    assert out.returncode == 2
+    assert "--replay-rate 0: frames per second, > 0" in out.stderr
 
 
 def test_smoke_reads_the_config_file_in_every_mode(tmp_path):

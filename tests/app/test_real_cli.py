@@ -55,6 +55,8 @@ def test_live_real_trades_and_journals(tmp_path):
         "live",
         f"{strat}:OneRoundTrip",
         "--replay-server",
+        "--replay-rate",
+        "1500",
         "--real",
         "--channels",
         "tick",

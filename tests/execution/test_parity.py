@@ -14,6 +14,9 @@ FIRST, LAST = 3735683259, 3735693015  # the capture's first and last trade ids
 START = FIRST + 2_500  # decisions start here (the real broker trades by then)
 EVERY = 400
 OFFSET = 6.0
+#: the replays' items per second (every recorded frame, ~41,000; the strategy hears the ~9,800
+#: trades): the paper run's and the real venue's
+PAPER_RATE, REAL_RATE = 12_000, 9_000
 
 
 class Ladder(bt.Strategy):
@@ -51,6 +54,7 @@ def _live(server, broker=None):
 
 
 def test_backtest_paper_and_real_make_the_same_decisions_and_fills(server, sample, tmp_path):
+    server.rate = PAPER_RATE  # (read when the replay starts: once the feed subscribes)
     back = btch.Cerebro()
     back.add_channel("tick", "BTC/USDT", sample.trades)
     back.addstrategy(Ladder)
@@ -62,7 +66,7 @@ def test_backtest_paper_and_real_make_the_same_decisions_and_fills(server, sampl
 
     from backtrader_channels.loopback import ReplayExchange
 
-    venue = ReplayExchange(rate=3_000, start_when=1, balances={"USDT": 10_000.0, "BTC": 0.01})
+    venue = ReplayExchange(rate=REAL_RATE, start_when=1, balances={"USDT": 10_000.0, "BTC": 0.01})
     venue.start()
     try:
         broker = btch.brokers.CCXTBroker(keyed(venue), journal=str(tmp_path / "orders.jsonl"))
@@ -75,7 +79,7 @@ def test_backtest_paper_and_real_make_the_same_decisions_and_fills(server, sampl
     assert paper.fills == backtest.fills
     # The venue applies the paper broker's rule: a resting limit fills at its limit when a
     # trade goes through it (a maker fill). An order reaches the venue a few ms after the
-    # decision, and the replay runs ~30x faster than the recorded market: one that finds the
+    # decision, and the replay runs ~90x faster than the recorded market: one that finds the
     # market already through its limit fills there at once (a taker fill), at a better price.
     # Each fill is checked for the one it was; nothing else may differ. (A share of same-price
     # fills would measure the machine: 11 and 10 of 15 on loaded or slow 2-core runs.)
@@ -117,6 +121,7 @@ class PositionFlip(bt.Strategy):
 
 
 def test_decisions_reading_the_position_agree_on_an_account_holding_coins(server, sample):
+    server.rate = PAPER_RATE  # (read when the replay starts: once the feed subscribes)
     back = btch.Cerebro()
     back.add_channel("tick", "BTC/USDT", sample.trades)
     back.addstrategy(PositionFlip)
@@ -138,7 +143,7 @@ def test_decisions_reading_the_position_agree_on_an_account_holding_coins(server
 
     from backtrader_channels.loopback import ReplayExchange
 
-    venue = ReplayExchange(rate=3_000, start_when=1, balances={"USDT": 10_000.0, "BTC": 0.01})
+    venue = ReplayExchange(rate=REAL_RATE, start_when=1, balances={"USDT": 10_000.0, "BTC": 0.01})
     venue.start()
     try:
         cerebro, real = live(venue, btch.brokers.CCXTBroker(keyed(venue)))
