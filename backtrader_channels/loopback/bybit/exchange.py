@@ -6,8 +6,10 @@ with fault switches. An unmodified ``ccxt.pro.bybit()`` connects once its URLs p
 
 WebSocket ``/v5/public/spot``: ``{"op": "subscribe", "args": [...], "req_id"}`` is answered
 with ``{"success": true, "op": "subscribe", ...}``; ``{"op": "ping"}`` with a pong. Topics:
-``publicTrade.SYM``; ``orderbook.N.SYM`` (a snapshot of the server's book on subscribing, then
-the recording's deltas with ``u`` one more each, and its snapshots where it has them);
+``publicTrade.SYM``; ``orderbook.N.SYM`` (the top N levels of the server's book on subscribing,
+then a message for each recorded one, ``u`` one more each: a delta keeping the subscriber's book
+the server's top N, as the venue sends one (:mod:`.window`), or the top N as a snapshot where the
+recording has a snapshot);
 ``orderbook.1.SYM`` (best bid/ask, a snapshot whenever they change); ``tickers.SYM`` (after
 every trade). REST: ``/v5/market/time``, ``instruments-info`` (spot BTCUSDT; other categories
 empty), ``orderbook``, ``recent-trade``, ``tickers``. The private side (signed REST, the
@@ -38,6 +40,7 @@ from ..base import LoopbackServer, Recorded, SendTimes, pace_to, rest_at, unavai
 from ..book import BybitBook, Levels
 from .private import BybitPrivate
 from .protocol import INSTRUMENT, SPOT_RULES, SYMBOL, BybitError, body, error, ok
+from .window import DepthWindows
 
 if TYPE_CHECKING:
     import ccxt.pro as ccxtpro
@@ -135,6 +138,8 @@ class BybitLoopback(LoopbackServer, BybitPrivate):
         self.book = BybitBook()  # the book as the recording starts: what a subscriber sees first
         self.book.apply(next(item for _, kind, item in self.items if kind == "book"))
         self.book.at = 0  # the recording's first item
+        #: each subscribed depth's window: the server's top N levels, what its subscribers have
+        self.windows = DepthWindows(self.book)
         self.best: tuple[list[str] | None, list[str] | None] | None = None
         self.bbo_u = 0
         self.recent: deque[JsonDict] = deque(maxlen=1000)  # what recent-trade serves
@@ -221,7 +226,7 @@ class BybitLoopback(LoopbackServer, BybitPrivate):
         return ok({"category": "spot", "list": [self._ticker()]})
 
     def _ticker(self) -> dict[str, str]:
-        bids, asks = self.book.top(1)
+        bids, asks = self.windows.top(1)
         p = repr(self.last_price)
         return {
             "symbol": SYMBOL,
@@ -261,7 +266,8 @@ class BybitLoopback(LoopbackServer, BybitPrivate):
 
     def _snapshot_text(self, topic: str) -> str:
         depth = int(topic.split(".")[1])
-        bids, asks = self.book.top(depth)
+        # the depth's window opens here (or is already this: the top N after every message)
+        bids, asks = self.windows.top(1) if depth == 1 else self.windows.open(depth)
         ts = self.now_ms or int(time.time() * 1000)
         data = {"s": SYMBOL, "b": bids, "a": asks, "u": self.book.u, "seq": self.book.seq}
         if depth == 1:
@@ -325,26 +331,31 @@ class BybitLoopback(LoopbackServer, BybitPrivate):
         # 1) go out as snapshots with u continuing, as a steady venue sends; a new lap starts
         # at 1 (``_replay``)
         self.stream_u += 1
-        msg = dict(msg, data=dict(msg["data"], u=self.stream_u))
+        data = dict(msg["data"], u=self.stream_u)
+        msg = dict(msg, data=data)
         self.book.apply(msg)
         self.book.at = self.sent
-        f = self.faults
-        if msg["type"] == "delta" and f.skip_depth > 0:
-            f.skip_depth -= 1
-            self.skipped_u.append(int(msg["data"]["u"]))
+        windows = self.windows
+        if msg["type"] == "snapshot":
+            windows.reload()
         else:
-            out = dict(msg, ts=ts, cts=ts - 2)
-            depths = {
-                t.split(".")[1] for s in self._subs.values() for t in s if t[:10] == "orderbook."
-            }
-            for depth in depths - {"1"}:
-                self._publish(
-                    f"orderbook.{depth}.",
-                    json.dumps(dict(out, topic=f"orderbook.{depth}.{SYMBOL}")),
-                    self._book_sends,
-                    self.stream_u,
-                )
-        bids, asks = self.book.top(1)
+            windows.follow(data["b"], data["a"])
+        depths = {t.split(".")[1] for s in self._subs.values() for t in s if t[:10] == "orderbook."}
+        depths = {d for d in depths if d.isdigit() and d != "1"}  # (1: best bid/ask, below)
+        windows.keep(int(d) for d in depths)
+        f = self.faults
+        skip = msg["type"] == "delta" and f.skip_depth > 0
+        if skip:  # lost on the way: the subscribers' windows move on all the same
+            f.skip_depth -= 1
+            self.skipped_u.append(self.stream_u)
+        out = dict(msg, ts=ts, cts=ts - 2)
+        for depth in depths:
+            bids, asks = windows.advance(int(depth))  # the window's delta (or top N: snapshot)
+            if not skip:
+                topic = f"orderbook.{depth}.{SYMBOL}"
+                text = json.dumps(dict(out, topic=topic, data=dict(data, b=bids, a=asks)))
+                self._publish(f"orderbook.{depth}.", text, self._book_sends, self.stream_u)
+        bids, asks = windows.top(1)
         best = (bids[0] if bids else None, asks[0] if asks else None)
         if best != self.best:
             self.best = best
