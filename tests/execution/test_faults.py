@@ -62,7 +62,7 @@ def test_a_submit_with_an_unknown_outcome_is_found_not_repeated(server, tmp_path
     config = {"timeout": 1000} if "slow_reply_s" in fault else {}
     script = _bind(server, {200: _with_fault(mute_events=10**9, **fault)})
     cerebro, strat = run_real(
-        server, script, stop_at=4000, tmp=str(tmp_path), exchange=config, threads=threads
+        server, script, stop_at=1200, tmp=str(tmp_path), exchange=config, threads=threads
     )
     order = strat.orders[0]
     assert strat.statuses(order.ref) == ["Submitted", "Accepted", "Completed"]
@@ -82,7 +82,7 @@ def test_a_submit_the_venue_never_took_ends_rejected_after_the_queries(
     server, tmp_path, fault, why
 ):
     script = _bind(server, {200: _with_fault(**fault)})
-    cerebro, strat = run_real(server, script, stop_at=4000, tmp=str(tmp_path))
+    cerebro, strat = run_real(server, script, stop_at=1200, tmp=str(tmp_path))
     order = strat.orders[0]
     assert strat.statuses(order.ref) == ["Submitted", "Rejected"]
     assert "not found at the venue" in order.info.reason
