@@ -40,6 +40,7 @@ from ..live.venue_parts import CcxtExchange
 from ..log import logger
 from .amend import send_amend
 from .apply import Applier, start_alerts, stop_alerts
+from .dialects import unfed, venue_flags
 from .ids import IdStore, client_order_id
 from .journal import Journal, order_summary
 from .risk import KillSwitch, RiskLimits, check_order, perp_rule
@@ -263,6 +264,7 @@ class CCXTBroker(TickBroker):
                 f" (last error: {applier.last_fault})" if applier.last_fault else ""
             )
             missing.append(f"{v}: {text}" if v else text)
+        missing += [f"market data {k}: {why}" for k, why in unfed(self._feeds).items()]
         if final:
             raise NotReady("; ".join(missing))
         return "; ".join(missing) or None
@@ -354,7 +356,7 @@ class CCXTBroker(TickBroker):
         risk = self.risk_for(venue)
         if risk is not None:
             risk.note_sent(time.monotonic())
-        session.call(session.submit, cid, symbol, kind, side, amount, price, _venue_flags(order))
+        session.call(session.submit, cid, symbol, kind, side, amount, price, venue_flags(order))
         self.orders_submitted += 1
         return order
 
@@ -564,22 +566,6 @@ class CCXTBroker(TickBroker):
             }
         perps = super().report_section()  # the perpetuals' funding and liquidations
         return {"execution": out, **perps}
-
-
-#: an order's time in force -> ccxt's unified parameters
-_TIF_PARAMS: dict[str, JsonDict] = {
-    "ioc": {"timeInForce": "IOC"},
-    "fok": {"timeInForce": "FOK"},
-    "post_only": {"postOnly": True},
-}
-
-
-def _venue_flags(order: BtOrder) -> JsonDict:
-    """The order's flags (``reduce_only``, ``tif``) as ccxt's unified order parameters."""
-    out: JsonDict = dict(_TIF_PARAMS.get(getattr(order, "tif", "gtc") or "gtc", {}))
-    if getattr(order, "reduce_only", False):
-        out["reduceOnly"] = True
-    return out
 
 
 def _concerns(key: str, symbol: str | None, venue: str | None) -> bool:

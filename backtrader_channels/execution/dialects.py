@@ -3,15 +3,20 @@ order by its client id, the private stream's login, and what to ask once before 
 
 ccxt's unified ``params={"clientOrderId": ...}`` works for most venues' queries and cancels
 (:class:`UnifiedDialect`); a venue that differs registers its own under its ccxt id (its module
-in ``venues/``: Binance's stream login, Bybit's ``orderLinkId`` and order endpoints).
+in ``venues/``: Binance's stream login, Bybit's ``orderLinkId`` and order endpoints). Also what
+every venue shares at that seam: an order's flags as ccxt's unified parameters
+(:func:`venue_flags`), and the market-data streams a run waits for before its first order
+(:func:`unfed`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Literal, Protocol
 
+from ..btypes import BtOrder, JsonDict
 from ..events import CcxtDict
+from ..live.feed import LiveFeed
 from ..live.venue_parts import CcxtExchange
 
 #: how a venue amends an order (``CCXTBroker.amend``, :mod:`.amend`): in place (the same
@@ -92,3 +97,34 @@ def dialect_for(exchange: CcxtExchange) -> Dialect:
     """The dialect of ``exchange`` (by its ccxt id; ccxt's unified parameters otherwise)."""
     factory = _DIALECTS.get(str(getattr(exchange, "id", "")))
     return (factory() if factory is not None else UnifiedDialect)()
+
+
+#: an order's time in force -> ccxt's unified parameters
+_TIF_PARAMS: dict[str, JsonDict] = {
+    "ioc": {"timeInForce": "IOC"},
+    "fok": {"timeInForce": "FOK"},
+    "post_only": {"postOnly": True},
+}
+
+
+def venue_flags(order: BtOrder) -> JsonDict:
+    """The order's flags (``reduce_only``, ``tif``) as ccxt's unified order parameters."""
+    out: JsonDict = dict(_TIF_PARAMS.get(getattr(order, "tif", "gtc") or "gtc", {}))
+    if getattr(order, "reduce_only", False):
+        out["reduceOnly"] = True
+    return out
+
+
+def unfed(feeds: Iterable[LiveFeed]) -> dict[str, str]:
+    """The book and quote streams of ``feeds`` that have delivered nothing yet (their
+    ``health()`` says ``no data yet``): a venue answers their subscription with a snapshot at
+    once, so a run waits for it before its strategies start (an order on the first trade would
+    otherwise be refused for it). Trade streams are not waited for: a quiet market may print
+    nothing for minutes."""
+    out = {}
+    for feed in feeds:
+        health = getattr(feed, "health", None)
+        for key, why in (health() if health is not None else {}).items():
+            if str(why).startswith("no data yet") and not key.startswith("tick:"):
+                out[key] = str(why)
+    return out

@@ -59,7 +59,9 @@ class LiveRun:
         self.cerebro = cerebro = btch.Cerebro(stdstats=False)
         cerebro.add_live_feed(feed)
         if real:
-            keyed = point_ccxt_at(ccxtpro.binance({"apiKey": KEY, "secret": SECRET}), port)
+            keyed = point_ccxt_at(
+                ccxtpro.binance({"apiKey": KEY, "secret": SECRET, "rateLimit": 5}), port
+            )
             cerebro.setbroker(btch.brokers.CCXTBroker(keyed, unknown_retry_s=0.05, **broker))
         cerebro.addstrategy(strategy)
         self.dashboard = Dashboard(0, out=None, interval=0.2)
