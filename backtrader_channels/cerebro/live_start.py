@@ -3,7 +3,8 @@
 A live run's feeds (and a real broker's venue sessions) start as soon as the strategies exist,
 before their ``start()``. With a real broker the strategies start only once every venue is
 ready: its start reconciliation done and its private stream subscribed, as NautilusTrader
-starts strategies after reconciliation. Market data arriving meanwhile keeps the channels
+starts strategies after reconciliation, and its book and quote streams have delivered their
+first snapshot (``CCXTBroker.not_ready``). Market data arriving meanwhile keeps the channels
 current (:mod:`..engine.hold`) without reaching the strategies, their bridges or bars; the
 report says how much was held back and which trade was the first dispatched. Not ready within
 the broker's ``ready_timeout``: the run stops with :class:`~..engine.hold.NotReady`, saying
