@@ -60,6 +60,7 @@ _LAZY = {
     "sweep": ".sweep",
     "spread": ".spread",
     "alerts": ".alerts",
+    "dashboard": ".dashboard",
     "download": ".download",
     "html_report": ".app.html_report",
 }

@@ -41,6 +41,7 @@ def _status(url, token=None):
 )
 def test_loopback_binds_are_taken(spec, bound):
     assert parse_bind(spec) == bound
+    assert btch.dashboard.Dashboard is Dashboard  # the public name docs/live.md gives
 
 
 def test_a_remote_host_is_refused_unless_allowed():
