@@ -16,6 +16,7 @@ import threading
 from datetime import datetime, timezone
 from typing import Literal, get_args
 
+from ..errors import BacktraderChannelsError
 from ..log import logger
 from .state import JsonDict, RunState
 
@@ -24,7 +25,7 @@ Action = Literal["pause", "resume", "cancel_all", "stop"]
 ACTIONS: tuple[str, ...] = get_args(Action)
 
 
-class ControlError(ValueError):
+class ControlError(BacktraderChannelsError, ValueError):
     """A control that cannot be done (unknown, or no run is dispatching)."""
 
 
