@@ -201,3 +201,20 @@ def test_a_perpetual_shows_its_leverage_and_distance_to_liquidation():
     assert state["account"]["equity"] == pytest.approx(1098.0, abs=0.005)
     # the run's trace (the plot's and the HTML report's equity) counts it too: it left it out
     assert cerebro.trace.value[-1] == pytest.approx(cerebro.broker.getvalue()) == 1098.0
+
+
+def test_live_serves_the_dashboard_and_prints_its_url():
+    """As a user runs it: the URL with its token on stderr, the run's end in the report."""
+    import subprocess
+    import sys
+
+    out = subprocess.run(
+        [sys.executable, "-m", "backtrader_channels", "live", "--replay-server",
+         "--replay-rate", "1000", "--duration", "3", "--dashboard", "0"],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    (line,) = [ln for ln in out.stderr.splitlines() if ln.startswith("dashboard: ")]
+    assert line.startswith("dashboard: http://127.0.0.1:")
+    assert "/?token=" in line
+    assert len(line.split("token=")[1]) >= 20
