@@ -104,6 +104,7 @@ class DashboardServer:
         self._ready = threading.Event()
         self._error: BaseException | None = None
         self._stop: asyncio.Event | None = None
+        self._failures: set[str] = set()
 
     @property
     def url(self) -> str:
@@ -174,8 +175,10 @@ class DashboardServer:
             try:
                 snapshot = self.state.sample()
             except Exception as exc:  # noqa: BLE001 - one bad read must not end the dashboard
-                logger.warning("dashboard: reading the run failed: %s: %s",
-                               type(exc).__name__, exc)  # fmt: skip
+                what = f"{type(exc).__name__}: {exc}"
+                if what not in self._failures:  # once per distinct failure, not twice a second
+                    self._failures.add(what)
+                    logger.warning("dashboard: reading the run failed: %s", what)
             else:
                 self.last = snapshot
                 if self.clients:
