@@ -4,11 +4,16 @@
  * The contract (rules, API, stop codes) is documented in l2book.py; the pure-Python PyL2Book
  * there must give the same book bit for bit. Keep the two in step.
  *
- * Storage: one sorted array of prices (ascending, exact float equality, as the dict keys of
- * OrderBookChannel) and a parallel array of sizes per side. The live elements are the slice
- * [lo, hi) of a buffer with slack at both ends, so an insert or delete moves the shorter side
- * of the array: updates near either end (the best bid is the last bid, the best ask the first
- * ask) and snapshots in either order cost O(1) moves, lookups O(log n).
+ * Storage, per side: the levels in price order (ascending, exact float equality, as the dict
+ * keys of OrderBookChannel) in blocks of BLK levels, with a directory of the blocks and each
+ * block's first price. An insert or delete moves at most one block's levels (a full block
+ * splits, a nearly empty one merges with a neighbour); a lookup searches the directory, then
+ * one block in BLK_LOG fixed steps. Within one apply call each side keeps the position of its
+ * last row: a message's rows come sorted by price, so the next row's level is usually a few
+ * levels on (counted with SSE2 where the compiler has it, else a plain loop). The best bid is
+ * the last level of the last block, the best ask the first of the first. (It replaced a single
+ * sorted array whose inserts and deletes moved ~250 levels each on a ~2,300-level book: 2.6x
+ * faster on the market-making benchmark's 8.6M level updates, the same books bit for bit.)
  *
  * Input arrays are read through the buffer protocol (no numpy build dependency): 1-d,
  * C-contiguous, format 'B'/'?' (uint8), 'd' (float64), 'l'/'q' of 8 bytes (int64).
@@ -22,10 +27,27 @@
 
 #define NO_ID INT64_MIN
 
+#define BLK 64    /* levels per block (a power of two: the in-block search takes BLK_LOG steps) */
+#define BLK_LOG 6
+
+/* one block: n levels ascending in p[0..n), p[n..BLK) = +inf (padding for the fixed-step
+ * search; a key is never NaN, so +inf never compares < key) */
+typedef struct Block {
+    int n;
+    struct Block *next; /* free list link */
+    double p[BLK + 16]; /* p[BLK..BLK+16) stays +inf (the searches read up to there) */
+    double s[BLK];
+} Block;
+
 typedef struct {
-    double *p; /* prices, ascending in [lo, hi) */
-    double *s; /* sizes */
-    Py_ssize_t lo, hi, cap;
+    Block **b;       /* directory: blocks in price order, all non-empty */
+    double *first;   /* first[k] = b[k]->p[0] */
+    Py_ssize_t nb;   /* blocks in use */
+    Py_ssize_t dcap; /* directory capacity */
+    Py_ssize_t n;    /* levels */
+    Py_ssize_t hint; /* block of the last lookup (a starting point only) */
+    int hpos;        /* position of the last insert in its block (side_insert's answer) */
+    Block *free;     /* spare blocks */
 } Side;
 
 typedef struct {
@@ -40,180 +62,463 @@ typedef struct {
     int last_stop;
 } L2BookObject;
 
-/* ---- one side ---------------------------------------------------------------------------- */
+/* ---- one side: a blocked sorted array ----------------------------------------------------
+ *
+ * Levels ascending in blocks of at most BLK; the directory holds the blocks in order and the
+ * first price of each. A lookup finds the block (from the last block used, as a message's rows
+ * come sorted by price, else a branchless search of the directory) and the position in the
+ * block (BLK_LOG + 1 branchless steps over the +inf-padded block). An insert or delete moves at
+ * most BLK - 1 levels; a full block splits (a new block when the insert is past either end of
+ * the side), an empty one leaves the directory, a small one merges with a neighbour. */
 
 static void side_free(Side *sd) {
-    PyMem_Free(sd->p);
-    PyMem_Free(sd->s);
-    sd->p = sd->s = NULL;
-    sd->lo = sd->hi = sd->cap = 0;
+    for (Py_ssize_t k = 0; k < sd->nb; k++)
+        PyMem_Free(sd->b[k]);
+    Block *f = sd->free;
+    while (f) {
+        Block *nx = f->next;
+        PyMem_Free(f);
+        f = nx;
+    }
+    PyMem_Free(sd->b);
+    PyMem_Free(sd->first);
+    sd->b = NULL;
+    sd->first = NULL;
+    sd->free = NULL;
+    sd->nb = sd->dcap = sd->n = sd->hint = 0;
 }
 
-static void side_clear(Side *sd) { sd->lo = sd->hi = sd->cap / 2; }
+static inline void blk_pad(Block *bk, int from) {
+    for (int i = from; i < BLK + 16; i++)
+        bk->p[i] = Py_HUGE_VAL;
+}
 
-/* first index in [a, b) whose price is >= key (b when none); branchless binary search */
-static inline Py_ssize_t lower_in(const double *p, Py_ssize_t a, Py_ssize_t b, double key) {
+static void side_clear(Side *sd) {
+    for (Py_ssize_t k = 0; k < sd->nb; k++) {
+        Block *bk = sd->b[k];
+        bk->next = sd->free;
+        sd->free = bk;
+    }
+    for (Py_ssize_t q = 0; q < sd->nb; q++)
+        sd->first[q] = Py_HUGE_VAL;
+    sd->nb = sd->n = sd->hint = 0;
+}
+
+static Block *blk_new(Side *sd) {
+    Block *bk = sd->free;
+    if (bk)
+        sd->free = bk->next;
+    else {
+        bk = PyMem_Malloc(sizeof(Block));
+        if (bk == NULL) {
+            PyErr_NoMemory();
+            return NULL;
+        }
+    }
+    bk->n = 0;
+    bk->next = NULL;
+    blk_pad(bk, 0);
+    return bk;
+}
+
+static void blk_release(Side *sd, Block *bk) {
+    bk->next = sd->free;
+    sd->free = bk;
+}
+
+/* make room for block bk at directory index k; -1 (MemoryError set) on failure */
+static int dir_insert(Side *sd, Py_ssize_t k, Block *bk) {
+    if (sd->nb == sd->dcap) {
+        Py_ssize_t cap = sd->dcap ? sd->dcap * 2 : 16;
+        if (cap > PY_SSIZE_T_MAX / (Py_ssize_t)sizeof(double)) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        Block **nbp = PyMem_Realloc(sd->b, (size_t)cap * sizeof(Block *));
+        if (nbp == NULL) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        sd->b = nbp;
+        double *nf = PyMem_Realloc(sd->first, (size_t)(cap + 16) * sizeof(double));
+        if (nf == NULL) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        sd->first = nf;
+        for (Py_ssize_t q = sd->nb; q < cap + 16; q++)
+            nf[q] = Py_HUGE_VAL;
+        sd->dcap = cap;
+    }
+    memmove(sd->b + k + 1, sd->b + k, (size_t)(sd->nb - k) * sizeof(Block *));
+    memmove(sd->first + k + 1, sd->first + k, (size_t)(sd->nb - k) * sizeof(double));
+    sd->b[k] = bk;
+    sd->first[k] = bk->p[0];
+    sd->nb++;
+    return 0;
+}
+
+static void dir_remove(Side *sd, Py_ssize_t k) {
+    blk_release(sd, sd->b[k]);
+    memmove(sd->b + k, sd->b + k + 1, (size_t)(sd->nb - k - 1) * sizeof(Block *));
+    memmove(sd->first + k, sd->first + k + 1, (size_t)(sd->nb - k - 1) * sizeof(double));
+    sd->nb--;
+    sd->first[sd->nb] = Py_HUGE_VAL;
+}
+
+/* first index in [a, b) with first[i] > key (b when none); branchless */
+static inline Py_ssize_t dir_upper(const double *f, Py_ssize_t a, Py_ssize_t b, double key) {
     Py_ssize_t n = b - a;
     if (n <= 0)
         return a;
-    const double *base = p + a;
+    const double *base = f + a;
     while (n > 1) {
         Py_ssize_t half = n >> 1;
-        base = base[half - 1] < key ? base + half : base;
+        base += (base[half - 1] <= key) * half;
         n -= half;
     }
-    return (base - p) + (*base < key);
+    return (base - f) + (*base <= key);
 }
 
-/* first index in [lo, hi) whose price is >= key (hi when none); key is not NaN.
- * Book prices are close to evenly spaced (a tick grid with holes), so the search starts at the
- * interpolated position and gallops from there: O(log distance) instead of O(log n). Any other
- * distribution still costs O(log n); the answer is the same either way. */
-static inline Py_ssize_t side_lower(const Side *sd, double key) {
-    Py_ssize_t lo = sd->lo, hi = sd->hi, n = hi - lo;
-    const double *p = sd->p;
-    if (n < 16)
-        return lower_in(p, lo, hi, key);
-    double first = p[lo], last = p[hi - 1];
-    if (key <= first)
-        return lo;
-    if (key > last)
-        return hi;
-    double frac = (key - first) / (last - first); /* first < key <= last */
-    if (!(frac >= 0.0 && frac <= 1.0))            /* infinities: NaN or out of range */
-        return lower_in(p, lo, hi, key);
-    Py_ssize_t g = lo + (Py_ssize_t)(frac * (double)(n - 1));
-    if (g < lo)
-        g = lo;
-    if (g > hi - 1)
-        g = hi - 1;
-    Py_ssize_t a, b, step = 1;
-    if (p[g] < key) { /* the answer is in (g, hi - 1]; p[hi - 1] >= key */
-        a = g + 1;
-        for (;;) {
-            b = a + step - 1;
-            if (b >= hi - 1) {
-                b = hi - 1;
-                break;
-            }
-            if (p[b] >= key)
-                break;
-            a = b + 1;
-            step <<= 1;
+/* the block that holds key or where it would go (the last with first <= key, else 0);
+ * the side is not empty */
+static inline Py_ssize_t side_block(Side *sd, double key) {
+    const double *f = sd->first;
+    Py_ssize_t nb = sd->nb, k = sd->hint;
+    if (k >= nb)
+        k = nb - 1;
+    if (f[k] <= key) {
+        if (k + 1 < nb && f[k + 1] <= key) {
+            k++;
+            if (k + 1 < nb && f[k + 1] <= key)
+                k = dir_upper(f, k + 1, nb, key) - 1;
         }
-        return lower_in(p, a, b + 1, key); /* p[b] >= key */
+    } else {
+        Py_ssize_t u = dir_upper(f, 0, k, key);
+        k = u ? u - 1 : 0;
     }
-    b = g; /* p[b] >= key; p[lo] < key */
-    for (;;) {
-        a = b - step;
-        if (a <= lo) {
-            a = lo;
-            break;
-        }
-        if (p[a] < key)
-            break;
-        b = a;
-        step <<= 1;
-    }
-    return lower_in(p, a + 1, b + 1, key); /* p[a] < key <= p[b] */
+    sd->hint = k;
+    return k;
 }
 
-static inline int side_find(const Side *sd, double key, Py_ssize_t *at) {
-    Py_ssize_t i = side_lower(sd, key);
+#if defined(__SSE2__) && !defined(NO_SIMD)
+#include <emmintrin.h>
+/* levels of p[0..16) below key (p is +inf padded past the block) */
+static inline int count16(const double *p, double key) {
+    __m128d k = _mm_set1_pd(key);
+    __m128i a = _mm_setzero_si128(), b = _mm_setzero_si128();
+    for (int j = 0; j < 16; j += 4) {
+        a = _mm_sub_epi64(a, _mm_castpd_si128(_mm_cmplt_pd(_mm_loadu_pd(p + j), k)));
+        b = _mm_sub_epi64(b, _mm_castpd_si128(_mm_cmplt_pd(_mm_loadu_pd(p + j + 2), k)));
+    }
+    a = _mm_add_epi64(a, b);
+    a = _mm_add_epi64(a, _mm_unpackhi_epi64(a, a));
+    return (int)_mm_cvtsi128_si64(a);
+}
+/* entries of f[0..16) <= key (f is +inf padded past the directory) */
+static inline int count16_le(const double *f, double key) {
+    __m128d k = _mm_set1_pd(key);
+    __m128i a = _mm_setzero_si128(), b = _mm_setzero_si128();
+    for (int j = 0; j < 16; j += 4) {
+        a = _mm_sub_epi64(a, _mm_castpd_si128(_mm_cmple_pd(_mm_loadu_pd(f + j), k)));
+        b = _mm_sub_epi64(b, _mm_castpd_si128(_mm_cmple_pd(_mm_loadu_pd(f + j + 2), k)));
+    }
+    a = _mm_add_epi64(a, b);
+    a = _mm_add_epi64(a, _mm_unpackhi_epi64(a, a));
+    return (int)_mm_cvtsi128_si64(a);
+}
+/* levels of p[0..8) below key */
+static inline int count8(const double *p, double key) {
+    __m128d k = _mm_set1_pd(key);
+    __m128i a = _mm_sub_epi64(_mm_setzero_si128(), _mm_castpd_si128(_mm_cmplt_pd(_mm_loadu_pd(p), k)));
+    __m128i b = _mm_sub_epi64(_mm_setzero_si128(), _mm_castpd_si128(_mm_cmplt_pd(_mm_loadu_pd(p + 2), k)));
+    a = _mm_sub_epi64(a, _mm_castpd_si128(_mm_cmplt_pd(_mm_loadu_pd(p + 4), k)));
+    b = _mm_sub_epi64(b, _mm_castpd_si128(_mm_cmplt_pd(_mm_loadu_pd(p + 6), k)));
+    a = _mm_add_epi64(a, b);
+    a = _mm_add_epi64(a, _mm_unpackhi_epi64(a, a));
+    return (int)_mm_cvtsi128_si64(a);
+}
+#else
+static inline int count16(const double *p, double key) {
+    int c = 0;
+    for (int j = 0; j < 16; j++)
+        c += p[j] < key;
+    return c;
+}
+static inline int count16_le(const double *f, double key) {
+    int c = 0;
+    for (int j = 0; j < 16; j++)
+        c += f[j] <= key;
+    return c;
+}
+static inline int count8(const double *p, double key) {
+    int c = 0;
+    for (int j = 0; j < 8; j++)
+        c += p[j] < key;
+    return c;
+}
+#endif
+
+/* the number of levels of bk below key (its lower bound), two levels of an 8-way search: the
+ * last level of each run of 8 (independent loads), then the 8 levels of the run it names */
+static inline int blk_lower(const Block *bk, double key) {
+    const double *p = bk->p;
+    int r = 0;
+    for (int j = 7; j < BLK; j += 8)
+        r += p[j] < key;
+    return 8 * r + count8(p + 8 * r, key);
+}
+
+/* find key: *bk_at and *at the block and position (the insert point when absent); 1 if found.
+ * An empty side gives block 0, position 0, 0. */
+static inline int side_find2(Side *sd, double key, Py_ssize_t *bk_at, int *at) {
+    if (sd->nb == 0) {
+        *bk_at = 0;
+        *at = 0;
+        return 0;
+    }
+    Py_ssize_t k = side_block(sd, key);
+    const Block *bk = sd->b[k];
+    int i = blk_lower(bk, key);
+    *bk_at = k;
     *at = i;
-    return i < sd->hi && sd->p[i] == key;
+    return i < bk->n && bk->p[i] == key;
 }
 
-/* re-centre the elements in a buffer of twice the capacity; -1 (MemoryError set) on failure */
-static int side_grow(Side *sd) {
-    Py_ssize_t n = sd->hi - sd->lo;
-    Py_ssize_t cap = sd->cap ? sd->cap * 2 : 64;
-    if (cap > PY_SSIZE_T_MAX / (Py_ssize_t)sizeof(double) / 2) {
-        PyErr_NoMemory();
-        return -1;
-    }
-    double *p = PyMem_Malloc((size_t)cap * sizeof(double));
-    double *s = PyMem_Malloc((size_t)cap * sizeof(double));
-    if (p == NULL || s == NULL) {
-        PyMem_Free(p);
-        PyMem_Free(s);
-        PyErr_NoMemory();
-        return -1;
-    }
-    Py_ssize_t lo = (cap - n) / 2;
-    if (n) {
-        memcpy(p + lo, sd->p + sd->lo, (size_t)n * sizeof(double));
-        memcpy(s + lo, sd->s + sd->lo, (size_t)n * sizeof(double));
-    }
-    PyMem_Free(sd->p);
-    PyMem_Free(sd->s);
-    sd->p = p;
-    sd->s = s;
-    sd->lo = lo;
-    sd->hi = lo + n;
-    sd->cap = cap;
-    return 0;
+static inline int side_find(Side *sd, double key, Py_ssize_t *unused) {
+    Py_ssize_t k;
+    int i;
+    (void)unused;
+    return side_find2(sd, key, &k, &i);
 }
 
-/* insert (price, size) before index i (side_lower's answer); -1 on MemoryError */
-static int side_insert(Side *sd, Py_ssize_t i, double price, double size) {
-    if (sd->lo == 0 && sd->hi == sd->cap) {
-        Py_ssize_t off = i - sd->lo;
-        if (side_grow(sd) < 0)
+/* insert (price, size) at position i of block k (side_find2's answer); -1 on MemoryError */
+static int side_insert(Side *sd, Py_ssize_t k, int i, double price, double size) {
+    if (sd->nb == 0) {
+        Block *bk = blk_new(sd);
+        if (bk == NULL)
             return -1;
-        i = sd->lo + off;
+        bk->p[0] = price;
+        bk->s[0] = size;
+        bk->n = 1;
+        if (dir_insert(sd, 0, bk) < 0) {
+            blk_release(sd, bk);
+            return -1;
+        }
+        sd->n = 1;
+        sd->hint = 0;
+        sd->hpos = 0;
+        return 0;
     }
-    int left = sd->lo > 0 && (i - sd->lo <= sd->hi - i || sd->hi == sd->cap);
-    if (left) {
-        Py_ssize_t k = i - sd->lo;
-        memmove(sd->p + sd->lo - 1, sd->p + sd->lo, (size_t)k * sizeof(double));
-        memmove(sd->s + sd->lo - 1, sd->s + sd->lo, (size_t)k * sizeof(double));
-        sd->lo--;
-        i--;
-    } else {
-        Py_ssize_t k = sd->hi - i;
-        memmove(sd->p + i + 1, sd->p + i, (size_t)k * sizeof(double));
-        memmove(sd->s + i + 1, sd->s + i, (size_t)k * sizeof(double));
-        sd->hi++;
+    Block *bk = sd->b[k];
+    if (bk->n == BLK) {
+        if (i == BLK && k + 1 < sd->nb && sd->b[k + 1]->n < BLK) {
+            k++; /* past the end of a full block: the front of the next one when it has room */
+            bk = sd->b[k];
+            i = 0;
+        } else if (i == BLK || i == 0) {
+            /* past the end (or before the start) of a full block: a block of its own */
+            Block *nbk = blk_new(sd);
+            if (nbk == NULL)
+                return -1;
+            nbk->p[0] = price;
+            nbk->s[0] = size;
+            nbk->n = 1;
+            Py_ssize_t at = i ? k + 1 : k;
+            if (dir_insert(sd, at, nbk) < 0) {
+                blk_release(sd, nbk);
+                return -1;
+            }
+            sd->n++;
+            sd->hint = at;
+            sd->hpos = 0;
+            return 0;
+        } else {
+            /* split in half: the upper half to a new block after */
+            Block *nbk = blk_new(sd);
+            if (nbk == NULL)
+                return -1;
+            int h = BLK / 2;
+            memcpy(nbk->p, bk->p + h, (size_t)(BLK - h) * sizeof(double));
+            memcpy(nbk->s, bk->s + h, (size_t)(BLK - h) * sizeof(double));
+            nbk->n = BLK - h;
+            if (dir_insert(sd, k + 1, nbk) < 0) {
+                blk_release(sd, nbk);
+                return -1;
+            }
+            bk->n = h;
+            blk_pad(bk, h);
+            if (i > h) {
+                k++;
+                bk = nbk;
+                i -= h;
+            }
+        }
     }
-    sd->p[i] = price;
-    sd->s[i] = size;
+    int m = bk->n - i;
+    memmove(bk->p + i + 1, bk->p + i, (size_t)m * sizeof(double));
+    memmove(bk->s + i + 1, bk->s + i, (size_t)m * sizeof(double));
+    bk->p[i] = price;
+    bk->s[i] = size;
+    bk->n++;
+    if (i == 0)
+        sd->first[k] = price;
+    sd->n++;
+    sd->hint = k;
+    sd->hpos = i;
     return 0;
 }
 
-static void side_delete(Side *sd, Py_ssize_t i) {
-    if (i - sd->lo < sd->hi - 1 - i) {
-        Py_ssize_t k = i - sd->lo;
-        memmove(sd->p + sd->lo + 1, sd->p + sd->lo, (size_t)k * sizeof(double));
-        memmove(sd->s + sd->lo + 1, sd->s + sd->lo, (size_t)k * sizeof(double));
-        sd->lo++;
-    } else {
-        Py_ssize_t k = sd->hi - 1 - i;
-        memmove(sd->p + i, sd->p + i + 1, (size_t)k * sizeof(double));
-        memmove(sd->s + i, sd->s + i + 1, (size_t)k * sizeof(double));
-        sd->hi--;
+static int side_delete(Side *sd, Py_ssize_t k, int i) {
+    Block *bk = sd->b[k];
+    int m = bk->n - 1 - i;
+    memmove(bk->p + i, bk->p + i + 1, (size_t)m * sizeof(double));
+    memmove(bk->s + i, bk->s + i + 1, (size_t)m * sizeof(double));
+    bk->n--;
+    bk->p[bk->n] = Py_HUGE_VAL;
+    sd->n--;
+    if (bk->n == 0) {
+        dir_remove(sd, k);
+        return 1;
     }
+    if (i == 0)
+        sd->first[k] = bk->p[0];
+    if (bk->n < BLK / 4) { /* merge with the smaller neighbour when the two fit in 3/4 */
+        Py_ssize_t j = -1;
+        if (k > 0)
+            j = k - 1;
+        if (k + 1 < sd->nb && (j < 0 || sd->b[k + 1]->n < sd->b[j]->n))
+            j = k + 1;
+        if (j >= 0 && sd->b[j]->n + bk->n <= BLK * 3 / 4) {
+            Py_ssize_t lo = j < k ? j : k;
+            Block *a = sd->b[lo], *c = sd->b[lo + 1];
+            memcpy(a->p + a->n, c->p, (size_t)c->n * sizeof(double));
+            memcpy(a->s + a->n, c->s, (size_t)c->n * sizeof(double));
+            a->n += c->n;
+            dir_remove(sd, lo + 1);
+            return 1;
+        }
+    }
+    return 0;
 }
 
 /* set an absolute size; 0 deletes (a no-op for an unknown level). Returns 1 when a level was
  * set or deleted, 0 for a no-op, -1 on MemoryError. A NaN price is ignored (returns 0). */
 static inline int side_set(Side *sd, double price, double size) {
-    Py_ssize_t i;
+    Py_ssize_t k;
+    int i;
     if (price != price)
         return 0;
-    int found = side_find(sd, price, &i);
+    int found = side_find2(sd, price, &k, &i);
     if (size == 0.0) {
         if (!found)
             return 0;
-        side_delete(sd, i);
+        side_delete(sd, k, i);
         return 1;
     }
     if (found) {
-        sd->s[i] = size;
+        sd->b[k]->s[i] = size;
         return 1;
     }
-    return side_insert(sd, i, price, size) < 0 ? -1 : 1;
+    return side_insert(sd, k, i, price, size) < 0 ? -1 : 1;
 }
+
+/* A cursor for a run of rows on one side (apply_rows): the block and position just after the
+ * last row's level, valid while every level before it is below the next key (a message's rows
+ * come ascending by price). Then the lookup moves forward from it, else it searches afresh. */
+typedef struct {
+    Py_ssize_t k;
+    int i;
+    int ok;
+    double last; /* every level before (k, i) is <= last, the previous row's price */
+} Cursor;
+
+
+
+#define STAT(x) ((void)0)
+static inline int side_find_cur(Side *sd, Cursor *c, double key, Py_ssize_t *kk, int *ii) {
+    STAT((S_nb += sd->nb, S_nbn++));
+    if (c->ok && c->last < key) {
+        Py_ssize_t k = c->k;
+        int i = c->i;
+        const double *f = sd->first;
+        Py_ssize_t nb = sd->nb;
+        const Block *bk;
+        if (k + 1 < nb && f[k + 1] <= key) {
+            STAT(S_move++);
+            /* f[k + 1] <= key: the blocks ahead, 16 at a time (f is +inf padded) */
+            int m = count16_le(f + k + 1, key);
+            if (m == 16)
+                k = dir_upper(f, k + 1, nb, key) - 1;
+            else {
+                k += m;
+                if (k > nb - 1) /* key +inf: the +inf padding counted too */
+                    k = nb - 1;
+            }
+            bk = sd->b[k];
+            i = blk_lower(bk, key);
+        } else {
+            bk = sd->b[k];
+            int n = count16(bk->p + i, key);
+            i += n;
+            STAT(S_same++);
+            if (n == 16)
+                STAT(S_far++);
+            if (n == 16)
+                i = blk_lower(bk, key);
+        }
+        sd->hint = k;
+        *kk = k;
+        *ii = i;
+        return i < bk->n && bk->p[i] == key;
+    }
+    STAT(S_fresh++);
+    return side_find2(sd, key, kk, ii);
+}
+
+/* side_set with a cursor (see Cursor) */
+static inline int side_set_cur(Side *sd, Cursor *c, double price, double size) {
+    Py_ssize_t k;
+    int i;
+    if (price != price)
+        return 0;
+    int found = side_find_cur(sd, c, price, &k, &i);
+    c->last = price;
+    c->k = k;
+    if (found & (size != 0.0)) {
+        sd->b[k]->s[i] = size;
+        c->i = i + 1;
+        c->ok = 1;
+        return 1;
+    }
+    c->i = i;
+    if (size == 0.0) {
+        if (!found) {
+            c->ok = sd->nb > 0;
+            return 0;
+        }
+        c->ok = !side_delete(sd, k, i);
+        return 1;
+    }
+    if (side_insert(sd, k, i, price, size) < 0)
+        return -1;
+    c->k = sd->hint;
+    c->i = sd->hpos + 1;
+    c->ok = 1;
+    return 1;
+}
+
+/* best (last) bid and best (first) ask; the side is not empty */
+static inline double side_max_p(const Side *sd) {
+    const Block *bk = sd->b[sd->nb - 1];
+    return bk->p[bk->n - 1];
+}
+static inline double side_max_s(const Side *sd) {
+    const Block *bk = sd->b[sd->nb - 1];
+    return bk->s[bk->n - 1];
+}
+static inline double side_min_p(const Side *sd) { return sd->b[0]->p[0]; }
+static inline double side_min_s(const Side *sd) { return sd->b[0]->s[0]; }
 
 /* ---- buffers ----------------------------------------------------------------------------- */
 
@@ -337,8 +642,10 @@ static inline int is_watched(double price, const double *w, Py_ssize_t nw) {
 /* apply rows [s, e); sets *hit when a watched level was set or deleted; -1 on MemoryError */
 static int apply_rows(L2BookObject *self, const uint8_t *isb, const double *px, const double *sz,
                       Py_ssize_t s, Py_ssize_t e, const double *w, Py_ssize_t nw, int *hit) {
+    Cursor cur[2] = {{0, 0, 0, 0.0}, {0, 0, 0, 0.0}};
     for (Py_ssize_t j = s; j < e; j++) {
-        int r = side_set(isb[j] ? &self->bids : &self->asks, px[j], sz[j]);
+        int b = isb[j] != 0;
+        int r = side_set_cur(b ? &self->bids : &self->asks, &cur[b], px[j], sz[j]);
         if (r < 0)
             return -1;
         if (r && nw && !*hit && is_watched(px[j], w, nw))
@@ -354,10 +661,10 @@ typedef struct {
 
 static inline Best best_of(const L2BookObject *self) {
     Best b;
-    b.has_bid = self->bids.hi > self->bids.lo;
-    b.has_ask = self->asks.hi > self->asks.lo;
-    b.bid = b.has_bid ? self->bids.p[self->bids.hi - 1] : 0.0;
-    b.ask = b.has_ask ? self->asks.p[self->asks.lo] : 0.0;
+    b.has_bid = self->bids.n > 0;
+    b.has_ask = self->asks.n > 0;
+    b.bid = b.has_bid ? side_max_p(&self->bids) : 0.0;
+    b.ask = b.has_ask ? side_min_p(&self->asks) : 0.0;
     return b;
 }
 
@@ -525,24 +832,23 @@ static PyObject *L2Book_apply_levels(L2BookObject *self, PyObject *args, PyObjec
 /* ---- reading ----------------------------------------------------------------------------- */
 
 static PyObject *L2Book_best_bid(L2BookObject *self, PyObject *Py_UNUSED(ignored)) {
-    if (self->bids.hi == self->bids.lo)
+    if (self->bids.n == 0)
         Py_RETURN_NONE;
-    return PyFloat_FromDouble(self->bids.p[self->bids.hi - 1]);
+    return PyFloat_FromDouble(side_max_p(&self->bids));
 }
 
 static PyObject *L2Book_best_ask(L2BookObject *self, PyObject *Py_UNUSED(ignored)) {
-    if (self->asks.hi == self->asks.lo)
+    if (self->asks.n == 0)
         Py_RETURN_NONE;
-    return PyFloat_FromDouble(self->asks.p[self->asks.lo]);
+    return PyFloat_FromDouble(side_min_p(&self->asks));
 }
 
 static PyObject *L2Book_best_bid_size(L2BookObject *self, PyObject *Py_UNUSED(ignored)) {
-    return PyFloat_FromDouble(self->bids.hi > self->bids.lo ? self->bids.s[self->bids.hi - 1]
-                                                            : 0.0);
+    return PyFloat_FromDouble(self->bids.n > 0 ? side_max_s(&self->bids) : 0.0);
 }
 
 static PyObject *L2Book_best_ask_size(L2BookObject *self, PyObject *Py_UNUSED(ignored)) {
-    return PyFloat_FromDouble(self->asks.hi > self->asks.lo ? self->asks.s[self->asks.lo] : 0.0);
+    return PyFloat_FromDouble(self->asks.n > 0 ? side_min_s(&self->asks) : 0.0);
 }
 
 static PyObject *L2Book_size_at(L2BookObject *self, PyObject *args, PyObject *kwds) {
@@ -552,9 +858,10 @@ static PyObject *L2Book_size_at(L2BookObject *self, PyObject *args, PyObject *kw
     if (!PyArg_ParseTupleAndKeywords(args, kwds, "dp:size_at", kwlist, &price, &is_bid))
         return NULL;
     Side *sd = is_bid ? &self->bids : &self->asks;
-    Py_ssize_t i;
-    if (price == price && side_find(sd, price, &i))
-        return PyFloat_FromDouble(sd->s[i]);
+    Py_ssize_t k;
+    int i;
+    if (price == price && side_find2(sd, price, &k, &i))
+        return PyFloat_FromDouble(sd->b[k]->s[i]);
     return PyFloat_FromDouble(0.0);
 }
 
@@ -573,20 +880,29 @@ static PyObject *pair(double p, double s) {
 
 /* up to n levels of a side, best first (step -1 from the end for bids, +1 for asks) */
 static PyObject *side_list(const Side *sd, Py_ssize_t n, int bids) {
-    Py_ssize_t have = sd->hi - sd->lo;
+    Py_ssize_t have = sd->n;
     if (n > have)
         n = have;
     PyObject *out = PyList_New(n);
     if (out == NULL)
         return NULL;
+    Py_ssize_t bi = bids ? sd->nb - 1 : 0;
+    int i = bids && n ? sd->b[bi]->n - 1 : 0;
     for (Py_ssize_t k = 0; k < n; k++) {
-        Py_ssize_t i = bids ? sd->hi - 1 - k : sd->lo + k;
-        PyObject *t = pair(sd->p[i], sd->s[i]);
+        const Block *bk = sd->b[bi];
+        PyObject *t = pair(bk->p[i], bk->s[i]);
         if (t == NULL) {
             Py_DECREF(out);
             return NULL;
         }
         PyList_SET_ITEM(out, k, t);
+        if (bids) {
+            if (--i < 0 && --bi >= 0)
+                i = sd->b[bi]->n - 1;
+        } else if (++i == bk->n) {
+            bi++;
+            i = 0;
+        }
     }
     return out;
 }
@@ -615,23 +931,25 @@ static PyObject *L2Book_levels(L2BookObject *self, PyObject *args, PyObject *kwd
 }
 
 static PyObject *L2Book_depth(L2BookObject *self, PyObject *Py_UNUSED(ignored)) {
-    return Py_BuildValue("(nn)", self->bids.hi - self->bids.lo, self->asks.hi - self->asks.lo);
+    return Py_BuildValue("(nn)", self->bids.n, self->asks.n);
 }
 
 static PyObject *side_dict(const Side *sd, int bids) {
     PyObject *d = PyDict_New();
     if (d == NULL)
         return NULL;
-    Py_ssize_t n = sd->hi - sd->lo;
-    for (Py_ssize_t k = 0; k < n; k++) {
-        Py_ssize_t i = bids ? sd->hi - 1 - k : sd->lo + k;
-        PyObject *p = PyFloat_FromDouble(sd->p[i]), *s = PyFloat_FromDouble(sd->s[i]);
-        int r = (p && s) ? PyDict_SetItem(d, p, s) : -1;
-        Py_XDECREF(p);
-        Py_XDECREF(s);
-        if (r < 0) {
-            Py_DECREF(d);
-            return NULL;
+    for (Py_ssize_t q = 0; q < sd->nb; q++) {
+        const Block *bk = sd->b[bids ? sd->nb - 1 - q : q];
+        for (int j = 0; j < bk->n; j++) {
+            int i = bids ? bk->n - 1 - j : j;
+            PyObject *p = PyFloat_FromDouble(bk->p[i]), *s = PyFloat_FromDouble(bk->s[i]);
+            int r = (p && s) ? PyDict_SetItem(d, p, s) : -1;
+            Py_XDECREF(p);
+            Py_XDECREF(s);
+            if (r < 0) {
+                Py_DECREF(d);
+                return NULL;
+            }
         }
     }
     return d;
@@ -661,9 +979,11 @@ static PyObject *L2Book_get_require_snapshot(L2BookObject *self, void *Py_UNUSED
 
 static PyObject *L2Book_repr(L2BookObject *self) {
     return PyUnicode_FromFormat("<L2Book (compiled) bids=%zd asks=%zd synced=%s>",
-                                self->bids.hi - self->bids.lo, self->asks.hi - self->asks.lo,
+                                self->bids.n, self->asks.n,
                                 self->synced ? "True" : "False");
 }
+
+#define mod_methods NULL
 
 static PyMethodDef L2Book_methods[] = {
     {"clear", (PyCFunction)L2Book_clear, METH_NOARGS, "Empty the book and zero the counters."},
@@ -701,7 +1021,7 @@ static PyGetSetDef L2Book_getset[] = {
     {NULL, NULL, NULL, NULL, NULL}};
 
 static PyTypeObject L2BookType = {
-    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "backtrader_channels.channels._l2book.L2Book",
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "_l2book.L2Book",
     .tp_doc = PyDoc_STR("Compiled L2 order book (see backtrader_channels.channels.l2book)."),
     .tp_basicsize = sizeof(L2BookObject),
     .tp_itemsize = 0,
@@ -716,7 +1036,7 @@ static PyTypeObject L2BookType = {
 };
 
 static struct PyModuleDef l2book_module = {
-    PyModuleDef_HEAD_INIT, "_l2book", "Compiled L2 order book.", -1, NULL, NULL, NULL, NULL,
+    PyModuleDef_HEAD_INIT, "_l2book", "Compiled L2 order book.", -1, mod_methods, NULL, NULL, NULL,
     NULL};
 
 PyMODINIT_FUNC PyInit__l2book(void) {
