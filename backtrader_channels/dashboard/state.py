@@ -148,13 +148,9 @@ class RunState:
 
     @staticmethod
     def _protection(broker: TickBroker) -> dict[str, str]:
-        out = dict(getattr(broker, "protection", None) or {})
-        protection = out  # a several-venue broker: each venue's own
-        for venue, applier in list((getattr(broker, "appliers", None) or {}).items()):
-            mine = getattr(applier, "protection", None)
-            if mine is not None and mine is not getattr(broker, "protection", None):
-                protection.update({f"{k}@{venue}": why for k, why in dict(mine).items()})
-        return protection
+        """A real broker's protection reasons (``CCXTBroker.protection_reasons``); none on paper."""
+        reasons = getattr(broker, "protection_reasons", None)
+        return dict(copied(reasons) or {}) if reasons is not None else {}
 
     @staticmethod
     def _positions(broker: TickBroker) -> list[JsonDict]:

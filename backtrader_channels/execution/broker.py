@@ -539,13 +539,19 @@ class CCXTBroker(TickBroker):
         if self.store is not None:
             self.store.close()
 
+    def protection_reasons(self) -> dict[str, str]:
+        """Every protection reason engaged now: the broker's, and each venue's as ``key@venue``
+        (any thread: copies)."""
+        out = dict(self.protection)
+        for v, applier in list(self.appliers.items()):
+            if applier.protection is not self.protection:
+                out.update({f"{k}@{v}": why for k, why in dict(applier.protection).items()})
+        return out
+
     def report_section(self) -> JsonDict:
         """The run report's execution section (from the journal)."""
         lines = self.journal.lines if self.journal is not None else []
-        protection = dict(self.protection)
-        for v, applier in self.appliers.items():
-            if applier.protection is not self.protection:
-                protection.update({f"{k}@{v}": why for k, why in applier.protection.items()})
+        protection = self.protection_reasons()
         out = {
             **order_summary(lines),
             #: what the account holds (not the run's positions: ``open_positions``)
