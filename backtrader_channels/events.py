@@ -15,10 +15,10 @@ broker on the engine's thread.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from enum import IntEnum
-from typing import Any, Literal, NamedTuple, TypedDict
+from typing import Any, Literal, NamedTuple, TypedDict, overload
 
 NS_PER_DAY = 86_400_000_000_000
 NAN = float("nan")
@@ -177,10 +177,78 @@ class QuoteEvent(_QuoteFields):
         return self.ask_price - self.bid_price
 
 
+class Levels(Sequence[tuple[float, float]]):
+    """One side of a book message kept as two float arrays, read as the tuple of ``(price,
+    size)`` pairs it stands for (indexing, iteration, ``len``, ``==`` and ``hash`` with that
+    tuple, ``+``, ``repr``, pickling): the ``bids``/``asks`` of the messages a columnar book
+    channel (``hear=``) hands its strategies. The pairs are built when first read, so a strategy
+    that only looks at the channel pays nothing for a message of hundreds of levels.
+
+    Parameters
+    ----------
+    price, size : numpy.ndarray
+        The side's prices and sizes (float64, one per level, owned by this object).
+    """
+
+    __slots__ = ("_pairs", "_price", "_size")
+
+    def __init__(self, price: Any, size: Any) -> None:
+        self._price, self._size = price, size
+        self._pairs: tuple[tuple[float, float], ...] | None = None
+
+    def pairs(self) -> tuple[tuple[float, float], ...]:
+        """The levels as a tuple of ``(price, size)`` (built once)."""
+        p = self._pairs
+        if p is None:
+            p = self._pairs = tuple(zip(self._price.tolist(), self._size.tolist()))
+        return p
+
+    def __len__(self) -> int:
+        return len(self._price)
+
+    @overload
+    def __getitem__(self, i: int) -> tuple[float, float]: ...
+
+    @overload
+    def __getitem__(self, i: slice) -> tuple[tuple[float, float], ...]: ...
+
+    def __getitem__(self, i: int | slice) -> tuple[float, float] | tuple[tuple[float, float], ...]:
+        return self.pairs()[i]
+
+    def __iter__(self) -> Iterator[tuple[float, float]]:
+        return iter(self.pairs())
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Levels):
+            other = other.pairs()
+        elif not isinstance(other, tuple):
+            return NotImplemented
+        return self.pairs() == other
+
+    def __hash__(self) -> int:
+        return hash(self.pairs())
+
+    def __add__(self, other: object) -> tuple[tuple[float, float], ...]:
+        if not isinstance(other, (tuple, Levels)):
+            return NotImplemented
+        return self.pairs() + tuple(other)
+
+    def __radd__(self, other: object) -> tuple[tuple[float, float], ...]:
+        if not isinstance(other, tuple):
+            return NotImplemented
+        return other + self.pairs()
+
+    def __repr__(self) -> str:
+        return repr(self.pairs())
+
+    def __reduce__(self) -> tuple[type, tuple[tuple[tuple[float, float], ...]]]:
+        return (tuple, (self.pairs(),))
+
+
 class _BookFields(NamedTuple):
     timestamp: int
-    bids: tuple[tuple[float, float], ...]
-    asks: tuple[tuple[float, float], ...]
+    bids: Sequence[tuple[float, float]]
+    asks: Sequence[tuple[float, float]]
     is_snapshot: bool = False
     symbol: str = ""
     recv_timestamp: int | None = None
@@ -192,7 +260,8 @@ class _BookFields(NamedTuple):
 class OrderBookEvent(_BookFields):
     """An L2 book update: a full snapshot or a delta of absolute sizes (size 0 deletes).
 
-    ``bids``/``asks`` are tuples of ``(price, size)`` pairs. ``first_update_id`` and
+    ``bids``/``asks`` are tuples of ``(price, size)`` pairs (a columnar channel's messages hold
+    :class:`Levels`, which read as those tuples). ``first_update_id`` and
     ``last_update_id`` are the exchange's sequence ids (Binance ``U``/``u``); ``None`` when the
     source has none, which turns gap checks off for that stream.
     """

@@ -46,3 +46,39 @@ def test_ns_to_num_matches_backtrader_date2num():
     ns = int((when - dt.datetime(1970, 1, 1)).total_seconds()) * 10**9 + 250_000_000
     ns = int(when.replace(tzinfo=dt.timezone.utc).timestamp()) * 10**9 + 250_000_000
     assert abs(ns_to_num(ns) - bt.date2num(when)) < 1e-9
+
+
+def test_levels_read_as_the_tuple_of_pairs_they_stand_for():
+    import pickle
+
+    import numpy as np
+
+    from backtrader_channels.events import Levels
+
+    pairs = ((100.5, 2.0), (100.0, 0.0), (99.5, 1.25))
+    lv = Levels(np.array([p for p, _ in pairs]), np.array([s for _, s in pairs]))
+    assert len(lv) == 3
+    assert bool(lv)
+    assert lv == pairs
+    assert pairs == lv
+    assert not (lv != pairs)
+    assert lv != list(pairs)  # as a tuple is: a list is not equal to it
+    assert lv == Levels(np.array([100.5, 100.0, 99.5]), np.array([2.0, 0.0, 1.25]))
+    assert hash(lv) == hash(pairs)
+    assert lv[0] == (100.5, 2.0)
+    assert lv[-1] == (99.5, 1.25)
+    assert lv[1:] == pairs[1:]
+    assert list(lv) == list(pairs)
+    assert dict(lv) == dict(pairs)
+    assert [p for p, _ in lv] == [100.5, 100.0, 99.5]
+    assert lv + ((1.0, 1.0),) == pairs + ((1.0, 1.0),)  # noqa: RUF005 - what is tested
+    assert ((1.0, 1.0),) + lv == ((1.0, 1.0),) + pairs  # noqa: RUF005 - what is tested
+    assert repr(lv) == repr(pairs)
+    assert pickle.loads(pickle.dumps(lv)) == pairs
+    assert type(pickle.loads(pickle.dumps(lv))) is tuple
+    assert (100.0, 0.0) in lv
+    assert lv.index((99.5, 1.25)) == 2
+    assert not Levels(np.empty(0), np.empty(0))
+    # an event holding them equals the event holding the tuples
+    ev = btch.OrderBookEvent(1, lv, (), False, "X")
+    assert ev == btch.OrderBookEvent(1, pairs, (), False, "X")

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from bisect import bisect_left, insort
 from collections import Counter
+from collections.abc import Sequence
 
 from ..events import ChannelType, EventPriority, Level, OrderBookEvent
 from .base import Channel
 
 
 def _apply_side(
-    book: dict[float, float], prices: list[float], levels: tuple[tuple[float, float], ...]
+    book: dict[float, float], prices: list[float], levels: Sequence[tuple[float, float]]
 ) -> None:
     """Set absolute sizes on one side; size 0 deletes, deleting an unknown level is a no-op."""
     for price, size in levels:

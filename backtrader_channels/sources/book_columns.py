@@ -18,10 +18,10 @@ from typing import overload
 import numpy as np
 import pyarrow as pa
 
-from ..events import OrderBookEvent
+from ..events import Levels, OrderBookEvent
 from .batches import SkipReport
 from .build import BatchStream, checked_batches
-from .checks import StreamChecker, in_values
+from .checks import Rows, StreamChecker, in_values
 from .schema import OnError
 
 #: the update id of a message without one (None in an ``OrderBookEvent``)
@@ -86,16 +86,17 @@ class BookColumns(Sequence[OrderBookEvent]):
         a, b = int(self.start[i]), int(self.start[i + 1])
         px, sz, bid = self.price[a:b], self.size[a:b], self.is_bid[a:b].view(np.bool_)
         nb = int(np.count_nonzero(bid))
-        bids: tuple[tuple[float, float], ...]
-        asks: tuple[tuple[float, float], ...]
+        # each side as Levels: pairs built when read (copies: an event kept in a history
+        # must not keep the chunk's columns alive)
+        bids: Sequence[tuple[float, float]] = ()
+        asks: Sequence[tuple[float, float]] = ()
         if nb == b - a:
-            bids, asks = tuple(zip(px.tolist(), sz.tolist())), ()
+            bids = Levels(px.copy(), sz.copy())
         elif nb == 0:
-            bids, asks = (), tuple(zip(px.tolist(), sz.tolist()))
+            asks = Levels(px.copy(), sz.copy())
         else:
             ask = ~bid
-            bids = tuple(zip(px[bid].tolist(), sz[bid].tolist()))
-            asks = tuple(zip(px[ask].tolist(), sz[ask].tolist()))
+            bids, asks = Levels(px[bid], sz[bid]), Levels(px[ask], sz[ask])
         fid, lid = int(self.first_id[i]), int(self.last_id[i])
         return OrderBookEvent(
             int(self.ts[i]),
@@ -131,7 +132,7 @@ class BookColumns(Sequence[OrderBookEvent]):
         return f"BookColumns({len(self)} messages, {len(self.price)} levels, {self.symbol!r})"
 
 
-def _ids(batch: pa.RecordBatch, name: str, cur: StreamChecker, rows: np.ndarray) -> np.ndarray:
+def _ids(batch: pa.RecordBatch, name: str, cur: StreamChecker, rows: Rows) -> np.ndarray:
     from .build import _present  # (the shared column reader: a partly null column raises)
 
     col = _present(batch, name, cur, rows)
@@ -153,7 +154,7 @@ class _Rows:
     price: np.ndarray
     size: np.ndarray
 
-    def __init__(self, batch: pa.RecordBatch, rows: np.ndarray, cur: StreamChecker) -> None:
+    def __init__(self, batch: pa.RecordBatch, rows: Rows, cur: StreamChecker) -> None:
         from .build import _present
 
         n = batch.num_rows

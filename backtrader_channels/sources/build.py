@@ -21,7 +21,7 @@ import pyarrow as pa
 
 from ..events import ChannelType, DerivativeEvent, OrderBookEvent, QuoteEvent, TickEvent
 from .batches import SkipReport
-from .checks import BookRow, StreamChecker, _as_int64_ns, in_values
+from .checks import BookRow, Rows, StreamChecker, _as_int64_ns, in_values
 from .lazy import LazyEvents
 from .schema import Batches, ChannelEvent, OnError
 
@@ -43,9 +43,7 @@ def _numpy(batch: pa.RecordBatch, name: str) -> np.ndarray:
     return arr.to_numpy(zero_copy_only=False)
 
 
-def _present(
-    batch: pa.RecordBatch, name: str, cur: StreamChecker, rows: np.ndarray
-) -> np.ndarray | None:
+def _present(batch: pa.RecordBatch, name: str, cur: StreamChecker, rows: Rows) -> np.ndarray | None:
     """A column as a numpy array (timestamps as int64 ns), or ``None`` if the column is absent
     (or has no value at all: an all-null optional column, as some writers leave, is absent)."""
     if name not in batch.schema.names:
@@ -61,19 +59,17 @@ def _present(
 
 @overload
 def _col_list(
-    batch: pa.RecordBatch, name: Literal["timestamp"], cur: StreamChecker, rows: np.ndarray
+    batch: pa.RecordBatch, name: Literal["timestamp"], cur: StreamChecker, rows: Rows
 ) -> list[int]: ...
 
 
 @overload
 def _col_list(
-    batch: pa.RecordBatch, name: str, cur: StreamChecker, rows: np.ndarray
+    batch: pa.RecordBatch, name: str, cur: StreamChecker, rows: Rows
 ) -> list[int] | None: ...
 
 
-def _col_list(
-    batch: pa.RecordBatch, name: str, cur: StreamChecker, rows: np.ndarray
-) -> list[int] | None:
+def _col_list(batch: pa.RecordBatch, name: str, cur: StreamChecker, rows: Rows) -> list[int] | None:
     """An integer (or bool) column as a Python list, or ``None`` if the column is absent (a
     checked batch always has its timestamps)."""
     col = _present(batch, name, cur, rows)
@@ -87,7 +83,7 @@ def _side_labels(side: pa.Array) -> Iterable[str]:
     return map(("sell", "buy").__getitem__, in_values(side, ("buy",)).tolist())
 
 
-def _tick_events(batch: pa.RecordBatch, rows: np.ndarray, cur: StreamChecker, venue: str) -> Chunk:
+def _tick_events(batch: pa.RecordBatch, rows: Rows, cur: StreamChecker, venue: str) -> Chunk:
     """Timestamps now; the TickEvents when first read (see :mod:`.lazy`)."""
     ts = _col_list(batch, "timestamp", cur, rows)
     recv = _present(batch, "recv_timestamp", cur, rows)
@@ -115,7 +111,7 @@ def _tick_events(batch: pa.RecordBatch, rows: np.ndarray, cur: StreamChecker, ve
     return ts, LazyEvents(len(ts), build)
 
 
-def _quote_events(batch: pa.RecordBatch, rows: np.ndarray, cur: StreamChecker, venue: str) -> Chunk:
+def _quote_events(batch: pa.RecordBatch, rows: Rows, cur: StreamChecker, venue: str) -> Chunk:
     """Timestamps now; the QuoteEvents when first read (see :mod:`.lazy`)."""
     ts = _col_list(batch, "timestamp", cur, rows)
     recv = _present(batch, "recv_timestamp", cur, rows)
@@ -160,9 +156,7 @@ def _ints_or_none(batch: pa.RecordBatch, name: str) -> Iterable[int | None]:
     return _as_int64_ns(batch.column(name)).to_pylist()
 
 
-def _derivative_events(
-    batch: pa.RecordBatch, rows: np.ndarray, cur: StreamChecker, venue: str
-) -> Chunk:
+def _derivative_events(batch: pa.RecordBatch, rows: Rows, cur: StreamChecker, venue: str) -> Chunk:
     """One DerivativeEvent per row (about one a second: built at once); a value a row leaves
     out is NaN (times: None)."""
     ts = _col_list(batch, "timestamp", cur, rows)
@@ -187,7 +181,7 @@ def _derivative_events(
 
 
 def _book_events(
-    batch: pa.RecordBatch, rows: np.ndarray, cur: StreamChecker, final: bool, venue: str
+    batch: pa.RecordBatch, rows: Rows, cur: StreamChecker, final: bool, venue: str
 ) -> Chunk:
     """Group consecutive rows with equal (timestamp, is_snapshot, update_id, recv_timestamp)
     into one event."""
@@ -240,7 +234,7 @@ def checked_batches(
     skip: SkipReport | None = None,
     venue: str = "",
     market: str | None = None,
-) -> Iterator[tuple[pa.RecordBatch, np.ndarray, StreamChecker]]:
+) -> Iterator[tuple[pa.RecordBatch, Rows, StreamChecker]]:
     """Each stream's checked, non-empty batches; the streams continue one another in time.
     ``venue`` and ``market`` select the rows of files that name theirs (:mod:`.checks`)."""
     last_ts: int | None = None
