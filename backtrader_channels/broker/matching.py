@@ -34,6 +34,9 @@ _Market, _Close, _Limit, _Stop, _StopLimit = (
 )
 #: a resting order's side as a trade's aggressor names it, by ``buy``
 _SIDE = ("sell", "buy")
+_INF = float("inf")
+#: a band no trade price is inside of (:meth:`Matcher.band`): every trade is matched
+NO_BAND = (_INF, -_INF)
 #: how deep a walking taker order looks into the book
 WALK_LEVELS = 50
 
@@ -121,11 +124,14 @@ class Matcher:
             if not order.alive():
                 pending.remove(order)
 
-    def out_of_reach(self, pending: list[BtOrder], now: int, trade_px: float) -> bool:
-        """Whether a trade at ``trade_px`` leaves every order of ``pending`` as it is: each one
-        is a resting limit (active, in its queue when there is a queue model, no expiry, no
-        time in force) that the trade does not reach (above a buy's limit, below a sell's)."""
+    def band(self, pending: list[BtOrder], now: int) -> tuple[float, float]:
+        """The prices strictly between which a trade leaves every order of ``pending`` as it
+        is, from ``now`` on while they stay as they are: each one is a resting limit (active,
+        in its queue when there is a queue model, no expiry, no time in force), and a trade
+        above the highest buy limit and below the lowest sell limit reaches none of them.
+        :data:`NO_BAND` when some order must see every trade."""
         queue = self.queue is not None
+        lo, hi = -_INF, _INF
         for order in pending:
             if (
                 now < order.active_ns
@@ -133,15 +139,16 @@ class Matcher:
                 or order.exectype != _Limit
                 or order.valid is not None
                 or (queue and order.queue_ahead is None)
-                or (
-                    trade_px <= order.created.price
-                    if order.ordtype == 0
-                    else trade_px >= order.created.price
-                )
                 or order.tif != "gtc"
             ):
-                return False
-        return True
+                return NO_BAND
+            price = order.created.price
+            if order.ordtype == 0:
+                if price > lo:
+                    lo = price
+            elif price < hi:
+                hi = price
+        return lo, hi
 
     # ---- one order type each ------------------------------------------------------------------
     def market(self, order: BtOrder) -> None:

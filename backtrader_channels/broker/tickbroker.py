@@ -44,7 +44,7 @@ from .flags import (
     refused_while_paused,
 )
 from .latency import Clock, DelayedNotifications, LatencyModel, OrderLatency, latency_model
-from .matching import Matcher
+from .matching import NO_BAND, Matcher
 from .models import QUEUE_MODELS, FeeModel, QueueModel
 from .modify import Modifications
 from .orders import PendingBits, TickBuyOrder, TickSellOrder
@@ -578,15 +578,20 @@ class TickBroker(bt.brokers.BackBroker):
             execute_fill(self, order, size, price, dtnum, self._fees, maker)
         self.fills += 1
 
-    def on_trade(self, pending: list[BtOrder], ev: TickEvent) -> None:
-        """Match ``pending`` (orders of the trade's symbol) against trade ``ev``."""
+    def on_trade(self, pending: list[BtOrder], ev: TickEvent) -> tuple[float, float]:
+        """Match ``pending`` (orders of the trade's symbol) against trade ``ev``. Returns the
+        prices strictly between which the next trades change nothing while nothing else
+        happens (:meth:`Matcher.band`; ``NO_BAND`` after a match): the loop skips those."""
         if self.modifications.inflight:
             self.modifications.due(ev.timestamp)
-        elif self._matcher.out_of_reach(pending, ev[0], ev[1]):
-            return  # resting limits the trade does not reach: nothing to do
+        else:
+            band = self._matcher.band(pending, ev[0])
+            if band[0] < ev[1] < band[1]:
+                return band  # resting limits the trade does not reach: nothing to do
         self._matcher.match(pending, ev.timestamp, ev.price, ev.volume, ev.direction)
         if self.immediate:
             end_immediate(self, pending, ev.timestamp)
+        return NO_BAND
 
     def on_book(self, pending: list[BtOrder], ts: int) -> None:
         """Match ``pending`` against the book or quote of their symbol after an update."""
