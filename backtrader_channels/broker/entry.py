@@ -51,8 +51,8 @@ def order_entry(side: type[BtOrder], stock: Callable[..., BtOrder]) -> Callable[
             raise NotImplementedError("trailing orders are not supported by the tick broker")
         data = self._trades_as.get(data, data)  # a bar feed trades its symbol
         clock = self.clock
-        latest = None if clock is None else clock.latest
-        now = self.now_ns if latest is None else int(latest[0])
+        ts = None if clock is None else clock.latest_ts
+        now = self.now_ns if ts is None else int(ts)
         slots = self._slots.get(data)
         if slots is None:
             slots = self._lines(data)

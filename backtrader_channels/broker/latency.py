@@ -40,6 +40,11 @@ class Clock(Protocol):
     @property
     def latest(self) -> MarketEvent | None: ...
 
+    @property
+    def latest_ts(self) -> int | None:
+        """The time (ns) of ``latest`` without reading it (a columnar book builds it then)."""
+        ...
+
 
 @runtime_checkable
 class LatencyModel(Protocol):
@@ -113,6 +118,18 @@ class OrderLatency:
         return f"OrderLatency(entry_ns={self.entry_ns!r}, response_ns={self.response_ns!r})"
 
 
+def constant_latencies(model: LatencyModel) -> tuple[int | None, int | None]:
+    """The entry and response latencies of ``model`` when they are constants (an
+    :class:`OrderLatency` of ints), each None when the model reads the event."""
+    if not isinstance(model, OrderLatency):
+        return None, None
+    entry, response = model.entry_ns, model.response_ns
+    return (
+        None if isinstance(entry, str) else entry,
+        None if isinstance(response, str) else response,
+    )
+
+
 def latency_model(
     model: object, latency_ns: object = 0, response_latency_ns: object = 0
 ) -> LatencyModel:
@@ -153,7 +170,9 @@ class DelayedNotifications(deque):
     def append(self, order: bt.Order) -> None:
         broker = self.broker
         clock = broker.clock
-        latency = broker.latency_model.response(None if clock is None else clock.latest)
+        latency = broker.response_ns
+        if latency is None:  # (a model that reads the event)
+            latency = broker.latency_model.response(None if clock is None else clock.latest)
         self.stamps.append(broker.current_ns() + latency)
         super().append(order)
 

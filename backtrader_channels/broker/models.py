@@ -22,6 +22,8 @@ from __future__ import annotations
 
 from typing import Protocol, runtime_checkable
 
+from ..errors import check_choice
+
 
 @runtime_checkable
 class FeeModel(Protocol):
@@ -110,3 +112,21 @@ class ProbQueue:
 
 #: names a broker accepts for ``queue=``
 QUEUE_MODELS = {"risk_averse": RiskAverseQueue, "prob": ProbQueue}
+
+
+def queue_model_of(queue: object) -> QueueModel | None:
+    """``TickBroker(queue=...)`` as a model: None, a name of :data:`QUEUE_MODELS`, or a
+    :class:`QueueModel`; else a ValueError naming the parameter."""
+    if queue is None or isinstance(queue, str):
+        name = check_choice("queue", queue, (None, *QUEUE_MODELS))
+        return None if name is None else QUEUE_MODELS[name]()
+    if not isinstance(queue, QueueModel):
+        raise ValueError(f"queue={queue!r}: must be None, 'risk_averse', 'prob' or a QueueModel")
+    return queue
+
+
+def fee_model_of(fees: object) -> FeeModel | None:
+    """``TickBroker(fees=...)``: None or a :class:`FeeModel`; else a ValueError naming it."""
+    if fees is not None and not isinstance(fees, FeeModel):
+        raise ValueError(f"fees={fees!r}: must be None or a FeeModel (e.g. MakerTaker)")
+    return fees

@@ -43,9 +43,16 @@ from .flags import (
     refused_at_submission,
     refused_while_paused,
 )
-from .latency import Clock, DelayedNotifications, LatencyModel, OrderLatency, latency_model
+from .latency import (
+    Clock,
+    DelayedNotifications,
+    LatencyModel,
+    OrderLatency,
+    constant_latencies,
+    latency_model,
+)
 from .matching import NO_BAND, Matcher
-from .models import QUEUE_MODELS, FeeModel, QueueModel
+from .models import fee_model_of, queue_model_of
 from .modify import Modifications
 from .orders import PendingBits, TickBuyOrder, TickSellOrder
 from .perpetual import PerpAccount, PerpPosition
@@ -87,24 +94,6 @@ HFTBACKTEST_RULES: dict[str, object] = {
     "queue": "risk_averse",
     "max_book_age_ns": None,
 }
-
-
-def _queue_model(queue: object) -> QueueModel | None:
-    """``TickBroker(queue=...)`` as a model: None, a name of :data:`QUEUE_MODELS`, or a
-    :class:`QueueModel`; else a ValueError naming the parameter."""
-    if queue is None or isinstance(queue, str):
-        name = check_choice("queue", queue, (None, *QUEUE_MODELS))
-        return None if name is None else QUEUE_MODELS[name]()
-    if not isinstance(queue, QueueModel):
-        raise ValueError(f"queue={queue!r}: must be None, 'risk_averse', 'prob' or a QueueModel")
-    return queue
-
-
-def _fee_model(fees: object) -> FeeModel | None:
-    """``TickBroker(fees=...)``: None or a :class:`FeeModel`; else a ValueError naming it."""
-    if fees is not None and not isinstance(fees, FeeModel):
-        raise ValueError(f"fees={fees!r}: must be None or a FeeModel (e.g. MakerTaker)")
-    return fees
 
 
 class TickBroker(bt.brokers.BackBroker):
@@ -236,11 +225,13 @@ class TickBroker(bt.brokers.BackBroker):
             p.latency, p.latency_ns, p.response_latency_ns
         )
         model = self.latency_model
+        #: the constant entry and response latencies (None: the model reads each event)
+        self.entry_ns, self.response_ns = constant_latencies(model)
         if not (isinstance(model, OrderLatency) and model.response_ns == 0):
             self.notifs = DelayedNotifications(self)
         #: the queue model of resting limit orders on book data (None: touch/through rules)
-        self.queue_model = _queue_model(p.queue)
-        self._fees = _fee_model(p.fees)
+        self.queue_model = queue_model_of(p.queue)
+        self._fees = fee_model_of(p.fees)
         #: each data's book or quote and its trades: the book tops fills look at
         self.prices = PriceSources(p.max_book_age_ns, p.market_fill != "trade")
         #: what taker orders paid beyond the best level when walking the book (quote currency)
@@ -330,8 +321,8 @@ class TickBroker(bt.brokers.BackBroker):
     def current_ns(self) -> int:
         """Event time (ns) of the event being dispatched."""
         clock = self.clock
-        latest = None if clock is None else clock.latest
-        return self.now_ns if latest is None else int(latest[0])
+        ts = None if clock is None else clock.latest_ts
+        return self.now_ns if ts is None else int(ts)
 
     @property
     def new_orders(self) -> list[BtOrder]:
@@ -380,8 +371,9 @@ class TickBroker(bt.brokers.BackBroker):
         order.status = order.Accepted
         if not lean:
             notifs.append(order.clone())
-        clock = self.clock
-        latency = self.latency_model.entry(None if clock is None else clock.latest)
+        latency = self.entry_ns
+        if latency is None:  # (a model that reads the event)
+            latency = self.latency_model.entry(getattr(self.clock, "latest", None))
         order.active_ns = order.created_ns + latency + self._entry_after
         self._new.append(order)
         self.orders_submitted += 1
