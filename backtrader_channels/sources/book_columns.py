@@ -174,11 +174,20 @@ class _Rows:
         self.price = batch.column("price").to_numpy().astype(np.float64, copy=False)
         self.size = batch.column("size").to_numpy().astype(np.float64, copy=False)
 
-    def join(self, carry: _Rows | None) -> _Rows:
-        """``carry``'s rows (an unfinished message of the batch before), then these."""
-        if carry is not None:
-            for name in self.__slots__:
-                setattr(self, name, np.concatenate((getattr(carry, name), getattr(self, name))))
+    def continues(self, carry: _Rows) -> bool:
+        """Whether row 0 belongs to ``carry``'s message (the same timestamp, snapshot flag,
+        update id and receive time as its last row)."""
+        return bool(
+            self.ts[0] == carry.ts[-1]
+            and self.snap[0] == carry.snap[-1]
+            and self.lid[0] == carry.lid[-1]
+            and self.recv[0] == carry.recv[-1]
+        )
+
+    def join(self, more: _Rows) -> _Rows:
+        """These rows, then ``more``'s (a message going on in the next batch)."""
+        for name in self.__slots__:
+            setattr(self, name, np.concatenate((getattr(self, name), getattr(more, name))))
         return self
 
     def cut(self, a: int, b: int | None = None) -> _Rows:
@@ -228,7 +237,7 @@ def book_column_chunks(
             carry = None
         if not batch.num_rows:
             continue
-        r = _Rows(batch, rows, cur).join(carry)
+        r = _Rows(batch, rows, cur)
         n = len(r.ts)
         change = np.empty(n, dtype=bool)
         change[0] = True
@@ -237,6 +246,14 @@ def book_column_chunks(
         change[1:] |= r.lid[1:] != r.lid[:-1]
         change[1:] |= r.recv[1:] != r.recv[:-1]
         starts = np.flatnonzero(change)
+        if carry is not None:  # the last batch's unfinished message: does it go on here?
+            if r.continues(carry):
+                k = int(starts[1]) if len(starts) > 1 else n
+                carry = carry.join(r.cut(0, k))  # (its rows only: the batch is not copied)
+                if k == n:
+                    continue
+                r, starts = r.cut(k), starts[1:] - k
+            yield _chunk(carry, np.zeros(1, np.int64), len(carry.ts), symbol, venue)
         last = int(starts[-1])  # the last message may go on in the next batch
         if len(starts) > 1:
             yield _chunk(r, starts[:-1], last, symbol, venue)

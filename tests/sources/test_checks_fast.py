@@ -7,6 +7,8 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from backtrader_channels.errors import DataError
 from backtrader_channels.sources.batches import SkipReport
@@ -95,3 +97,41 @@ def test_a_good_batch_keeps_every_row_without_a_mask():
     assert batch.num_rows == 10
     assert isinstance(rows, RowSpan)
     assert rows[9] == 9
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    sizes=st.lists(st.integers(1, 9), min_size=1, max_size=40),
+    chunk_rows=st.integers(1, 23),
+    same_ts=st.lists(st.booleans(), min_size=40, max_size=40),
+)
+def test_columnar_chunks_hold_the_event_paths_messages_at_any_batch_size(
+    sizes, chunk_rows, same_ts
+):
+    """Messages cut by batches (carried into the next, over several batches) come out of the
+    columnar reader as the event reader builds them."""
+    import pandas as pd
+
+    from backtrader_channels.sources.formats import open_source
+
+    rows, ts, uid = [], 1_000, 0
+    for k, n in enumerate(sizes):
+        ts += 0 if same_ts[k] and k else 1_000  # equal times: the update id tells them apart
+        uid += 1
+        for j in range(n):
+            side = "bid" if j % 2 else "ask"
+            rows.append((ts, side, 100.0 + (j if side == "ask" else -j), 1.0 + j, k == 0, uid))
+    df = pd.DataFrame(
+        rows, columns=["timestamp", "side", "price", "size", "is_snapshot", "update_id"]
+    )
+    df["symbol"] = "BTC/USDT"
+    events = [
+        e for _, c in open_source(df, "orderbook", "BTC/USDT", chunk_rows=chunk_rows) for e in c
+    ]
+    columnar = [
+        c.event(i)
+        for _, c in open_source(df, "orderbook", "BTC/USDT", chunk_rows=chunk_rows, columnar=True)
+        for i in range(len(c))
+    ]
+    assert columnar == events
+    assert len(events) == len(sizes)
