@@ -94,6 +94,11 @@ class BookColumns(Sequence[OrderBookEvent]):
             bids = Levels(px.copy(), sz.copy())
         elif nb == 0:
             asks = Levels(px.copy(), sz.copy())
+        elif bid[:nb].all():  # bids first, then asks (how writers lay a message out)
+            bids, asks = (
+                Levels(px[:nb].copy(), sz[:nb].copy()),
+                Levels(px[nb:].copy(), sz[nb:].copy()),
+            )
         else:
             ask = ~bid
             bids, asks = Levels(px[bid], sz[bid]), Levels(px[ask], sz[ask])
