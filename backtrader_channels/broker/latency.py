@@ -120,8 +120,8 @@ class OrderLatency:
 
 def constant_latencies(model: LatencyModel) -> tuple[int | None, int | None]:
     """The entry and response latencies of ``model`` when they are constants (an
-    :class:`OrderLatency` of ints), each None when the model reads the event."""
-    if not isinstance(model, OrderLatency):
+    :class:`OrderLatency` of ints, not a subclass), each None when the model must be asked."""
+    if type(model) is not OrderLatency:  # (a subclass may read the event: ask it each time)
         return None, None
     entry, response = model.entry_ns, model.response_ns
     return (

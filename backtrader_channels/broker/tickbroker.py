@@ -47,7 +47,6 @@ from .latency import (
     Clock,
     DelayedNotifications,
     LatencyModel,
-    OrderLatency,
     constant_latencies,
     latency_model,
 )
@@ -227,7 +226,7 @@ class TickBroker(bt.brokers.BackBroker):
         model = self.latency_model
         #: the constant entry and response latencies (None: the model reads each event)
         self.entry_ns, self.response_ns = constant_latencies(model)
-        if not (isinstance(model, OrderLatency) and model.response_ns == 0):
+        if self.response_ns != 0:  # (a model asked each time may delay: a subclass too)
             self.notifs = DelayedNotifications(self)
         #: the queue model of resting limit orders on book data (None: touch/through rules)
         self.queue_model = queue_model_of(p.queue)
@@ -578,7 +577,8 @@ class TickBroker(bt.brokers.BackBroker):
             self.modifications.due(ev.timestamp)
         else:
             band = self._matcher.band(pending, ev[0])
-            if band[0] < ev[1] < band[1]:
+            px = ev[1]
+            if not (px <= band[0] or px >= band[1]):  # (a NaN price reaches nothing either)
                 return band  # resting limits the trade does not reach: nothing to do
         self._matcher.match(pending, ev.timestamp, ev.price, ev.volume, ev.direction)
         if self.immediate:

@@ -113,6 +113,34 @@ def test_a_latency_model_of_ones_own():
     assert ("response", 4000) in model.asked
 
 
+def test_a_subclass_of_order_latency_is_asked_each_time():
+    """A model built on ``OrderLatency`` (its ns left at 0) that reads the event is asked for
+    every order and notification, as any model is: the broker does not take its ns as
+    constants."""
+
+    class Jitter(btch.broker.OrderLatency):
+        __slots__ = ("asked",)
+
+        def __init__(self):
+            super().__init__()
+            self.asked = []
+
+        def entry(self, event):
+            self.asked.append(("entry", event.timestamp))
+            return 2_500
+
+        def response(self, event):
+            self.asked.append(("response", event.timestamp))
+            return 1_500
+
+    model = Jitter()
+    s = run(BUY, TICKS, latency=model)
+    same = run(BUY, TICKS, latency_ns=2_500, response_latency_ns=1_500)
+    assert s.log == same.log
+    assert ("entry", 1000) in model.asked
+    assert ("response", 4000) in model.asked
+
+
 def test_the_ns_parameters_build_an_order_latency():
     feed = [T(t.timestamp, t.price, t.timestamp + 1500) for t in TICKS]
     model = btch.broker.OrderLatency(entry_ns="feed", response_ns=1500)
