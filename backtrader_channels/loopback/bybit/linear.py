@@ -51,6 +51,7 @@ from .exchange import point_bybit_at
 from .linear_private import BybitLinearPrivate
 from .linear_wire import linear_instrument
 from .protocol import BybitError, body, error, ok
+from .window import DepthWindows
 
 if TYPE_CHECKING:
     import ccxt.pro as ccxtpro
@@ -121,6 +122,8 @@ class BybitLinearLoopback(LoopbackServer, BybitLinearPrivate):
         self.book = BybitBook()
         self.book.load(snapshot["bids"], snapshot["asks"])
         self.book.seq = int(snapshot["lastUpdateId"])
+        #: each subscribed depth's window: the server's top N, what its subscribers were told
+        self.windows = DepthWindows(self.book)
         self.recent: deque[JsonDict] = deque(maxlen=1000)  # what recent-trade serves
         self.trade_ids = 0
         self.best: tuple[str | None, str | None] = (None, None)
@@ -275,7 +278,8 @@ class BybitLinearLoopback(LoopbackServer, BybitLinearPrivate):
 
     def _book_snapshot(self, topic: str) -> str:
         depth = int(topic.split(".")[1])
-        bids, asks = self.book.top(depth)
+        # the depth's window opens here (or is already this: the top N after every message)
+        bids, asks = self.windows.top(1) if depth == 1 else self.windows.open(depth)
         u = self.bbo_u if depth == 1 else self.book.u
         data = {"s": self.market_id, "b": bids, "a": asks, "u": u, "seq": self.book.seq}
         ts = self._now_ms()
@@ -328,15 +332,22 @@ class BybitLinearLoopback(LoopbackServer, BybitLinearPrivate):
         msg = {"type": "delta", "ts": ts, "data": data, "cts": ts - 2}
         self.book.apply(msg)
         self.book.at = self.sent
-        if self.faults.skip_depth > 0:
+        # what Bybit sends an orderbook.N subscriber: the changes to the top N (window.py)
+        windows = self.windows
+        windows.follow(diff["b"], diff["a"])
+        depths = {t.split(".")[1] for s in self._subs.values() for t in s if t[:10] == "orderbook."}
+        depths = {d for d in depths if d.isdigit() and d != "1"}  # (1: best bid/ask, below)
+        windows.keep(int(d) for d in depths)
+        skip = self.faults.skip_depth > 0
+        if skip:  # lost on the way: the subscribers' windows move on all the same
             self.faults.skip_depth -= 1
-        else:
-            depths = {t.split(".")[1] for s in self._subs.values() for t in s
-                      if t.startswith("orderbook.")} - {"1"}  # fmt: skip
-            for depth in depths:
+        for depth in depths:
+            bids, asks = windows.advance(int(depth))
+            if not skip:
                 topic = f"orderbook.{depth}.{self.market_id}"
-                self._publish(f"orderbook.{depth}.", json.dumps(dict(msg, topic=topic)))
-        bids, asks = self.book.top(1)
+                text = json.dumps(dict(msg, topic=topic, data=dict(data, b=bids, a=asks)))
+                self._publish(f"orderbook.{depth}.", text)
+        bids, asks = windows.top(1)
         best = (bids[0][0] if bids else None, asks[0][0] if asks else None)
         if best == self.best:
             return
