@@ -10,6 +10,8 @@ instead, and are counted (``TickBroker.stale_book_fills``).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import partial
 from typing import NamedTuple, Protocol, runtime_checkable
 
 from ..events import Level, TickEvent
@@ -33,6 +35,19 @@ NO_BOOK = BookTop(None, None, 0.0, 0.0, False)
 #: a book that is stale (:func:`PriceSources.top`)
 STALE_BOOK = BookTop(None, None, 0.0, 0.0, True)
 _new = tuple.__new__  # (a NamedTuple built without its Python __new__: ~100 ns less per event)
+#: a book's top: best bid and ask prices (None: an empty side) and their sizes (0.0 then)
+Prices = tuple["float | None", "float | None", float, float]
+
+
+def _top_prices(src: TopOfBook) -> Prices:
+    """``src``'s top read from its best levels (a channel without ``top_prices``)."""
+    bid, ask = src.best_bid, src.best_ask
+    return (
+        None if bid is None else bid.price,
+        None if ask is None else ask.price,
+        0.0 if bid is None else bid.size,
+        0.0 if ask is None else ask.size,
+    )
 
 
 @runtime_checkable
@@ -88,13 +103,16 @@ class PriceSources:
         False (``market_fill="trade"``): no price source is kept, every fill is on trades.
     """
 
-    __slots__ = ("_age_ok", "_books", "_depth", "_max_age", "_trades", "use_books")
+    __slots__ = ("_age_ok", "_books", "_depth", "_max_age", "_tops", "_trades", "use_books")
 
     def __init__(self, max_age_ns: int | None, use_books: bool) -> None:
         self._age_ok = max_age_ns is not None
         self._max_age = max_age_ns or 0
         self.use_books = use_books
         self._books: dict[object, TopOfBook] = {}
+        #: each book's top as (bid, ask, bid size, ask size): its ``top_prices`` (a columnar
+        #: book's, four reads of the compiled book) or read from its best levels
+        self._tops: dict[object, Callable[[], Prices]] = {}
         self._depth: dict[object, DepthBook] = {}
         self._trades: dict[object, TradeSource] = {}
 
@@ -105,6 +123,8 @@ class PriceSources:
         current = self._books.get(data)
         if current is None or channel.channel_type == "orderbook":
             self._books[data] = channel
+            fast = getattr(channel, "top_prices", None)
+            self._tops[data] = fast if callable(fast) else partial(_top_prices, channel)
             if isinstance(channel, DepthBook):
                 self._depth[data] = channel
             else:
@@ -132,7 +152,7 @@ class PriceSources:
         src = self._books.get(data)
         if src is None:
             return NO_BOOK
-        bid, ask = src.best_bid, src.best_ask
+        bid, ask, bid_sz, ask_sz = self._tops[data]()
         tick = self._trades.get(data)
         if tick is not None and self._age_ok:
             trade, book_ts = tick.latest, src.latest_ts
@@ -140,17 +160,8 @@ class PriceSources:
                 px = trade[1]
                 if (
                     trade[0] - book_ts > self._max_age
-                    or (bid is not None and px < bid.price)
-                    or (ask is not None and px > ask.price)
+                    or (bid is not None and px < bid)
+                    or (ask is not None and px > ask)
                 ):
                     return STALE_BOOK
-        return _new(
-            BookTop,
-            (
-                None if bid is None else bid.price,
-                None if ask is None else ask.price,
-                0.0 if bid is None else bid.size,
-                0.0 if ask is None else ask.size,
-                False,
-            ),
-        )
+        return _new(BookTop, (bid, ask, bid_sz, ask_sz, False))

@@ -265,6 +265,18 @@ class ColumnarBookChannel(OrderBookChannel):
         """Lowest ask price, ``None`` when the side is empty."""
         return self.book.best_ask()
 
+    def top_prices(self) -> tuple[float | None, float | None, float, float]:
+        """Best bid and ask prices (None: an empty side) and their sizes (0.0 then), read
+        from the compiled book at once: what the broker's fills look at."""
+        book = self.book
+        b, a = book.best_bid(), book.best_ask()
+        return (
+            b,
+            a,
+            0.0 if b is None else book.best_bid_size(),
+            0.0 if a is None else book.best_ask_size(),
+        )
+
     @property
     def best_bid(self) -> Level | None:
         """Best bid level."""
