@@ -35,8 +35,11 @@ _Market, _Close, _Limit, _Stop, _StopLimit = (
 #: a resting order's side as a trade's aggressor names it, by ``buy``
 _SIDE = ("sell", "buy")
 _INF = float("inf")
-#: a band no trade price is inside of (:meth:`Matcher.band`): every trade is matched
-NO_BAND = (_INF, -_INF)
+_NEVER = (1 << 63) - 1
+#: trades strictly between two prices before a time (ns) that change nothing (:meth:`Matcher.band`)
+Band = tuple[float, float, int]
+#: a band no trade is inside of: every trade is matched
+NO_BAND: Band = (_INF, -_INF, 0)
 #: how deep a walking taker order looks into the book
 WALK_LEVELS = 50
 
@@ -124,18 +127,23 @@ class Matcher:
             if not order.alive():
                 pending.remove(order)
 
-    def band(self, pending: list[BtOrder], now: int) -> tuple[float, float]:
-        """The prices strictly between which a trade leaves every order of ``pending`` as it
-        is, from ``now`` on while they stay as they are: each one is a resting limit (active,
-        in its queue when there is a queue model, no expiry, no time in force), and a trade
-        above the highest buy limit and below the lowest sell limit reaches none of them.
-        :data:`NO_BAND` when some order must see every trade."""
+    def band(self, pending: list[BtOrder], now: int) -> Band:
+        """``(lo, hi, until)``: a trade strictly between ``lo`` and ``hi`` before ``until`` (ns)
+        leaves every order of ``pending`` as it is, from ``now`` on while they stay as they
+        are. Each active order is a resting limit (in its queue when there is a queue model, no
+        expiry, no time in force), and such a trade is above the highest buy limit and below
+        the lowest sell limit; an order not yet active is not matched before it becomes active
+        (``until``: the first of those times). :data:`NO_BAND` when some order must see every
+        trade."""
         queue = self.queue is not None
-        lo, hi = -_INF, _INF
+        lo, hi, until = -_INF, _INF, _NEVER
         for order in pending:
+            if now < order.active_ns:  # (match() passes it by until then)
+                if order.active_ns < until:
+                    until = order.active_ns
+                continue
             if (
-                now < order.active_ns
-                or not order.rested
+                not order.rested
                 or order.exectype != _Limit
                 or order.valid is not None
                 or (queue and order.queue_ahead is None)
@@ -148,7 +156,7 @@ class Matcher:
                     lo = price
             elif price < hi:
                 hi = price
-        return lo, hi
+        return lo, hi, until
 
     # ---- one order type each ------------------------------------------------------------------
     def market(self, order: BtOrder) -> None:

@@ -50,7 +50,7 @@ from .latency import (
     constant_latencies,
     latency_model,
 )
-from .matching import NO_BAND, Matcher
+from .matching import NO_BAND, Band, Matcher
 from .models import fee_model_of, queue_model_of
 from .modify import Modifications
 from .orders import PendingBits, TickBuyOrder, TickSellOrder
@@ -569,10 +569,11 @@ class TickBroker(bt.brokers.BackBroker):
             execute_fill(self, order, size, price, dtnum, self._fees, maker)
         self.fills += 1
 
-    def on_trade(self, pending: list[BtOrder], ev: TickEvent) -> tuple[float, float]:
+    def on_trade(self, pending: list[BtOrder], ev: TickEvent) -> Band:
         """Match ``pending`` (orders of the trade's symbol) against trade ``ev``. Returns the
-        prices strictly between which the next trades change nothing while nothing else
-        happens (:meth:`Matcher.band`; ``NO_BAND`` after a match): the loop skips those."""
+        band ``(lo, hi, until)``: the next trades strictly between the prices and before the
+        time change nothing while nothing else happens (:meth:`Matcher.band`; ``NO_BAND``
+        after a match): the loop skips those."""
         if self.modifications.inflight:
             self.modifications.due(ev.timestamp)
         else:
