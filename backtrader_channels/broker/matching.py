@@ -36,10 +36,24 @@ _Market, _Close, _Limit, _Stop, _StopLimit = (
 _SIDE = ("sell", "buy")
 _INF = float("inf")
 _NEVER = (1 << 63) - 1
-#: trades strictly between two prices before a time (ns) that change nothing (:meth:`Matcher.band`)
-Band = tuple[float, float, int]
+#: the trades that change nothing, by their aggressor's side (:meth:`Matcher.band`)
+Band = tuple[float, float, float, float, int]
 #: a band no trade is inside of: every trade is matched
-NO_BAND: Band = (_INF, -_INF, 0)
+NO_BAND: Band = (_INF, -_INF, _INF, -_INF, 0)
+
+
+def in_band(band: Band, price: float, side: str) -> bool:
+    """Whether a trade at ``price`` by a ``side`` aggressor is inside ``band`` (a NaN price
+    reaches nothing: inside, unless the band is empty)."""
+    if side == "buy":
+        lo, hi = band[0], band[1]
+    elif side == "sell":
+        lo, hi = band[2], band[3]
+    else:
+        lo, hi = max(band[0], band[2]), min(band[1], band[3])
+    return lo < hi and not (price <= lo or price >= hi)
+
+
 #: how deep a walking taker order looks into the book
 WALK_LEVELS = 50
 
@@ -128,15 +142,20 @@ class Matcher:
                 pending.remove(order)
 
     def band(self, pending: list[BtOrder], now: int) -> Band:
-        """``(lo, hi, until)``: a trade strictly between ``lo`` and ``hi`` before ``until`` (ns)
-        leaves every order of ``pending`` as it is, from ``now`` on while they stay as they
-        are. Each active order is a resting limit (in its queue when there is a queue model, no
-        expiry, no time in force), and such a trade is above the highest buy limit and below
-        the lowest sell limit; an order not yet active is not matched before it becomes active
-        (``until``: the first of those times). :data:`NO_BAND` when some order must see every
-        trade."""
+        """Which next trades leave every order of ``pending`` as it is, from ``now`` on while
+        they stay as they are: ``(buy_lo, buy_hi, sell_lo, sell_hi, until)``, a trade by a
+        buyer strictly between the first two prices, or by a seller strictly between the next
+        two, before ``until`` (ns). A trade of neither side must be inside both.
+
+        Each active order must be a resting limit (no expiry, no time in force) the trade does
+        not reach: above the highest buy limit and below the lowest sell limit, in its queue
+        when there is a queue model. With ``trade_side="aggressor"`` a buyer's trade never
+        touches a resting buy limit (nor a seller's a sell limit), whatever its price or queue.
+        An order not yet active is passed by until it is (``until``: the first of those times).
+        :data:`NO_BAND` when some order must see every trade."""
         queue = self.queue is not None
         lo, hi, until = -_INF, _INF, _NEVER
+        bids_in = asks_in = True  # (every active buy / sell limit has its queue position)
         for order in pending:
             if now < order.active_ns:  # (match() passes it by until then)
                 if order.active_ns < until:
@@ -146,7 +165,6 @@ class Matcher:
                 not order.rested
                 or order.exectype != _Limit
                 or order.valid is not None
-                or (queue and order.queue_ahead is None)
                 or order.tif != "gtc"
             ):
                 return NO_BAND
@@ -154,9 +172,22 @@ class Matcher:
             if order.ordtype == 0:
                 if price > lo:
                     lo = price
-            elif price < hi:
-                hi = price
-        return lo, hi, until
+                if queue and order.queue_ahead is None:
+                    bids_in = False
+            else:
+                if price < hi:
+                    hi = price
+                if queue and order.queue_ahead is None:
+                    asks_in = False
+        if not self.aggressor:
+            return (lo, hi, lo, hi, until) if bids_in and asks_in else NO_BAND
+        return (
+            -_INF if asks_in else _INF,
+            hi if asks_in else -_INF,
+            lo if bids_in else _INF,
+            _INF if bids_in else -_INF,
+            until,
+        )
 
     # ---- one order type each ------------------------------------------------------------------
     def market(self, order: BtOrder) -> None:

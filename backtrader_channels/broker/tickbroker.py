@@ -50,7 +50,7 @@ from .latency import (
     constant_latencies,
     latency_model,
 )
-from .matching import NO_BAND, Band, Matcher
+from .matching import NO_BAND, Band, Matcher, in_band
 from .models import fee_model_of, queue_model_of
 from .modify import Modifications
 from .orders import PendingBits, TickBuyOrder, TickSellOrder
@@ -571,15 +571,13 @@ class TickBroker(bt.brokers.BackBroker):
 
     def on_trade(self, pending: list[BtOrder], ev: TickEvent) -> Band:
         """Match ``pending`` (orders of the trade's symbol) against trade ``ev``. Returns the
-        band ``(lo, hi, until)``: the next trades strictly between the prices and before the
-        time change nothing while nothing else happens (:meth:`Matcher.band`; ``NO_BAND``
-        after a match): the loop skips those."""
+        band of the next trades that change nothing while nothing else happens
+        (:meth:`Matcher.band`; ``NO_BAND`` after a match): the loop skips those."""
         if self.modifications.inflight:
             self.modifications.due(ev.timestamp)
         else:
             band = self._matcher.band(pending, ev[0])
-            px = ev[1]
-            if not (px <= band[0] or px >= band[1]):  # (a NaN price reaches nothing either)
+            if in_band(band, ev[1], ev[3]):
                 return band  # resting limits the trade does not reach: nothing to do
         self._matcher.match(pending, ev.timestamp, ev.price, ev.volume, ev.direction)
         if self.immediate:

@@ -34,7 +34,7 @@ from .targets import BOOK, NO_TRADES, QUOTE, TICK, EventHook, SourceTarget
 
 _DAYS_PER_NS = 1.0 / NS_PER_DAY
 #: an empty band of trade prices (no trade is inside it): every trade goes to the broker
-_NO_BAND = (float("inf"), float("-inf"), 0)
+_NO_BAND = (float("inf"), float("-inf"), float("inf"), float("-inf"), 0)
 
 E = TypeVar("E")
 #: the run's broker: a ``TickBroker`` (``CCXTBroker``), or a test's own :class:`LoopBroker`
@@ -277,10 +277,10 @@ class TickLoop(Generic[BrokerT]):
             run = events if start == 0 and end == len(events) else events[start:end]
             broker.clock = ch  # the broker reads "now" from the channel's latest event
             close, ci, dta, di = t.lines or t.bind_lines()
-            # trades strictly inside (lo, hi) before ``until`` reach no pending order (the
-            # broker's promise, kept until something else happens: a notification, a
-            # callback, an activation)
-            lo, hi, until = _NO_BAND
+            # trades that reach no pending order (the broker's promise, kept until something
+            # else happens: a notification, a callback, an activation): by a buyer strictly
+            # inside (blo, bhi), by a seller inside (slo, shi), before ``until``
+            blo, bhi, slo, shi, until = _NO_BAND
             i = start
             for ev in run:
                 ts = ev[0]
@@ -304,27 +304,33 @@ class TickLoop(Generic[BrokerT]):
                         close[ci] = mid
                 if advance is not None:  # bars, bridges and their indicators
                     advance(ev)
-                    lo, hi, until = _NO_BAND
+                    blo, bhi, slo, shi, until = _NO_BAND
                 # 2. the broker matches the symbol's active orders
                 if pending:
                     if not tick:
                         on_book(pending, ts)
-                    elif not lo < ev[1] < hi or ts >= until:
-                        lo, hi, until = on_trade(pending, ev) or _NO_BAND
+                    elif ts >= until or not (
+                        (blo < ev[1] < bhi)
+                        if ev[3] == "buy"
+                        else (slo < ev[1] < shi)
+                        if ev[3] == "sell"
+                        else (blo < ev[1] < bhi and slo < ev[1] < shi)
+                    ):
+                        blo, bhi, slo, shi, until = on_trade(pending, ev) or _NO_BAND
                 # 3. notifications, 4. callbacks, 5. orders placed in them become active
                 if notifs:
                     deliver()
-                    lo, hi, until = _NO_BAND
+                    blo, bhi, slo, shi, until = _NO_BAND
                 if cb is not None:
                     cb(ev)
-                    lo, hi, until = _NO_BAND
+                    blo, bhi, slo, shi, until = _NO_BAND
                 if new:
                     activate()
-                    lo, hi, until = _NO_BAND
+                    blo, bhi, slo, shi, until = _NO_BAND
                 # 6. sampling
                 if ts >= next_sample:
                     next_sample = sample(ts)
-                    lo, hi, until = _NO_BAND
+                    blo, bhi, slo, shi, until = _NO_BAND
                 if attention:
                     break
             if inline:

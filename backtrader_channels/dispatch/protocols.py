@@ -67,12 +67,15 @@ class LoopBroker(Protocol):
         """Make the orders submitted during the event just handled eligible for the next."""
         ...
 
-    def on_trade(self, pending: list[BtOrder], ev: TickEvent) -> tuple[float, float, int] | None:
+    def on_trade(
+        self, pending: list[BtOrder], ev: TickEvent
+    ) -> tuple[float, float, float, float, int] | None:
         """Match ``pending`` (the active orders of the trade's symbol) against trade ``ev``.
-        May return a band ``(lo, hi, until)``: until the next notification, callback,
-        activation or sample, a trade strictly between ``lo`` and ``hi`` at a time before
-        ``until`` (ns) would change nothing, and the loop does not pass it (None: no such
-        promise)."""
+        May return a band ``(buy_lo, buy_hi, sell_lo, sell_hi, until)``: until the next
+        notification, callback, activation or sample, a trade before ``until`` (ns) strictly
+        between ``buy_lo`` and ``buy_hi`` (a buyer's), between ``sell_lo`` and ``sell_hi`` (a
+        seller's), or inside both (neither side) would change nothing, and the loop does not
+        pass it (None: no such promise)."""
         ...
 
     def on_book(self, pending: list[BtOrder], ts: int) -> None:

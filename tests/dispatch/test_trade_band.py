@@ -11,6 +11,7 @@ from contextlib import contextmanager
 from unittest import mock
 
 import backtrader as bt
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -153,3 +154,128 @@ def test_the_band_changes_no_fill(seed, n, latency, response):
     with no_band():
         every, _ = run(events, seed, **kw)
     assert fills == every
+
+
+class Quoter(bt.Strategy):
+    """One bid a tick under the best bid and one ask a tick over the best ask, requoted on
+    every best-price change and after each fill (the market-making benchmark's quoter)."""
+
+    def start(self):
+        self.book = self.channels[("orderbook", "ETH/USDT:USDT")]
+        self.bid = self.ask = None
+        self.fills = []
+
+    def notify_order(self, order):
+        if order.status != order.Completed:
+            return
+        self.fills.append((self.broker.current_ns(), order.isbuy(), order.executed.price))
+        if self.bid is not None and order.ref == self.bid.ref:
+            self.bid = None
+        elif self.ask is not None and order.ref == self.ask.ref:
+            self.ask = None
+        self.requote()
+
+    def on_orderbook(self, event):
+        self.requote()
+
+    def requote(self):
+        bb, ba = self.book.best_bid_price, self.book.best_ask_price
+        if bb is None or ba is None:
+            return
+        pos = self.position.size
+        for buy, want in ((True, round(bb * 100) - 1), (False, round(ba * 100) + 1)):
+            cur = self.bid if buy else self.ask
+            if cur is not None and (round(cur.created.price * 100) != want or abs(pos) >= 0.1):
+                self.cancel(cur)
+                cur = None
+            if cur is None and (pos < 0.1 if buy else pos > -0.1):
+                fn = self.buy if buy else self.sell
+                cur = fn(size=0.01, price=want / 100, exectype=bt.Order.Limit)
+            if buy:
+                self.bid = cur
+            else:
+                self.ask = cur
+
+
+def quoter_fills(hear: str, **broker_kw) -> tuple[list, int]:
+    sample = btch.datasets.binance_ethusdt_perp_sample()
+    c = btch.Cerebro(stdstats=False)
+    c.setbroker(btch.TickBroker(queue="risk_averse", partial_fills=False, **broker_kw))
+    c.broker.setcash(1e6)
+    c.add_channel("tick", sample.symbol, dataname=sample.trades)
+    c.add_channel("orderbook", sample.symbol, dataname=sample.orderbook, hear=hear)
+    c.addstrategy(Quoter)
+    calls = 0
+    orig = btch.TickBroker.on_trade
+
+    def counted(self, pending, ev):
+        nonlocal calls
+        calls += 1
+        return orig(self, pending, ev)
+
+    with mock.patch.object(btch.TickBroker, "on_trade", counted):
+        s = c.run(mode=btch.RunMode.TICK)[0]
+    return s.fills, calls
+
+
+@pytest.mark.parametrize(
+    ("hear", "rules"),
+    [
+        ("best", {"fill_profile": "hftbacktest"}),  # the aggressor side: bands by side
+        ("all", {"fill_profile": "hftbacktest"}),
+        ("best", {}),  # any trade at or through a limit
+        ("best", {"latency_ns": 3_000_000, "response_latency_ns": 1_000_000}),
+    ],
+)
+def test_a_quoter_on_recorded_data_gets_the_same_fills(hear, rules):
+    """The bundled 100 s of Binance USDⓈ-M ETH/USDT (book and trades), a queue model, the
+    quoter requoting on every best-price change: the band changes no fill."""
+    fills, calls = quoter_fills(hear, **rules)
+    with no_band():
+        every, all_calls = quoter_fills(hear, **rules)
+    assert fills == every
+    assert len(fills) > 20
+    assert calls < all_calls
+
+
+def test_a_buyers_trade_below_an_unqueued_ask_still_puts_it_in_its_queue():
+    """With the aggressor rule a buyer's trade never fills a bid, but it does reach an ask's
+    queue: an ask not yet in its queue joins it on that trade (5 ahead), not on the next book
+    message (which shows 20), so a buyer's 6 at the ask fills it. Skipping the first trade
+    would leave 20 ahead and no fill."""
+    from backtrader_channels import OrderBookEvent
+
+    class OneAsk(bt.Strategy):
+        def start(self):
+            self.placed, self.fills = False, []
+
+        def on_orderbook(self, ev):
+            if not self.placed:
+                self.placed = True
+                self.sell(size=1.0, price=101.0, exectype=bt.Order.Limit)
+
+        def notify_order(self, order):
+            if order.status == order.Completed:
+                self.fills.append((self.broker.current_ns(), order.executed.price))
+
+    book = [
+        OrderBookEvent(1000, ((99.0, 5.0),), ((101.0, 5.0),), True, "X"),
+        OrderBookEvent(3000, (), ((101.0, 20.0),), False, "X"),
+    ]
+    trades = [
+        TickEvent(2000, 100.5, 1.0, "buy", None, "X", 2000),
+        TickEvent(4000, 101.0, 6.0, "buy", None, "X", 4000),
+    ]
+
+    def fills():
+        c = btch.Cerebro(stdstats=False)
+        c.setbroker(btch.TickBroker(fill_profile="hftbacktest", partial_fills=False))
+        c.add_channel("orderbook", "X", dataname=book)
+        c.add_channel(btch.TickChannel, symbol="X", dataname=trades)
+        c.addstrategy(OneAsk)
+        return c.run(mode=btch.RunMode.TICK)[0].fills
+
+    got = fills()
+    assert got == [(4000, 101.0)]
+    with no_band():
+        assert fills() == got
