@@ -118,20 +118,10 @@ def test_a_subclass_of_order_latency_is_asked_each_time():
     every order and notification, as any model is: the broker does not take its ns as
     constants."""
 
-    class Jitter(btch.broker.OrderLatency):
-        __slots__ = ("asked",)
-
+    class Jitter(Spiky, btch.broker.OrderLatency):  # (Spiky's entry and response)
         def __init__(self):
-            super().__init__()
-            self.asked = []
-
-        def entry(self, event):
-            self.asked.append(("entry", event.timestamp))
-            return 2_500
-
-        def response(self, event):
-            self.asked.append(("response", event.timestamp))
-            return 1_500
+            Spiky.__init__(self)
+            btch.broker.OrderLatency.__init__(self)
 
     model = Jitter()
     s = run(BUY, TICKS, latency=model)

@@ -63,12 +63,8 @@ def trades(seed: int, n: int) -> list[TickEvent]:
     return out
 
 
-def run(events, seed: int, **broker_kw) -> tuple[list, int]:
-    c = btch.Cerebro(stdstats=False)
-    c.setbroker(btch.TickBroker(**broker_kw))
-    c.broker.setcash(1e9)
-    c.add_channel(btch.TickChannel, symbol="X", dataname=list(events))
-    c.addstrategy(Requoter, seed=seed)
+def run_counting(c: btch.Cerebro) -> tuple[list, int]:
+    """Run ``c``: its strategy's fills, and how many trades reached the broker."""
     calls = 0
     orig = btch.TickBroker.on_trade
 
@@ -80,6 +76,15 @@ def run(events, seed: int, **broker_kw) -> tuple[list, int]:
     with mock.patch.object(btch.TickBroker, "on_trade", counted):
         s = c.run(mode=btch.RunMode.TICK)[0]
     return s.fills, calls
+
+
+def run(events, seed: int, **broker_kw) -> tuple[list, int]:
+    c = btch.Cerebro(stdstats=False)
+    c.setbroker(btch.TickBroker(**broker_kw))
+    c.broker.setcash(1e9)
+    c.add_channel(btch.TickChannel, symbol="X", dataname=list(events))
+    c.addstrategy(Requoter, seed=seed)
+    return run_counting(c)
 
 
 @contextmanager
@@ -205,17 +210,7 @@ def quoter_fills(hear: str, **broker_kw) -> tuple[list, int]:
     c.add_channel("tick", sample.symbol, dataname=sample.trades)
     c.add_channel("orderbook", sample.symbol, dataname=sample.orderbook, hear=hear)
     c.addstrategy(Quoter)
-    calls = 0
-    orig = btch.TickBroker.on_trade
-
-    def counted(self, pending, ev):
-        nonlocal calls
-        calls += 1
-        return orig(self, pending, ev)
-
-    with mock.patch.object(btch.TickBroker, "on_trade", counted):
-        s = c.run(mode=btch.RunMode.TICK)[0]
-    return s.fills, calls
+    return run_counting(c)
 
 
 @pytest.mark.parametrize(

@@ -12,13 +12,7 @@ import pytest
 from backtrader_channels.loopback import BybitLinearLoopback
 from backtrader_channels.loopback.book import LevelBook
 
-
-class Sink:
-    def __init__(self):
-        self.texts = []
-
-    def put_nowait(self, item):
-        self.texts.append(item if isinstance(item, str) else item[0])
+from .test_bybit_window import Sink
 
 
 class Client:
