@@ -143,7 +143,13 @@ def test_decisions_reading_the_position_agree_on_an_account_holding_coins(server
 
     from backtrader_channels.loopback import ReplayExchange
 
-    venue = ReplayExchange(rate=REAL_RATE, start_when=1, balances={"USDT": 10_000.0, "BTC": 0.01})
+    # The strategy reads its position, which a real run learns from the venue's fill report:
+    # that report must be in before the next decision, 400 trades later. The recorded market
+    # took ~17 s for them; at REAL_RATE the replay gives ~0.19 s, which one report outlasted on
+    # a loaded 2-core CI run. At half the rate: ~0.38 s.
+    venue = ReplayExchange(
+        rate=REAL_RATE // 2, start_when=1, balances={"USDT": 10_000.0, "BTC": 0.01}
+    )
     venue.start()
     try:
         cerebro, real = live(venue, btch.brokers.CCXTBroker(keyed(venue)))
