@@ -84,24 +84,16 @@ class BookColumns(Sequence[OrderBookEvent]):
     def event(self, i: int) -> OrderBookEvent:
         """Message ``i`` as an :class:`OrderBookEvent`."""
         a, b = int(self.start[i]), int(self.start[i + 1])
-        px, sz, bid = self.price[a:b], self.size[a:b], self.is_bid[a:b].view(np.bool_)
+        # the message's own copy (an event kept in a history must not keep the chunk alive);
+        # each side a Levels: pairs built when read
+        px, sz = self.price[a:b].copy(), self.size[a:b].copy()
+        bid = self.is_bid[a:b].view(np.bool_)
         nb = int(np.count_nonzero(bid))
-        # each side as Levels: pairs built when read (copies: an event kept in a history
-        # must not keep the chunk's columns alive)
-        bids: Sequence[tuple[float, float]] = ()
-        asks: Sequence[tuple[float, float]] = ()
-        if nb == b - a:
-            bids = Levels(px.copy(), sz.copy())
-        elif nb == 0:
-            asks = Levels(px.copy(), sz.copy())
-        elif bid[:nb].all():  # bids first, then asks (how writers lay a message out)
-            bids, asks = (
-                Levels(px[:nb].copy(), sz[:nb].copy()),
-                Levels(px[nb:].copy(), sz[nb:].copy()),
-            )
-        else:
-            ask = ~bid
-            bids, asks = Levels(px[bid], sz[bid]), Levels(px[ask], sz[ask])
+        if not bid[:nb].all():  # (sides mixed: writers put the bids first, then the asks)
+            order = np.argsort(~bid, kind="stable")
+            px, sz = px[order], sz[order]
+        bids: Sequence[tuple[float, float]] = Levels(px[:nb], sz[:nb]) if nb else ()
+        asks: Sequence[tuple[float, float]] = Levels(px[nb:], sz[nb:]) if nb < b - a else ()
         fid, lid = int(self.first_id[i]), int(self.last_id[i])
         return OrderBookEvent(
             int(self.ts[i]),
